@@ -1,0 +1,118 @@
+"""The project's exceptions and exit codes.
+
+Exceptions carry structured fields and say what happened; ``daemon.cli`` is the one place
+that turns them into terminal output. Nothing here knows about httpx or Typer.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Exit codes that scripts rely on. Documented in the README; never renumber."""
+
+    OK = 0
+    ERROR = 1  # invalid input, failed call
+    CHANGES = 2  # plan --detailed-exitcode found changes
+    PARTIAL = 3  # apply finished only partly
+    LOCKED = 4  # another process holds the lock
+    STALE_PLAN = 5  # a saved plan no longer matches ORDRE
+    CONFIG = 78  # EX_CONFIG: the daemon will not start on invalid configuration
+
+
+class ZedonkOrdreError(Exception):
+    """Base of every error the CLI renders without a traceback."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class ConfigError(ZedonkOrdreError):
+    """connector.yaml or catalogue/ is invalid; ``findings`` lists every problem."""
+
+    def __init__(
+        self, message: str, findings: list[object] | None = None, *, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.findings = list(findings or [])
+
+
+class LockHeld(ZedonkOrdreError):
+    """Another apply or daemon holds the state directory's lock."""
+
+    exit_code = ExitCode.LOCKED
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(f"another process holds the lock: {holder}", hint="wait for it to finish")
+        self.holder = holder
+
+
+class StalePlan(ZedonkOrdreError):
+    """A saved plan no longer matches ORDRE."""
+
+    exit_code = ExitCode.STALE_PLAN
+
+
+class PartialApply(ZedonkOrdreError):
+    """Apply finished only partly; the next apply converges."""
+
+    exit_code = ExitCode.PARTIAL
+
+
+# --- Remote errors: raised by daemon.clients, which translates HTTP at the edge. ---
+
+
+class RemoteError(ZedonkOrdreError):
+    """A call to Zedonk or ORDRE failed. ``remote`` is "zedonk" or "ordre"."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        remote: str,
+        status: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(f"{remote}: {message}", hint=hint)
+        self.remote = remote
+        self.status = status
+
+
+class AuthError(RemoteError):
+    """The token was refused (401/403)."""
+
+
+class NotFound(RemoteError):
+    """The object does not exist (404)."""
+
+
+class Conflict(RemoteError):
+    """The write conflicts with the object as it is now (409, 412 If-Match failed)."""
+
+
+class RateLimited(RemoteError):
+    """429 after the retries ran out. ``retry_after`` is in seconds."""
+
+    def __init__(self, message: str, *, remote: str, retry_after: float | None = None) -> None:
+        super().__init__(message, remote=remote, status=429)
+        self.retry_after = retry_after
+
+
+class TransientError(RemoteError):
+    """Connect failure, timeout, 5xx: may succeed later."""
+
+
+class OutcomeUnknown(TransientError):
+    """A write was sent but its outcome is unknown (timeout, reset, 5xx on a create).
+
+    Never retry the write blindly: look the object up first.
+    """
+
+
+class BadResponse(RemoteError):
+    """The remote answered with something we cannot read (malformed JSON, wrong shape)."""

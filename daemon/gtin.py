@@ -1,0 +1,58 @@
+"""GS1 barcodes: check digits and the canonical 14-digit form.
+
+A UPC-A (12 digits) and its EAN-13 form ("0" + UPC) are the same GTIN; so are GTIN-8 and
+GTIN-14 with leading zeros. Compare barcodes only in their canonical GTIN-14 form.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GTIN_LENGTHS = (8, 12, 13, 14)
+
+
+def check_digit(body: str) -> int:
+    """The GS1 mod-10 check digit for ``body`` (all digits but the last)."""
+    total = 0
+    for i, ch in enumerate(reversed(body)):
+        total += int(ch) * (3 if i % 2 == 0 else 1)
+    return (10 - total % 10) % 10
+
+
+@dataclass(frozen=True)
+class GtinProblem:
+    """Why a barcode is not a valid GTIN. ``code`` is stable; ``message`` is for people."""
+
+    code: str  # "missing" | "malformed" | "check-digit"
+    message: str
+
+
+def problem(barcode: str | None) -> GtinProblem | None:
+    """None when ``barcode`` is a valid GTIN-8/12/13/14, otherwise the reason it is not."""
+    if barcode is None or not barcode.strip():
+        return GtinProblem("missing", "no barcode")
+    text = barcode.strip()
+    if not text.isascii() or not text.isdigit():
+        return GtinProblem("malformed", f"barcode {barcode!r} has characters other than digits")
+    if len(text) not in GTIN_LENGTHS:
+        return GtinProblem(
+            "malformed", f"barcode {barcode!r} has {len(text)} digits; a GTIN has 8, 12, 13 or 14"
+        )
+    expected = check_digit(text[:-1])
+    if int(text[-1]) != expected:
+        return GtinProblem(
+            "check-digit", f"barcode {barcode!r} has check digit {text[-1]}, expected {expected}"
+        )
+    return None
+
+
+def canonical(barcode: str | None) -> str | None:
+    """The GTIN-14 form of a valid barcode, or None when it is not a valid GTIN."""
+    if problem(barcode) is not None:
+        return None
+    assert barcode is not None
+    return barcode.strip().zfill(14)
+
+
+def is_valid(barcode: str | None) -> bool:
+    return problem(barcode) is None

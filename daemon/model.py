@@ -1,0 +1,259 @@
+"""Plain domain dataclasses shared by every room.
+
+The clients map each remote system's JSON to these at the edge; resolve, plan and the order
+import work only with them. Money is ``Decimal``; style codes, colours and barcodes are
+strings (a barcode as sent may be missing or malformed, so it is never an int).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+# --------------------------------------------------------------------------- Zedonk
+
+
+@dataclass(frozen=True, order=True)
+class ProductId:
+    """Zedonk identifies a product by style + fabric + colour (sizes are SKUs beneath it).
+
+    Its one readable form is ``STYLE/FABRIC/COLOUR``, e.g. ``AW25-101/WOOL/NAVY``.
+    """
+
+    style: str
+    fabric: str
+    colour: str
+
+    def __str__(self) -> str:
+        return f"{self.style}/{self.fabric}/{self.colour}"
+
+    @classmethod
+    def parse(cls, text: str) -> ProductId:
+        parts = text.split("/")
+        if len(parts) != 3 or not all(p.strip() for p in parts):
+            raise ValueError(f"{text!r} is not a product id of the form STYLE/FABRIC/COLOUR")
+        style, fabric, colour = (p.strip() for p in parts)
+        return cls(style, fabric, colour)
+
+
+@dataclass(frozen=True)
+class Season:
+    code: str  # e.g. "AW25"
+    name: str  # e.g. "Autumn Winter 25"
+    starts_on: date  # orders seasons: the most recent season is the one that starts last
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    name: str
+    active: bool
+
+
+@dataclass(frozen=True)
+class Sku:
+    size: str
+    barcode: str | None  # as stored in Zedonk: may be missing or invalid
+
+
+@dataclass(frozen=True)
+class Price:
+    season: str
+    currency: str  # ISO 4217, e.g. "EUR"
+    wsp: Decimal  # wholesale
+    rrp: Decimal  # recommended retail
+
+
+@dataclass(frozen=True)
+class Product:
+    id: ProductId
+    description: str
+    category: str
+    seasons: tuple[str, ...]  # season codes the product is visible in
+    skus: tuple[Sku, ...]  # one per size, in size-run order
+    prices: tuple[Price, ...] = ()
+    image_url: str | None = None  # Zedonk's "Image 1"; None when missing
+    textile_content: str = ""
+    country_of_origin: str = ""
+    active: bool = True
+
+
+AddressKind = Literal["delivery", "accounts", "store"]
+
+
+@dataclass(frozen=True)
+class Address:
+    kind: AddressKind
+    company: str = ""
+    line1: str = ""
+    line2: str = ""
+    city: str = ""
+    region: str = ""
+    postcode: str = ""
+    country: str = ""  # ISO 3166 alpha-2
+    is_default: bool = False
+
+    def same_place(self, other: Address) -> bool:
+        """Whether two addresses name the same place, whatever their kind or case."""
+
+        def norm(a: Address) -> tuple[str, ...]:
+            return tuple(
+                " ".join(v.split()).casefold()
+                for v in (a.company, a.line1, a.line2, a.city, a.region, a.postcode, a.country)
+            )
+
+        return norm(self) == norm(other)
+
+
+@dataclass(frozen=True)
+class Customer:
+    """A Zedonk customer (for ORDRE: a retailer)."""
+
+    id: str  # Zedonk's own id
+    name: str  # unique in Zedonk
+    account_code: str | None
+    active: bool
+    currency: str
+    addresses: tuple[Address, ...] = ()
+    contact_email: str | None = None  # the default contact's e-mail
+    contact_name: str | None = None
+
+
+@dataclass(frozen=True)
+class SalesOrderLine:
+    product_id: ProductId
+    size: str
+    barcode: str
+    quantity: int
+    unit_price: Decimal
+
+
+@dataclass(frozen=True)
+class SalesOrder:
+    """A Zedonk sales order. ``id`` and ``number`` are empty until Zedonk creates it."""
+
+    season: str
+    customer_id: str
+    order_ref: str
+    connector_ref: str  # searchable key that carries the import key, for recovery
+    owner: str  # Zedonk username
+    approved: bool
+    currency: str
+    lines: tuple[SalesOrderLine, ...]
+    delivery_start: date | None = None
+    delivery_end: date | None = None
+    delivery_address: Address | None = None
+    accounts_address: Address | None = None
+    comments: str = ""
+    active: bool = True
+    id: str = ""
+    number: str = ""
+
+
+# --------------------------------------------------------------------------- ORDRE
+
+
+@dataclass(frozen=True)
+class ListingSize:
+    size: str
+    gtin: str  # canonical GTIN-14
+
+
+@dataclass(frozen=True)
+class ListingPrice:
+    currency: str
+    wsp: Decimal
+    rrp: Decimal
+
+
+@dataclass(frozen=True)
+class Listing:
+    """A product as ORDRE shows it. ``key`` is the Zedonk product id in readable form."""
+
+    key: str
+    style: str
+    fabric: str
+    colour: str
+    description: str
+    category: str
+    sizes: tuple[ListingSize, ...]
+    prices: tuple[ListingPrice, ...]
+    image_url: str | None = None
+    version: str = ""  # ORDRE's ETag; empty for desired state
+
+
+@dataclass(frozen=True)
+class OrdreCollection:
+    name: str
+    position: int
+    description: str = ""
+    id: str = ""
+    version: str = ""
+
+
+@dataclass(frozen=True)
+class OrdreLook:
+    collection_id: str
+    name: str
+    position: int
+    product_keys: tuple[str, ...] = ()  # listing keys in display order
+    id: str = ""
+    version: str = ""
+
+
+@dataclass(frozen=True)
+class OrdreCustomer:
+    """A retailer as the connector exports it to ORDRE, keyed by Zedonk account code."""
+
+    account_code: str
+    name: str
+    currency: str
+    delivery_address: Address | None = None
+    accounts_address: Address | None = None
+    contact_email: str | None = None
+    contact_name: str | None = None
+    version: str = ""
+
+
+OrderStatus = Literal["draft", "submitted", "approved", "cancelled"]
+
+
+@dataclass(frozen=True)
+class OrdreOrderLine:
+    line_no: int
+    barcode: str | None  # as sent: may be missing, malformed or unknown
+    style: str
+    colour: str
+    size: str
+    quantity: int
+    unit_price: Decimal
+
+
+@dataclass(frozen=True)
+class OrdreOrder:
+    id: str  # ORDRE's id: stable across re-submissions
+    number: str  # the order number people see
+    submission: int  # goes up each time the retailer re-submits
+    status: str
+    po_number: str  # free text, not unique, may be empty
+    retailer_name: str
+    retailer_account_code: str | None
+    currency: str
+    lines: tuple[OrdreOrderLine, ...]
+    ship_start: date | None = None
+    ship_end: date | None = None
+    delivery_address: Address | None = None
+    accounts_address: Address | None = None
+    buyer_email: str | None = None
+    comments: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    submitted_at: datetime | None = None
+    version: str = ""
+
+    @property
+    def import_key(self) -> str:
+        """One Zedonk order per ORDRE submission: id plus submission number."""
+        return f"{self.id}#{self.submission}"
