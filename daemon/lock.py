@@ -1,0 +1,103 @@
+"""One writer per state directory: the lock that apply and the daemon share.
+
+An ``flock`` on ``<state_dir>/lock``. The kernel drops it when the holder dies, so a lock left
+by a dead process is simply taken over; the file's content (who holds it) is only a label for
+people and is rewritten by each new holder.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from daemon.errors import LockHeld
+
+LOCK_FILE = "lock"
+
+
+def describe(holder: dict[str, Any] | None) -> str:
+    if not holder:
+        return "an unknown process"
+    return (
+        f"{holder.get('purpose', 'a process')} (pid {holder.get('pid')} on "
+        f"{holder.get('host')}, since {holder.get('since')})"
+    )
+
+
+class StateLock:
+    """Exclusive lock on a state directory. Use as a context manager."""
+
+    def __init__(self, state_dir: Path, purpose: str) -> None:
+        self.path = state_dir / LOCK_FILE
+        self.purpose = purpose
+        self._file: TextIO | None = None
+
+    def acquire(self, *, wait: float = 0.0) -> None:
+        """Take the lock, waiting up to ``wait`` seconds; raises LockHeld naming the holder."""
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        handle = open(self.path, "a+")  # noqa: SIM115 - held open for the lock's lifetime
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = read_holder(self.path)
+                    handle.close()
+                    raise LockHeld(describe(holder)) from None
+                time.sleep(0.05)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(
+            json.dumps(
+                {
+                    "purpose": self.purpose,
+                    "pid": os.getpid(),
+                    "host": socket.gethostname(),
+                    "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                }
+            )
+        )
+        handle.flush()
+        self._file = handle
+
+    def release(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> StateLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def read_holder(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text() or "null")
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def current_holder(state_dir: Path) -> dict[str, Any] | None:
+    """Who holds the lock now, or None when nobody does (for ``status``)."""
+    path = state_dir / LOCK_FILE
+    if not path.exists():
+        return None
+    with open(path) as probe:
+        try:
+            fcntl.flock(probe.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return read_holder(path) or {}
+        fcntl.flock(probe.fileno(), fcntl.LOCK_UN)
+    return None
