@@ -1,0 +1,158 @@
+"""Typed reading of API JSON objects, with errors that name the field that was wrong.
+
+``Fields(raw, "orders[3]").text("id")`` returns a str or raises ``ShapeError`` saying
+``orders[3].id: expected a string, got 12``. The clients turn a ShapeError into
+``BadResponse`` naming the endpoint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+
+class ShapeError(ValueError):
+    """A JSON value does not have the shape the API documents."""
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class Fields:
+    """Read fields of one JSON object; ``where`` names it in error messages."""
+
+    def __init__(self, raw: Any, where: str) -> None:
+        if not isinstance(raw, dict):
+            raise ShapeError(f"{where}: expected an object, got {_show(raw)}")
+        self.raw: dict[str, Any] = raw
+        self.where = where
+
+    def _path(self, key: str) -> str:
+        return f"{self.where}.{key}"
+
+    def _get(self, key: str, required: bool) -> Any:
+        if key not in self.raw:
+            if required:
+                raise ShapeError(f"{self._path(key)}: missing")
+            return None
+        return self.raw[key]
+
+    def _fail(self, key: str, expected: str, value: Any) -> ShapeError:
+        return ShapeError(f"{self._path(key)}: expected {expected}, got {_show(value)}")
+
+    def has(self, key: str) -> bool:
+        return key in self.raw
+
+    def text(self, key: str) -> str:
+        value = self._get(key, True)
+        if not isinstance(value, str):
+            raise self._fail(key, "a string", value)
+        return value
+
+    def opt_text(self, key: str) -> str | None:
+        """A string, or None when the field is missing, null or empty."""
+        value = self._get(key, False)
+        if value is None or value == "":
+            return None
+        if not isinstance(value, str):
+            raise self._fail(key, "a string or null", value)
+        return value
+
+    def text_or(self, key: str, default: str = "") -> str:
+        value = self.opt_text(key)
+        return default if value is None else value
+
+    def ident(self, key: str) -> str:
+        """An id: a non-empty string, or an integer read as its decimal form."""
+        value = self._get(key, True)
+        if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+            raise self._fail(key, "an id (string or integer)", value)
+        return str(value)
+
+    def opt_ident(self, key: str) -> str | None:
+        value = self._get(key, False)
+        return None if value is None or value == "" else self.ident(key)
+
+    def integer(self, key: str) -> int:
+        value = self._get(key, True)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self._fail(key, "an integer", value)
+        return value
+
+    def flag(self, key: str, default: bool | None = None) -> bool:
+        value = self._get(key, default is None)
+        if value is None and default is not None:
+            return default
+        if not isinstance(value, bool):
+            raise self._fail(key, "true or false", value)
+        return value
+
+    def money(self, key: str) -> Decimal:
+        """A decimal amount, given as a JSON number or a numeric string; never a float."""
+        value = self._get(key, True)
+        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+            raise self._fail(key, "an amount", value)
+        try:
+            amount = Decimal(value)
+        except InvalidOperation:
+            raise self._fail(key, "an amount", value) from None
+        if not amount.is_finite():
+            raise self._fail(key, "a finite amount", value)
+        return amount
+
+    def day(self, key: str) -> date:
+        value = self._get(key, True)
+        try:
+            return date.fromisoformat(value) if isinstance(value, str) else _raise()
+        except ValueError:
+            raise self._fail(key, "a date YYYY-MM-DD", value) from None
+
+    def opt_day(self, key: str) -> date | None:
+        return None if self._get(key, False) in (None, "") else self.day(key)
+
+    def moment(self, key: str) -> datetime:
+        value = self._get(key, True)
+        try:
+            when = datetime.fromisoformat(value) if isinstance(value, str) else _raise()
+        except ValueError:
+            raise self._fail(key, "an ISO 8601 timestamp", value) from None
+        if when.tzinfo is None:
+            raise self._fail(key, "a timestamp with a time zone", value)
+        return when
+
+    def opt_moment(self, key: str) -> datetime | None:
+        return None if self._get(key, False) in (None, "") else self.moment(key)
+
+    def items(self, key: str, required: bool = True) -> list[Any]:
+        value = self._get(key, required)
+        if value is None and not required:
+            return []
+        if not isinstance(value, list):
+            raise self._fail(key, "a list", value)
+        return value
+
+    def texts(self, key: str, required: bool = True) -> tuple[str, ...]:
+        values = self.items(key, required)
+        for i, value in enumerate(values):
+            if not isinstance(value, str):
+                raise ShapeError(f"{self._path(key)}[{i}]: expected a string, got {_show(value)}")
+        return tuple(values)
+
+    def objects(self, key: str, required: bool = True) -> Iterator[Fields]:
+        for i, value in enumerate(self.items(key, required)):
+            yield Fields(value, f"{self._path(key)}[{i}]")
+
+    def obj(self, key: str) -> Fields:
+        return Fields(self._get(key, True), self._path(key))
+
+    def opt_obj(self, key: str) -> Fields | None:
+        value = self._get(key, False)
+        return None if value is None else Fields(value, self._path(key))
+
+
+def _raise() -> Any:
+    raise ValueError("wrong type")

@@ -1,0 +1,424 @@
+"""Shared HTTP behaviour for the remote clients: auth, timeouts, deadline, retries, pagination.
+
+``HttpSession`` is the only place that touches httpx. It turns every transport failure and
+every non-2xx answer into a ``daemon.errors.RemoteError`` subclass, so nothing above sees httpx.
+
+Retry rules (RFC 9110 section 9.2.2):
+- a connect failure means the request never left: retried for any method;
+- a timeout, a dropped connection or a 5xx is retried only for idempotent requests (GET, PUT,
+  DELETE, or a POST that carries an idempotency key); for any other POST the outcome is unknown
+  and ``OutcomeUnknown`` is raised, so the caller resolves it by looking the object up;
+- 429 and 503 wait as long as ``Retry-After`` says, clamped to ``RetryPolicy.max_retry_after``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from daemon.errors import (
+    AuthError,
+    BadResponse,
+    Conflict,
+    NotFound,
+    OutcomeUnknown,
+    RateLimited,
+    RemoteError,
+    TransientError,
+)
+
+log = logging.getLogger("daemon.clients")
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+MAX_BODY_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard one call tries. Waits grow exponentially with full jitter.
+
+    ``attempts`` counts every try (1 = never retry); ``budget`` bounds the whole call in
+    seconds, waits included: no retry starts once it would end past the budget.
+    """
+
+    attempts: int = 4
+    budget: float = 60.0
+    backoff_base: float = 0.25
+    backoff_max: float = 8.0
+    max_retry_after: float = 120.0
+
+    def backoff(self, retry: int, rng: random.Random) -> float:
+        """Seconds to wait before retry number ``retry`` (1-based): uniform in [0, cap]."""
+        cap = min(self.backoff_max, self.backoff_base * 2 ** (retry - 1))
+        return rng.uniform(0.0, cap)
+
+
+NO_RETRY = RetryPolicy(attempts=1)
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP-date.
+
+    Returns None when the header is missing or unreadable; never a negative number.
+    """
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    if text.isdigit():
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000" dates parse as naive; HTTP-dates are always GMT
+        when = when.replace(tzinfo=UTC)
+    delta = (when - (now or datetime.now(UTC))).total_seconds()
+    return max(0.0, delta)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A successful answer: the parsed JSON body (None when empty) and its ETag."""
+
+    status: int
+    body: Any
+    etag: str | None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class _Attempt(Exception):
+    """One failed try, with what is needed to decide on a retry."""
+
+    def __init__(
+        self, error: RemoteError, *, sent: bool, retryable: bool, wait: float | None = None
+    ) -> None:
+        super().__init__(error.message)
+        self.error = error
+        self.sent = sent  # the request may have reached the server
+        self.retryable = retryable
+        self.wait = wait  # Retry-After, when the server gave one
+
+
+class HttpSession:
+    """One long-lived connection pool to one remote, with its token and call policy.
+
+    ``http`` may be an injected ``httpx.Client`` (e.g. with ``httpx.MockTransport``); the
+    session then leaves closing it to the caller. ``timeout`` bounds connect and each read;
+    ``deadline`` bounds one whole exchange, however slowly the server drips its answer.
+    """
+
+    def __init__(
+        self,
+        remote: str,
+        base_url: str,
+        token: str,
+        *,
+        http: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 10.0,
+        deadline: float = 30.0,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.remote = remote
+        self.base_url = base_url.rstrip("/")
+        self._token = token
+        self.timeout = timeout
+        self.deadline = deadline
+        self.retry = retry or RetryPolicy()
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._owns_http = http is None
+        self._http = http or httpx.Client(
+            transport=transport,
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"HttpSession(remote={self.remote!r}, base_url={self.base_url!r})"
+
+    def close(self) -> None:
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> HttpSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ verbs
+
+    def get(self, path: str, *, params: Mapping[str, Any] | None = None) -> Reply:
+        return self.request("GET", path, params=params)
+
+    def put(self, path: str, body: Any, *, if_match: str | None = None) -> Reply:
+        return self.request("PUT", path, json_body=body, if_match=if_match)
+
+    def post(self, path: str, body: Any, *, idempotency_key: str | None = None) -> Reply:
+        return self.request("POST", path, json_body=body, idempotency_key=idempotency_key)
+
+    def delete(self, path: str, *, if_match: str | None = None) -> Reply:
+        return self.request("DELETE", path, if_match=if_match)
+
+    def paginate(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        items_key: str = "items",
+        cursor_key: str = "next_cursor",
+        cursor_param: str = "cursor",
+    ) -> Iterator[Any]:
+        """Yield every raw item of a cursor-paginated listing, one page at a time."""
+        query = dict(params or {})
+        seen: set[str] = set()
+        while True:
+            body = self.get(path, params=query).body
+            where = f"GET {path}"
+            if not isinstance(body, dict):
+                raise self._bad(f"{where}: expected a JSON object with {items_key!r}")
+            items = body.get(items_key)
+            if not isinstance(items, list):
+                raise self._bad(f"{where}: {items_key!r} is missing or not a list")
+            yield from items
+            cursor = body.get(cursor_key)
+            if cursor is None or cursor == "":
+                return
+            if not isinstance(cursor, str | int) or str(cursor) in seen:
+                raise self._bad(f"{where}: {cursor_key!r} is invalid or repeats ({cursor!r})")
+            seen.add(str(cursor))
+            query[cursor_param] = str(cursor)
+
+    # ------------------------------------------------------------------ core
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        if_match: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Reply:
+        """One call with retries. Raises a ``RemoteError`` subclass on failure."""
+        method = method.upper()
+        idempotent = method in IDEMPOTENT_METHODS or idempotency_key is not None
+        headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
+        if if_match is not None:
+            headers["If-Match"] = if_match
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        started = self._clock()
+        policy = self.retry
+        for attempt in range(1, policy.attempts + 1):
+            try:
+                return self._once(method, path, params, json_body, headers)
+            except _Attempt as failed:
+                may_retry = failed.retryable and (idempotent or not failed.sent)
+                if not may_retry:
+                    if failed.sent and not idempotent and failed.retryable:
+                        raise self._unknown(method, path, failed.error) from None
+                    raise failed.error from None
+                wait = self._wait(failed, attempt)
+                out_of_tries = attempt >= policy.attempts
+                over_budget = self._clock() - started + wait > policy.budget
+                if out_of_tries or over_budget:
+                    raise self._exhausted(failed, attempt) from None
+                log.info(
+                    "%s: %s %s failed (%s); retry %d/%d in %.2fs",
+                    self.remote,
+                    method,
+                    path,
+                    failed.error.message.removeprefix(f"{self.remote}: "),
+                    attempt,
+                    policy.attempts - 1,
+                    wait,
+                )
+                self._sleep(wait)
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def _wait(self, failed: _Attempt, attempt: int) -> float:
+        if failed.wait is not None:
+            return min(failed.wait, self.retry.max_retry_after)
+        return self.retry.backoff(attempt, self._rng)
+
+    def _once(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        json_body: Any,
+        headers: dict[str, str],
+    ) -> Reply:
+        where = f"{method} {path}"
+        until = self._clock() + self.deadline
+        # No single read may outlast the deadline: httpx's read timeout is per chunk.
+        timeout = httpx.Timeout(min(self.timeout, self.deadline))
+        try:
+            with self._http.stream(
+                method,
+                self.base_url + path,
+                params=dict(params) if params else None,
+                json=json_body,
+                headers=headers,
+                timeout=timeout,
+            ) as response:
+                raw = bytearray()
+                for chunk in response.iter_bytes():
+                    raw += chunk
+                    if self._clock() > until:
+                        raise self._attempt_timeout(where, "the answer arrived too slowly")
+                    if len(raw) > MAX_BODY_BYTES:
+                        raise _Attempt(
+                            self._bad(f"{where}: answer larger than {MAX_BODY_BYTES} bytes"),
+                            sent=True,
+                            retryable=False,
+                        )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise _Attempt(
+                TransientError(
+                    f"{where}: cannot connect to {self.base_url} ({type(exc).__name__})",
+                    remote=self.remote,
+                    hint="check that the URL is right and the service is up",
+                ),
+                sent=False,
+                retryable=True,
+            ) from None
+        except httpx.TimeoutException:
+            raise self._attempt_timeout(where, "timed out waiting for the answer") from None
+        except (httpx.TransportError, httpx.DecodingError) as exc:
+            raise _Attempt(
+                TransientError(
+                    f"{where}: connection failed ({type(exc).__name__}: {self._scrub(str(exc))})",
+                    remote=self.remote,
+                ),
+                sent=True,
+                retryable=True,
+            ) from None
+        return self._reply(where, response, bytes(raw))
+
+    def _reply(self, where: str, response: httpx.Response, raw: bytes) -> Reply:
+        status = response.status_code
+        body: Any = None
+        parse_error = ""
+        if raw.strip():
+            try:
+                body = json.loads(raw, parse_float=Decimal)  # money stays exact
+            except (ValueError, UnicodeDecodeError) as exc:
+                parse_error = str(exc)
+        if 200 <= status < 300:
+            if parse_error:
+                raise _Attempt(
+                    self._bad(f"{where}: answer is not valid JSON ({parse_error})"),
+                    sent=True,
+                    retryable=False,
+                )
+            headers = {k.lower(): v for k, v in response.headers.items()}
+            return Reply(status, body, response.headers.get("etag"), headers)
+        raise self._status_error(where, status, body, response.headers.get("retry-after"))
+
+    def _status_error(
+        self, where: str, status: int, body: Any, retry_after: str | None
+    ) -> _Attempt:
+        detail = self._detail(body)
+        message = f"{where}: HTTP {status}" + (f": {detail}" if detail else "")
+        remote = self.remote
+        if status in (401, 403):
+            return _Attempt(
+                AuthError(
+                    message,
+                    remote=remote,
+                    status=status,
+                    hint=f"check the {remote} token in the connector settings",
+                ),
+                sent=True,
+                retryable=False,
+            )
+        if status == 404:
+            return _Attempt(
+                NotFound(message, remote=remote, status=status), sent=True, retryable=False
+            )
+        if status in (409, 412):
+            hint = "the object changed since it was read; read it again and retry"
+            return _Attempt(
+                Conflict(message, remote=remote, status=status, hint=hint),
+                sent=True,
+                retryable=False,
+            )
+        wait = parse_retry_after(retry_after) if status in (429, 503) else None
+        if status == 429:
+            # A rate-limited request is refused before it is processed: safe to repeat.
+            return _Attempt(
+                RateLimited(message, remote=remote, retry_after=wait),
+                sent=False,
+                retryable=True,
+                wait=wait,
+            )
+        if status in RETRYABLE_STATUSES:
+            return _Attempt(
+                TransientError(message, remote=remote, status=status),
+                sent=True,
+                retryable=True,
+                wait=wait,
+            )
+        return _Attempt(
+            RemoteError(message, remote=remote, status=status), sent=True, retryable=False
+        )
+
+    def _attempt_timeout(self, where: str, what: str) -> _Attempt:
+        error = TransientError(
+            f"{where}: {what} (timeout {self.timeout:g}s, deadline {self.deadline:g}s)",
+            remote=self.remote,
+        )
+        return _Attempt(error, sent=True, retryable=True)
+
+    def _exhausted(self, failed: _Attempt, attempt: int) -> RemoteError:
+        error = failed.error
+        tries = f"after {attempt} attempt{'s' if attempt > 1 else ''}"
+        message = f"{error.message.removeprefix(f'{self.remote}: ')} ({tries})"
+        if isinstance(error, RateLimited):
+            return RateLimited(message, remote=self.remote, retry_after=error.retry_after)
+        return type(error)(message, remote=self.remote, status=error.status, hint=error.hint)
+
+    def _unknown(self, method: str, path: str, error: RemoteError) -> OutcomeUnknown:
+        return OutcomeUnknown(
+            f"{error.message.removeprefix(f'{self.remote}: ')}; the {method} may or may not "
+            "have taken effect",
+            remote=self.remote,
+            status=error.status,
+            hint=f"look the object up before sending {method} {path} again",
+        )
+
+    def _bad(self, message: str) -> BadResponse:
+        return BadResponse(self._scrub(message), remote=self.remote)
+
+    def _detail(self, body: Any) -> str:
+        """A short reason from a JSON error body, whatever key the server used."""
+        if isinstance(body, dict):
+            for key in ("message", "detail", "error"):
+                value = body.get(key)
+                if isinstance(value, str) and value:
+                    return self._scrub(value[:200])
+        return ""
+
+    def _scrub(self, text: str) -> str:
+        """Never let the token into a message, even if a server echoes it."""
+        return text.replace(self._token, "***") if self._token else text
