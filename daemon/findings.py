@@ -1,0 +1,93 @@
+"""Findings: one problem in connector.yaml or catalogue/, with where it is and how to fix it.
+
+``validate`` collects every finding of a run before it reports anything; plan, apply and the
+daemon use the same findings to refuse an invalid tree. Codes are stable: scripts and the
+documentation (docs/configuration.md) rely on them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning", "note"]
+
+PathPart = str | int
+Path = tuple[PathPart, ...]
+
+
+def format_path(path: Sequence[PathPart]) -> str:
+    """``("looks", 0, "name")`` -> ``looks[0].name``: the key path people see."""
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else part
+    return text
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem. ``line`` and ``column`` are 1-based; 0 when the problem has no place."""
+
+    file: str  # relative to the root, with forward slashes
+    line: int
+    column: int
+    path: str  # key path inside the file, e.g. "looks[0].products[2]"; "" for the whole file
+    code: str  # stable identifier, e.g. "yaml-duplicate-key"
+    severity: Severity
+    message: str
+    hint: str | None = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+    @property
+    def where(self) -> str:
+        """``file:line:column`` (or less, when the place is not known)."""
+        if self.line <= 0:
+            return self.file
+        return f"{self.file}:{self.line}:{self.column}"
+
+    def __str__(self) -> str:
+        head = f"{self.where}: "
+        if self.path:
+            head += f"{self.path}: "
+        if self.severity != "error":
+            head += f"{self.severity}: "
+        text = f"{head}{self.message} [{self.code}]"
+        if self.hint:
+            text += f"\n    hint: {self.hint}"
+        return text
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "column": self.column,
+            "path": self.path,
+            "code": self.code,
+            "severity": self.severity,
+            "message": self.message,
+            "hint": self.hint,
+        }
+
+
+_SEVERITY_ORDER = {"error": 0, "warning": 1, "note": 2}
+
+
+def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    """Sorted by file, then place: the order people read a file in."""
+    return tuple(
+        sorted(
+            findings,
+            key=lambda f: (f.file, f.line, f.column, _SEVERITY_ORDER[f.severity], f.code),
+        )
+    )
+
+
+def has_errors(findings: Iterable[Finding]) -> bool:
+    return any(f.is_error for f in findings)
