@@ -1,0 +1,136 @@
+"""The shared HTTP session over real loopback sockets: a server that drips, one that hangs up.
+
+MockTransport cannot show that httpx's per-read timeout lets a dripping server run on; these
+tests use a tiny raw TCP server so the deadline is checked against real I/O.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from daemon.clients.http import HttpSession, RetryPolicy
+from daemon.errors import OutcomeUnknown, TransientError
+
+Behaviour = Callable[[socket.socket], None]
+
+
+class Server:
+    def __init__(self, url: str, hits: list[int]) -> None:
+        self.url = url
+        self.hits = hits
+
+
+def serve(behaviour: Behaviour) -> Iterator[Server]:
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+    hits: list[int] = []
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            hits.append(1)
+            with conn:
+                conn.settimeout(5)
+                _read_request(conn)
+                with contextlib.suppress(OSError):
+                    behaviour(conn)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield Server(f"http://127.0.0.1:{listener.getsockname()[1]}", hits)
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+def _read_request(conn: socket.socket) -> None:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+            while len(rest) < length:
+                rest += conn.recv(65536)
+
+
+def drip(conn: socket.socket) -> None:
+    conn.sendall(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n"
+    )
+    for _ in range(400):
+        conn.sendall(b" ")
+        time.sleep(0.1)
+
+
+def hang_up(conn: socket.socket) -> None:
+    conn.shutdown(socket.SHUT_RDWR)
+
+
+@pytest.fixture
+def dripping() -> Iterator[Server]:
+    yield from serve(drip)
+
+
+@pytest.fixture
+def hanging_up() -> Iterator[Server]:
+    yield from serve(hang_up)
+
+
+def session(url: str, attempts: int = 1) -> HttpSession:
+    return HttpSession(
+        "ordre",
+        url,
+        "tok",
+        timeout=0.5,
+        deadline=1.0,
+        retry=RetryPolicy(attempts=attempts, backoff_base=0.01),
+    )
+
+
+def test_a_dripping_server_is_cut_off_at_the_deadline(dripping: Server) -> None:
+    started = time.monotonic()
+    with session(dripping.url) as s, pytest.raises(TransientError, match="too slowly"):
+        s.get("/collections")
+    elapsed = time.monotonic() - started
+    assert 0.9 <= elapsed < 2.0  # each byte came well within the 0.5 s read timeout
+
+
+def test_a_dropped_connection_on_get_is_retried_then_reported(hanging_up: Server) -> None:
+    with session(hanging_up.url, attempts=3) as s, pytest.raises(TransientError) as caught:
+        s.get("/collections")
+    assert len(hanging_up.hits) == 3
+    assert "after 3 attempts" in str(caught.value)
+    assert not isinstance(caught.value, OutcomeUnknown)
+
+
+def test_a_dropped_connection_on_post_is_outcome_unknown(hanging_up: Server) -> None:
+    with session(hanging_up.url, attempts=3) as s, pytest.raises(OutcomeUnknown):
+        s.post("/orders", {"ref": "R1"})
+    assert len(hanging_up.hits) == 1
+
+
+def test_nothing_listening_is_a_connect_failure() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    s = session(f"http://127.0.0.1:{port}", attempts=2)
+    with s, pytest.raises(TransientError, match="cannot connect") as caught:
+        s.post("/orders", {})
+    assert not isinstance(caught.value, OutcomeUnknown)
