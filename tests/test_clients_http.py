@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from email.utils import format_datetime
 
@@ -261,7 +262,9 @@ def test_get_timeout_is_retried() -> None:
     [(401, AuthError), (403, AuthError), (404, NotFound), (409, Conflict), (412, Conflict)],
 )
 def test_client_errors_map_to_types_without_retry(status: int, error: type[RemoteError]) -> None:
-    handler, seen = scripted(httpx.Response(status, json={"error": "nope"}), ok())
+    handler, seen = scripted(
+        httpx.Response(status, json={"error": {"code": "x", "message": "nope"}}), ok()
+    )
     with pytest.raises(error) as caught:
         session(handler).get("/x")
     assert caught.value.status == status
@@ -270,11 +273,18 @@ def test_client_errors_map_to_types_without_retry(status: int, error: type[Remot
 
 
 def test_other_4xx_is_a_plain_remote_error_with_the_servers_reason() -> None:
-    handler, _ = scripted(httpx.Response(422, json={"message": "season is required"}))
+    error = {
+        "code": "invalid",
+        "message": "the order is invalid",
+        "details": {"errors": [{"field": "season", "message": "is required"}]},
+    }
+    handler, _ = scripted(httpx.Response(422, json={"error": error}))
     with pytest.raises(RemoteError) as caught:
         session(handler).post("/orders", {})
     assert type(caught.value) is RemoteError
-    assert "season is required" in str(caught.value)
+    assert str(caught.value) == (
+        "zedonk: POST /orders: HTTP 422: invalid; the order is invalid; season: is required"
+    )
 
 
 def test_malformed_json_is_bad_response_naming_the_endpoint() -> None:
@@ -374,7 +384,7 @@ def test_token_is_sent_but_never_shown(caplog: pytest.LogCaptureFixture) -> None
     caplog.set_level(logging.DEBUG)
     handler, seen = scripted(
         httpx.Response(503, headers={"Retry-After": "1"}),
-        httpx.Response(401, json={"error": f"bad token {TOKEN}"}),
+        httpx.Response(401, json={"error": {"code": "unauthorized", "message": f"bad {TOKEN}"}}),
     )
     s = session(handler)
     with pytest.raises(AuthError) as caught:
@@ -395,3 +405,26 @@ def test_injected_client_is_left_open() -> None:
     assert not client.is_closed
     client.get("http://ordre.test/y")
     client.close()
+
+
+def test_bodies_carry_money_as_strings_and_dates_as_iso() -> None:
+    handler, seen = scripted(ok())
+    session(handler).put("/x", {"wsp": Decimal("310.00"), "on": date(2026, 7, 1)})
+    assert json.loads(seen[0].content) == {"wsp": "310.00", "on": "2026-07-01"}
+    assert seen[0].headers["Content-Type"] == "application/json"
+
+
+def test_conflict_on_a_retry_says_the_first_attempt_may_have_applied() -> None:
+    handler, _ = scripted(
+        httpx.ReadTimeout("lost"),
+        httpx.Response(412, json={"error": {"code": "precondition_failed", "message": "v2"}}),
+    )
+    with pytest.raises(Conflict, match="earlier attempt whose answer was lost"):
+        session(handler).put("/x/1", {}, if_match='"1"')
+
+
+def test_documented_idempotent_post_is_retried() -> None:
+    handler, seen = scripted(httpx.Response(502), ok({"active": False}))
+    assert session(handler).post("/so/1/inactivate", idempotent=True).body == {"active": False}
+    assert len(seen) == 2
+    assert seen[0].content == b""

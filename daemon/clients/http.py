@@ -19,7 +19,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -97,6 +97,15 @@ class Reply:
     headers: Mapping[str, str] = field(default_factory=dict)
 
 
+def _encode(value: Any) -> Any:
+    """JSON for the values our bodies carry: money as a decimal string, ISO dates."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot send {type(value).__name__} as JSON")
+
+
 class _Attempt(Exception):
     """One failed try, with what is needed to decide on a retry."""
 
@@ -171,8 +180,22 @@ class HttpSession:
     def put(self, path: str, body: Any, *, if_match: str | None = None) -> Reply:
         return self.request("PUT", path, json_body=body, if_match=if_match)
 
-    def post(self, path: str, body: Any, *, idempotency_key: str | None = None) -> Reply:
-        return self.request("POST", path, json_body=body, idempotency_key=idempotency_key)
+    def patch(self, path: str, body: Any, *, if_match: str | None = None) -> Reply:
+        """A PATCH that sets fields to given values, so repeating it is safe."""
+        return self.request("PATCH", path, json_body=body, if_match=if_match, idempotent=True)
+
+    def post(
+        self,
+        path: str,
+        body: Any = None,
+        *,
+        idempotency_key: str | None = None,
+        idempotent: bool = False,
+    ) -> Reply:
+        """``idempotent=True`` only where the remote documents that a repeat is harmless."""
+        return self.request(
+            "POST", path, json_body=body, idempotency_key=idempotency_key, idempotent=idempotent
+        )
 
     def delete(self, path: str, *, if_match: str | None = None) -> Reply:
         return self.request("DELETE", path, if_match=if_match)
@@ -216,27 +239,40 @@ class HttpSession:
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
         if_match: str | None = None,
+        if_none_match: str | None = None,
         idempotency_key: str | None = None,
+        idempotent: bool = False,
     ) -> Reply:
         """One call with retries. Raises a ``RemoteError`` subclass on failure."""
         method = method.upper()
-        idempotent = method in IDEMPOTENT_METHODS or idempotency_key is not None
+        idempotent = idempotent or method in IDEMPOTENT_METHODS or idempotency_key is not None
         headers = {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
-        if if_match is not None:
-            headers["If-Match"] = if_match
-        if idempotency_key is not None:
-            headers["Idempotency-Key"] = idempotency_key
+        content = None
+        if json_body is not None:
+            content = json.dumps(json_body, default=_encode).encode()
+            headers["Content-Type"] = "application/json"
+        for name, value in (
+            ("If-Match", if_match),
+            ("If-None-Match", if_none_match),
+            ("Idempotency-Key", idempotency_key),
+        ):
+            if value is not None:
+                headers[name] = value
         started = self._clock()
         policy = self.retry
+        maybe_applied = False  # an earlier attempt may have reached the server
         for attempt in range(1, policy.attempts + 1):
             try:
-                return self._once(method, path, params, json_body, headers)
+                return self._once(method, path, params, content, headers)
             except _Attempt as failed:
                 may_retry = failed.retryable and (idempotent or not failed.sent)
                 if not may_retry:
                     if failed.sent and not idempotent and failed.retryable:
                         raise self._unknown(method, path, failed.error) from None
+                    if maybe_applied and isinstance(failed.error, Conflict | NotFound):
+                        raise self._after_retry(failed.error) from None
                     raise failed.error from None
+                maybe_applied = maybe_applied or failed.sent
                 wait = self._wait(failed, attempt)
                 out_of_tries = attempt >= policy.attempts
                 over_budget = self._clock() - started + wait > policy.budget
@@ -265,7 +301,7 @@ class HttpSession:
         method: str,
         path: str,
         params: Mapping[str, Any] | None,
-        json_body: Any,
+        content: bytes | None,
         headers: dict[str, str],
     ) -> Reply:
         where = f"{method} {path}"
@@ -277,7 +313,7 @@ class HttpSession:
                 method,
                 self.base_url + path,
                 params=dict(params) if params else None,
-                json=json_body,
+                content=content,
                 headers=headers,
                 timeout=timeout,
             ) as response:
@@ -398,6 +434,12 @@ class HttpSession:
             return RateLimited(message, remote=self.remote, retry_after=error.retry_after)
         return type(error)(message, remote=self.remote, status=error.status, hint=error.hint)
 
+    def _after_retry(self, error: RemoteError) -> RemoteError:
+        """A 404/409/412 on a retry may only mean that the first attempt did the work."""
+        note = "an earlier attempt whose answer was lost may already have applied this change"
+        message = f"{error.message.removeprefix(f'{self.remote}: ')} ({note})"
+        return type(error)(message, remote=self.remote, status=error.status, hint=error.hint)
+
     def _unknown(self, method: str, path: str, error: RemoteError) -> OutcomeUnknown:
         return OutcomeUnknown(
             f"{error.message.removeprefix(f'{self.remote}: ')}; the {method} may or may not "
@@ -411,12 +453,19 @@ class HttpSession:
         return BadResponse(self._scrub(message), remote=self.remote)
 
     def _detail(self, body: Any) -> str:
-        """A short reason from a JSON error body, whatever key the server used."""
-        if isinstance(body, dict):
-            for key in ("message", "detail", "error"):
-                value = body.get(key)
-                if isinstance(value, str) and value:
-                    return self._scrub(value[:200])
+        """A short reason from a JSON error body: ``{"error": {"code", "message"}}``."""
+        error = body.get("error") if isinstance(body, dict) else None
+        if isinstance(error, dict):
+            code, message = error.get("code"), error.get("message")
+            parts = [p for p in (code, message) if isinstance(p, str) and p]
+            details = error.get("details")
+            problems = details.get("errors") if isinstance(details, dict) else None
+            for problem in problems[:5] if isinstance(problems, list) else []:
+                if isinstance(problem, dict):
+                    parts.append(f"{problem.get('field', '?')}: {problem.get('message', '?')}")
+            return self._scrub("; ".join(parts)[:500])
+        if isinstance(error, str):
+            return self._scrub(error[:300])
         return ""
 
     def _scrub(self, text: str) -> str:
