@@ -7,10 +7,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypeVar
+
+from daemon.errors import BadResponse
+
+T = TypeVar("T")
 
 
 class ShapeError(ValueError):
@@ -156,3 +161,69 @@ class Fields:
 
 def _raise() -> Any:
     raise ValueError("wrong type")
+
+
+@dataclass(frozen=True)
+class BrokenItem:
+    """One item of a listing that could not be read; the rest of the listing carries on.
+
+    ``id`` is the item's own id when it had a readable one; ``raw`` is the JSON as received.
+    """
+
+    id: str | None
+    reason: str
+    raw: Any = field(repr=False, default=None)
+
+
+def raw_id(raw: Any, key: str = "id") -> str | None:
+    """The id of a raw JSON item, if it has a usable one."""
+    value = raw.get(key) if isinstance(raw, dict) else None
+    return str(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
+
+
+def read_one(raw: Any, read: Callable[[Fields], T], *, remote: str, where: str) -> T:
+    """Map one JSON object, or raise ``BadResponse`` naming the endpoint and the field."""
+    try:
+        return read(Fields(raw, "answer"))
+    except ShapeError as exc:
+        raise BadResponse(f"{where}: {exc}", remote=remote) from None
+
+
+def read_all(
+    raws: Iterable[Any],
+    read: Callable[[Fields], T],
+    *,
+    where: str,
+    id_key: str = "id",
+) -> Iterator[T | BrokenItem]:
+    """Map every item of a listing; a malformed one comes out as a ``BrokenItem``."""
+    for number, raw in enumerate(raws, start=1):
+        ident = raw_id(raw, id_key)
+        label = f"{id_key} {ident}" if ident is not None else f"item #{number}"
+        try:
+            yield read(Fields(raw, label))
+        except ShapeError as exc:
+            yield BrokenItem(ident, f"{where}: {exc}", raw)
+
+
+def read_each(
+    raws: Iterable[Any],
+    read: Callable[[Fields], T],
+    *,
+    remote: str,
+    where: str,
+    on_broken: Callable[[BrokenItem], None] | None = None,
+    id_key: str = "id",
+) -> Iterator[T]:
+    """Map every item of a listing.
+
+    A malformed item raises ``BadResponse`` unless ``on_broken`` is given: then it is passed
+    there and the listing carries on.
+    """
+    for item in read_all(raws, read, where=where, id_key=id_key):
+        if not isinstance(item, BrokenItem):
+            yield item
+        elif on_broken is None:
+            raise BadResponse(item.reason, remote=remote)
+        else:
+            on_broken(item)

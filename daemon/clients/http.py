@@ -138,7 +138,7 @@ class HttpSession:
         timeout: float = 10.0,
         deadline: float = 30.0,
         retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
     ) -> None:
@@ -148,7 +148,7 @@ class HttpSession:
         self.timeout = timeout
         self.deadline = deadline
         self.retry = retry or RetryPolicy()
-        self._sleep = sleep
+        self._sleep = sleep or time.sleep
         self._clock = clock
         self._rng = rng or random.Random()
         self._owns_http = http is None
@@ -177,8 +177,12 @@ class HttpSession:
     def get(self, path: str, *, params: Mapping[str, Any] | None = None) -> Reply:
         return self.request("GET", path, params=params)
 
-    def put(self, path: str, body: Any, *, if_match: str | None = None) -> Reply:
-        return self.request("PUT", path, json_body=body, if_match=if_match)
+    def put(
+        self, path: str, body: Any, *, if_match: str | None = None, if_none_match: str | None = None
+    ) -> Reply:
+        return self.request(
+            "PUT", path, json_body=body, if_match=if_match, if_none_match=if_none_match
+        )
 
     def patch(self, path: str, body: Any, *, if_match: str | None = None) -> Reply:
         """A PATCH that sets fields to given values, so repeating it is safe."""

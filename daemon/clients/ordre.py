@@ -1,0 +1,477 @@
+"""The ORDRE client: collections, looks, listings and customers as the connector publishes them,
+and the orders retailers submit.
+
+Every ORDRE object carries a version; ``.version`` holds it as a string ("3") and writes take it
+back as ``if_match``. Creates by POST carry an ``Idempotency-Key`` (one per call unless the
+caller passes its own), so ORDRE replays the first answer when a retry repeats a create.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from daemon.clients.fields import BrokenItem, Fields, ShapeError, read_all, read_each, read_one
+from daemon.clients.http import HttpSession, RetryPolicy
+from daemon.errors import BadResponse
+from daemon.model import (
+    Address,
+    AddressKind,
+    Listing,
+    ListingPrice,
+    ListingSize,
+    OrdreCollection,
+    OrdreCustomer,
+    OrdreLook,
+    OrdreOrder,
+    OrdreOrderLine,
+)
+
+PAGE = {"limit": 200}  # the documented maximum page size
+BATCH_MAX = 100  # listings per PUT /listings:batch
+OnBroken = Callable[[BrokenItem], None] | None
+BatchResult = Literal["created", "updated", "unchanged"]
+BATCH_RESULTS: dict[str, BatchResult] = {r: r for r in ("created", "updated", "unchanged")}
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ListingWritten:
+    """One item of a batch upsert: what ORDRE did with it, and the listing as stored."""
+
+    key: str
+    result: BatchResult
+    listing: Listing
+
+
+class OrdreClient:
+    """ORDRE's connector API (``/api/v1``). Use as a context manager, or call ``close()``."""
+
+    remote = "ordre"
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        http: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 10.0,
+        deadline: float = 30.0,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.session = HttpSession(
+            self.remote,
+            base_url,
+            token,
+            http=http,
+            transport=transport,
+            timeout=timeout,
+            deadline=deadline,
+            retry=retry,
+            sleep=sleep,
+        )
+
+    def __repr__(self) -> str:
+        return f"OrdreClient(base_url={self.session.base_url!r})"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> OrdreClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ collections
+
+    def collections(self, *, on_broken: OnBroken = None) -> Iterator[OrdreCollection]:
+        return self._list("/collections", _collection, on_broken=on_broken)
+
+    def create_collection(
+        self, collection: OrdreCollection, *, idempotency_key: str | None = None
+    ) -> OrdreCollection:
+        body = {
+            "name": collection.name,
+            "position": collection.position,
+            "description": collection.description,
+        }
+        return self._create("/collections", body, _collection, idempotency_key)
+
+    def update_collection(
+        self, collection: OrdreCollection, *, if_match: str | None = None
+    ) -> OrdreCollection:
+        """Replace name, position and description of ``collection.id``."""
+        body = {
+            "name": collection.name,
+            "position": collection.position,
+            "description": collection.description,
+        }
+        return self._put(f"/collections/{_seg(collection.id)}", body, _collection, if_match)
+
+    def delete_collection(self, collection_id: str, *, if_match: str | None = None) -> None:
+        """Refused with ``Conflict`` while the collection still has looks."""
+        self.session.delete(f"/collections/{_seg(collection_id)}", if_match=_etag(if_match))
+
+    # ------------------------------------------------------------------ looks
+
+    def looks(
+        self, *, collection_id: str | None = None, on_broken: OnBroken = None
+    ) -> Iterator[OrdreLook]:
+        query = {"collection_id": collection_id} if collection_id else {}
+        return self._list("/looks", _look, query, on_broken)
+
+    def create_look(self, look: OrdreLook, *, idempotency_key: str | None = None) -> OrdreLook:
+        return self._create("/looks", _look_body(look), _look, idempotency_key)
+
+    def update_look(self, look: OrdreLook, *, if_match: str | None = None) -> OrdreLook:
+        """Replace collection, name, position and the ordered product keys of ``look.id``."""
+        return self._put(f"/looks/{_seg(look.id)}", _look_body(look), _look, if_match)
+
+    def set_look_products(
+        self, look_id: str, product_keys: Sequence[str], *, if_match: str | None = None
+    ) -> OrdreLook:
+        """Set only the look's products, in display order."""
+        path = f"/looks/{_seg(look_id)}"
+        reply = self.session.patch(
+            path, {"product_keys": list(product_keys)}, if_match=_etag(if_match)
+        )
+        return read_one(reply.body, _look, remote=self.remote, where=f"PATCH {path}")
+
+    def delete_look(self, look_id: str, *, if_match: str | None = None) -> None:
+        self.session.delete(f"/looks/{_seg(look_id)}", if_match=_etag(if_match))
+
+    # ------------------------------------------------------------------ listings
+
+    def listings(self, *, on_broken: OnBroken = None) -> Iterator[Listing]:
+        return self._list("/listings", _listing, on_broken=on_broken, id_key="key")
+
+    def get_listing(self, key: str) -> Listing:
+        path = f"/listings/{_seg(key)}"
+        return read_one(self.session.get(path).body, _listing, remote=self.remote, where=path)
+
+    def upsert_listing(
+        self, listing: Listing, *, if_match: str | None = None, create_only: bool = False
+    ) -> Listing:
+        """Create or replace the listing ``listing.key``.
+
+        ``if_match`` makes it conditional on the version last seen; ``create_only`` makes it
+        fail with ``Conflict`` if the listing already exists.
+        """
+        path = f"/listings/{_seg(listing.key)}"
+        reply = self.session.put(
+            path,
+            _listing_body(listing),
+            if_match=_etag(if_match),
+            if_none_match="*" if create_only else None,
+        )
+        return read_one(reply.body, _listing, remote=self.remote, where=f"PUT {path}")
+
+    def upsert_listings(
+        self, listings: Sequence[Listing], *, if_match: Mapping[str, str] | None = None
+    ) -> list[ListingWritten]:
+        """Upsert up to ``BATCH_MAX`` listings in one all-or-nothing request.
+
+        ``if_match`` maps a key to the version last seen; keys not in it are written
+        unconditionally. On any invalid item or version mismatch nothing is written and the
+        error (``RemoteError``/``Conflict``) names the item.
+        """
+        if not listings:
+            return []
+        if len(listings) > BATCH_MAX:
+            raise ValueError(f"at most {BATCH_MAX} listings per batch, got {len(listings)}")
+        versions = if_match or {}
+        items = []
+        for listing in listings:
+            item = {"key": listing.key, **_listing_body(listing)}
+            if listing.key in versions:
+                item["if_match"] = _version_number(versions[listing.key])
+            items.append(item)
+        where = "PUT /listings:batch"
+        reply = self.session.put("/listings:batch", {"items": items})
+        results = read_one(reply.body, lambda f: f.items("items"), remote=self.remote, where=where)
+        written = list(read_each(results, _written, remote=self.remote, where=where, id_key="key"))
+        if [w.key for w in written] != [listing.key for listing in listings]:
+            raise BadResponse(f"{where}: results do not match the items sent", remote=self.remote)
+        return written
+
+    def delete_listing(self, key: str, *, if_match: str | None = None) -> None:
+        """Refused with ``Conflict`` while a look holds the listing."""
+        self.session.delete(f"/listings/{_seg(key)}", if_match=_etag(if_match))
+
+    # ------------------------------------------------------------------ customers
+
+    def customers(self, *, on_broken: OnBroken = None) -> Iterator[OrdreCustomer]:
+        return self._list("/customers", _customer, on_broken=on_broken, id_key="account_code")
+
+    def get_customer(self, account_code: str) -> OrdreCustomer:
+        path = f"/customers/{_seg(account_code)}"
+        return read_one(self.session.get(path).body, _customer, remote=self.remote, where=path)
+
+    def upsert_customer(
+        self, customer: OrdreCustomer, *, if_match: str | None = None, create_only: bool = False
+    ) -> OrdreCustomer:
+        path = f"/customers/{_seg(customer.account_code)}"
+        reply = self.session.put(
+            path,
+            _customer_body(customer),
+            if_match=_etag(if_match),
+            if_none_match="*" if create_only else None,
+        )
+        return read_one(reply.body, _customer, remote=self.remote, where=f"PUT {path}")
+
+    # ------------------------------------------------------------------ orders
+
+    def orders(
+        self,
+        statuses: Iterable[str] | None = None,
+        updated_since: datetime | None = None,
+    ) -> Iterator[OrdreOrder | BrokenItem]:
+        """Orders by ``(updated_at, id)``, oldest change first, from ``updated_since`` on
+        (inclusive).
+
+        A malformed order does not stop the listing: it comes out as a ``BrokenItem`` (with
+        the order's id when it has one) so the caller can record it as failed and go on.
+        An order that changes while the listing runs may come out twice.
+        """
+        wanted = None if statuses is None else set(statuses)
+        query: dict[str, Any] = dict(PAGE)
+        if wanted is not None and len(wanted) == 1:
+            query["status"] = next(iter(wanted))
+        if updated_since is not None:
+            query["updated_since"] = _timestamp(updated_since)
+        raws = self.session.paginate("/orders", params=query)
+        for order in read_all(raws, _order, where="GET /orders"):
+            if isinstance(order, BrokenItem) or wanted is None or order.status in wanted:
+                yield order
+
+    def get_order(self, order_id: str) -> OrdreOrder:
+        path = f"/orders/{_seg(order_id)}"
+        return read_one(self.session.get(path).body, _order, remote=self.remote, where=path)
+
+    def approve_order(self, order_id: str, *, if_match: str | None = None) -> OrdreOrder:
+        """Mark a submitted order approved. A lost answer raises ``OutcomeUnknown``."""
+        path = f"/orders/{_seg(order_id)}/approve"
+        reply = self.session.request("POST", path, if_match=_etag(if_match))
+        return read_one(reply.body, _order, remote=self.remote, where=f"POST {path}")
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _list(
+        self,
+        path: str,
+        read: Callable[[Fields], Any],
+        query: dict[str, Any] | None = None,
+        on_broken: OnBroken = None,
+        id_key: str = "id",
+    ) -> Iterator[Any]:
+        raws = self.session.paginate(path, params={**PAGE, **(query or {})})
+        return read_each(
+            raws, read, remote=self.remote, where=f"GET {path}", on_broken=on_broken, id_key=id_key
+        )
+
+    def _create(self, path: str, body: Any, read: Callable[[Fields], T], key: str | None) -> T:
+        reply = self.session.post(path, body, idempotency_key=key or uuid.uuid4().hex)
+        return read_one(reply.body, read, remote=self.remote, where=f"POST {path}")
+
+    def _put(self, path: str, body: Any, read: Callable[[Fields], T], if_match: str | None) -> T:
+        reply = self.session.put(path, body, if_match=_etag(if_match))
+        return read_one(reply.body, read, remote=self.remote, where=f"PUT {path}")
+
+
+# --------------------------------------------------------------------------- mapping
+
+
+def _seg(text: str) -> str:
+    """One path segment: listing keys hold slashes, ids may hold anything."""
+    return quote(text, safe="")
+
+
+def _etag(version: str | None) -> str | None:
+    """ORDRE's If-Match form of a version: a quoted number (``"3"``)."""
+    if version is None or version == "*" or version.startswith(('"', "W/")):
+        return version
+    return f'"{version}"'
+
+
+def _version_number(version: str) -> int:
+    text = version.removeprefix("W/").strip('"')
+    if not text.isdigit():
+        raise ValueError(f"{version!r} is not an ORDRE version")
+    return int(text)
+
+
+def _timestamp(when: datetime) -> str:
+    if when.tzinfo is None:
+        raise ValueError("updated_since needs a time zone")
+    return when.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _version(f: Fields) -> str:
+    return str(f.integer("version"))
+
+
+def _collection(f: Fields) -> OrdreCollection:
+    return OrdreCollection(
+        id=f.ident("id"),
+        name=f.text("name"),
+        position=f.integer("position"),
+        description=f.text_or("description"),
+        version=_version(f),
+    )
+
+
+def _look(f: Fields) -> OrdreLook:
+    return OrdreLook(
+        id=f.ident("id"),
+        collection_id=f.ident("collection_id"),
+        name=f.text("name"),
+        position=f.integer("position"),
+        product_keys=f.texts("product_keys", required=False),
+        version=_version(f),
+    )
+
+
+def _look_body(look: OrdreLook) -> dict[str, Any]:
+    return {
+        "collection_id": look.collection_id,
+        "name": look.name,
+        "position": look.position,
+        "product_keys": list(look.product_keys),
+    }
+
+
+def _listing(f: Fields) -> Listing:
+    return Listing(
+        key=f.text("key"),
+        style=f.text("style"),
+        fabric=f.text("fabric"),
+        colour=f.text("colour"),
+        description=f.text_or("description"),
+        category=f.text_or("category"),
+        sizes=tuple(ListingSize(s.text("size"), s.text("gtin")) for s in f.objects("sizes")),
+        prices=tuple(
+            ListingPrice(p.text("currency"), p.money("wsp"), p.money("rrp"))
+            for p in f.objects("prices", required=False)
+        ),
+        image_url=f.opt_text("image_url"),
+        version=_version(f),
+    )
+
+
+def _listing_body(listing: Listing) -> dict[str, Any]:
+    return {
+        "style": listing.style,
+        "fabric": listing.fabric,
+        "colour": listing.colour,
+        "description": listing.description,
+        "category": listing.category,
+        "sizes": [{"size": s.size, "gtin": s.gtin} for s in listing.sizes],
+        "prices": [{"currency": p.currency, "wsp": p.wsp, "rrp": p.rrp} for p in listing.prices],
+        "image_url": listing.image_url,
+    }
+
+
+def _written(f: Fields) -> ListingWritten:
+    result = BATCH_RESULTS.get(f.text("result"))
+    if result is None:
+        raise ShapeError(f"{f.where}.result: expected created, updated or unchanged")
+    return ListingWritten(key=f.text("key"), result=result, listing=_listing(f.obj("listing")))
+
+
+def _address(f: Fields | None, kind: AddressKind) -> Address | None:
+    if f is None:
+        return None
+    return Address(
+        kind=kind,
+        company=f.text_or("company"),
+        line1=f.text_or("line1"),
+        line2=f.text_or("line2"),
+        city=f.text_or("city"),
+        region=f.text_or("region"),
+        postcode=f.text_or("postcode"),
+        country=f.text("country"),
+    )
+
+
+def _address_body(address: Address | None) -> dict[str, str] | None:
+    if address is None:
+        return None
+    return {
+        "company": address.company,
+        "line1": address.line1,
+        "line2": address.line2,
+        "city": address.city,
+        "region": address.region,
+        "postcode": address.postcode,
+        "country": address.country,
+    }
+
+
+def _customer(f: Fields) -> OrdreCustomer:
+    return OrdreCustomer(
+        account_code=f.text("account_code"),
+        name=f.text("name"),
+        currency=f.text("currency"),
+        delivery_address=_address(f.opt_obj("delivery_address"), "delivery"),
+        accounts_address=_address(f.opt_obj("accounts_address"), "accounts"),
+        contact_email=f.opt_text("contact_email"),
+        contact_name=f.opt_text("contact_name"),
+        version=_version(f),
+    )
+
+
+def _customer_body(customer: OrdreCustomer) -> dict[str, Any]:
+    return {
+        "name": customer.name,
+        "currency": customer.currency,
+        "delivery_address": _address_body(customer.delivery_address),
+        "accounts_address": _address_body(customer.accounts_address),
+        "contact_name": customer.contact_name,
+        "contact_email": customer.contact_email,
+    }
+
+
+def _order(f: Fields) -> OrdreOrder:
+    retailer = f.obj("retailer")
+    window = f.opt_obj("ship_window")
+    return OrdreOrder(
+        id=f.ident("id"),
+        number=f.text("number"),
+        submission=f.integer("submission"),
+        status=f.text("status"),
+        po_number=f.text_or("po_number"),
+        retailer_name=retailer.text("name"),
+        retailer_account_code=retailer.opt_text("account_code"),
+        buyer_email=retailer.opt_text("email"),
+        currency=f.text("currency"),
+        ship_start=window.opt_day("start") if window else None,
+        ship_end=window.opt_day("end") if window else None,
+        delivery_address=_address(f.opt_obj("delivery_address"), "delivery"),
+        accounts_address=_address(f.opt_obj("accounts_address"), "accounts"),
+        comments=f.text_or("comments"),
+        created_at=f.opt_moment("created_at"),
+        updated_at=f.opt_moment("updated_at"),
+        submitted_at=f.opt_moment("submitted_at"),
+        version=_version(f),
+        lines=tuple(
+            OrdreOrderLine(
+                line_no=line.integer("line_no"),
+                barcode=line.opt_text("barcode"),
+                style=line.text_or("style"),
+                colour=line.text_or("colour"),
+                size=line.text_or("size"),
+                quantity=line.integer("quantity"),
+                unit_price=line.money("unit_price"),
+            )
+            for line in f.objects("lines")
+        ),
+    )
