@@ -1,0 +1,517 @@
+"""From an ORDRE order to a Zedonk sales order: pure mapping, no network, disk or clock.
+
+The acting side (``daemon.orders``) gathers what Zedonk knows (customers, products) and asks
+this module what to do with one order:
+
+- ``triage``: import it, skip it (created before go-live) or ignore it (not importable yet);
+- ``match_customer``: the Zedonk customer, by account code when ORDRE carries one, otherwise by
+  exact name (trimmed, case-insensitive). An ambiguous match is an error, never a guess;
+- ``map_order``: the sales order to create, and the lines left out with their reasons;
+- ``order_reference``: the order reference from the template, without dangling separators.
+
+Prices and currency are carried exactly as ORDRE sent them; the PO number is free text and
+never a key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import string
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from enum import Enum
+from typing import Any
+
+from daemon import gtin
+from daemon.errors import ConfigError, ZedonkOrdreError
+from daemon.model import (
+    Address,
+    Customer,
+    OrdreOrder,
+    OrdreOrderLine,
+    Product,
+    ProductId,
+    SalesOrder,
+    SalesOrderLine,
+)
+
+CONNECTOR_REF_PREFIX = "ordre:"
+TEMPLATE_FIELDS = ("order_number", "po_number")
+
+
+def connector_ref(import_key: str) -> str:
+    """The searchable reference a Zedonk order carries, so a lost answer can be found again."""
+    return CONNECTOR_REF_PREFIX + import_key
+
+
+# --------------------------------------------------------------------------- triage
+
+
+class Triage(Enum):
+    IMPORT = "import"
+    SKIP = "skip"  # recorded, never imported: created before go-live
+    IGNORE = "ignore"  # not importable now (draft, status not listed, cancelled)
+
+
+def triage(order: OrdreOrder, *, statuses: Iterable[str], go_live: date | None) -> Triage:
+    if order.submission < 1 or order.status not in tuple(statuses):
+        return Triage.IGNORE
+    created = order.created_at or order.submitted_at
+    if go_live is not None and created is not None and created.date() < go_live:
+        return Triage.SKIP
+    return Triage.IMPORT
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class OrderMappingError(ZedonkOrdreError):
+    """The order cannot become a Zedonk order as it stands. ``code`` is stable."""
+
+    def __init__(self, code: str, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class LeftOutLine:
+    """An ORDRE line that is not on the Zedonk order, with everything needed to fix it."""
+
+    line_no: int
+    barcode: str | None  # as sent
+    style: str
+    colour: str
+    size: str
+    quantity: int
+    unit_price: Decimal
+    reason: str  # missing | malformed | check-digit | unknown | ambiguous | quantity | price
+    message: str
+
+
+class NoLinesMatched(OrderMappingError):
+    """Not one line of the order matched a Zedonk SKU: no order is created."""
+
+    def __init__(self, left_out: tuple[LeftOutLine, ...]) -> None:
+        super().__init__(
+            "no-lines",
+            f"none of the order's {len(left_out)} lines matches a Zedonk SKU by barcode",
+            hint="fix the barcodes in Zedonk (or ORDRE), then run `zedonk-ordre orders retry`",
+        )
+        self.left_out = left_out
+
+
+# --------------------------------------------------------------------------- SKUs
+
+
+@dataclass(frozen=True)
+class SkuRef:
+    product_id: ProductId
+    size: str
+    barcode: str  # as Zedonk stores it
+
+
+class SkuIndex:
+    """Zedonk SKUs by canonical GTIN-14. SKUs without a valid barcode cannot be matched."""
+
+    def __init__(self, products: Iterable[Product]) -> None:
+        found: dict[str, list[SkuRef]] = defaultdict(list)
+        for product in products:
+            for sku in product.skus:
+                key = gtin.canonical(sku.barcode)
+                if key is not None:
+                    assert sku.barcode is not None
+                    found[key].append(SkuRef(product.id, sku.size, sku.barcode.strip()))
+        self._skus = {key: tuple(refs) for key, refs in found.items()}
+
+    def __len__(self) -> int:
+        return len(self._skus)
+
+    def lookup(self, canonical: str) -> tuple[SkuRef, ...]:
+        return self._skus.get(canonical, ())
+
+
+def _left_out(line: OrdreOrderLine, reason: str, message: str) -> LeftOutLine:
+    return LeftOutLine(
+        line.line_no,
+        line.barcode,
+        line.style,
+        line.colour,
+        line.size,
+        line.quantity,
+        line.unit_price,
+        reason,
+        message,
+    )
+
+
+def map_lines(
+    lines: Iterable[OrdreOrderLine], skus: SkuIndex
+) -> tuple[tuple[SalesOrderLine, ...], tuple[LeftOutLine, ...]]:
+    """Match each line by canonical GTIN-14; the rest are left out with their reason."""
+    matched: list[SalesOrderLine] = []
+    left_out: list[LeftOutLine] = []
+    for line in lines:
+        where = f"line {line.line_no} ({line.style} {line.colour} {line.size})"
+        problem = gtin.problem(line.barcode)
+        if problem is not None:
+            left_out.append(_left_out(line, problem.code, f"{where}: {problem.message}"))
+            continue
+        key = gtin.canonical(line.barcode)
+        assert key is not None
+        refs = skus.lookup(key)
+        if not refs:
+            message = f"{where}: barcode {line.barcode} is not on any Zedonk SKU"
+            left_out.append(_left_out(line, "unknown", message))
+        elif len(refs) > 1:
+            names = ", ".join(f"{r.product_id} size {r.size}" for r in refs)
+            message = f"{where}: barcode {line.barcode} is on several Zedonk SKUs ({names})"
+            left_out.append(_left_out(line, "ambiguous", message))
+        elif line.quantity < 1:
+            message = f"{where}: quantity {line.quantity} is not a positive whole number"
+            left_out.append(_left_out(line, "quantity", message))
+        elif line.unit_price < 0:
+            message = f"{where}: unit price {line.unit_price} is negative"
+            left_out.append(_left_out(line, "price", message))
+        else:
+            ref = refs[0]
+            matched.append(
+                SalesOrderLine(
+                    ref.product_id, ref.size, ref.barcode, line.quantity, line.unit_price
+                )
+            )
+    return tuple(matched), tuple(left_out)
+
+
+# --------------------------------------------------------------------------- customers
+
+
+def name_key(name: str) -> str:
+    """Customer names match exactly once trimmed, ignoring case."""
+    return name.strip().casefold()
+
+
+@dataclass(frozen=True)
+class CustomerMatch:
+    customer: Customer | None  # None: no customer matches, a new one is needed
+    matched_by: str  # "account_code" | "name" | "new"
+
+
+def match_customer(order: OrdreOrder, customers: Iterable[Customer]) -> CustomerMatch:
+    """The Zedonk customer an order belongs to. Raises OrderMappingError on ambiguity."""
+    customers = tuple(customers)
+    retailer = order.retailer_name.strip()
+    code = (order.retailer_account_code or "").strip()
+    if code:
+        by_code = [c for c in customers if (c.account_code or "").strip() == code]
+        if len(by_code) > 1:
+            ids = ", ".join(c.id for c in by_code)
+            raise OrderMappingError(
+                "customer-ambiguous",
+                f"account code {code!r} is on several Zedonk customers ({ids})",
+                hint="make the account code unique in Zedonk, then retry the order",
+            )
+        if by_code:
+            return _usable(CustomerMatch(by_code[0], "account_code"))
+    if not retailer:
+        raise OrderMappingError(
+            "customer-unnamed",
+            "the order names no retailer and its account code matches no Zedonk customer",
+            hint="add the retailer's account code to the Zedonk customer, then retry the order",
+        )
+    by_name = [c for c in customers if name_key(c.name) == name_key(retailer)]
+    if len(by_name) > 1:
+        ids = ", ".join(c.id for c in by_name)
+        raise OrderMappingError(
+            "customer-ambiguous",
+            f"retailer {retailer!r} matches several Zedonk customers by name ({ids})",
+            hint="give the retailer an account code in ORDRE and Zedonk, then retry the order",
+        )
+    if not by_name:
+        return CustomerMatch(None, "new")
+    found = by_name[0]
+    if code and found.account_code and found.account_code.strip() != code:
+        raise OrderMappingError(
+            "customer-conflict",
+            f"retailer {retailer!r} has account code {code!r} in ORDRE, but the Zedonk "
+            f"customer {found.id} of that name has account code {found.account_code!r}",
+            hint="make the account codes agree, then retry the order",
+        )
+    return _usable(CustomerMatch(found, "name"))
+
+
+def _usable(match: CustomerMatch) -> CustomerMatch:
+    customer = match.customer
+    if customer is not None and not customer.active:
+        raise OrderMappingError(
+            "customer-inactive",
+            f"the Zedonk customer {customer.name!r} ({customer.id}) is inactive",
+            hint="reactivate the customer in Zedonk, then retry the order",
+        )
+    return match
+
+
+def _order_addresses(order: OrdreOrder) -> tuple[Address, ...]:
+    found: list[Address] = []
+    if order.delivery_address is not None:
+        found.append(replace(order.delivery_address, kind="delivery"))
+    if order.accounts_address is not None:
+        found.append(replace(order.accounts_address, kind="accounts"))
+    return tuple(found)
+
+
+def new_customer(order: OrdreOrder) -> Customer:
+    """The Zedonk customer to create for a retailer Zedonk does not know (``id`` empty)."""
+    name = order.retailer_name.strip()
+    if not name:
+        raise OrderMappingError("customer-unnamed", "the order names no retailer")
+    return Customer(
+        id="",
+        name=name,
+        account_code=(order.retailer_account_code or "").strip() or None,
+        active=True,
+        currency=order.currency,
+        addresses=tuple(replace(a, is_default=True) for a in _order_addresses(order)),
+        contact_email=order.buyer_email,
+    )
+
+
+def addresses_to_add(customer: Customer, order: OrdreOrder) -> tuple[Address, ...]:
+    """The order's delivery and accounts addresses that the customer does not have yet."""
+    return tuple(
+        replace(address, is_default=False)
+        for address in _order_addresses(order)
+        if not any(
+            known.kind == address.kind and known.same_place(address) for known in customer.addresses
+        )
+    )
+
+
+# --------------------------------------------------------------------------- the order
+
+
+def check_template(template: str) -> None:
+    """Raise ConfigError unless ``template`` uses only the known fields."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ConfigError(
+            f"import.order_reference {template!r} is not a valid template: {exc}",
+            hint="use {order_number} and {po_number}, e.g. '{order_number} + {po_number}'",
+        ) from None
+    for _, field, spec, conversion in parsed:
+        if field is not None and (field not in TEMPLATE_FIELDS or spec or conversion):
+            raise ConfigError(
+                f"import.order_reference uses {{{field}}}, which is not a known field",
+                hint="the fields are {order_number} and {po_number}",
+            )
+
+
+def order_reference(template: str, *, order_number: str, po_number: str) -> str:
+    """Fill the template; text between fields is kept only when both sides have a value.
+
+    So ``{order_number} + {po_number}`` gives ``ORD-10003`` when the PO is empty.
+    """
+    check_template(template)
+    values = {"order_number": order_number.strip(), "po_number": po_number.strip()}
+    prefix, pending, seen_field = "", "", False
+    pieces: list[tuple[str, str]] = []  # (text before the field, the field's value)
+    for literal, field, _, _ in string.Formatter().parse(template):
+        if seen_field:
+            pending += literal
+        else:
+            prefix += literal
+        if field is not None:
+            pieces.append((pending, values[field]))
+            pending, seen_field = "", True
+    body = ""
+    for separator, value in pieces:
+        if value:
+            body += (separator if body else "") + value
+    return (prefix + body + pending).strip()
+
+
+@dataclass(frozen=True)
+class ImportTarget:
+    """Where imported orders go, from the import settings."""
+
+    season: str
+    owner: str
+    approved: bool
+    reference_template: str
+
+
+@dataclass(frozen=True)
+class MappedOrder:
+    order: SalesOrder
+    left_out: tuple[LeftOutLine, ...]
+
+    @property
+    def partial(self) -> bool:
+        return bool(self.left_out)
+
+
+def map_order(
+    order: OrdreOrder, *, import_key: str, customer_id: str, skus: SkuIndex, target: ImportTarget
+) -> MappedOrder:
+    """The Zedonk sales order for one ORDRE submission. Raises OrderMappingError."""
+    lines, left_out = map_lines(order.lines, skus)
+    if not lines:
+        raise NoLinesMatched(left_out)
+    if order.ship_start and order.ship_end and order.ship_end < order.ship_start:
+        raise OrderMappingError(
+            "ship-window",
+            f"the ship window ends ({order.ship_end}) before it starts ({order.ship_start})",
+            hint="correct the ship window in ORDRE, then retry the order",
+        )
+    delivery, accounts = order.delivery_address, order.accounts_address
+    sales_order = SalesOrder(
+        season=target.season,
+        customer_id=customer_id,
+        order_ref=order_reference(
+            target.reference_template, order_number=order.number, po_number=order.po_number
+        ),
+        connector_ref=connector_ref(import_key),
+        owner=target.owner,
+        approved=target.approved,
+        currency=order.currency,
+        lines=lines,
+        delivery_start=order.ship_start,
+        delivery_end=order.ship_end,
+        delivery_address=replace(delivery, kind="delivery") if delivery else None,
+        accounts_address=replace(accounts, kind="accounts") if accounts else None,
+        comments=order.comments,
+    )
+    return MappedOrder(sales_order, left_out)
+
+
+# --------------------------------------------------------------------------- the ledger's copy
+
+
+def _address_json(address: Address | None) -> dict[str, Any] | None:
+    if address is None:
+        return None
+    return {
+        "kind": address.kind,
+        "company": address.company,
+        "line1": address.line1,
+        "line2": address.line2,
+        "city": address.city,
+        "region": address.region,
+        "postcode": address.postcode,
+        "country": address.country,
+    }
+
+
+def _iso(value: date | datetime | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def order_to_json(order: OrdreOrder) -> dict[str, Any]:
+    """The order as the history keeps it: plain JSON, money as strings."""
+    return {
+        "id": order.id,
+        "number": order.number,
+        "submission": order.submission,
+        "status": order.status,
+        "po_number": order.po_number,
+        "retailer_name": order.retailer_name,
+        "retailer_account_code": order.retailer_account_code,
+        "buyer_email": order.buyer_email,
+        "currency": order.currency,
+        "ship_start": _iso(order.ship_start),
+        "ship_end": _iso(order.ship_end),
+        "delivery_address": _address_json(order.delivery_address),
+        "accounts_address": _address_json(order.accounts_address),
+        "comments": order.comments,
+        "created_at": _iso(order.created_at),
+        "updated_at": _iso(order.updated_at),
+        "submitted_at": _iso(order.submitted_at),
+        "version": order.version,
+        "lines": [
+            {
+                "line_no": line.line_no,
+                "barcode": line.barcode,
+                "style": line.style,
+                "colour": line.colour,
+                "size": line.size,
+                "quantity": line.quantity,
+                "unit_price": str(line.unit_price),
+            }
+            for line in order.lines
+        ],
+    }
+
+
+def _address_from(data: Mapping[str, Any] | None) -> Address | None:
+    if data is None:
+        return None
+    return Address(
+        kind=data["kind"],
+        company=data["company"],
+        line1=data["line1"],
+        line2=data["line2"],
+        city=data["city"],
+        region=data["region"],
+        postcode=data["postcode"],
+        country=data["country"],
+    )
+
+
+def _date(text: str | None) -> date | None:
+    return None if text is None else date.fromisoformat(text)
+
+
+def _datetime(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+def order_from_json(data: Mapping[str, Any]) -> OrdreOrder:
+    """The inverse of ``order_to_json``. Raises ValueError when the copy is damaged."""
+    try:
+        return OrdreOrder(
+            id=data["id"],
+            number=data["number"],
+            submission=int(data["submission"]),
+            status=data["status"],
+            po_number=data["po_number"],
+            retailer_name=data["retailer_name"],
+            retailer_account_code=data["retailer_account_code"],
+            buyer_email=data["buyer_email"],
+            currency=data["currency"],
+            ship_start=_date(data["ship_start"]),
+            ship_end=_date(data["ship_end"]),
+            delivery_address=_address_from(data["delivery_address"]),
+            accounts_address=_address_from(data["accounts_address"]),
+            comments=data["comments"],
+            created_at=_datetime(data["created_at"]),
+            updated_at=_datetime(data["updated_at"]),
+            submitted_at=_datetime(data["submitted_at"]),
+            version=data["version"],
+            lines=tuple(
+                OrdreOrderLine(
+                    line_no=int(line["line_no"]),
+                    barcode=line["barcode"],
+                    style=line["style"],
+                    colour=line["colour"],
+                    size=line["size"],
+                    quantity=int(line["quantity"]),
+                    unit_price=Decimal(line["unit_price"]),
+                )
+                for line in data["lines"]
+            ),
+        )
+    except (KeyError, TypeError, InvalidOperation) as exc:
+        raise ValueError(f"the stored order is damaged: {type(exc).__name__}: {exc}") from None
+
+
+def content_fingerprint(order: OrdreOrder) -> str:
+    """A hash of what the retailer ordered: it changes on an edit, not on an approval."""
+    data = order_to_json(order)
+    for volatile in ("status", "updated_at", "submitted_at", "version"):
+        data.pop(volatile)
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
