@@ -8,11 +8,19 @@ returns findings instead of raising.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from string import Formatter
+from typing import Any
+from urllib.parse import urlsplit
 
 from daemon.errors import ConfigError
+from daemon.findings import Finding, PathPart, has_errors
+from daemon.resources import CONNECTOR_SCHEMA
+from daemon.schema import schema_findings
+from daemon.yamlload import Document, load_file
 
 CONNECTOR_FILE = "connector.yaml"
 DEFAULT_STATE_DIR = ".zedonk-ordre"
@@ -147,3 +155,310 @@ def find_root(start: Path) -> Path:
         f"no {CONNECTOR_FILE} in {start} or any parent directory",
         hint="run zedonk-ordre inside the catalogue repository, or pass --root DIR",
     )
+
+
+# --------------------------------------------------------------------------- loading
+
+_SECRET_PATHS: tuple[tuple[str, ...], ...] = (
+    ("zedonk", "token"),
+    ("ordre", "token"),
+    ("notifications", "email", "password"),
+    ("notifications", "webhook", "url"),
+)
+_SECRET_KEYS = frozenset({"token", "password", "passwd", "secret", "api_key", "apikey"})
+_SECRET_TEXT = re.compile(
+    r"(?i:bearer|basic|token)\s+\S{8,}"  # an Authorization header value
+    r"|(?:ghp_|gho_|github_pat_|sk_live_|sk_test_|xox[abp]-|glpat-)\S+"  # well-known prefixes
+    r"|AKIA[0-9A-Z]{16}"
+    r"|eyJ[\w-]{8,}\.[\w-]{8,}\.[\w-]*"  # a JWT
+)
+_OPAQUE = re.compile(r"[A-Za-z0-9_\-+/=.~]{32,}")
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_TEMPLATE_FIELDS = ("order_number", "po_number")
+
+DEFAULTS: dict[str, Any] = {
+    "approved": False,
+    "statuses": ["submitted"],
+    "order_reference": "{order_number} + {po_number}",
+    "on_resubmit": "report",
+    "prune": True,
+    "delete_threshold_count": 20,
+    "delete_threshold_share": 0.25,
+    "poll_interval": "60s",
+    "reconcile_interval": "10m",
+    "debounce": "2s",
+    "status_listen": "127.0.0.1:9808",
+    "remote_down_alert_after": "10m",
+    "smtp_port": 25,
+}
+
+
+def parse_duration(text: str) -> float:
+    """``"1h30m"`` -> 5400.0 seconds. The schema has checked the form already."""
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"{text!r} is not a duration like 30s, 5m or 1h30m")
+    return sum(float(n) * _DURATION_UNITS[u] for n, u in parts)
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``"127.0.0.1:9808"`` or ``"[::1]:9808"`` -> (host, port)."""
+    host, _, port_text = text.rpartition(":")
+    port = int(port_text)
+    if not 0 < port < 65536:
+        raise ValueError(f"port {port} is out of range 1-65535")
+    return host.removeprefix("[").removesuffix("]"), port
+
+
+def looks_like_secret(text: str) -> bool:
+    """A literal token or password, by its form: such values belong in the environment."""
+    if _SECRET_TEXT.fullmatch(text.strip()):
+        return True
+    if _OPAQUE.fullmatch(text) and "://" not in text and not text.startswith(("/", ".")):
+        classes = sum(
+            (
+                any(c.islower() for c in text),
+                any(c.isupper() for c in text),
+                any(c.isdigit() for c in text),
+            )
+        )
+        return classes >= 2 and not re.fullmatch(r"[a-z0-9_\-./]+", text)
+    if "://" in text:
+        return urlsplit(text).password is not None
+    return False
+
+
+def check_settings(root: Path) -> tuple[Settings | None, list[Finding]]:
+    """Every finding in connector.yaml, and the settings when there is no error."""
+    path = root / CONNECTOR_FILE
+    if not path.exists() and not path.is_symlink():
+        return None, [
+            Finding(
+                CONNECTOR_FILE,
+                0,
+                0,
+                "",
+                "file-missing",
+                "error",
+                f"there is no {CONNECTOR_FILE} in {root}",
+                "create it (see docs/configuration.md), or pass --root DIR",
+            )
+        ]
+    loaded = load_file(path, root)
+    doc = loaded.document
+    findings = list(loaded.findings)
+    if doc is None:
+        return None, findings
+    secrets = _secret_findings(doc)
+    findings += secrets
+    findings += schema_findings(doc, CONNECTOR_SCHEMA, skip={_path(f.path) for f in secrets})
+    findings += _value_findings(doc, root, {f.path for f in findings})
+    if has_errors(findings):
+        return None, findings
+    return _build(doc.data, root), findings
+
+
+def load_settings(root: Path) -> Settings:
+    """The settings in ``root``/connector.yaml. Raises ConfigError listing every finding."""
+    settings, findings = check_settings(root)
+    if settings is None:
+        errors = [f for f in findings if f.is_error]
+        raise ConfigError(
+            f"{CONNECTOR_FILE} is invalid ({len(errors)} error{'s' if len(errors) != 1 else ''})",
+            list(errors),
+            hint="run `zedonk-ordre validate` for the details",
+        )
+    return settings
+
+
+def _path(text: str) -> tuple[PathPart, ...]:
+    """Inverse of format_path for the simple keys used in connector.yaml."""
+    parts: list[PathPart] = []
+    for piece in re.findall(r"[^.\[\]]+|\[\d+\]", text):
+        parts.append(int(piece[1:-1]) if piece.startswith("[") else piece)
+    return tuple(parts)
+
+
+def _secret_findings(doc: Document) -> list[Finding]:
+    findings: list[Finding] = []
+    hint = (
+        "write {env: NAME} and set the variable NAME in the service's environment, "
+        "or {credential: NAME} with systemd's LoadCredential="
+    )
+
+    def walk(value: Any, path: tuple[PathPart, ...]) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                walk(item, (*path, key))
+        elif isinstance(value, list):
+            for i, item in enumerate(value):
+                walk(item, (*path, i))
+        elif isinstance(value, str) and value:
+            named = path in _SECRET_PATHS or (
+                bool(path) and isinstance(path[-1], str) and path[-1].lower() in _SECRET_KEYS
+            )
+            if named or looks_like_secret(value):
+                # never repeat the value: it may be a real secret
+                findings.append(
+                    doc.finding(
+                        path,
+                        "config-literal-secret",
+                        "a secret is written in the file; secrets must not be in connector.yaml",
+                        hint=hint,
+                    )
+                )
+
+    walk(doc.data, ())
+    return findings
+
+
+def _value_findings(doc: Document, root: Path, reported: set[str]) -> list[Finding]:
+    """What the schema cannot say, checked on values the schema has not already refused."""
+    findings: list[Finding] = []
+
+    def value(*path: str) -> str | None:
+        node: Any = doc.data
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        return node if isinstance(node, str) and ".".join(path) not in reported else None
+
+    template = value("import", "order_reference")
+    if template is not None:
+        findings += [
+            doc.finding(("import", "order_reference"), "config-template", message, hint=hint)
+            for message, hint in _template_problems(template)
+        ]
+    listen = value("daemon", "status_listen")
+    if listen is not None:
+        try:
+            parse_listen(listen)
+        except ValueError as exc:
+            findings.append(
+                doc.finding(
+                    ("daemon", "status_listen"),
+                    "config-listen",
+                    str(exc),
+                    hint="write host:port, e.g. 127.0.0.1:9808",
+                )
+            )
+    for key in ("poll_interval", "reconcile_interval"):
+        text = value("daemon", key)
+        if text is not None and parse_duration(text) < 1:
+            findings.append(
+                doc.finding(
+                    ("daemon", key),
+                    "config-duration",
+                    "the interval is shorter than one second",
+                    hint="write at least 1s",
+                )
+            )
+    written = value("daemon", "state_dir")
+    if written is not None and _state_dir(root, written).is_relative_to(
+        (root / "catalogue").resolve()
+    ):
+        findings.append(
+            doc.finding(
+                ("daemon", "state_dir"),
+                "config-state-dir",
+                "the state directory is inside catalogue/",
+                hint="choose a directory outside catalogue/, e.g. .zedonk-ordre",
+            )
+        )
+    return findings
+
+
+def _template_problems(template: str) -> list[tuple[str, str]]:
+    try:
+        fields = {name for _, name, _, _ in Formatter().parse(template) if name is not None}
+    except ValueError as exc:
+        return [
+            (
+                f"the template is malformed: {exc}",
+                "braces go only around {order_number} and {po_number}; "
+                "write {{ or }} for a literal brace",
+            )
+        ]
+    return [
+        (
+            f"unknown placeholder {{{name}}} in the template",
+            "the placeholders are {order_number} and {po_number}",
+        )
+        for name in sorted(fields - set(_TEMPLATE_FIELDS))
+    ]
+
+
+def _build(data: dict[str, Any], root: Path) -> Settings:
+    """Settings from data that has passed every check, with the defaults filled in."""
+    imp = data["import"]
+    go_live = imp.get("go_live")
+    daemon_data = data.get("daemon", {})
+
+    def seconds(key: str) -> float:
+        return parse_duration(daemon_data.get(key, DEFAULTS[key]))
+
+    cat = data.get("catalogue", {})
+    threshold = cat.get("delete_threshold", {})
+    notifications = data.get("notifications", {})
+    email = notifications.get("email")
+    webhook = notifications.get("webhook")
+    return Settings(
+        root=root.resolve(),
+        zedonk=_remote(data["zedonk"]),
+        ordre=_remote(data["ordre"]),
+        import_=ImportSettings(
+            season=imp["season"],
+            approved=imp.get("approved", DEFAULTS["approved"]),
+            order_owner=imp["order_owner"],
+            statuses=tuple(imp.get("statuses", DEFAULTS["statuses"])),
+            go_live=date.fromisoformat(go_live) if go_live else None,
+            order_reference=imp.get("order_reference", DEFAULTS["order_reference"]),
+            on_resubmit=imp.get("on_resubmit", DEFAULTS["on_resubmit"]),
+        ),
+        price_seasons=tuple(data.get("prices", {}).get("seasons", [imp["season"]])),
+        catalogue=CatalogueSettings(
+            prune=cat.get("prune", DEFAULTS["prune"]),
+            delete_threshold_count=threshold.get("count", DEFAULTS["delete_threshold_count"]),
+            delete_threshold_share=float(
+                threshold.get("share", DEFAULTS["delete_threshold_share"])
+            ),
+        ),
+        daemon=DaemonSettings(
+            poll_interval=seconds("poll_interval"),
+            reconcile_interval=seconds("reconcile_interval"),
+            debounce=seconds("debounce"),
+            status_listen=parse_listen(daemon_data.get("status_listen", DEFAULTS["status_listen"])),
+            remote_down_alert_after=seconds("remote_down_alert_after"),
+        ),
+        state_dir=_state_dir(root, daemon_data.get("state_dir")),
+        email=None
+        if email is None
+        else EmailSettings(
+            smtp_host=email["smtp_host"],
+            smtp_port=email.get("smtp_port", DEFAULTS["smtp_port"]),
+            starttls=email.get("starttls", False),
+            sender=email["sender"],
+            recipients=tuple(email["recipients"]),
+            username=email.get("username"),
+            password=_token(email["password"]) if email.get("password") else None,
+        ),
+        webhook=None if webhook is None else WebhookSettings(url=_token(webhook["url"])),
+    )
+
+
+def _state_dir(root: Path, written: str | None) -> Path:
+    if written:
+        path = Path(written).expanduser()
+        return (path if path.is_absolute() else root / path).resolve()
+    systemd = os.environ.get("STATE_DIRECTORY", "")
+    if systemd:
+        return Path(systemd.split(":")[0])  # systemd may list several
+    return (root / DEFAULT_STATE_DIR).resolve()
+
+
+def _token(data: dict[str, str]) -> TokenRef:
+    return TokenRef(env=data.get("env"), credential=data.get("credential"))
+
+
+def _remote(data: dict[str, Any]) -> RemoteSettings:
+    return RemoteSettings(url=str(data["url"]).rstrip("/"), token=_token(data["token"]))

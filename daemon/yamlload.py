@@ -1,0 +1,470 @@
+"""Safe, line-aware YAML loading for connector.yaml and catalogue/*.yaml.
+
+libyaml (PyYAML's C parser) builds the node tree, which keeps a line and column for every
+value; this module turns nodes into plain dicts, lists and scalars itself, so that it can:
+
+- refuse what PyYAML accepts silently: duplicate keys, anchors and aliases (alias bombs),
+  explicit tags, several documents in one file;
+- type plain scalars the YAML 1.2 way (``true``/``false``, ``null``, decimal numbers) and flag
+  the YAML 1.1 readings that surprise people (``NO``, ``00123``, ``12:30``, ``1_000``) instead
+  of guessing;
+- refuse oversize files before parsing, non-UTF-8 files (naming the byte), and symlinks that
+  lead outside the repository. A UTF-8 BOM and CRLF line endings are fine.
+
+Every problem is a ``Finding``; loading never raises for bad input.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.cyaml import CParser  # type: ignore[attr-defined]
+
+from daemon.findings import Finding, PathPart, format_path
+
+MAX_FILE_BYTES = 2 * 1024 * 1024  # far above any real catalogue file
+MAX_DEPTH = 64  # our formats nest 6 deep; this only stops pathological files
+
+_IMPLICIT = "?"  # the tag our composer gives every untagged node: we type scalars ourselves
+_STR_TAG = "tag:yaml.org,2002:str"
+
+# YAML 1.2 core schema: the only plain scalars that are not strings.
+_NULL = re.compile(r"~|null|Null|NULL|")
+_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
+_INT_OTHER = re.compile(r"0o[0-7]+|0x[0-9a-fA-F]+")
+_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+_FLOAT_SPECIAL = {
+    ".inf": float("inf"),
+    "+.inf": float("inf"),
+    "-.inf": float("-inf"),
+    ".Inf": float("inf"),
+    "+.Inf": float("inf"),
+    "-.Inf": float("-inf"),
+    ".INF": float("inf"),
+    "+.INF": float("inf"),
+    "-.INF": float("-inf"),
+    ".nan": float("nan"),
+    ".NaN": float("nan"),
+    ".NAN": float("nan"),
+}
+# YAML 1.1 readings that YAML 1.2 tools do not share: flagged, never guessed.
+_YAML11_BOOL = re.compile(r"y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF")
+_YAML11_NUMBER = re.compile(
+    r"[-+]?0[0-9_]+"  # octal in 1.1 (00123 is 83), decimal elsewhere
+    r"|[-+]?0b[01_]+"  # binary
+    r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?"  # sexagesimal: 12:30 is 750
+    r"|[-+]?(?:[0-9][0-9_]*)?\.?[0-9_]*_[0-9_]*(?:[eE][-+]?[0-9]+)?"  # 1_000
+)
+# Plain scalars that start with anything else are strings: a cheap first test.
+_MAYBE_TYPED = frozenset("0123456789+-.~nNtTfFyYoO")
+
+
+@dataclass(frozen=True)
+class Ambiguous:
+    """A plain scalar that YAML 1.1 and YAML 1.2 read differently."""
+
+    text: str
+    reading: str  # what YAML 1.1 makes of it, e.g. "the boolean false"
+
+
+class _Composer(CParser):  # libyaml builds the nodes, with marks; typing is ours
+    def resolve(self, kind: object, value: object, implicit: object) -> str:
+        return _IMPLICIT
+
+    def descend_resolver(self, *args: object) -> None:
+        pass
+
+    def ascend_resolver(self, *args: object) -> None:
+        pass
+
+
+@dataclass
+class Document:
+    """A loaded file: plain data, plus the node tree to find where any value is written."""
+
+    file: str
+    data: Any
+    root: yaml.Node
+    ambiguous: dict[tuple[PathPart, ...], Ambiguous] = field(default_factory=dict)
+
+    def node_at(self, path: Sequence[PathPart]) -> yaml.Node:
+        """The node for ``path``, or its deepest ancestor that exists."""
+        node = self.root
+        for part in path:
+            child = _child(node, part)
+            if child is None:
+                break
+            node = child
+        return node
+
+    def key_node_at(self, path: Sequence[PathPart]) -> yaml.Node:
+        """The key node of the mapping entry at ``path`` (the value's node for list items)."""
+        if not path or isinstance(path[-1], int):
+            return self.node_at(path)
+        parent = self.node_at(path[:-1])
+        if isinstance(parent, yaml.MappingNode):
+            for key, _value in parent.value:
+                if key.value == path[-1]:
+                    return key  # type: ignore[no-any-return]
+        return parent
+
+    def position(self, path: Sequence[PathPart], *, key: bool = False) -> tuple[int, int]:
+        """1-based (line, column) of the value (or key) at ``path``."""
+        node = self.key_node_at(path) if key else self.node_at(path)
+        return node.start_mark.line + 1, node.start_mark.column + 1
+
+    def finding(
+        self,
+        path: Sequence[PathPart],
+        code: str,
+        message: str,
+        *,
+        hint: str | None = None,
+        severity: str = "error",
+        key: bool = False,
+    ) -> Finding:
+        line, column = self.position(path, key=key)
+        return Finding(
+            self.file,
+            line,
+            column,
+            format_path(path),
+            code,
+            severity,  # type: ignore[arg-type]
+            message,
+            hint,
+        )
+
+
+def _child(node: yaml.Node, part: PathPart) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if key.value == part:
+                return value  # type: ignore[no-any-return]
+        return None
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        return node.value[part]  # type: ignore[no-any-return]
+    return None
+
+
+@dataclass
+class LoadResult:
+    document: Document | None
+    findings: list[Finding]
+
+
+def load_file(path: Path, root: Path, *, max_bytes: int = MAX_FILE_BYTES) -> LoadResult:
+    """Load one YAML file that must hold a mapping. ``root`` bounds where symlinks may lead."""
+    name = _display_name(path, root)
+    try:
+        real = path.resolve(strict=True)
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a symlink loop
+        return _fail(name, "file-unreadable", f"cannot read the file: {exc}")
+    if not real.is_relative_to(root.resolve()):
+        return _fail(
+            name,
+            "file-outside-root",
+            f"the file is a symlink to {real}, outside the repository",
+            "copy the file into the repository instead of linking to it",
+        )
+    try:
+        size = real.stat().st_size
+        if size > max_bytes:
+            return _fail(
+                name,
+                "yaml-too-large",
+                f"the file is {size:,} bytes; the limit is {max_bytes:,}",
+                "split it: one collection per file",
+            )
+        raw = real.read_bytes()
+    except OSError as exc:
+        return _fail(name, "file-unreadable", f"cannot read the file: {exc.strerror}")
+    return load_bytes(raw, name, max_bytes=max_bytes)
+
+
+def load_bytes(raw: bytes, name: str, *, max_bytes: int = MAX_FILE_BYTES) -> LoadResult:
+    """Load YAML text that must hold one mapping. ``name`` is how findings name the file."""
+    if len(raw) > max_bytes:
+        return _fail(
+            name, "yaml-too-large", f"the file is {len(raw):,} bytes; the limit is {max_bytes:,}"
+        )
+    try:
+        text = raw.decode("utf-8-sig")  # a BOM is fine
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        return LoadResult(
+            None,
+            [
+                Finding(
+                    name,
+                    line,
+                    column,
+                    "",
+                    "yaml-encoding",
+                    "error",
+                    f"the file is not UTF-8: byte {exc.start} (0x{raw[exc.start]:02x}) is invalid",
+                    "save the file as UTF-8",
+                )
+            ],
+        )
+    if "&" in text or "*" in text:  # rare in these files: only then look for anchors properly
+        anchors = _anchor_findings(text, name)
+        if anchors:
+            return LoadResult(None, anchors)
+    composer = _Composer(text)
+    try:
+        root = composer.get_node() if composer.check_node() else None
+        if root is not None and composer.check_node():
+            extra = composer.get_node()
+            mark = (extra or root).start_mark
+            line, column = mark.line + 1, mark.column + 1
+            return LoadResult(
+                None,
+                [
+                    Finding(
+                        name,
+                        line,
+                        column,
+                        "",
+                        "yaml-multi-document",
+                        "error",
+                        "the file holds more than one YAML document",
+                        "remove the second `---` line and what follows, or move it to its own file",
+                    )
+                ],
+            )
+    except yaml.MarkedYAMLError as exc:
+        return LoadResult(None, [_syntax_finding(exc, name, text)])
+    except yaml.YAMLError as exc:  # reader errors without a mark
+        return _fail(name, "yaml-syntax", str(exc))
+    finally:
+        composer.dispose()
+    if root is None or (isinstance(root, yaml.ScalarNode) and root.value == "" and not root.style):
+        return _fail(
+            name,
+            "yaml-empty",
+            "the file is empty",
+            "write the settings as a mapping of keys to values, or delete the file",
+        )
+    findings: list[Finding] = []
+    builder = _Builder(name, findings)
+    data = builder.build(root, ())
+    if not isinstance(root, yaml.MappingNode):
+        kind = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
+        findings.append(
+            Finding(
+                name,
+                root.start_mark.line + 1,
+                root.start_mark.column + 1,
+                "",
+                "yaml-not-mapping",
+                "error",
+                f"the file holds {kind}; it must hold a mapping of keys to values",
+                "start each top-level line with `key: value`, not `- `",
+            )
+        )
+        return LoadResult(None, findings)
+    return LoadResult(Document(name, data, root, builder.ambiguous), findings)
+
+
+class _Builder:
+    """Turns nodes into plain data, collecting findings instead of raising."""
+
+    def __init__(self, name: str, findings: list[Finding]) -> None:
+        self.name = name
+        self.findings = findings
+        self.ambiguous: dict[tuple[PathPart, ...], Ambiguous] = {}
+
+    def build(self, node: yaml.Node, path: tuple[PathPart, ...]) -> Any:
+        if len(path) > MAX_DEPTH:
+            self._add(node, path, "yaml-too-deep", f"nested more than {MAX_DEPTH} levels deep")
+            return None
+        tag = node.tag
+        if tag != _IMPLICIT and not (tag == _STR_TAG and isinstance(node, yaml.ScalarNode)):
+            self._add(
+                node,
+                path,
+                "yaml-tag",
+                f"explicit YAML tags like `{tag}` are not supported",
+                "remove the tag; quote the value if it must stay text",
+            )
+            return None
+        if isinstance(node, yaml.ScalarNode):
+            if node.style or tag == _STR_TAG:
+                return node.value
+            return self._plain(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        return self._mapping(node, path)
+
+    def _mapping(self, node: yaml.Node, path: tuple[PathPart, ...]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        first_seen: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in (
+                _IMPLICIT,
+                _STR_TAG,
+            ):
+                self._add(key_node, path, "yaml-key", "a key must be plain text", "quote the key")
+                continue
+            key = key_node.value
+            if key in first_seen:
+                first = first_seen[key].start_mark
+                self._add(
+                    key_node,
+                    (*path, key),
+                    "yaml-duplicate-key",
+                    f"the key `{key}` appears twice in this mapping "
+                    f"(first at line {first.line + 1}, column {first.column + 1})",
+                    "remove one of them; YAML does not merge repeated keys",
+                )
+                continue
+            first_seen[key] = key_node
+            result[key] = self.build(value_node, (*path, key))
+        return result
+
+    def _plain(self, node: yaml.Node, path: tuple[PathPart, ...]) -> Any:
+        text: str = node.value
+        if text == "" or text[0] not in _MAYBE_TYPED:
+            return None if text == "" else text
+        if _NULL.fullmatch(text):
+            return None
+        if text in _BOOL:
+            return _BOOL[text]
+        if _INT.fullmatch(text):
+            return int(text)
+        if _INT_OTHER.fullmatch(text):
+            return int(text, 0)
+        reading = _yaml11_reading(text)
+        if reading is None:
+            if _FLOAT.fullmatch(text) and any(c.isdigit() for c in text):
+                return float(text)
+            if text in _FLOAT_SPECIAL:
+                return _FLOAT_SPECIAL[text]
+        else:
+            self.ambiguous[path] = Ambiguous(text, reading)
+            quote = '"' + text + '"'
+            if reading.startswith("the boolean"):
+                boolean = reading.split()[-1]
+                hint = f"write {boolean} for a yes/no setting, or quote it ({quote}) for text"
+            else:
+                hint = f"quote it ({quote}) if it is text, e.g. a style code"
+            self._add(
+                node,
+                path,
+                "yaml-ambiguous",
+                f"`{text}` means different things to different YAML tools "
+                f"(YAML 1.1 reads {reading})",
+                hint,
+            )
+        return text
+
+    def _add(
+        self,
+        node: yaml.Node,
+        path: tuple[PathPart, ...],
+        code: str,
+        message: str,
+        hint: str | None = None,
+    ) -> None:
+        mark = node.start_mark
+        self.findings.append(
+            Finding(
+                self.name,
+                mark.line + 1,
+                mark.column + 1,
+                format_path(path),
+                code,
+                "error",
+                message,
+                hint,
+            )
+        )
+
+
+def _yaml11_reading(text: str) -> str | None:
+    if _YAML11_BOOL.fullmatch(text):
+        truthy = text.lower() in ("y", "yes", "on")
+        return f"the boolean {'true' if truthy else 'false'}"
+    if _YAML11_NUMBER.fullmatch(text) and any(c.isdigit() for c in text):
+        try:
+            return f"the number {yaml.load(text, Loader=yaml.SafeLoader)}"
+        except yaml.YAMLError:  # pragma: no cover - the pattern admits only numbers
+            return "a number"
+    return None
+
+
+def _anchor_findings(text: str, name: str) -> list[Finding]:
+    """Anchors and aliases, found from parser events (nothing is expanded)."""
+    findings: list[Finding] = []
+    try:
+        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                what = f"the alias `*{event.anchor}`"
+            elif isinstance(event, yaml.NodeEvent) and event.anchor is not None:
+                what = f"the anchor `&{event.anchor}`"
+            else:
+                continue
+            mark = event.start_mark
+            if mark is None:  # pragma: no cover - the C parser always sets marks
+                continue
+            findings.append(
+                Finding(
+                    name,
+                    mark.line + 1,
+                    mark.column + 1,
+                    "",
+                    "yaml-anchor",
+                    "error",
+                    f"{what}: anchors and aliases are not allowed",
+                    "write the values out in full; each look lists its own products",
+                )
+            )
+    except yaml.YAMLError:
+        return []  # the composer reports the syntax error with its place
+    return findings
+
+
+def _syntax_finding(exc: yaml.MarkedYAMLError, name: str, text: str) -> Finding:
+    mark = exc.problem_mark or exc.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
+    problem = exc.problem or "invalid YAML"
+    if mark is not None and text[mark.index : mark.index + 1] == "\t" and "tab" not in problem:
+        problem += " (a tab)"
+    message = f"invalid YAML: {problem}"
+    if exc.context:
+        message += f" ({exc.context}"
+        if exc.context_mark is not None and exc.context_mark is not mark:
+            message += f" at line {exc.context_mark.line + 1}"
+        message += ")"
+    return Finding(name, line, column, "", "yaml-syntax", "error", message, _syntax_hint(problem))
+
+
+def _syntax_hint(problem: str) -> str | None:
+    if "tab" in problem:
+        return "indent with spaces, not tabs"
+    if "mapping values are not allowed" in problem:
+        return "quote a value that contains ': ', or check the indentation"
+    if "could not find expected ':'" in problem:
+        return "each line of a mapping needs `key: value`; check the indentation"
+    if "unacceptable character" in problem:
+        return "remove the control character; the file must be plain text"
+    return None
+
+
+def _fail(name: str, code: str, message: str, hint: str | None = None) -> LoadResult:
+    return LoadResult(None, [Finding(name, 0, 0, "", code, "error", message, hint)])
+
+
+def _display_name(path: Path, root: Path) -> str:
+    try:
+        return path.absolute().relative_to(root.absolute()).as_posix()
+    except ValueError:
+        return path.as_posix()
