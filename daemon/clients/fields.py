@@ -1,7 +1,7 @@
 """Typed reading of API JSON objects, with errors that name the field that was wrong.
 
-``Fields(raw, "orders[3]").text("id")`` returns a str or raises ``ShapeError`` saying
-``orders[3].id: expected a string, got 12``. The clients turn a ShapeError into
+``Fields(raw).obj("retailer").text("name")`` returns a str or raises ``ShapeError`` saying
+``retailer.name: expected a string, got 12``. The clients turn a ShapeError into
 ``BadResponse`` naming the endpoint.
 """
 
@@ -28,16 +28,16 @@ def _show(value: Any) -> str:
 
 
 class Fields:
-    """Read fields of one JSON object; ``where`` names it in error messages."""
+    """Read fields of one JSON object; ``where`` is its path in error messages ("" at the top)."""
 
-    def __init__(self, raw: Any, where: str) -> None:
+    def __init__(self, raw: Any, where: str = "") -> None:
         if not isinstance(raw, dict):
-            raise ShapeError(f"{where}: expected an object, got {_show(raw)}")
+            raise ShapeError(f"{where or 'answer'}: expected an object, got {_show(raw)}")
         self.raw: dict[str, Any] = raw
         self.where = where
 
     def _path(self, key: str) -> str:
-        return f"{self.where}.{key}"
+        return f"{self.where}.{key}" if self.where else key
 
     def _get(self, key: str, required: bool) -> Any:
         if key not in self.raw:
@@ -48,6 +48,10 @@ class Fields:
 
     def _fail(self, key: str, expected: str, value: Any) -> ShapeError:
         return ShapeError(f"{self._path(key)}: expected {expected}, got {_show(value)}")
+
+    def problem(self, key: str, message: str) -> ShapeError:
+        """An error about one field, for checks the readers here do not cover."""
+        return ShapeError(f"{self._path(key)}: {message}")
 
     def has(self, key: str) -> bool:
         return key in self.raw
@@ -184,7 +188,7 @@ def raw_id(raw: Any, key: str = "id") -> str | None:
 def read_one(raw: Any, read: Callable[[Fields], T], *, remote: str, where: str) -> T:
     """Map one JSON object, or raise ``BadResponse`` naming the endpoint and the field."""
     try:
-        return read(Fields(raw, "answer"))
+        return read(Fields(raw))
     except ShapeError as exc:
         raise BadResponse(f"{where}: {exc}", remote=remote) from None
 
@@ -199,11 +203,11 @@ def read_all(
     """Map every item of a listing; a malformed one comes out as a ``BrokenItem``."""
     for number, raw in enumerate(raws, start=1):
         ident = raw_id(raw, id_key)
-        label = f"{id_key} {ident}" if ident is not None else f"item #{number}"
+        label = f"{id_key}={ident}" if ident is not None else f"#{number}"
         try:
-            yield read(Fields(raw, label))
+            yield read(Fields(raw))
         except ShapeError as exc:
-            yield BrokenItem(ident, f"{where}: {exc}", raw)
+            yield BrokenItem(ident, f"{where}: item {label}: {exc}", raw)
 
 
 def read_each(

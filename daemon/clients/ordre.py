@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 import httpx
 
-from daemon.clients.fields import BrokenItem, Fields, ShapeError, read_all, read_each, read_one
+from daemon.clients.fields import BrokenItem, Fields, read_all, read_each, read_one
 from daemon.clients.http import HttpSession, RetryPolicy
 from daemon.errors import BadResponse
 from daemon.model import (
@@ -383,7 +383,7 @@ def _listing_body(listing: Listing) -> dict[str, Any]:
 def _written(f: Fields) -> ListingWritten:
     result = BATCH_RESULTS.get(f.text("result"))
     if result is None:
-        raise ShapeError(f"{f.where}.result: expected created, updated or unchanged")
+        raise f.problem("result", "expected created, updated or unchanged")
     return ListingWritten(key=f.text("key"), result=result, listing=_listing(f.obj("listing")))
 
 

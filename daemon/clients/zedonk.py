@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import httpx
 
-from daemon.clients.fields import BrokenItem, Fields, ShapeError, read_each, read_one
+from daemon.clients.fields import BrokenItem, Fields, read_each, read_one
 from daemon.clients.http import HttpSession, RetryPolicy
 from daemon.errors import Conflict
 from daemon.model import (
@@ -271,7 +271,7 @@ def _product(f: Fields) -> Product:
 def _address(f: Fields, kind: str | None = None) -> Address:
     found = ADDRESS_KINDS.get(kind or f.text("kind"))
     if found is None:
-        raise ShapeError(f"{f.where}.kind: expected delivery, accounts or store")
+        raise f.problem("kind", "expected delivery, accounts or store")
     return Address(
         kind=found,
         company=f.text_or("company"),
@@ -347,7 +347,7 @@ def _product_id(f: Fields, key: str) -> ProductId:
     try:
         return ProductId.parse(text)
     except ValueError as exc:
-        raise ShapeError(f"{f.where}.{key}: {exc}") from None
+        raise f.problem(key, str(exc)) from None
 
 
 def _sales_order(f: Fields) -> SalesOrder:
