@@ -422,3 +422,51 @@ class History:
         for row in rows:
             row["details"] = json.loads(row["details"]) if row["details"] else None
         return rows
+
+
+@migrations()
+def m002_orders_notifications(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        -- New Zedonk customers the order import is creating: the intent is committed before
+        -- the create call, so a crash in between is resolved by a lookup, never a second create.
+        CREATE TABLE customer_creations (
+            name_key TEXT PRIMARY KEY,      -- the retailer name, trimmed and case-folded
+            name TEXT NOT NULL,
+            account_code TEXT,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'created')),
+            customer_id TEXT,
+            import_key TEXT,                -- the import that needed it first
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+
+        -- Edits and cancellations of imported orders, each reported once.
+        CREATE TABLE import_reports (
+            import_key TEXT NOT NULL REFERENCES imports(import_key),
+            kind TEXT NOT NULL,             -- edited | cancelled
+            fingerprint TEXT NOT NULL,      -- the edited content's hash ('' for a cancellation)
+            at TEXT NOT NULL,
+            message TEXT NOT NULL,
+            PRIMARY KEY (import_key, kind, fingerprint)
+        );
+
+        -- One row per problem key: notified once while open, a recovery notice when it clears.
+        CREATE TABLE notifications (
+            key TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            details TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('open', 'resolved')),
+            opened_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            seen_count INTEGER NOT NULL DEFAULT 1,
+            email_sent_at TEXT,             -- the problem notice, per channel
+            webhook_sent_at TEXT,
+            resolved_at TEXT,
+            recovery_sent_at TEXT
+        );
+        CREATE INDEX notifications_state ON notifications(state);
+        """,
+    )
