@@ -283,11 +283,8 @@ class HttpSession:
                 if out_of_tries or over_budget:
                     raise self._exhausted(failed, attempt) from None
                 log.info(
-                    "%s: %s %s failed (%s); retry %d/%d in %.2fs",
-                    self.remote,
-                    method,
-                    path,
-                    failed.error.message.removeprefix(f"{self.remote}: "),
+                    "%s; retry %d/%d in %.2fs",
+                    failed.error.message,
                     attempt,
                     policy.attempts - 1,
                     wait,
