@@ -8,11 +8,21 @@ and the apply side refuses to delete everything because of it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
+import yaml
+
+from daemon.errors import ConfigError
+from daemon.findings import Finding, has_errors
 from daemon.model import ProductId
+from daemon.resources import CATALOGUE_SCHEMA
+from daemon.schema import schema_findings
+from daemon.yamlload import Document, load_file
 
 CATALOGUE_DIR = "catalogue"
+YAML_SUFFIXES = (".yaml", ".yml")
 
 
 @dataclass(frozen=True, order=True)
@@ -94,3 +104,257 @@ class CatalogueSpec:
     @property
     def is_empty(self) -> bool:
         return not self.collections
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_catalogue(root: Path) -> CatalogueSpec:
+    """The catalogue in ``root``/catalogue/. Raises ConfigError listing every finding."""
+    spec, findings = check_catalogue(root)
+    if spec is None:
+        errors = [f for f in findings if f.is_error]
+        raise ConfigError(
+            f"catalogue/ is invalid ({len(errors)} error{'s' if len(errors) != 1 else ''})",
+            list(errors),
+            hint="run `zedonk-ordre validate` for the details",
+        )
+    return spec
+
+
+def check_catalogue(root: Path) -> tuple[CatalogueSpec | None, list[Finding]]:
+    """Every finding in catalogue/, and the spec when there is no error."""
+    directory = root / CATALOGUE_DIR
+    findings: list[Finding] = []
+    if not directory.is_dir():
+        findings.append(_file_finding(CATALOGUE_DIR, "catalogue-empty", "warning", _NO_DIR))
+        return CatalogueSpec(()), findings
+    if not directory.resolve().is_relative_to(root.resolve()):
+        findings.append(
+            _file_finding(
+                CATALOGUE_DIR,
+                "file-outside-root",
+                "error",
+                f"catalogue/ is a symlink to {directory.resolve()}, outside the repository",
+                "keep the catalogue files in the repository",
+            )
+        )
+        return None, findings
+    collections: list[CollectionSpec] = []
+    yaml_files = 0
+    for entry in sorted(directory.iterdir()):
+        name = f"{CATALOGUE_DIR}/{entry.name}"
+        if entry.name.startswith("."):
+            continue  # .gitkeep, editor swap files
+        if entry.is_dir():
+            findings.append(
+                _file_finding(
+                    name, "file-ignored", "note", "subdirectories of catalogue/ are not read"
+                )
+            )
+            continue
+        if entry.suffix.lower() not in YAML_SUFFIXES:
+            findings.append(
+                _file_finding(
+                    name,
+                    "file-ignored",
+                    "note",
+                    "ignored: only *.yaml and *.yml files in catalogue/ are read",
+                )
+            )
+            continue
+        yaml_files += 1
+        loaded = load_file(entry, root)
+        file_findings = list(loaded.findings)
+        if loaded.document is not None:
+            file_findings += schema_findings(loaded.document, CATALOGUE_SCHEMA)
+            if not has_errors(file_findings):
+                collections.append(_collection(loaded.document))
+        findings += file_findings
+    if yaml_files == 0:
+        findings.append(
+            _file_finding(
+                CATALOGUE_DIR,
+                "catalogue-empty",
+                "warning",
+                "catalogue/ holds no collection files: ORDRE would show no collections",
+                "add one *.yaml file per collection; apply refuses to delete every collection",
+            )
+        )
+    ordered = sorted(collections, key=lambda c: (c.order is None, c.order or 0, c.file))
+    spec = CatalogueSpec(tuple(replace(c, position=i) for i, c in enumerate(ordered)))
+    findings += cross_file_findings(spec)
+    return (None if has_errors(findings) else spec), findings
+
+
+_NO_DIR = "there is no catalogue/ directory: ORDRE would show no collections"
+
+
+def _file_finding(
+    name: str, code: str, severity: str, message: str, hint: str | None = None
+) -> Finding:
+    return Finding(name, 0, 0, "", code, severity, message, hint)  # type: ignore[arg-type]
+
+
+def _value(node: yaml.Node, key: str) -> yaml.Node:
+    for key_node, value_node in node.value:
+        if key_node.value == key:
+            return value_node  # type: ignore[no-any-return]
+    raise KeyError(key)  # pragma: no cover - the schema has required the key
+
+
+def _collection(doc: Document) -> CollectionSpec:
+    """The spec of one schema-valid collection file."""
+    file = doc.file
+
+    def at(node: yaml.Node) -> Location:
+        return Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    data: dict[str, Any] = doc.data
+    looks: list[LookSpec] = []
+    for position, (look, look_node) in enumerate(
+        zip(data["looks"], _value(doc.root, "looks").value, strict=True)
+    ):
+        products: list[ProductRef] = []
+        styles: list[StyleRef] = []
+        if "products" in look:
+            entries = zip(look["products"], _value(look_node, "products").value, strict=True)
+            for index, (entry, node) in enumerate(entries):
+                if isinstance(entry, str):
+                    products.append(ProductRef(ProductId.parse(entry), at(node), index))
+                else:
+                    styles.append(
+                        StyleRef(
+                            entry["style"],
+                            entry.get("fabric"),
+                            tuple(entry["colours"]),
+                            at(node),
+                            index,
+                        )
+                    )
+        selectors = tuple(
+            Selector(
+                season=item.get("season"),
+                category=item.get("category"),
+                search=item.get("search"),
+                exclude=tuple(ProductId.parse(text) for text in item.get("exclude", ())),
+                location=at(node),
+            )
+            for item, node in zip(
+                look.get("select", ()),
+                _value(look_node, "select").value if "select" in look else (),
+                strict=True,
+            )
+        )
+        looks.append(
+            LookSpec(
+                name=look["name"],
+                position=position,
+                products=tuple(products),
+                styles=tuple(styles),
+                selectors=selectors,
+                location=at(_value(look_node, "name")),
+            )
+        )
+    return CollectionSpec(
+        name=data["collection"],
+        description=data.get("description", ""),
+        position=0,
+        looks=tuple(looks),
+        file=file,
+        location=at(_value(doc.root, "collection")),
+        order=data.get("order"),
+    )
+
+
+def _finding(
+    location: Location, path: str, code: str, message: str, hint: str, severity: str = "error"
+) -> Finding:
+    return Finding(
+        location.file,
+        location.line,
+        location.column,
+        path,
+        code,
+        severity,  # type: ignore[arg-type]
+        message,
+        hint,
+    )
+
+
+def cross_file_findings(spec: CatalogueSpec) -> list[Finding]:
+    """Rules across looks and files: unique names, and each product in one place only."""
+    findings: list[Finding] = []
+    names: dict[str, CollectionSpec] = {}
+    orders: dict[int, CollectionSpec] = {}
+    # (style, colour) -> [(fabric or None, where, description)]: a missing fabric matches any
+    seen: dict[tuple[str, str], list[tuple[str | None, Location, str]]] = {}
+    for collection in sorted(spec.collections, key=lambda c: c.file):
+        first = names.setdefault(collection.name.casefold(), collection)
+        if first is not collection:
+            findings.append(
+                _finding(
+                    collection.location,
+                    "collection",
+                    "collection-duplicate-name",
+                    f"the collection name `{collection.name}` is already used at {first.location}",
+                    "give each collection file its own `collection:` name",
+                )
+            )
+        if collection.order is not None:
+            earlier = orders.setdefault(collection.order, collection)
+            if earlier is not collection:
+                findings.append(
+                    _finding(
+                        collection.location,
+                        "order",
+                        "collection-order-duplicate",
+                        f"`order: {collection.order}` is also given to `{earlier.name}` "
+                        f"({earlier.file}); these two are shown by file name",
+                        "give each collection its own order number",
+                        "warning",
+                    )
+                )
+        looks: dict[str, LookSpec] = {}
+        for look in collection.looks:
+            first_look = looks.setdefault(look.name.casefold(), look)
+            if first_look is not look:
+                findings.append(
+                    _finding(
+                        look.location,
+                        f"looks[{look.position}].name",
+                        "look-duplicate-name",
+                        f"the look name `{look.name}` is already used at {first_look.location}",
+                        "give each look of a collection its own name",
+                    )
+                )
+            where = f"look `{look.name}` of collection `{collection.name}`"
+            entries: list[tuple[str, str | None, str, Location, int]] = [
+                (ref.id.style, ref.id.fabric, ref.id.colour, ref.location, ref.position)
+                for ref in look.products
+            ]
+            entries += [
+                (ref.style, ref.fabric, colour, ref.location, ref.position)
+                for ref in look.styles
+                for colour in ref.colours
+            ]
+            for style, fabric, colour, location, index in entries:
+                places = seen.setdefault((style, colour), [])
+                clash = next(
+                    (p for p in places if p[0] is None or fabric is None or p[0] == fabric), None
+                )
+                if clash is not None:
+                    product = "/".join((style, fabric or clash[0] or "*", colour))
+                    findings.append(
+                        _finding(
+                            location,
+                            f"looks[{look.position}].products[{index}]",
+                            "product-duplicate",
+                            f"{product} is already in {clash[2]} at {clash[1]}; "
+                            f"a product can be in one look of one collection only",
+                            "remove it from one of the two places",
+                        )
+                    )
+                else:
+                    places.append((fabric, location, where))
+    return findings
