@@ -33,7 +33,7 @@ from daemon.model import (
     OrdreOrderLine,
 )
 
-PAGE = {"limit": 200}  # the documented maximum page size
+MAX_PAGE = 200  # the documented maximum page size
 BATCH_MAX = 100  # listings per PUT /listings:batch
 OnBroken = Callable[[BrokenItem], None] | None
 BatchResult = Literal["created", "updated", "unchanged"]
@@ -66,7 +66,11 @@ class OrdreClient:
         deadline: float = 30.0,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] | None = None,
+        page_size: int = MAX_PAGE,
     ) -> None:
+        if not 1 <= page_size <= MAX_PAGE:
+            raise ValueError(f"page_size must be 1 to {MAX_PAGE}, got {page_size}")
+        self.page_size = page_size
         self.session = HttpSession(
             self.remote,
             base_url,
@@ -243,7 +247,7 @@ class OrdreClient:
         An order that changes while the listing runs may come out twice.
         """
         wanted = None if statuses is None else set(statuses)
-        query: dict[str, Any] = dict(PAGE)
+        query: dict[str, Any] = {"limit": self.page_size}
         if wanted is not None and len(wanted) == 1:
             query["status"] = next(iter(wanted))
         if updated_since is not None:
@@ -273,7 +277,7 @@ class OrdreClient:
         on_broken: OnBroken = None,
         id_key: str = "id",
     ) -> Iterator[Any]:
-        raws = self.session.paginate(path, params={**PAGE, **(query or {})})
+        raws = self.session.paginate(path, params={"limit": self.page_size, **(query or {})})
         return read_each(
             raws, read, remote=self.remote, where=f"GET {path}", on_broken=on_broken, id_key=id_key
         )

@@ -30,7 +30,7 @@ from daemon.model import (
     User,
 )
 
-PAGE = {"limit": 200}  # the documented maximum page size
+MAX_PAGE = 200  # the documented maximum page size
 OnBroken = Callable[[BrokenItem], None] | None
 ADDRESS_KINDS: dict[str, AddressKind] = {
     "delivery": "delivery",
@@ -55,7 +55,11 @@ class ZedonkClient:
         deadline: float = 30.0,
         retry: RetryPolicy | None = None,
         sleep: Callable[[float], None] | None = None,
+        page_size: int = MAX_PAGE,
     ) -> None:
+        if not 1 <= page_size <= MAX_PAGE:
+            raise ValueError(f"page_size must be 1 to {MAX_PAGE}, got {page_size}")
+        self.page_size = page_size
         self.session = HttpSession(
             self.remote,
             base_url,
@@ -220,7 +224,7 @@ class ZedonkClient:
         on_broken: OnBroken = None,
         id_key: str = "id",
     ) -> Iterator[Any]:
-        raws = self.session.paginate(path, params={**PAGE, **(query or {})})
+        raws = self.session.paginate(path, params={"limit": self.page_size, **(query or {})})
         return read_each(
             raws, read, remote=self.remote, where=f"GET {path}", on_broken=on_broken, id_key=id_key
         )
