@@ -1,0 +1,120 @@
+"""What the daemon is doing, from the history and the lock: the data behind ``status``.
+
+Read-only: it never takes the lock and never writes, so it works while the daemon runs.
+The pause switch lives here too, because ``pause``/``resume`` and the daemon must agree on it.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from daemon.history import HISTORY_FILE, History, utcnow
+from daemon.lock import current_holder
+
+STATUS_VERSION = 1
+PAUSED_KEY = "paused"
+
+WAITING_STATES = ("pending", "sending")
+ATTENTION_STATES = ("needs_attention", "failed", "partial")
+RECONCILE_KINDS = ("reconcile", "apply")
+
+
+def _who() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid {os.getuid()}"
+
+
+def pause(history: History, reason: str, *, by: str | None = None) -> dict[str, Any]:
+    """Stop automatic reconciling (order import goes on). Returns the pause record."""
+    record = {"reason": reason, "at": utcnow(), "by": by or _who()}
+    history.set_state(PAUSED_KEY, record)
+    history.record_event("info", "paused", f"reconciling paused: {reason}", details=record)
+    return record
+
+
+def resume(history: History, *, by: str | None = None) -> dict[str, Any] | None:
+    """Restart automatic reconciling. Returns the pause that was lifted, or None."""
+    record: dict[str, Any] | None = history.get_state(PAUSED_KEY)
+    if record is not None:
+        history.delete_state(PAUSED_KEY)
+        history.record_event(
+            "info",
+            "resumed",
+            "reconciling resumed",
+            details={"by": by or _who(), "paused": record},
+        )
+    return record
+
+
+def _run(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    keys = ("id", "kind", "trigger", "started_at", "finished_at", "result", "summary", "error")
+    return {key: row.get(key) for key in keys}
+
+
+def _last_run(history: History, kinds: tuple[str, ...], *, ok_only: bool = False) -> Any:
+    marks = ", ".join("?" for _ in kinds)
+    where = f"kind IN ({marks})"
+    if ok_only:
+        where += " AND result IN ('ok', 'no-changes')"
+    rows = history.query(f"SELECT * FROM runs WHERE {where} ORDER BY id DESC LIMIT 1", kinds)
+    if not rows:
+        return None
+    row = rows[0]
+    summary = row.get("summary")
+    if isinstance(summary, str):
+        row["summary"] = json.loads(summary)
+    return _run(row)
+
+
+def _imports(history: History, states: tuple[str, ...], limit: int = 20) -> list[dict[str, Any]]:
+    marks = ", ".join("?" for _ in states)
+    return history.query(
+        "SELECT import_key, ordre_number, submission, state, po_number, retailer_name,"
+        " zedonk_order_number, last_error, updated_at FROM imports"
+        f" WHERE state IN ({marks}) ORDER BY updated_at DESC LIMIT ?",
+        (*states, limit),
+    )
+
+
+def gather(state_dir: Path) -> dict[str, Any]:
+    """The status document (``status --format json`` prints it as is)."""
+    holder = current_holder(state_dir)
+    doc: dict[str, Any] = {
+        "version": STATUS_VERSION,
+        "state_dir": str(state_dir),
+        "lock": {"held": holder is not None, "holder": holder},
+        "history": False,
+        "paused": None,
+        "last_reconcile": None,
+        "last_good_reconcile": None,
+        "last_poll": None,
+        "last_good_poll": None,
+        "orders": {"waiting": [], "needs_attention": []},
+        "recent_errors": [],
+    }
+    if not (state_dir / HISTORY_FILE).exists():
+        return doc
+    with History.open(state_dir, read_only=True) as history:
+        doc["history"] = True
+        doc["paused"] = history.get_state(PAUSED_KEY)
+        doc["last_reconcile"] = _last_run(history, RECONCILE_KINDS)
+        doc["last_good_reconcile"] = _last_run(history, RECONCILE_KINDS, ok_only=True)
+        doc["last_poll"] = _last_run(history, ("import",))
+        doc["last_good_poll"] = _last_run(history, ("import",), ok_only=True)
+        doc["orders"] = {
+            "waiting": _imports(history, WAITING_STATES),
+            "needs_attention": _imports(history, ATTENTION_STATES),
+        }
+        doc["recent_errors"] = [
+            {key: event[key] for key in ("at", "code", "subject", "message")}
+            for event in history.events(level="error", limit=5)
+        ]
+    return doc

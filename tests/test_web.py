@@ -1,0 +1,192 @@
+import json
+import re
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from daemon.history import History, utcnow
+from daemon.status import pause
+from daemon.web import ActivityServer
+
+SAMPLE_LINE = re.compile(r'^[a-z_]+(\{([a-z_]+="[^"]*",?)*\})? -?[0-9.e+]+$')
+
+
+def fill(history: History) -> None:
+    """A small but varied history: runs, actions, an import with a left-out line, errors."""
+    ok = history.start_run("reconcile", "watch")
+    action = history.record_action(
+        ok, 1, op="create", object_type="look", object_key="Coats/Look 1", intent="+ look Look 1"
+    )
+    history.finish_action(action, "ok", remote_id="L1")
+    history.finish_run(ok, "ok", summary={"create": 1})
+    bad = history.start_run("reconcile", "timer")
+    history.finish_run(bad, "invalid", error="catalogue/coats.yaml:3:5: looks: unknown key 'lokos'")
+    history.record_event(
+        "error",
+        "catalogue-invalid",
+        "catalogue/coats.yaml is invalid <script>alert(1)</script>",
+        run_id=bad,
+        details={"findings": ["catalogue/coats.yaml:3:5: looks: unknown key 'lokos'"]},
+    )
+    imp = history.start_run("import", "timer")
+    now = utcnow()
+    with history.transaction() as conn:
+        conn.execute(
+            "INSERT INTO imports (import_key, ordre_id, ordre_number, submission, connector_ref,"
+            " state, po_number, retailer_name, zedonk_order_number, lines_total, lines_imported,"
+            " first_seen_at, updated_at, run_id)"
+            " VALUES ('o-1#1', 'o-1', '1001', 1, 'ORDRE-1001/1', 'created', 'PO-77',"
+            " 'Maison Lune', 'SO-5001', 3, 2, ?, ?, ?)",
+            (now, now, imp),
+        )
+        conn.execute(
+            "INSERT INTO import_lines (import_key, line_no, barcode, style, colour, size,"
+            " quantity, reason) VALUES ('o-1#1', 3, '0000000000000', 'COAT-1', 'Navy', 'M', 2,"
+            " 'unknown barcode')"
+        )
+        conn.execute(
+            "INSERT INTO imports (import_key, ordre_id, ordre_number, submission, connector_ref,"
+            " state, po_number, retailer_name, last_error, first_seen_at, updated_at, run_id)"
+            " VALUES ('o-2#1', 'o-2', '1002', 1, 'ORDRE-1002/1', 'needs_attention', 'PO-88',"
+            " 'New Shop Ltd', 'retailer not found in Zedonk', ?, ?, ?)",
+            (now, now, imp),
+        )
+    history.finish_run(imp, "partial", summary={"created": 1, "needs_attention": 1})
+
+
+def get(url: str) -> tuple[int, dict[str, str], str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return resp.status, dict(resp.headers), resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read().decode()
+
+
+class Health:
+    def __init__(self) -> None:
+        self.doc: dict[str, Any] = {
+            "healthy": True,
+            "problems": [],
+            "paused": False,
+            "loops": {
+                "reconcile": {"stuck": False, "failures": 0},
+                "import": {"stuck": False, "failures": 0},
+            },
+        }
+
+    def __call__(self) -> dict[str, Any]:
+        return self.doc
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[ActivityServer, Health]]:
+    with History.open(tmp_path) as history:
+        fill(history)
+    health = Health()
+    server = ActivityServer(tmp_path, ("127.0.0.1", 0), health)
+    server.start()
+    yield server, health
+    server.stop()
+
+
+def test_healthz_follows_the_live_health(served: tuple[ActivityServer, Health]) -> None:
+    server, health = served
+    status, headers, body = get(server.url + "healthz")
+    assert status == 200 and json.loads(body)["status"] == "ok"
+    assert headers["Content-Type"] == "application/json"
+    health.doc = {**health.doc, "healthy": False, "problems": ["order import failing for 20 min"]}
+    status, _, body = get(server.url + "healthz")
+    assert status == 503
+    assert json.loads(body)["problems"] == ["order import failing for 20 min"]
+
+
+def test_metrics_are_prometheus_text_with_the_history_counts(
+    served: tuple[ActivityServer, Health],
+) -> None:
+    server, _ = served
+    status, headers, body = get(server.url + "metrics")
+    assert status == 200
+    assert headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    samples = {}
+    for line in body.splitlines():
+        if line.startswith("#"):
+            assert re.match(r"^# (HELP|TYPE) [a-z_]+ ", line), line
+            continue
+        assert SAMPLE_LINE.match(line), line
+        name, value = line.rsplit(" ", 1)
+        samples[name] = float(value)
+    assert samples['zedonk_ordre_runs_total{kind="reconcile",result="ok"}'] == 1
+    assert samples['zedonk_ordre_reconciles_total{result="invalid"}'] == 1
+    assert samples['zedonk_ordre_actions_total{object_type="look",op="create",status="ok"}'] == 1
+    assert samples["zedonk_ordre_orders_imported_total"] == 1
+    assert samples["zedonk_ordre_orders_failed_total"] == 1
+    assert samples["zedonk_ordre_order_lines_unmatched_total"] == 1
+    assert samples['zedonk_ordre_last_success_timestamp_seconds{kind="reconcile"}'] > 1.7e9
+    assert 'zedonk_ordre_last_success_timestamp_seconds{kind="import"}' not in samples
+    assert samples['zedonk_ordre_loop_stuck{loop="import"}'] == 0
+    assert samples["zedonk_ordre_healthy"] == 1
+
+
+def test_the_activity_page_shows_runs_orders_and_errors_with_details(
+    served: tuple[ActivityServer, Health],
+) -> None:
+    server, _ = served
+    status, headers, page = get(server.url)
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert "default-src 'none'" in headers["Content-Security-Policy"]
+    assert "<meta name='viewport' content='width=device-width" in page
+    for text in (
+        "Maison Lune",
+        "SO-5001",
+        "unknown barcode",
+        "retailer not found in Zedonk",
+        "unknown key &#x27;lokos&#x27;",
+        "+ look Look 1",
+        "needs_attention",
+    ):
+        assert text in page, text
+    # Messages are escaped, and nothing is loaded from elsewhere.
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;" in page
+    assert not re.search(r"""(src|href)=['"]?(https?:)?//""", page)
+    assert "<script" not in page and "<link" not in page
+
+
+def test_the_page_filters_by_section_problems_and_text(
+    served: tuple[ActivityServer, Health],
+) -> None:
+    server, _ = served
+    _, _, page = get(server.url + "?show=imports&q=po-88")
+    assert "New Shop Ltd" in page and "Maison Lune" not in page
+    assert "id='runs'" not in page and "id='events'" not in page
+    _, _, page = get(server.url + "?show=runs&problems=1")
+    assert "catalogue/coats.yaml:3:5" in page
+    assert "+ look Look 1" not in page  # the ok reconcile is hidden
+    _, _, page = get(server.url + "?q=nothing-like-this")
+    assert page.count("class='empty'") == 3
+
+
+def test_a_pause_shows_on_the_page(served: tuple[ActivityServer, Health]) -> None:
+    server, _ = served
+    with History.open(server.state_dir) as history:
+        pause(history, "stock count until Monday", by="ines")
+    _, _, page = get(server.url)
+    assert "Reconciling paused" in page and "stock count until Monday" in page and "ines" in page
+
+
+def test_without_history_the_page_says_so_and_creates_nothing(tmp_path: Path) -> None:
+    server = ActivityServer(tmp_path, ("127.0.0.1", 0))
+    server.start()
+    try:
+        status, _, page = get(server.url)
+        assert status == 200 and "No history yet" in page
+        status, _, body = get(server.url + "metrics")
+        assert status == 200 and "zedonk_ordre_up 1" in body
+        assert get(server.url + "nope")[0] == 404
+    finally:
+        server.stop()
+    assert list(tmp_path.iterdir()) == []
