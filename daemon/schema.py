@@ -203,6 +203,8 @@ def _type_finding(doc: Document, error: ValidationError, path: tuple[PathPart, .
     if "string" in expected and isinstance(text, str) and not isinstance(instance, (dict, list)):
         if instance is None and text == "":
             hint = "write a value after the colon"
+        elif schema.get("title") == "Duration" and isinstance(instance, (int, float)):
+            hint = f'write it with a unit: "{text}s" (seconds) or "{text}m" (minutes)'
         elif isinstance(pattern, str) and not re.search(pattern, text):
             hint = _describe(schema)
         else:

@@ -1,0 +1,76 @@
+"""Validate a whole tree (connector.yaml and catalogue/) in one pass, collecting every finding.
+
+``validate_tree`` is what ``zedonk-ordre validate`` reports, and what plan, apply and the
+daemon call before they touch anything: an invalid tree stops before the first write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from daemon.catalogue import CatalogueSpec, check_catalogue
+from daemon.config import Settings, check_settings
+from daemon.errors import ConfigError
+from daemon.findings import Finding, has_errors, sort_findings
+
+JSON_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    root: Path
+    findings: tuple[Finding, ...]  # sorted by file and place
+    settings: Settings | None  # None when connector.yaml has an error
+    catalogue: CatalogueSpec | None  # None when catalogue/ has an error
+
+    @property
+    def ok(self) -> bool:
+        """No errors (warnings and notes are allowed)."""
+        return not has_errors(self.findings)
+
+    def count(self, severity: str) -> int:
+        return sum(1 for f in self.findings if f.severity == severity)
+
+    def raise_if_invalid(self) -> None:
+        """Raise ConfigError carrying every error, for commands that need a valid tree."""
+        if not self.ok:
+            errors = [f for f in self.findings if f.is_error]
+            raise ConfigError(
+                f"the configuration in {self.root} is invalid "
+                f"({len(errors)} error{'s' if len(errors) != 1 else ''})",
+                list(errors),
+                hint="fix the errors above; `zedonk-ordre validate` lists them all",
+            )
+
+    def to_json(self) -> dict[str, Any]:
+        """The versioned document that ``validate --format json`` prints."""
+        catalogue = self.catalogue
+        return {
+            "format_version": JSON_FORMAT_VERSION,
+            "root": str(self.root),
+            "valid": self.ok,
+            "summary": {
+                "errors": self.count("error"),
+                "warnings": self.count("warning"),
+                "notes": self.count("note"),
+                "collections": None if catalogue is None else len(catalogue.collections),
+                "looks": None
+                if catalogue is None
+                else sum(len(c.looks) for c in catalogue.collections),
+            },
+            "findings": [f.to_json() for f in self.findings],
+        }
+
+
+def validate_tree(root: Path) -> ValidationReport:
+    """Check ``root``/connector.yaml and ``root``/catalogue/ offline; never raises for bad input."""
+    settings, settings_findings = check_settings(root)
+    catalogue, catalogue_findings = check_catalogue(root)
+    return ValidationReport(
+        root=root.resolve(),
+        findings=sort_findings([*settings_findings, *catalogue_findings]),
+        settings=settings,
+        catalogue=catalogue,
+    )
