@@ -1,0 +1,314 @@
+"""plan: desired state vs ORDRE -> ordered actions (pure), and how plans are rendered.
+
+``simulate`` plays a plan against an in-memory ORDRE that enforces the real rules (a look
+names only existing listings, a product sits in one look, a collection is deleted only when
+empty, a listing only when no look holds it), so an action order ORDRE would refuse fails here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import replace
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from daemon.catalogue import Location
+from daemon.model import (
+    Address,
+    Listing,
+    ListingPrice,
+    ListingSize,
+    OrdreCollection,
+    OrdreCustomer,
+    OrdreLook,
+)
+from daemon.plan import Action, OrdreSnapshot, Plan, make_plan
+from daemon.planfmt import NO_CHANGES, plan_json, render_markdown, render_text
+from daemon.resolve import Desired, DesiredCollection, DesiredLook
+
+HERE = Location("catalogue/a.yaml", 1, 1)
+
+
+def listing(key: str, description: str = "Coat") -> Listing:
+    style, fabric, colour = key.split("/")
+    return Listing(
+        key=key,
+        style=style,
+        fabric=fabric,
+        colour=colour,
+        description=description,
+        category="Coats",
+        sizes=(ListingSize("36", "05061234500017"),),
+        prices=(ListingPrice("EUR", Decimal("310"), Decimal("775")),),
+        image_url=None,
+    )
+
+
+def desired(tree: dict[str, dict[str, list[str]]], **overrides: str) -> Desired:
+    """{collection: {look: [keys]}} -> Desired, with every key a listing."""
+    collections = []
+    keys: list[str] = []
+    for ci, (cname, looks) in enumerate(tree.items()):
+        dl = []
+        for li, (lname, lkeys) in enumerate(looks.items()):
+            dl.append(DesiredLook(lname, li, tuple(lkeys), HERE))
+            keys += lkeys
+        collections.append(DesiredCollection(cname, "", ci, tuple(dl), HERE))
+    listings = tuple(listing(k, overrides.get(k, "Coat")) for k in sorted(keys))
+    return Desired(tuple(collections), listings, ())
+
+
+# --------------------------------------------------------------------------- simulator
+
+
+IDS = itertools.count(1)
+
+
+class Refused(AssertionError):
+    pass
+
+
+def simulate(snapshot: OrdreSnapshot, plan: Plan) -> OrdreSnapshot:
+    cols = {c.id: c for c in snapshot.collections}
+    looks = {x.id: x for x in snapshot.looks}
+    listings = {x.key: x for x in snapshot.listings}
+    customers = {c.account_code: c for c in snapshot.customers}
+    col_by_name: dict[str, str] = {c.name: c.id for c in cols.values()}
+
+    def new_id(prefix: str) -> str:
+        return f"{prefix}_{next(IDS)}"
+
+    def bump(v: str) -> str:
+        return str(int(v or "0") + 1)
+
+    def check_look(look: OrdreLook) -> None:
+        for key in look.product_keys:
+            if key not in listings:
+                raise Refused(f"look {look.name} names missing listing {key}")
+            for other in looks.values():
+                if other.id != look.id and key in other.product_keys:
+                    raise Refused(f"{key} is already in look {other.name}")
+        if look.collection_id not in cols:
+            raise Refused("no such collection")
+
+    for a in plan.actions:
+        body = dict(a.body or {})
+        if a.kind == "listing":
+            if a.op == "delete":
+                if any(a.key in x.product_keys for x in looks.values()):
+                    raise Refused(f"listing {a.key} still in a look")
+                del listings[a.key]
+            else:
+                old = listings.get(a.key)
+                listings[a.key] = Listing(
+                    key=a.key,
+                    style=body["style"],
+                    fabric=body["fabric"],
+                    colour=body["colour"],
+                    description=body["description"],
+                    category=body["category"],
+                    sizes=tuple(ListingSize(s["size"], s["gtin"]) for s in body["sizes"]),
+                    prices=tuple(
+                        ListingPrice(p["currency"], Decimal(p["wsp"]), Decimal(p["rrp"]))
+                        for p in body["prices"]
+                    ),
+                    image_url=body["image_url"],
+                    version=bump(old.version if old else ""),
+                )
+        elif a.kind == "customer":
+            assert a.op != "delete"
+            customers[a.key] = OrdreCustomer(a.key, body["name"], body["currency"], version="1")
+        elif a.kind == "collection":
+            if a.op == "delete":
+                if any(x.collection_id == a.remote_id for x in looks.values()):
+                    raise Refused(f"collection {a.key} still has looks")
+                del cols[a.remote_id]
+            elif a.op == "create":
+                cid = new_id("col")
+                cols[cid] = OrdreCollection(body["name"], body["position"], "", cid, "1")
+                col_by_name[a.key] = cid
+            else:
+                old_c = cols[a.remote_id]
+                cols[a.remote_id] = OrdreCollection(
+                    body["name"], body["position"], "", a.remote_id, bump(old_c.version)
+                )
+                col_by_name[a.key] = a.remote_id
+        else:
+            if a.op == "delete":
+                del looks[a.remote_id]
+                continue
+            cid = col_by_name[a.collection]
+            lid = a.remote_id or new_id("look")
+            look = OrdreLook(
+                cid, body["name"], body["position"], tuple(body["product_keys"]), lid, "1"
+            )
+            check_look(look)
+            looks[lid] = look
+    return OrdreSnapshot(
+        tuple(cols.values()),
+        tuple(looks.values()),
+        tuple(listings.values()),
+        tuple(customers.values()),
+    )
+
+
+def converge(
+    want: Desired, have: OrdreSnapshot, *, prune: bool = True
+) -> tuple[Plan, OrdreSnapshot]:
+    plan = make_plan(want, have, prune=prune)
+    after = simulate(have, plan)
+    again = make_plan(want, after, prune=prune)
+    assert not again.has_changes, [a.label for a in again.actions]
+    return plan, after
+
+
+EMPTY = OrdreSnapshot()
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+def test_create_from_empty_in_an_order_ordre_accepts() -> None:
+    want = desired({"AW26": {"Look 1": ["A/W/N", "B/W/N"], "Look 2": ["C/W/N"]}})
+    plan, _ = converge(want, EMPTY)
+    kinds = [a.kind for a in plan.actions]
+    assert kinds == ["listing"] * 3 + ["collection", "look", "look"]
+    assert plan.counts() == {"create": 6, "update": 0, "delete": 0, "move": 0}
+    assert all(a.remote_version == "" for a in plan.actions)
+
+
+def test_no_changes_is_one_line() -> None:
+    want = desired({"AW26": {"Look 1": ["A/W/N"]}})
+    _, after = converge(want, EMPTY)
+    plan = make_plan(want, after, prune=True)
+    assert render_text(plan) == NO_CHANGES
+    assert "\n" not in render_text(plan)
+    assert plan_json(plan)["changes"] is False
+
+
+def test_rename_a_look_is_an_update_of_the_same_look() -> None:
+    _, after = converge(desired({"AW26": {"Look 1": ["A/W/N", "B/W/N"]}}), EMPTY)
+    plan, _ = converge(desired({"AW26": {"Outerwear": ["A/W/N", "B/W/N"]}}), after)
+    (action,) = plan.actions
+    assert (action.op, action.kind, action.key) == ("update", "look", "AW26 / Outerwear")
+    assert [c.field for c in action.changes] == ["name"]
+    assert action.remote_version == "1"
+    assert 'name: "Look 1" → "Outerwear"' in render_text(plan)
+
+
+def test_move_is_a_move_not_a_delete_and_create() -> None:
+    _, after = converge(desired({"AW26": {"L1": ["A/W/N", "B/W/N"], "L2": ["C/W/N"]}}), EMPTY)
+    plan, _ = converge(desired({"AW26": {"L1": ["A/W/N"], "L2": ["C/W/N", "B/W/N"]}}), after)
+    assert [(a.kind, a.op, a.key) for a in plan.actions] == [
+        ("look", "update", "AW26 / L1"),
+        ("look", "update", "AW26 / L2"),
+    ]
+    assert plan.counts()["move"] == 1
+    text = render_text(plan)
+    assert "→ B/W/N  moved from AW26 / L1" in text
+    assert "product to move" in text
+
+
+def test_swapping_products_breaks_the_cycle_with_a_detach_step() -> None:
+    _, after = converge(desired({"C": {"L1": ["A/W/N"], "L2": ["B/W/N"]}}), EMPTY)
+    plan, _ = converge(desired({"C": {"L1": ["B/W/N"], "L2": ["A/W/N"]}}), after)
+    assert [a.step for a in plan.actions].count("detach") == 1
+    assert plan.counts()["move"] == 2
+
+
+def test_remove_a_collection_with_prune_deletes_looks_then_collection_then_listings() -> None:
+    _, after = converge(desired({"AW26": {"L1": ["A/W/N"]}, "SS26": {"L2": ["B/W/N"]}}), EMPTY)
+    plan, _ = converge(desired({"AW26": {"L1": ["A/W/N"]}}), after)
+    assert [(a.op, a.kind) for a in plan.actions] == [
+        ("delete", "look"),
+        ("delete", "collection"),
+        ("delete", "listing"),
+    ]
+    assert all(a.remote_version for a in plan.actions)
+
+
+def test_without_prune_nothing_is_deleted_and_the_plan_says_what_is_kept() -> None:
+    _, after = converge(desired({"AW26": {"L1": ["A/W/N"]}, "SS26": {"L2": ["B/W/N"]}}), EMPTY)
+    plan = make_plan(desired({"AW26": {"L1": ["A/W/N"]}}), after, prune=False)
+    assert not plan.has_changes
+    assert set(plan.kept) == {"look SS26 / L2", "collection SS26", "listing B/W/N"}
+
+
+def test_without_prune_a_product_moving_out_of_a_removed_look_is_released() -> None:
+    _, after = converge(desired({"AW26": {"L1": ["A/W/N"]}, "SS26": {"L2": ["B/W/N"]}}), EMPTY)
+    plan, _ = converge(desired({"AW26": {"L1": ["A/W/N", "B/W/N"]}}), after, prune=False)
+    assert [(a.op, a.key) for a in plan.actions] == [
+        ("update", "SS26 / L2"),
+        ("update", "AW26 / L1"),
+    ]
+
+
+def test_an_empty_catalogue_never_deletes_anything() -> None:
+    _, after = converge(desired({"AW26": {"L1": ["A/W/N"]}}), EMPTY)
+    plan = make_plan(Desired((), (), ()), after, prune=True)
+    assert not plan.deletes
+
+
+def test_drift_on_a_listing_shows_field_changes_under_its_look() -> None:
+    _, after = converge(desired({"AW26": {"L1": ["A/W/N"]}}), EMPTY)
+    drifted = replace(after, listings=(replace(after.listings[0], description="Changed"),))
+    plan, _ = converge(desired({"AW26": {"L1": ["A/W/N"]}}), drifted)
+    (action,) = plan.actions
+    assert action.changes[0].field == "description"
+    text = render_text(plan)
+    assert '  look "L1"' in text and "~ A/W/N" in text
+    assert 'description: "Changed" → "Coat"' in text
+
+
+def test_customers_are_created_updated_and_never_deleted() -> None:
+    address = Address("delivery", line1="1 Dock", country="NO")
+    mine = OrdreCustomer("ATN001", "Atelier Nord", "EUR", address, address)
+    other = OrdreCustomer("ZZZ", "Gone", "EUR", version="3")
+    want = Desired((), (), (mine,))
+    plan = make_plan(want, OrdreSnapshot(customers=(other,)), prune=True)
+    assert [(a.op, a.kind, a.key) for a in plan.actions] == [("create", "customer", "ATN001")]
+
+
+def test_plan_json_is_versioned_and_actions_round_trip() -> None:
+    plan = make_plan(desired({"AW26": {"L1": ["A/W/N"]}}), EMPTY, prune=True)
+    doc = json.loads(json.dumps(plan_json(plan)))
+    assert doc["format_version"] == 1
+    assert [Action.from_json(a) for a in doc["actions"]] == list(plan.actions)
+    assert "```diff" in render_markdown(plan)
+
+
+# --------------------------------------------------------------------------- property
+
+KEYS = [f"S{i}/W/C" for i in range(8)]
+trees = st.dictionaries(
+    st.sampled_from(["AW26", "SS26", "Pre"]),
+    st.dictionaries(st.sampled_from(["L1", "L2", "L3"]), st.just(0), max_size=3),
+    max_size=3,
+)
+
+
+@st.composite
+def catalogues(draw: st.DrawFn) -> Desired:
+    shape = draw(trees)
+    slots = [(c, lk) for c, looks in shape.items() for lk in looks]
+    tree: dict[str, dict[str, list[str]]] = {
+        c: {lk: [] for lk in looks} for c, looks in shape.items()
+    }
+    if slots:
+        for key in draw(st.permutations(KEYS))[: draw(st.integers(0, len(KEYS)))]:
+            c, lk = draw(st.sampled_from(slots))
+            tree[c][lk].append(key)
+    text = draw(st.sampled_from(["Coat", "Jacket"]))
+    return desired(tree, **dict.fromkeys(KEYS[:3], text))
+
+
+@settings(max_examples=150, deadline=None)
+@given(first=catalogues(), second=catalogues(), prune=st.booleans())
+def test_any_plan_is_accepted_by_ordre_and_converges(
+    first: Desired, second: Desired, prune: bool
+) -> None:
+    _, after = converge(first, EMPTY, prune=prune)
+    converge(second, after, prune=prune)
