@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from daemon.errors import ConfigError
-from daemon.findings import Finding, PathPart, has_errors
+from daemon.findings import Finding, PathPart, has_errors, parse_path
 from daemon.resources import CONNECTOR_SCHEMA
 from daemon.schema import schema_findings
 from daemon.yamlload import Document, load_file
@@ -252,7 +252,7 @@ def check_settings(root: Path) -> tuple[Settings | None, list[Finding]]:
         return None, findings
     secrets = _secret_findings(doc)
     findings += secrets
-    findings += schema_findings(doc, CONNECTOR_SCHEMA, skip={_path(f.path) for f in secrets})
+    findings += schema_findings(doc, CONNECTOR_SCHEMA, skip={parse_path(f.path) for f in secrets})
     findings += _value_findings(doc, root, {f.path for f in findings})
     if has_errors(findings):
         return None, findings
@@ -270,14 +270,6 @@ def load_settings(root: Path) -> Settings:
             hint="run `zedonk-ordre validate` for the details",
         )
     return settings
-
-
-def _path(text: str) -> tuple[PathPart, ...]:
-    """Inverse of format_path for the simple keys used in connector.yaml."""
-    parts: list[PathPart] = []
-    for piece in re.findall(r"[^.\[\]]+|\[\d+\]", text):
-        parts.append(int(piece[1:-1]) if piece.startswith("[") else piece)
-    return tuple(parts)
 
 
 def _secret_findings(doc: Document) -> list[Finding]:

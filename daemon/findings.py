@@ -7,6 +7,7 @@ documentation (docs/configuration.md) rely on them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -14,7 +15,7 @@ from typing import Literal
 Severity = Literal["error", "warning", "note"]
 
 PathPart = str | int
-Path = tuple[PathPart, ...]
+KeyPath = tuple[PathPart, ...]
 
 
 def format_path(path: Sequence[PathPart]) -> str:
@@ -26,6 +27,14 @@ def format_path(path: Sequence[PathPart]) -> str:
         else:
             text += f".{part}" if text else part
     return text
+
+
+def parse_path(text: str) -> KeyPath:
+    """``looks[0].name`` -> ``("looks", 0, "name")``, for keys without dots or brackets."""
+    return tuple(
+        int(piece[1:-1]) if piece.startswith("[") else piece
+        for piece in re.findall(r"[^.\[\]]+|\[\d+\]", text)
+    )
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ def schema_findings(
     skip: Collection[tuple[PathPart, ...]] = (),
 ) -> list[Finding]:
     """Every schema error in ``document``, except at paths under ``skip`` (already reported)."""
-    skipped = set(skip) | set(document.ambiguous)
+    skipped = set(skip) | document.flagged
     findings: list[Finding] = []
     for error in validator(schema_name).iter_errors(document.data):
         path = tuple(error.absolute_path)

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 from yaml.cyaml import CParser  # type: ignore[attr-defined]
 
-from daemon.findings import Finding, PathPart, format_path
+from daemon.findings import Finding, PathPart, format_path, parse_path
 
 MAX_FILE_BYTES = 2 * 1024 * 1024  # far above any real catalogue file
 MAX_DEPTH = 64  # our formats nest 6 deep; this only stops pathological files
@@ -92,6 +92,7 @@ class Document:
     data: Any
     root: yaml.Node
     ambiguous: dict[tuple[PathPart, ...], Ambiguous] = field(default_factory=dict)
+    flagged: set[tuple[PathPart, ...]] = field(default_factory=set)  # already has a finding
 
     def node_at(self, path: Sequence[PathPart]) -> yaml.Node:
         """The node for ``path``, or its deepest ancestor that exists."""
@@ -271,7 +272,8 @@ def load_bytes(raw: bytes, name: str, *, max_bytes: int = MAX_FILE_BYTES) -> Loa
             )
         )
         return LoadResult(None, findings)
-    return LoadResult(Document(name, data, root, builder.ambiguous), findings)
+    flagged = {parse_path(f.path) for f in findings}
+    return LoadResult(Document(name, data, root, builder.ambiguous, flagged), findings)
 
 
 class _Builder:
