@@ -1,5 +1,89 @@
-"""Commands: sandbox (see the README for each command and its exit codes)."""
+"""Command: sandbox (local Zedonk and ORDRE servers for the demo and for trying things out)."""
 
 from __future__ import annotations
 
-from daemon.cli.app import app  # noqa: F401
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+
+from daemon.cli.app import app
+from daemon.errors import ZedonkOrdreError
+from daemon.sandbox import ORDRE_TOKEN, ZEDONK_TOKEN, SandboxError, start_sandboxes
+from daemon.sandbox.base import ADMIN_TOKEN, DEFAULT_SEED
+from daemon.sandbox.server import is_loopback
+
+
+@app.command()
+def sandbox(
+    host: Annotated[str, typer.Option(help="Loopback address to listen on.")] = "127.0.0.1",
+    zedonk_port: Annotated[
+        int, typer.Option(help="Port of the Zedonk sandbox (0 = any free port).")
+    ] = 8701,
+    ordre_port: Annotated[
+        int, typer.Option(help="Port of the ORDRE sandbox (0 = any free port).")
+    ] = 8702,
+    state: Annotated[
+        Path | None, typer.Option(help="SQLite file that keeps the sandbox state across restarts.")
+    ] = None,
+    large: Annotated[
+        bool,
+        typer.Option("--large", help="Seed the 20,000-product benchmark brand."),
+    ] = False,
+    populated: Annotated[
+        bool, typer.Option("--populated", help="Start ORDRE with the demo catalogue published.")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the generated brand.")] = DEFAULT_SEED,
+    zedonk_token: Annotated[
+        str, typer.Option(help="Bearer token of the Zedonk API.")
+    ] = ZEDONK_TOKEN,
+    ordre_token: Annotated[str, typer.Option(help="Bearer token, ORDRE API.")] = ORDRE_TOKEN,
+    admin_token: Annotated[
+        str, typer.Option(help="Bearer token of /_admin and /_retailer.")
+    ] = ADMIN_TOKEN,
+) -> None:
+    """Run local Zedonk and ORDRE servers until Ctrl-C (API: docs/sandbox-api.md)."""
+    if not is_loopback(host):
+        raise ZedonkOrdreError(
+            f"the sandbox only listens on loopback, not {host!r}",
+            hint="use --host 127.0.0.1 (or ::1)",
+        )
+    try:
+        pair = start_sandboxes(
+            host=host,
+            zedonk_port=zedonk_port,
+            ordre_port=ordre_port,
+            state=str(state) if state else None,
+            seed=seed,
+            large=large,
+            populated=populated,
+            zedonk_token=zedonk_token,
+            ordre_token=ordre_token,
+            admin_token=admin_token,
+        )
+    except SandboxError as exc:
+        raise ZedonkOrdreError(
+            str(exc), hint="pick other ports with --zedonk-port/--ordre-port (0 = any free port)"
+        ) from None
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    typer.echo(f"zedonk  {pair.zedonk.api_url}  token {zedonk_token}")
+    typer.echo(f"ordre   {pair.ordre.api_url}  token {ordre_token}")
+    typer.echo(f"admin   token {admin_token}  (/_admin on both, /_retailer on ordre)")
+    if state:
+        typer.echo(f"state   {state}")
+    typer.echo("Ctrl-C to stop.")
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        pair.stop()
+    typer.echo("stopped.")

@@ -1,0 +1,374 @@
+"""The Zedonk stand-in: seasons, categories, users, products, customers and sales orders.
+
+Like the real system, order create takes no idempotency key and ``connector_ref`` is
+searchable but not unique: a connector that loses an answer must look the order up.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from daemon.sandbox.base import Sandbox
+from daemon.sandbox.common import (
+    ApiError,
+    Fields,
+    conflict,
+    flag,
+    gtin_key,
+    not_found,
+    paginate,
+    read_object,
+)
+from daemon.sandbox.seed import zedonk_tables
+from daemon.sandbox.store import Table
+
+CURRENCIES = ("EUR", "GBP", "USD")
+ADDRESS_KINDS = ("delivery", "accounts", "store")
+ADDRESS_TEXT = ("company", "line1", "line2", "city", "region", "postcode")
+P = "/api/v1"
+
+
+class ZedonkSandbox(Sandbox):
+    name = "zedonk"
+    title = "Zedonk sandbox"
+
+    def seed_tables(self, options: dict[str, Any]) -> tuple[dict[str, Table], dict[str, int]]:
+        return zedonk_tables(options["seed"], options["large"])
+
+    def loaded(self) -> None:
+        self.sku_by_barcode: dict[str, tuple[str, str, str]] = {}
+        for product in self.store.table("products").values():
+            for sku in product["skus"]:
+                if sku["barcode"]:
+                    key = gtin_key(sku["barcode"])
+                    self.sku_by_barcode[key] = (product["id"], sku["size"], sku["barcode"])
+
+    def summary(self) -> dict[str, int]:
+        products = self.store.table("products")
+        return {
+            "seasons": len(self.store.table("seasons")),
+            "categories": len(self.store.table("categories")),
+            "users": len(self.store.table("users")),
+            "products": len(products),
+            "skus": sum(len(p["skus"]) for p in products.values()),
+            "customers": len(self.store.table("customers")),
+            "sales_orders": len(self.store.table("sales_orders")),
+        }
+
+    def api_routes(self) -> list[BaseRoute]:
+        return [
+            Route(f"{P}/seasons", self.list_seasons, methods=["GET"]),
+            Route(f"{P}/categories", self.list_categories, methods=["GET"]),
+            Route(f"{P}/users", self.list_users, methods=["GET"]),
+            Route(f"{P}/products", self.list_products, methods=["GET"]),
+            Route(f"{P}/products/{{id:path}}", self.get_product, methods=["GET"]),
+            Route(f"{P}/customers", self.list_customers, methods=["GET"]),
+            Route(f"{P}/customers", self.create_customer, methods=["POST"]),
+            Route(f"{P}/customers/{{id}}", self.get_customer, methods=["GET"]),
+            Route(f"{P}/customers/{{id}}/addresses", self.add_address, methods=["POST"]),
+            Route(f"{P}/sales-orders", self.list_orders, methods=["GET"]),
+            Route(f"{P}/sales-orders", self.create_order, methods=["POST"]),
+            Route(f"{P}/sales-orders/{{id}}", self.get_order, methods=["GET"]),
+            Route(f"{P}/sales-orders/{{id}}/inactivate", self.inactivate_order, methods=["POST"]),
+        ]
+
+    # reference data ----------------------------------------------------------
+    async def list_seasons(self, request: Request) -> Response:
+        """Seasons, sorted by start date (paginated)."""
+        rows = self.store.table("seasons").values()
+        return paginate(request, (((s["starts_on"], s["code"]), s) for s in rows))
+
+    async def list_categories(self, request: Request) -> Response:
+        """Product categories (paginated)."""
+        return paginate(
+            request, (((c["name"],), c) for c in self.store.table("categories").values())
+        )
+
+    async def list_users(self, request: Request) -> Response:
+        """Users with their active flag (paginated)."""
+        return paginate(
+            request, (((u["username"],), u) for u in self.store.table("users").values())
+        )
+
+    # products ----------------------------------------------------------------
+    async def list_products(self, request: Request) -> Response:
+        """Products with SKUs, prices, Image 1; filters season, category, q, active (paginated)."""
+        season = request.query_params.get("season")
+        category = request.query_params.get("category")
+        q = request.query_params.get("q", "").casefold()
+        active = flag(request, "active")
+
+        def keep(p: dict[str, Any]) -> bool:
+            return (
+                (season is None or season in p["seasons"])
+                and (category is None or p["category"] == category)
+                and (not q or q in p["id"].casefold() or q in p["description"].casefold())
+                and (active is None or p["active"] == active)
+            )
+
+        rows = self.store.table("products").values()
+        return paginate(request, (((p["id"],), p) for p in rows if keep(p)))
+
+    async def get_product(self, request: Request) -> Response:
+        """One product by its id STYLE/FABRIC/COLOUR."""
+        pid = request.path_params["id"]
+        product = self.store.get("products", pid)
+        if product is None:
+            raise not_found(f"product {pid!r}")
+        return JSONResponse(product)
+
+    # customers ---------------------------------------------------------------
+    async def list_customers(self, request: Request) -> Response:
+        """Customers; filters name, account_code, q, active (paginated)."""
+        name = request.query_params.get("name")
+        code = request.query_params.get("account_code")
+        q = request.query_params.get("q", "").casefold()
+        active = flag(request, "active")
+
+        def keep(c: dict[str, Any]) -> bool:
+            return (
+                (name is None or _same_name(c["name"], name))
+                and (code is None or c["account_code"] == code)
+                and (not q or q in c["name"].casefold())
+                and (active is None or c["active"] == active)
+            )
+
+        rows = self.store.table("customers").values()
+        return paginate(request, (((c["id"],), c) for c in rows if keep(c)))
+
+    async def get_customer(self, request: Request) -> Response:
+        """One customer by id."""
+        return JSONResponse(self._customer(request.path_params["id"]))
+
+    def _customer(self, cid: str) -> dict[str, Any]:
+        customer = self.store.get("customers", cid)
+        if customer is None:
+            raise not_found(f"customer {cid!r}")
+        return dict(customer)
+
+    async def create_customer(self, request: Request) -> Response:
+        """Create a customer; 409 if the name (or account code) is taken."""
+        body = Fields(await read_object(request))
+        name = body.text("name", required=True, max_len=200)
+        currency = body.choice("currency", CURRENCIES, required=True)
+        code = body.opt_text("account_code", max_len=50)
+        active = body.boolean("active", default=True)
+        contact_name = body.opt_text("contact_name", max_len=200)
+        contact_email = body.opt_text("contact_email", max_len=200)
+        addresses = [_address(a) for a in body.items("addresses")]
+        body.done()
+        for other in self.store.table("customers").values():
+            if _same_name(other["name"], name):
+                raise _conflict(f"a customer named {other['name']!r} exists", other["id"])
+            if code and other["account_code"] == code:
+                raise _conflict(f"account code {code!r} belongs to {other['name']!r}", other["id"])
+        now = self.clock.tick()
+        cid = f"C{self.store.next_number('customer'):05d}"
+        customer: dict[str, Any] = {
+            "id": cid,
+            "name": name.strip(),
+            "account_code": code,
+            "active": active,
+            "currency": currency,
+            "contact_name": contact_name,
+            "contact_email": contact_email,
+            "addresses": [],
+            "created_at": now,
+            "updated_at": now,
+        }
+        for address in addresses:
+            self._attach(customer, address)
+        self.store.put("customers", cid, customer)
+        return JSONResponse(customer, 201, headers={"Location": f"{P}/customers/{cid}"})
+
+    async def add_address(self, request: Request) -> Response:
+        """Add an address to a customer."""
+        customer = self._customer(request.path_params["id"])
+        body = Fields(await read_object(request))
+        address = _address(body, top=True)
+        body.done()
+        customer["addresses"] = list(customer["addresses"])
+        self._attach(customer, address)
+        customer["updated_at"] = self.clock.tick()
+        self.store.put("customers", customer["id"], customer)
+        return JSONResponse(customer, 201)
+
+    def _attach(self, customer: dict[str, Any], address: dict[str, Any]) -> None:
+        if "is_default" not in address:
+            address["is_default"] = not any(
+                a["kind"] == address["kind"] for a in customer["addresses"]
+            )
+        address = {"id": f"A{self.store.next_number('address'):05d}", **address}
+        customer["addresses"].append(address)
+
+    # sales orders ------------------------------------------------------------
+    async def list_orders(self, request: Request) -> Response:
+        """Sales orders; filters connector_ref, order_ref, customer_id, active (paginated)."""
+        params = request.query_params
+        active = flag(request, "active")
+        wanted = {
+            k: params[k] for k in ("connector_ref", "order_ref", "customer_id") if k in params
+        }
+
+        def keep(o: dict[str, Any]) -> bool:
+            return all(o[k] == v for k, v in wanted.items()) and (
+                active is None or o["active"] == active
+            )
+
+        rows = self.store.table("sales_orders").values()
+        return paginate(request, (((int(o["id"]),), o) for o in rows if keep(o)))
+
+    async def get_order(self, request: Request) -> Response:
+        """One sales order by id (or by its SO number)."""
+        return JSONResponse(self._order(request.path_params["id"]))
+
+    def _order(self, key: str) -> dict[str, Any]:
+        orders = self.store.table("sales_orders")
+        order = orders.get(key) or next((o for o in orders.values() if o["number"] == key), None)
+        if order is None:
+            raise not_found(f"sales order {key!r}")
+        return dict(order)
+
+    async def inactivate_order(self, request: Request) -> Response:
+        """Mark a sales order inactive (idempotent)."""
+        order = self._order(request.path_params["id"])
+        if order["active"]:
+            order["active"] = False
+            order["updated_at"] = self.clock.tick()
+            self.store.put("sales_orders", order["id"], order)
+        return JSONResponse(order)
+
+    async def create_order(self, request: Request) -> Response:
+        """Create a sales order (no idempotency key: look it up by connector_ref to recover)."""
+        body = Fields(await read_object(request))
+        order = self._read_order(body)
+        now = self.clock.tick()
+        number = self.store.next_number("sales_order")
+        order.update(
+            id=str(number), number=f"SO-{number:06d}", active=True, created_at=now, updated_at=now
+        )
+        self.store.put("sales_orders", order["id"], order)
+        return JSONResponse(order, 201, headers={"Location": f"{P}/sales-orders/{order['id']}"})
+
+    def _read_order(self, body: Fields) -> dict[str, Any]:
+        store = self.store
+        season = body.text("season", required=True)
+        if season and season not in store.table("seasons"):
+            body.fail("season", f"no season {season!r}")
+        customer_id = body.text("customer_id", required=True)
+        customer = store.get("customers", customer_id)
+        if customer_id and customer is None:
+            body.fail("customer_id", f"no customer {customer_id!r}")
+        elif customer is not None and not customer["active"]:
+            body.fail("customer_id", f"customer {customer['name']!r} is inactive")
+        owner = body.text("owner", required=True)
+        user = store.get("users", owner)
+        if owner and (user is None or not user["active"]):
+            body.fail("owner", f"{owner!r} is not an active user")
+        order: dict[str, Any] = {
+            "season": season,
+            "customer_id": customer_id,
+            "order_ref": body.text("order_ref", max_len=100),
+            "connector_ref": body.text("connector_ref", max_len=200),
+            "owner": owner,
+            "approved": body.boolean("approved", default=False),
+            "currency": body.choice("currency", CURRENCIES, required=True),
+            "delivery_start": body.day("delivery_start"),
+            "delivery_end": body.day("delivery_end"),
+            "comments": body.text("comments", max_len=2000),
+        }
+        start, end = order["delivery_start"], order["delivery_end"]
+        if start and end and end < start:
+            body.fail("delivery_end", "is before delivery_start")
+        for kind in ("delivery", "accounts"):
+            fields = body.obj(f"{kind}_address")
+            if fields is None:
+                order[f"{kind}_address"] = None
+                continue
+            address = _address(fields, kind=kind)
+            address.pop("is_default", None)
+            order[f"{kind}_address"] = address
+        lines = [
+            self._read_line(n, line)
+            for n, line in enumerate(body.items("lines", required=True, min_items=1), 1)
+        ]
+        body.done()
+        order["lines"] = lines
+        order["total_quantity"] = sum(line["quantity"] for line in lines)
+        total = sum((Decimal(line["unit_price"]) * line["quantity"] for line in lines), Decimal(0))
+        order["total_value"] = f"{total:.2f}"
+        return order
+
+    def _read_line(self, line_no: int, line: Fields) -> dict[str, Any]:
+        product_id = line.opt_text("product_id")
+        size = line.opt_text("size")
+        barcode = line.opt_text("barcode")
+        quantity = line.integer("quantity", required=True, minimum=1)
+        unit_price = line.money("unit_price")
+        line.done()
+        found: tuple[str, str, str] | None = None
+        if barcode is not None:
+            found = self.sku_by_barcode.get(gtin_key(barcode))
+            if found is None:
+                line.fail("barcode", f"no SKU has barcode {barcode!r}")
+        if product_id is not None or size is not None:
+            by_id = self._sku(line, product_id, size)
+            if by_id and found and by_id[:2] != found[:2]:
+                line.fail("barcode", f"{barcode!r} is not the barcode of {product_id} size {size}")
+            found = found or by_id
+        elif barcode is None:
+            line.fail("", "needs a barcode, or a product_id and size")
+        pid, sku_size, sku_barcode = found or ("", "", None)
+        return {
+            "line_no": line_no,
+            "product_id": pid,
+            "size": sku_size,
+            "barcode": sku_barcode,
+            "quantity": quantity,
+            "unit_price": unit_price or "0.00",
+        }
+
+    def _sku(self, line: Fields, pid: str | None, size: str | None) -> tuple[str, str, Any] | None:
+        if pid is None or size is None:
+            line.fail("product_id" if pid is None else "size", "is required with the other")
+            return None
+        product = self.store.get("products", pid)
+        if product is None:
+            line.fail("product_id", f"no product {pid!r}")
+            return None
+        sku = next((s for s in product["skus"] if s["size"] == size), None)
+        if sku is None:
+            sizes = ", ".join(s["size"] for s in product["skus"])
+            line.fail("size", f"{pid} has no size {size!r} (sizes: {sizes})")
+            return None
+        return pid, size, sku["barcode"]
+
+
+def _same_name(a: str, b: str) -> bool:
+    return a.strip().casefold() == b.strip().casefold()
+
+
+def _conflict(message: str, existing_id: str) -> ApiError:
+    return conflict(message, existing_id=existing_id)
+
+
+def _address(fields: Fields, *, top: bool = False, kind: str | None = None) -> dict[str, Any]:
+    address: dict[str, Any] = {}
+    if kind is None:
+        address["kind"] = fields.choice("kind", ADDRESS_KINDS, required=True)
+    else:
+        address["kind"] = kind
+        fields.raw("kind")
+    for name in ADDRESS_TEXT:
+        address[name] = fields.text(name, max_len=200)
+    address["country"] = fields.text("country", required=True, max_len=60)
+    if fields.has("is_default"):
+        address["is_default"] = fields.boolean("is_default", default=False)
+    if not top:
+        fields.done()
+    return address
