@@ -256,7 +256,23 @@ def load_bytes(raw: bytes, name: str, *, max_bytes: int = MAX_FILE_BYTES) -> Loa
         )
     findings: list[Finding] = []
     builder = _Builder(name, findings)
-    data = builder.build(root, ())
+    try:
+        data = builder.build(root, ())
+    except _TooDeep as exc:
+        mark = exc.node.start_mark
+        findings.append(
+            Finding(
+                name,
+                mark.line + 1,
+                mark.column + 1,
+                "",
+                "yaml-too-deep",
+                "error",
+                f"values are nested more than {MAX_DEPTH} levels deep",
+                "these files nest a few levels at most; check the brackets",
+            )
+        )
+        return LoadResult(None, findings)
     if not isinstance(root, yaml.MappingNode):
         kind = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
         findings.append(
@@ -276,6 +292,11 @@ def load_bytes(raw: bytes, name: str, *, max_bytes: int = MAX_FILE_BYTES) -> Loa
     return LoadResult(Document(name, data, root, builder.ambiguous, flagged), findings)
 
 
+class _TooDeep(Exception):
+    def __init__(self, node: yaml.Node) -> None:
+        self.node = node
+
+
 class _Builder:
     """Turns nodes into plain data, collecting findings instead of raising."""
 
@@ -286,8 +307,7 @@ class _Builder:
 
     def build(self, node: yaml.Node, path: tuple[PathPart, ...]) -> Any:
         if len(path) > MAX_DEPTH:
-            self._add(node, path, "yaml-too-deep", f"nested more than {MAX_DEPTH} levels deep")
-            return None
+            raise _TooDeep(node)
         tag = node.tag
         if tag != _IMPLICIT and not (tag == _STR_TAG and isinstance(node, yaml.ScalarNode)):
             self._add(
