@@ -206,6 +206,11 @@ def look_body(name: str, position: int, keys: Sequence[str]) -> dict[str, Any]:
     return {"name": name, "position": position, "product_keys": list(keys)}
 
 
+def _in_collection(body: dict[str, Any], collection_id: str) -> dict[str, Any]:
+    """A look's write body with its collection's id ("" until a new collection exists)."""
+    return {"collection_id": collection_id, **body}
+
+
 def diff(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> tuple[Change, ...]:
     """Field-level changes between two bodies, in the order of ``after``'s fields."""
     before = before or {}
@@ -386,6 +391,7 @@ def make_plan(
             for product in wanted_look.product_keys:
                 placement[product] = key
             body = look_body(wanted_look.name, wanted_look.position, wanted_look.product_keys)
+            collection_id = have_collection.id if have_collection else ""
             have_look = pairs.get(j)
             order += 1
             if have_look is None:
@@ -393,7 +399,7 @@ def make_plan(
                     "create",
                     "look",
                     key,
-                    body=body,
+                    body=_in_collection(body, collection_id),
                     changes=diff(None, body),
                     collection=wanted_collection.name,
                 )
@@ -408,7 +414,7 @@ def make_plan(
                     key,
                     remote_id=have_look.id,
                     remote_version=have_look.version,
-                    body=body,
+                    body=_in_collection(body, collection_id),
                     changes=diff(before, body),
                     collection=wanted_collection.name,
                 )
@@ -425,7 +431,14 @@ def make_plan(
         key = _look_key(collection_name.get(look.collection_id, look.collection_id), look.name)
         if prune:
             look_deletes.append(
-                Action("delete", "look", key, remote_id=look.id, remote_version=look.version)
+                Action(
+                    "delete",
+                    "look",
+                    key,
+                    remote_id=look.id,
+                    remote_version=look.version,
+                    collection=collection_name.get(look.collection_id, ""),
+                )
             )
             continue
         kept.append(f"look {key}")
@@ -441,7 +454,7 @@ def make_plan(
                 key,
                 remote_id=look.id,
                 remote_version=look.version,
-                body=body,
+                body=_in_collection(body, look.collection_id),
                 changes=diff(before, body),
                 collection=collection_name.get(look.collection_id, ""),
             )
@@ -561,7 +574,7 @@ def _order_looks(nodes: dict[str, _LookNode]) -> list[Action]:
                     node.action.key,
                     remote_id=node.remote.id,
                     remote_version=node.remote.version,
-                    body=body,
+                    body=_in_collection(body, node.remote.collection_id),
                     changes=diff(before, body),
                     collection=node.action.collection,
                     step="detach",
