@@ -1,0 +1,39 @@
+"""Shared fixtures.
+
+- ``sandbox``: both sandbox servers (real uvicorn on 127.0.0.1, free ports), reset before the
+  test; a ``Sandboxes`` object with URLs, tokens, httpx clients and admin/retailer helpers.
+- ``sandbox_pair``: the session's ``SandboxPair`` itself, not reset (for read-only tests).
+- An autouse guard refuses any socket connection that is not loopback.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+from sandbox_harness import Sandboxes, loopback_only
+
+from daemon.sandbox import SandboxPair, start_sandboxes
+
+
+@pytest.fixture(scope="session")
+def sandbox_pair() -> Iterator[SandboxPair]:
+    """Zedonk and ORDRE sandboxes for the whole session (demo seed, ORDRE empty)."""
+    with start_sandboxes() as pair:
+        yield pair
+
+
+@pytest.fixture
+def sandbox(sandbox_pair: SandboxPair) -> Iterator[Sandboxes]:
+    """Both sandboxes, reset to the seed (empty log, no faults, no rate limit) for this test."""
+    sandbox_pair.reset()
+    helper = Sandboxes(sandbox_pair)
+    yield helper
+    helper.close()
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests talk to loopback only: any other connect() fails at once."""
+    monkeypatch.setattr(socket.socket, "connect", loopback_only(socket.socket.connect))
