@@ -1,5 +1,267 @@
-"""Commands: orders (see the README for each command and its exit codes)."""
+"""Commands: orders import | list | show | retry (docs/orders.md describes them)."""
 
 from __future__ import annotations
 
-from daemon.cli.app import app  # noqa: F401
+import time
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from daemon.cli.app import app, print_json
+from daemon.config import Settings, find_root, load_settings
+from daemon.errors import ConfigError, ExitCode, ZedonkOrdreError
+from daemon.history import History
+from daemon.lock import StateLock
+from daemon.notify import Notifier
+from daemon.orders import (
+    ImportResult,
+    check_import_settings,
+    find_import,
+    import_details,
+    import_orders,
+    list_imports,
+    open_clients,
+    retry_import,
+)
+
+JSON_VERSION = 1
+STATES = (
+    "pending",
+    "sending",
+    "created",
+    "partial",
+    "failed",
+    "needs_attention",
+    "skipped",
+    "attention",
+)
+
+orders_app = typer.Typer(
+    no_args_is_help=True,
+    help="Import ORDRE orders into Zedonk, and look into past imports.",
+)
+app.add_typer(orders_app, name="orders")
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+RootOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--root",
+        help="The directory that holds connector.yaml. Default: the nearest one upwards.",
+        file_okay=False,
+    ),
+]
+FormatOption = Annotated[
+    OutputFormat, typer.Option("--format", help="text for people, json for scripts.")
+]
+
+
+def _settings(root: Path | None) -> Settings:
+    return load_settings(root if root is not None else find_root(Path.cwd()))
+
+
+def _exit_code(result: ImportResult) -> int:
+    if result.result == "failed":
+        return int(ExitCode.ERROR)
+    if result.result == "partial":
+        return int(ExitCode.PARTIAL)
+    return int(ExitCode.OK)
+
+
+def _echo_result(result: ImportResult) -> None:
+    stamp = time.strftime("%H:%M:%S")
+    typer.echo(f"{stamp} import run {result.run_id}: {result.result}: {result.message}")
+
+
+@orders_app.command("import")
+def import_command(
+    once: Annotated[bool, typer.Option("--once", help="Do one pass, then exit.")] = False,
+    root: RootOption = None,
+) -> None:
+    """Poll ORDRE and create its new orders in Zedonk, every import poll interval until Ctrl-C.
+
+    With --once: one pass; exit 0 when all went well, 3 when some orders failed or wait for
+    the next pass, 1 when the pass failed, 4 when the daemon or another import holds the lock.
+    """
+    settings = _settings(root)
+    with (
+        StateLock(settings.state_dir, "orders import"),
+        History.open(settings.state_dir) as history,
+    ):
+        zedonk, ordre = open_clients(settings)
+        with zedonk, ordre:
+            check_import_settings(settings, zedonk)  # before any order is touched
+        notifier = Notifier(settings, history)
+        while True:
+            result = import_orders(settings, history, trigger="cli", notifier=notifier)
+            _echo_result(result)
+            if once:
+                raise typer.Exit(_exit_code(result))
+            try:
+                time.sleep(settings.daemon.poll_interval)
+            except KeyboardInterrupt:
+                raise typer.Exit(0) from None
+
+
+@orders_app.command("list")
+def list_command(
+    status: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--status",
+            help="Only imports in this state (repeatable): pending, sending, created, partial, "
+            "failed, needs_attention, skipped, or attention (failed and needs_attention).",
+        ),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 100,
+    output: FormatOption = OutputFormat.text,
+    root: RootOption = None,
+) -> None:
+    """List imports, most recently changed first."""
+    states = tuple(s.strip().lower().replace("-", "_") for s in status or ())
+    unknown = [s for s in states if s not in STATES]
+    if unknown:
+        raise ConfigError(
+            f"unknown --status {', '.join(unknown)}", hint=f"use one of: {', '.join(STATES)}"
+        )
+    settings = _settings(root)
+    with History.open(settings.state_dir, read_only=True) as history:
+        rows = list_imports(history, states=states, limit=limit)
+    if output is OutputFormat.json:
+        print_json({"version": JSON_VERSION, "imports": rows})
+        return
+    if not rows:
+        typer.echo("no imports" + (f" in state {', '.join(states)}" if states else ""))
+        return
+    table = [("IMPORT", "ORDER", "PO", "RETAILER", "STATE", "ZEDONK", "LINES", "UPDATED")]
+    for row in rows:
+        lines = (
+            f"{row['lines_imported']}/{row['lines_total']}"
+            if row["lines_imported"] is not None
+            else str(row["lines_total"] or "")
+        )
+        table.append(
+            (
+                row["import_key"],
+                row["ordre_number"],
+                row["po_number"] or "",
+                row["retailer_name"] or "",
+                row["state"],
+                row["zedonk_order_number"] or "",
+                lines,
+                (row["updated_at"] or "")[:19].replace("T", " "),
+            )
+        )
+    widths = [max(len(str(r[i])) for r in table) for i in range(len(table[0]))]
+    for r in table:
+        typer.echo("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+
+
+@orders_app.command("show")
+def show_command(
+    ident: Annotated[
+        str,
+        typer.Argument(
+            help="Import key (id#submission), ORDRE order id or number, or Zedonk order number."
+        ),
+    ],
+    output: FormatOption = OutputFormat.text,
+    root: RootOption = None,
+) -> None:
+    """Everything known about one import: the order, its outcome, left-out lines and errors."""
+    settings = _settings(root)
+    with History.open(settings.state_dir, read_only=True) as history:
+        key = _resolve(history, ident)
+        details = import_details(history, key)
+    if output is OutputFormat.json:
+        print_json({"version": JSON_VERSION, "import": details})
+        return
+    _print_details(details)
+
+
+@orders_app.command("retry")
+def retry_command(
+    ident: Annotated[
+        str, typer.Argument(help="Import key (id#submission), ORDRE order id or number.")
+    ],
+    root: RootOption = None,
+) -> None:
+    """Import a failed (or skipped) submission again, once its data is fixed.
+
+    Exit 0 when it is imported now, 3 when it still fails or waits, 1 on error, 4 when the
+    daemon holds the lock (pause it, or wait for it).
+    """
+    settings = _settings(root)
+    with StateLock(settings.state_dir, "orders retry"), History.open(settings.state_dir) as history:
+        key = _resolve(history, ident)
+        result = retry_import(settings, history, key, notifier=Notifier(settings, history))
+        [row] = history.query("SELECT state, last_error FROM imports WHERE import_key = ?", (key,))
+    _echo_result(result)
+    typer.echo(f"{key}: {row['state']}" + (f" ({row['last_error']})" if row["last_error"] else ""))
+    if result.result == "failed":
+        raise typer.Exit(int(ExitCode.ERROR))
+    if row["state"] not in ("created", "partial"):
+        raise typer.Exit(int(ExitCode.PARTIAL))
+
+
+def _resolve(history: History, ident: str) -> str:
+    key = find_import(history, ident)
+    if key is None:
+        raise ZedonkOrdreError(
+            f"no import matches {ident!r}",
+            hint="use an import key, ORDRE order id or number from `zedonk-ordre orders list`",
+        )
+    return key
+
+
+def _print_details(d: dict[str, Any]) -> None:
+    echo = typer.echo
+    echo(f"import        {d['import_key']}")
+    echo(f"ORDRE order   {d['ordre_number']} (id {d['ordre_id']}, submission {d['submission']})")
+    echo(
+        f"state         {d['state']}"
+        + (f" after {d['attempts']} attempt(s)" if d["attempts"] else "")
+    )
+    if d["last_error"]:
+        echo(f"error         {d['last_error']}")
+    echo(f"retailer      {d['retailer_name'] or ''}  PO {d['po_number'] or '(none)'}")
+    if d["zedonk_order_number"]:
+        echo(
+            f"Zedonk order  {d['zedonk_order_number']} (id {d['zedonk_order_id']},"
+            f" customer {d['customer_id']})"
+        )
+    if d["lines_total"] is not None:
+        echo(f"lines         {d['lines_imported'] or 0} of {d['lines_total']} imported")
+    if d["previous_import_key"]:
+        done = "inactivated" if d["previous_inactivated"] else "to inactivate"
+        echo(f"replaces      {d['previous_import_key']} ({done})")
+    echo(f"first seen    {d['first_seen_at']}   updated {d['updated_at']}")
+    if d["left_out_lines"]:
+        echo("\nlines left out:")
+        for x in d["left_out_lines"]:
+            echo(
+                f"  line {x['line_no']}: barcode {x['barcode'] or '(none)'}  {x['style']} "
+                f"{x['colour']} {x['size']}  qty {x['quantity']} @ {x['unit_price']}"
+                f"  -> {x['reason']}"
+            )
+    if d["reports"]:
+        echo("\nreported:")
+        for r in d["reports"]:
+            echo(f"  {r['at'][:19]}  {r['kind']}: {r['message']}")
+    if d["other_submissions"]:
+        echo("\nother submissions:")
+        for s in d["other_submissions"]:
+            echo(f"  {s['import_key']}  {s['state']}  {s['zedonk_order_number'] or ''}".rstrip())
+    if d["events"]:
+        echo("\nhistory:")
+        for e in d["events"]:
+            echo(f"  {e['at'][:19]}  {e['level']:<7}  {e['message']}")
+            for line in e["details"] if isinstance(e["details"], list) else []:
+                echo(f"      {line}")

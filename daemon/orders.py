@@ -1,0 +1,1143 @@
+"""The order import: every ORDRE submission becomes exactly one Zedonk order.
+
+One pass (``import_orders``) has two halves:
+
+1. Intake. List ORDRE orders changed since the cursor (minus an overlap window), and record
+   each importable submission as a ``pending`` row of the ledger (``imports``), keyed by
+   ``id#submission``. Rows, reports and the new cursor are committed together, so the cursor
+   never runs ahead of the ledger; seeing an order twice changes nothing.
+2. Import. For each ``pending`` or ``sending`` row: commit the intent (``sending``), create
+   the Zedonk order carrying ``connector_ref = "ordre:" + import_key``, then commit the result.
+   A row that was claimed before (a crash, a timeout, a lost answer) is first looked up in
+   Zedonk by its connector reference; it is created only when the lookup finds nothing. A
+   create whose outcome is unknown is never repeated in the same pass: the next pass looks.
+
+New customers follow the same intent-first protocol (``customer_creations``), so two orders
+from one new retailer, or a crash in between, still make one customer. A file lock in the
+state directory keeps two import passes from running at once; the UNIQUE constraints of the
+ledger are the last guard.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import signal
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from hashlib import sha256
+from typing import Any
+
+from daemon.clients import BrokenItem, OrdreClient, ZedonkClient
+from daemon.config import Settings
+from daemon.errors import (
+    AuthError,
+    ConfigError,
+    Conflict,
+    OutcomeUnknown,
+    RateLimited,
+    RemoteError,
+    TransientError,
+    ZedonkOrdreError,
+)
+from daemon.history import History, utcnow
+from daemon.model import Customer, OrdreOrder, SalesOrder
+from daemon.notify import Notifier
+from daemon.ordermap import (
+    ImportTarget,
+    LeftOutLine,
+    NoLinesMatched,
+    OrderMappingError,
+    SkuIndex,
+    Triage,
+    addresses_to_add,
+    check_template,
+    connector_ref,
+    content_fingerprint,
+    map_order,
+    match_customer,
+    name_key,
+    new_customer,
+    order_from_json,
+    order_to_json,
+    triage,
+)
+
+log = logging.getLogger("daemon.orders")
+
+CURSOR_KEY = "orders.cursor"
+OVERLAP = timedelta(minutes=5)  # re-read this much before the cursor: clocks and commits lag
+LOCK_FILE = "orders.lock"
+LOCK_WAIT = 60.0  # seconds a pass waits for another pass to finish
+CRASH_ENV = "ZEDONK_ORDRE_CRASH_AT"
+CRASH_POINTS = ("after_intent_commit", "after_zedonk_create", "after_history_commit")
+OPEN_STATES = ("pending", "sending")
+DONE_STATES = ("created", "partial")
+ACTIVITY = ("new", "created", "partial", "failed", "unresolved", "skipped", "reported")
+
+
+def crash_point(name: str) -> None:
+    """Test hook: die here, as a power cut would, when ``$ZEDONK_ORDRE_CRASH_AT`` names it."""
+    if os.environ.get(CRASH_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    run_id: int
+    result: str  # "ok" | "partial" | "failed" | "no-orders"
+    counts: dict[str, int]
+    message: str
+
+
+def check_import_settings(settings: Settings, zedonk: ZedonkClient) -> None:
+    """The import season must exist and the order owner must be an active user."""
+    imp = settings.import_
+    check_template(imp.order_reference)
+    seasons = [s.code for s in zedonk.seasons()]
+    if imp.season not in seasons:
+        raise ConfigError(
+            f"import.season {imp.season!r} is not a Zedonk season",
+            hint=f"choose one of: {', '.join(seasons) or '(Zedonk has no seasons)'}",
+        )
+    users = {u.username: u for u in zedonk.users()}
+    owner = users.get(imp.order_owner)
+    if owner is None:
+        raise ConfigError(
+            f"import.order_owner {imp.order_owner!r} is not a Zedonk user",
+            hint=f"choose an active user: {', '.join(sorted(u for u in users if users[u].active))}",
+        )
+    if not owner.active:
+        raise ConfigError(
+            f"import.order_owner {imp.order_owner!r} is an inactive Zedonk user",
+            hint="reactivate the user in Zedonk or choose another order owner",
+        )
+
+
+def open_clients(settings: Settings) -> tuple[ZedonkClient, OrdreClient]:
+    """Both clients, with their tokens read from where the settings say."""
+    zedonk = ZedonkClient(settings.zedonk.url, settings.zedonk.token.resolve())
+    try:
+        ordre = OrdreClient(settings.ordre.url, settings.ordre.token.resolve())
+    except BaseException:
+        zedonk.close()
+        raise
+    return zedonk, ordre
+
+
+@contextmanager
+def import_lock(settings: Settings, wait: float = LOCK_WAIT) -> Iterator[None]:
+    """One import pass at a time per state directory (the kernel frees it if we die)."""
+    settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(settings.state_dir / LOCK_FILE, "a") as handle:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise ZedonkOrdreError(
+                        f"another order import has been running for over {wait:g}s",
+                        hint="wait for it to finish",
+                    ) from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def import_orders(
+    settings: Settings, history: History, *, trigger: str, notifier: Notifier | None = None
+) -> ImportResult:
+    """One import pass. Never raises for an expected failure: it records and notifies it."""
+    return _run(settings, history, trigger, notifier, retry_key=None)
+
+
+def retry_import(
+    settings: Settings, history: History, import_key: str, *, notifier: Notifier | None = None
+) -> ImportResult:
+    """Import one failed (or skipped) submission again, with ORDRE's and Zedonk's data as now."""
+    return _run(settings, history, "retry", notifier, retry_key=import_key)
+
+
+def _run(
+    settings: Settings,
+    history: History,
+    trigger: str,
+    notifier: Notifier | None,
+    retry_key: str | None,
+) -> ImportResult:
+    run_id = history.start_run("import", trigger)
+    importer = Importer(settings, history, run_id, notifier)
+    try:
+        with import_lock(settings):
+            importer.run(retry_key)
+    except ZedonkOrdreError as exc:
+        importer.fail(exc)
+    except Exception as exc:  # a bug: record it, keep the daemon alive
+        log.exception("order import failed")
+        importer.fail(ZedonkOrdreError(f"internal error: {type(exc).__name__}: {exc}"))
+    finally:
+        importer.close()
+    return importer.finish()
+
+
+@dataclass
+class _Context:
+    """What Zedonk knows, loaded once per pass and only when there is something to import."""
+
+    customers: list[Customer]
+    skus: SkuIndex
+    target: ImportTarget
+
+
+class _StopPass(Exception):
+    """A remote is unavailable: leave the remaining rows for the next pass."""
+
+
+@dataclass
+class Importer:
+    settings: Settings
+    history: History
+    run_id: int
+    notifier: Notifier | None
+    counts: Counter[str] = field(default_factory=Counter)
+    failure: ZedonkOrdreError | None = None
+    zedonk: ZedonkClient | None = None
+    ordre: OrdreClient | None = None
+    context: _Context | None = None
+
+    # ------------------------------------------------------------------ the pass
+
+    def run(self, retry_key: str | None) -> None:
+        try:
+            self.zedonk, self.ordre = open_clients(self.settings)
+        except ConfigError as exc:
+            self._problem("import-config", "Order import cannot start", exc)
+            raise
+        if retry_key is not None:
+            self._prepare_retry(retry_key)
+        else:
+            self._intake()
+        self._import_open_rows(only=retry_key)
+        if retry_key is None:
+            self._finish_resubmissions()
+
+    def close(self) -> None:
+        for client in (self.zedonk, self.ordre):
+            if client is not None:
+                client.close()
+
+    def fail(self, exc: ZedonkOrdreError) -> None:
+        self.failure = exc
+        self.history.record_event(
+            "error", "import-failed", exc.message, run_id=self.run_id, details={"hint": exc.hint}
+        )
+
+    def finish(self) -> ImportResult:
+        counts = dict(self.counts)
+        if self.failure is not None:
+            result, message = "failed", self.failure.message
+        elif not any(counts.get(k) for k in ACTIVITY):
+            result, message = "no-orders", "no new orders"
+        else:
+            troubled = counts.get("failed", 0) + counts.get("partial", 0)
+            troubled += counts.get("unresolved", 0) + counts.get("needs_attention", 0)
+            result = "partial" if troubled else "ok"
+            message = _summary(counts)
+        self.history.finish_run(
+            self.run_id,
+            "no-changes" if result == "no-orders" else result,
+            summary=counts,
+            error=message if result == "failed" else None,
+        )
+        return ImportResult(self.run_id, result, counts, message)
+
+    # ------------------------------------------------------------------ intake
+
+    def _intake(self) -> None:
+        assert self.ordre is not None
+        imp = self.settings.import_
+        cursor = self.history.get_state(CURSOR_KEY)
+        if cursor:
+            since: datetime | None = datetime.fromisoformat(cursor) - OVERLAP
+        elif imp.go_live:
+            go_live = imp.go_live
+            since = datetime(go_live.year, go_live.month, go_live.day, tzinfo=UTC) - OVERLAP
+        else:
+            since = None
+        seen: dict[str, OrdreOrder | BrokenItem] = {}
+        newest: datetime | None = None
+        complete = False
+        try:
+            for item in self.ordre.orders(updated_since=since):
+                if isinstance(item, BrokenItem):
+                    seen[_broken_key(item)] = item
+                    continue
+                seen[item.import_key] = item  # a later copy of the same submission wins
+                if item.updated_at and (newest is None or item.updated_at > newest):
+                    newest = item.updated_at
+            complete = True
+            self._remote_ok("ordre")
+        except RemoteError as exc:
+            self._remote_failed("ordre", exc)
+        self.counts["seen"] += len(seen)
+        self._record_intake(list(seen.values()), newest if complete else None)
+
+    def _record_intake(self, items: list[OrdreOrder | BrokenItem], cursor: datetime | None) -> None:
+        imp = self.settings.import_
+        notices: list[tuple[str, str, str]] = []
+        with self.history.transaction() as conn:
+            for item in items:
+                if isinstance(item, BrokenItem):
+                    notices += self._intake_broken(conn, item)
+                    continue
+                notices += self._intake_reports(conn, item)
+                decision = triage(item, statuses=imp.statuses, go_live=imp.go_live)
+                if decision is not Triage.IGNORE:
+                    notices += self._intake_order(conn, item, decision)
+            if cursor is not None:
+                old = _state_in(conn, CURSOR_KEY)
+                if old is None or datetime.fromisoformat(old) < cursor:
+                    conn.execute(
+                        "INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?)"
+                        " ON CONFLICT(key) DO UPDATE SET value = excluded.value,"
+                        " updated_at = excluded.updated_at",
+                        (CURSOR_KEY, json.dumps(cursor.isoformat()), utcnow()),
+                    )
+        for key, title, details in notices:
+            if self.notifier is not None:
+                self.notifier.problem(key, title, details)
+
+    def _intake_order(
+        self, conn: sqlite3.Connection, order: OrdreOrder, decision: Triage
+    ) -> list[tuple[str, str, str]]:
+        key = order.import_key
+        now = utcnow()
+        payload = json.dumps(order_to_json(order), sort_keys=True)
+        fingerprint = content_fingerprint(order)
+        row = conn.execute("SELECT * FROM imports WHERE import_key = ?", (key,)).fetchone()
+        if row is None:
+            skipped = decision is Triage.SKIP
+            conn.execute(
+                "INSERT INTO imports (import_key, ordre_id, ordre_number, submission,"
+                " connector_ref, state, po_number, retailer_name, payload, payload_sha256,"
+                " lines_total, last_error, first_seen_at, updated_at, run_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key,
+                    order.id,
+                    order.number,
+                    order.submission,
+                    connector_ref(key),
+                    "skipped" if skipped else "pending",
+                    order.po_number,
+                    order.retailer_name,
+                    payload,
+                    fingerprint,
+                    len(order.lines),
+                    f"created before go-live ({self.settings.import_.go_live})"
+                    if skipped
+                    else None,
+                    now,
+                    now,
+                    self.run_id,
+                ),
+            )
+            self.counts["skipped" if skipped else "new"] += 1
+            if not skipped:
+                # An earlier submission nobody has started importing is superseded by this one.
+                conn.execute(
+                    "UPDATE imports SET state = 'skipped', updated_at = ?, last_error ="
+                    " 'superseded by submission ' || ? || ' before it was imported'"
+                    " WHERE ordre_id = ? AND submission < ? AND state = 'pending'"
+                    " AND attempts = 0",
+                    (now, order.submission, order.id, order.submission),
+                )
+            return []
+        if row["state"] == "pending" and row["attempts"] == 0:
+            # Not started: import the retailer's latest content of this submission.
+            conn.execute(
+                "UPDATE imports SET payload = ?, payload_sha256 = ?, po_number = ?,"
+                " lines_total = ?, updated_at = ? WHERE import_key = ?",
+                (payload, fingerprint, order.po_number, len(order.lines), now, key),
+            )
+        elif row["state"] == "failed" and row["payload_sha256"] is None:
+            # It was unreadable before and reads now: import it.
+            conn.execute(
+                "UPDATE imports SET state = 'pending', payload = ?, payload_sha256 = ?,"
+                " ordre_number = ?, po_number = ?, retailer_name = ?, lines_total = ?,"
+                " last_error = NULL, updated_at = ? WHERE import_key = ?",
+                (
+                    payload,
+                    fingerprint,
+                    order.number,
+                    order.po_number,
+                    order.retailer_name,
+                    len(order.lines),
+                    now,
+                    key,
+                ),
+            )
+            self.counts["new"] += 1
+        elif row["state"] in DONE_STATES and row["payload_sha256"] != fingerprint:
+            message = (
+                f"ORDRE order {order.number} was edited after it was imported as Zedonk order "
+                f"{row['zedonk_order_number']}; the edit is not applied. Change the Zedonk order "
+                "by hand, or ask the retailer to re-submit the order."
+            )
+            if self._report(conn, key, "edited", fingerprint, message):
+                return [
+                    (f"order-edited:{key}:{fingerprint[:12]}", f"{order.number} edited", message)
+                ]
+        return []
+
+    def _intake_reports(
+        self, conn: sqlite3.Connection, order: OrdreOrder
+    ) -> list[tuple[str, str, str]]:
+        if order.status != "cancelled":
+            return []
+        notices = []
+        now = utcnow()
+        conn.execute(
+            "UPDATE imports SET state = 'skipped', updated_at = ?,"
+            " last_error = 'cancelled in ORDRE before it was imported'"
+            " WHERE ordre_id = ? AND state = 'pending' AND attempts = 0",
+            (now, order.id),
+        )
+        for row in conn.execute(
+            "SELECT * FROM imports WHERE ordre_id = ? AND state IN ('created', 'partial')",
+            (order.id,),
+        ).fetchall():
+            message = (
+                f"ORDRE order {order.number} was cancelled after submission {row['submission']} "
+                f"was imported as Zedonk order {row['zedonk_order_number']}; the Zedonk order is "
+                "unchanged. Force-close or inactivate it in Zedonk if it should not be delivered."
+            )
+            if self._report(conn, row["import_key"], "cancelled", "", message):
+                key = row["import_key"]
+                notices.append((f"order-cancelled:{key}", f"{order.number} cancelled", message))
+        return notices
+
+    def _report(
+        self, conn: sqlite3.Connection, key: str, kind: str, fingerprint: str, message: str
+    ) -> bool:
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO import_reports (import_key, kind, fingerprint, at, message)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (key, kind, fingerprint, utcnow(), message),
+        )
+        if cur.rowcount == 0:
+            return False
+        self._event(conn, "warning", f"order-{kind}", message, key)
+        self.counts["reported"] += 1
+        return True
+
+    def _intake_broken(
+        self, conn: sqlite3.Connection, item: BrokenItem
+    ) -> list[tuple[str, str, str]]:
+        key = _broken_key(item)
+        ordre_id, _, submission = key.rpartition("#")
+        now = utcnow()
+        message = f"ORDRE sent an order that cannot be read: {item.reason}"
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO imports (import_key, ordre_id, ordre_number, submission,"
+            " connector_ref, state, payload, last_error, first_seen_at, updated_at, run_id)"
+            " VALUES (?, ?, '', ?, ?, 'failed', ?, ?, ?, ?, ?)",
+            (
+                key,
+                ordre_id,
+                int(submission),
+                connector_ref(key),
+                json.dumps(item.raw, sort_keys=True, default=str),
+                message,
+                now,
+                now,
+                self.run_id,
+            ),
+        )
+        if cur.rowcount == 0:
+            return []
+        self.counts["failed"] += 1
+        self._event(conn, "error", "order-malformed", message, key)
+        return [(f"order-failed:{key}", f"ORDRE order {ordre_id} cannot be read", message)]
+
+    # ------------------------------------------------------------------ import
+
+    def _import_open_rows(self, only: str | None) -> None:
+        if only is not None:
+            keys = [only]
+        else:
+            keys = [
+                r["import_key"]
+                for r in self.history.query(
+                    "SELECT import_key FROM imports WHERE state IN ('pending', 'sending')"
+                    " ORDER BY first_seen_at, import_key"
+                )
+            ]
+        if not keys:
+            return
+        try:
+            self._load_context()
+            for key in keys:
+                self._import_one(key)
+        except _StopPass:
+            left = self.history.query(
+                "SELECT COUNT(*) AS n FROM imports WHERE state IN ('pending', 'sending')"
+            )[0]["n"]
+            self.counts["unresolved"] = max(self.counts["unresolved"], left)
+            return
+        self._remote_ok("zedonk")
+
+    def _load_context(self) -> None:
+        assert self.zedonk is not None
+        imp = self.settings.import_
+        try:
+            check_import_settings(self.settings, self.zedonk)
+            customers = list(self.zedonk.customers())
+            skus = SkuIndex(self.zedonk.products())
+        except ConfigError as exc:
+            self._problem("import-config", "Order import settings are wrong", exc)
+            raise
+        except RemoteError as exc:
+            self._remote_failed("zedonk", exc)
+            raise _StopPass from None
+        self._resolved("import-config")
+        target = ImportTarget(imp.season, imp.order_owner, imp.approved, imp.order_reference)
+        self.context = _Context(customers, skus, target)
+
+    def _claim(self, key: str) -> sqlite3.Row | None:
+        """Commit the intent: the row goes to ``sending`` before any Zedonk write."""
+        with self.history.transaction() as conn:
+            row: sqlite3.Row | None = conn.execute(
+                "SELECT * FROM imports WHERE import_key = ?", (key,)
+            ).fetchone()
+            if row is None or row["state"] not in OPEN_STATES:
+                return None
+            conn.execute(
+                "UPDATE imports SET state = 'sending', attempts = attempts + 1, updated_at = ?,"
+                " run_id = ? WHERE import_key = ?",
+                (utcnow(), self.run_id, key),
+            )
+        return row
+
+    def _import_one(self, key: str) -> None:
+        assert self.zedonk is not None and self.context is not None
+        row = self._claim(key)
+        if row is None:
+            return
+        crash_point("after_intent_commit")
+        order = order_from_json(json.loads(row["payload"]))
+        try:
+            if row["attempts"] > 0 or row["state"] == "sending":
+                # Tried before: Zedonk may have the order already. Look before creating.
+                try:
+                    existing = self.zedonk.find_sales_order(connector_ref(key))
+                except Conflict as exc:  # several orders carry it: a person must choose
+                    self._needs_attention(key, order, exc)
+                    return
+                if existing is not None:
+                    self._confirm(key, order, existing, self._left_out_for(order, key), True)
+                    return
+            customer = self._customer_for(order, key)
+            mapped = map_order(
+                order,
+                import_key=key,
+                customer_id=customer.id,
+                skus=self.context.skus,
+                target=self.context.target,
+            )
+        except NoLinesMatched as exc:
+            self._failed(key, order, exc.code, exc.message, left_out=exc.left_out)
+            return
+        except OrderMappingError as exc:
+            self._failed(key, order, exc.code, exc.message, hint=exc.hint)
+            return
+        except OutcomeUnknown as exc:  # e.g. a customer create: the next pass looks it up
+            self._back_to_pending(key, exc)
+            return
+        except Conflict as exc:
+            self._failed(key, order, "customer-conflict", exc.message, hint=exc.hint)
+            return
+        except RemoteError as exc:
+            self._back_to_pending(key, exc)
+            self._remote_failed("zedonk", exc)
+            raise _StopPass from None
+        try:
+            created = self.zedonk.create_sales_order(mapped.order)
+        except OutcomeUnknown as exc:
+            self._unresolved(key, order, exc)
+            return
+        except (TransientError, RateLimited, AuthError) as exc:
+            # Refused before it was processed (a lost answer is OutcomeUnknown, above).
+            self._back_to_pending(key, exc)
+            self._remote_failed("zedonk", exc)
+            raise _StopPass from None
+        except RemoteError as exc:  # Zedonk refused the order (422 and the like)
+            self._failed(key, order, "zedonk-refused", exc.message, hint=exc.hint)
+            return
+        crash_point("after_zedonk_create")
+        self._confirm(key, order, created, mapped.left_out, False)
+        crash_point("after_history_commit")
+
+    def _left_out_for(self, order: OrdreOrder, key: str) -> tuple[LeftOutLine, ...]:
+        assert self.context is not None
+        try:
+            mapped = map_order(
+                order,
+                import_key=key,
+                customer_id="",
+                skus=self.context.skus,
+                target=self.context.target,
+            )
+        except OrderMappingError:
+            return ()
+        return mapped.left_out
+
+    # ------------------------------------------------------------------ customers
+
+    def _customer_for(self, order: OrdreOrder, key: str) -> Customer:
+        assert self.zedonk is not None and self.context is not None
+        match = match_customer(order, self.context.customers)
+        customer = match.customer or self._create_customer(order, key)
+        for address in addresses_to_add(customer, order):
+            try:
+                customer = self.zedonk.add_customer_address(customer.id, address)
+            except RemoteError as exc:  # the order carries its addresses either way
+                self.history.record_event(
+                    "warning",
+                    "customer-address-failed",
+                    f"the {address.kind} address of {order.number} was not added to customer "
+                    f"{customer.name}: {exc.message}",
+                    subject=key,
+                    run_id=self.run_id,
+                )
+                break
+            self._remember(customer)
+        return customer
+
+    def _remember(self, customer: Customer) -> None:
+        assert self.context is not None
+        self.context.customers = [c for c in self.context.customers if c.id != customer.id]
+        self.context.customers.append(customer)
+
+    def _create_customer(self, order: OrdreOrder, key: str) -> Customer:
+        """Create the retailer's customer exactly once: intent, lookup if tried, create."""
+        assert self.zedonk is not None and self.context is not None
+        wanted = new_customer(order)
+        nk = name_key(wanted.name)
+        now = utcnow()
+        with self.history.transaction() as conn:
+            row = conn.execute(
+                "SELECT * FROM customer_creations WHERE name_key = ?", (nk,)
+            ).fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO customer_creations (name_key, name, account_code, state,"
+                    " import_key, attempts, created_at, updated_at)"
+                    " VALUES (?, ?, ?, 'pending', ?, 1, ?, ?)",
+                    (nk, wanted.name, wanted.account_code, key, now, now),
+                )
+            else:
+                conn.execute(
+                    "UPDATE customer_creations SET attempts = attempts + 1, updated_at = ?"
+                    " WHERE name_key = ?",
+                    (now, nk),
+                )
+        if row is not None:
+            found = self._find_customer(wanted)
+            if found is not None:
+                return self._customer_created(nk, found, key, existed=True)
+        try:
+            created = self.zedonk.create_customer(wanted)
+        except Conflict:
+            found = self._find_customer(wanted)
+            if found is None:
+                raise
+            return self._customer_created(nk, found, key, existed=True)
+        return self._customer_created(nk, created, key, existed=False)
+
+    def _find_customer(self, wanted: Customer) -> Customer | None:
+        assert self.zedonk is not None
+        found = self.zedonk.find_customer_by_name(wanted.name)
+        if found is None and wanted.account_code:
+            found = next(self.zedonk.customers(account_code=wanted.account_code), None)
+        return found
+
+    def _customer_created(
+        self, nk: str, customer: Customer, key: str, *, existed: bool
+    ) -> Customer:
+        with self.history.transaction() as conn:
+            conn.execute(
+                "UPDATE customer_creations SET state = 'created', customer_id = ?, updated_at = ?"
+                " WHERE name_key = ?",
+                (customer.id, utcnow(), nk),
+            )
+            if not existed:
+                self._event(
+                    conn,
+                    "info",
+                    "customer-created",
+                    f"created Zedonk customer {customer.name} ({customer.id}) for a new retailer",
+                    key,
+                )
+        if not existed:
+            self.counts["customers_created"] += 1
+        self._remember(customer)
+        return customer
+
+    # ------------------------------------------------------------------ outcomes
+
+    def _confirm(
+        self,
+        key: str,
+        order: OrdreOrder,
+        created: SalesOrder,
+        left_out: tuple[LeftOutLine, ...],
+        recovered: bool,
+    ) -> None:
+        state = "partial" if left_out else "created"
+        label = f"{order.number} (submission {order.submission})"
+        try:
+            with self.history.transaction() as conn:
+                conn.execute(
+                    "UPDATE imports SET state = ?, zedonk_order_id = ?, zedonk_order_number = ?,"
+                    " customer_id = ?, lines_total = ?, lines_imported = ?, last_error = NULL,"
+                    " updated_at = ?, run_id = ? WHERE import_key = ?",
+                    (
+                        state,
+                        created.id,
+                        created.number,
+                        created.customer_id,
+                        len(order.lines),
+                        len(created.lines),
+                        utcnow(),
+                        self.run_id,
+                        key,
+                    ),
+                )
+                self._store_left_out(conn, key, left_out)
+                how = "found in Zedonk after an interrupted try" if recovered else "created"
+                self._event(
+                    conn, "info", "order-imported", f"{label}: {how} as {created.number}", key
+                )
+                if left_out:
+                    self._event(
+                        conn,
+                        "warning",
+                        "lines-left-out",
+                        f"{label}: {len(left_out)} of {len(order.lines)} lines left out",
+                        key,
+                        details=[line.message for line in left_out],
+                    )
+        except sqlite3.IntegrityError as exc:
+            # The last guard: a Zedonk order already recorded for another submission.
+            self._needs_attention(
+                key, order, ZedonkOrdreError(f"ledger refused {created.number}: {exc}")
+            )
+            return
+        if recovered:
+            self.counts["recovered"] += 1
+        self.counts[state] += 1
+        self._resolved(f"order-failed:{key}")
+        if left_out:
+            lines = "\n".join(f"- {line.message}" for line in left_out)
+            self._notify(
+                f"lines-left-out:{key}",
+                f"{order.number} imported without {len(left_out)} line(s)",
+                f"ORDRE order {label} was imported as Zedonk order {created.number}, but these "
+                f"lines were left out:\n{lines}\n\nAdd them to the Zedonk order by hand once the "
+                "barcodes are fixed.",
+            )
+
+    def _store_left_out(
+        self, conn: sqlite3.Connection, key: str, left_out: tuple[LeftOutLine, ...]
+    ) -> None:
+        conn.execute("DELETE FROM import_lines WHERE import_key = ?", (key,))
+        conn.executemany(
+            "INSERT INTO import_lines (import_key, line_no, barcode, style, colour, size,"
+            " quantity, unit_price, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    key,
+                    x.line_no,
+                    x.barcode,
+                    x.style,
+                    x.colour,
+                    x.size,
+                    x.quantity,
+                    str(x.unit_price),
+                    x.reason,
+                )
+                for x in left_out
+            ],
+        )
+
+    def _failed(
+        self,
+        key: str,
+        order: OrdreOrder,
+        code: str,
+        message: str,
+        *,
+        hint: str | None = None,
+        left_out: tuple[LeftOutLine, ...] = (),
+    ) -> None:
+        text = message + (f" ({hint})" if hint else "")
+        with self.history.transaction() as conn:
+            conn.execute(
+                "UPDATE imports SET state = 'failed', last_error = ?, updated_at = ?"
+                " WHERE import_key = ?",
+                (text, utcnow(), key),
+            )
+            self._store_left_out(conn, key, left_out)
+            self._event(
+                conn,
+                "error",
+                f"order-{code}",
+                f"{order.number} (submission {order.submission}) was not imported: {message}",
+                key,
+                details=[line.message for line in left_out] or None,
+            )
+        self.counts["failed"] += 1
+        details = text
+        if left_out:
+            details += "\n" + "\n".join(f"- {line.message}" for line in left_out)
+        self._notify(
+            f"order-failed:{key}",
+            f"{order.number} not imported",
+            f"ORDRE order {order.number} (submission {order.submission}) was not imported into "
+            f"Zedonk:\n{details}\n\nFix the data, then run: zedonk-ordre orders retry {key}",
+        )
+
+    def _needs_attention(self, key: str, order: OrdreOrder, exc: ZedonkOrdreError) -> None:
+        with self.history.transaction() as conn:
+            conn.execute(
+                "UPDATE imports SET state = 'needs_attention', last_error = ?, updated_at = ?"
+                " WHERE import_key = ?",
+                (exc.message, utcnow(), key),
+            )
+            self._event(conn, "error", "order-needs-attention", exc.message, key)
+        self.counts["needs_attention"] += 1
+        self._notify(
+            f"order-failed:{key}",
+            f"{order.number} needs attention",
+            f"ORDRE order {order.number} (submission {order.submission}): {exc.message}"
+            + (f"\nHint: {exc.hint}" if exc.hint else ""),
+        )
+
+    def _unresolved(self, key: str, order: OrdreOrder, exc: ZedonkOrdreError) -> None:
+        """The create's outcome is unknown: the row stays ``sending``; the next pass looks."""
+        with self.history.transaction() as conn:
+            conn.execute(
+                "UPDATE imports SET last_error = ?, updated_at = ? WHERE import_key = ?",
+                (exc.message, utcnow(), key),
+            )
+            self._event(
+                conn,
+                "warning",
+                "order-outcome-unknown",
+                f"{order.number}: Zedonk's answer to the create was lost ({exc.message}); "
+                "the next pass looks the order up before creating it",
+                key,
+            )
+        self.counts["unresolved"] += 1
+
+    def _back_to_pending(self, key: str, exc: ZedonkOrdreError) -> None:
+        with self.history.transaction() as conn:
+            conn.execute(
+                "UPDATE imports SET state = 'pending', last_error = ?, updated_at = ?"
+                " WHERE import_key = ? AND state = 'sending'",
+                (exc.message, utcnow(), key),
+            )
+        self.counts["unresolved"] += 1
+
+    # ------------------------------------------------------------------ re-submissions
+
+    def _finish_resubmissions(self) -> None:
+        """Link each re-submission to the import before it, and inactivate that order if asked."""
+        rows = self.history.query(
+            "SELECT * FROM imports WHERE state IN ('created', 'partial') AND submission > 1"
+            " AND (previous_import_key IS NULL OR previous_inactivated = 0)"
+        )
+        for row in rows:
+            if row["previous_import_key"] is None:
+                self._link_previous(row)
+            elif self.settings.import_.on_resubmit == "inactivate_previous":
+                self._inactivate_previous(row)
+
+    def _link_previous(self, row: dict[str, Any]) -> None:
+        previous = self.history.query(
+            "SELECT * FROM imports WHERE ordre_id = ? AND submission < ?"
+            " AND state IN ('created', 'partial') ORDER BY submission DESC LIMIT 1",
+            (row["ordre_id"], row["submission"]),
+        )
+        if not previous:
+            with self.history.transaction() as conn:  # nothing earlier was imported
+                conn.execute(
+                    "UPDATE imports SET previous_inactivated = 1 WHERE import_key = ?",
+                    (row["import_key"],),
+                )
+            return
+        prev = previous[0]
+        key = row["import_key"]
+        message = (
+            f"{row['ordre_number']} was re-submitted (submission {row['submission']}) and "
+            f"imported as Zedonk order {row['zedonk_order_number']}; the earlier Zedonk order "
+            f"{prev['zedonk_order_number']} (submission {prev['submission']}) should be "
+            "inactivated"
+        )
+        inactivate = self.settings.import_.on_resubmit == "inactivate_previous"
+        with self.history.transaction() as conn:
+            conn.execute(
+                "UPDATE imports SET previous_import_key = ? WHERE import_key = ?",
+                (prev["import_key"], key),
+            )
+            self._event(conn, "warning", "order-resubmitted", message, key)
+        self.counts["reported"] += 1
+        if inactivate:
+            self._inactivate_previous({**row, "previous_import_key": prev["import_key"]})
+        else:
+            self._notify(
+                f"order-resubmitted:{key}",
+                f"{row['ordre_number']} re-submitted",
+                message + " by hand in Zedonk.",
+            )
+
+    def _inactivate_previous(self, row: dict[str, Any]) -> None:
+        assert self.zedonk is not None
+        [prev] = self.history.query(
+            "SELECT * FROM imports WHERE import_key = ?", (row["previous_import_key"],)
+        )
+        try:
+            self.zedonk.inactivate_sales_order(prev["zedonk_order_id"])
+        except RemoteError as exc:
+            self.history.record_event(
+                "warning",
+                "order-inactivate-failed",
+                f"could not inactivate Zedonk order {prev['zedonk_order_number']}: {exc.message};"
+                " the next pass tries again",
+                subject=row["import_key"],
+                run_id=self.run_id,
+            )
+            return
+        with self.history.transaction() as conn:
+            conn.execute(
+                "UPDATE imports SET previous_inactivated = 1 WHERE import_key = ?",
+                (row["import_key"],),
+            )
+            self._event(
+                conn,
+                "info",
+                "order-inactivated",
+                f"inactivated Zedonk order {prev['zedonk_order_number']}, replaced by "
+                f"{row['zedonk_order_number']}",
+                row["import_key"],
+            )
+        self.counts["inactivated"] += 1
+
+    # ------------------------------------------------------------------ retry
+
+    def _prepare_retry(self, key: str) -> None:
+        assert self.ordre is not None
+        rows = self.history.query("SELECT * FROM imports WHERE import_key = ?", (key,))
+        if not rows:
+            raise ZedonkOrdreError(f"no import {key!r}", hint="see `zedonk-ordre orders list`")
+        row = rows[0]
+        if row["state"] in DONE_STATES:
+            raise ZedonkOrdreError(
+                f"{key} is already imported as Zedonk order {row['zedonk_order_number']}",
+                hint="nothing to retry",
+            )
+        payload, fingerprint = row["payload"], row["payload_sha256"]
+        try:  # the retailer may have fixed the order in ORDRE since
+            fresh = self.ordre.get_order(row["ordre_id"])
+            if fresh.submission == row["submission"]:
+                payload = json.dumps(order_to_json(fresh), sort_keys=True)
+                fingerprint = content_fingerprint(fresh)
+        except RemoteError as exc:
+            if fingerprint is None:
+                raise ZedonkOrdreError(
+                    f"ORDRE order {row['ordre_id']} could not be read again: {exc.message}",
+                    hint="try again when ORDRE answers",
+                ) from None
+        if fingerprint is None:
+            raise ZedonkOrdreError(f"ORDRE order {row['ordre_id']} still cannot be read")
+        with self.history.transaction() as conn:
+            conn.execute(
+                "UPDATE imports SET state = CASE state WHEN 'sending' THEN 'sending'"
+                " ELSE 'pending' END, payload = ?, payload_sha256 = ?, updated_at = ?"
+                " WHERE import_key = ?",
+                (payload, fingerprint, utcnow(), key),
+            )
+            self._event(conn, "info", "order-retry", f"retry of {key} requested", key)
+
+    # ------------------------------------------------------------------ remotes and notices
+
+    def _remote_failed(self, remote: str, exc: RemoteError) -> None:
+        self.history.record_event("error", f"{remote}-unavailable", exc.message, run_id=self.run_id)
+        if self.failure is None:
+            self.failure = exc
+        if isinstance(exc, AuthError):
+            self._problem(f"remote-auth:{remote}", f"{remote.capitalize()} refused the token", exc)
+            return
+        state_key = f"orders.down.{remote}"
+        since = self.history.get_state(state_key)
+        if since is None:
+            since = utcnow()
+            self.history.set_state(state_key, since)
+        down_for = datetime.now(UTC) - datetime.fromisoformat(since)
+        if down_for.total_seconds() >= self.settings.daemon.remote_down_alert_after:
+            self._notify(
+                f"remote-down:{remote}",
+                f"{remote.capitalize()} unreachable",
+                f"{remote.capitalize()} has not answered the order import since {since}.\n"
+                f"Last error: {exc.message}\nOrders wait in the history and are imported "
+                "once it answers again.",
+            )
+
+    def _remote_ok(self, remote: str) -> None:
+        if self.history.get_state(f"orders.down.{remote}") is not None:
+            self.history.delete_state(f"orders.down.{remote}")
+        self._resolved(f"remote-down:{remote}")
+        self._resolved(f"remote-auth:{remote}")
+
+    def _problem(self, key: str, title: str, exc: ZedonkOrdreError) -> None:
+        self._notify(key, title, exc.message + (f"\nHint: {exc.hint}" if exc.hint else ""))
+
+    def _notify(self, key: str, title: str, details: str) -> None:
+        if self.notifier is not None:
+            self.notifier.problem(key, title, details)
+
+    def _resolved(self, key: str) -> None:
+        if self.notifier is not None:
+            self.notifier.resolved(key)
+
+    def _event(
+        self,
+        conn: sqlite3.Connection,
+        level: str,
+        code: str,
+        message: str,
+        subject: str,
+        details: Any = None,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO events (run_id, at, level, code, subject, message, details)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                self.run_id,
+                utcnow(),
+                level,
+                code,
+                subject,
+                message,
+                None if details is None else json.dumps(details, default=str),
+            ),
+        )
+
+
+def _state_in(conn: sqlite3.Connection, key: str) -> Any:
+    row = conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+    return json.loads(row["value"]) if row else None
+
+
+def _broken_key(item: BrokenItem) -> str:
+    raw = item.raw if isinstance(item.raw, dict) else {}
+    submission = raw.get("submission")
+    number = submission if isinstance(submission, int) and not isinstance(submission, bool) else 0
+    if item.id:
+        return f"{item.id}#{number}"
+    digest = sha256(json.dumps(item.raw, sort_keys=True, default=str).encode()).hexdigest()
+    return f"malformed-{digest[:16]}#{number}"
+
+
+def _summary(counts: dict[str, int]) -> str:
+    parts = []
+    for key, label in (
+        ("created", "imported"),
+        ("partial", "imported with lines left out"),
+        ("failed", "failed"),
+        ("needs_attention", "need attention"),
+        ("unresolved", "waiting for the next pass"),
+        ("skipped", "skipped"),
+        ("reported", "reported"),
+    ):
+        if counts.get(key):
+            parts.append(f"{counts[key]} {label}")
+    return ", ".join(parts) or "nothing to import"
+
+
+# --------------------------------------------------------------------------- reports
+
+ATTENTION = ("failed", "needs_attention")  # ``orders list --status attention``
+LIST_COLUMNS = (
+    "import_key, ordre_id, ordre_number, submission, state, po_number, retailer_name,"
+    " customer_id, zedonk_order_id, zedonk_order_number, previous_import_key,"
+    " previous_inactivated, lines_total, lines_imported, attempts, last_error, first_seen_at,"
+    " updated_at, run_id"
+)
+
+
+def list_imports(
+    history: History, *, states: tuple[str, ...] = (), limit: int = 100
+) -> list[dict[str, Any]]:
+    """Imports, most recently changed first; ``states`` may include "attention"."""
+    wanted = {s for s in states if s != "attention"} | (
+        set(ATTENTION) if "attention" in states else set()
+    )
+    where, params = "", list[object]([limit])
+    if wanted:
+        where = f"WHERE state IN ({', '.join('?' * len(wanted))})"
+        params = [*sorted(wanted), limit]
+    return history.query(
+        f"SELECT {LIST_COLUMNS} FROM imports {where} ORDER BY updated_at DESC, import_key LIMIT ?",
+        params,
+    )
+
+
+def find_import(history: History, ident: str) -> str | None:
+    """The import key for an import key, an ORDRE id or number (latest submission), or a
+    Zedonk order id or number."""
+    rows = history.query(
+        "SELECT import_key FROM imports WHERE import_key = ?1 OR ordre_id = ?1"
+        " OR ordre_number = ?1 OR zedonk_order_id = ?1 OR zedonk_order_number = ?1"
+        " ORDER BY import_key = ?1 DESC, submission DESC LIMIT 1",
+        (ident.strip(),),
+    )
+    return rows[0]["import_key"] if rows else None
+
+
+def import_details(history: History, import_key: str) -> dict[str, Any]:
+    """Everything the history knows about one import, for ``orders show``."""
+    [row] = history.query("SELECT * FROM imports WHERE import_key = ?", (import_key,))
+    payload = row.pop("payload")
+    try:
+        row["order"] = json.loads(payload) if payload else None
+    except ValueError:
+        row["order"] = payload
+    row["left_out_lines"] = history.query(
+        "SELECT line_no, barcode, style, colour, size, quantity, unit_price, reason"
+        " FROM import_lines WHERE import_key = ? ORDER BY line_no",
+        (import_key,),
+    )
+    row["reports"] = history.query(
+        "SELECT kind, at, message FROM import_reports WHERE import_key = ? ORDER BY at",
+        (import_key,),
+    )
+    row["events"] = list(reversed(history.events(subject=import_key, limit=1000)))
+    row["other_submissions"] = history.query(
+        "SELECT import_key, submission, state, zedonk_order_number FROM imports"
+        " WHERE ordre_id = ? AND import_key != ? ORDER BY submission",
+        (row["ordre_id"], import_key),
+    )
+    return row

@@ -1,0 +1,142 @@
+"""Shared pieces of the order import tests: sandboxes on loopback, a connector.yaml pointing at
+them, retailer orders, and a look at what Zedonk holds."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from daemon.clients import ZedonkClient
+from daemon.config import Settings, load_settings
+from daemon.history import History
+from daemon.model import SalesOrder
+from daemon.sandbox import SandboxPair, start_sandboxes
+
+ZEDONK_ENV = "ZO_TEST_ZEDONK_TOKEN"
+ORDRE_ENV = "ZO_TEST_ORDRE_TOKEN"
+CLI = [sys.executable, "-m", "daemon"]
+
+
+@pytest.fixture(scope="module")
+def sandboxes() -> Iterator[SandboxPair]:
+    with start_sandboxes(populated=True) as pair:
+        yield pair
+
+
+@pytest.fixture
+def pair(sandboxes: SandboxPair, monkeypatch: pytest.MonkeyPatch) -> SandboxPair:
+    """Both sandboxes, freshly reset, with the tokens in the environment."""
+    sandboxes.reset()
+    monkeypatch.setenv(ZEDONK_ENV, sandboxes.zedonk.token)
+    monkeypatch.setenv(ORDRE_ENV, sandboxes.ordre.token)
+    return sandboxes
+
+
+def write_connector(root: Path, pair: SandboxPair, **imports: Any) -> Settings:
+    """A connector.yaml in ``root`` for the sandboxes; ``imports`` overrides import keys."""
+    values: dict[str, Any] = {
+        "season": "AW26",
+        "approved": "false",
+        "order_owner": "sophie",
+        "statuses": "[submitted, approved]",
+        "order_reference": '"{order_number} + {po_number}"',
+        "on_resubmit": "report",
+        **imports,
+    }
+    lines = "\n".join(f"  {k}: {v}" for k, v in values.items())
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "connector.yaml").write_text(
+        f"""version: 1
+zedonk:
+  url: {pair.zedonk.api_url}
+  token: {{env: {ZEDONK_ENV}}}
+ordre:
+  url: {pair.ordre.api_url}
+  token: {{env: {ORDRE_ENV}}}
+import:
+{lines}
+daemon:
+  state_dir: state
+  remote_down_alert_after: 0s
+"""
+    )
+    return load_settings(root)
+
+
+def barcodes(pair: SandboxPair, count: int) -> list[str]:
+    """Valid barcodes of AW26 products that ORDRE lists (so a retailer can order them)."""
+    with ZedonkClient(pair.zedonk.api_url, pair.zedonk.token) as zedonk:
+        found = []
+        for product in zedonk.products(season="AW26"):
+            found += [s.barcode for s in product.skus if s.barcode and len(s.barcode) == 13]
+    known = {size["gtin"].lstrip("0") for item in _listings(pair) for size in item["sizes"]}
+    return [b for b in found if b.lstrip("0") in known][:count]
+
+
+def _listings(pair: SandboxPair) -> list[dict[str, Any]]:
+    import httpx
+
+    items: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+        body = httpx.get(
+            f"{pair.ordre.api_url}/listings",
+            params=params,
+            headers={"Authorization": f"Bearer {pair.ordre.token}"},
+        ).json()
+        items += body["items"]
+        cursor = body["next_cursor"]
+        if not cursor:
+            return items
+
+
+def submit(
+    pair: SandboxPair,
+    lines: list[dict[str, Any]],
+    *,
+    retailer: dict[str, Any] | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    """A retailer submits an order; returns ORDRE's order."""
+    body = {"retailer": retailer or {"account_code": "ANX001"}, "lines": lines, **fields}
+    return pair.ordre.submit_order(body)
+
+
+def sales_orders(pair: SandboxPair) -> list[SalesOrder]:
+    with ZedonkClient(pair.zedonk.api_url, pair.zedonk.token) as zedonk:
+        return list(zedonk.find_sales_orders())
+
+
+def orders_per_ref(pair: SandboxPair) -> Counter[str]:
+    return Counter(o.connector_ref for o in sales_orders(pair))
+
+
+def ledger(settings: Settings) -> dict[str, dict[str, Any]]:
+    with History.open(settings.state_dir) as history:
+        rows = history.query("SELECT * FROM imports")
+    return {r["import_key"]: r for r in rows}
+
+
+def run_cli(
+    settings: Settings, *args: str, crash_at: str | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    env.pop("ZEDONK_ORDRE_CRASH_AT", None)
+    if crash_at:
+        env["ZEDONK_ORDRE_CRASH_AT"] = crash_at
+    return subprocess.run(
+        [*CLI, *args, "--root", str(settings.root)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -1,0 +1,335 @@
+"""The order import against both sandboxes as real servers on loopback."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import orders_support
+import pytest
+from orders_support import (
+    barcodes,
+    ledger,
+    orders_per_ref,
+    sales_orders,
+    submit,
+    write_connector,
+)
+
+from daemon.clients import ZedonkClient
+from daemon.config import Settings
+from daemon.errors import ConfigError
+from daemon.history import History
+from daemon.notify import Notifier
+from daemon.orders import (
+    ImportResult,
+    check_import_settings,
+    find_import,
+    import_details,
+    import_orders,
+    list_imports,
+    retry_import,
+)
+from daemon.sandbox import SandboxPair
+
+sandboxes, pair = orders_support.sandboxes, orders_support.pair  # fixtures
+
+UNKNOWN = "4006381333931"  # a valid GTIN that no Zedonk SKU has
+
+
+def run(settings: Settings) -> ImportResult:
+    with History.open(settings.state_dir) as history:
+        return import_orders(
+            settings, history, trigger="test", notifier=Notifier(settings, history)
+        )
+
+
+def notifications(settings: Settings) -> dict[str, str]:
+    with History.open(settings.state_dir) as history:
+        rows = history.query("SELECT key, state FROM notifications")
+    return {r["key"]: r["state"] for r in rows}
+
+
+def test_each_submission_becomes_one_zedonk_order(tmp_path: Path, pair: SandboxPair) -> None:
+    settings = write_connector(tmp_path, pair)
+    a, b = barcodes(pair, 2)
+    first = submit(pair, [{"barcode": a, "quantity": 2}], po_number="PO-77")
+    second = submit(
+        pair,
+        [{"barcode": b, "quantity": 1, "unit_price": "123.45"}],
+        po_number="",
+        currency="GBP",
+        ship_window={"start": "2026-07-01", "end": "2026-08-31"},
+        comments="Pack by style",
+    )
+
+    result = run(settings)
+    assert (result.result, result.counts["created"]) == ("ok", 2), result
+
+    by_ref = {o.connector_ref: o for o in sales_orders(pair)}
+    one = by_ref[f"ordre:{first['id']}#1"]
+    two = by_ref[f"ordre:{second['id']}#1"]
+    assert one.order_ref == f"{first['number']} + PO-77"
+    assert two.order_ref == second["number"]  # no dangling " + "
+    assert (one.season, one.owner, one.approved, one.customer_id) == (
+        "AW26",
+        "sophie",
+        False,
+        "C00001",
+    )
+    assert (two.currency, two.lines[0].unit_price) == ("GBP", Decimal("123.45"))
+    assert (two.delivery_start, two.delivery_end) == (date(2026, 7, 1), date(2026, 8, 31))
+    assert two.comments == "Pack by style"
+    assert two.delivery_address is not None and two.delivery_address.city == "Copenhagen"
+    rows = ledger(settings)
+    assert {r["state"] for r in rows.values()} == {"created"}
+    assert rows[f"{first['id']}#1"]["zedonk_order_number"] == one.number
+
+    # Nothing new: the next pass writes nothing.
+    writes = pair.zedonk.write_count()
+    again = run(settings)
+    assert again.result == "no-orders"
+    assert pair.zedonk.write_count() == writes
+
+
+def test_unknown_barcodes_are_left_out_and_reported(tmp_path: Path, pair: SandboxPair) -> None:
+    settings = write_connector(tmp_path, pair)
+    [good] = barcodes(pair, 1)
+    order = submit(
+        pair,
+        [
+            {"barcode": good, "quantity": 2},
+            {"barcode": UNKNOWN, "style": "ML-999", "colour": "RED", "size": "M", "quantity": 1,
+             "unit_price": "99.00"},
+            {"barcode": None, "style": "ML-998", "colour": "BLUE", "size": "S", "quantity": 1,
+             "unit_price": "10.00"},
+        ],
+    )  # fmt: skip
+    result = run(settings)
+    assert (result.result, result.counts["partial"]) == ("partial", 1)
+    [so] = sales_orders(pair)
+    assert len(so.lines) == 1
+    key = f"{order['id']}#1"
+    with History.open(settings.state_dir) as history:
+        details = import_details(history, key)
+    assert details["state"] == "partial" and details["lines_imported"] == 1
+    assert [(x["line_no"], x["barcode"], x["reason"]) for x in details["left_out_lines"]] == [
+        (2, UNKNOWN, "unknown"),
+        (3, None, "missing"),
+    ]
+    assert details["left_out_lines"][0]["style"] == "ML-999"
+    assert notifications(settings) == {f"lines-left-out:{key}": "open"}
+    run(settings)
+    assert notifications(settings) == {f"lines-left-out:{key}": "open"}  # not twice
+
+
+def test_no_matching_line_fails_then_retry_imports_it(tmp_path: Path, pair: SandboxPair) -> None:
+    settings = write_connector(tmp_path, pair)
+    bad = {"barcode": UNKNOWN, "style": "ML-999", "colour": "RED", "size": "M", "quantity": 1,
+           "unit_price": "99.00"}  # fmt: skip
+    order = submit(pair, [bad])
+    key = f"{order['id']}#1"
+    result = run(settings)
+    assert (result.result, result.counts["failed"]) == ("partial", 1)
+    assert sales_orders(pair) == []
+    with History.open(settings.state_dir) as history:
+        assert [r["import_key"] for r in list_imports(history, states=("attention",))] == [key]
+        assert find_import(history, order["number"]) == key
+    assert notifications(settings)[f"order-failed:{key}"] == "open"
+
+    # The retailer fixes the line in ORDRE (same submission); retry imports it.
+    [good] = barcodes(pair, 1)
+    pair.ordre.edit_order(order["id"], {"lines": [{"barcode": good, "quantity": 1}]})
+    with History.open(settings.state_dir) as history:
+        retried = retry_import(settings, history, key, notifier=Notifier(settings, history))
+    assert retried.result == "ok", retried
+    assert orders_per_ref(pair) == {f"ordre:{key}": 1}
+    assert ledger(settings)[key]["state"] == "created"
+    assert notifications(settings)[f"order-failed:{key}"] == "resolved"
+
+
+def test_a_new_retailer_becomes_one_customer(tmp_path: Path, pair: SandboxPair) -> None:
+    settings = write_connector(tmp_path, pair)
+    a, b = barcodes(pair, 2)
+    retailer = {"name": "Studio Nuovo", "account_code": None, "email": "buy@nuovo.example"}
+    address = {"company": "Studio Nuovo", "line1": "Via Roma 1", "line2": "", "city": "Torino",
+               "region": "", "postcode": "10121", "country": "IT"}  # fmt: skip
+    for barcode in (a, b):  # two orders from the same new retailer in one poll
+        submit(pair, [{"barcode": barcode, "quantity": 1}], retailer=retailer,
+               delivery_address=address, accounts_address=address)  # fmt: skip
+    result = run(settings)
+    assert result.counts["created"] == 2 and result.counts["customers_created"] == 1
+    with ZedonkClient(pair.zedonk.api_url, pair.zedonk.token) as zedonk:
+        matches = list(zedonk.customers(name="Studio Nuovo"))
+    assert len(matches) == 1
+    assert {a.kind for a in matches[0].addresses} >= {"delivery", "accounts"}
+    assert {o.customer_id for o in sales_orders(pair)} == {matches[0].id}
+
+
+def test_new_addresses_are_added_to_the_customer(tmp_path: Path, pair: SandboxPair) -> None:
+    settings = write_connector(tmp_path, pair)
+    [good] = barcodes(pair, 1)
+    moved = {"company": "Atelier Nord", "line1": "Vesterbrogade 1", "line2": "",
+             "city": "Copenhagen", "region": "", "postcode": "1620", "country": "DK"}  # fmt: skip
+    submit(pair, [{"barcode": good, "quantity": 1}], delivery_address=moved)
+    run(settings)
+    with ZedonkClient(pair.zedonk.api_url, pair.zedonk.token) as zedonk:
+        customer = zedonk.get_customer("C00001")
+    delivery = [a.line1 for a in customer.addresses if a.kind == "delivery"]
+    assert "Vesterbrogade 1" in delivery
+
+
+@pytest.mark.parametrize("policy", ["report", "inactivate_previous"])
+def test_a_resubmission_is_a_new_order_linked_to_the_first(
+    tmp_path: Path, pair: SandboxPair, policy: str
+) -> None:
+    settings = write_connector(tmp_path, pair, on_resubmit=policy)
+    a, b = barcodes(pair, 2)
+    order = submit(pair, [{"barcode": a, "quantity": 1}])
+    run(settings)
+    pair.ordre.resubmit_order(order["id"], {"lines": [{"barcode": b, "quantity": 3}]})
+    result = run(settings)
+    assert result.counts["created"] == 1
+    refs = orders_per_ref(pair)
+    assert refs == {f"ordre:{order['id']}#1": 1, f"ordre:{order['id']}#2": 1}
+    rows = ledger(settings)
+    second = rows[f"{order['id']}#2"]
+    assert second["previous_import_key"] == f"{order['id']}#1"
+    active = {o.connector_ref: o.active for o in sales_orders(pair)}
+    assert active[f"ordre:{order['id']}#2"] is True
+    assert active[f"ordre:{order['id']}#1"] is (policy == "report")
+    assert second["previous_inactivated"] == (policy == "inactivate_previous")
+
+
+def test_edits_and_cancellations_after_import_are_reported_once(
+    tmp_path: Path, pair: SandboxPair
+) -> None:
+    settings = write_connector(tmp_path, pair)
+    a, b = barcodes(pair, 2)
+    order = submit(pair, [{"barcode": a, "quantity": 1}])
+    run(settings)
+    pair.ordre.edit_order(order["id"], {"lines": [{"barcode": b, "quantity": 9}]})
+    first = run(settings)
+    second = run(settings)
+    assert (first.counts.get("reported"), second.counts.get("reported")) == (1, None)
+    pair.ordre.cancel_order(order["id"])
+    assert run(settings).counts.get("reported") == 1
+    assert run(settings).counts.get("reported") is None
+    [so] = sales_orders(pair)
+    assert so.lines[0].quantity == 1 and so.active  # nothing applied
+    key = f"{order['id']}#1"
+    with History.open(settings.state_dir) as history:
+        kinds = [r["kind"] for r in import_details(history, key)["reports"]]
+    assert kinds == ["edited", "cancelled"]
+    assert {k.split(":")[0] for k in notifications(settings)} == {"order-edited", "order-cancelled"}
+
+
+def test_orders_created_before_go_live_are_skipped(tmp_path: Path, pair: SandboxPair) -> None:
+    settings = write_connector(tmp_path, pair, go_live="2099-01-01")
+    [good] = barcodes(pair, 1)
+    submit(pair, [{"barcode": good, "quantity": 1}])
+    result = run(settings)
+    assert result.counts.get("created") is None
+    assert sales_orders(pair) == []
+
+
+def test_a_malformed_order_fails_alone(tmp_path: Path, pair: SandboxPair) -> None:
+    settings = write_connector(tmp_path, pair)
+    [good] = barcodes(pair, 1)
+    submit(pair, [{"barcode": good, "quantity": 1}])
+    raw_id = pair.ordre.post_raw_order({"id": "broken-1", "submission": 1, "lines": "oops"})
+    submit(pair, [{"barcode": good, "quantity": 2}])
+    result = run(settings)
+    assert (result.counts["created"], result.counts["failed"]) == (2, 1), result
+    assert len(sales_orders(pair)) == 2
+    rows = ledger(settings)
+    assert rows["broken-1#1"]["state"] == "failed"
+    assert "cannot be read" in rows["broken-1#1"]["last_error"]
+    assert notifications(settings) == {"order-failed:broken-1#1": "open"}
+    assert raw_id
+    assert run(settings).counts.get("failed") is None  # reported once
+
+
+def test_a_lost_create_answer_is_resolved_by_lookup(tmp_path: Path, pair: SandboxPair) -> None:
+    settings = write_connector(tmp_path, pair)
+    [good] = barcodes(pair, 1)
+    order = submit(pair, [{"barcode": good, "quantity": 1}])
+    rule = {"method": "POST", "path_prefix": "/api/v1/sales-orders", "times": 1,
+            "action": "lose_response"}  # fmt: skip
+    pair.zedonk.set_faults(rules=[rule])
+    first = run(settings)
+    assert first.counts["unresolved"] == 1
+    key = f"{order['id']}#1"
+    assert ledger(settings)[key]["state"] == "sending"
+    assert orders_per_ref(pair) == {f"ordre:{key}": 1}  # Zedonk stored it
+
+    second = run(settings)
+    assert second.counts["recovered"] == 1
+    assert orders_per_ref(pair) == {f"ordre:{key}": 1}  # looked up, not created again
+    assert ledger(settings)[key]["state"] == "created"
+    posts = [
+        r for r in pair.zedonk.requests()
+        if r["method"] == "POST" and r["path"] == "/api/v1/sales-orders"
+    ]  # fmt: skip
+    assert len(posts) == 1
+
+
+@pytest.mark.parametrize("status", [500, 503, 429])
+def test_storms_of_errors_end_with_every_order_once(
+    tmp_path: Path, pair: SandboxPair, status: int
+) -> None:
+    settings = write_connector(tmp_path, pair)
+    codes = barcodes(pair, 4)
+    keys = [f"{submit(pair, [{'barcode': c, 'quantity': 1}])['id']}#1" for c in codes]
+    pair.zedonk.set_faults(seed=status, error_rates={str(status): 0.5}, retry_after=0)
+    pair.ordre.set_faults(seed=status, error_rates={str(status): 0.3}, retry_after=0)
+    for _ in range(12):
+        run(settings)
+    pair.zedonk.clear_faults()
+    pair.ordre.clear_faults()
+    run(settings)
+    run(settings)
+    assert orders_per_ref(pair) == {f"ordre:{k}": 1 for k in keys}
+    assert {r["state"] for r in ledger(settings).values()} == {"created"}
+
+
+def test_ordre_down_for_a_while_then_everything_is_imported(
+    tmp_path: Path, pair: SandboxPair
+) -> None:
+    settings = write_connector(tmp_path, pair)
+    codes = barcodes(pair, 3)
+    pair.ordre.set_faults(rules=[{"action": "drop"}])
+    keys = [f"{submit(pair, [{'barcode': c, 'quantity': 1}])['id']}#1" for c in codes]
+    down = run(settings)
+    assert down.result == "failed" and "ordre" in down.message
+    assert notifications(settings) == {"remote-down:ordre": "open"}
+    pair.ordre.clear_faults()
+    up = run(settings)
+    assert up.counts["created"] == 3
+    assert orders_per_ref(pair) == {f"ordre:{k}": 1 for k in keys}
+    assert notifications(settings) == {"remote-down:ordre": "resolved"}
+
+
+def test_start_up_checks_season_and_owner(tmp_path: Path, pair: SandboxPair) -> None:
+    with ZedonkClient(pair.zedonk.api_url, pair.zedonk.token) as zedonk:
+        check_import_settings(write_connector(tmp_path, pair), zedonk)
+        for changes, words in (
+            ({"season": "SS99"}, "not a Zedonk season"),
+            ({"order_owner": "nobody"}, "not a Zedonk user"),
+            ({"order_owner": "intern"}, "inactive"),
+        ):
+            with pytest.raises(ConfigError, match=words):
+                check_import_settings(write_connector(tmp_path, pair, **changes), zedonk)
+
+
+def test_bad_settings_fail_the_pass_before_any_order_is_touched(
+    tmp_path: Path, pair: SandboxPair
+) -> None:
+    settings = write_connector(tmp_path, pair, order_owner="intern")
+    [good] = barcodes(pair, 1)
+    submit(pair, [{"barcode": good, "quantity": 1}])
+    result = run(settings)
+    assert result.result == "failed" and "inactive" in result.message
+    assert pair.zedonk.write_count() == 0
+    assert {r["state"] for r in ledger(settings).values()} == {"pending"}
