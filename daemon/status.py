@@ -21,6 +21,7 @@ PAUSED_KEY = "paused"
 WAITING_STATES = ("pending", "sending")
 ATTENTION_STATES = ("needs_attention", "failed", "partial")
 RECONCILE_KINDS = ("reconcile", "apply")
+SUCCESS_RESULTS = ("ok", "no-changes", "no-orders")
 
 
 def _who() -> str:
@@ -63,7 +64,7 @@ def _last_run(history: History, kinds: tuple[str, ...], *, ok_only: bool = False
     marks = ", ".join("?" for _ in kinds)
     where = f"kind IN ({marks})"
     if ok_only:
-        where += " AND result IN ('ok', 'no-changes')"
+        where += f" AND result IN ({', '.join(repr(r) for r in SUCCESS_RESULTS)})"
     rows = history.query(f"SELECT * FROM runs WHERE {where} ORDER BY id DESC LIMIT 1", kinds)
     if not rows:
         return None

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from daemon import __version__
 from daemon.history import HISTORY_FILE, History
+from daemon.status import SUCCESS_RESULTS
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,8 @@ def render_metrics(history: History | None, health: dict[str, Any]) -> str:
         "When a run of each kind last finished without error (Unix time).",
     )
     for row in history.query(
-        "SELECT kind, MAX(finished_at) AS at FROM runs WHERE result IN ('ok', 'no-changes')"
+        "SELECT kind, MAX(finished_at) AS at FROM runs"
+        f" WHERE result IN ({', '.join(repr(r) for r in SUCCESS_RESULTS)})"
         " GROUP BY kind ORDER BY kind"
     ):
         at = _timestamp(row["at"])
@@ -177,7 +179,7 @@ input[type=search] { min-width: 12em; }
 .item summary { cursor: pointer; list-style: none; display: flex; flex-wrap: wrap;
   gap: 4px 10px; }
 .badge { font-weight: 600; }
-.ok, .created, .no-changes, .info { color: var(--ok); }
+.ok, .created, .no-changes, .no-orders, .info { color: var(--ok); }
 .failed, .invalid, .error, .needs_attention, .interrupted { color: var(--bad); }
 .partial, .warning, .running, .pending, .sending, .paused { color: var(--warn); }
 pre { white-space: pre-wrap; overflow-wrap: anywhere; font-size: .85em; margin: 6px 0 0;

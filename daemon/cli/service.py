@@ -1,5 +1,217 @@
-"""Commands: service (see the README for each command and its exit codes)."""
+"""Commands: run, status, pause, resume, demo (see docs/service.md)."""
 
 from __future__ import annotations
 
-from daemon.cli.app import app  # noqa: F401
+import importlib
+import logging
+import os
+import signal
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from daemon.cli.app import Options, app, print_json, render_error
+from daemon.config import Settings, find_root, load_settings
+from daemon.errors import ConfigError, ExitCode
+from daemon.history import History
+from daemon.lock import describe
+from daemon.status import gather, pause, resume
+
+ROOT_OPTION = typer.Option(
+    None,
+    "--root",
+    help="The repository with connector.yaml. Default: the current directory or the nearest "
+    "parent that holds connector.yaml.",
+    file_okay=False,
+)
+
+# sd-daemon(3) priority prefixes: journald reads them as the message's level.
+_PRIORITY = {
+    logging.DEBUG: 7,
+    logging.INFO: 6,
+    logging.WARNING: 4,
+    logging.ERROR: 3,
+    logging.CRITICAL: 2,
+}
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+FORMAT_OPTION = typer.Option(
+    OutputFormat.text, "--format", help="text for people, json for scripts.", case_sensitive=False
+)
+
+
+class _JournalFormatter(logging.Formatter):
+    """No timestamp (journald adds its own), a ``<N>`` priority prefix, the level in words."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        prefix = f"<{_PRIORITY.get(record.levelno, 6)}>"
+        return "\n".join(prefix + line for line in text.splitlines())
+
+
+def setup_logging(*, debug: bool) -> None:
+    """Journald-friendly logs under systemd; timestamped ones when run by hand."""
+    handler = logging.StreamHandler(sys.stderr)
+    if os.environ.get("JOURNAL_STREAM") or os.environ.get("INVOCATION_ID"):
+        handler.setFormatter(_JournalFormatter("%(levelname)s %(name)s: %(message)s"))
+    else:
+        handler.setFormatter(
+            logging.Formatter(
+                "%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%d %H:%M:%S"
+            )
+        )
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.INFO, handlers=[handler], force=True
+    )
+    # watchdog's own chatter is noise at INFO; its overflow warning still comes through.
+    logging.getLogger("watchdog").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _settings(root: Path | None) -> Settings:
+    return load_settings(root if root is not None else find_root(Path.cwd()))
+
+
+def _state_dir(root: Path | None) -> Path:
+    return _settings(root).state_dir
+
+
+@app.command()
+def run(root: Path | None = ROOT_OPTION) -> None:
+    """Run the daemon: watch catalogue/, reconcile ORDRE, import orders; stop on SIGTERM.
+
+    Exit codes: 0 after a clean stop; 78 when connector.yaml or the tokens are invalid at
+    start (systemd then does not restart it); 4 when another process holds the lock.
+    """
+    from daemon.service import Service
+
+    setup_logging(debug=Options.debug)
+    try:
+        settings = _settings(root)
+        service = Service(settings)
+        signal.signal(signal.SIGTERM, service.request_stop)
+        signal.signal(signal.SIGINT, service.request_stop)
+        code = service.run()
+    except ConfigError as exc:
+        if Options.debug:
+            raise
+        render_error(exc)
+        raise typer.Exit(int(ExitCode.CONFIG)) from None
+    raise typer.Exit(code)
+
+
+def _when(value: str | None) -> str:
+    return value[:19].replace("T", " ") + " UTC" if value else "never"
+
+
+def _run_line(label: str, run: dict[str, Any] | None) -> str:
+    if run is None:
+        return f"{label}: none yet"
+    line = (
+        f"{label}: {run['result']} ({run['kind']}, {run['trigger']}) at {_when(run['started_at'])}"
+    )
+    if run.get("error"):
+        line += f"\n    {run['error'].splitlines()[0]}"
+    return line
+
+
+def render_status(doc: dict[str, Any]) -> str:
+    lines = []
+    lock = doc["lock"]
+    lines.append(
+        f"daemon: running - {describe(lock['holder'])}" if lock["held"] else "daemon: not running"
+    )
+    paused = doc["paused"]
+    if paused:
+        lines.append(
+            f"reconciling: PAUSED since {_when(paused.get('at'))} by {paused.get('by')}: "
+            f"{paused.get('reason')}"
+        )
+    else:
+        lines.append("reconciling: active")
+    if not doc["history"]:
+        lines.append(f"history: none yet in {doc['state_dir']}")
+        return "\n".join(lines)
+    lines.append(_run_line("last reconcile", doc["last_reconcile"]))
+    good = doc["last_good_reconcile"]
+    if good and doc["last_reconcile"] and good["id"] != doc["last_reconcile"]["id"]:
+        lines.append(f"  last good reconcile: {good['result']} at {_when(good['started_at'])}")
+    lines.append(_run_line("last poll", doc["last_poll"]))
+    waiting, attention = doc["orders"]["waiting"], doc["orders"]["needs_attention"]
+    lines.append(f"orders waiting: {len(waiting)}")
+    for imp in waiting:
+        lines.append(f"  {imp['ordre_number']} ({imp['retailer_name']}): {imp['state']}")
+    lines.append(f"orders needing attention: {len(attention)}")
+    for imp in attention:
+        lines.append(
+            f"  {imp['ordre_number']} ({imp['retailer_name']}): {imp['state']}"
+            + (f" - {imp['last_error']}" if imp["last_error"] else "")
+        )
+    if doc["recent_errors"]:
+        lines.append("recent errors:")
+        for event in doc["recent_errors"]:
+            lines.append(f"  {_when(event['at'])} {event['code']}: {event['message']}")
+    return "\n".join(lines)
+
+
+@app.command()
+def status(
+    root: Path | None = ROOT_OPTION,
+    output: OutputFormat = FORMAT_OPTION,
+) -> None:
+    """Show the last reconcile and poll, orders waiting or in trouble, the lock and any pause."""
+    doc = gather(_state_dir(root))
+    if output == OutputFormat.json:
+        print_json(doc)
+    else:
+        typer.echo(render_status(doc))
+
+
+@app.command("pause")
+def pause_command(
+    reason: str = typer.Option(..., "--reason", help="Why, for the people who will read status."),
+    root: Path | None = ROOT_OPTION,
+) -> None:
+    """Stop automatic reconciling (orders keep being imported) until `resume`."""
+    if not reason.strip():
+        raise ConfigError("--reason is empty", hint="say why, e.g. --reason 'stock count'")
+    with History.open(_state_dir(root)) as history:
+        record = pause(history, reason.strip())
+    typer.echo(f"reconciling paused: {record['reason']} (resume with `zedonk-ordre resume`)")
+
+
+@app.command("resume")
+def resume_command(root: Path | None = ROOT_OPTION) -> None:
+    """Restart automatic reconciling; edits made meanwhile are applied at once."""
+    with History.open(_state_dir(root)) as history:
+        record = resume(history)
+    if record is None:
+        typer.echo("reconciling was not paused")
+    else:
+        typer.echo(f"reconciling resumed (it was paused: {record.get('reason')})")
+
+
+@app.command()
+def demo(
+    duration: float | None = typer.Option(
+        None, "--duration", help="Stop after this many seconds (default: run until Ctrl-C)."
+    ),
+    once: bool = typer.Option(
+        False, "--once", help="Play the story once, then stop (what the tests run)."
+    ),
+    speed: float = typer.Option(
+        1.0, "--speed", help="Play the story faster (2 = twice as fast).", min=0.1
+    ),
+) -> None:
+    """Watch the connector work against local sandboxes: catalogue sync, orders, problems."""
+    run_demo = importlib.import_module("daemon.demo").run_demo
+    code = run_demo(duration=duration, once=once, speed=speed, say=typer.echo)
+    raise typer.Exit(code)
