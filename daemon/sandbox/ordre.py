@@ -379,16 +379,22 @@ class OrdreSandbox(Sandbox):
         return obj, result
 
     def _check_gtins(self, batch: dict[str, dict[str, Any]]) -> None:
+        """A GTIN may sit on one listing only, judged on the state after the whole batch."""
         claimed: dict[str, str] = {}
         for key, content in batch.items():
             for size in content["sizes"]:
                 code = gtin14(size["gtin"])
-                owner = claimed.get(code) or self.gtin_owner.get(code)
-                if owner and owner != key and (owner in claimed.values() or owner not in batch):
+                other = claimed.get(code)
+                if other is None:
+                    owner = self.gtin_owner.get(code)
+                    other = (
+                        owner if owner not in batch else None
+                    )  # batch items speak for themselves
+                if other is not None and other != key:
                     raise conflict(
-                        f"GTIN {size['gtin']} already belongs to listing {owner}",
+                        f"GTIN {size['gtin']} already belongs to listing {other}",
                         gtin=size["gtin"],
-                        key=owner,
+                        key=other,
                     )
                 claimed[code] = key
 
