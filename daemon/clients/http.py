@@ -148,9 +148,9 @@ class HttpSession:
         self.timeout = timeout
         self.deadline = deadline
         self.retry = retry or RetryPolicy()
-        self._sleep = sleep or time.sleep
+        self._sleep = sleep if sleep is not None else time.sleep
         self._clock = clock
-        self._rng = rng or random.Random()
+        self._rng = rng if rng is not None else random.Random()
         self._owns_http = http is None
         self._http = http or httpx.Client(
             transport=transport,
