@@ -518,3 +518,36 @@ def test_orders_map_resubmissions_and_a_broken_order_does_not_stop_the_rest(pair
         assert second["id"] not in {
             o.id for o in client.orders(statuses=["submitted"]) if not isinstance(o, BrokenItem)
         }
+
+
+def test_a_stalled_create_times_out_as_outcome_unknown(pair: Any) -> None:
+    pair.zedonk.set_faults(
+        {
+            "rules": [
+                {
+                    "method": "POST",
+                    "path_prefix": "/api/v1/customers",
+                    "times": 1,
+                    "action": "lose_response",
+                    "mode": "stall",
+                    "stall_seconds": 3,
+                }
+            ]
+        }
+    )
+    new = Customer(id="", name="Stalled Shop", account_code=None, active=True, currency="EUR")
+    with zedonk(pair, timeout=0.5, deadline=1.0) as client:
+        with pytest.raises(OutcomeUnknown):
+            client.create_customer(new)
+        found = client.find_customer_by_name("Stalled Shop")
+    assert found is not None and found.name == "Stalled Shop"
+
+
+def test_reads_get_through_random_errors(pair: Any) -> None:
+    pair.ordre.set_faults({"seed": 3, "error_rates": {"503": 0.3, "502": 0.2}, "retry_after": 0})
+    with ordre(pair, retry=RetryPolicy(attempts=12, backoff_base=0.001, backoff_max=0.01)) as c:
+        assert list(c.collections()) == []
+        assert list(c.listings()) == []
+    statuses = [e["status"] for e in pair.ordre.requests()]
+    assert statuses.count(200) == 2
+    assert any(s in (502, 503) for s in statuses)
