@@ -152,11 +152,15 @@ class HttpSession:
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
         self._owns_http = http is None
-        self._http = http or httpx.Client(
-            transport=transport,
-            timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
-            follow_redirects=False,
+        self._http = (
+            http
+            if http is not None
+            else httpx.Client(
+                transport=transport,
+                timeout=httpx.Timeout(timeout),
+                limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
+                follow_redirects=False,
+            )
         )
 
     def __repr__(self) -> str:
