@@ -43,8 +43,10 @@ class SystemdNotifier:
         try:
             if self._sock is None:
                 self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+                # Never block the main loop on a reader that is not reading: drop the message.
+                self._sock.setblocking(False)
             self._sock.sendto(payload, _address(self.socket_path))
-        except OSError as exc:
+        except OSError as exc:  # BlockingIOError included
             log.debug("cannot notify the service manager: %s", exc)
             return False
         return True

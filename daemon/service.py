@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib
 import logging
 import os
 import threading
@@ -86,12 +85,14 @@ def tree_fingerprint(root: Path) -> str:
 
 
 def _real_reconcile(settings: Settings, history: History, **kwargs: Any) -> Any:
-    reconcile = importlib.import_module("daemon.apply").reconcile
+    from daemon.apply import reconcile
+
     return reconcile(settings, history, **kwargs)
 
 
 def _real_import(settings: Settings, history: History, **kwargs: Any) -> Any:
-    import_orders = importlib.import_module("daemon.orders").import_orders
+    from daemon.orders import import_orders
+
     return import_orders(settings, history, **kwargs)
 
 
@@ -219,12 +220,9 @@ class Service:
 
     def _check_import_settings(self) -> None:
         """Check the import settings against Zedonk; a bad setting stops the start (78)."""
-        try:
-            from daemon.clients.zedonk import ZedonkClient
+        from daemon.clients.zedonk import ZedonkClient
+        from daemon.orders import check_import_settings
 
-            check_import_settings = importlib.import_module("daemon.orders").check_import_settings
-        except (ImportError, AttributeError):
-            return
         try:
             with ZedonkClient(
                 self.settings.zedonk.url, self.settings.zedonk.token.resolve(), deadline=15
@@ -409,7 +407,12 @@ class Service:
                 self._notify_resolved(f"{name}-failing")
             loop.failures = 0
             loop.failing_since = None
-        level = logging.WARNING if result in (*FAILED_RESULTS, "invalid") else logging.INFO
+        if result in (*FAILED_RESULTS, "invalid"):
+            level = logging.WARNING
+        elif result in ("no-changes", "no-orders"):
+            level = logging.DEBUG  # an idle pass every poll_interval is not news
+        else:
+            level = logging.INFO
         log.log(level, "%s: %s%s", name, result, f" - {message}" if message else "")
         return result
 

@@ -66,3 +66,12 @@ def test_watchdog_interval_is_half_the_timeout_for_this_process(
     env: dict[str, str], expected: float | None
 ) -> None:
     assert SystemdNotifier(env).watchdog_interval() == expected
+
+
+def test_a_reader_that_does_not_read_never_blocks_the_sender(tmp_path: Path) -> None:
+    path = str(tmp_path / "full")
+    with _receiver(path):
+        notifier = SystemdNotifier({"NOTIFY_SOCKET": path})
+        results = [notifier.watchdog() for _ in range(5000)]  # far beyond the socket's queue
+        assert results[0] is True and results[-1] is False
+        notifier.close()
