@@ -268,8 +268,9 @@ def _add_flaws(brand: _Brand, generated: dict[str, list[dict[str, Any]]], large:
     inactive["active"] = False
     if large:  # sprinkle the same flaws through the big catalogue
         rng = brand.rng
+        fixed_styles = {pid.split("/")[0] for pid, _, _ in FIXED_PRODUCTS}
         for product in products.values():
-            if product["id"].split("/")[0] in {p.split("/")[0] for p, _, _ in FIXED_PRODUCTS}:
+            if product["style"] in fixed_styles:
                 continue
             roll = rng.random()
             if roll < 0.01:
