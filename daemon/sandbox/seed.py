@@ -305,7 +305,8 @@ def _customers(rng: random.Random, large: bool) -> tuple[dict[str, Any], int]:
         cid = f"C{i:05d}"
         first, last = rng.choice(FIRST_NAMES), rng.choice(SURNAMES)
         domain = "".join(ch for ch in name.lower() if ch.isalnum()) + ".example"
-        code = "".join(w[0] for w in name.replace("&", "").split()).upper()[:3].ljust(3, "X")
+        words = name.replace("&", "").split()
+        code = ("".join(w[0] for w in words) + words[0][1:])[:3].upper()
         code = f"{code}{i:03d}" if i < 1000 else f"{code}{i:05d}"
         kinds = ["store"]
         if name not in NO_DELIVERY and (not large or rng.random() > 0.05):
