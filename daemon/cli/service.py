@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import signal
@@ -212,6 +211,9 @@ def demo(
     ),
 ) -> None:
     """Watch the connector work against local sandboxes: catalogue sync, orders, problems."""
-    run_demo = importlib.import_module("daemon.demo").run_demo
+    from daemon.demo import run_demo
+
+    # The narration tells the story; the daemon's own logs would only drown it.
+    logging.getLogger().setLevel(logging.DEBUG if Options.debug else logging.ERROR)
     code = run_demo(duration=duration, once=once, speed=speed, say=typer.echo)
     raise typer.Exit(code)
