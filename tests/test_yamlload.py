@@ -1,0 +1,197 @@
+"""The line-aware YAML loader: typing of plain scalars, places, and the pitfalls it refuses."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from daemon.yamlload import load_bytes, load_file
+
+
+def load(text: str | bytes) -> tuple[Any, list[str]]:
+    result = load_bytes(text.encode() if isinstance(text, str) else text, "f.yaml")
+    data = result.document.data if result.document else None
+    return data, [f.code for f in result.findings]
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("true", True),
+        ("False", False),
+        ("TRUE", True),
+        ("null", None),
+        ("~", None),
+        ("", None),
+        ("12", 12),
+        ("-3", -3),
+        ("0", 0),
+        ("0x1F", 31),
+        ("0o17", 15),
+        ("1.5", 1.5),
+        ("1e3", 1000.0),
+        ("-.inf", -math.inf),
+        ("ML-101/WOOL/NAVY", "ML-101/WOOL/NAVY"),
+        ("2026-01-01", "2026-01-01"),  # dates stay text; the schema checks their form
+        ("'NO'", "NO"),
+        ('"00123"', "00123"),
+        ("nothing", "nothing"),
+        ("Tuesday", "Tuesday"),
+        ("offset", "offset"),
+        ("1.2.3", "1.2.3"),
+    ],
+)
+def test_plain_scalars_are_typed_the_yaml_1_2_way(text: str, value: object) -> None:
+    data, codes = load(f"v: {text}\n")
+    assert codes == []
+    assert data["v"] == value
+    assert type(data["v"]) is type(value)
+
+
+@pytest.mark.parametrize(
+    ("text", "reading"),
+    [
+        ("NO", "the boolean false"),
+        ("yes", "the boolean true"),
+        ("On", "the boolean true"),
+        ("off", "the boolean false"),
+        ("y", "the boolean true"),
+        ("00123", "the number 83"),
+        ("012", "the number 10"),
+        ("12:30", "the number 750"),
+        ("1_000", "the number 1000"),
+        ("0b101", "the number 5"),
+    ],
+)
+def test_yaml_1_1_readings_are_refused(text: str, reading: str) -> None:
+    result = load_bytes(f"colour: {text}\n".encode(), "f.yaml")
+    [finding] = result.findings
+    assert (finding.code, finding.line, finding.column, finding.path) == (
+        "yaml-ambiguous",
+        1,
+        9,
+        "colour",
+    )
+    assert reading in finding.message
+    assert f'"{text}"' in (finding.hint or "")
+    assert result.document is not None and result.document.data == {"colour": text}
+
+
+def test_places_of_values_and_keys() -> None:
+    text = "collection: X\nlooks:\n  - name: A\n    products:\n      - ML-1/W/N\n      - ML-2/W/N\n"
+    doc = load_bytes(text.encode(), "f.yaml").document
+    assert doc is not None
+    assert doc.position(("looks", 0, "products", 1)) == (6, 9)
+    assert doc.position(("looks", 0, "name")) == (3, 11)
+    assert doc.position(("looks", 0, "name"), key=True) == (3, 5)
+    assert doc.position(("looks", 0, "missing", 3)) == (3, 5)  # nearest existing ancestor
+
+
+def test_bom_and_crlf_change_nothing() -> None:
+    text = "a: 1\nb:\n  - x\n  - y\n"
+    plain = load_bytes(text.encode(), "f.yaml").document
+    windows = load_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode(), "f.yaml").document
+    assert plain is not None and windows is not None
+    assert plain.data == windows.data
+    assert plain.position(("b", 1)) == windows.position(("b", 1)) == (4, 5)
+
+
+def test_non_utf8_names_the_byte() -> None:
+    [finding] = load_bytes(b"a: 1\nb: caf\xe9\n", "f.yaml").findings
+    assert (finding.code, finding.line, finding.column) == ("yaml-encoding", 2, 7)
+    assert "byte 11 (0xe9)" in finding.message
+
+
+def test_duplicate_key_names_the_first() -> None:
+    [finding] = load_bytes(b"a: 1\nb: 2\na: 3\n", "f.yaml").findings
+    assert (finding.code, finding.line, finding.path) == ("yaml-duplicate-key", 3, "a")
+    assert "first at line 1, column 1" in finding.message
+
+
+def test_alias_bomb_is_refused_without_expanding() -> None:
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for prev, name in zip("abcdefghi", "bcdefghij", strict=False):
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{prev}"] * 9) + "]")
+    start = time.perf_counter()
+    result = load_bytes("\n".join(lines).encode(), "f.yaml")
+    assert time.perf_counter() - start < 5  # expanding it would take minutes and gigabytes
+    assert result.document is None
+    assert {f.code for f in result.findings} == {"yaml-anchor"}
+
+
+def test_size_cap_applies_before_parsing() -> None:
+    result = load_bytes(b"a: [" + b"1, " * 100 + b"]", "f.yaml", max_bytes=100)
+    assert [f.code for f in result.findings] == ["yaml-too-large"]
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("", "yaml-empty"),
+        ("# only a comment\n", "yaml-empty"),
+        ("---\n", "yaml-empty"),
+        ("- a\n- b\n", "yaml-not-mapping"),
+        ("just text\n", "yaml-not-mapping"),
+        ("a: 1\n---\nb: 2\n", "yaml-multi-document"),
+        ("a: [1, 2\n", "yaml-syntax"),
+        ("a: !!binary aGk=\n", "yaml-tag"),
+        ("? [a, b]\n: c\n", "yaml-key"),
+    ],
+)
+def test_shapes_that_get_a_clear_message(text: str, code: str) -> None:
+    _, codes = load(text)
+    assert codes == [code]
+
+
+def test_symlinks_may_not_leave_the_root(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    outside = tmp_path / "secret.yaml"
+    outside.write_text("a: 1\n")
+    (root / "link.yaml").symlink_to(outside)
+    (root / "inside.yaml").write_text("b: 2\n")
+    (root / "ok.yaml").symlink_to(root / "inside.yaml")
+    assert [f.code for f in load_file(root / "link.yaml", root).findings] == ["file-outside-root"]
+    loaded = load_file(root / "ok.yaml", root)
+    assert loaded.document is not None and loaded.document.data == {"b": 2}
+    assert loaded.document.file == "ok.yaml"
+
+
+# YAML folds NEL and the Unicode line separators into line breaks: not text it keeps
+text = st.text(
+    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x85\u2028\u2029"),
+    max_size=20,
+)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | text,
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(text.filter(bool), children, max_size=4)
+    ),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dictionaries(text.filter(bool), json_values, max_size=5))
+def test_round_trip_of_what_pyyaml_writes(data: dict[str, Any]) -> None:
+    """PyYAML's writer quotes every string that could be read as something else."""
+    text = yaml.safe_dump(data, allow_unicode=True)
+    result = load_bytes(text.encode(), "f.yaml")
+    if not data:
+        return  # `{}` is a mapping, but an empty file is refused
+    assert result.findings == []
+    assert result.document is not None and result.document.data == data
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=200) | st.text(max_size=200).map(str.encode))
+def test_never_raises_on_arbitrary_input(raw: bytes) -> None:
+    result = load_bytes(raw, "f.yaml")
+    assert result.document is not None or result.findings
