@@ -289,6 +289,11 @@ class Clock:
     def now(self) -> str:
         return format_ms(self.now_ms())
 
+    def catch_up(self, stamp: str) -> None:
+        """Never hand out a stamp at or before ``stamp`` (one read back from a state file)."""
+        parsed = datetime.fromisoformat(stamp)
+        self.last_ms = max(self.last_ms, int(parsed.timestamp() * 1000))
+
 
 def format_ms(ms: int) -> str:
     stamp = datetime.fromtimestamp(ms / 1000, tz=UTC)

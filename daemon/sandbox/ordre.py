@@ -60,6 +60,9 @@ class OrdreSandbox(Sandbox):
         for key, listing in self.store.table("listings").items():
             for size in listing["sizes"]:
                 self.gtin_owner[gtin14(size["gtin"])] = key
+        stamps = [o["updated_at"] for o in self.store.table("orders").values()]
+        if stamps:
+            self.clock.catch_up(max(stamps))  # keep (updated_at, id) increasing after a restart
 
     def api_routes(self) -> list[BaseRoute]:
         return [
