@@ -182,3 +182,21 @@ def test_sandbox_command_refuses_a_public_host() -> None:
     )
     assert proc.returncode == 1
     assert "loopback" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_order_stamps_keep_increasing_after_a_restart(tmp_path: Path) -> None:
+    state = str(tmp_path / "sandbox.sqlite")
+    line = {
+        "barcode": None,
+        "style": "S",
+        "colour": "C",
+        "size": "M",
+        "quantity": 1,
+        "unit_price": "1",
+    }
+    with start_sandboxes(state=state) as pair:
+        pair.ordre.advance_clock(86400)  # the offset itself is not kept across the restart
+        first = pair.ordre.submit_order({"retailer": {"name": "A"}, "lines": [line]})
+    with start_sandboxes(state=state) as pair:
+        second = pair.ordre.submit_order({"retailer": {"name": "A"}, "lines": [line]})
+    assert second["updated_at"] > first["updated_at"]
