@@ -202,8 +202,8 @@ class Fields:
         if not present or value is None:
             return None
         try:
-            return date.fromisoformat(value).isoformat() if isinstance(value, str) else _raise()
-        except ValueError:
+            return date.fromisoformat(value).isoformat()
+        except (TypeError, ValueError):
             self.fail(name, "must be a date YYYY-MM-DD or null")
             return None
 
@@ -230,10 +230,6 @@ class Fields:
             self.fail(name, "is not a known field")
         if not self.prefix and self.errors:
             raise invalid(self.errors)
-
-
-def _raise() -> str:
-    raise ValueError
 
 
 def parse_money(value: Any) -> str | None:
