@@ -13,12 +13,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
-from urllib.parse import quote
 
-import httpx
-
-from daemon.clients.fields import BrokenItem, Fields, read_all, read_each, read_one
-from daemon.clients.http import HttpSession, RetryPolicy
+from daemon.clients.base import ApiClient, OnBroken, query, seg
+from daemon.clients.fields import BrokenItem, Fields, read_all, read_each
 from daemon.errors import BadResponse
 from daemon.model import (
     Address,
@@ -33,9 +30,7 @@ from daemon.model import (
     OrdreOrderLine,
 )
 
-MAX_PAGE = 200  # the documented maximum page size
 BATCH_MAX = 100  # listings per PUT /listings:batch
-OnBroken = Callable[[BrokenItem], None] | None
 BatchResult = Literal["created", "updated", "unchanged"]
 BATCH_RESULTS: dict[str, BatchResult] = {r: r for r in ("created", "updated", "unchanged")}
 T = TypeVar("T")
@@ -50,50 +45,13 @@ class ListingWritten:
     listing: Listing
 
 
-class OrdreClient:
-    """ORDRE's connector API (``/api/v1``). Use as a context manager, or call ``close()``."""
+class OrdreClient(ApiClient):
+    """ORDRE's connector API (``/api/v1``); see ``ApiClient`` for the options.
+
+    Every ``if_match`` takes a ``.version`` as read ("3"); None writes unconditionally.
+    """
 
     remote = "ordre"
-
-    def __init__(
-        self,
-        base_url: str,
-        token: str,
-        *,
-        http: httpx.Client | None = None,
-        transport: httpx.BaseTransport | None = None,
-        timeout: float = 10.0,
-        deadline: float = 30.0,
-        retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] | None = None,
-        page_size: int = MAX_PAGE,
-    ) -> None:
-        if not 1 <= page_size <= MAX_PAGE:
-            raise ValueError(f"page_size must be 1 to {MAX_PAGE}, got {page_size}")
-        self.page_size = page_size
-        self.session = HttpSession(
-            self.remote,
-            base_url,
-            token,
-            http=http,
-            transport=transport,
-            timeout=timeout,
-            deadline=deadline,
-            retry=retry,
-            sleep=sleep,
-        )
-
-    def __repr__(self) -> str:
-        return f"OrdreClient(base_url={self.session.base_url!r})"
-
-    def close(self) -> None:
-        self.session.close()
-
-    def __enter__(self) -> OrdreClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # ------------------------------------------------------------------ collections
 
@@ -103,55 +61,48 @@ class OrdreClient:
     def create_collection(
         self, collection: OrdreCollection, *, idempotency_key: str | None = None
     ) -> OrdreCollection:
-        body = {
-            "name": collection.name,
-            "position": collection.position,
-            "description": collection.description,
-        }
-        return self._create("/collections", body, _collection, idempotency_key)
+        return self._create(
+            "/collections", _collection_body(collection), _collection, idempotency_key
+        )
 
     def update_collection(
         self, collection: OrdreCollection, *, if_match: str | None = None
     ) -> OrdreCollection:
         """Replace name, position and description of ``collection.id``."""
-        body = {
-            "name": collection.name,
-            "position": collection.position,
-            "description": collection.description,
-        }
-        return self._put(f"/collections/{_seg(collection.id)}", body, _collection, if_match)
+        path = f"/collections/{seg(collection.id)}"
+        body = _collection_body(collection)
+        return self._call("PUT", path, _collection, body, if_match=_etag(if_match))
 
     def delete_collection(self, collection_id: str, *, if_match: str | None = None) -> None:
         """Refused with ``Conflict`` while the collection still has looks."""
-        self.session.delete(f"/collections/{_seg(collection_id)}", if_match=_etag(if_match))
+        self.session.delete(f"/collections/{seg(collection_id)}", if_match=_etag(if_match))
 
     # ------------------------------------------------------------------ looks
 
     def looks(
         self, *, collection_id: str | None = None, on_broken: OnBroken = None
     ) -> Iterator[OrdreLook]:
-        query = {"collection_id": collection_id} if collection_id else {}
-        return self._list("/looks", _look, query, on_broken)
+        filters = query(collection_id=collection_id or None)
+        return self._list("/looks", _look, filters, on_broken=on_broken)
 
     def create_look(self, look: OrdreLook, *, idempotency_key: str | None = None) -> OrdreLook:
         return self._create("/looks", _look_body(look), _look, idempotency_key)
 
     def update_look(self, look: OrdreLook, *, if_match: str | None = None) -> OrdreLook:
         """Replace collection, name, position and the ordered product keys of ``look.id``."""
-        return self._put(f"/looks/{_seg(look.id)}", _look_body(look), _look, if_match)
+        path = f"/looks/{seg(look.id)}"
+        return self._call("PUT", path, _look, _look_body(look), if_match=_etag(if_match))
 
     def set_look_products(
         self, look_id: str, product_keys: Sequence[str], *, if_match: str | None = None
     ) -> OrdreLook:
-        """Set only the look's products, in display order."""
-        path = f"/looks/{_seg(look_id)}"
-        reply = self.session.patch(
-            path, {"product_keys": list(product_keys)}, if_match=_etag(if_match)
-        )
-        return read_one(reply.body, _look, remote=self.remote, where=f"PATCH {path}")
+        """Set only the look's products, in display order (a PATCH: repeating it is safe)."""
+        body = {"product_keys": list(product_keys)}
+        path = f"/looks/{seg(look_id)}"
+        return self._call("PATCH", path, _look, body, if_match=_etag(if_match), idempotent=True)
 
     def delete_look(self, look_id: str, *, if_match: str | None = None) -> None:
-        self.session.delete(f"/looks/{_seg(look_id)}", if_match=_etag(if_match))
+        self.session.delete(f"/looks/{seg(look_id)}", if_match=_etag(if_match))
 
     # ------------------------------------------------------------------ listings
 
@@ -159,8 +110,7 @@ class OrdreClient:
         return self._list("/listings", _listing, on_broken=on_broken, id_key="key")
 
     def get_listing(self, key: str) -> Listing:
-        path = f"/listings/{_seg(key)}"
-        return read_one(self.session.get(path).body, _listing, remote=self.remote, where=path)
+        return self._call("GET", f"/listings/{seg(key)}", _listing)
 
     def upsert_listing(
         self, listing: Listing, *, if_match: str | None = None, create_only: bool = False
@@ -170,14 +120,14 @@ class OrdreClient:
         ``if_match`` makes it conditional on the version last seen; ``create_only`` makes it
         fail with ``Conflict`` if the listing already exists.
         """
-        path = f"/listings/{_seg(listing.key)}"
-        reply = self.session.put(
-            path,
+        return self._call(
+            "PUT",
+            f"/listings/{seg(listing.key)}",
+            _listing,
             _listing_body(listing),
             if_match=_etag(if_match),
             if_none_match="*" if create_only else None,
         )
-        return read_one(reply.body, _listing, remote=self.remote, where=f"PUT {path}")
 
     def upsert_listings(
         self, listings: Sequence[Listing], *, if_match: Mapping[str, str] | None = None
@@ -199,9 +149,8 @@ class OrdreClient:
             if listing.key in versions:
                 item["if_match"] = _version_number(versions[listing.key])
             items.append(item)
+        results = self._call("PUT", "/listings:batch", _batch_items, {"items": items})
         where = "PUT /listings:batch"
-        reply = self.session.put("/listings:batch", {"items": items})
-        results = read_one(reply.body, lambda f: f.items("items"), remote=self.remote, where=where)
         written = list(read_each(results, _written, remote=self.remote, where=where, id_key="key"))
         if [w.key for w in written] != [listing.key for listing in listings]:
             raise BadResponse(f"{where}: results do not match the items sent", remote=self.remote)
@@ -209,7 +158,7 @@ class OrdreClient:
 
     def delete_listing(self, key: str, *, if_match: str | None = None) -> None:
         """Refused with ``Conflict`` while a look holds the listing."""
-        self.session.delete(f"/listings/{_seg(key)}", if_match=_etag(if_match))
+        self.session.delete(f"/listings/{seg(key)}", if_match=_etag(if_match))
 
     # ------------------------------------------------------------------ customers
 
@@ -217,20 +166,19 @@ class OrdreClient:
         return self._list("/customers", _customer, on_broken=on_broken, id_key="account_code")
 
     def get_customer(self, account_code: str) -> OrdreCustomer:
-        path = f"/customers/{_seg(account_code)}"
-        return read_one(self.session.get(path).body, _customer, remote=self.remote, where=path)
+        return self._call("GET", f"/customers/{seg(account_code)}", _customer)
 
     def upsert_customer(
         self, customer: OrdreCustomer, *, if_match: str | None = None, create_only: bool = False
     ) -> OrdreCustomer:
-        path = f"/customers/{_seg(customer.account_code)}"
-        reply = self.session.put(
-            path,
+        return self._call(
+            "PUT",
+            f"/customers/{seg(customer.account_code)}",
+            _customer,
             _customer_body(customer),
             if_match=_etag(if_match),
             if_none_match="*" if create_only else None,
         )
-        return read_one(reply.body, _customer, remote=self.remote, where=f"PUT {path}")
 
     # ------------------------------------------------------------------ orders
 
@@ -247,56 +195,29 @@ class OrdreClient:
         An order that changes while the listing runs may come out twice.
         """
         wanted = None if statuses is None else set(statuses)
-        query: dict[str, Any] = {"limit": self.page_size}
-        if wanted is not None and len(wanted) == 1:
-            query["status"] = next(iter(wanted))
-        if updated_since is not None:
-            query["updated_since"] = _timestamp(updated_since)
-        raws = self.session.paginate("/orders", params=query)
+        filters = query(
+            status=next(iter(wanted)) if wanted is not None and len(wanted) == 1 else None,
+            updated_since=_timestamp(updated_since) if updated_since is not None else None,
+        )
+        raws = self.session.paginate("/orders", params={"limit": self.page_size, **filters})
         for order in read_all(raws, _order, where="GET /orders"):
             if isinstance(order, BrokenItem) or wanted is None or order.status in wanted:
                 yield order
 
     def get_order(self, order_id: str) -> OrdreOrder:
-        path = f"/orders/{_seg(order_id)}"
-        return read_one(self.session.get(path).body, _order, remote=self.remote, where=path)
+        return self._call("GET", f"/orders/{seg(order_id)}", _order)
 
     def approve_order(self, order_id: str, *, if_match: str | None = None) -> OrdreOrder:
         """Mark a submitted order approved. A lost answer raises ``OutcomeUnknown``."""
-        path = f"/orders/{_seg(order_id)}/approve"
-        reply = self.session.request("POST", path, if_match=_etag(if_match))
-        return read_one(reply.body, _order, remote=self.remote, where=f"POST {path}")
-
-    # ------------------------------------------------------------------ plumbing
-
-    def _list(
-        self,
-        path: str,
-        read: Callable[[Fields], Any],
-        query: dict[str, Any] | None = None,
-        on_broken: OnBroken = None,
-        id_key: str = "id",
-    ) -> Iterator[Any]:
-        raws = self.session.paginate(path, params={"limit": self.page_size, **(query or {})})
-        return read_each(
-            raws, read, remote=self.remote, where=f"GET {path}", on_broken=on_broken, id_key=id_key
-        )
+        path = f"/orders/{seg(order_id)}/approve"
+        return self._call("POST", path, _order, if_match=_etag(if_match))
 
     def _create(self, path: str, body: Any, read: Callable[[Fields], T], key: str | None) -> T:
-        reply = self.session.post(path, body, idempotency_key=key or uuid.uuid4().hex)
-        return read_one(reply.body, read, remote=self.remote, where=f"POST {path}")
-
-    def _put(self, path: str, body: Any, read: Callable[[Fields], T], if_match: str | None) -> T:
-        reply = self.session.put(path, body, if_match=_etag(if_match))
-        return read_one(reply.body, read, remote=self.remote, where=f"PUT {path}")
+        """A POST create; the idempotency key makes a retry replay the first answer."""
+        return self._call("POST", path, read, body, idempotency_key=key or uuid.uuid4().hex)
 
 
 # --------------------------------------------------------------------------- mapping
-
-
-def _seg(text: str) -> str:
-    """One path segment: listing keys hold slashes, ids may hold anything."""
-    return quote(text, safe="")
 
 
 def _etag(version: str | None) -> str | None:
@@ -344,6 +265,14 @@ def _look(f: Fields) -> OrdreLook:
     )
 
 
+def _collection_body(collection: OrdreCollection) -> dict[str, Any]:
+    return {
+        "name": collection.name,
+        "position": collection.position,
+        "description": collection.description,
+    }
+
+
 def _look_body(look: OrdreLook) -> dict[str, Any]:
     return {
         "collection_id": look.collection_id,
@@ -382,6 +311,10 @@ def _listing_body(listing: Listing) -> dict[str, Any]:
         "prices": [{"currency": p.currency, "wsp": p.wsp, "rrp": p.rrp} for p in listing.prices],
         "image_url": listing.image_url,
     }
+
+
+def _batch_items(f: Fields) -> list[Any]:
+    return f.items("items")
 
 
 def _written(f: Fields) -> ListingWritten:

@@ -7,14 +7,11 @@ and is never sent again here: the caller looks the object up (``find_sales_order
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
 
-import httpx
-
-from daemon.clients.fields import BrokenItem, Fields, read_each, read_one
-from daemon.clients.http import HttpSession, RetryPolicy
+from daemon.clients.base import ApiClient, OnBroken, query, seg
+from daemon.clients.fields import Fields
 from daemon.errors import Conflict
 from daemon.model import (
     Address,
@@ -30,8 +27,6 @@ from daemon.model import (
     User,
 )
 
-MAX_PAGE = 200  # the documented maximum page size
-OnBroken = Callable[[BrokenItem], None] | None
 ADDRESS_KINDS: dict[str, AddressKind] = {
     "delivery": "delivery",
     "accounts": "accounts",
@@ -39,50 +34,10 @@ ADDRESS_KINDS: dict[str, AddressKind] = {
 }
 
 
-class ZedonkClient:
-    """Zedonk's connector API (``/api/v1``). Use as a context manager, or call ``close()``."""
+class ZedonkClient(ApiClient):
+    """Zedonk's connector API (``/api/v1``); see ``ApiClient`` for the options."""
 
     remote = "zedonk"
-
-    def __init__(
-        self,
-        base_url: str,
-        token: str,
-        *,
-        http: httpx.Client | None = None,
-        transport: httpx.BaseTransport | None = None,
-        timeout: float = 10.0,
-        deadline: float = 30.0,
-        retry: RetryPolicy | None = None,
-        sleep: Callable[[float], None] | None = None,
-        page_size: int = MAX_PAGE,
-    ) -> None:
-        if not 1 <= page_size <= MAX_PAGE:
-            raise ValueError(f"page_size must be 1 to {MAX_PAGE}, got {page_size}")
-        self.page_size = page_size
-        self.session = HttpSession(
-            self.remote,
-            base_url,
-            token,
-            http=http,
-            transport=transport,
-            timeout=timeout,
-            deadline=deadline,
-            retry=retry,
-            sleep=sleep,
-        )
-
-    def __repr__(self) -> str:
-        return f"ZedonkClient(base_url={self.session.base_url!r})"
-
-    def close(self) -> None:
-        self.session.close()
-
-    def __enter__(self) -> ZedonkClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # ------------------------------------------------------------------ reference data
 
@@ -106,13 +61,15 @@ class ZedonkClient:
         active: bool | None = None,
         on_broken: OnBroken = None,
     ) -> Iterator[Product]:
-        """Every product (optionally filtered), sorted by id, fetched page by page."""
-        query = _query(season=season, category=category, active=active)
-        return self._list("/products", _product, query, on_broken)
+        """Every product (optionally filtered), sorted by id, fetched page by page.
+
+        A malformed product raises ``BadResponse`` unless ``on_broken`` collects it.
+        """
+        filters = query(season=season, category=category, active=active)
+        return self._list("/products", _product, filters, on_broken=on_broken)
 
     def get_product(self, product_id: ProductId | str) -> Product:
-        path = f"/products/{_seg(str(product_id))}"
-        return read_one(self.session.get(path).body, _product, remote=self.remote, where=path)
+        return self._call("GET", f"/products/{seg(str(product_id))}", _product)
 
     # ------------------------------------------------------------------ customers
 
@@ -124,12 +81,11 @@ class ZedonkClient:
         active: bool | None = None,
         on_broken: OnBroken = None,
     ) -> Iterator[Customer]:
-        query = _query(name=name, account_code=account_code, active=active)
-        return self._list("/customers", _customer, query, on_broken)
+        filters = query(name=name, account_code=account_code, active=active)
+        return self._list("/customers", _customer, filters, on_broken=on_broken)
 
     def get_customer(self, customer_id: str) -> Customer:
-        path = f"/customers/{_seg(customer_id)}"
-        return read_one(self.session.get(path).body, _customer, remote=self.remote, where=path)
+        return self._call("GET", f"/customers/{seg(customer_id)}", _customer)
 
     def find_customer_by_name(self, name: str) -> Customer | None:
         """The customer with this name (Zedonk compares names case-insensitively), or None."""
@@ -141,7 +97,7 @@ class ZedonkClient:
         Raises ``Conflict`` when the name or account code is taken, and ``OutcomeUnknown``
         when the answer was lost: then ``find_customer_by_name`` tells whether it exists.
         """
-        body: dict[str, Any] = {
+        body = {
             "name": customer.name,
             "currency": customer.currency,
             "account_code": customer.account_code,
@@ -150,15 +106,12 @@ class ZedonkClient:
             "contact_email": customer.contact_email,
             "addresses": [_address_body(a) for a in customer.addresses],
         }
-        where = "POST /customers"
-        reply = self.session.post("/customers", body)
-        return read_one(reply.body, _customer, remote=self.remote, where=where)
+        return self._call("POST", "/customers", _customer, body)
 
     def add_customer_address(self, customer_id: str, address: Address) -> Customer:
-        """Add an address; returns the whole customer. Not retried on a lost answer."""
-        path = f"/customers/{_seg(customer_id)}/addresses"
-        reply = self.session.post(path, _address_body(address))
-        return read_one(reply.body, _customer, remote=self.remote, where=f"POST {path}")
+        """Add an address; returns the whole customer. A lost answer raises OutcomeUnknown."""
+        path = f"/customers/{seg(customer_id)}/addresses"
+        return self._call("POST", path, _customer, _address_body(address))
 
     # ------------------------------------------------------------------ sales orders
 
@@ -168,13 +121,11 @@ class ZedonkClient:
         Raises ``OutcomeUnknown`` when it cannot tell whether Zedonk stored the order:
         resolve that with ``find_sales_order(order.connector_ref)`` before creating again.
         """
-        reply = self.session.post("/sales-orders", _sales_order_body(order))
-        return read_one(reply.body, _sales_order, remote=self.remote, where="POST /sales-orders")
+        return self._call("POST", "/sales-orders", _sales_order, _sales_order_body(order))
 
     def get_sales_order(self, order_id: str) -> SalesOrder:
         """By id (or by number)."""
-        path = f"/sales-orders/{_seg(order_id)}"
-        return read_one(self.session.get(path).body, _sales_order, remote=self.remote, where=path)
+        return self._call("GET", f"/sales-orders/{seg(order_id)}", _sales_order)
 
     def find_sales_orders(
         self,
@@ -184,12 +135,12 @@ class ZedonkClient:
         customer_id: str | None = None,
         active: bool | None = None,
     ) -> Iterator[SalesOrder]:
-        """Sales orders matching every given filter exactly, inactive ones included unless
+        """Sales orders matching every given filter exactly; inactive ones too unless
         ``active`` says otherwise."""
-        query = _query(
+        filters = query(
             order_ref=order_ref, connector_ref=connector_ref, customer_id=customer_id, active=active
         )
-        return self._list("/sales-orders", _sales_order, query)
+        return self._list("/sales-orders", _sales_order, filters)
 
     def find_sales_order(self, connector_ref: str) -> SalesOrder | None:
         """The one order carrying this connector reference (active or not), or None.
@@ -210,40 +161,11 @@ class ZedonkClient:
 
     def inactivate_sales_order(self, order_id: str) -> SalesOrder:
         """Mark an order inactive. Zedonk documents this as idempotent, so it is retried."""
-        path = f"/sales-orders/{_seg(order_id)}/inactivate"
-        reply = self.session.post(path, idempotent=True)
-        return read_one(reply.body, _sales_order, remote=self.remote, where=f"POST {path}")
-
-    # ------------------------------------------------------------------ plumbing
-
-    def _list(
-        self,
-        path: str,
-        read: Callable[[Fields], Any],
-        query: dict[str, Any] | None = None,
-        on_broken: OnBroken = None,
-        id_key: str = "id",
-    ) -> Iterator[Any]:
-        raws = self.session.paginate(path, params={"limit": self.page_size, **(query or {})})
-        return read_each(
-            raws, read, remote=self.remote, where=f"GET {path}", on_broken=on_broken, id_key=id_key
-        )
+        path = f"/sales-orders/{seg(order_id)}/inactivate"
+        return self._call("POST", path, _sales_order, idempotent=True)
 
 
 # --------------------------------------------------------------------------- mapping
-
-
-def _seg(text: str) -> str:
-    """One path segment: ids may hold slashes or spaces."""
-    return quote(text, safe="")
-
-
-def _query(**values: str | bool | None) -> dict[str, str]:
-    return {
-        key: ("true" if value else "false") if isinstance(value, bool) else value
-        for key, value in values.items()
-        if value is not None
-    }
 
 
 def _season(f: Fields) -> Season:

@@ -1,0 +1,102 @@
+"""What the Zedonk and ORDRE clients share: construction, closing, and calls mapped to models."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar, Self, TypeVar
+from urllib.parse import quote
+
+import httpx
+
+from daemon.clients.fields import BrokenItem, Fields, read_each, read_one
+from daemon.clients.http import HttpSession, RetryPolicy
+
+T = TypeVar("T")
+OnBroken = Callable[[BrokenItem], None] | None
+MAX_PAGE = 200  # both APIs' documented maximum page size
+
+
+class ApiClient:
+    """A remote's connector API. Use as a context manager, or call ``close()``.
+
+    ``http`` or ``transport`` inject the HTTP layer (tests); ``timeout`` bounds connecting and
+    each read, ``deadline`` one whole request; ``sleep`` is what waits between retries.
+    """
+
+    remote: ClassVar[str]
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        http: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 10.0,
+        deadline: float = 30.0,
+        retry: RetryPolicy | None = None,
+        sleep: Callable[[float], None] | None = None,
+        page_size: int = MAX_PAGE,
+    ) -> None:
+        if not 1 <= page_size <= MAX_PAGE:
+            raise ValueError(f"page_size must be 1 to {MAX_PAGE}, got {page_size}")
+        self.page_size = page_size
+        self.session = HttpSession(
+            self.remote,
+            base_url,
+            token,
+            http=http,
+            transport=transport,
+            timeout=timeout,
+            deadline=deadline,
+            retry=retry,
+            sleep=sleep,
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.session.base_url!r})"
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _call(
+        self, method: str, path: str, read: Callable[[Fields], T], body: Any = None, **options: Any
+    ) -> T:
+        """One request whose answer is one object, mapped by ``read``."""
+        reply = self.session.request(method, path, json_body=body, **options)
+        return read_one(reply.body, read, remote=self.remote, where=f"{method} {path}")
+
+    def _list(
+        self,
+        path: str,
+        read: Callable[[Fields], T],
+        query: dict[str, str] | None = None,
+        *,
+        on_broken: OnBroken = None,
+        id_key: str = "id",
+    ) -> Iterator[T]:
+        """Every item of a paginated listing, mapped by ``read``, fetched page by page."""
+        raws = self.session.paginate(path, params={"limit": self.page_size, **(query or {})})
+        return read_each(
+            raws, read, remote=self.remote, where=f"GET {path}", on_broken=on_broken, id_key=id_key
+        )
+
+
+def seg(text: str) -> str:
+    """One URL path segment: ids and listing keys may hold slashes or spaces."""
+    return quote(text, safe="")
+
+
+def query(**values: str | bool | None) -> dict[str, str]:
+    """Query parameters, leaving out those not given; booleans as true/false."""
+    return {
+        key: ("true" if value else "false") if isinstance(value, bool) else value
+        for key, value in values.items()
+        if value is not None
+    }
