@@ -63,7 +63,8 @@ class Brand:
         for old in directory.glob("*.yaml"):
             old.unlink()
         for order, (collection, looks) in enumerate(tree.items(), start=1):
-            lines = [f"collection: {json.dumps(collection)}", f"order: {order}", "looks:"]
+            lines = [f"collection: {json.dumps(collection)}", f"order: {order}"]
+            lines.append("looks:" + ("" if looks else " []"))
             for name, products in looks:
                 lines.append(f"  - name: {json.dumps(name)}")
                 lines.append("    products:" + ("" if products else " []"))
