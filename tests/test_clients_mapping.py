@@ -610,3 +610,13 @@ def test_client_reprs_hide_the_token() -> None:
     for client in (zedonk(recorder), ordre(recorder)):
         assert TOKEN not in repr(client) and TOKEN not in repr(client.session)
         assert "base_url" in repr(client)
+
+
+def test_a_wrong_shape_in_one_object_names_the_endpoint_and_field() -> None:
+    answer = {**CUSTOMER, "addresses": [{**ADDRESS, "kind": "warehouse"}]}
+    recorder = Recorder({("GET", "/customers/C00012"): always(httpx.Response(200, json=answer))})
+    with pytest.raises(BadResponse) as caught:
+        zedonk(recorder).get_customer("C00012")
+    assert str(caught.value) == (
+        "zedonk: GET /customers/C00012: addresses[0].kind: expected delivery, accounts or store"
+    )
