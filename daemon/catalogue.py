@@ -162,9 +162,16 @@ def _check_catalogue(root: Path) -> tuple[CatalogueSpec | None, list[Finding]]:
             )
         )
         return None, findings
+    try:
+        entries = sorted(directory.iterdir())
+    except OSError as exc:
+        findings.append(
+            _file_finding(CATALOGUE_DIR, "file-unreadable", "error", f"cannot list: {exc.strerror}")
+        )
+        return None, findings
     collections: list[CollectionSpec] = []
     yaml_files = 0
-    for entry in sorted(directory.iterdir()):
+    for entry in entries:
         name = f"{CATALOGUE_DIR}/{entry.name}"
         if entry.name.startswith("."):
             continue  # .gitkeep, editor swap files

@@ -174,6 +174,10 @@ def load_file(path: Path, root: Path, *, max_bytes: int = MAX_FILE_BYTES) -> Loa
             f"the file is a symlink to {real}, outside the repository",
             "copy the file into the repository instead of linking to it",
         )
+    if not real.is_file():
+        return _fail(
+            name, "file-unreadable", "not a regular file", "remove it or replace it by a file"
+        )
     try:
         size = real.stat().st_size
         if size > max_bytes:
