@@ -225,7 +225,10 @@ def looks_like_secret(text: str) -> bool:
         )
         return classes >= 2 and not re.fullmatch(r"[a-z0-9_\-./]+", text)
     if "://" in text:
-        return urlsplit(text).password is not None
+        try:
+            return urlsplit(text).password is not None
+        except ValueError:  # not a URL after all (the schema says so)
+            return False
     return False
 
 
