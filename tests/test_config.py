@@ -136,6 +136,7 @@ def test_values_that_look_like_secrets(text: str) -> None:
         "sophie",
         "ZEDONK_ORDRE_WEBHOOK_URL",
         "a-very-long-lowercase-hostname.example.com",
+        "http://[127.0.0.1:8101",
     ],
 )
 def test_values_that_do_not_look_like_secrets(text: str) -> None:
