@@ -256,7 +256,7 @@ def load_bytes(raw: bytes, name: str, *, max_bytes: int = MAX_FILE_BYTES) -> Loa
             name,
             "yaml-empty",
             "the file is empty",
-            "write the settings as a mapping of keys to values, or delete the file",
+            "write `key: value` lines (see docs/configuration.md), or delete the file",
         )
     findings: list[Finding] = []
     builder = _Builder(name, findings)
