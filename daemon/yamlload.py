@@ -292,7 +292,7 @@ def load_bytes(raw: bytes, name: str, *, max_bytes: int = MAX_FILE_BYTES) -> Loa
             )
         )
         return LoadResult(None, findings)
-    flagged = {parse_path(f.path) for f in findings}
+    flagged = {parse_path(f.path) for f in findings if f.path}
     return LoadResult(Document(name, data, root, builder.ambiguous, flagged), findings)
 
 
