@@ -11,12 +11,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from daemon.clients import ZedonkClient
 from daemon.config import Settings, load_settings
 from daemon.history import History
-from daemon.model import SalesOrder
+from daemon.model import Customer, SalesOrder
 from daemon.sandbox import SandboxPair, start_sandboxes
 
 ZEDONK_ENV = "ZO_TEST_ZEDONK_TOKEN"
@@ -80,17 +81,27 @@ def barcodes(pair: SandboxPair, count: int) -> list[str]:
     return [b for b in found if b.lstrip("0") in known][:count]
 
 
-def _listings(pair: SandboxPair) -> list[dict[str, Any]]:
-    import httpx
+def known_retailer(pair: SandboxPair) -> Customer:
+    """An active Zedonk customer that ORDRE knows by its account code."""
+    codes = {item["account_code"] for item in _ordre_list(pair, "customers")}
+    with ZedonkClient(pair.zedonk.api_url, pair.zedonk.token) as zedonk:
+        return next(c for c in zedonk.customers() if c.active and c.account_code in codes)
 
+
+def _listings(pair: SandboxPair) -> list[dict[str, Any]]:
+    return _ordre_list(pair, "listings")
+
+
+def _ordre_list(pair: SandboxPair, what: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     cursor = None
     while True:
         params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
         body = httpx.get(
-            f"{pair.ordre.api_url}/listings",
+            f"{pair.ordre.api_url}/{what}",
             params=params,
             headers={"Authorization": f"Bearer {pair.ordre.token}"},
+            trust_env=False,
         ).json()
         items += body["items"]
         cursor = body["next_cursor"]
@@ -106,7 +117,9 @@ def submit(
     **fields: Any,
 ) -> dict[str, Any]:
     """A retailer submits an order; returns ORDRE's order."""
-    body = {"retailer": retailer or {"account_code": "ANX001"}, "lines": lines, **fields}
+    if retailer is None:
+        retailer = {"account_code": known_retailer(pair).account_code}
+    body = {"retailer": retailer, "lines": lines, **fields}
     return pair.ordre.submit_order(body)
 
 

@@ -10,6 +10,7 @@ import orders_support
 import pytest
 from orders_support import (
     barcodes,
+    known_retailer,
     ledger,
     orders_per_ref,
     sales_orders,
@@ -54,6 +55,7 @@ def notifications(settings: Settings) -> dict[str, str]:
 def test_each_submission_becomes_one_zedonk_order(tmp_path: Path, pair: SandboxPair) -> None:
     settings = write_connector(tmp_path, pair)
     a, b = barcodes(pair, 2)
+    customer = known_retailer(pair)
     first = submit(pair, [{"barcode": a, "quantity": 2}], po_number="PO-77")
     second = submit(
         pair,
@@ -76,12 +78,13 @@ def test_each_submission_becomes_one_zedonk_order(tmp_path: Path, pair: SandboxP
         "AW26",
         "sophie",
         False,
-        "C00001",
+        customer.id,
     )
     assert (two.currency, two.lines[0].unit_price) == ("GBP", Decimal("123.45"))
     assert (two.delivery_start, two.delivery_end) == (date(2026, 7, 1), date(2026, 8, 31))
     assert two.comments == "Pack by style"
-    assert two.delivery_address is not None and two.delivery_address.city == "Copenhagen"
+    delivery = next(a for a in customer.addresses if a.kind == "delivery")
+    assert two.delivery_address is not None and two.delivery_address.same_place(delivery)
     rows = ledger(settings)
     assert {r["state"] for r in rows.values()} == {"created"}
     assert rows[f"{first['id']}#1"]["zedonk_order_number"] == one.number
@@ -170,12 +173,13 @@ def test_a_new_retailer_becomes_one_customer(tmp_path: Path, pair: SandboxPair) 
 def test_new_addresses_are_added_to_the_customer(tmp_path: Path, pair: SandboxPair) -> None:
     settings = write_connector(tmp_path, pair)
     [good] = barcodes(pair, 1)
-    moved = {"company": "Atelier Nord", "line1": "Vesterbrogade 1", "line2": "",
+    customer = known_retailer(pair)
+    moved = {"company": customer.name, "line1": "Vesterbrogade 1", "line2": "",
              "city": "Copenhagen", "region": "", "postcode": "1620", "country": "DK"}  # fmt: skip
     submit(pair, [{"barcode": good, "quantity": 1}], delivery_address=moved)
     run(settings)
     with ZedonkClient(pair.zedonk.api_url, pair.zedonk.token) as zedonk:
-        customer = zedonk.get_customer("C00001")
+        customer = zedonk.get_customer(customer.id)
     delivery = [a.line1 for a in customer.addresses if a.kind == "delivery"]
     assert "Vesterbrogade 1" in delivery
 
@@ -299,8 +303,8 @@ def test_ordre_down_for_a_while_then_everything_is_imported(
 ) -> None:
     settings = write_connector(tmp_path, pair)
     codes = barcodes(pair, 3)
-    pair.ordre.set_faults(rules=[{"action": "drop"}])
     keys = [f"{submit(pair, [{'barcode': c, 'quantity': 1}])['id']}#1" for c in codes]
+    pair.ordre.set_faults(rules=[{"action": "drop"}])  # every connector call to ORDRE fails
     down = run(settings)
     assert down.result == "failed" and "ordre" in down.message
     assert notifications(settings) == {"remote-down:ordre": "open"}

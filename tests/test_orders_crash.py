@@ -1,0 +1,143 @@
+"""kill -9 at each step of an import, then restart: every submission ends as exactly one order.
+
+The importer runs as a real subprocess (``zedonk-ordre orders import --once``) against the
+sandboxes on loopback. Each crash point runs CRASH_RUNS times by default and SLOW_RUNS times
+with ``-m slow`` (each run starts two processes, about a second each).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import orders_support
+import pytest
+from orders_support import (
+    barcodes,
+    ledger,
+    orders_per_ref,
+    run_cli,
+    submit,
+    write_connector,
+)
+
+from daemon.clients import ZedonkClient
+from daemon.history import History
+from daemon.orders import CRASH_POINTS
+from daemon.sandbox import SandboxPair
+
+sandboxes, pair = orders_support.sandboxes, orders_support.pair  # fixtures
+
+CRASH_RUNS = 5
+SLOW_RUNS = 20
+
+
+def crash_and_restart(tmp_path: Path, pair: SandboxPair, point: str, runs: int) -> None:
+    settings = write_connector(tmp_path, pair)
+    codes = barcodes(pair, runs)
+    keys = []
+    for i in range(runs):
+        # Every other order comes from a retailer Zedonk does not know yet.
+        retailer = {"name": f"Crash Test {i // 2}", "account_code": None, "email": None}
+        order = submit(
+            pair,
+            [{"barcode": codes[i], "quantity": 1 + i}],
+            **({"retailer": retailer} if i % 2 else {}),
+        )
+        keys.append(f"{order['id']}#1")
+        crashed = run_cli(settings, "orders", "import", "--once", crash_at=point)
+        assert crashed.returncode == -9, crashed.stdout + crashed.stderr
+        restarted = run_cli(settings, "orders", "import", "--once")
+        assert restarted.returncode == 0, restarted.stdout + restarted.stderr
+        assert orders_per_ref(pair) == {f"ordre:{k}": 1 for k in keys}, f"run {i}"
+    rows = ledger(settings)
+    assert {rows[k]["state"] for k in keys} == {"created"}
+    assert sorted(int(rows[k]["lines_imported"]) for k in keys) == [1] * runs
+    with ZedonkClient(pair.zedonk.api_url, pair.zedonk.token) as zedonk:
+        names = [c.name for c in zedonk.customers() if c.name.startswith("Crash Test")]
+    assert sorted(names) == sorted({f"Crash Test {i // 2}" for i in range(runs) if i % 2})
+
+
+@pytest.mark.parametrize("point", CRASH_POINTS)
+def test_kill_9_at_each_crash_point_then_restart(
+    tmp_path: Path, pair: SandboxPair, point: str
+) -> None:
+    crash_and_restart(tmp_path, pair, point, CRASH_RUNS)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("point", CRASH_POINTS)
+def test_kill_9_at_each_crash_point_20_times(
+    tmp_path: Path, pair: SandboxPair, point: str, request: pytest.FixtureRequest
+) -> None:
+    if "slow" not in request.config.getoption("markexpr"):
+        pytest.skip("a soak run: select it with -m slow")
+    crash_and_restart(tmp_path, pair, point, SLOW_RUNS)
+
+
+def test_a_second_import_command_is_refused_while_one_runs(
+    tmp_path: Path, pair: SandboxPair
+) -> None:
+    settings = write_connector(tmp_path, pair)
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(settings.state_dir)],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as holder:
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+            refused = run_cli(settings, "orders", "import", "--once")
+            assert refused.returncode == 4, refused.stderr
+            assert "another process holds the lock" in refused.stderr
+        finally:
+            holder.kill()
+
+
+HOLD_LOCK = textwrap.dedent(
+    """
+    import sys, time
+    from pathlib import Path
+    from daemon.lock import StateLock
+    with StateLock(Path(sys.argv[1]), "daemon"):
+        print("locked", flush=True)
+        time.sleep(60)
+    """
+)
+
+IMPORT_ONCE = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from daemon.config import load_settings
+    from daemon.history import History
+    from daemon.orders import import_orders
+    settings = load_settings(Path(sys.argv[1]))
+    with History.open(settings.state_dir) as history:
+        print(import_orders(settings, history, trigger="test").result)
+    """
+)
+
+
+def test_two_import_passes_at_once_make_no_duplicate(tmp_path: Path, pair: SandboxPair) -> None:
+    """Without the command's lock (as two daemons on one state directory would be)."""
+    settings = write_connector(tmp_path, pair)
+    codes = barcodes(pair, 6)
+    keys = [f"{submit(pair, [{'barcode': c, 'quantity': 1}])['id']}#1" for c in codes]
+    History.open(settings.state_dir).close()  # the state directory exists, as after any run
+    pair.zedonk.set_faults(latency_ms=30)  # keep both passes busy at the same time
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "-c", IMPORT_ONCE, str(settings.root)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [run.communicate(timeout=60) for run in runs]
+    assert all(run.returncode == 0 for run in runs), outputs
+    assert sorted(out.strip() for out, _ in outputs) == ["no-orders", "ok"]
+    assert orders_per_ref(pair) == {f"ordre:{k}": 1 for k in keys}
