@@ -238,7 +238,7 @@ async def _drop(send: Send) -> None:
     cycle = _cycle(send)
     transport = getattr(cycle, "transport", None)
     if transport is not None:
-        transport.abort()
+        transport.close()  # a FIN, no answer; the client sees the server hang up
         cycle.disconnected = True  # tell uvicorn not to answer for us
 
 
