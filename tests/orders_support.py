@@ -88,6 +88,18 @@ def known_retailer(pair: SandboxPair) -> Customer:
         return next(c for c in zedonk.customers() if c.active and c.account_code in codes)
 
 
+def ordre_order(pair: SandboxPair, order_id: str) -> dict[str, Any]:
+    """An order as ORDRE shows it to the connector."""
+    answer = httpx.get(
+        f"{pair.ordre.api_url}/orders/{order_id}",
+        headers={"Authorization": f"Bearer {pair.ordre.token}"},
+        trust_env=False,
+    )
+    answer.raise_for_status()
+    order: dict[str, Any] = answer.json()
+    return order
+
+
 def _listings(pair: SandboxPair) -> list[dict[str, Any]]:
     return _ordre_list(pair, "listings")
 

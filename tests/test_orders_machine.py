@@ -1,0 +1,211 @@
+"""A Hypothesis state machine over submit / re-submit / edit / cancel / fault / crash / restart.
+
+Invariant after every step: no connector reference is on two Zedonk orders. At the end, once
+the faults stop: every submission ORDRE shows as importable is on exactly one Zedonk order, and
+no ledger row is left pending. A crash is simulated in-process at the same named points the
+subprocess tests kill at (every point sits just after a commit, so nothing is lost that a real
+kill -9 would keep); a restart is a fresh History connection and a new pass.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orders_support
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from orders_support import barcodes, known_retailer, orders_per_ref, ordre_order, write_connector
+
+import daemon.orders
+from daemon.config import Settings
+from daemon.history import History
+from daemon.orders import CRASH_POINTS, import_orders
+from daemon.sandbox import SandboxPair
+
+sandboxes, pair = orders_support.sandboxes, orders_support.pair  # fixtures
+
+FAULTS: dict[str, dict[str, Any]] = {
+    "lose-create-answer": {
+        "rules": [
+            {"method": "POST", "path_prefix": "/api/v1/sales-orders", "times": 1,
+             "action": "lose_response"}
+        ]
+    },
+    "zedonk-503-storm": {"seed": 3, "error_rates": {"503": 0.4}, "retry_after": 0},
+    "zedonk-drops": {"seed": 5, "rules": [{"action": "drop", "rate": 0.3}]},
+}  # fmt: skip
+
+
+class SimulatedCrash(BaseException):
+    """Stands in for kill -9: nothing after the crash point runs, nothing is cleaned up."""
+
+
+class ImportMachine(RuleBasedStateMachine):
+    pair: SandboxPair
+    root: Path
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pair.reset()
+        self.tmp = tempfile.TemporaryDirectory()
+        self.settings: Settings = write_connector(Path(self.tmp.name), self.pair)
+        self.codes = barcodes(self.pair, 6)
+        self.account_code = known_retailer(self.pair).account_code
+        self.orders: list[str] = []  # ORDRE ids
+        self.history = History.open(self.settings.state_dir)
+
+    def teardown(self) -> None:
+        self.history.close()
+        self.tmp.cleanup()
+
+    def _lines(self, seed: int) -> list[dict[str, Any]]:
+        return [{"barcode": self.codes[seed % len(self.codes)], "quantity": 1 + seed % 3}]
+
+    # ------------------------------------------------------------------ the retailer
+
+    @initialize()
+    def first_orders(self) -> None:
+        self.submit(seed=0, new_retailer=False)
+        self.submit(seed=1, new_retailer=True)
+
+    @rule(seed=st.integers(0, 20), new_retailer=st.booleans())
+    def submit(self, seed: int, new_retailer: bool) -> None:
+        retailer = (
+            {"name": f"Machine Boutique {seed % 3}", "account_code": None, "email": None}
+            if new_retailer
+            else {"account_code": self.account_code}
+        )
+        order = self.pair.ordre.submit_order({"retailer": retailer, "lines": self._lines(seed)})
+        self.orders.append(order["id"])
+
+    @precondition(lambda self: self.orders)
+    @rule(
+        action=st.sampled_from(["resubmit", "edit", "cancel"]),
+        pick=st.integers(0, 100),
+        seed=st.integers(0, 20),
+    )
+    def change(self, action: str, pick: int, seed: int) -> None:
+        order_id = self.orders[pick % len(self.orders)]
+        if self._status(order_id) == "cancelled":
+            return
+        if action == "resubmit":
+            self.pair.ordre.resubmit_order(order_id, {"lines": self._lines(seed)})
+        elif action == "edit":
+            self.pair.ordre.edit_order(order_id, {"lines": self._lines(seed)})
+        else:
+            self.pair.ordre.cancel_order(order_id)
+
+    def _status(self, order_id: str) -> str:
+        status: str = ordre_order(self.pair, order_id)["status"]
+        return status
+
+    # ------------------------------------------------------------------ the world
+
+    @rule(fault=st.none() | st.sampled_from(sorted(FAULTS)))
+    def set_fault(self, fault: str | None) -> None:
+        if fault is None:
+            self.pair.zedonk.clear_faults()
+        else:
+            self.pair.zedonk.set_faults(FAULTS[fault])
+
+    @rule()
+    def restart(self) -> None:
+        self.history.close()
+        self.history = History.open(self.settings.state_dir)
+
+    @rule(crash_at=st.none() | st.sampled_from(CRASH_POINTS))
+    def import_pass(self, crash_at: str | None) -> None:
+        original = daemon.orders.crash_point
+
+        def crash(name: str) -> None:
+            if name == crash_at:
+                raise SimulatedCrash(name)
+
+        daemon.orders.crash_point = crash
+        try:
+            import_orders(self.settings, self.history, trigger="test")
+        except SimulatedCrash:
+            self.restart()  # the process died: the next pass is a new one
+        finally:
+            daemon.orders.crash_point = original
+
+    # ------------------------------------------------------------------ the invariants
+
+    @invariant()
+    def no_connector_reference_twice(self) -> None:
+        doubled = {ref: n for ref, n in orders_per_ref(self.pair).items() if n > 1}
+        assert not doubled, doubled
+
+    def check_converged(self) -> None:
+        self.pair.zedonk.clear_faults()
+        for _ in range(3):
+            import_orders(self.settings, self.history, trigger="test")
+        per_ref = orders_per_ref(self.pair)
+        assert all(n == 1 for n in per_ref.values()), per_ref
+        rows = {r["import_key"]: r for r in self.history.query("SELECT * FROM imports")}
+        open_rows = [k for k, r in rows.items() if r["state"] in ("pending", "sending")]
+        assert not open_rows, open_rows
+        for order_id in self.orders:
+            order = ordre_order(self.pair, order_id)
+            key = f"{order_id}#{order['submission']}"
+            if order["status"] == "cancelled":
+                continue
+            assert per_ref.get(f"ordre:{key}") == 1, (key, rows.get(key))
+        for ref in per_ref:  # every Zedonk order belongs to a ledger row that says so
+            key = ref.removeprefix("ordre:")
+            assert rows[key]["state"] in ("created", "partial"), rows[key]
+
+
+@pytest.fixture
+def machine(pair: SandboxPair) -> Iterator[type[ImportMachine]]:
+    class Machine(ImportMachine):
+        def teardown(self) -> None:
+            try:
+                self.check_converged()
+            finally:
+                super().teardown()
+
+    Machine.pair = pair
+    yield Machine
+
+
+def test_exactly_once_under_random_sequences(machine: type[ImportMachine]) -> None:
+    run_state_machine_as_test(
+        machine,
+        settings=settings(
+            max_examples=10,
+            stateful_step_count=10,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_exactly_once_under_many_random_sequences(
+    machine: type[ImportMachine], request: pytest.FixtureRequest
+) -> None:
+    if "slow" not in request.config.getoption("markexpr"):
+        pytest.skip("a soak run: select it with -m slow")
+    run_state_machine_as_test(
+        machine,
+        settings=settings(
+            max_examples=100,
+            stateful_step_count=25,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )
