@@ -19,9 +19,14 @@ safe to interrupt at any point.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import gc
 import hashlib
 import logging
+import multiprocessing
 import os
+import signal
+import sys
 import threading
 import time
 import traceback
@@ -84,16 +89,138 @@ def tree_fingerprint(root: Path) -> str:
     return digest.hexdigest()
 
 
-def _real_reconcile(settings: Settings, history: History, **kwargs: Any) -> Any:
-    from daemon.apply import reconcile
+def release_memory() -> None:
+    """Hand memory freed after a big pass back to the OS, so an idle daemon stays small.
 
-    return reconcile(settings, history, **kwargs)
+    glibc keeps freed heap pages for reuse; ``malloc_trim`` returns them. Elsewhere a no-op.
+    """
+    gc.collect()
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
-def _real_import(settings: Settings, history: History, **kwargs: Any) -> Any:
-    from daemon.orders import import_orders
+# sd-daemon(3) priority prefixes: journald reads them as the message's level.
+_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3}
 
-    return import_orders(settings, history, **kwargs)
+
+class JournalFormatter(logging.Formatter):
+    """No timestamp (journald adds its own), a ``<N>`` priority prefix, the level in words."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        prefix = f"<{_PRIORITY.get(record.levelno, 2)}>"
+        return "\n".join(prefix + line for line in super().format(record).splitlines())
+
+
+def setup_logging(*, debug: bool) -> None:
+    """Journald-friendly logs under systemd; timestamped ones when run by hand."""
+    handler = logging.StreamHandler(sys.stderr)
+    if os.environ.get("JOURNAL_STREAM") or os.environ.get("INVOCATION_ID"):
+        handler.setFormatter(JournalFormatter("%(levelname)s %(name)s: %(message)s"))
+    else:
+        handler.setFormatter(
+            logging.Formatter(
+                "%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%d %H:%M:%S"
+            )
+        )
+    level = logging.DEBUG if debug else logging.INFO
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    # watchdog's and httpx's chatter is noise at INFO; their warnings still come through.
+    logging.getLogger("watchdog").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+@dataclass(frozen=True)
+class PassOutcome:
+    run_id: int | None
+    result: str
+    message: str
+
+
+def _pass_in_child(kind: str, settings: Settings, trigger: str, conn: Any, level: int) -> None:
+    """One real pass in a child process (runs there, not in the daemon)."""
+    # The daemon decides when to stop; a signal meant for it must not cut this pass short.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    setup_logging(debug=level <= logging.DEBUG)
+    logging.getLogger().setLevel(level)
+    try:
+        from daemon.apply import reconcile
+        from daemon.notify import Notifier
+        from daemon.orders import import_orders
+
+        with History.open(settings.state_dir) as history:
+            if kind == "reconcile":
+                out: Any = reconcile(settings, history, trigger=trigger)
+            else:
+                configured = settings.email is not None or settings.webhook is not None
+                notifier = Notifier(settings, history) if configured else None
+                out = import_orders(settings, history, trigger=trigger, notifier=notifier)
+        conn.send(PassOutcome(out.run_id, out.result, out.message))
+    except BaseException as exc:  # report it; the daemon records it as a failed pass
+        conn.send(PassOutcome(None, "failed", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+class ChildPasses:
+    """Runs the real reconcile and import passes in short-lived child processes.
+
+    A pass over a large brand builds big structures; Python keeps the memory they used even
+    after freeing them, so a daemon that ran them itself would idle at its peak size. A child
+    returns all of it to the system when it exits. Children come from a fork server started
+    before any of them, so they never inherit the daemon's threads or locks.
+    """
+
+    def __init__(self, stopping: threading.Event, grace: float) -> None:
+        self.stopping = stopping
+        self.grace = grace
+        self._ctx: Any = None
+
+    def _context(self) -> Any:
+        if self._ctx is None:
+            ctx = multiprocessing.get_context("forkserver")
+            ctx.set_forkserver_preload(["daemon.apply", "daemon.orders", "daemon.notify"])
+            self._ctx = ctx
+        return self._ctx
+
+    def run(self, kind: str, settings: Settings, trigger: str) -> PassOutcome:
+        ctx = self._context()
+        receive, send = ctx.Pipe(duplex=False)
+        level = logging.getLogger().getEffectiveLevel()
+        child = ctx.Process(
+            target=_pass_in_child,
+            args=(kind, settings, trigger, send, level),
+            name=f"zedonk-ordre {kind}",
+            daemon=True,
+        )
+        child.start()
+        send.close()
+        outcome: PassOutcome | None = None
+        give_up: float | None = None
+        try:
+            while outcome is None:
+                if receive.poll(0.2):
+                    with contextlib.suppress(EOFError):
+                        outcome = receive.recv()
+                    break
+                if not child.is_alive() and not receive.poll(0):
+                    break
+                if self.stopping.is_set():
+                    give_up = give_up or time.monotonic() + self.grace
+                    if time.monotonic() > give_up:
+                        child.kill()
+                        return PassOutcome(None, "interrupted", f"the {kind} was stopped")
+        finally:
+            child.join(5)
+            receive.close()
+        if outcome is None:
+            return PassOutcome(
+                None, "failed", f"the {kind} process ended early (exit code {child.exitcode})"
+            )
+        return outcome
 
 
 @dataclass
@@ -147,8 +274,8 @@ class Service:
         self.settings = settings
         self.root = settings.root
         self.state_dir = settings.state_dir
-        self._reconcile = reconcile or _real_reconcile
-        self._import = import_orders or _real_import
+        self._reconcile: ReconcileFn = reconcile or self._reconcile_in_child
+        self._import = import_orders or self._import_in_child
         self._check_against_zedonk = import_orders is None  # stand-ins need no Zedonk
         self.notifier = notifier
         self.systemd = systemd or SystemdNotifier()
@@ -156,6 +283,7 @@ class Service:
         self.stop_grace = stop_grace
         self.want_web = web
         self.stopping = threading.Event()
+        self.children = ChildPasses(self.stopping, stop_grace)
         self.debouncer = Debouncer(settings.daemon.debounce)
         self.loops = {"reconcile": LoopState("reconcile"), "import": LoopState("import")}
         self.history: History | None = None
@@ -165,6 +293,12 @@ class Service:
         self._last_good_fingerprint: str | None = None
         self._last_status = ""
         self._paused: dict[str, Any] | None = None
+
+    def _reconcile_in_child(self, settings: Settings, history: History, **kw: Any) -> Any:
+        return self.children.run("reconcile", settings, kw["trigger"])
+
+    def _import_in_child(self, settings: Settings, history: History, **kw: Any) -> Any:
+        return self.children.run("import", settings, kw["trigger"])
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -390,6 +524,7 @@ class Service:
             )
         finally:
             loop.busy_since = None
+            release_memory()
         loop.passes += 1
         loop.last_result = result
         loop.last_message = message

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
 import signal
-import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -27,15 +25,6 @@ ROOT_OPTION = typer.Option(
     file_okay=False,
 )
 
-# sd-daemon(3) priority prefixes: journald reads them as the message's level.
-_PRIORITY = {
-    logging.DEBUG: 7,
-    logging.INFO: 6,
-    logging.WARNING: 4,
-    logging.ERROR: 3,
-    logging.CRITICAL: 2,
-}
-
 
 class OutputFormat(StrEnum):
     text = "text"
@@ -45,34 +34,6 @@ class OutputFormat(StrEnum):
 FORMAT_OPTION = typer.Option(
     OutputFormat.text, "--format", help="text for people, json for scripts.", case_sensitive=False
 )
-
-
-class _JournalFormatter(logging.Formatter):
-    """No timestamp (journald adds its own), a ``<N>`` priority prefix, the level in words."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
-        prefix = f"<{_PRIORITY.get(record.levelno, 6)}>"
-        return "\n".join(prefix + line for line in text.splitlines())
-
-
-def setup_logging(*, debug: bool) -> None:
-    """Journald-friendly logs under systemd; timestamped ones when run by hand."""
-    handler = logging.StreamHandler(sys.stderr)
-    if os.environ.get("JOURNAL_STREAM") or os.environ.get("INVOCATION_ID"):
-        handler.setFormatter(_JournalFormatter("%(levelname)s %(name)s: %(message)s"))
-    else:
-        handler.setFormatter(
-            logging.Formatter(
-                "%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%d %H:%M:%S"
-            )
-        )
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.INFO, handlers=[handler], force=True
-    )
-    # watchdog's own chatter is noise at INFO; its overflow warning still comes through.
-    logging.getLogger("watchdog").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 def _settings(root: Path | None) -> Settings:
@@ -90,7 +51,7 @@ def run(root: Path | None = ROOT_OPTION) -> None:
     Exit codes: 0 after a clean stop; 78 when connector.yaml or the tokens are invalid at
     start (systemd then does not restart it); 4 when another process holds the lock.
     """
-    from daemon.service import Service
+    from daemon.service import Service, setup_logging
 
     setup_logging(debug=Options.debug)
     try:
