@@ -19,8 +19,6 @@ safe to interrupt at any point.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import gc
 import hashlib
 import logging
 import multiprocessing
@@ -87,19 +85,6 @@ def tree_fingerprint(root: Path) -> str:
             digest.update(f"unreadable: {exc.strerror}".encode())
         digest.update(b"\0")
     return digest.hexdigest()
-
-
-def release_memory() -> None:
-    """Hand memory freed after a big pass back to the OS, so an idle daemon stays small.
-
-    glibc keeps freed heap pages for reuse; ``malloc_trim`` returns them. Elsewhere a no-op.
-    """
-    gc.collect()
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 # sd-daemon(3) priority prefixes: journald reads them as the message's level.
@@ -524,7 +509,6 @@ class Service:
             )
         finally:
             loop.busy_since = None
-            release_memory()
         loop.passes += 1
         loop.last_result = result
         loop.last_message = message
