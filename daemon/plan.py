@@ -68,7 +68,7 @@ class Action:
     remote_id: str = ""
     remote_version: str = ""
     body: Mapping[str, Any] | None = None  # what is written; None for a delete
-    changes: tuple[Change, ...] = ()
+    changes: tuple[Change, ...] = ()  # updates only: a create's body says it all
     collection: str = ""  # a look's collection key, so apply can find its id
     step: str = ""  # "detach": a look lets go of products before the final update
 
@@ -344,9 +344,7 @@ def make_plan(
         body = collection_body(wanted.name, wanted.position, wanted.description)
         have = matched_collections.get(i)
         if have is None:
-            collection_actions.append(
-                Action("create", "collection", wanted.name, body=body, changes=diff(None, body))
-            )
+            collection_actions.append(Action("create", "collection", wanted.name, body=body))
             continue
         before = collection_body(have.name, have.position, have.description)
         if before != body:
@@ -400,7 +398,6 @@ def make_plan(
                     "look",
                     key,
                     body=_in_collection(body, collection_id),
-                    changes=diff(None, body),
                     collection=wanted_collection.name,
                 )
                 nodes[f"new:{key}"] = _LookNode(action, (), wanted_look.product_keys, None, order)
@@ -530,7 +527,7 @@ def make_plan(
 def _upsert(kind: Kind, key: str, body: dict[str, Any], remote: Mapping[str, Any]) -> list[Action]:
     have = remote.get(key)
     if have is None:
-        return [Action("create", kind, key, body=body, changes=diff(None, body))]
+        return [Action("create", kind, key, body=body)]
     before = listing_body(have) if kind == "listing" else customer_body(have)
     if before == body:
         return []

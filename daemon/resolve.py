@@ -140,6 +140,22 @@ class _Placed:
     location: Location
 
 
+class _Barcodes:
+    """GTIN checks, each barcode checked once per run (a large brand has 100,000 SKUs)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str | None, tuple[gtin.GtinProblem | None, str | None]] = {}
+
+    def check(self, barcode: str | None) -> tuple[gtin.GtinProblem | None, str | None]:
+        """(the problem or None, the canonical GTIN-14 or None)."""
+        known = self._seen.get(barcode)
+        if known is None:
+            wrong = gtin.problem(barcode)
+            canonical = None if wrong or barcode is None else barcode.strip().zfill(14)
+            known = self._seen[barcode] = (wrong, canonical)
+        return known
+
+
 @dataclass
 class _State:
     products: dict[ProductId, Product]
@@ -300,8 +316,8 @@ def _season_rank(
     return {code: (starts.get(code, date.min), index) for index, code in enumerate(price_seasons)}
 
 
-def _listing(product: Product, prices: tuple[ListingPrice, ...]) -> Listing:
-    sizes = tuple(ListingSize(sku.size, gtin.canonical(sku.barcode) or "") for sku in product.skus)
+def _listing(product: Product, prices: tuple[ListingPrice, ...], codes: _Barcodes) -> Listing:
+    sizes = tuple(ListingSize(sku.size, codes.check(sku.barcode)[1] or "") for sku in product.skus)
     return Listing(
         key=str(product.id),
         style=product.id.style,
@@ -315,7 +331,7 @@ def _listing(product: Product, prices: tuple[ListingPrice, ...]) -> Listing:
     )
 
 
-def _barcode_problems(product: Product) -> list[str]:
+def _barcode_problems(product: Product, codes: _Barcodes) -> list[str]:
     problems: list[str] = []
     if not product.skus:
         problems.append("it has no sizes")
@@ -324,7 +340,7 @@ def _barcode_problems(product: Product) -> list[str]:
         if sku.size in sizes_seen:
             problems.append(f"size {sku.size} appears twice")
         sizes_seen.add(sku.size)
-        wrong = gtin.problem(sku.barcode)
+        wrong = codes.check(sku.barcode)[0]
         if wrong is not None:
             problems.append(f"size {sku.size}: {wrong.message}")
     return problems
@@ -441,13 +457,14 @@ def resolve(
 
     # 2. Eligibility: barcodes valid and unique among exported products.
     rank = _season_rank(price_seasons, zedonk.seasons)
+    codes = _Barcodes()
     problems: dict[ProductId, list[str]] = {}
     owners: dict[str, tuple[ProductId, str]] = {}
     for _, _, kept in placed:
         for product, _where in kept:
-            problems[product.id] = _barcode_problems(product)
+            problems[product.id] = _barcode_problems(product, codes)
             for sku in product.skus:
-                code = gtin.canonical(sku.barcode)
+                code = codes.check(sku.barcode)[1]
                 if code is None:
                     continue
                 first = owners.setdefault(code, (product.id, sku.size))
@@ -531,7 +548,7 @@ def resolve(
                             "enter the price in Zedonk",
                         )
                     )
-            listings[str(product.id)] = _listing(product, prices)
+            listings[str(product.id)] = _listing(product, prices, codes)
             keys.append(str(product.id))
         looks_of.setdefault(ci, []).append(
             DesiredLook(look.name, look.position, tuple(keys), look.location)

@@ -1,0 +1,202 @@
+"""plan and apply against the large sandbox brand (20,000 products in 200 looks, 2,000 customers).
+
+    python -m bench plan
+
+The sandboxes run in their own process (``zedonk-ordre sandbox --large``), so the server's work
+does not share a core with the connector's. Figures:
+
+- a no-change plan: its time next to the floor, which fetches the same pages from both
+  sandboxes with a bare httpx client and parses the JSON, nothing else; and the ratio
+  (target <= 2). It must make read requests only.
+- an apply of k changed products (listings edited on ORDRE by hand): how many write requests
+  it makes (target <= k; ORDRE takes listings in batches of 100).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from daemon.apply import load_tree, open_clients, plan_only, reconcile
+from daemon.config import load_settings
+from daemon.history import History
+
+ADMIN = {"Authorization": "Bearer sandbox-admin-token"}
+ZEDONK_TOKEN, ORDRE_TOKEN = "zedonk-sandbox-token", "ordre-sandbox-token"
+LOOKS, FILES = 200, 40
+ROUNDS = 2
+
+
+def start_sandboxes() -> tuple[subprocess.Popen[str], str, str]:
+    command = [sys.executable, "-m", "daemon", "sandbox", "--large"]
+    command += ["--zedonk-port", "0", "--ordre-port", "0"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    urls: dict[str, str] = {}
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 300
+    while len(urls) < 2 and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        found = re.match(r"(zedonk|ordre)\s+(http://\S+)", line.strip())
+        if found:
+            urls[found.group(1)] = found.group(2)
+    if len(urls) < 2:
+        proc.terminate()
+        raise SystemExit("the sandboxes did not start")
+    return proc, urls["zedonk"], urls["ordre"]
+
+
+def pages(client: httpx.Client, path: str) -> int:
+    """Fetch every page of a listing; returns the number of items."""
+    count, params = 0, {"limit": 200}
+    while True:
+        body = client.get(path, params=params).raise_for_status().json()
+        count += len(body["items"])
+        if not body["next_cursor"]:
+            return count
+        params = {"limit": 200, "cursor": body["next_cursor"]}
+
+
+def floor(zedonk_url: str, ordre_url: str) -> None:
+    """The same pages the plan reads, with a bare client: the least any plan must do."""
+    with httpx.Client(
+        base_url=zedonk_url, headers={"Authorization": f"Bearer {ZEDONK_TOKEN}"}
+    ) as zedonk:
+        for path in ("/products", "/seasons", "/customers"):
+            pages(zedonk, path)
+    with httpx.Client(
+        base_url=ordre_url, headers={"Authorization": f"Bearer {ORDRE_TOKEN}"}
+    ) as ordre:
+        for path in ("/collections", "/looks", "/listings", "/customers"):
+            pages(ordre, path)
+
+
+def write_catalogue(root: Path, zedonk_url: str, ordre_url: str) -> int:
+    """connector.yaml plus 200 looks in 40 files, over every product of the brand."""
+    with httpx.Client(
+        base_url=zedonk_url, headers={"Authorization": f"Bearer {ZEDONK_TOKEN}"}
+    ) as zedonk:
+        ids: list[str] = []
+        params: dict[str, Any] = {"limit": 200}
+        while True:
+            body = zedonk.get("/products", params=params).raise_for_status().json()
+            ids += [p["id"] for p in body["items"] if p["active"]]
+            if not body["next_cursor"]:
+                break
+            params = {"limit": 200, "cursor": body["next_cursor"]}
+    (root / "connector.yaml").write_text(
+        "version: 1\n"
+        f'zedonk: {{url: "{zedonk_url}", token: {{env: ZEDONK_TOKEN}}}}\n'
+        f'ordre: {{url: "{ordre_url}", token: {{env: ORDRE_TOKEN}}}}\n'
+        "import: {season: AW26, order_owner: sophie}\n"
+        "prices: {seasons: [AW25, SS26, AW26]}\n"
+        "catalogue: {prune: true}\n"
+        "daemon: {state_dir: state}\n"
+    )
+    catalogue = root / "catalogue"
+    catalogue.mkdir()
+    per_look = -(-len(ids) // LOOKS)
+    per_file = LOOKS // FILES
+    for f in range(FILES):
+        lines = [f"collection: Collection {f:03d}", f"order: {f}", "looks:"]
+        for n in range(f * per_file, (f + 1) * per_file):
+            chunk = ids[n * per_look : (n + 1) * per_look]
+            if chunk:
+                lines += [f"  - name: Look {n:03d}", "    products:"]
+                lines += [f"      - {i}" for i in chunk]
+        (catalogue / f"c{f:03d}.yaml").write_text("\n".join(lines) + "\n")
+    return len(ids)
+
+
+def admin(url: str, method: str, path: str) -> Any:
+    base = url.removesuffix("/api/v1")
+    reply = httpx.request(method, base + path, headers=ADMIN, timeout=30).raise_for_status()
+    return reply.json() if reply.content else None
+
+
+def best(fn: Callable[[], object]) -> float:
+    times = []
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def edit_listings(ordre_url: str, k: int) -> None:
+    """Change k listings on ORDRE by hand, as drift the next apply puts back."""
+    headers = {"Authorization": f"Bearer {ORDRE_TOKEN}"}
+    with httpx.Client(base_url=ordre_url, headers=headers) as ordre:
+        items = ordre.get("/listings", params={"limit": k}).raise_for_status().json()["items"]
+        for item in items:
+            body = {key: item[key] for key in ("style", "fabric", "colour", "category", "sizes")}
+            body |= {"prices": item["prices"], "image_url": item["image_url"]}
+            body["description"] = item["description"] + " (edited)"
+            ordre.put(f"/listings/{item['key']}", json=body).raise_for_status()
+
+
+def main() -> None:
+    proc, zedonk_url, ordre_url = start_sandboxes()
+    os.environ["ZEDONK_TOKEN"], os.environ["ORDRE_TOKEN"] = ZEDONK_TOKEN, ORDRE_TOKEN
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = Path(tmp)
+            products = write_catalogue(root, zedonk_url, ordre_url)
+            settings = load_settings(root)
+            print(f"brand: {products} products in {LOOKS} looks, {FILES} files")
+            with History.open(settings.state_dir) as history:
+                started = time.perf_counter()
+                first = reconcile(settings, history, trigger="bench")
+                took = time.perf_counter() - started
+            counters = admin(ordre_url, "GET", "/_admin/counters")
+            print(
+                f"first apply: {first.result} in {took:.1f} s, {counters['writes']} write requests"
+            )
+
+            settings, catalogue, findings = load_tree(root)
+
+            def no_change_plan() -> None:
+                with open_clients(settings) as (zedonk, ordre):
+                    result = plan_only(settings, catalogue, zedonk, ordre, findings=findings)
+                assert not result.plan.has_changes, result.plan.counts()
+
+            writes = admin(ordre_url, "GET", "/_admin/counters")["writes"]
+            zwrites = admin(zedonk_url, "GET", "/_admin/counters")["writes"]
+            measured = best(no_change_plan)
+            measured_floor = best(lambda: floor(zedonk_url, ordre_url))
+            assert admin(ordre_url, "GET", "/_admin/counters")["writes"] == writes
+            assert admin(zedonk_url, "GET", "/_admin/counters")["writes"] == zwrites
+            print(
+                f"no-change plan: {measured:.2f} s  floor: {measured_floor:.2f} s  "
+                f"ratio: {measured / measured_floor:.2f} (target <= 2); write requests: 0"
+            )
+
+            for k in (1, 100):
+                edit_listings(ordre_url, k)
+                before = admin(ordre_url, "GET", "/_admin/counters")["writes"]
+                with History.open(settings.state_dir) as history:
+                    result = reconcile(settings, history, trigger="bench")
+                made = admin(ordre_url, "GET", "/_admin/counters")["writes"] - before
+                print(
+                    f"apply of {k} changed products: {result.result}, {made} write requests "
+                    f"(target <= {k})"
+                )
+            print(json.dumps({"ratio": round(measured / measured_floor, 2)}))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
