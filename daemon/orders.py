@@ -75,6 +75,7 @@ log = logging.getLogger("daemon.orders")
 CURSOR_KEY = "orders.cursor"
 OVERLAP = timedelta(minutes=5)  # re-read this much before the cursor: clocks and commits lag
 LOCK_FILE = "orders.lock"
+BATCH = 50  # orders per intent commit and per confirm commit
 LOCK_WAIT = 60.0  # seconds a pass waits for another pass to finish
 CRASH_ENV = "ZEDONK_ORDRE_CRASH_AT"
 CRASH_POINTS = ("after_intent_commit", "after_zedonk_create", "after_history_commit")
@@ -200,6 +201,21 @@ class _Context:
     target: ImportTarget
 
 
+@dataclass(frozen=True)
+class _Confirmed:
+    """An order Zedonk holds, waiting for the ledger's confirm commit."""
+
+    key: str
+    order: OrdreOrder
+    created: SalesOrder
+    left_out: tuple[LeftOutLine, ...]
+    recovered: bool  # found by lookup after an interrupted try
+
+    @property
+    def state(self) -> str:
+        return "partial" if self.left_out else "created"
+
+
 class _StopPass(Exception):
     """A remote is unavailable: leave the remaining rows for the next pass."""
 
@@ -215,6 +231,7 @@ class Importer:
     zedonk: ZedonkClient | None = None
     ordre: OrdreClient | None = None
     context: _Context | None = None
+    confirmed: list[_Confirmed] = field(default_factory=list)
 
     # ------------------------------------------------------------------ the pass
 
@@ -488,8 +505,8 @@ class Importer:
             return
         try:
             self._load_context()
-            for key in keys:
-                self._import_one(key)
+            for start in range(0, len(keys), BATCH):
+                self._import_batch(keys[start : start + BATCH])
         except _StopPass:
             left = self.history.query(
                 "SELECT COUNT(*) AS n FROM imports WHERE state IN ('pending', 'sending')"
@@ -497,6 +514,29 @@ class Importer:
             self.counts["unresolved"] = max(self.counts["unresolved"], left)
             return
         self._remote_ok("zedonk")
+
+    def _import_batch(self, keys: list[str]) -> None:
+        """Claim a batch in one commit, create each order, confirm them in one commit.
+
+        A crash before the confirm commit leaves the rows ``sending``: the next pass finds
+        their orders by lookup, so deferring the confirm trades a few GETs after a crash for
+        one fsync per batch instead of two per order.
+        """
+        rows = self._claim(keys)
+        if not rows:
+            return
+        crash_point("after_intent_commit")
+        untried = [row["import_key"] for row in rows]
+        try:
+            for row in rows:
+                untried.remove(row["import_key"])
+                self._import_one(row)
+        except Exception:  # a remote went away (a kill or Ctrl-C records nothing more)
+            self._flush_confirms()
+            self._release(untried)
+            raise
+        self._flush_confirms()
+        crash_point("after_history_commit")
 
     def _load_context(self) -> None:
         assert self.zedonk is not None
@@ -515,27 +555,36 @@ class Importer:
         target = ImportTarget(imp.season, imp.order_owner, imp.approved, imp.order_reference)
         self.context = _Context(customers, skus, target)
 
-    def _claim(self, key: str) -> sqlite3.Row | None:
-        """Commit the intent: the row goes to ``sending`` before any Zedonk write."""
+    def _claim(self, keys: list[str]) -> list[sqlite3.Row]:
+        """Commit the intent: the rows go to ``sending`` before any Zedonk write."""
         with self.history.transaction() as conn:
-            row: sqlite3.Row | None = conn.execute(
-                "SELECT * FROM imports WHERE import_key = ?", (key,)
-            ).fetchone()
-            if row is None or row["state"] not in OPEN_STATES:
-                return None
-            conn.execute(
+            rows = [
+                row
+                for key in keys
+                if (row := conn.execute("SELECT * FROM imports WHERE import_key = ?", (key,))
+                    .fetchone()) is not None and row["state"] in OPEN_STATES
+            ]  # fmt: skip
+            now = utcnow()
+            conn.executemany(
                 "UPDATE imports SET state = 'sending', attempts = attempts + 1, updated_at = ?,"
                 " run_id = ? WHERE import_key = ?",
-                (utcnow(), self.run_id, key),
+                [(now, self.run_id, row["import_key"]) for row in rows],
             )
-        return row
+        return rows
 
-    def _import_one(self, key: str) -> None:
+    def _release(self, keys: list[str]) -> None:
+        """Claimed rows this pass never got to: nothing was sent for them."""
+        if keys:
+            with self.history.transaction() as conn:
+                conn.executemany(
+                    "UPDATE imports SET state = 'pending', attempts = attempts - 1"
+                    " WHERE import_key = ? AND state = 'sending'",
+                    [(key,) for key in keys],
+                )
+
+    def _import_one(self, row: sqlite3.Row) -> None:
         assert self.zedonk is not None and self.context is not None
-        row = self._claim(key)
-        if row is None:
-            return
-        crash_point("after_intent_commit")
+        key = row["import_key"]
         order = order_from_json(json.loads(row["payload"]))
         try:
             if row["attempts"] > 0 or row["state"] == "sending":
@@ -546,7 +595,8 @@ class Importer:
                     self._needs_attention(key, order, exc)
                     return
                 if existing is not None:
-                    self._confirm(key, order, existing, self._left_out_for(order, key), True)
+                    left_out = self._left_out_for(order, key)
+                    self.confirmed.append(_Confirmed(key, order, existing, left_out, True))
                     return
             customer = self._customer_for(order, key)
             mapped = map_order(
@@ -586,8 +636,7 @@ class Importer:
             self._failed(key, order, "zedonk-refused", exc.message, hint=exc.hint)
             return
         crash_point("after_zedonk_create")
-        self._confirm(key, order, created, mapped.left_out, False)
-        crash_point("after_history_commit")
+        self.confirmed.append(_Confirmed(key, order, created, mapped.left_out, False))
 
     def _left_out_for(self, order: OrdreOrder, key: str) -> tuple[LeftOutLine, ...]:
         assert self.context is not None
@@ -697,66 +746,79 @@ class Importer:
 
     # ------------------------------------------------------------------ outcomes
 
-    def _confirm(
-        self,
-        key: str,
-        order: OrdreOrder,
-        created: SalesOrder,
-        left_out: tuple[LeftOutLine, ...],
-        recovered: bool,
-    ) -> None:
-        state = "partial" if left_out else "created"
-        label = f"{order.number} (submission {order.submission})"
+    def _flush_confirms(self) -> None:
+        """Commit the outcome of every order created since the last flush, in one go."""
+        batch, self.confirmed = self.confirmed, []
+        if not batch:
+            return
         try:
             with self.history.transaction() as conn:
-                conn.execute(
-                    "UPDATE imports SET state = ?, zedonk_order_id = ?, zedonk_order_number = ?,"
-                    " customer_id = ?, lines_total = ?, lines_imported = ?, last_error = NULL,"
-                    " updated_at = ?, run_id = ? WHERE import_key = ?",
-                    (
-                        state,
-                        created.id,
-                        created.number,
-                        created.customer_id,
-                        len(order.lines),
-                        len(created.lines),
-                        utcnow(),
-                        self.run_id,
-                        key,
-                    ),
-                )
-                self._store_left_out(conn, key, left_out)
-                how = "found in Zedonk after an interrupted try" if recovered else "created"
-                self._event(
-                    conn, "info", "order-imported", f"{label}: {how} as {created.number}", key
-                )
-                if left_out:
-                    self._event(
-                        conn,
-                        "warning",
-                        "lines-left-out",
-                        f"{label}: {len(left_out)} of {len(order.lines)} lines left out",
-                        key,
-                        details=[line.message for line in left_out],
-                    )
+                for done in batch:
+                    self._write_confirm(conn, done)
+            confirmed = batch
+        except sqlite3.IntegrityError:
+            confirmed = [done for done in batch if self._confirm_alone(done)]
+        for done in confirmed:
+            self._after_confirm(done)
+
+    def _confirm_alone(self, done: _Confirmed) -> bool:
+        try:
+            with self.history.transaction() as conn:
+                self._write_confirm(conn, done)
         except sqlite3.IntegrityError as exc:
-            # The last guard: a Zedonk order already recorded for another submission.
-            self._needs_attention(
-                key, order, ZedonkOrdreError(f"ledger refused {created.number}: {exc}")
-            )
-            return
-        if recovered:
-            self.counts["recovered"] += 1
-        self.counts[state] += 1
-        self._resolved(f"order-failed:{key}")
+            # The last guard: this Zedonk order is already recorded for another submission.
+            message = f"the ledger refused Zedonk order {done.created.number}: {exc}"
+            self._needs_attention(done.key, done.order, ZedonkOrdreError(message))
+            return False
+        return True
+
+    def _write_confirm(self, conn: sqlite3.Connection, done: _Confirmed) -> None:
+        order, created, left_out = done.order, done.created, done.left_out
+        label = f"{order.number} (submission {order.submission})"
+        conn.execute(
+            "UPDATE imports SET state = ?, zedonk_order_id = ?, zedonk_order_number = ?,"
+            " customer_id = ?, lines_total = ?, lines_imported = ?, last_error = NULL,"
+            " updated_at = ?, run_id = ? WHERE import_key = ?",
+            (
+                done.state,
+                created.id,
+                created.number,
+                created.customer_id,
+                len(order.lines),
+                len(created.lines),
+                utcnow(),
+                self.run_id,
+                done.key,
+            ),
+        )
+        self._store_left_out(conn, done.key, left_out)
+        how = "found in Zedonk after an interrupted try" if done.recovered else "created"
+        message = f"{label}: {how} as {created.number}"
+        self._event(conn, "info", "order-imported", message, done.key)
         if left_out:
-            lines = "\n".join(f"- {line.message}" for line in left_out)
+            self._event(
+                conn,
+                "warning",
+                "lines-left-out",
+                f"{label}: {len(left_out)} of {len(order.lines)} lines left out",
+                done.key,
+                details=[line.message for line in left_out],
+            )
+
+    def _after_confirm(self, done: _Confirmed) -> None:
+        if done.recovered:
+            self.counts["recovered"] += 1
+        self.counts[done.state] += 1
+        self._resolved(f"order-failed:{done.key}")
+        if done.left_out:
+            order = done.order
+            lines = "\n".join(f"- {line.message}" for line in done.left_out)
             self._notify(
-                f"lines-left-out:{key}",
-                f"{order.number} imported without {len(left_out)} line(s)",
-                f"ORDRE order {label} was imported as Zedonk order {created.number}, but these "
-                f"lines were left out:\n{lines}\n\nAdd them to the Zedonk order by hand once the "
-                "barcodes are fixed.",
+                f"lines-left-out:{done.key}",
+                f"{order.number} imported without {len(done.left_out)} line(s)",
+                f"ORDRE order {order.number} (submission {order.submission}) was imported as "
+                f"Zedonk order {done.created.number}, but these lines were left out:\n{lines}"
+                "\n\nAdd them to the Zedonk order by hand once the barcodes are fixed.",
             )
 
     def _store_left_out(
