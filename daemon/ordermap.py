@@ -156,12 +156,12 @@ def map_lines(
     left_out: list[LeftOutLine] = []
     for line in lines:
         where = f"line {line.line_no} ({line.style} {line.colour} {line.size})"
-        problem = gtin.problem(line.barcode)
-        if problem is not None:
+        key = gtin.canonical(line.barcode)
+        if key is None:
+            problem = gtin.problem(line.barcode)
+            assert problem is not None
             left_out.append(_left_out(line, problem.code, f"{where}: {problem.message}"))
             continue
-        key = gtin.canonical(line.barcode)
-        assert key is not None
         refs = skus.lookup(key)
         if not refs:
             message = f"{where}: barcode {line.barcode} is not on any Zedonk SKU"
