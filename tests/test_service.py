@@ -407,3 +407,21 @@ def test_the_fingerprint_follows_content_not_editor_droppings(tmp_path: Path) ->
     target = next((root / "catalogue").glob("*.yaml"))
     target.write_text(target.read_text() + "# edit\n")
     assert tree_fingerprint(root) != before
+
+
+def test_a_loop_failing_for_longer_than_the_alert_delay_makes_health_fail(
+    tmp_path: Path, start: Callable[..., Running]
+) -> None:
+    root = make_tree(tmp_path, remote_down_alert_after="1s")
+
+    def down() -> str:
+        return "failed"
+
+    running = start(root, import_orders=StandIn("import", down))
+    loop = running.service.loops["import"]
+    assert wait_until(lambda: loop.failures >= 1)
+    assert running.service.health()["healthy"] is True  # failing, but not for long yet
+    assert wait_until(lambda: not running.service.health()["healthy"], timeout=10)
+    [problem] = running.service.health()["problems"]
+    assert problem.startswith("the import loop has been failing for")
+    assert "import said failed" in problem
