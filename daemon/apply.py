@@ -664,6 +664,31 @@ def apply_plan(
     return ApplyReport(run_id, tuple(applier.outcomes))
 
 
+def close_interrupted_runs(history: History) -> int:
+    """Mark apply and reconcile runs left "running" by a process that died as interrupted.
+
+    Call it holding the state lock: no other apply can be running then. Their unfinished
+    actions may or may not have reached ORDRE; the next plan reads ORDRE again, so it
+    converges either way. Returns how many runs were closed.
+    """
+    stuck = history.query(
+        "SELECT id FROM runs WHERE result = 'running' AND kind IN ('apply', 'reconcile')"
+    )
+    for row in stuck:
+        with history.transaction() as conn:
+            conn.execute(
+                "UPDATE actions SET status = 'failed', error = ? WHERE run_id = ?"
+                " AND status = 'pending'",
+                (
+                    "interrupted: the outcome is unknown; the next apply reads ORDRE again",
+                    row["id"],
+                ),
+            )
+        history.finish_run(row["id"], "interrupted", error="the process ended before the run did")
+        log.warning("run %s was interrupted; its unfinished actions are marked failed", row["id"])
+    return len(stuck)
+
+
 def finish_apply_run(history: History, report: ApplyReport) -> None:
     failed = report.of("failed") + report.of("skipped")
     history.finish_run(
@@ -705,6 +730,7 @@ def reconcile(
     The caller holds the state lock. Expected failures (an invalid tree, an unreachable
     remote, refused writes, the delete guard) come back as the result, never as an exception.
     """
+    close_interrupted_runs(history)
     run_id = history.start_run("reconcile", trigger, git_commit=catalogue_commit(settings.root))
     empty = {"create": 0, "update": 0, "delete": 0, "failed": 0, "skipped": 0}
 

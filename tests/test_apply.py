@@ -7,6 +7,10 @@ scenarios edit its YAML (or ORDRE directly, for drift) and check what ORDRE hold
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -349,3 +353,38 @@ def test_plan_names_an_unknown_product_with_its_line(brand: Brand) -> None:
     failed = brand.cli("plan")
     assert failed.exit_code == ExitCode.ERROR
     assert "catalogue/c01.yaml:7" in failed.output and "ML-999/WOOL/NAVY" in failed.output
+
+
+def test_a_crash_partway_is_recorded_and_the_next_apply_converges(brand: Brand) -> None:
+    """A real apply process killed in the middle of its writes."""
+    brand.sandbox.ordre.set_faults(
+        rules=[{"method": "POST", "path_prefix": "/api/v1/looks", "action": "delay", "ms": 3000}]
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "daemon", "apply", "--yes", "--root", str(brand.root)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not any(
+            r["method"] == "POST" and r["path"] == "/api/v1/looks"
+            for r in brand.sandbox.ordre.requests()
+        ):
+            assert time.monotonic() < deadline, "the apply never reached the looks"
+            time.sleep(0.05)
+    finally:
+        child.kill()
+        child.wait()
+    time.sleep(3.5)  # the delayed create still lands on ORDRE: let it, then converge
+    brand.sandbox.ordre.clear_faults()
+    result = brand.reconcile()
+    assert result.result == "ok", result.message
+    assert brand.showroom() == expected(MAIN)
+    with History.open(brand.state_dir) as history:
+        crashed = history.runs(kind="apply")[0]
+        assert crashed["result"] == "interrupted"
+        assert any(a["status"] == "failed" for a in history.actions(crashed["id"]))
+        assert all(a["status"] != "pending" for a in history.actions(crashed["id"]))

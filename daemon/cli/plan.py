@@ -16,6 +16,7 @@ from daemon.apply import (
     PlanResult,
     apply_plan,
     check_deletes,
+    close_interrupted_runs,
     finish_apply_run,
     gather_ordre,
     load_plan,
@@ -228,6 +229,7 @@ def apply(
                 if not saved.actions:
                     typer.echo("No changes: the saved plan is empty.")
                     return
+                close_interrupted_runs(history)
                 run_id = history.start_run("apply", "cli", git_commit=saved.git_commit)
                 report = apply_plan(
                     ordre,
@@ -267,6 +269,7 @@ def apply(
             if not typer.confirm("Apply these changes to ORDRE?", default=False):
                 typer.echo("Nothing applied.")
                 return
+        close_interrupted_runs(history)
         run_id = history.start_run("apply", "cli", git_commit=catalogue_commit(settings.root))
         report = apply_plan(
             ordre,
