@@ -256,9 +256,16 @@ class Importer:
 
     def fail(self, exc: ZedonkOrdreError) -> None:
         self.failure = exc
-        self.history.record_event(
-            "error", "import-failed", exc.message, run_id=self.run_id, details={"hint": exc.hint}
-        )
+        try:
+            self.history.record_event(
+                "error",
+                "import-failed",
+                exc.message,
+                run_id=self.run_id,
+                details={"hint": exc.hint},
+            )
+        except sqlite3.Error:  # the history itself is failing: say so in the log at least
+            log.exception("cannot record the failed import pass")
 
     def finish(self) -> ImportResult:
         counts = dict(self.counts)
@@ -271,12 +278,15 @@ class Importer:
             troubled += counts.get("unresolved", 0) + counts.get("needs_attention", 0)
             result = "partial" if troubled else "ok"
             message = _summary(counts)
-        self.history.finish_run(
-            self.run_id,
-            "no-changes" if result == "no-orders" else result,
-            summary=counts,
-            error=message if result == "failed" else None,
-        )
+        try:
+            self.history.finish_run(
+                self.run_id,
+                "no-changes" if result == "no-orders" else result,
+                summary=counts,
+                error=message if result == "failed" else None,
+            )
+        except sqlite3.Error:
+            log.exception("cannot record the end of import run %s", self.run_id)
         return ImportResult(self.run_id, result, counts, message)
 
     # ------------------------------------------------------------------ intake
