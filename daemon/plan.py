@@ -468,7 +468,10 @@ def make_plan(
             old = holder.get(key)
             if old is None or old.id == node_id:
                 continue
-            source = _look_key(collection_name.get(old.collection_id, "?"), old.name)
+            if old.id in nodes:  # a renamed look goes by its new name
+                source = nodes[old.id].action.key
+            else:
+                source = _look_key(collection_name.get(old.collection_id, "?"), old.name)
             moves.append(Move(key, source, node.action.key))
             if old.id in nodes and old.id not in deleted_looks:
                 node.depends.add(old.id)

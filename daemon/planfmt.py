@@ -17,6 +17,7 @@ PLAN_JSON_VERSION = 1
 NO_CHANGES = "No changes: ORDRE matches the catalogue."
 
 SYMBOL = {"create": "+", "update": "~", "delete": "-"}
+SHOWN_IN_PLAN = frozenset({"product-not-exported", "image-missing"})  # listed by the plan itself
 
 
 def summary_line(plan: Plan) -> str:
@@ -235,7 +236,7 @@ def render_markdown(plan: Plan, *, findings: Sequence[Finding] = ()) -> str:
             "```",
         ]
     report = _report_lines(plan) if plan.has_changes else []
-    warnings = [f for f in findings if not f.is_error]
+    warnings = [f for f in findings if not f.is_error and f.code not in SHOWN_IN_PLAN]
     if report or warnings:
         lines += ["", "<details><summary>Warnings and notes</summary>", "", "```"]
         lines += report

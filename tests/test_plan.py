@@ -312,3 +312,11 @@ def test_any_plan_is_accepted_by_ordre_and_converges(
 ) -> None:
     _, after = converge(first, EMPTY, prune=prune)
     converge(second, after, prune=prune)
+
+
+def test_a_move_out_of_a_renamed_look_reads_as_a_move_on_both_sides() -> None:
+    _, after = converge(desired({"C": {"Old": ["A/W/N", "B/W/N"], "L2": ["C/W/N"]}}), EMPTY)
+    plan, _ = converge(desired({"C": {"New": ["A/W/N"], "L2": ["C/W/N", "B/W/N"]}}), after)
+    text = render_text(plan)
+    assert "- B/W/N  moves to C / L2" in text
+    assert "→ B/W/N  moved from C / New" in text

@@ -34,10 +34,9 @@ from daemon.gitinfo import catalogue_commit
 from daemon.history import History
 from daemon.lock import StateLock
 from daemon.plan import Action, Plan
-from daemon.planfmt import plan_json, render_markdown, render_text
+from daemon.planfmt import SHOWN_IN_PLAN, plan_json, render_markdown, render_text
 
 JSON_VERSION = 1
-SHOWN_IN_PLAN = {"product-not-exported", "image-missing"}  # the plan lists these itself
 
 
 class PlanFormat(StrEnum):
