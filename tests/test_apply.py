@@ -24,6 +24,7 @@ from daemon.cli import app
 from daemon.clients.ordre import OrdreClient
 from daemon.config import Settings, load_settings
 from daemon.errors import ExitCode
+from daemon.gitinfo import catalogue_commit
 from daemon.history import History
 from daemon.lock import StateLock
 from daemon.plan import Plan
@@ -388,3 +389,21 @@ def test_a_crash_partway_is_recorded_and_the_next_apply_converges(brand: Brand) 
         assert crashed["result"] == "interrupted"
         assert any(a["status"] == "failed" for a in history.actions(crashed["id"]))
         assert all(a["status"] != "pending" for a in history.actions(crashed["id"]))
+
+
+def test_runs_record_the_catalogue_commit(brand: Brand) -> None:
+    assert catalogue_commit(brand.root) is None  # not a git repository
+    git = ["git", "-C", str(brand.root), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "connector.yaml", "catalogue"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "catalogue"], check=True)
+    head = subprocess.run(
+        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    assert catalogue_commit(brand.root) == head
+    result = brand.reconcile()
+    with History.open(brand.state_dir) as history:
+        assert history.runs()[0]["git_commit"] == head
+    brand.write({"Essentials": MAIN["Essentials"]})
+    assert catalogue_commit(brand.root) == f"{head}-dirty"
+    assert result.result == "ok"
