@@ -178,7 +178,7 @@ def _run(
     retry_key: str | None,
 ) -> ImportResult:
     run_id = history.start_run("import", trigger)
-    importer = Importer(settings, history, run_id, notifier)
+    importer = _Importer(settings, history, run_id, notifier)
     try:
         with import_lock(settings):
             importer.run(retry_key)
@@ -221,7 +221,7 @@ class _StopPass(Exception):
 
 
 @dataclass
-class Importer:
+class _Importer:
     settings: Settings
     history: History
     run_id: int
@@ -232,6 +232,7 @@ class Importer:
     ordre: OrdreClient | None = None
     context: _Context | None = None
     confirmed: list[_Confirmed] = field(default_factory=list)
+    superseded: list[str] = field(default_factory=list)  # import keys
 
     # ------------------------------------------------------------------ the pass
 
@@ -342,8 +343,10 @@ class Importer:
                         (CURSOR_KEY, json.dumps(cursor.isoformat()), utcnow()),
                     )
         for key, title, details in notices:
-            if self.notifier is not None:
-                self.notifier.problem(key, title, details)
+            self._notify(key, title, details)
+        for key in self.superseded:
+            self._resolved(f"order-failed:{key}")
+        self.superseded.clear()
 
     def _intake_order(
         self, conn: sqlite3.Connection, order: OrdreOrder, decision: Triage
@@ -382,14 +385,22 @@ class Importer:
             )
             self.counts["skipped" if skipped else "new"] += 1
             if not skipped:
-                # An earlier submission nobody has started importing is superseded by this one.
-                conn.execute(
-                    "UPDATE imports SET state = 'skipped', updated_at = ?, last_error ="
-                    " 'superseded by submission ' || ? || ' before it was imported'"
-                    " WHERE ordre_id = ? AND submission < ? AND state = 'pending'"
-                    " AND attempts = 0",
-                    (now, order.submission, order.id, order.submission),
+                # An earlier submission nobody has started importing, or that failed, is
+                # superseded by this one.
+                superseded = conn.execute(
+                    "SELECT import_key FROM imports WHERE ordre_id = ? AND submission < ? AND"
+                    " (state = 'failed' OR (state = 'pending' AND attempts = 0))",
+                    (order.id, order.submission),
+                ).fetchall()
+                conn.executemany(
+                    "UPDATE imports SET state = 'skipped', updated_at = ?, last_error = ?"
+                    " WHERE import_key = ?",
+                    [
+                        (now, f"superseded by submission {order.submission}", r["import_key"])
+                        for r in superseded
+                    ],
                 )
+                self.superseded += [r["import_key"] for r in superseded]
             return []
         if row["state"] == "pending" and row["attempts"] == 0:
             # Not started: import the retailer's latest content of this submission.

@@ -337,3 +337,21 @@ def test_bad_settings_fail_the_pass_before_any_order_is_touched(
     assert result.result == "failed" and "inactive" in result.message
     assert pair.zedonk.write_count() == 0
     assert {r["state"] for r in ledger(settings).values()} == {"pending"}
+
+
+def test_a_resubmission_supersedes_a_failed_submission(tmp_path: Path, pair: SandboxPair) -> None:
+    settings = write_connector(tmp_path, pair)
+    bad = {"barcode": UNKNOWN, "style": "ML-999", "colour": "RED", "size": "M", "quantity": 1,
+           "unit_price": "99.00"}  # fmt: skip
+    order = submit(pair, [bad])
+    run(settings)
+    assert notifications(settings) == {f"order-failed:{order['id']}#1": "open"}
+    [good] = barcodes(pair, 1)
+    pair.ordre.resubmit_order(order["id"], {"lines": [{"barcode": good, "quantity": 1}]})
+    assert run(settings).counts["created"] == 1
+    rows = ledger(settings)
+    assert rows[f"{order['id']}#1"]["state"] == "skipped"
+    assert rows[f"{order['id']}#1"]["last_error"] == "superseded by submission 2"
+    assert rows[f"{order['id']}#2"]["state"] == "created"
+    assert notifications(settings) == {f"order-failed:{order['id']}#1": "resolved"}
+    assert orders_per_ref(pair) == {f"ordre:{order['id']}#2": 1}
