@@ -52,6 +52,7 @@ def test_import_list_show_and_retry(tmp_path: Path, pair: SandboxPair) -> None:
     assert shown.exit_code == 0
     assert "state         failed" in shown.output
     assert "4006381333931" in shown.output and "unknown" in shown.output
+    assert "1: 4006381333931  ML-999 RED M  1 x 99.00  left out" in shown.output
     details = json.loads(cli("orders", "show", f"{ok['id']}#1", "--format", "json",
                              "--root", root).output)["import"]  # fmt: skip
     assert details["state"] == "created" and details["order"]["po_number"] == "PO-1"

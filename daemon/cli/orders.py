@@ -243,6 +243,17 @@ def _print_details(d: dict[str, Any]) -> None:
         done = "inactivated" if d["previous_inactivated"] else "to inactivate"
         echo(f"replaces      {d['previous_import_key']} ({done})")
     echo(f"first seen    {d['first_seen_at']}   updated {d['updated_at']}")
+    order = d["order"] if isinstance(d["order"], dict) else {}
+    if isinstance(order.get("lines"), list):
+        left_out = {x["line_no"] for x in d["left_out_lines"]}
+        echo(f"\nlines ({order.get('currency', '')}):")
+        for x in order["lines"]:
+            mark = "  left out" if x.get("line_no") in left_out else ""
+            echo(
+                f"  {x.get('line_no')}: {x.get('barcode') or '(no barcode)'}  {x.get('style')} "
+                f"{x.get('colour')} {x.get('size')}  {x.get('quantity')} x {x.get('unit_price')}"
+                f"{mark}"
+            )
     if d["left_out_lines"]:
         echo("\nlines left out:")
         for x in d["left_out_lines"]:
