@@ -228,6 +228,8 @@ class Filters:
         self.show = one("show", "all") if one("show", "all") in SECTIONS else "all"
         self.problems = one("problems", "") in ("1", "on", "yes", "true")
         self.q = one("q", "")[:200]
+        # An order poll that found nothing runs every poll_interval; hidden unless asked for.
+        self.idle = one("idle", "") in ("1", "on", "yes", "true")
 
     def wants(self, section: str) -> bool:
         return self.show in ("all", section)
@@ -248,6 +250,8 @@ def _runs_html(history: History, f: Filters) -> str:
     rows = history.runs(errors_only=f.problems, limit=PAGE_LIMIT * 4)
     items = []
     for run in rows:
+        if run["kind"] == "import" and run["result"] in ("no-changes", "no-orders") and not f.idle:
+            continue
         if not _matches(
             f.q, run["kind"], run["trigger"], run["result"], run["summary"], run["error"]
         ):
@@ -413,6 +417,8 @@ def render_page(history: History | None, health: dict[str, Any], f: Filters) -> 
         "placeholder='order, PO, retailer, error...'></label>"
         "<label class='check'><input type='checkbox' name='problems' value='1'"
         f"{' checked' if f.problems else ''}>Problems only</label>"
+        "<label class='check'><input type='checkbox' name='idle' value='1'"
+        f"{' checked' if f.idle else ''}>Idle polls</label>"
         "<button type='submit'>Filter</button></form>"
     )
     if history is None:

@@ -170,6 +170,19 @@ def test_the_page_filters_by_section_problems_and_text(
     assert page.count("class='empty'") == 3
 
 
+def test_idle_order_polls_are_hidden_unless_asked_for(
+    served: tuple[ActivityServer, Health],
+) -> None:
+    server, _ = served
+    with History.open(server.state_dir) as history:
+        idle = history.start_run("import", "timer")
+        history.finish_run(idle, "no-changes")
+    _, _, page = get(server.url + "?show=runs")
+    assert page.count("import (timer)") == 1  # the partial one only
+    _, _, page = get(server.url + "?show=runs&idle=1")
+    assert page.count("import (timer)") == 2
+
+
 def test_a_pause_shows_on_the_page(served: tuple[ActivityServer, Health]) -> None:
     server, _ = served
     with History.open(server.state_dir) as history:
