@@ -164,11 +164,12 @@ def test_symlinks_may_not_leave_the_root(tmp_path: Path) -> None:
     assert loaded.document.file == "ok.yaml"
 
 
-# YAML folds NEL and the Unicode line separators into line breaks: not text it keeps
+# YAML folds NEL and the Unicode line separators into line breaks: not text it keeps.
+# PyYAML writes y and n unquoted, though YAML 1.1 makes them booleans (and we refuse them).
 text = st.text(
     st.characters(blacklist_categories=("Cs",), blacklist_characters="\x85\u2028\u2029"),
     max_size=20,
-)
+).filter(lambda s: s not in ("y", "Y", "n", "N"))
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | text,
     lambda children: (
