@@ -167,7 +167,10 @@ class ChildPasses:
     def _context(self) -> Any:
         if self._ctx is None:
             ctx = multiprocessing.get_context("forkserver")
-            ctx.set_forkserver_preload(["daemon.apply", "daemon.orders", "daemon.notify"])
+            # daemon.cli too: each child re-runs the daemon's main script, which imports it.
+            ctx.set_forkserver_preload(
+                ["daemon.cli", "daemon.apply", "daemon.orders", "daemon.notify"]
+            )
             self._ctx = ctx
         return self._ctx
 
