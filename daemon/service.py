@@ -319,6 +319,8 @@ class Service:
             self.watcher = TreeWatcher(self.root, self.debouncer.poke)
             self.watcher.start()
         except BaseException:
+            if self.web is not None:
+                self.web.stop()
             self._release()
             raise
         self.history.record_event(
@@ -382,7 +384,8 @@ class Service:
         if self.watcher is not None:
             self.watcher.stop()
         self.debouncer.poke("(stop)")  # wake the reconcile loop
-        deadline = time.monotonic() + self.stop_grace
+        # A child pass is killed after stop_grace; give its loop a moment to notice.
+        deadline = time.monotonic() + self.stop_grace + 3
         for loop in self.loops.values():
             if loop.thread is not None:
                 loop.thread.join(timeout=max(0.0, deadline - time.monotonic()))
