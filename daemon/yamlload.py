@@ -33,7 +33,8 @@ MAX_DEPTH = 64  # our formats nest 6 deep; this only stops pathological files
 _IMPLICIT = "?"  # the tag our composer gives every untagged node: we type scalars ourselves
 _STR_TAG = "tag:yaml.org,2002:str"
 
-# YAML 1.2 core schema: the only plain scalars that are not strings.
+# YAML 1.2 core schema: the only plain scalars that are not strings. Where YAML 1.1 tools read
+# a scalar differently (NO, 00123, 12:30, 1_000, 1e3), it is flagged, never guessed.
 _NULL = re.compile(r"~|null|Null|NULL|")
 _BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
 _INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
@@ -53,14 +54,8 @@ _FLOAT_SPECIAL = {
     ".NaN": float("nan"),
     ".NAN": float("nan"),
 }
-# YAML 1.1 readings that YAML 1.2 tools do not share: flagged, never guessed.
-_YAML11_BOOL = re.compile(r"y|Y|yes|Yes|YES|n|N|no|No|NO|on|On|ON|off|Off|OFF")
-_YAML11_NUMBER = re.compile(
-    r"[-+]?0[0-9_]+"  # octal in 1.1 (00123 is 83), decimal elsewhere
-    r"|[-+]?0b[01_]+"  # binary
-    r"|[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+(?:\.[0-9_]*)?"  # sexagesimal: 12:30 is 750
-    r"|[-+]?(?:[0-9][0-9_]*)?\.?[0-9_]*_[0-9_]*(?:[eE][-+]?[0-9]+)?"  # 1_000
-)
+_INT_DIGITS = re.compile(r"[-+]?[0-9]+")  # 1.2 reads 0123 as 123 (1.1: octal 83)
+_YAML11_RESOLVER = yaml.resolver.Resolver()
 # Plain scalars that start with anything else are strings: a cheap first test.
 _MAYBE_TYPED = frozenset("0123456789+-.~nNtTfFyYoO")
 
@@ -360,36 +355,24 @@ class _Builder:
         text: str = node.value
         if text == "" or text[0] not in _MAYBE_TYPED:
             return None if text == "" else text
-        if _NULL.fullmatch(text):
-            return None
-        if text in _BOOL:
-            return _BOOL[text]
-        if _INT.fullmatch(text):
-            return int(text)
-        if _INT_OTHER.fullmatch(text):
-            return int(text, 0)
-        reading = _yaml11_reading(text)
-        if reading is None:
-            if _FLOAT.fullmatch(text) and any(c.isdigit() for c in text):
-                return float(text)
-            if text in _FLOAT_SPECIAL:
-                return _FLOAT_SPECIAL[text]
+        value = _yaml12_value(text)
+        old = _yaml11_value(text)
+        if type(value) is type(old) and (value == old or value != value):  # nan != nan
+            return value
+        self.ambiguous[path] = Ambiguous(text, _kind_of(old))
+        quote = '"' + text + '"'
+        if isinstance(old, bool) or isinstance(value, bool):
+            hint = f"write true or false for a yes/no setting, or quote it ({quote}) for text"
         else:
-            self.ambiguous[path] = Ambiguous(text, reading)
-            quote = '"' + text + '"'
-            if reading.startswith("the boolean"):
-                boolean = reading.split()[-1]
-                hint = f"write {boolean} for a yes/no setting, or quote it ({quote}) for text"
-            else:
-                hint = f"quote it ({quote}) if it is text, e.g. a style code"
-            self._add(
-                node,
-                path,
-                "yaml-ambiguous",
-                f"`{text}` means different things to different YAML tools "
-                f"(YAML 1.1 reads {reading})",
-                hint,
-            )
+            hint = f"quote it ({quote}) if it is text, e.g. a style code"
+        self._add(
+            node,
+            path,
+            "yaml-ambiguous",
+            f"`{text}` means different things to different YAML tools: "
+            f"YAML 1.1 reads {_kind_of(old)}, YAML 1.2 {_kind_of(value)}",
+            hint,
+        )
         return text
 
     def _add(
@@ -415,16 +398,42 @@ class _Builder:
         )
 
 
-def _yaml11_reading(text: str) -> str | None:
-    if _YAML11_BOOL.fullmatch(text):
-        truthy = text.lower() in ("y", "yes", "on")
-        return f"the boolean {'true' if truthy else 'false'}"
-    if _YAML11_NUMBER.fullmatch(text) and any(c.isdigit() for c in text):
-        try:
-            return f"the number {yaml.load(text, Loader=yaml.SafeLoader)}"
-        except yaml.YAMLError:  # pragma: no cover - the pattern admits only numbers
-            return "a number"
-    return None
+def _yaml12_value(text: str) -> Any:
+    """A plain scalar as the YAML 1.2 core schema types it."""
+    if _NULL.fullmatch(text):
+        return None
+    if text in _BOOL:
+        return _BOOL[text]
+    if _INT.fullmatch(text) or _INT_DIGITS.fullmatch(text):
+        return int(text)
+    if _INT_OTHER.fullmatch(text):
+        return int(text, 0)
+    if _FLOAT.fullmatch(text) and any(c.isdigit() for c in text):
+        return float(text)
+    return _FLOAT_SPECIAL.get(text, text)
+
+
+def _yaml11_value(text: str) -> Any:
+    """A plain scalar as YAML 1.1 tools (PyYAML, and the spec's y/n) type it; dates stay text."""
+    if text in ("y", "Y", "n", "N"):
+        return text in ("y", "Y")
+    tag: str = _YAML11_RESOLVER.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    if tag.rsplit(":", 1)[-1] not in ("bool", "int", "float", "null"):
+        return text
+    try:
+        return yaml.load(text, Loader=yaml.CSafeLoader)
+    except yaml.YAMLError:  # pragma: no cover - the resolver admitted it
+        return text
+
+
+def _kind_of(value: object) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    return "text"
 
 
 def _anchor_findings(text: str, name: str) -> list[Finding]:

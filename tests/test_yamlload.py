@@ -34,9 +34,9 @@ def load(text: str | bytes) -> tuple[Any, list[str]]:
         ("-3", -3),
         ("0", 0),
         ("0x1F", 31),
-        ("0o17", 15),
         ("1.5", 1.5),
-        ("1e3", 1000.0),
+        ("1.5e+3", 1500.0),
+        ("0.5", 0.5),
         ("-.inf", -math.inf),
         ("ML-101/WOOL/NAVY", "ML-101/WOOL/NAVY"),
         ("2026-01-01", "2026-01-01"),  # dates stay text; the schema checks their form
@@ -68,6 +68,9 @@ def test_plain_scalars_are_typed_the_yaml_1_2_way(text: str, value: object) -> N
         ("12:30", "the number 750"),
         ("1_000", "the number 1000"),
         ("0b101", "the number 5"),
+        ("1e3", "text, YAML 1.2 the number 1000.0"),
+        ("0o17", "text, YAML 1.2 the number 15"),
+        ("08", "text, YAML 1.2 the number 8"),
     ],
 )
 def test_yaml_1_1_readings_are_refused(text: str, reading: str) -> None:
@@ -164,12 +167,11 @@ def test_symlinks_may_not_leave_the_root(tmp_path: Path) -> None:
     assert loaded.document.file == "ok.yaml"
 
 
-# YAML folds NEL and the Unicode line separators into line breaks: not text it keeps.
-# PyYAML writes y and n unquoted, though YAML 1.1 makes them booleans (and we refuse them).
+# YAML folds NEL and the Unicode line separators into line breaks: not text it keeps
 text = st.text(
     st.characters(blacklist_categories=("Cs",), blacklist_characters="\x85\u2028\u2029"),
     max_size=20,
-).filter(lambda s: s not in ("y", "Y", "n", "N"))
+)
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | text,
     lambda children: (
@@ -180,15 +182,20 @@ json_values = st.recursive(
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.dictionaries(text.filter(bool), json_values, max_size=5))
-def test_round_trip_of_what_pyyaml_writes(data: dict[str, Any]) -> None:
-    """PyYAML's writer quotes every string that could be read as something else."""
-    text = yaml.safe_dump(data, allow_unicode=True)
-    result = load_bytes(text.encode(), "f.yaml")
-    if not data:
-        return  # `{}` is a mapping, but an empty file is refused
-    assert result.findings == []
-    assert result.document is not None and result.document.data == data
+@given(st.dictionaries(text.filter(bool), json_values, min_size=1, max_size=5))
+def test_what_pyyaml_writes_is_read_back_or_flagged(data: dict[str, Any]) -> None:
+    """Never silently different: PyYAML (YAML 1.1) leaves some text unquoted that YAML 1.2
+    reads as a number (08, 1e3) or that the 1.1 spec makes a boolean (y, n); those are
+    flagged, and every other value reads back exactly."""
+    result = load_bytes(yaml.safe_dump(data, allow_unicode=True).encode(), "f.yaml")
+    assert result.document is not None
+    assert {f.code for f in result.findings} <= {"yaml-ambiguous"}
+    for path, ambiguous in result.document.ambiguous.items():
+        original: Any = data
+        for part in path:
+            original = original[part]
+        assert original == ambiguous.text
+    assert result.document.data == data
 
 
 @settings(max_examples=200, deadline=None)
