@@ -556,10 +556,12 @@ def _order_looks(nodes: dict[str, _LookNode]) -> list[Action]:
     while remaining:
         ready = [n for n in remaining if not (nodes[n].depends - done - detached)]
         if not ready:
-            # A cycle of moves: one look first lets go of its leaving products, joining none.
-            name = next(n for n in remaining if n not in detached)
+            # A cycle of moves: a look that others wait for first lets go of its leaving
+            # products, joining none. Only existing looks hold products others need.
+            waited_for = set().union(*(nodes[n].depends for n in remaining))
+            name = next(n for n in remaining if n in waited_for and n not in detached)
             node = nodes[name]
-            assert node.remote is not None  # only existing looks hold products others need
+            assert node.remote is not None
             current = set(node.current)
             before = look_body(node.remote.name, node.remote.position, node.current)
             body = look_body(

@@ -103,7 +103,8 @@ def _finding(
     path: str = "",
 ) -> Finding:
     if where is None:
-        return Finding("", 0, 0, path, code, severity, message, hint)
+        # About Zedonk's data, not a file: named after where it is fixed.
+        return Finding("Zedonk", 0, 0, path, code, severity, message, hint)
     return Finding(where.file, where.line, where.column, path, code, severity, message, hint)
 
 

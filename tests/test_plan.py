@@ -320,3 +320,11 @@ def test_a_move_out_of_a_renamed_look_reads_as_a_move_on_both_sides() -> None:
     text = render_text(plan)
     assert "- B/W/N  moves to C / L2" in text
     assert "→ B/W/N  moved from C / New" in text
+
+
+def test_a_new_look_waiting_on_a_cycle_of_moves() -> None:
+    _, after = converge(desired({"B": {"L1": ["A/W/N", "C/W/N"], "L2": ["B/W/N"]}}), EMPTY)
+    plan, _ = converge(
+        desired({"A": {"New": ["C/W/N"]}, "B": {"L1": ["B/W/N"], "L2": ["A/W/N"]}}), after
+    )
+    assert [a.step for a in plan.actions].count("detach") == 1
