@@ -434,6 +434,8 @@ def make_plan(
                     key,
                     remote_id=look.id,
                     remote_version=look.version,
+                    # What it holds: apply holds back what waits for these products.
+                    changes=(Change("product_keys", list(look.product_keys), None),),
                     collection=collection_name.get(look.collection_id, ""),
                 )
             )
