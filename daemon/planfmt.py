@@ -164,6 +164,8 @@ def _look_lines(
                 product_lines.append(f"        → {key}  moved from {move.source}")
             elif key not in before:
                 what = "new listing" if listing and listing.op == "create" else "added"
+                if listing and listing.op == "create" and not (listing.body or {}).get("image_url"):
+                    what += ", no main image"
                 product_lines.append(f"        + {key}  {what}")
             elif listing is not None:
                 product_lines.append(f"        ~ {key}")

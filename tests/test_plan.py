@@ -178,6 +178,7 @@ def test_create_from_empty_in_an_order_ordre_accepts() -> None:
     assert kinds == ["listing"] * 3 + ["collection", "look", "look"]
     assert plan.counts() == {"create": 6, "update": 0, "delete": 0, "move": 0}
     assert all(a.remote_version == "" for a in plan.actions)
+    assert "+ A/W/N  new listing, no main image" in render_text(plan)
 
 
 def test_no_changes_is_one_line() -> None:
