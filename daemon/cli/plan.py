@@ -210,8 +210,8 @@ def apply(
 ) -> None:
     """Make ORDRE match the catalogue: plan, show, ask, apply (or apply a saved plan).
 
-    Exit codes: 0 done or nothing to do, 1 error, 3 applied only partly, 4 another process
-    holds the lock, 5 the saved plan no longer matches ORDRE.
+    Exit codes: 0 done or nothing to do, 1 error, 3 applied only partly,
+    4 another process holds the lock, 5 the saved plan no longer matches ORDRE.
     """
     if plan_file is not None:
         settings = load_settings(_root(root))
