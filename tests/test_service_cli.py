@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 from test_service import make_tree
+from typer.testing import CliRunner
 
+from daemon.cli import app
 from daemon.history import History
 from daemon.lock import StateLock
 
@@ -22,6 +24,12 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
         env={**environ, **(env or {})},
         check=False,
     )
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    """In-process, for the quick commands: (exit code, stdout, stderr)."""
+    result = CliRunner().invoke(app, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
 
 
 def test_run_exits_78_on_an_invalid_connector_yaml(tmp_path: Path) -> None:
@@ -70,23 +78,23 @@ def test_pause_shows_in_status_and_resume_lifts_it(tmp_path: Path) -> None:
                 " VALUES ('o#1', 'o', 'ORD-1', 1, 'ordre:o#1', 'needs_attention', 'Shop',"
                 " 'no such customer', 'now', 'now')"
             )
-    done = cli("pause", "--reason", "stock count", "--root", str(root))
-    assert done.returncode == 0 and "paused: stock count" in done.stdout
-    text = cli("status", "--root", str(root)).stdout
+    code, out, _ = invoke("pause", "--reason", "stock count", "--root", str(root))
+    assert code == 0 and "paused: stock count" in out
+    text = invoke("status", "--root", str(root))[1]
     assert "reconciling: PAUSED" in text and "stock count" in text
     assert "last reconcile: invalid (reconcile, watch)" in text
     assert "catalogue/a.yaml:3:5" in text
     assert "orders needing attention: 1" in text and "ORD-1 (Shop)" in text
-    doc = json.loads(cli("status", "--root", str(root), "--format", "json").stdout)
+    doc = json.loads(invoke("status", "--root", str(root), "--format", "json")[1])
     assert doc["paused"]["reason"] == "stock count"
     assert doc["orders"]["needs_attention"][0]["ordre_number"] == "ORD-1"
-    done = cli("resume", "--root", str(root))
-    assert done.returncode == 0 and "resumed (it was paused: stock count)" in done.stdout
-    assert "reconciling: active" in cli("status", "--root", str(root)).stdout
-    assert "was not paused" in cli("resume", "--root", str(root)).stdout
+    code, out, _ = invoke("resume", "--root", str(root))
+    assert code == 0 and "resumed (it was paused: stock count)" in out
+    assert "reconciling: active" in invoke("status", "--root", str(root))[1]
+    assert "was not paused" in invoke("resume", "--root", str(root))[1]
 
 
 def test_pause_needs_a_reason(tmp_path: Path) -> None:
     root = make_tree(tmp_path)
-    done = cli("pause", "--reason", "  ", "--root", str(root))
-    assert done.returncode == 1 and "--reason is empty" in done.stderr
+    code, _, err = invoke("pause", "--reason", "  ", "--root", str(root))
+    assert code == 1 and "--reason is empty" in err
