@@ -6,6 +6,7 @@ The end-to-end tests against the sandboxes are in test_service_daemon.py.
 """
 
 import contextlib
+import logging
 import shutil
 import socket
 import threading
@@ -22,7 +23,7 @@ from daemon.config import load_settings
 from daemon.errors import ConfigError, LockHeld
 from daemon.history import History
 from daemon.sdnotify import SystemdNotifier
-from daemon.service import Service, backoff, tree_fingerprint
+from daemon.service import JournalFormatter, Service, backoff, tree_fingerprint
 from daemon.status import pause, resume
 
 REPO = Path(__file__).resolve().parent.parent
@@ -425,3 +426,11 @@ def test_a_loop_failing_for_longer_than_the_alert_delay_makes_health_fail(
     [problem] = running.service.health()["problems"]
     assert problem.startswith("the import loop has been failing for")
     assert "import said failed" in problem
+
+
+def test_journal_lines_carry_a_priority_prefix_and_no_timestamp() -> None:
+    formatter = JournalFormatter("%(levelname)s %(name)s: %(message)s")
+    record = logging.LogRecord("daemon.service", logging.WARNING, __file__, 1, "a\nb", None, None)
+    assert formatter.format(record) == "<4>WARNING daemon.service: a\n<4>b"
+    record = logging.LogRecord("daemon.service", logging.ERROR, __file__, 1, "boom", None, None)
+    assert formatter.format(record) == "<3>ERROR daemon.service: boom"
