@@ -24,6 +24,7 @@ import os
 import platform
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -93,8 +94,12 @@ def write_repo(root: Path, zedonk: str, ordre: str, debounce: str, products: int
 def finished_runs(state: Path) -> list[dict[str, Any]]:
     if not (state / "history.sqlite").exists():
         return []
-    with History.open(state, read_only=True) as history:
-        return [r for r in history.runs(kind="reconcile", limit=1000) if r["result"] != "running"]
+    try:
+        with History.open(state, read_only=True) as history:
+            runs = history.runs(kind="reconcile", limit=1000)
+    except sqlite3.OperationalError:  # created a moment ago, tables not there yet
+        return []
+    return [r for r in runs if r["result"] != "running"]
 
 
 def wait_runs(state: Path, count: int, timeout: float) -> dict[str, Any]:

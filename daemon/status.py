@@ -9,6 +9,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -103,8 +104,16 @@ def gather(state_dir: Path) -> dict[str, Any]:
     }
     if not (state_dir / HISTORY_FILE).exists():
         return doc
+    try:
+        return _fill(doc, state_dir)
+    except sqlite3.OperationalError as exc:
+        if "no such table" in str(exc):  # the daemon is creating it this very moment
+            return doc
+        raise
+
+
+def _fill(doc: dict[str, Any], state_dir: Path) -> dict[str, Any]:
     with History.open(state_dir, read_only=True) as history:
-        doc["history"] = True
         doc["paused"] = history.get_state(PAUSED_KEY)
         doc["last_reconcile"] = _last_run(history, RECONCILE_KINDS)
         doc["last_good_reconcile"] = _last_run(history, RECONCILE_KINDS, ok_only=True)
@@ -118,4 +127,5 @@ def gather(state_dir: Path) -> dict[str, Any]:
             {key: event[key] for key in ("at", "code", "subject", "message")}
             for event in history.events(level="error", limit=5)
         ]
+    doc["history"] = True
     return doc
