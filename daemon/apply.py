@@ -481,8 +481,6 @@ class _Applier:
         elif action.kind == "look":
             self.blocked_keys.update(_look_keys(action))
             self.blocked_collections.add(action.collection)
-        elif action.kind == "listing" and action.op == "delete":
-            pass
 
     def _skip_reason(self, action: Action) -> str | None:
         if self.stop_reason is not None:
