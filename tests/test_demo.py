@@ -33,7 +33,7 @@ def demo(*args: str, timeout: float = 150) -> subprocess.CompletedProcess[str]:
 def test_the_demo_tells_the_whole_story_and_leaves_the_repository_alone() -> None:
     before = tree_digest(REPO)
     state_before = (REPO / ".zedonk-ordre").exists()
-    done = demo("--once", "--speed", "4")
+    done = demo("--once", "--speed", "10")
     out = done.stdout
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Traceback" not in done.stderr, done.stderr
