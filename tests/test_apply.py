@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -407,3 +408,25 @@ def test_runs_record_the_catalogue_commit(brand: Brand) -> None:
     brand.write({"Essentials": MAIN["Essentials"]})
     assert catalogue_commit(brand.root) == f"{head}-dirty"
     assert result.result == "ok"
+
+
+def test_a_saved_plan_records_versions_and_applies_with_json_output(
+    brand: Brand, tmp_path: Path
+) -> None:
+    brand.reconcile()
+    brand.write({**MAIN, "Essentials": [("Shirts", ["ML-510/COTTON/WHITE"])]})
+    plan_file = tmp_path / "plan.json"
+    assert brand.cli("plan", "--out", str(plan_file)).exit_code == 0
+    saved = json.loads(plan_file.read_text())
+    assert saved["plan_file_version"] == 1 and re.fullmatch(r"[0-9a-f]{64}", saved["checksum"])
+    actions = saved["actions"]
+    assert [(a["op"], a["kind"]) for a in actions] == [("update", "look"), ("delete", "listing")]
+    assert saved["versions"] == {
+        f"{a['kind']} {a['remote_id']}": a["remote_version"] for a in actions
+    }
+    assert all(saved["versions"].values())
+    applied = brand.cli("apply", str(plan_file), "--format", "json")
+    assert applied.exit_code == 0, applied.output
+    report = json.loads(applied.stdout)
+    assert report["format_version"] == 1 and report["result"] == "ok"
+    assert [a["status"] for a in report["actions"]] == ["ok", "ok"]
