@@ -33,7 +33,7 @@ def test_the_example_connector_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("STATE_DIRECTORY", raising=False)
     settings = load_settings(REPO)
     assert settings.root == REPO
-    assert settings.zedonk.url == "http://127.0.0.1:8101"
+    assert settings.zedonk.url == "http://127.0.0.1:8701/api/v1"
     assert settings.zedonk.token == TokenRef(env="ZEDONK_TOKEN")
     assert settings.ordre.token == TokenRef(env="ORDRE_TOKEN")
     imp = settings.import_
