@@ -13,9 +13,11 @@ Retry rules (RFC 9110 section 9.2.2):
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -119,6 +121,12 @@ class _Attempt(Exception):
         self.wait = wait  # Retry-After, when the server gave one
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    # Building a context loads the CA bundle (~0.2 s); every client of the process shares one.
+    return httpx.create_ssl_context()
+
+
 class HttpSession:
     """One long-lived connection pool to one remote, with its token and call policy.
 
@@ -160,6 +168,7 @@ class HttpSession:
                 timeout=httpx.Timeout(timeout),
                 limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
                 follow_redirects=False,
+                verify=_tls_context(),
             )
         )
 
