@@ -598,7 +598,7 @@ class Service:
             message = self.loops["reconcile"].last_message or "the catalogue is invalid"
             self._notify_problem(
                 "catalogue-invalid",
-                "the catalogue is invalid; ORDRE keeps the last good state",
+                "the catalogue is invalid; nothing was applied",
                 message,
             )
         return result

@@ -41,6 +41,7 @@ def make_tree(
     *,
     zedonk_url: str = "http://127.0.0.1:9/api/v1",
     ordre_url: str = "http://127.0.0.1:9/api/v1",
+    notifications: dict[str, Any] | None = None,
     **daemon: str,
 ) -> Path:
     """A copy of the repository's connector.yaml and catalogue/ with short daemon timings."""
@@ -49,6 +50,8 @@ def make_tree(
     shutil.copytree(REPO / "catalogue", root / "catalogue")
     doc = yaml.safe_load((REPO / "connector.yaml").read_text())
     doc.pop("notifications", None)
+    if notifications is not None:
+        doc["notifications"] = notifications
     doc["zedonk"]["url"] = zedonk_url
     doc["ordre"]["url"] = ordre_url
     doc["daemon"] = {
@@ -434,3 +437,44 @@ def test_journal_lines_carry_a_priority_prefix_and_no_timestamp() -> None:
     assert formatter.format(record) == "<4>WARNING daemon.service: a\n<4>b"
     record = logging.LogRecord("daemon.service", logging.ERROR, __file__, 1, "boom", None, None)
     assert formatter.format(record) == "<3>ERROR daemon.service: boom"
+
+
+def test_an_invalid_catalogue_is_announced_by_email_once_and_its_fix_too(
+    tmp_path: Path, start: Callable[..., Running]
+) -> None:
+    from aiosmtpd.controller import Controller
+    from test_notify import Inbox
+
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        email = {
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "starttls": False,
+            "sender": "connector@example.com",
+            "recipients": ["ops@example.com"],
+        }
+        root = make_tree(tmp_path, notifications={"email": email})
+        verdicts = iter(["ok", "invalid", "invalid", "ok"])
+        rec = StandIn("reconcile", lambda: next(verdicts))
+        running = start(root, reconcile=rec)
+        assert running.service.notifier is not None
+        assert wait_until(lambda: rec.calls == ["startup"])
+        target = next((root / "catalogue").glob("*.yaml"))
+        for edit in ("# typo 1\n", "# typo 2\n"):
+            target.write_text(target.read_text() + edit)
+            assert wait_until(lambda: running.service.loops["reconcile"].last_result == "invalid")
+            running.service.loops["reconcile"].last_result = None
+        target.write_text(target.read_text() + "# fixed\n")
+        assert wait_until(lambda: len(inbox.messages) >= 2)
+        subjects = [" ".join(str(m["Subject"]).split()) for m in inbox.messages]
+        assert subjects == [
+            "[zedonk-ordre] problem: the catalogue is invalid; nothing was applied",
+            "[zedonk-ordre] resolved: the catalogue is invalid; nothing was applied",
+        ]
+        assert "reconcile said invalid" in str(inbox.messages[0].get_payload())
+    finally:
+        controller.stop()
