@@ -7,8 +7,9 @@ servers do not share a core with the importer. Figures:
 
 - the import's orders per second, next to the floor: the same 1,000 sales-order creates
   posted one after another by a bare httpx loop, measured in the same run; and their ratio
-  (target <= 1.5). The import also lists the orders from ORDRE, reads Zedonk's customers and
-  products, maps every line and commits two ledger transactions (fsync) per order;
+  (target <= 1.5), best of three alternating rounds. Besides the creates, the import lists
+  the orders from ORDRE, reads Zedonk's customers and products, maps every line and keeps
+  its ledger (two commits per batch of 50 orders);
 - the latency each order adds: the import's time per order minus the floor's.
 """
 
@@ -27,9 +28,10 @@ import httpx
 
 from daemon.config import load_settings
 from daemon.history import History
-from daemon.orders import import_orders
+from daemon.orders import ImportResult, import_orders
 
 ORDERS, LINES = 1000, 20
+ROUNDS = 3
 ADMIN = {"Authorization": "Bearer sandbox-admin-token"}
 ZEDONK_TOKEN, ORDRE_TOKEN = "zedonk-sandbox-token", "ordre-sandbox-token"
 CREATE_FIELDS = (
@@ -104,42 +106,64 @@ def create_bodies(zedonk: httpx.Client) -> list[dict[str, Any]]:
     return bodies
 
 
+def reset_zedonk(zedonk_url: str) -> None:
+    """Zedonk back to its seed: no sales orders."""
+    base = zedonk_url.removesuffix("/api/v1")
+    httpx.post(base + "/_admin/reset", headers=ADMIN, timeout=60).raise_for_status()
+
+
+def timed_import(zedonk_url: str, ordre_url: str) -> tuple[float, ImportResult]:
+    """One import pass over every order, into a fresh Zedonk and a fresh history."""
+    reset_zedonk(zedonk_url)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        (root / "connector.yaml").write_text(
+            "version: 1\n"
+            f'zedonk: {{url: "{zedonk_url}", token: {{env: ZEDONK_TOKEN}}}}\n'
+            f'ordre: {{url: "{ordre_url}", token: {{env: ORDRE_TOKEN}}}}\n'
+            "import: {season: AW26, order_owner: sophie}\n"
+            "daemon: {state_dir: state}\n"
+        )
+        settings = load_settings(root)
+        with History.open(settings.state_dir) as history:
+            started = time.perf_counter()
+            result = import_orders(settings, history, trigger="bench")
+            took = time.perf_counter() - started
+    created = result.counts.get("created", 0) + result.counts.get("partial", 0)
+    assert created == ORDERS, result
+    return took, result
+
+
+def timed_floor(zedonk_url: str, bodies: list[dict[str, Any]]) -> float:
+    """The same creates, posted one after another by a bare httpx client."""
+    reset_zedonk(zedonk_url)
+    headers = {"Authorization": f"Bearer {ZEDONK_TOKEN}"}
+    with httpx.Client(base_url=zedonk_url, headers=headers, timeout=30) as zedonk:
+        started = time.perf_counter()
+        for body in bodies:
+            zedonk.post("/sales-orders", json=body).raise_for_status()
+        return time.perf_counter() - started
+
+
 def main() -> None:
     proc, zedonk_url, ordre_url = start_sandboxes()
     os.environ["ZEDONK_TOKEN"], os.environ["ORDRE_TOKEN"] = ZEDONK_TOKEN, ORDRE_TOKEN
     try:
         submit_orders(ordre_url)
-        with tempfile.TemporaryDirectory() as tmp:
-            root = Path(tmp)
-            (root / "connector.yaml").write_text(
-                "version: 1\n"
-                f'zedonk: {{url: "{zedonk_url}", token: {{env: ZEDONK_TOKEN}}}}\n'
-                f'ordre: {{url: "{ordre_url}", token: {{env: ORDRE_TOKEN}}}}\n'
-                "import: {season: AW26, order_owner: sophie}\n"
-                "daemon: {state_dir: state}\n"
-            )
-            settings = load_settings(root)
-            with History.open(settings.state_dir) as history:
-                started = time.perf_counter()
-                result = import_orders(settings, history, trigger="bench")
-                took = time.perf_counter() - started
-        created = result.counts.get("created", 0) + result.counts.get("partial", 0)
-        assert created == ORDERS, result
-
-        headers = {"Authorization": f"Bearer {ZEDONK_TOKEN}"}
-        with httpx.Client(base_url=zedonk_url, headers=headers, timeout=30) as zedonk:
-            bodies = create_bodies(zedonk)
-            httpx.post(
-                zedonk_url.removesuffix("/api/v1") + "/_admin/reset", headers=ADMIN, timeout=60
-            ).raise_for_status()
-            started = time.perf_counter()
-            for body in bodies:
-                zedonk.post("/sales-orders", json=body).raise_for_status()
-            floor = time.perf_counter() - started
-
+        imports, floors = [], []
+        bodies: list[dict[str, Any]] = []
+        for _ in range(ROUNDS):  # alternate, so both see the same machine
+            took, result = timed_import(zedonk_url, ordre_url)
+            imports.append(took)
+            if not bodies:
+                headers = {"Authorization": f"Bearer {ZEDONK_TOKEN}"}
+                with httpx.Client(base_url=zedonk_url, headers=headers, timeout=30) as zedonk:
+                    bodies = create_bodies(zedonk)
+            floors.append(timed_floor(zedonk_url, bodies))
+        took, floor = min(imports), min(floors)
         rate, floor_rate = ORDERS / took, ORDERS / floor
         per_order, floor_per_order = took / ORDERS * 1000, floor / ORDERS * 1000
-        print(f"{ORDERS} orders x {LINES} lines: {result.result}, {created} created")
+        print(f"{ORDERS} orders x {LINES} lines, best of {ROUNDS}: {result.result}")
         print(
             f"import: {rate:.0f} orders/s ({took:.2f} s)  floor: {floor_rate:.0f} orders/s "
             f"({floor:.2f} s)  ratio: {took / floor:.2f} (target <= 1.5)"

@@ -15,6 +15,7 @@ never a key.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import string
@@ -148,6 +149,10 @@ def _left_out(line: OrdreOrderLine, reason: str, message: str) -> LeftOutLine:
     )
 
 
+# The same barcodes come back order after order: check each once.
+_canonical = functools.lru_cache(maxsize=1 << 16)(gtin.canonical)
+
+
 def map_lines(
     lines: Iterable[OrdreOrderLine], skus: SkuIndex
 ) -> tuple[tuple[SalesOrderLine, ...], tuple[LeftOutLine, ...]]:
@@ -156,7 +161,7 @@ def map_lines(
     left_out: list[LeftOutLine] = []
     for line in lines:
         where = f"line {line.line_no} ({line.style} {line.colour} {line.size})"
-        key = gtin.canonical(line.barcode)
+        key = _canonical(line.barcode)
         if key is None:
             problem = gtin.problem(line.barcode)
             assert problem is not None
@@ -200,15 +205,39 @@ class CustomerMatch:
     matched_by: str  # "account_code" | "name" | "new"
 
 
-def match_customer(order: OrdreOrder, customers: Iterable[Customer]) -> CustomerMatch:
-    """The Zedonk customer an order belongs to. Raises OrderMappingError on ambiguity."""
-    customers = tuple(customers)
-    retailer = order.retailer_name.strip()
-    code = (order.retailer_account_code or "").strip()
-    if code:
-        by_code = [c for c in customers if (c.account_code or "").strip() == code]
+class CustomerIndex:
+    """Zedonk customers by account code and by name key; ``add`` keeps it current."""
+
+    def __init__(self, customers: Iterable[Customer] = ()) -> None:
+        self._by_id: dict[str, Customer] = {}
+        self._by_code: dict[str, dict[str, Customer]] = defaultdict(dict)
+        self._by_name: dict[str, dict[str, Customer]] = defaultdict(dict)
+        for customer in customers:
+            self.add(customer)
+
+    def add(self, customer: Customer) -> None:
+        """Add a customer, or replace the one with the same id (e.g. with a new address)."""
+        old = self._by_id.pop(customer.id, None)
+        if old is not None:
+            self._by_code[(old.account_code or "").strip()].pop(old.id, None)
+            self._by_name[name_key(old.name)].pop(old.id, None)
+        self._by_id[customer.id] = customer
+        self._by_code[(customer.account_code or "").strip()][customer.id] = customer
+        self._by_name[name_key(customer.name)][customer.id] = customer
+
+    def by_code(self, code: str) -> list[Customer]:
+        return list(self._by_code.get(code, {}).values()) if code else []
+
+    def by_name(self, name: str) -> list[Customer]:
+        return list(self._by_name.get(name_key(name), {}).values())
+
+    def match(self, order: OrdreOrder) -> CustomerMatch:
+        """The Zedonk customer an order belongs to. Raises OrderMappingError on ambiguity."""
+        retailer = order.retailer_name.strip()
+        code = (order.retailer_account_code or "").strip()
+        by_code = self.by_code(code)
         if len(by_code) > 1:
-            ids = ", ".join(c.id for c in by_code)
+            ids = ", ".join(sorted(c.id for c in by_code))
             raise OrderMappingError(
                 "customer-ambiguous",
                 f"account code {code!r} is on several Zedonk customers ({ids})",
@@ -216,31 +245,37 @@ def match_customer(order: OrdreOrder, customers: Iterable[Customer]) -> Customer
             )
         if by_code:
             return _usable(CustomerMatch(by_code[0], "account_code"))
-    if not retailer:
-        raise OrderMappingError(
-            "customer-unnamed",
-            "the order names no retailer and its account code matches no Zedonk customer",
-            hint="add the retailer's account code to the Zedonk customer, then retry the order",
-        )
-    by_name = [c for c in customers if name_key(c.name) == name_key(retailer)]
-    if len(by_name) > 1:
-        ids = ", ".join(c.id for c in by_name)
-        raise OrderMappingError(
-            "customer-ambiguous",
-            f"retailer {retailer!r} matches several Zedonk customers by name ({ids})",
-            hint="give the retailer an account code in ORDRE and Zedonk, then retry the order",
-        )
-    if not by_name:
-        return CustomerMatch(None, "new")
-    found = by_name[0]
-    if code and found.account_code and found.account_code.strip() != code:
-        raise OrderMappingError(
-            "customer-conflict",
-            f"retailer {retailer!r} has account code {code!r} in ORDRE, but the Zedonk "
-            f"customer {found.id} of that name has account code {found.account_code!r}",
-            hint="make the account codes agree, then retry the order",
-        )
-    return _usable(CustomerMatch(found, "name"))
+        if not retailer:
+            raise OrderMappingError(
+                "customer-unnamed",
+                "the order names no retailer and its account code matches no Zedonk customer",
+                hint="add the retailer's account code to the Zedonk customer, then retry it",
+            )
+        by_name = self.by_name(retailer)
+        if len(by_name) > 1:
+            ids = ", ".join(sorted(c.id for c in by_name))
+            raise OrderMappingError(
+                "customer-ambiguous",
+                f"retailer {retailer!r} matches several Zedonk customers by name ({ids})",
+                hint="give the retailer an account code in ORDRE and Zedonk, then retry it",
+            )
+        if not by_name:
+            return CustomerMatch(None, "new")
+        found = by_name[0]
+        if code and found.account_code and found.account_code.strip() != code:
+            raise OrderMappingError(
+                "customer-conflict",
+                f"retailer {retailer!r} has account code {code!r} in ORDRE, but the Zedonk "
+                f"customer {found.id} of that name has account code {found.account_code!r}",
+                hint="make the account codes agree, then retry the order",
+            )
+        return _usable(CustomerMatch(found, "name"))
+
+
+def match_customer(order: OrdreOrder, customers: Iterable[Customer]) -> CustomerMatch:
+    """The Zedonk customer an order belongs to: by account code when ORDRE carries one,
+    otherwise by exact name. Raises OrderMappingError on ambiguity."""
+    return CustomerIndex(customers).match(order)
 
 
 def _usable(match: CustomerMatch) -> CustomerMatch:
@@ -293,8 +328,9 @@ def addresses_to_add(customer: Customer, order: OrdreOrder) -> tuple[Address, ..
 # --------------------------------------------------------------------------- the order
 
 
-def check_template(template: str) -> None:
-    """Raise ConfigError unless ``template`` uses only the known fields."""
+@functools.lru_cache(maxsize=32)
+def _template_parts(template: str) -> tuple[tuple[str, str | None], ...]:
+    """(literal text, field name) pairs; raises ConfigError unless only known fields are used."""
     try:
         parsed = list(string.Formatter().parse(template))
     except ValueError as exc:
@@ -308,6 +344,12 @@ def check_template(template: str) -> None:
                 f"import.order_reference uses {{{field}}}, which is not a known field",
                 hint="the fields are {order_number} and {po_number}",
             )
+    return tuple((literal, field) for literal, field, _, _ in parsed)
+
+
+def check_template(template: str) -> None:
+    """Raise ConfigError unless ``template`` uses only the known fields."""
+    _template_parts(template)
 
 
 def order_reference(template: str, *, order_number: str, po_number: str) -> str:
@@ -315,11 +357,10 @@ def order_reference(template: str, *, order_number: str, po_number: str) -> str:
 
     So ``{order_number} + {po_number}`` gives ``ORD-10003`` when the PO is empty.
     """
-    check_template(template)
     values = {"order_number": order_number.strip(), "po_number": po_number.strip()}
     prefix, pending, seen_field = "", "", False
     pieces: list[tuple[str, str]] = []  # (text before the field, the field's value)
-    for literal, field, _, _ in string.Formatter().parse(template):
+    for literal, field in _template_parts(template):
         if seen_field:
             pending += literal
         else:
@@ -508,10 +549,13 @@ def order_from_json(data: Mapping[str, Any]) -> OrdreOrder:
         raise ValueError(f"the stored order is damaged: {type(exc).__name__}: {exc}") from None
 
 
-def content_fingerprint(order: OrdreOrder) -> str:
-    """A hash of what the retailer ordered: it changes on an edit, not on an approval."""
-    data = order_to_json(order)
+def content_fingerprint(order: OrdreOrder | Mapping[str, Any]) -> str:
+    """A hash of what the retailer ordered: it changes on an edit, not on an approval.
+
+    Takes the order or its ``order_to_json`` form.
+    """
+    data = dict(order_to_json(order) if isinstance(order, OrdreOrder) else order)
     for volatile in ("status", "updated_at", "submitted_at", "version"):
-        data.pop(volatile)
+        data.pop(volatile, None)
     text = json.dumps(data, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()

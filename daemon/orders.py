@@ -51,6 +51,7 @@ from daemon.history import History, utcnow
 from daemon.model import Customer, OrdreOrder, SalesOrder
 from daemon.notify import Notifier
 from daemon.ordermap import (
+    CustomerIndex,
     ImportTarget,
     LeftOutLine,
     NoLinesMatched,
@@ -62,7 +63,6 @@ from daemon.ordermap import (
     connector_ref,
     content_fingerprint,
     map_order,
-    match_customer,
     name_key,
     new_customer,
     order_from_json,
@@ -196,7 +196,7 @@ def _run(
 class _Context:
     """What Zedonk knows, loaded once per pass and only when there is something to import."""
 
-    customers: list[Customer]
+    customers: CustomerIndex
     skus: SkuIndex
     target: ImportTarget
 
@@ -233,6 +233,7 @@ class _Importer:
     context: _Context | None = None
     confirmed: list[_Confirmed] = field(default_factory=list)
     superseded: list[str] = field(default_factory=list)  # import keys
+    fresh: dict[str, tuple[OrdreOrder, str]] = field(default_factory=dict)  # as just read
 
     # ------------------------------------------------------------------ the pass
 
@@ -353,8 +354,10 @@ class _Importer:
     ) -> list[tuple[str, str, str]]:
         key = order.import_key
         now = utcnow()
-        payload = json.dumps(order_to_json(order), sort_keys=True)
-        fingerprint = content_fingerprint(order)
+        data = order_to_json(order)
+        payload = json.dumps(data)
+        fingerprint = content_fingerprint(data)
+        self.fresh[key] = (order, fingerprint)
         row = conn.execute("SELECT * FROM imports WHERE import_key = ?", (key,)).fetchone()
         if row is None:
             skipped = decision is Triage.SKIP
@@ -564,7 +567,7 @@ class _Importer:
         imp = self.settings.import_
         try:
             check_import_settings(self.settings, self.zedonk)
-            customers = list(self.zedonk.customers())
+            customers = CustomerIndex(self.zedonk.customers())
             skus = SkuIndex(self.zedonk.products())
         except ConfigError as exc:
             self._problem("import-config", "Order import settings are wrong", exc)
@@ -606,7 +609,11 @@ class _Importer:
     def _import_one(self, row: sqlite3.Row) -> None:
         assert self.zedonk is not None and self.context is not None
         key = row["import_key"]
-        order = order_from_json(json.loads(row["payload"]))
+        fresh = self.fresh.get(key)
+        if fresh is not None and fresh[1] == row["payload_sha256"]:
+            order = fresh[0]  # the order as intake read it: no need to parse the copy
+        else:
+            order = order_from_json(json.loads(row["payload"]))
         try:
             if row["attempts"] > 0 or row["state"] == "sending":
                 # Tried before: Zedonk may have the order already. Look before creating.
@@ -677,7 +684,7 @@ class _Importer:
 
     def _customer_for(self, order: OrdreOrder, key: str) -> Customer:
         assert self.zedonk is not None and self.context is not None
-        match = match_customer(order, self.context.customers)
+        match = self.context.customers.match(order)
         customer = match.customer or self._create_customer(order, key)
         for address in addresses_to_add(customer, order):
             try:
@@ -697,8 +704,7 @@ class _Importer:
 
     def _remember(self, customer: Customer) -> None:
         assert self.context is not None
-        self.context.customers = [c for c in self.context.customers if c.id != customer.id]
-        self.context.customers.append(customer)
+        self.context.customers.add(customer)
 
     def _create_customer(self, order: OrdreOrder, key: str) -> Customer:
         """Create the retailer's customer exactly once: intent, lookup if tried, create."""
