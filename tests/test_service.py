@@ -478,3 +478,23 @@ def test_an_invalid_catalogue_is_announced_by_email_once_and_its_fix_too(
         assert "reconcile said invalid" in str(inbox.messages[0].get_payload())
     finally:
         controller.stop()
+
+
+def test_a_dead_watcher_is_restarted_by_the_daemon_and_edits_are_seen_again(
+    tmp_path: Path, start: Callable[..., Running]
+) -> None:
+    root = make_tree(tmp_path)
+    rec = StandIn("reconcile")
+    running = start(root, reconcile=rec)
+    assert wait_until(lambda: rec.calls == ["startup"])
+    watcher = running.service.watcher
+    assert watcher is not None
+    for emitter in list(watcher._observer.emitters):
+        emitter.stop()
+        emitter.join(5)
+    assert wait_until(lambda: watcher.restarts == 1, timeout=5)
+    time.sleep(0.5)
+    assert rec.calls == ["startup"]  # the rescan found the files as they were applied
+    target = next((root / "catalogue").glob("*.yaml"))
+    target.write_text(target.read_text() + "# edit after the restart\n")
+    assert wait_until(lambda: rec.calls == ["startup", "watch"])
