@@ -8,7 +8,8 @@ Threads, each with one job:
 - the web server answers /healthz, /metrics and the activity page.
 The main thread supervises: it repairs the watcher, notices a loop that is stuck or dead, keeps
 systemd informed, and pings the watchdog only while everything is sound, so a hung daemon is
-restarted by systemd. A failure in one loop never stops the other.
+restarted by systemd. A failure in one loop never stops the other. The passes themselves run
+in short-lived child processes (``ChildPasses``), so the daemon stays small between them.
 
 The daemon holds the state directory's lock for its whole life, so a CLI ``apply`` cannot run
 beside it. Stopping is graceful when it can be (the call in flight may finish, within
