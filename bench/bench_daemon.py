@@ -1,6 +1,7 @@
 """The daemon on the large brand: save-to-ORDRE latency, idle memory, and a no-op reconcile.
 
     python -m bench daemon                       (or: python -m bench.bench_daemon --help)
+    python -m bench.bench_daemon --demo-brand    (the same on the small demo brand)
 
 Setup: the sandboxes serve the large brand (20,000 products, 2,000 customers) from their own
 process; a catalogue of every product (40 files, 200 looks) is written to a temporary
@@ -40,6 +41,7 @@ from daemon.sandbox.harness import ORDRE_TOKEN, ZEDONK_TOKEN
 from daemon.sandbox.seed import zedonk_tables
 
 FILES, LOOKS_PER_FILE = 40, 5
+REPO = Path(__file__).resolve().parent.parent
 RSS_TARGET_MB = 150
 
 
@@ -67,11 +69,7 @@ def wait_healthy(url: str, timeout: float = 120) -> None:
     raise SystemExit(f"the sandbox at {url} did not come up")
 
 
-def write_repo(root: Path, zedonk: str, ordre: str, debounce: str, products: int) -> None:
-    tables, _ = zedonk_tables(DEFAULT_SEED, large=True)
-    ids = sorted(tables["products"])[:products]
-    per_look = max(1, len(ids) // (FILES * LOOKS_PER_FILE))
-    (root / "catalogue").mkdir(parents=True)
+def write_connector(root: Path, zedonk: str, ordre: str, debounce: str) -> None:
     (root / "connector.yaml").write_text(
         f"version: 1\n"
         f"zedonk: {{url: '{zedonk}/api/v1', token: {{env: ZEDONK_TOKEN}}}}\n"
@@ -81,6 +79,21 @@ def write_repo(root: Path, zedonk: str, ordre: str, debounce: str, products: int
         f"daemon: {{debounce: {debounce}, poll_interval: 60s, reconcile_interval: 1h,"
         f" status_listen: '127.0.0.1:{free_port()}', state_dir: '{root / 'state'}'}}\n"
     )
+
+
+def write_demo_repo(root: Path, zedonk: str, ordre: str, debounce: str) -> tuple[Path, str]:
+    """The repository's own catalogue, for the demo brand. Returns the file and look to rename."""
+    shutil.copytree(REPO / "catalogue", root / "catalogue")
+    write_connector(root, zedonk, ordre, debounce)
+    return root / "catalogue" / "essentials.yaml", "Shirts"
+
+
+def write_repo(root: Path, zedonk: str, ordre: str, debounce: str, products: int) -> None:
+    tables, _ = zedonk_tables(DEFAULT_SEED, large=True)
+    ids = sorted(tables["products"])[:products]
+    per_look = max(1, len(ids) // (FILES * LOOKS_PER_FILE))
+    (root / "catalogue").mkdir(parents=True)
+    write_connector(root, zedonk, ordre, debounce)
     n = 0
     for f in range(FILES):
         lines = [f"collection: Collection {f:02d}", f"order: {f + 1}", "looks:"]
@@ -159,6 +172,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--debounce", nargs="+", default=["1s", "2s"], help="settings to measure")
     parser.add_argument("--products", type=int, default=20_000, help="products in the catalogue")
+    parser.add_argument(
+        "--demo-brand", action="store_true", help="the small demo brand and catalogue instead"
+    )
     args = parser.parse_args(argv or [])
     python = platform.python_version()
     print(f"machine:   {platform.machine()}, {os.cpu_count()} CPUs, Python {python}")
@@ -170,7 +186,7 @@ def main(argv: list[str] | None = None) -> None:
             [
                 *command,
                 "sandbox",
-                "--large",
+                *([] if args.demo_brand else ["--large"]),
                 "--zedonk-port",
                 str(zport),
                 "--ordre-port",
@@ -185,7 +201,18 @@ def main(argv: list[str] | None = None) -> None:
             wait_healthy(zedonk)
             wait_healthy(ordre)
             root = Path(temp) / "repo"
-            write_repo(root, zedonk, ordre, args.debounce[0], args.products)
+            if args.demo_brand:
+                root.mkdir()
+                target, name = write_demo_repo(root, zedonk, ordre, args.debounce[0])
+                described = "the repository's catalogue on the demo brand"
+            else:
+                write_repo(root, zedonk, ordre, args.debounce[0], args.products)
+                target = root / "catalogue" / "collection-07.yaml"
+                name = "Look 07-2"
+                described = (
+                    f"{args.products} products of the large brand, "
+                    f"{FILES * LOOKS_PER_FILE} looks, {FILES} files"
+                )
             state = root / "state"
             env = {**os.environ, "ZEDONK_TOKEN": ZEDONK_TOKEN, "ORDRE_TOKEN": ORDRE_TOKEN}
             env.pop("NOTIFY_SOCKET", None)
@@ -196,13 +223,10 @@ def main(argv: list[str] | None = None) -> None:
             started = time.perf_counter()
             first = wait_runs(state, 1, timeout=3600)
             print(
-                f"catalogue: {args.products} products, {FILES * LOOKS_PER_FILE} looks, "
-                f"{FILES} files; initial sync {first['result']} in "
+                f"catalogue: {described}; initial sync {first['result']} in "
                 f"{time.perf_counter() - started:.0f} s (not measured)"
             )
             client = OrdreClient(f"{ordre}/api/v1", ORDRE_TOKEN, deadline=120)
-            target = root / "catalogue" / "collection-07.yaml"
-            name = "Look 07-2"
             runs = 1
             print("latency (saved file -> visible in ORDRE):")
             for i, debounce in enumerate(args.debounce):
@@ -213,7 +237,7 @@ def main(argv: list[str] | None = None) -> None:
                     )  # fmt: skip
                     runs += 1
                     wait_runs(state, runs, timeout=3600)
-                new = f"Look 07-2 renamed {i}"
+                new = f"{name.split(' renamed')[0]} renamed {i}"
                 t0 = time.perf_counter()
                 save_atomically(target, f"- name: {name}\n", f"- name: {new}\n")
                 while not look_visible(client, new):
