@@ -8,6 +8,7 @@ One pass (``import_orders``) has two halves:
    never runs ahead of the ledger; seeing an order twice changes nothing.
 2. Import. For each ``pending`` or ``sending`` row: commit the intent (``sending``), create
    the Zedonk order carrying ``connector_ref = "ordre:" + import_key``, then commit the result.
+   Intents and results are committed per batch of up to ``BATCH`` rows.
    A row that was claimed before (a crash, a timeout, a lost answer) is first looked up in
    Zedonk by its connector reference; it is created only when the lookup finds nothing. A
    create whose outcome is unknown is never repeated in the same pass: the next pass looks.
