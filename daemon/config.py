@@ -90,10 +90,6 @@ class ImportSettings:
     order_reference: str  # template with {order_number} and {po_number}
     on_resubmit: str  # "report" | "inactivate_previous"
 
-    def order_ref(self, order_number: str, po_number: str) -> str:
-        """The Zedonk order reference for an ORDRE order, from the template."""
-        return self.order_reference.format(order_number=order_number, po_number=po_number)
-
 
 @dataclass(frozen=True)
 class CatalogueSettings:

@@ -19,6 +19,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -165,6 +166,20 @@ def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, sort_keys=True, default=str)
 
 
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch a new file to WAL (it stays so). Switching takes an exclusive lock and does not
+    wait on the busy handler, so a process that opens a brand-new file alongside another retries.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_SECONDS
+    while conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 class HistoryError(ZedonkOrdreError):
     """The history file cannot be opened or written."""
 
@@ -192,11 +207,14 @@ class History:
             self.conn.row_factory = sqlite3.Row
             self.conn.execute("PRAGMA foreign_keys = ON")
             if not read_only:
-                self.conn.execute("PRAGMA journal_mode = WAL")
+                _enable_wal(self.conn)
                 self.conn.execute("PRAGMA synchronous = FULL")
             self.db = sqlite_utils.Database(self.conn)
-            if not read_only:
-                migrations.apply(self.db)
+            if not read_only and migrations.pending(self.db):
+                # BEGIN IMMEDIATE: two processes opening a new file migrate it one after the
+                # other, and the second finds nothing left to do.
+                with self.transaction():
+                    migrations.apply(self.db)
         except sqlite3.Error as exc:
             raise HistoryError(
                 f"cannot open the history at {path}: {exc}",

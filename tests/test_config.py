@@ -40,7 +40,7 @@ def test_the_example_connector_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (imp.season, imp.approved, imp.order_owner) == ("AW26", False, "sophie")
     assert imp.statuses == ("submitted",)
     assert imp.go_live == date(2026, 1, 1)
-    assert imp.order_ref("1042", "PO-7") == "1042 + PO-7"
+    assert imp.order_reference == "{order_number} + {po_number}"
     assert imp.on_resubmit == "report"
     assert settings.price_seasons == ("AW25", "SS26", "AW26")
     assert settings.catalogue.prune is True

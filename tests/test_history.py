@@ -1,10 +1,14 @@
 import sqlite3
 import stat
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+import sqlite_utils
 
-from daemon.history import History
+from daemon.history import History, migrations
 
 
 def test_open_creates_a_private_file_with_wal_and_migrations(tmp_path: Path) -> None:
@@ -73,3 +77,38 @@ def test_a_failed_transaction_leaves_nothing_behind(tmp_path: Path) -> None:
             conn.execute("INSERT INTO state (key, value, updated_at) VALUES ('k', '1', 'now')")
             raise RuntimeError("crash between writes")
         assert history.get_state("k") is None
+
+
+OPEN_AT = """
+import sys, time
+from pathlib import Path
+from daemon.history import History
+start = float(sys.argv[2])
+while time.time() < start:
+    pass
+with History.open(Path(sys.argv[1])) as history:
+    print(len(history.query("SELECT name FROM _sqlite_migrations")))
+"""
+
+
+def test_processes_opening_a_new_history_at_once_all_succeed(tmp_path: Path) -> None:
+    for attempt in range(3):
+        state = tmp_path / f"state{attempt}"
+        start = time.time() + 0.5
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPEN_AT, str(state), str(start)],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
+        results = [proc.communicate(timeout=60) for proc in procs]
+        for proc, (out, err) in zip(procs, results, strict=True):
+            assert proc.returncode == 0, err
+            assert out.strip() == str(len(migrations.pending(_empty_db())))
+
+
+def _empty_db() -> sqlite_utils.Database:
+    return sqlite_utils.Database(memory=True)
