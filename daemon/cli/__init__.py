@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from daemon.cli import orders, plan, sandbox, service, validate  # noqa: F401  (register commands)
+# Each module registers its commands on ``app``; --help lists them in this order.
+# isort: off
+from daemon.cli import validate, plan, orders, service, sandbox  # noqa: F401
+
+# isort: on
 from daemon.cli.app import app
 
 
