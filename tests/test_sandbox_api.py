@@ -84,6 +84,23 @@ def test_pages_cover_every_product_once_in_id_order(sandbox: Sandboxes) -> None:
     assert len(ids) == len(set(ids)) == sandbox.zedonk.state()["products"]
 
 
+def test_filtered_pages_hold_the_matches_in_id_order(sandbox: Sandboxes) -> None:
+    client = sandbox.client("zedonk")
+    everything = all_items(client, "/products", limit=200)
+    cases: list[tuple[dict[str, str], Any]] = [
+        ({"season": "AW25"}, lambda p: "AW25" in p["seasons"]),
+        ({"category": "Coats"}, lambda p: p["category"] == "Coats"),
+        ({"active": "false"}, lambda p: not p["active"]),
+        ({"q": "no such product"}, lambda p: False),
+    ]
+    for params, matches in cases:
+        wanted = [p["id"] for p in everything if matches(p)]
+        assert [p["id"] for p in all_items(client, "/products", limit=3, **params)] == wanted
+    inactive = client.get("/products", params={"active": "false", "limit": 1}).json()
+    assert len(inactive["items"]) == 1
+    assert inactive["next_cursor"] is None, "a full last page has no next page"
+
+
 def test_limit_out_of_range_is_a_400_not_a_clamp(sandbox: Sandboxes) -> None:
     client = sandbox.client("zedonk")
     for limit in ("0", "201", "abc", "-1"):

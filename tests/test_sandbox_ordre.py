@@ -55,6 +55,21 @@ def test_listing_upsert_versions_and_etag(ordre: httpx.Client) -> None:
     assert ordre.get("/listings/ML-101%2FWOOL%2FNAVY").headers["etag"] == '"2"'
 
 
+def test_listings_list_follows_every_write(ordre: httpx.Client) -> None:
+    def keys() -> list[str]:
+        return [x["key"] for x in ordre.get("/listings").json()["items"]]
+
+    first, second = "ML-100/WOOL/NAVY", "ML-200/WOOL/NAVY"
+    ordre.put(f"/listings/{second}", json=listing(second, "05061234000025"))
+    assert keys() == [second]
+    ordre.put(f"/listings/{first}", json=listing(first, "05061234000018"))
+    assert keys() == [first, second]
+    ordre.put(f"/listings/{second}", json=listing(second, "05061234000025", description="New"))
+    assert ordre.get("/listings").json()["items"][1]["description"] == "New"
+    assert ordre.delete(f"/listings/{first}").status_code == 204
+    assert keys() == [second]
+
+
 def test_if_match_mismatch_is_412_and_nothing_changes(ordre: httpx.Client) -> None:
     ordre.put("/listings/ML-101/WOOL/NAVY", json=listing())
     stale = ordre.put(

@@ -11,13 +11,17 @@ import binascii
 import bisect
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import cache
+from operator import itemgetter
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+from daemon.sandbox.store import SortKey
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
@@ -309,25 +313,44 @@ def parse_timestamp(text: str) -> str:
 
 # --------------------------------------------------------------------------- pagination
 
-SortKey = tuple[Any, ...]
+
+@cache
+def by(*fields: str) -> Callable[[Any], SortKey]:
+    """The sort key of an object: its ``fields`` in order. The same function for the same
+    fields, so that ``Store.ordered`` keeps its sorted rows."""
+    return lambda obj: tuple(obj[name] for name in fields)
 
 
-def paginate(request: Request, rows: Iterable[tuple[SortKey, Any]]) -> JSONResponse:
-    """One page of ``rows`` (sort key, item): ``{"items": [...], "next_cursor": ...}``."""
+def paginate(
+    request: Request,
+    rows: Sequence[tuple[SortKey, Any]],
+    keep: Callable[[Any], bool] | None = None,
+    show: Callable[[Any], Any] | None = None,
+) -> JSONResponse:
+    """One page of ``rows`` (sort key, item), already sorted by key (``Store.ordered``).
+
+    Only items ``keep`` accepts count; ``show`` turns an item into what the page holds. The
+    page is ``{"items": [...], "next_cursor": ...}``; the scan stops once the page is full.
+    """
     limit = _limit(request)
-    ordered = sorted(rows, key=lambda row: row[0])
-    keys = [row[0] for row in ordered]
     start = 0
     cursor = request.query_params.get("cursor")
     if cursor:
         try:
-            start = bisect.bisect_right(keys, decode_cursor(cursor))
+            start = bisect.bisect_right(rows, decode_cursor(cursor), key=itemgetter(0))
         except TypeError:
             raise bad_request(f"{cursor!r} is not a cursor for this list") from None
-    chunk = ordered[start : start + limit]
-    more = start + limit < len(ordered)
-    next_cursor = encode_cursor(chunk[-1][0]) if more and chunk else None
-    return JSONResponse({"items": [item for _, item in chunk], "next_cursor": next_cursor})
+    chunk: list[tuple[SortKey, Any]] = []
+    more = False
+    for i in range(start, len(rows)):
+        if keep is None or keep(rows[i][1]):
+            if len(chunk) == limit:  # one more match: there is a next page
+                more = True
+                break
+            chunk.append(rows[i])
+    next_cursor = encode_cursor(chunk[-1][0]) if more else None
+    items = [item if show is None else show(item) for _, item in chunk]
+    return JSONResponse({"items": items, "next_cursor": next_cursor})
 
 
 def _limit(request: Request) -> int:

@@ -22,6 +22,7 @@ from daemon.sandbox.common import (
     ApiError,
     Fields,
     bad_request,
+    by,
     conflict,
     gtin_is_valid,
     invalid,
@@ -159,8 +160,7 @@ class OrdreSandbox(Sandbox):
     # collections -------------------------------------------------------------
     async def list_collections(self, request: Request) -> Response:
         """Collections, sorted by position then id (paginated)."""
-        rows = self.store.table("collections").values()
-        return paginate(request, (((c["position"], c["id"]), c) for c in rows))
+        return paginate(request, self.store.ordered("collections", by("position", "id")))
 
     async def get_collection(self, request: Request) -> Response:
         """One collection."""
@@ -240,15 +240,10 @@ class OrdreSandbox(Sandbox):
     async def list_looks(self, request: Request) -> Response:
         """Looks with their ordered product keys; filter collection_id (paginated)."""
         wanted = request.query_params.get("collection_id")
-        rows = self.store.table("looks").values()
-        return paginate(
-            request,
-            (
-                ((lk["collection_id"], lk["position"], lk["id"]), lk)
-                for lk in rows
-                if wanted is None or lk["collection_id"] == wanted
-            ),
-        )
+        rows = self.store.ordered("looks", by("collection_id", "position", "id"))
+        if wanted is None:
+            return paginate(request, rows)
+        return paginate(request, rows, lambda lk: lk["collection_id"] == wanted)
 
     async def get_look(self, request: Request) -> Response:
         """One look."""
@@ -349,8 +344,7 @@ class OrdreSandbox(Sandbox):
     # listings ----------------------------------------------------------------
     async def list_listings(self, request: Request) -> Response:
         """Product listings, sorted by key (paginated)."""
-        rows = self.store.table("listings").values()
-        return paginate(request, (((x["key"],), x) for x in rows))
+        return paginate(request, self.store.ordered("listings", by("key")))
 
     async def get_listing(self, request: Request) -> Response:
         """One listing by key STYLE/FABRIC/COLOUR."""
@@ -457,8 +451,7 @@ class OrdreSandbox(Sandbox):
     # customers ---------------------------------------------------------------
     async def list_customers(self, request: Request) -> Response:
         """Retailers, sorted by account code (paginated)."""
-        rows = self.store.table("customers").values()
-        return paginate(request, (((c["account_code"],), c) for c in rows))
+        return paginate(request, self.store.ordered("customers", by("account_code")))
 
     async def get_customer(self, request: Request) -> Response:
         """One retailer by account code."""
@@ -510,8 +503,8 @@ class OrdreSandbox(Sandbox):
                 return False
             return "raw_body" in o or status is None or o["status"] == status
 
-        rows = self.store.table("orders").values()
-        return paginate(request, (((o["updated_at"], o["id"]), _shown(o)) for o in rows if keep(o)))
+        rows = self.store.ordered("orders", by("updated_at", "id"))
+        return paginate(request, rows, keep, _shown)
 
     async def get_order(self, request: Request) -> Response:
         """One order by its ORDRE id."""

@@ -9,9 +9,13 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections.abc import Callable
+from operator import itemgetter
 from typing import Any
 
 Table = dict[str, Any]
+SortKey = tuple[Any, ...]
+Rows = list[tuple[SortKey, Any]]
 
 
 class Store:
@@ -23,6 +27,8 @@ class Store:
         self.counters: dict[str, int] = {}
         self.meta: dict[str, Any] = {}
         self._dirty: set[str] = set()
+        # per table: the key function and the rows it sorted, dropped when the table changes
+        self._sorted: dict[str, tuple[Callable[[Any], SortKey], Rows]] = {}
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
         if path:
@@ -41,14 +47,33 @@ class Store:
     def get(self, table: str, key: str) -> Any:
         return self.table(table).get(key)
 
+    def ordered(self, table: str, key: Callable[[Any], SortKey]) -> Rows:
+        """The table's rows as (sort key, object), in key order; kept until the table changes.
+
+        Lists page through 20,000 products, so sorting once per change, not once per page,
+        matters. Pass the same function each time (``common.by`` gives one): the cache holds
+        one order per table. Objects are replaced with ``put``, never changed in place, so a
+        cached key never goes stale.
+        """
+        cached = self._sorted.get(table)
+        if cached is not None and cached[0] is key:
+            return cached[1]
+        rows = sorted(((key(obj), obj) for obj in self.table(table).values()), key=itemgetter(0))
+        self._sorted[table] = (key, rows)
+        return rows
+
     # writing -----------------------------------------------------------------
     def put(self, table: str, key: str, value: Any) -> None:
         self.table(table)[key] = value
-        self._dirty.add(table)
+        self._changed(table)
 
     def delete(self, table: str, key: str) -> None:
         self.table(table).pop(key, None)
+        self._changed(table)
+
+    def _changed(self, table: str) -> None:
         self._dirty.add(table)
+        self._sorted.pop(table, None)
 
     def next_number(self, counter: str, start: int = 1) -> int:
         value = self.counters.get(counter, start - 1) + 1
@@ -63,6 +88,7 @@ class Store:
         self.counters = counters
         self.meta = meta
         self._dirty = {*tables, "_counters", "_meta"}
+        self._sorted.clear()
 
     # persistence -------------------------------------------------------------
     def load(self) -> bool:
@@ -81,6 +107,7 @@ class Store:
         self.counters = saved.pop("_counters", {})
         self.tables = saved
         self._dirty.clear()
+        self._sorted.clear()
         return True
 
     def flush(self) -> None:

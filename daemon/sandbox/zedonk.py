@@ -17,6 +17,7 @@ from daemon.sandbox.base import Sandbox
 from daemon.sandbox.common import (
     ApiError,
     Fields,
+    by,
     conflict,
     flag,
     gtin_key,
@@ -80,20 +81,15 @@ class ZedonkSandbox(Sandbox):
     # reference data ----------------------------------------------------------
     async def list_seasons(self, request: Request) -> Response:
         """Seasons, sorted by start date (paginated)."""
-        rows = self.store.table("seasons").values()
-        return paginate(request, (((s["starts_on"], s["code"]), s) for s in rows))
+        return paginate(request, self.store.ordered("seasons", by("starts_on", "code")))
 
     async def list_categories(self, request: Request) -> Response:
         """Product categories (paginated)."""
-        return paginate(
-            request, (((c["name"],), c) for c in self.store.table("categories").values())
-        )
+        return paginate(request, self.store.ordered("categories", by("name")))
 
     async def list_users(self, request: Request) -> Response:
         """Users with their active flag (paginated)."""
-        return paginate(
-            request, (((u["username"],), u) for u in self.store.table("users").values())
-        )
+        return paginate(request, self.store.ordered("users", by("username")))
 
     # products ----------------------------------------------------------------
     async def list_products(self, request: Request) -> Response:
@@ -111,8 +107,7 @@ class ZedonkSandbox(Sandbox):
                 and (active is None or p["active"] == active)
             )
 
-        rows = self.store.table("products").values()
-        return paginate(request, (((p["id"],), p) for p in rows if keep(p)))
+        return paginate(request, self.store.ordered("products", by("id")), keep)
 
     async def get_product(self, request: Request) -> Response:
         """One product by its id STYLE/FABRIC/COLOUR."""
@@ -138,8 +133,7 @@ class ZedonkSandbox(Sandbox):
                 and (active is None or c["active"] == active)
             )
 
-        rows = self.store.table("customers").values()
-        return paginate(request, (((c["id"],), c) for c in rows if keep(c)))
+        return paginate(request, self.store.ordered("customers", by("id")), keep)
 
     async def get_customer(self, request: Request) -> Response:
         """One customer by id."""
@@ -220,8 +214,7 @@ class ZedonkSandbox(Sandbox):
                 active is None or o["active"] == active
             )
 
-        rows = self.store.table("sales_orders").values()
-        return paginate(request, (((int(o["id"]),), o) for o in rows if keep(o)))
+        return paginate(request, self.store.ordered("sales_orders", _by_number), keep)
 
     async def get_order(self, request: Request) -> Response:
         """One sales order by id (or by its SO number)."""
@@ -347,6 +340,10 @@ class ZedonkSandbox(Sandbox):
             line.fail("size", f"{pid} has no size {size!r} (sizes: {sizes})")
             return None
         return pid, size, sku["barcode"]
+
+
+def _by_number(order: dict[str, Any]) -> tuple[int]:
+    return (int(order["id"]),)
 
 
 def _same_name(a: str, b: str) -> bool:
