@@ -95,14 +95,23 @@ class Address:
     country: str = ""  # ISO 3166 alpha-2
     is_default: bool = False
 
+    def place(self) -> dict[str, str]:
+        """The fields that say where it is (not its kind or default flag), by name."""
+        return {
+            "company": self.company,
+            "line1": self.line1,
+            "line2": self.line2,
+            "city": self.city,
+            "region": self.region,
+            "postcode": self.postcode,
+            "country": self.country,
+        }
+
     def same_place(self, other: Address) -> bool:
         """Whether two addresses name the same place, whatever their kind or case."""
 
         def norm(a: Address) -> tuple[str, ...]:
-            return tuple(
-                " ".join(v.split()).casefold()
-                for v in (a.company, a.line1, a.line2, a.city, a.region, a.postcode, a.country)
-            )
+            return tuple(" ".join(v.split()).casefold() for v in a.place().values())
 
         return norm(self) == norm(other)
 

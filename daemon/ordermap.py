@@ -433,18 +433,7 @@ def map_order(
 
 
 def _address_json(address: Address | None) -> dict[str, Any] | None:
-    if address is None:
-        return None
-    return {
-        "kind": address.kind,
-        "company": address.company,
-        "line1": address.line1,
-        "line2": address.line2,
-        "city": address.city,
-        "region": address.region,
-        "postcode": address.postcode,
-        "country": address.country,
-    }
+    return None if address is None else {"kind": address.kind, **address.place()}
 
 
 def _iso(value: date | datetime | None) -> str | None:

@@ -173,17 +173,7 @@ def listing_body(listing: Listing) -> dict[str, Any]:
 
 
 def address_body(address: Address | None) -> dict[str, str] | None:
-    if address is None:
-        return None
-    return {
-        "company": address.company,
-        "line1": address.line1,
-        "line2": address.line2,
-        "city": address.city,
-        "region": address.region,
-        "postcode": address.postcode,
-        "country": address.country,
-    }
+    return None if address is None else address.place()
 
 
 def customer_body(customer: OrdreCustomer) -> dict[str, Any]:

@@ -340,17 +340,7 @@ def _address(f: Fields | None, kind: AddressKind) -> Address | None:
 
 
 def _address_body(address: Address | None) -> dict[str, str] | None:
-    if address is None:
-        return None
-    return {
-        "company": address.company,
-        "line1": address.line1,
-        "line2": address.line2,
-        "city": address.city,
-        "region": address.region,
-        "postcode": address.postcode,
-        "country": address.country,
-    }
+    return None if address is None else address.place()
 
 
 def _customer(f: Fields) -> OrdreCustomer:

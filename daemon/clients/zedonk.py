@@ -225,17 +225,7 @@ def _customer(f: Fields) -> Customer:
 
 
 def _address_body(address: Address) -> dict[str, Any]:
-    return {
-        "kind": address.kind,
-        "company": address.company,
-        "line1": address.line1,
-        "line2": address.line2,
-        "city": address.city,
-        "region": address.region,
-        "postcode": address.postcode,
-        "country": address.country,
-        "is_default": address.is_default,
-    }
+    return {"kind": address.kind, **address.place(), "is_default": address.is_default}
 
 
 def _sales_order_body(order: SalesOrder) -> dict[str, Any]:
