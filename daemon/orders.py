@@ -40,6 +40,7 @@ from daemon.clients import BrokenItem, OrdreClient, ZedonkClient
 from daemon.config import Settings
 from daemon.errors import (
     AuthError,
+    BadResponse,
     ConfigError,
     Conflict,
     OutcomeUnknown,
@@ -653,7 +654,8 @@ class _Importer:
             raise _StopPass from None
         try:
             created = self.zedonk.create_sales_order(mapped.order)
-        except OutcomeUnknown as exc:
+        except (OutcomeUnknown, BadResponse) as exc:
+            # A 2xx we cannot read still means Zedonk stored the order: as unknown as a loss.
             self._unresolved(key, order, exc)
             return
         except (TransientError, RateLimited, AuthError) as exc:

@@ -1,0 +1,119 @@
+"""Exactly-once corner cases of the order import, against both sandboxes on loopback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orders_support
+from orders_support import (
+    barcodes,
+    known_retailer,
+    ledger,
+    orders_per_ref,
+    run_cli,
+    sales_orders,
+    submit,
+    write_connector,
+)
+
+from daemon.clients import ZedonkClient
+from daemon.config import Settings
+from daemon.history import History
+from daemon.model import SalesOrder, SalesOrderLine
+from daemon.notify import Notifier
+from daemon.orders import ImportResult, import_orders
+from daemon.sandbox import SandboxPair
+
+sandboxes, pair = orders_support.sandboxes, orders_support.pair  # fixtures
+
+CREATE = "/api/v1/sales-orders"
+
+
+def run(settings: Settings) -> ImportResult:
+    with History.open(settings.state_dir) as history:
+        return import_orders(
+            settings, history, trigger="test", notifier=Notifier(settings, history)
+        )
+
+
+def store_in_zedonk(pair: SandboxPair, key: str, barcode: str) -> None:
+    """What Zedonk did before its 2xx answer was spoiled: it stored the order."""
+    with ZedonkClient(pair.zedonk.api_url, pair.zedonk.token) as zedonk:
+        product, size = next(
+            (p, s.size) for p in zedonk.products() for s in p.skus if s.barcode == barcode
+        )
+        zedonk.create_sales_order(
+            SalesOrder(
+                season="AW26",
+                customer_id=known_retailer(pair).id,
+                order_ref="as stored",
+                connector_ref=f"ordre:{key}",
+                owner="sophie",
+                approved=False,
+                currency="EUR",
+                lines=(SalesOrderLine(product.id, size, barcode, 1, product.prices[0].wsp),),
+            )
+        )
+
+
+def test_an_unreadable_2xx_answer_to_a_create_is_resolved_by_lookup(
+    tmp_path: Path, pair: SandboxPair
+) -> None:
+    # A 2xx means Zedonk stored the order; an answer we cannot read leaves the outcome
+    # unknown. Recording it as "failed, not imported" loses track of a real Zedonk order.
+    settings = write_connector(tmp_path, pair)
+    [good] = barcodes(pair, 1)
+    order = submit(pair, [{"barcode": good, "quantity": 1}])
+    key = f"{order['id']}#1"
+    pair.zedonk.set_faults(rules=[{"method": "POST", "path_prefix": CREATE, "times": 1,
+                                   "action": "malformed"}])  # fmt: skip
+    first = run(settings)
+    assert ledger(settings)[key]["state"] == "sending", first
+    store_in_zedonk(pair, key, good)
+
+    second = run(settings)
+    assert second.counts["recovered"] == 1, second
+    assert ledger(settings)[key]["state"] == "created"
+    assert orders_per_ref(pair) == {f"ordre:{key}": 1}
+
+
+def test_a_resubmission_links_an_earlier_submission_that_resolves_later(
+    tmp_path: Path, pair: SandboxPair
+) -> None:
+    settings = write_connector(tmp_path, pair, on_resubmit="inactivate_previous")
+    a, b = barcodes(pair, 2)
+    order = submit(pair, [{"barcode": a, "quantity": 1}])
+    first, second = f"{order['id']}#1", f"{order['id']}#2"
+    # Pass 1: submission 1's create gets a 503, so its outcome is unknown.
+    pair.zedonk.fail_next("POST", CREATE, status=503)
+    run(settings)
+    assert ledger(settings)[first]["state"] == "sending"
+    # Pass 2: the retailer has re-submitted. Submission 1 is not in Zedonk, so it is created
+    # again, but that answer is lost too (Zedonk stores it); submission 2 is created.
+    pair.ordre.resubmit_order(order["id"], {"lines": [{"barcode": b, "quantity": 3}]})
+    pair.zedonk.set_faults(rules=[{"method": "POST", "path_prefix": CREATE, "times": 1,
+                                   "action": "lose_response"}])  # fmt: skip
+    run(settings)
+    rows = ledger(settings)
+    assert (rows[first]["state"], rows[second]["state"]) == ("sending", "created")
+    # Pass 3: submission 1 is found by lookup. Both orders are in Zedonk now, so the
+    # re-submission must still replace the first one.
+    run(settings)
+    rows = ledger(settings)
+    assert rows[first]["state"] == "created"
+    assert orders_per_ref(pair) == {f"ordre:{first}": 1, f"ordre:{second}": 1}
+    assert rows[second]["previous_import_key"] == first
+    active = {o.connector_ref: o.active for o in sales_orders(pair)}
+    assert active == {f"ordre:{first}": False, f"ordre:{second}": True}
+
+
+def test_show_and_retry_of_an_unknown_import_are_clean_errors(
+    tmp_path: Path, pair: SandboxPair
+) -> None:
+    settings = write_connector(tmp_path, pair)
+    run(settings)  # the history exists
+    for command in ("show", "retry"):
+        done = run_cli(settings, "orders", command, "no-such-order#1")
+        assert done.returncode == 1, (command, done.stdout, done.stderr)
+        assert "no import matches 'no-such-order#1'" in done.stderr, (command, done.stderr)
+        assert "Traceback" not in done.stderr + done.stdout
