@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -127,6 +128,23 @@ class PlanResult:
     ordre: OrdreSnapshot
 
 
+@contextmanager
+def _bulk_objects() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a pass builds its snapshots.
+
+    A large brand is a few hundred thousand objects that all stay reachable until the pass
+    ends, so every full collection walks them for nothing (it nearly doubled a plan's time);
+    reference counting still frees whatever is dropped.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def load_tree(root: Path) -> tuple[Settings, CatalogueSpec, tuple[Finding, ...]]:
     """Settings and catalogue of ``root``; raises ConfigError with every error."""
     report = validate_tree(root)
@@ -146,20 +164,21 @@ def plan_only(
 ) -> PlanResult:
     """Read both remotes, resolve and plan. Raises ConfigError when the catalogue does not
     resolve against Zedonk (unknown products, a product in two looks, ...)."""
-    zedonk_state, ordre_state = gather(zedonk, ordre)
-    resolution = resolve(catalogue, zedonk_state, settings.price_seasons, strict=strict)
-    every = sort_findings([*findings, *resolution.findings])
-    errors = [f for f in every if f.is_error]
-    if errors:
-        raise ConfigError(
-            f"the catalogue does not match Zedonk ({len(errors)} error"
-            f"{'s' if len(errors) != 1 else ''})",
-            list(errors),
-            hint="fix the entries above in catalogue/ (or the products in Zedonk)",
+    with _bulk_objects():
+        zedonk_state, ordre_state = gather(zedonk, ordre)
+        resolution = resolve(catalogue, zedonk_state, settings.price_seasons, strict=strict)
+        every = sort_findings([*findings, *resolution.findings])
+        errors = [f for f in every if f.is_error]
+        if errors:
+            raise ConfigError(
+                f"the catalogue does not match Zedonk ({len(errors)} error"
+                f"{'s' if len(errors) != 1 else ''})",
+                list(errors),
+                hint="fix the entries above in catalogue/ (or the products in Zedonk)",
+            )
+        plan = make_plan(
+            resolution.desired, ordre_state, prune=settings.catalogue.prune, findings=every
         )
-    plan = make_plan(
-        resolution.desired, ordre_state, prune=settings.catalogue.prune, findings=every
-    )
     return PlanResult(plan, every, catalogue_commit(settings.root), ordre_state)
 
 
