@@ -83,6 +83,7 @@ CRASH_ENV = "ZEDONK_ORDRE_CRASH_AT"
 CRASH_POINTS = ("after_intent_commit", "after_zedonk_create", "after_history_commit")
 OPEN_STATES = ("pending", "sending")
 DONE_STATES = ("created", "partial")
+NOTICE_KEYS = ("order-", "lines-left-out:")  # the notices only the import sends
 ACTIVITY = ("new", "created", "partial", "failed", "unresolved", "skipped", "reported")
 
 
@@ -240,6 +241,8 @@ class _Importer:
     # ------------------------------------------------------------------ the pass
 
     def run(self, retry_key: str | None) -> None:
+        if retry_key is None:
+            self._redeliver_notices()
         try:
             self.zedonk, self.ordre = open_clients(self.settings)
         except ConfigError as exc:
@@ -457,14 +460,20 @@ class _Importer:
             " WHERE ordre_id = ? AND state = 'pending' AND attempts = 0",
             (now, order.id),
         )
+        # Submissions tried before keep the news: the listing may not show it again. If the
+        # lookup finds nothing they are not created; if it finds them, it is reported.
+        conn.execute(
+            "UPDATE imports SET payload = json_set(payload, '$.status', 'cancelled'),"
+            " updated_at = ? WHERE ordre_id = ? AND payload_sha256 IS NOT NULL"
+            " AND state IN ('pending', 'sending', 'needs_attention')",
+            (now, order.id),
+        )
         for row in conn.execute(
             "SELECT * FROM imports WHERE ordre_id = ? AND state IN ('created', 'partial')",
             (order.id,),
         ).fetchall():
-            message = (
-                f"ORDRE order {order.number} was cancelled after submission {row['submission']} "
-                f"was imported as Zedonk order {row['zedonk_order_number']}; the Zedonk order is "
-                "unchanged. Force-close or inactivate it in Zedonk if it should not be delivered."
+            message = _cancelled_message(
+                order.number, row["submission"], row["zedonk_order_number"]
             )
             if self._report(conn, row["import_key"], "cancelled", "", message):
                 key = row["import_key"]
@@ -627,6 +636,9 @@ class _Importer:
                 if existing is not None:
                     left_out = self._left_out_for(order, key)
                     self.confirmed.append(_Confirmed(key, order, existing, left_out, True))
+                    return
+                if order.status == "cancelled":  # seen cancelled since: Zedonk never got it
+                    self._cancelled_before_import(key)
                     return
             customer = self._customer_for(order, key)
             mapped = map_order(
@@ -840,6 +852,13 @@ class _Importer:
             self.counts["recovered"] += 1
         self.counts[done.state] += 1
         self._resolved(f"order-failed:{done.key}")
+        if done.order.status == "cancelled":  # seen cancelled while its create was unresolved
+            order = done.order
+            message = _cancelled_message(order.number, order.submission, done.created.number)
+            with self.history.transaction() as conn:
+                reported = self._report(conn, done.key, "cancelled", "", message)
+            if reported:
+                self._notify(f"order-cancelled:{done.key}", f"{order.number} cancelled", message)
         if done.left_out:
             order = done.order
             lines = "\n".join(f"- {line.message}" for line in done.left_out)
@@ -943,6 +962,17 @@ class _Importer:
                 key,
             )
         self.counts["unresolved"] += 1
+
+    def _cancelled_before_import(self, key: str) -> None:
+        with self.history.transaction() as conn:
+            conn.execute(
+                "UPDATE imports SET state = 'skipped', updated_at = ?,"
+                " last_error = 'cancelled in ORDRE before it was imported'"
+                " WHERE import_key = ?",
+                (utcnow(), key),
+            )
+        self.counts["skipped"] += 1
+        self._resolved(f"order-failed:{key}")
 
     def _back_to_pending(self, key: str, exc: ZedonkOrdreError) -> None:
         with self.history.transaction() as conn:
@@ -1110,6 +1140,22 @@ class _Importer:
         if self.notifier is not None:
             self.notifier.problem(key, title, details)
 
+    def _redeliver_notices(self) -> None:
+        """Send again the open order notices a channel failed to send: most order problems
+        (a failed order, left-out lines, an edit) are met only once, so nothing else would."""
+        if self.notifier is None:
+            return
+        for row in self.notifier.open_problems():
+            if not row["key"].startswith(NOTICE_KEYS):
+                continue
+            if any(row[f"{c}_sent_at"] is None for c in self.notifier.channels):
+                self.notifier.problem(row["key"], row["title"], row["details"])
+                [now] = self.history.query(
+                    "SELECT * FROM notifications WHERE key = ?", (row["key"],)
+                )
+                if any(now[f"{c}_sent_at"] is None for c in self.notifier.channels):
+                    return  # still failing: try again next pass, not once per notice
+
     def _resolved(self, key: str) -> None:
         if self.notifier is not None:
             self.notifier.resolved(key)
@@ -1141,6 +1187,14 @@ class _Importer:
 def _state_in(conn: sqlite3.Connection, key: str) -> Any:
     row = conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
     return json.loads(row["value"]) if row else None
+
+
+def _cancelled_message(number: str, submission: int, zedonk_number: str) -> str:
+    return (
+        f"ORDRE order {number} was cancelled after submission {submission} was imported as "
+        f"Zedonk order {zedonk_number}; the Zedonk order is unchanged. Force-close or "
+        "inactivate it in Zedonk if it should not be delivered."
+    )
 
 
 def _broken_key(item: BrokenItem) -> str:

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import email
+import socket
+from datetime import datetime
+from email.message import Message
 from pathlib import Path
+from typing import Any
 
 import orders_support
+from aiosmtpd.controller import Controller
 from orders_support import (
     barcodes,
     known_retailer,
@@ -21,12 +27,14 @@ from daemon.config import Settings
 from daemon.history import History
 from daemon.model import SalesOrder, SalesOrderLine
 from daemon.notify import Notifier
-from daemon.orders import ImportResult, import_orders
+from daemon.orders import ImportResult, import_details, import_orders
 from daemon.sandbox import SandboxPair
 
 sandboxes, pair = orders_support.sandboxes, orders_support.pair  # fixtures
 
 CREATE = "/api/v1/sales-orders"
+UNKNOWN = {"barcode": "4006381333931", "style": "ML-999", "colour": "RED", "size": "M",
+           "quantity": 1, "unit_price": "99.00"}  # fmt: skip
 
 
 def run(settings: Settings) -> ImportResult:
@@ -117,3 +125,97 @@ def test_show_and_retry_of_an_unknown_import_are_clean_errors(
         assert done.returncode == 1, (command, done.stdout, done.stderr)
         assert "no import matches 'no-such-order#1'" in done.stderr, (command, done.stderr)
         assert "Traceback" not in done.stderr + done.stdout
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(email.message_from_bytes(envelope.content))
+        return "250 OK"
+
+
+def test_a_failed_order_notice_is_sent_once_the_mail_server_answers(
+    tmp_path: Path, pair: SandboxPair
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    settings = write_connector(tmp_path, pair)
+    with (settings.root / "connector.yaml").open("a") as config:
+        config.write(
+            "notifications:\n  email:\n    smtp_host: 127.0.0.1\n"
+            f"    smtp_port: {port}\n    sender: connector@brand.example\n"
+            "    recipients: [ops@brand.example]\n"
+        )
+    settings = orders_support.load_settings(settings.root)
+    bad = submit(pair, [UNKNOWN])
+    assert run(settings).counts["failed"] == 1  # the mail server is down: nothing sent
+    assert ledger(settings)[f"{bad['id']}#1"]["state"] == "failed"
+
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        run(settings)
+        run(settings)
+    finally:
+        controller.stop()
+    assert [m["Subject"] for m in inbox.messages] == [
+        f"[zedonk-ordre] problem: {bad['number']} not imported"
+    ]
+
+
+def an_hour_after(pair: SandboxPair, stamp: str) -> None:
+    """Move ORDRE's clock to an hour after ``stamp`` (its stamps never go backwards)."""
+    now = datetime.fromisoformat(pair.ordre.advance_clock(0))
+    behind = (datetime.fromisoformat(stamp) - now).total_seconds()
+    pair.ordre.advance_clock(max(0.0, behind) + 3600)
+
+
+def notices(settings: Settings) -> set[str]:
+    with History.open(settings.state_dir) as history:
+        return {r["key"] for r in history.query("SELECT key FROM notifications")}
+
+
+def test_an_order_cancelled_while_its_create_is_unresolved_is_not_created(
+    tmp_path: Path, pair: SandboxPair
+) -> None:
+    settings = write_connector(tmp_path, pair)
+    a, b = barcodes(pair, 2)
+    order = submit(pair, [{"barcode": a, "quantity": 1}])
+    key = f"{order['id']}#1"
+    pair.zedonk.fail_next("POST", CREATE, status=503)  # outcome unknown: Zedonk has nothing
+    run(settings)
+    assert ledger(settings)[key]["state"] == "sending"
+    cancelled = pair.ordre.cancel_order(order["id"])
+    an_hour_after(pair, cancelled["updated_at"])  # later orders move the cursor well past it
+    later = submit(pair, [{"barcode": b, "quantity": 1}])
+    run(settings)
+    run(settings)
+    assert orders_per_ref(pair) == {f"ordre:{later['id']}#1": 1}
+    assert ledger(settings)[key]["state"] == "skipped"
+
+
+def test_a_cancellation_seen_before_an_unresolved_create_is_found_is_reported(
+    tmp_path: Path, pair: SandboxPair
+) -> None:
+    settings = write_connector(tmp_path, pair)
+    a, b = barcodes(pair, 2)
+    order = submit(pair, [{"barcode": a, "quantity": 1}])
+    key = f"{order['id']}#1"
+    pair.zedonk.set_faults(rules=[{"method": "POST", "path_prefix": CREATE, "times": 1,
+                                   "action": "lose_response"}])  # fmt: skip
+    run(settings)
+    assert ledger(settings)[key]["state"] == "sending"
+    cancelled = pair.ordre.cancel_order(order["id"])
+    an_hour_after(pair, cancelled["updated_at"])
+    submit(pair, [{"barcode": b, "quantity": 1}])
+    run(settings)
+    run(settings)
+    assert ledger(settings)[key]["state"] == "created"
+    assert f"order-cancelled:{key}" in notices(settings)
+    with History.open(settings.state_dir) as history:
+        kinds = [r["kind"] for r in import_details(history, key)["reports"]]
+    assert kinds == ["cancelled"]
