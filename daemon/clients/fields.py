@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import Any, TypeVar
 
 from daemon.errors import BadResponse
@@ -30,21 +31,33 @@ def _show(value: Any) -> str:
 class Fields:
     """Read fields of one JSON object; ``where`` is its path in error messages ("" at the top)."""
 
-    def __init__(self, raw: Any, where: str = "") -> None:
+    __slots__ = ("_at", "raw")
+
+    def __init__(self, raw: Any, where: str | Callable[[], str] = "") -> None:
+        self._at = where
         if not isinstance(raw, dict):
-            raise ShapeError(f"{where or 'answer'}: expected an object, got {_show(raw)}")
+            raise ShapeError(f"{self.where or 'answer'}: expected an object, got {_show(raw)}")
         self.raw: dict[str, Any] = raw
-        self.where = where
+
+    @property
+    def where(self) -> str:
+        # Built only when an error needs it: a large brand reads a few hundred thousand objects.
+        return self._at if isinstance(self._at, str) else self._at()
 
     def _path(self, key: str) -> str:
-        return f"{self.where}.{key}" if self.where else key
+        where = self.where
+        return f"{where}.{key}" if where else key
+
+    def _item_path(self, key: str, index: int) -> str:
+        return f"{self._path(key)}[{index}]"
 
     def _get(self, key: str, required: bool) -> Any:
-        if key not in self.raw:
+        value = self.raw.get(key, _MISSING)
+        if value is _MISSING:
             if required:
                 raise ShapeError(f"{self._path(key)}: missing")
             return None
-        return self.raw[key]
+        return value
 
     def _fail(self, key: str, expected: str, value: Any) -> ShapeError:
         return ShapeError(f"{self._path(key)}: expected {expected}, got {_show(value)}")
@@ -153,14 +166,17 @@ class Fields:
 
     def objects(self, key: str, required: bool = True) -> Iterator[Fields]:
         for i, value in enumerate(self.items(key, required)):
-            yield Fields(value, f"{self._path(key)}[{i}]")
+            yield Fields(value, partial(self._item_path, key, i))
 
     def obj(self, key: str) -> Fields:
-        return Fields(self._get(key, True), self._path(key))
+        return Fields(self._get(key, True), lambda: self._path(key))
 
     def opt_obj(self, key: str) -> Fields | None:
         value = self._get(key, False)
-        return None if value is None else Fields(value, self._path(key))
+        return None if value is None else Fields(value, lambda: self._path(key))
+
+
+_MISSING = object()
 
 
 def _raise() -> Any:
