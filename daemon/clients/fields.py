@@ -218,11 +218,11 @@ def read_all(
 ) -> Iterator[T | BrokenItem]:
     """Map every item of a listing; a malformed one comes out as a ``BrokenItem``."""
     for number, raw in enumerate(raws, start=1):
-        ident = raw_id(raw, id_key)
-        label = f"{id_key}={ident}" if ident is not None else f"#{number}"
         try:
             yield read(Fields(raw))
         except ShapeError as exc:
+            ident = raw_id(raw, id_key)
+            label = f"{id_key}={ident}" if ident is not None else f"#{number}"
             yield BrokenItem(ident, f"{where}: item {label}: {exc}", raw)
 
 
