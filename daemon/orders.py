@@ -435,12 +435,23 @@ class _Importer:
                 ),
             )
             self.counts["new"] += 1
-        elif row["state"] in DONE_STATES and row["payload_sha256"] != fingerprint:
-            message = (
-                f"ORDRE order {order.number} was edited after it was imported as Zedonk order "
-                f"{row['zedonk_order_number']}; the edit is not applied. Change the Zedonk order "
-                "by hand, or ask the retailer to re-submit the order."
-            )
+        elif row["payload_sha256"] not in (None, fingerprint) and row["state"] in (
+            *DONE_STATES,
+            *OPEN_STATES,  # tried before: Zedonk may hold the content as first read
+            "needs_attention",
+        ):
+            if row["state"] in DONE_STATES:
+                message = (
+                    f"ORDRE order {order.number} was edited after it was imported as Zedonk "
+                    f"order {row['zedonk_order_number']}; the edit is not applied. Change the "
+                    "Zedonk order by hand, or ask the retailer to re-submit the order."
+                )
+            else:  # the listing may not show this edit again once the import is done
+                message = (
+                    f"ORDRE order {order.number} was edited while its import was under way; it "
+                    "is imported as first read and the edit is not applied. Change the Zedonk "
+                    "order by hand once it is imported, or ask the retailer to re-submit it."
+                )
             if self._report(conn, key, "edited", fingerprint, message):
                 return [
                     (f"order-edited:{key}:{fingerprint[:12]}", f"{order.number} edited", message)

@@ -219,3 +219,27 @@ def test_a_cancellation_seen_before_an_unresolved_create_is_found_is_reported(
     with History.open(settings.state_dir) as history:
         kinds = [r["kind"] for r in import_details(history, key)["reports"]]
     assert kinds == ["cancelled"]
+
+
+def test_an_edit_seen_while_a_create_is_unresolved_is_reported(
+    tmp_path: Path, pair: SandboxPair
+) -> None:
+    settings = write_connector(tmp_path, pair)
+    a, b = barcodes(pair, 2)
+    order = submit(pair, [{"barcode": a, "quantity": 1}])
+    key = f"{order['id']}#1"
+    pair.zedonk.fail_next("POST", CREATE, status=503)  # outcome unknown: Zedonk has nothing
+    run(settings)
+    assert ledger(settings)[key]["state"] == "sending"
+    edited = pair.ordre.edit_order(order["id"], {"lines": [{"barcode": b, "quantity": 9}]})
+    an_hour_after(pair, edited["updated_at"])  # the edit falls behind the cursor
+    submit(pair, [{"barcode": a, "quantity": 2}])
+    run(settings)
+    run(settings)
+    assert ledger(settings)[key]["state"] == "created"
+    [so] = [o for o in sales_orders(pair) if o.connector_ref == f"ordre:{key}"]
+    assert [line.quantity for line in so.lines] == [1]  # the submission as first read
+    with History.open(settings.state_dir) as history:
+        kinds = [r["kind"] for r in import_details(history, key)["reports"]]
+    assert kinds == ["edited"]
+    assert any(k.startswith(f"order-edited:{key}:") for k in notices(settings))
