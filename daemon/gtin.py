@@ -13,10 +13,10 @@ GTIN_LENGTHS = (8, 12, 13, 14)
 
 def check_digit(body: str) -> int:
     """The GS1 mod-10 check digit for ``body`` (all digits but the last)."""
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        total += int(ch) * (3 if i % 2 == 0 else 1)
-    return (10 - total % 10) % 10
+    # Weights 3, 1, 3, 1... from the right-most digit of the body.
+    reversed_body = body[::-1]
+    total = 3 * sum(map(int, reversed_body[0::2])) + sum(map(int, reversed_body[1::2]))
+    return -total % 10
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -306,9 +306,13 @@ def make_plan(
     # 1. Listings and customers.
     remote_listings = {item.key: item for item in ordre.listings}
     for listing in desired.listings:
+        if _unchanged(listing, remote_listings.get(listing.key)):
+            continue
         actions.extend(_upsert("listing", listing.key, listing_body(listing), remote_listings))
     remote_customers = {c.account_code: c for c in ordre.customers}
     for customer in desired.customers:
+        if _unchanged(customer, remote_customers.get(customer.account_code)):
+            continue
         body = customer_body(customer)
         actions.extend(_upsert("customer", customer.account_code, body, remote_customers))
 
@@ -517,6 +521,13 @@ def make_plan(
         prune=prune,
         tracked=ordre.tracked,
     )
+
+
+def _unchanged(desired: Listing | OrdreCustomer, have: Listing | OrdreCustomer | None) -> bool:
+    """The cheap test first: equal objects (version aside) have equal bodies. Unequal ones may
+    still have equal bodies (prices in another order, "" for no image), which ``_upsert``
+    settles by comparing the bodies."""
+    return have is not None and replace(have, version="") == desired
 
 
 def _upsert(kind: Kind, key: str, body: dict[str, Any], remote: Mapping[str, Any]) -> list[Action]:
