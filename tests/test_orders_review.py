@@ -243,3 +243,22 @@ def test_an_edit_seen_while_a_create_is_unresolved_is_reported(
         kinds = [r["kind"] for r in import_details(history, key)["reports"]]
     assert kinds == ["edited"]
     assert any(k.startswith(f"order-edited:{key}:") for k in notices(settings))
+
+
+def test_a_lost_customer_create_answer_still_makes_one_customer(
+    tmp_path: Path, pair: SandboxPair
+) -> None:
+    settings = write_connector(tmp_path, pair)
+    a, b = barcodes(pair, 2)
+    retailer = {"name": "Atelier Perdu", "account_code": None, "email": "buy@perdu.example"}
+    for barcode in (a, b):  # two orders from the same new retailer in one poll
+        submit(pair, [{"barcode": barcode, "quantity": 1}], retailer=retailer)
+    pair.zedonk.set_faults(rules=[{"method": "POST", "path_prefix": "/api/v1/customers",
+                                   "times": 1, "action": "lose_response"}])  # fmt: skip
+    run(settings)
+    run(settings)
+    with ZedonkClient(pair.zedonk.api_url, pair.zedonk.token) as zedonk:
+        matches = list(zedonk.customers(name="Atelier Perdu"))
+    assert len(matches) == 1
+    assert len(orders_per_ref(pair)) == 2 and set(orders_per_ref(pair).values()) == {1}
+    assert {o.customer_id for o in sales_orders(pair)} == {matches[0].id}
