@@ -635,7 +635,11 @@ class _Importer:
         if fresh is not None and fresh[1] == row["payload_sha256"]:
             order = fresh[0]  # the order as intake read it: no need to parse the copy
         else:
-            order = order_from_json(json.loads(row["payload"]))
+            try:
+                order = order_from_json(json.loads(row["payload"]))
+            except (ValueError, KeyError, TypeError) as exc:
+                self._unreadable_copy(row, exc)
+                return
         try:
             if row["attempts"] > 0 or row["state"] == "sending":
                 # Tried before: Zedonk may have the order already. Look before creating.
@@ -940,6 +944,24 @@ class _Importer:
             f"ORDRE order {order.number} (submission {order.submission}) was not imported into "
             f"Zedonk:\n{details}\n\nFix the data, then run: zedonk-ordre orders retry {key}",
         )
+
+    def _unreadable_copy(self, row: sqlite3.Row, exc: Exception) -> None:
+        """The ledger's copy of an order cannot be read back: hold it for a person rather than
+        stop every pass at it (and never create from a copy we cannot read)."""
+        key = row["import_key"]
+        message = (
+            f"ORDRE order {row['ordre_number']} (submission {row['submission']}): the stored "
+            f"copy of the order cannot be read ({type(exc).__name__}: {exc})"
+        )
+        with self.history.transaction() as conn:
+            conn.execute(
+                "UPDATE imports SET state = 'needs_attention', last_error = ?, updated_at = ?"
+                " WHERE import_key = ?",
+                (message, utcnow(), key),
+            )
+            self._event(conn, "error", "order-needs-attention", message, key)
+        self.counts["needs_attention"] += 1
+        self._notify(f"order-failed:{key}", f"{row['ordre_number']} needs attention", message)
 
     def _needs_attention(self, key: str, order: OrdreOrder, exc: ZedonkOrdreError) -> None:
         with self.history.transaction() as conn:

@@ -262,3 +262,30 @@ def test_a_lost_customer_create_answer_still_makes_one_customer(
     assert len(matches) == 1
     assert len(orders_per_ref(pair)) == 2 and set(orders_per_ref(pair).values()) == {1}
     assert {o.customer_id for o in sales_orders(pair)} == {matches[0].id}
+
+
+def test_a_stored_order_that_cannot_be_read_is_held_and_the_others_are_imported(
+    tmp_path: Path, pair: SandboxPair
+) -> None:
+    # A ledger row whose copy of the order no longer reads (a damaged file, an older layout)
+    # must not stop every pass at it, and must never be created from a guess.
+    settings = write_connector(tmp_path, pair)
+    run(settings)  # creates the ledger
+    with History.open(settings.state_dir) as history, history.transaction() as conn:
+        conn.execute(
+            "INSERT INTO imports (import_key, ordre_id, ordre_number, submission, connector_ref,"
+            " state, payload, payload_sha256, attempts, first_seen_at, updated_at)"
+            " VALUES ('gone#1', 'gone', 'ORD-GONE', 1, 'ordre:gone#1', 'sending',"
+            " '{\"id\": \"gone\"', 'x', 1, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z')"
+        )
+    [good] = barcodes(pair, 1)
+    order = submit(pair, [{"barcode": good, "quantity": 2}])
+    key = f"{order['id']}#1"
+
+    result = run(settings)
+
+    rows = ledger(settings)
+    assert rows["gone#1"]["state"] == "needs_attention"
+    assert "cannot be read" in rows["gone#1"]["last_error"]
+    assert rows[key]["state"] == "created", result
+    assert orders_per_ref(pair) == {f"ordre:{key}": 1}
