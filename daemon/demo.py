@@ -433,11 +433,12 @@ def run_demo(
             if failure:
                 raise failure[0]
             assert service.web is not None
-            say(f"\nThe daemon is running. Activity page: {service.web.url}")
-            say("   (health at /healthz, Prometheus metrics at /metrics; Ctrl-C stops the demo)")
-            narrator = Narrator(settings.state_dir, say)
-            story = Story(pair, root, narrator, say, speed=speed, deadline=deadline)
+            # From the moment the page's address is shown, Ctrl-C means "stop cleanly".
             try:
+                say(f"\nThe daemon is running. Activity page: {service.web.url}")
+                say("   (health at /healthz, metrics at /metrics; Ctrl-C stops the demo)")
+                narrator = Narrator(settings.state_dir, say)
+                story = Story(pair, root, narrator, say, speed=speed, deadline=deadline)
                 story.play()
                 say("\nThat is the whole loop: edit YAML -> ORDRE follows; orders -> Zedonk.")
                 say(f"Look around the activity page: {service.web.url}")
