@@ -1,2 +1,31 @@
 """Benchmarks: each ``bench/bench_*.py`` prints its figure next to a floor measured in the same
 run, and their ratio. ``python -m bench`` (``make bench``) runs them all."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+
+
+def start_sandboxes(*flags: str, wait: float = 300) -> tuple[subprocess.Popen[str], str, str]:
+    """``zedonk-ordre sandbox`` in its own process (so the servers' work does not share a core
+    with what is measured), on free ports; returns it and the two API base URLs."""
+    command = [sys.executable, "-m", "daemon", "sandbox", *flags]
+    command += ["--zedonk-port", "0", "--ordre-port", "0"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    urls: dict[str, str] = {}
+    assert proc.stdout is not None
+    deadline = time.monotonic() + wait
+    while len(urls) < 2 and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        found = re.match(r"(zedonk|ordre)\s+(http://\S+)", line.strip())
+        if found:
+            urls[found.group(1)] = found.group(2)
+    if len(urls) < 2:
+        proc.terminate()
+        raise SystemExit("the sandboxes did not start")
+    return proc, urls["zedonk"], urls["ordre"]

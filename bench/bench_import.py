@@ -16,9 +16,6 @@ servers do not share a core with the importer. Figures:
 from __future__ import annotations
 
 import os
-import re
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from bench import start_sandboxes
 from daemon.config import load_settings
 from daemon.history import History
 from daemon.orders import ImportResult, import_orders
@@ -40,26 +38,6 @@ CREATE_FIELDS = (
 )  # fmt: skip
 ADDRESS_FIELDS = ("kind", "company", "line1", "line2", "city", "region", "postcode", "country")
 LINE_FIELDS = ("product_id", "size", "barcode", "quantity", "unit_price")
-
-
-def start_sandboxes() -> tuple[subprocess.Popen[str], str, str]:
-    command = [sys.executable, "-m", "daemon", "sandbox", "--populated"]
-    command += ["--zedonk-port", "0", "--ordre-port", "0"]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    urls: dict[str, str] = {}
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 120
-    while len(urls) < 2 and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        found = re.match(r"(zedonk|ordre)\s+(http://\S+)", line.strip())
-        if found:
-            urls[found.group(1)] = found.group(2)
-    if len(urls) < 2:
-        proc.terminate()
-        raise SystemExit("the sandboxes did not start")
-    return proc, urls["zedonk"], urls["ordre"]
 
 
 def items(client: httpx.Client, path: str) -> list[dict[str, Any]]:
@@ -146,7 +124,7 @@ def timed_floor(zedonk_url: str, bodies: list[dict[str, Any]]) -> float:
 
 
 def main() -> None:
-    proc, zedonk_url, ordre_url = start_sandboxes()
+    proc, zedonk_url, ordre_url = start_sandboxes("--populated", wait=120)
     os.environ["ZEDONK_TOKEN"], os.environ["ORDRE_TOKEN"] = ZEDONK_TOKEN, ORDRE_TOKEN
     try:
         submit_orders(ordre_url)

@@ -16,9 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -27,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from bench import start_sandboxes
 from daemon.apply import load_tree, open_clients, plan_only, reconcile
 from daemon.config import load_settings
 from daemon.history import History
@@ -35,26 +33,6 @@ ADMIN = {"Authorization": "Bearer sandbox-admin-token"}
 ZEDONK_TOKEN, ORDRE_TOKEN = "zedonk-sandbox-token", "ordre-sandbox-token"
 LOOKS, FILES = 200, 40
 ROUNDS = 2
-
-
-def start_sandboxes() -> tuple[subprocess.Popen[str], str, str]:
-    command = [sys.executable, "-m", "daemon", "sandbox", "--large"]
-    command += ["--zedonk-port", "0", "--ordre-port", "0"]
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    urls: dict[str, str] = {}
-    assert proc.stdout is not None
-    deadline = time.monotonic() + 300
-    while len(urls) < 2 and time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        found = re.match(r"(zedonk|ordre)\s+(http://\S+)", line.strip())
-        if found:
-            urls[found.group(1)] = found.group(2)
-    if len(urls) < 2:
-        proc.terminate()
-        raise SystemExit("the sandboxes did not start")
-    return proc, urls["zedonk"], urls["ordre"]
 
 
 def pages(client: httpx.Client, path: str) -> int:
@@ -147,7 +125,7 @@ def edit_listings(ordre_url: str, k: int) -> None:
 
 
 def main() -> None:
-    proc, zedonk_url, ordre_url = start_sandboxes()
+    proc, zedonk_url, ordre_url = start_sandboxes("--large", wait=300)
     os.environ["ZEDONK_TOKEN"], os.environ["ORDRE_TOKEN"] = ZEDONK_TOKEN, ORDRE_TOKEN
     try:
         with tempfile.TemporaryDirectory() as tmp:
