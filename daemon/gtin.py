@@ -13,9 +13,14 @@ GTIN_LENGTHS = (8, 12, 13, 14)
 
 def check_digit(body: str) -> int:
     """The GS1 mod-10 check digit for ``body`` (all digits but the last)."""
-    # Weights 3, 1, 3, 1... from the right-most digit of the body.
-    reversed_body = body[::-1]
-    total = 3 * sum(map(int, reversed_body[0::2])) + sum(map(int, reversed_body[1::2]))
+    if not (body.isascii() and body.isdigit()):
+        raise ValueError(f"{body!r} is not all digits")
+    # Weights 3, 1, 3, 1... from the right-most digit of the body. Summing the ASCII codes and
+    # taking off 48 ("0") per digit is several times faster than int() on each digit, and a
+    # large brand checks 100,000 barcodes per pass.
+    codes = body.encode()
+    threes, ones = codes[-1::-2], codes[-2::-2]
+    total = 3 * (sum(threes) - 48 * len(threes)) + sum(ones) - 48 * len(ones)
     return -total % 10
 
 
@@ -30,7 +35,7 @@ class GtinProblem:
 def problem(barcode: str | None) -> GtinProblem | None:
     """None when ``barcode`` is a valid GTIN-8/12/13/14, otherwise the reason it is not."""
     if barcode is None or not barcode.strip():
-        return GtinProblem("missing", "no barcode")
+        return _MISSING
     text = barcode.strip()
     if not text.isascii() or not text.isdigit():
         return GtinProblem("malformed", f"barcode {barcode!r} has characters other than digits")
@@ -39,11 +44,14 @@ def problem(barcode: str | None) -> GtinProblem | None:
             "malformed", f"barcode {barcode!r} has {len(text)} digits; a GTIN has 8, 12, 13 or 14"
         )
     expected = check_digit(text[:-1])
-    if int(text[-1]) != expected:
+    if ord(text[-1]) - 48 != expected:
         return GtinProblem(
             "check-digit", f"barcode {barcode!r} has check digit {text[-1]}, expected {expected}"
         )
     return None
+
+
+_MISSING = GtinProblem("missing", "no barcode")
 
 
 def canonical(barcode: str | None) -> str | None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 
 from daemon import gtin
 from daemon.catalogue import CatalogueSpec, Location, LookSpec, Selector, StyleRef
@@ -141,20 +140,14 @@ class _Placed:
     location: Location
 
 
-class _Barcodes:
-    """GTIN checks, each barcode checked once per run (a large brand has 100,000 SKUs)."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str | None, tuple[gtin.GtinProblem | None, str | None]] = {}
-
-    def check(self, barcode: str | None) -> tuple[gtin.GtinProblem | None, str | None]:
-        """(the problem or None, the canonical GTIN-14 or None)."""
-        known = self._seen.get(barcode)
-        if known is None:
-            wrong = gtin.problem(barcode)
-            canonical = None if wrong or barcode is None else barcode.strip().zfill(14)
-            known = self._seen[barcode] = (wrong, canonical)
-        return known
+def _checked_barcodes(product: Product) -> list[tuple[gtin.GtinProblem | None, str | None]]:
+    """Per SKU: (the barcode's problem or None, its canonical GTIN-14 or None)."""
+    checked: list[tuple[gtin.GtinProblem | None, str | None]] = []
+    for sku in product.skus:
+        wrong = gtin.problem(sku.barcode)
+        canonical = None if wrong or sku.barcode is None else sku.barcode.strip().zfill(14)
+        checked.append((wrong, canonical))
+    return checked
 
 
 @dataclass
@@ -317,10 +310,14 @@ def _season_rank(
     return {code: (starts.get(code, date.min), index) for index, code in enumerate(price_seasons)}
 
 
-def _listing(product: Product, prices: tuple[ListingPrice, ...], codes: _Barcodes) -> Listing:
-    sizes = tuple(ListingSize(sku.size, codes.check(sku.barcode)[1] or "") for sku in product.skus)
+def _listing(
+    product: Product, key: str, prices: tuple[ListingPrice, ...], gtins: Sequence[str | None]
+) -> Listing:
+    sizes = tuple(
+        [ListingSize(sku.size, code or "") for sku, code in zip(product.skus, gtins, strict=True)]
+    )
     return Listing(
-        key=str(product.id),
+        key=key,
         style=product.id.style,
         fabric=product.id.fabric,
         colour=product.id.colour,
@@ -332,16 +329,17 @@ def _listing(product: Product, prices: tuple[ListingPrice, ...], codes: _Barcode
     )
 
 
-def _barcode_problems(product: Product, codes: _Barcodes) -> list[str]:
+def _barcode_problems(
+    product: Product, checked: Sequence[tuple[gtin.GtinProblem | None, str | None]]
+) -> list[str]:
     problems: list[str] = []
     if not product.skus:
         problems.append("it has no sizes")
     sizes_seen: set[str] = set()
-    for sku in product.skus:
+    for sku, (wrong, _) in zip(product.skus, checked, strict=True):
         if sku.size in sizes_seen:
             problems.append(f"size {sku.size} appears twice")
         sizes_seen.add(sku.size)
-        wrong = codes.check(sku.barcode)[0]
         if wrong is not None:
             problems.append(f"size {sku.size}: {wrong.message}")
     return problems
@@ -458,14 +456,15 @@ def resolve(
 
     # 2. Eligibility: barcodes valid and unique among exported products.
     rank = _season_rank(price_seasons, zedonk.seasons)
-    codes = _Barcodes()
     problems: dict[ProductId, list[str]] = {}
+    gtins: dict[ProductId, list[str | None]] = {}
     owners: dict[str, tuple[ProductId, str]] = {}
     for _, _, kept in placed:
         for product, _where in kept:
-            problems[product.id] = _barcode_problems(product, codes)
-            for sku in product.skus:
-                code = codes.check(sku.barcode)[1]
+            checked = _checked_barcodes(product)
+            problems[product.id] = _barcode_problems(product, checked)
+            gtins[product.id] = codes = [code for _, code in checked]
+            for sku, code in zip(product.skus, codes, strict=True):
                 if code is None:
                     continue
                 first = owners.setdefault(code, (product.id, sku.size))
@@ -490,12 +489,13 @@ def resolve(
         look = collection.looks[li]
         keys: list[str] = []
         for product, where in kept:
-            label = f"{collection.name} / {look.name}: {product.id}"
+            key = str(product.id)
+            label = f"{collection.name} / {look.name}: {key}"
             wrong = problems[product.id]
             has_image = bool(product.image_url)
             reports.append(
                 ProductReport(
-                    str(product.id),
+                    key,
                     collection.name,
                     look.name,
                     where,
@@ -538,7 +538,7 @@ def resolve(
                     )
                 )
             for price in prices:
-                if price.wsp == Decimal(0) or price.rrp == Decimal(0):
+                if not price.wsp or not price.rrp:  # 0.00 in either
                     state.findings.append(
                         _finding(
                             where,
@@ -549,8 +549,8 @@ def resolve(
                             "enter the price in Zedonk",
                         )
                     )
-            listings[str(product.id)] = _listing(product, prices, codes)
-            keys.append(str(product.id))
+            listings[key] = _listing(product, key, prices, gtins[product.id])
+            keys.append(key)
         looks_of.setdefault(ci, []).append(
             DesiredLook(look.name, look.position, tuple(keys), look.location)
         )

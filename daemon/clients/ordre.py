@@ -15,7 +15,19 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 from daemon.clients.base import ApiClient, OnBroken, query, seg
-from daemon.clients.fields import BrokenItem, Fields, read_all, read_each
+from daemon.clients.fields import (
+    BrokenItem,
+    Fields,
+    fast_path,
+    quick_int,
+    quick_list,
+    quick_money,
+    quick_opt_text,
+    quick_text,
+    quick_text_or,
+    read_all,
+    read_each,
+)
 from daemon.errors import BadResponse
 from daemon.model import (
     Address,
@@ -282,6 +294,34 @@ def _look_body(look: OrdreLook) -> dict[str, Any]:
     }
 
 
+def _listing_quick(raw: dict[str, Any]) -> Listing:
+    return Listing(
+        key=quick_text(raw["key"]),
+        style=quick_text(raw["style"]),
+        fabric=quick_text(raw["fabric"]),
+        colour=quick_text(raw["colour"]),
+        description=quick_text_or(raw.get("description")),
+        category=quick_text_or(raw.get("category")),
+        sizes=tuple(
+            [
+                ListingSize(quick_text(s["size"]), quick_text(s["gtin"]))
+                for s in quick_list(raw["sizes"])
+            ]
+        ),
+        prices=tuple(
+            [
+                ListingPrice(
+                    quick_text(p["currency"]), quick_money(p["wsp"]), quick_money(p["rrp"])
+                )
+                for p in quick_list(raw.get("prices"), required=False)
+            ]
+        ),
+        image_url=quick_opt_text(raw.get("image_url")),
+        version=str(quick_int(raw["version"])),
+    )
+
+
+@fast_path(_listing_quick)
 def _listing(f: Fields) -> Listing:
     return Listing(
         key=f.text("key"),

@@ -11,7 +11,15 @@ from collections.abc import Iterator
 from typing import Any
 
 from daemon.clients.base import ApiClient, OnBroken, query, seg
-from daemon.clients.fields import Fields
+from daemon.clients.fields import (
+    Fields,
+    fast_path,
+    quick_list,
+    quick_money,
+    quick_opt_text,
+    quick_text,
+    quick_text_or,
+)
 from daemon.errors import Conflict
 from daemon.model import (
     Address,
@@ -176,6 +184,44 @@ def _user(f: Fields) -> User:
     return User(username=f.text("username"), name=f.text_or("name"), active=f.flag("active"))
 
 
+def _product_quick(raw: dict[str, Any]) -> Product:
+    active = raw.get("active")
+    if active is None:
+        active = True
+    elif type(active) is not bool:
+        raise TypeError
+    return Product(
+        id=ProductId(
+            quick_text(raw["style"]), quick_text(raw["fabric"]), quick_text(raw["colour"])
+        ),
+        description=quick_text_or(raw.get("description")),
+        category=quick_text_or(raw.get("category")),
+        seasons=tuple([quick_text(season) for season in quick_list(raw["seasons"])]),
+        skus=tuple(
+            [
+                Sku(quick_text(s["size"]), quick_opt_text(s.get("barcode")))
+                for s in quick_list(raw["skus"])
+            ]
+        ),
+        prices=tuple(
+            [
+                Price(
+                    quick_text(p["season"]),
+                    quick_text(p["currency"]),
+                    quick_money(p["wsp"]),
+                    quick_money(p["rrp"]),
+                )
+                for p in quick_list(raw.get("prices"), required=False)
+            ]
+        ),
+        image_url=quick_opt_text(raw.get("image_1")),
+        textile_content=quick_text_or(raw.get("textile_content")),
+        country_of_origin=quick_text_or(raw.get("country_of_origin")),
+        active=active,
+    )
+
+
+@fast_path(_product_quick)
 def _product(f: Fields) -> Product:
     return Product(
         id=ProductId(f.text("style"), f.text("fabric"), f.text("colour")),
