@@ -467,8 +467,9 @@ def resolve(
             for sku, code in zip(product.skus, codes, strict=True):
                 if code is None:
                     continue
-                first = owners.setdefault(code, (product.id, sku.size))
-                if first != (product.id, sku.size):
+                mine = (product.id, sku.size)
+                first = owners.setdefault(code, mine)
+                if first is not mine and first != mine:
                     other, size = first
                     problems[product.id].append(
                         f"size {sku.size}: barcode {sku.barcode} is also on {other} size {size}"

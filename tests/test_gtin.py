@@ -1,3 +1,7 @@
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from daemon import gtin
 
 
@@ -25,3 +29,16 @@ def test_problems_are_named() -> None:
     bad = gtin.problem("075678164126")
     assert bad is not None and bad.code == "check-digit"
     assert gtin.canonical("075678164126") is None
+
+
+@given(st.text(alphabet="0123456789", min_size=7, max_size=13))
+def test_check_digit_matches_the_gs1_weights(body: str) -> None:
+    # The GS1 rule as written: weights 3, 1, 3, 1... from the right-most digit of the body.
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    assert gtin.check_digit(body) == (10 - total % 10) % 10
+
+
+def test_check_digit_refuses_anything_but_digits() -> None:
+    for body in ("12a4567", "١٢٣٤٥٦٧", " 123456"):
+        with pytest.raises(ValueError):
+            gtin.check_digit(body)
