@@ -9,12 +9,13 @@ it is about. Products that fail eligibility (barcodes, no sizes) are left out an
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any, TypeVar
 
 from daemon import gtin
-from daemon.catalogue import CatalogueSpec, Location, LookSpec, Selector, StyleRef
+from daemon.catalogue import CatalogueSpec, Location, LookSpec, ProductRef, Selector, StyleRef
 from daemon.findings import Finding, Severity, sort_findings
 from daemon.model import (
     Address,
@@ -27,6 +28,8 @@ from daemon.model import (
     ProductId,
     Season,
 )
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -80,10 +83,29 @@ class Desired:
         return not self.collections
 
 
+EntryKey = tuple[Any, ...]
+Entry = ProductRef | StyleRef | Selector
+
+
+@dataclass(frozen=True)
+class Structure:
+    """What each catalogue entry resolved to, kept from a full resolve without errors.
+
+    An edit that only renames, reorders or moves entries between looks and collections
+    leaves every entry's products, and so every listing, as they were: ``resolve_structure``
+    then builds the new tree from this alone, with no read of Zedonk.
+    """
+
+    expanded: Mapping[EntryKey, tuple[str, ...]]  # listing keys, in display order
+    catalogued: frozenset[str]  # every product placed in a look
+    exported: frozenset[str]  # those that passed eligibility
+
+
 @dataclass(frozen=True)
 class Resolution:
     desired: Desired
     findings: tuple[Finding, ...]
+    structure: Structure | None = None  # None when the resolve found errors
 
     @property
     def ok(self) -> bool:
@@ -158,6 +180,7 @@ class _State:
     by_category: dict[str, list[Product]]
     findings: list[Finding] = field(default_factory=list)
     placed: dict[ProductId, _Placed] = field(default_factory=dict)
+    expanded: dict[EntryKey, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _candidates(state: _State, selector: Selector) -> Iterable[Product]:
@@ -172,9 +195,7 @@ def _candidates(state: _State, selector: Selector) -> Iterable[Product]:
 # --------------------------------------------------------------------------- looks
 
 
-def _style_products(
-    state: _State, ref: StyleRef, collection: str, look: str
-) -> list[tuple[Product, Location]]:
+def _style_products(state: _State, ref: StyleRef, collection: str, look: str) -> list[Product]:
     candidates = state.by_style.get(ref.style, [])
     if not candidates:
         state.findings.append(
@@ -203,7 +224,7 @@ def _style_products(
             )
             return []
         fabric = fabrics[0]
-    found: list[tuple[Product, Location]] = []
+    found: list[Product] = []
     for colour in ref.colours:
         pid = ProductId(ref.style, fabric, colour)
         product = state.products.get(pid)
@@ -218,50 +239,118 @@ def _style_products(
                 )
             )
             continue
-        found.append((product, ref.location))
+        found.append(product)
     return found
 
 
-def _resolve_look(state: _State, look: LookSpec, collection: str) -> list[tuple[Product, Location]]:
-    """The look's products in display order: listed entries first, then selector results."""
-    entries: list[tuple[int, list[tuple[Product, Location]]]] = []
-    for ref in look.products:
-        product = state.products.get(ref.id)
+def entry_key(entry: Entry) -> EntryKey:
+    """What an entry's products depend on, besides Zedonk: not its place or position."""
+    if isinstance(entry, ProductRef):
+        return ("product", str(entry.id))
+    if isinstance(entry, StyleRef):
+        return ("style", entry.style, entry.fabric, entry.colours)
+    excluded = tuple(str(pid) for pid in entry.exclude)
+    return ("selector", entry.season, entry.category, entry.search, excluded)
+
+
+def _look_entries(look: LookSpec) -> list[Entry]:
+    """Display order: listed products and styles as written, then each selector's results."""
+    listed: list[ProductRef | StyleRef] = [*look.products, *look.styles]
+    listed.sort(key=lambda entry: entry.position)
+    return [*listed, *look.selectors]
+
+
+def _unique(items: Iterable[T], key: Callable[[T], Hashable]) -> list[T]:
+    """The same product twice in one look shows once, where it first appears."""
+    seen: set[Hashable] = set()
+    unique: list[T] = []
+    for item in items:
+        ident = key(item)
+        if ident not in seen:
+            seen.add(ident)
+            unique.append(item)
+    return unique
+
+
+def _expand(state: _State, entry: Entry, collection: str, look: str) -> list[Product]:
+    """The products one entry stands for; an unknown product or style is an error finding."""
+    if isinstance(entry, StyleRef):
+        return _style_products(state, entry, collection, look)
+    if isinstance(entry, ProductRef):
+        product = state.products.get(entry.id)
         if product is None:
             state.findings.append(
                 _finding(
-                    ref.location,
+                    entry.location,
                     "product-unknown",
                     "error",
-                    f"{collection} / {look.name}: Zedonk has no product {ref.id}",
+                    f"{collection} / {look}: Zedonk has no product {entry.id}",
                     "check the style, fabric and colour in Zedonk, or remove it from the look",
                 )
             )
-            continue
-        entries.append((ref.position, [(product, ref.location)]))
-    for style in look.styles:
-        entries.append((style.position, _style_products(state, style, collection, look.name)))
-    entries.sort(key=lambda entry: entry[0])
-    ordered = [item for _, items in entries for item in items]
-    for selector in look.selectors:
-        matches = [p for p in _candidates(state, selector) if selector_matches(selector, p)]
-        if not matches:
-            state.findings.append(
-                _finding(
-                    selector.location,
-                    "selector-empty",
-                    "warning",
-                    f"{collection} / {look.name}: this selector matches no Zedonk product",
-                )
+            return []
+        return [product]
+    matches = [p for p in _candidates(state, entry) if selector_matches(entry, p)]
+    if not matches:
+        state.findings.append(
+            _finding(
+                entry.location,
+                "selector-empty",
+                "warning",
+                f"{collection} / {look}: this selector matches no Zedonk product",
             )
-        ordered.extend((p, selector.location) for p in sorted(matches, key=product_sort_key))
-    unique: list[tuple[Product, Location]] = []
-    seen: set[ProductId] = set()
-    for product, where in ordered:
-        if product.id not in seen:  # the same product twice in one look shows once
-            seen.add(product.id)
-            unique.append((product, where))
-    return unique
+        )
+    return sorted(matches, key=product_sort_key)
+
+
+def _resolve_look(state: _State, look: LookSpec, collection: str) -> list[tuple[Product, Location]]:
+    """The look's products in display order, each with the place of the entry that named it."""
+    ordered: list[tuple[Product, Location]] = []
+    for entry in _look_entries(look):
+        noted = len(state.findings)
+        products = _expand(state, entry, collection, look.name)
+        if len(state.findings) == noted:  # an entry with a finding is resolved afresh each time
+            state.expanded[entry_key(entry)] = tuple(str(p.id) for p in products)
+        ordered.extend((product, entry.location) for product in products)
+    return _unique(ordered, key=lambda item: item[0].id)
+
+
+def resolve_structure(
+    spec: CatalogueSpec, structure: Structure
+) -> tuple[DesiredCollection, ...] | None:
+    """The desired collections and looks for ``spec`` from a previous full resolve's entries.
+
+    None unless it is certain to equal what a full resolve would give with Zedonk unchanged:
+    every entry seen before, no product in two looks, and the same products catalogued (so
+    eligibility, which weighs them against each other, cannot have changed).
+    """
+    placed: set[str] = set()
+    collections: list[DesiredCollection] = []
+    for collection in spec.collections:
+        looks: list[DesiredLook] = []
+        for look in collection.looks:
+            keys: list[str] = []
+            for entry in _look_entries(look):
+                found = structure.expanded.get(entry_key(entry))
+                if found is None:
+                    return None
+                keys.extend(found)
+            unique = _unique(keys, key=lambda key: key)
+            if not placed.isdisjoint(unique):
+                return None  # a full resolve reports the product in two looks
+            placed.update(unique)
+            exported = tuple(key for key in unique if key in structure.exported)
+            looks.append(DesiredLook(look.name, look.position, exported, look.location))
+        collections.append(
+            DesiredCollection(
+                collection.name,
+                collection.description,
+                collection.position,
+                tuple(looks),
+                collection.location,
+            )
+        )
+    return tuple(collections) if placed == structure.catalogued else None
 
 
 def _claim(state: _State, product: Product, where: Location, collection: str, look: str) -> bool:
@@ -574,4 +663,12 @@ def resolve(
         customers=tuple(customers),
         products=tuple(reports),
     )
-    return Resolution(desired, sort_findings(state.findings))
+    findings = sort_findings(state.findings)
+    structure = None
+    if not any(f.is_error for f in findings):
+        structure = Structure(
+            expanded=state.expanded,
+            catalogued=frozenset(str(pid) for pid in state.placed),
+            exported=frozenset(listings),
+        )
+    return Resolution(desired, findings, structure)
