@@ -1,4 +1,4 @@
-"""The shared HTTP session over real loopback sockets: a server that drips, one that hangs up.
+"""The shared HTTP session over real loopback sockets: servers that drip, one that hangs up.
 
 MockTransport cannot show that httpx's per-read timeout lets a dripping server run on; these
 tests use a tiny raw TCP server so the deadline is checked against real I/O.
@@ -79,6 +79,28 @@ def drip(conn: socket.socket) -> None:
         time.sleep(0.1)
 
 
+HEADER_GAP = 0.1  # well within the 0.4 s read timeout of ``quick_session``
+
+
+def drip_headers(conn: socket.socket) -> None:
+    """Headers a byte at a time for 3 s, then a valid answer: only a whole-attempt bound cuts it."""
+    conn.sendall(b"HTTP/1.1 200 OK\r\nX-Pad: ")
+    for _ in range(int(3.0 / HEADER_GAP)):
+        conn.sendall(b"a")
+        time.sleep(HEADER_GAP)
+    conn.sendall(b"\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+
+
+def answer_twice(conn: socket.socket) -> None:
+    """Two answers on one kept-alive connection."""
+    conn.sendall(OK)
+    _read_request(conn)
+    conn.sendall(OK)
+
+
 def hang_up(conn: socket.socket) -> None:
     conn.shutdown(socket.SHUT_RDWR)
 
@@ -86,6 +108,16 @@ def hang_up(conn: socket.socket) -> None:
 @pytest.fixture
 def dripping() -> Iterator[Server]:
     yield from serve(drip)
+
+
+@pytest.fixture
+def dripping_headers() -> Iterator[Server]:
+    yield from serve(drip_headers)
+
+
+@pytest.fixture
+def keeping_alive() -> Iterator[Server]:
+    yield from serve(answer_twice)
 
 
 @pytest.fixture
@@ -110,6 +142,54 @@ def test_a_dripping_server_is_cut_off_at_the_deadline(dripping: Server) -> None:
         s.get("/collections")
     elapsed = time.monotonic() - started
     assert 0.9 <= elapsed < 2.0  # each byte came well within the 0.5 s read timeout
+
+
+def quick_session(url: str, attempts: int) -> HttpSession:
+    return HttpSession(
+        "ordre",
+        url,
+        "tok",
+        timeout=0.4,
+        deadline=0.6,
+        retry=RetryPolicy(attempts=attempts, backoff_base=0.01),
+    )
+
+
+MARGIN = 0.4  # scheduling slack on a loaded machine; far below the 3 s the headers drip for
+
+
+def test_dripping_headers_on_get_are_cut_off_at_the_deadline_then_retried(
+    dripping_headers: Server,
+) -> None:
+    started = time.monotonic()
+    s = quick_session(dripping_headers.url, attempts=2)
+    with s, pytest.raises(TransientError, match="too slowly") as caught:
+        s.get("/collections")
+    elapsed = time.monotonic() - started
+    assert not isinstance(caught.value, OutcomeUnknown)
+    assert "after 2 attempts" in str(caught.value)
+    assert len(dripping_headers.hits) == 2
+    assert 2 * 0.6 <= elapsed < 2 * 0.6 + MARGIN
+
+
+def test_dripping_headers_on_a_create_are_outcome_unknown_and_sent_once(
+    dripping_headers: Server,
+) -> None:
+    started = time.monotonic()
+    s = quick_session(dripping_headers.url, attempts=3)
+    with s, pytest.raises(OutcomeUnknown, match="too slowly"):
+        s.post("/orders", {"ref": "R1"})
+    elapsed = time.monotonic() - started
+    assert len(dripping_headers.hits) == 1
+    assert 0.6 <= elapsed < 0.6 + MARGIN
+
+
+def test_a_pooled_connection_gets_a_fresh_deadline_each_attempt(keeping_alive: Server) -> None:
+    with quick_session(keeping_alive.url, attempts=1) as s:
+        assert s.get("/collections").body == {}
+        time.sleep(0.7)  # longer than the first attempt's deadline
+        assert s.get("/collections").body == {}
+    assert len(keeping_alive.hits) == 1
 
 
 def test_a_dropped_connection_on_get_is_retried_then_reported(hanging_up: Server) -> None:

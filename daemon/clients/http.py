@@ -9,6 +9,10 @@ Retry rules (RFC 9110 section 9.2.2):
   DELETE, or a POST that carries an idempotency key); for any other POST the outcome is unknown
   and ``OutcomeUnknown`` is raised, so the caller resolves it by looking the object up;
 - 429 and 503 wait as long as ``Retry-After`` says, clamped to ``RetryPolicy.max_retry_after``.
+
+The deadline bounds a whole attempt (connect, send, status line, headers and body): httpx's
+timeouts apply to each socket operation alone, so the connection pool runs on a network backend
+that shortens every connect, read and write to the time the current attempt has left.
 """
 
 from __future__ import annotations
@@ -19,13 +23,15 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import httpcore
 import httpx
 
 from daemon.errors import (
@@ -127,12 +133,103 @@ def _tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+# When the attempt running in this thread must end (time.monotonic()); None outside an attempt.
+_attempt_ends: ContextVar[float | None] = ContextVar("attempt_ends", default=None)
+
+
+def _time_left(timeout: float | None, expired: type[httpcore.TimeoutException]) -> float | None:
+    """``timeout`` shortened to what is left of the current attempt; ``expired`` once none is."""
+    ends = _attempt_ends.get()
+    if ends is None:
+        return timeout
+    left = ends - time.monotonic()
+    if left <= 0:
+        raise expired("the deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _time_left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _time_left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        left = _time_left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._stream.start_tls(ssl_context, server_hostname, left))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's own socket backend, with every operation bounded by the attempt deadline."""
+
+    def __init__(self) -> None:
+        self._backend = httpcore.SyncBackend()
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        left = _time_left(timeout, httpcore.ConnectTimeout)
+        stream = self._backend.connect_tcp(host, port, left, local_address, socket_options)
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.NetworkStream:
+        left = _time_left(timeout, httpcore.ConnectTimeout)
+        return _DeadlineStream(self._backend.connect_unix_socket(path, left, socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+def _deadline_transport(limits: httpx.Limits) -> httpx.HTTPTransport:
+    """httpx's own transport (TLS, pooling, error mapping) over ``_DeadlineBackend``.
+
+    httpx does not take a network backend, so its pool is rebuilt with the same settings.
+    Being an explicit transport, it also keeps httpx from routing through proxies from the
+    environment: the connector talks to its remotes directly.
+    """
+    transport = httpx.HTTPTransport(verify=_tls_context(), limits=limits)
+    transport._pool = httpcore.ConnectionPool(
+        ssl_context=_tls_context(),
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=_DeadlineBackend(),
+    )
+    return transport
+
+
 class HttpSession:
     """One long-lived connection pool to one remote, with its token and call policy.
 
     ``http`` may be an injected ``httpx.Client`` (e.g. with ``httpx.MockTransport``); the
     session then leaves closing it to the caller. ``timeout`` bounds connect and each read;
-    ``deadline`` bounds one whole exchange, however slowly the server drips its answer.
+    ``deadline`` bounds one whole attempt, however slowly the server drips its headers or body
+    (an injected ``http`` or ``transport`` is bounded between body chunks only).
     """
 
     def __init__(
@@ -160,17 +257,16 @@ class HttpSession:
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
         self._owns_http = http is None
-        self._http = (
-            http
-            if http is not None
-            else httpx.Client(
-                transport=transport,
+        if http is None:
+            limits = httpx.Limits(max_connections=4, max_keepalive_connections=2)
+            http = httpx.Client(
+                transport=transport or _deadline_transport(limits),
                 timeout=httpx.Timeout(timeout),
-                limits=httpx.Limits(max_connections=4, max_keepalive_connections=2),
+                limits=limits,
                 follow_redirects=False,
                 verify=_tls_context(),
             )
-        )
+        self._http = http
 
     def __repr__(self) -> str:
         return f"HttpSession(remote={self.remote!r}, base_url={self.base_url!r})"
@@ -320,8 +416,10 @@ class HttpSession:
     ) -> Reply:
         where = f"{method} {path}"
         until = self._clock() + self.deadline
-        # No single read may outlast the deadline: httpx's read timeout is per chunk.
+        # Waiting for a pooled connection counts too; the backend bounds everything after it.
         timeout = httpx.Timeout(min(self.timeout, self.deadline))
+        ends_at = time.monotonic() + self.deadline
+        ends = _attempt_ends.set(ends_at)
         try:
             with self._http.stream(
                 method,
@@ -353,7 +451,9 @@ class HttpSession:
                 retryable=True,
             ) from None
         except httpx.TimeoutException:
-            raise self._attempt_timeout(where, "timed out waiting for the answer") from None
+            late = time.monotonic() >= ends_at
+            what = "the answer arrived too slowly" if late else "timed out waiting for the answer"
+            raise self._attempt_timeout(where, what) from None
         except (httpx.TransportError, httpx.DecodingError) as exc:
             raise _Attempt(
                 TransientError(
@@ -363,6 +463,8 @@ class HttpSession:
                 sent=True,
                 retryable=True,
             ) from None
+        finally:
+            _attempt_ends.reset(ends)
         return self._reply(where, response, bytes(raw))
 
     def _reply(self, where: str, response: httpx.Response, raw: bytes) -> Reply:
