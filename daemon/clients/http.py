@@ -416,7 +416,8 @@ class HttpSession:
     ) -> Reply:
         where = f"{method} {path}"
         until = self._clock() + self.deadline
-        # Waiting for a pooled connection counts too; the backend bounds everything after it.
+        # The wait for a pooled connection comes first and stays within the deadline; the
+        # network backend bounds every connect, write and read after it (``_attempt_ends``).
         timeout = httpx.Timeout(min(self.timeout, self.deadline))
         ends_at = time.monotonic() + self.deadline
         ends = _attempt_ends.set(ends_at)
