@@ -17,7 +17,7 @@ import pytest
 from daemon.clients.http import HttpSession, RetryPolicy
 from daemon.errors import OutcomeUnknown, TransientError
 
-Behaviour = Callable[[socket.socket], None]
+Behaviour = Callable[[socket.socket, bytes], None]  # the connection and its request line
 
 
 class Server:
@@ -32,6 +32,13 @@ def serve(behaviour: Behaviour) -> Iterator[Server]:
     stop = threading.Event()
     hits: list[int] = []
 
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            request = _read_request(conn)
+            with contextlib.suppress(OSError):
+                behaviour(conn, request)
+
     def loop() -> None:
         while not stop.is_set():
             try:
@@ -39,11 +46,7 @@ def serve(behaviour: Behaviour) -> Iterator[Server]:
             except TimeoutError:
                 continue
             hits.append(1)
-            with conn:
-                conn.settimeout(5)
-                _read_request(conn)
-                with contextlib.suppress(OSError):
-                    behaviour(conn)
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
 
     thread = threading.Thread(target=loop, daemon=True)
     thread.start()
@@ -55,12 +58,12 @@ def serve(behaviour: Behaviour) -> Iterator[Server]:
         listener.close()
 
 
-def _read_request(conn: socket.socket) -> None:
+def _read_request(conn: socket.socket) -> bytes:
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = conn.recv(65536)
         if not chunk:
-            return
+            return b""
         data += chunk
     head, _, rest = data.partition(b"\r\n\r\n")
     for line in head.split(b"\r\n"):
@@ -68,9 +71,10 @@ def _read_request(conn: socket.socket) -> None:
             length = int(line.split(b":")[1])
             while len(rest) < length:
                 rest += conn.recv(65536)
+    return head.partition(b"\r\n")[0]
 
 
-def drip(conn: socket.socket) -> None:
+def drip(conn: socket.socket, request: bytes) -> None:
     conn.sendall(
         b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n"
     )
@@ -82,7 +86,7 @@ def drip(conn: socket.socket) -> None:
 HEADER_GAP = 0.1  # well within the 0.4 s read timeout of ``quick_session``
 
 
-def drip_headers(conn: socket.socket) -> None:
+def drip_headers(conn: socket.socket, request: bytes) -> None:
     """Headers a byte at a time for 3 s, then a valid answer: only a whole-attempt bound cuts it."""
     conn.sendall(b"HTTP/1.1 200 OK\r\nX-Pad: ")
     for _ in range(int(3.0 / HEADER_GAP)):
@@ -94,14 +98,22 @@ def drip_headers(conn: socket.socket) -> None:
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
 
 
-def answer_twice(conn: socket.socket) -> None:
+def answer_twice(conn: socket.socket, request: bytes) -> None:
     """Two answers on one kept-alive connection."""
     conn.sendall(OK)
     _read_request(conn)
     conn.sendall(OK)
 
 
-def hang_up(conn: socket.socket) -> None:
+def slow_or_quick(conn: socket.socket, request: bytes) -> None:
+    """``/slow`` drips its headers; anything else is answered at once."""
+    if request.split(b" ")[1] == b"/slow":
+        drip_headers(conn, request)
+    else:
+        conn.sendall(OK.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+
+
+def hang_up(conn: socket.socket, request: bytes) -> None:
     conn.shutdown(socket.SHUT_RDWR)
 
 
@@ -118,6 +130,11 @@ def dripping_headers() -> Iterator[Server]:
 @pytest.fixture
 def keeping_alive() -> Iterator[Server]:
     yield from serve(answer_twice)
+
+
+@pytest.fixture
+def slow_and_quick() -> Iterator[Server]:
+    yield from serve(slow_or_quick)
 
 
 @pytest.fixture
@@ -190,6 +207,35 @@ def test_a_pooled_connection_gets_a_fresh_deadline_each_attempt(keeping_alive: S
         time.sleep(0.7)  # longer than the first attempt's deadline
         assert s.get("/collections").body == {}
     assert len(keeping_alive.hits) == 1
+
+
+def test_each_thread_keeps_its_own_deadline(slow_and_quick: Server) -> None:
+    """Quick calls from one thread must not move the deadline of a slow call in another."""
+    s = quick_session(slow_and_quick.url, attempts=1)
+    outcome: list[BaseException | float] = []
+
+    def slow_call() -> None:
+        started = time.monotonic()
+        try:
+            s.get("/slow")
+        except TransientError:
+            outcome.append(time.monotonic() - started)
+        except BaseException as exc:  # reported by the assertion below
+            outcome.append(exc)
+
+    with s:
+        slow = threading.Thread(target=slow_call)
+        slow.start()
+        quick_calls = 0
+        while slow.is_alive() and quick_calls < 100:
+            assert s.get("/quick").body == {}
+            quick_calls += 1
+            time.sleep(0.05)
+        slow.join()
+    assert quick_calls >= 5
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], float), outcome
+    assert 0.6 <= outcome[0] < 0.6 + MARGIN
 
 
 def test_a_dropped_connection_on_get_is_retried_then_reported(hanging_up: Server) -> None:
