@@ -23,7 +23,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from daemon.catalogue import CatalogueSpec
+from daemon.catalogue import CatalogueSpec, CleanFiles
 from daemon.clients.ordre import BATCH_MAX, OrdreClient
 from daemon.clients.zedonk import ZedonkClient
 from daemon.config import CatalogueSettings, Settings
@@ -57,7 +57,7 @@ from daemon.plan import (
     make_plan,
 )
 from daemon.planfmt import plan_json
-from daemon.resolve import ZedonkSnapshot, resolve
+from daemon.resolve import Desired, Structure, ZedonkSnapshot, resolve, resolve_structure
 from daemon.validation import validate_tree
 
 log = logging.getLogger(__name__)
@@ -126,6 +126,17 @@ class PlanResult:
     findings: tuple[Finding, ...]  # validation and resolve findings (no errors)
     git_commit: str | None
     ordre: OrdreSnapshot
+    structure: Structure | None = None  # what the catalogue's entries resolved to
+
+
+@dataclass(frozen=True)
+class Converged:
+    """What a pass that left ORDRE matching the catalogue knows, for the daemon's next pass:
+    valid while the settings stay the same and Zedonk is not read again."""
+
+    settings: Settings
+    structure: Structure
+    clean_files: frozenset[str] = frozenset()  # see CleanFiles
 
 
 @contextmanager
@@ -179,7 +190,35 @@ def plan_only(
         plan = make_plan(
             resolution.desired, ordre_state, prune=settings.catalogue.prune, findings=every
         )
-    return PlanResult(plan, every, catalogue_commit(settings.root), ordre_state)
+    commit = catalogue_commit(settings.root)
+    return PlanResult(plan, every, commit, ordre_state, resolution.structure)
+
+
+def plan_structure(
+    settings: Settings,
+    catalogue: CatalogueSpec,
+    structure: Structure,
+    ordre: OrdreClient,
+    *,
+    findings: Sequence[Finding] = (),
+) -> PlanResult | None:
+    """A plan of collections and looks alone, for an edit that only renames, reorders or moves
+    catalogue entries: it reads ORDRE's collections and looks, not Zedonk or the listings.
+
+    None when the edit is more than that (see ``resolve_structure``), or when the plan would
+    delete something: then only a full plan can tell, and guard, what goes.
+    """
+    collections = resolve_structure(catalogue, structure)
+    if collections is None:
+        return None
+    ordre_state = OrdreSnapshot(collections=tuple(ordre.collections()), looks=tuple(ordre.looks()))
+    # No listings on either side: the same products are exported as in the last full pass.
+    desired = Desired(collections=collections, listings=(), customers=())
+    plan = make_plan(desired, ordre_state, prune=settings.catalogue.prune, findings=findings)
+    if any(action.op == "delete" for action in plan.actions):
+        return None
+    commit = catalogue_commit(settings.root)
+    return PlanResult(plan, tuple(findings), commit, ordre_state, structure)
 
 
 def check_deletes(plan: Plan, guard: CatalogueSettings, *, allow_deletes: bool) -> None:
@@ -725,6 +764,7 @@ class ReconcileResult:
     result: str  # "no-changes" | "ok" | "partial" | "failed" | "invalid"
     counts: dict[str, int]  # e.g. {"create": 3, "update": 1, "delete": 0, "failed": 0}
     message: str  # one line for logs and notifications
+    converged: Converged | None = None  # set when ORDRE now matches the catalogue
 
 
 def _first_line(findings: Sequence[Finding]) -> str:
@@ -741,8 +781,13 @@ def reconcile(
     *,
     trigger: str,
     allow_deletes: bool = False,
+    converged: Converged | None = None,
 ) -> ReconcileResult:
     """Validate the tree, gather both remotes, plan and apply; record the run.
+
+    With ``converged`` from the previous pass (and the same settings), an edit that only
+    renames, reorders or moves catalogue entries is planned from ORDRE's collections and
+    looks alone (``plan_structure``); anything else gets the full plan.
 
     The caller holds the state lock. Expected failures (an invalid tree, an unreachable
     remote, refused writes, the delete guard) come back as the result, never as an exception.
@@ -750,16 +795,24 @@ def reconcile(
     close_interrupted_runs(history)
     run_id = history.start_run("reconcile", trigger, git_commit=catalogue_commit(settings.root))
     empty = {"create": 0, "update": 0, "delete": 0, "failed": 0, "skipped": 0}
+    planned: PlanResult | None = None
+    quick = False
+    clean = CleanFiles(converged.clean_files if converged else frozenset())
 
     def done(result: str, message: str, counts: dict[str, int] | None = None) -> ReconcileResult:
         counts = counts or dict(empty)
+        if quick:
+            message += " (collections and looks only: the products are as last read)"
         history.finish_run(
             run_id,
             result,
             summary=counts,
             error=None if result in ("ok", "no-changes") else message,
         )
-        return ReconcileResult(run_id, result, counts, message)
+        now = None
+        if result in ("ok", "no-changes") and planned is not None and planned.structure:
+            now = Converged(settings, planned.structure, frozenset(clean.now))
+        return ReconcileResult(run_id, result, counts, message, now)
 
     def invalid(exc: ConfigError) -> ReconcileResult:
         findings = [f for f in exc.findings if isinstance(f, Finding) and f.is_error]
@@ -778,15 +831,20 @@ def reconcile(
         return done("invalid", f"{exc.message}" + (f": {first}" if first else ""))
 
     try:
-        report = validate_tree(settings.root)
+        report = validate_tree(settings.root, clean)
         try:
             report.raise_if_invalid()
         except ConfigError as exc:
             return invalid(exc)
         assert report.catalogue is not None
         with open_clients(settings) as (zedonk, ordre):
+            if converged is not None and converged.settings == settings:
+                planned = plan_structure(
+                    settings, report.catalogue, converged.structure, ordre, findings=report.findings
+                )
+                quick = planned is not None
             try:
-                planned = plan_only(
+                planned = planned or plan_only(
                     settings, report.catalogue, zedonk, ordre, findings=report.findings
                 )
             except ConfigError as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -125,10 +125,25 @@ def load_catalogue(root: Path) -> CatalogueSpec:
     return spec
 
 
-def check_catalogue(root: Path) -> tuple[CatalogueSpec | None, list[Finding]]:
+@dataclass
+class CleanFiles:
+    """Files whose schema check found nothing, by the digest of their bytes.
+
+    The check depends on the bytes alone and is most of the time validation takes, so a
+    daemon that re-reads the whole tree on every save checks only what changed: it passes
+    the previous pass's ``now`` as the next one's ``before``.
+    """
+
+    before: frozenset[str] = frozenset()
+    now: set[str] = field(default_factory=set)
+
+
+def check_catalogue(
+    root: Path, clean: CleanFiles | None = None
+) -> tuple[CatalogueSpec | None, list[Finding]]:
     """Every finding in catalogue/, and the spec when there is no error."""
     with _cyclic_gc_paused():
-        return _check_catalogue(root)
+        return _check_catalogue(root, clean or CleanFiles())
 
 
 @contextmanager
@@ -145,7 +160,7 @@ def _cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _check_catalogue(root: Path) -> tuple[CatalogueSpec | None, list[Finding]]:
+def _check_catalogue(root: Path, clean: CleanFiles) -> tuple[CatalogueSpec | None, list[Finding]]:
     directory = root / CATALOGUE_DIR
     findings: list[Finding] = []
     if not directory.is_dir():
@@ -195,10 +210,14 @@ def _check_catalogue(root: Path) -> tuple[CatalogueSpec | None, list[Finding]]:
         yaml_files += 1
         loaded = load_file(entry, root)
         file_findings = list(loaded.findings)
-        if loaded.document is not None:
-            file_findings += schema_findings(loaded.document, CATALOGUE_SCHEMA)
+        document = loaded.document
+        if document is not None:
+            if file_findings or document.digest not in clean.before:
+                file_findings += schema_findings(document, CATALOGUE_SCHEMA)
+            if not file_findings:
+                clean.now.add(document.digest)
             if not has_errors(file_findings):
-                collections.append(_collection(loaded.document))
+                collections.append(_collection(document))
         findings += file_findings
     if yaml_files == 0:
         findings.append(

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from daemon.config import CONNECTOR_FILE, Settings, load_settings
 from daemon.errors import ConfigError, ZedonkOrdreError
@@ -43,6 +43,9 @@ from daemon.sdnotify import SystemdNotifier
 from daemon.status import PAUSED_KEY
 from daemon.watch import CATALOGUE_DIR, YAML_SUFFIXES, Debouncer, TreeWatcher, is_ignored
 from daemon.web import ActivityServer
+
+if TYPE_CHECKING:  # the passes import daemon.apply in their child process
+    from daemon.apply import Converged
 
 log = logging.getLogger("daemon.service")
 
@@ -123,9 +126,17 @@ class PassOutcome:
     run_id: int | None
     result: str
     message: str
+    converged: Converged | None = None  # after a reconcile that left ORDRE matching
 
 
-def _pass_in_child(kind: str, settings: Settings, trigger: str, conn: Any, level: int) -> None:
+def _pass_in_child(
+    kind: str,
+    settings: Settings,
+    trigger: str,
+    conn: Any,
+    level: int,
+    converged: Converged | None,
+) -> None:
     """One real pass in a child process (runs there, not in the daemon)."""
     # The daemon decides when to stop; a signal meant for it must not cut this pass short.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -139,12 +150,12 @@ def _pass_in_child(kind: str, settings: Settings, trigger: str, conn: Any, level
 
         with History.open(settings.state_dir) as history:
             if kind == "reconcile":
-                out: Any = reconcile(settings, history, trigger=trigger)
+                out: Any = reconcile(settings, history, trigger=trigger, converged=converged)
             else:
                 configured = settings.email is not None or settings.webhook is not None
                 notifier = Notifier(settings, history) if configured else None
                 out = import_orders(settings, history, trigger=trigger, notifier=notifier)
-        conn.send(PassOutcome(out.run_id, out.result, out.message))
+        conn.send(PassOutcome(out.run_id, out.result, out.message, getattr(out, "converged", None)))
     except BaseException as exc:  # report it; the daemon records it as a failed pass
         conn.send(PassOutcome(None, "failed", f"{type(exc).__name__}: {exc}"))
     finally:
@@ -175,13 +186,15 @@ class ChildPasses:
             self._ctx = ctx
         return self._ctx
 
-    def run(self, kind: str, settings: Settings, trigger: str) -> PassOutcome:
+    def run(
+        self, kind: str, settings: Settings, trigger: str, converged: Converged | None = None
+    ) -> PassOutcome:
         ctx = self._context()
         receive, send = ctx.Pipe(duplex=False)
         level = logging.getLogger().getEffectiveLevel()
         child = ctx.Process(
             target=_pass_in_child,
-            args=(kind, settings, trigger, send, level),
+            args=(kind, settings, trigger, send, level, converged),
             name=f"zedonk-ordre {kind}",
             daemon=True,
         )
@@ -282,9 +295,15 @@ class Service:
         self._last_good_fingerprint: str | None = None
         self._last_status = ""
         self._paused: dict[str, Any] | None = None
+        self._converged: Converged | None = None  # the last reconcile's, if it converged
 
     def _reconcile_in_child(self, settings: Settings, history: History, **kw: Any) -> Any:
-        return self.children.run("reconcile", settings, kw["trigger"])
+        # A saved edit may need only a look at ORDRE's collections and looks (see
+        # apply.plan_structure); the startup, timer and retry passes always read everything.
+        known = self._converged if kw["trigger"] == "watch" else None
+        outcome = self.children.run("reconcile", settings, kw["trigger"], known)
+        self._converged = outcome.converged
+        return outcome
 
     def _import_in_child(self, settings: Settings, history: History, **kw: Any) -> Any:
         return self.children.run("import", settings, kw["trigger"])

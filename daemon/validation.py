@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from daemon.catalogue import CatalogueSpec, check_catalogue
+from daemon.catalogue import CatalogueSpec, CleanFiles, check_catalogue
 from daemon.config import Settings, check_settings
 from daemon.errors import ConfigError
 from daemon.findings import Finding, has_errors, sort_findings
@@ -64,10 +64,13 @@ class ValidationReport:
         }
 
 
-def validate_tree(root: Path) -> ValidationReport:
-    """Check ``root``/connector.yaml and ``root``/catalogue/ offline; never raises for bad input."""
+def validate_tree(root: Path, clean: CleanFiles | None = None) -> ValidationReport:
+    """Check ``root``/connector.yaml and ``root``/catalogue/ offline; never raises for bad input.
+
+    ``clean`` skips the schema check of catalogue files it knows to be clean (see CleanFiles).
+    """
     settings, settings_findings = check_settings(root)
-    catalogue, catalogue_findings = check_catalogue(root)
+    catalogue, catalogue_findings = check_catalogue(root, clean)
     return ValidationReport(
         root=root.resolve(),
         findings=sort_findings([*settings_findings, *catalogue_findings]),

@@ -16,6 +16,7 @@ Every problem is a ``Finding``; loading never raises for bad input.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -88,6 +89,7 @@ class Document:
     root: yaml.Node
     ambiguous: dict[tuple[PathPart, ...], Ambiguous] = field(default_factory=dict)
     flagged: set[tuple[PathPart, ...]] = field(default_factory=set)  # already has a finding
+    digest: str = ""  # of the file's bytes: equal bytes load to an equal document
 
     def node_at(self, path: Sequence[PathPart]) -> yaml.Node:
         """The node for ``path``, or its deepest ancestor that exists."""
@@ -288,7 +290,8 @@ def load_bytes(raw: bytes, name: str, *, max_bytes: int = MAX_FILE_BYTES) -> Loa
         )
         return LoadResult(None, findings)
     flagged = {parse_path(f.path) for f in findings if f.path}
-    return LoadResult(Document(name, data, root, builder.ambiguous, flagged), findings)
+    digest = hashlib.blake2b(raw, digest_size=16).hexdigest()
+    return LoadResult(Document(name, data, root, builder.ambiguous, flagged, digest), findings)
 
 
 class _TooDeep(Exception):

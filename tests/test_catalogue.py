@@ -5,10 +5,13 @@ from __future__ import annotations
 import gc
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from daemon import catalogue
 from daemon.catalogue import (
+    CleanFiles,
     Location,
     StyleRef,
     check_catalogue,
@@ -153,3 +156,36 @@ def test_cyclic_gc_is_restored() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_clean_files_skip_the_schema_check_of_unchanged_bytes(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (root / "catalogue" / "second.yaml").write_text(
+        "collection: Second\nlooks:\n  - name: Again\n    products: [ML-230/CASH/OAT]\n"
+    )
+    first = CleanFiles()
+    spec, findings = check_catalogue(root, first)
+    assert spec is not None and not findings
+    assert len(first.now) == 2
+
+    checked: list[str] = []
+    real = catalogue.schema_findings
+
+    def counting(document: Any, schema: str) -> Any:
+        checked.append(document.file)
+        return real(document, schema)
+
+    monkeypatch.setattr(catalogue, "schema_findings", counting)
+    second = CleanFiles(frozenset(first.now))
+    again, _ = check_catalogue(root, second)
+    assert checked == [] and again == spec
+    assert second.now == first.now
+
+    # Changed bytes are checked again, and a schema error is still reported.
+    (root / "catalogue" / "second.yaml").write_text("collection: Second\nlooks: 7\n")
+    third = CleanFiles(frozenset(second.now))
+    broken, findings = check_catalogue(root, third)
+    assert checked == ["catalogue/second.yaml"]
+    assert broken is None and any(f.file == "catalogue/second.yaml" for f in findings)
+    assert len(third.now) == 1  # main.yaml only

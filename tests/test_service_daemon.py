@@ -192,6 +192,8 @@ def test_an_atomic_save_triggers_one_reconcile_that_reaches_ordre(
     time.sleep(1.5)
     watch = [r for r in d.runs() if r["trigger"] == "watch"]
     assert [r["result"] for r in watch] == ["ok"]
+    # A rename needs only ORDRE's collections and looks: no full read of both remotes.
+    assert "collections and looks only" in d.logs()
     assert d.stop() == 0
 
 
