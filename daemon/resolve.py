@@ -96,9 +96,9 @@ class Structure:
     then builds the new tree from this alone, with no read of Zedonk.
     """
 
-    expanded: Mapping[EntryKey, tuple[str, ...]]  # listing keys, in display order
+    expanded: Mapping[EntryKey, tuple[str, ...]]  # styles and selectors: keys in display order
     catalogued: frozenset[str]  # every product placed in a look
-    exported: frozenset[str]  # those that passed eligibility
+    unexported: frozenset[str]  # those that failed eligibility
 
 
 @dataclass(frozen=True)
@@ -243,10 +243,8 @@ def _style_products(state: _State, ref: StyleRef, collection: str, look: str) ->
     return found
 
 
-def entry_key(entry: Entry) -> EntryKey:
+def entry_key(entry: StyleRef | Selector) -> EntryKey:
     """What an entry's products depend on, besides Zedonk: not its place or position."""
-    if isinstance(entry, ProductRef):
-        return ("product", str(entry.id))
     if isinstance(entry, StyleRef):
         return ("style", entry.style, entry.fabric, entry.colours)
     excluded = tuple(str(pid) for pid in entry.exclude)
@@ -309,7 +307,9 @@ def _resolve_look(state: _State, look: LookSpec, collection: str) -> list[tuple[
     for entry in _look_entries(look):
         noted = len(state.findings)
         products = _expand(state, entry, collection, look.name)
-        if len(state.findings) == noted:  # an entry with a finding is resolved afresh each time
+        # A product entry needs no record: any catalogued product exists in Zedonk. An entry
+        # with a finding is left out, so that it is resolved (and reported) afresh.
+        if not isinstance(entry, ProductRef) and len(state.findings) == noted:
             state.expanded[entry_key(entry)] = tuple(str(p.id) for p in products)
         ordered.extend((product, entry.location) for product in products)
     return _unique(ordered, key=lambda item: item[0].id)
@@ -331,6 +331,12 @@ def resolve_structure(
         for look in collection.looks:
             keys: list[str] = []
             for entry in _look_entries(look):
+                if isinstance(entry, ProductRef):
+                    key = str(entry.id)
+                    if key not in structure.catalogued:
+                        return None  # Zedonk may not have it
+                    keys.append(key)
+                    continue
                 found = structure.expanded.get(entry_key(entry))
                 if found is None:
                     return None
@@ -339,7 +345,7 @@ def resolve_structure(
             if not placed.isdisjoint(unique):
                 return None  # a full resolve reports the product in two looks
             placed.update(unique)
-            exported = tuple(key for key in unique if key in structure.exported)
+            exported = tuple(key for key in unique if key not in structure.unexported)
             looks.append(DesiredLook(look.name, look.position, exported, look.location))
         collections.append(
             DesiredCollection(
@@ -666,9 +672,6 @@ def resolve(
     findings = sort_findings(state.findings)
     structure = None
     if not any(f.is_error for f in findings):
-        structure = Structure(
-            expanded=state.expanded,
-            catalogued=frozenset(str(pid) for pid in state.placed),
-            exported=frozenset(listings),
-        )
+        catalogued = frozenset(str(pid) for pid in state.placed)
+        structure = Structure(state.expanded, catalogued, catalogued.difference(listings))
     return Resolution(desired, findings, structure)

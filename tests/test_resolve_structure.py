@@ -211,7 +211,10 @@ def test_errors_leave_no_structure() -> None:
 def test_structure_keeps_catalogued_and_exported_apart() -> None:
     structure = BASE.structure
     assert isinstance(structure, Structure)
-    assert "ML-500/LINEN/SAND" in structure.catalogued - structure.exported
-    assert {"ML-700/COTTON/WHITE", "ML-701/COTTON/WHITE"} <= structure.catalogued
-    assert not {"ML-700/COTTON/WHITE", "ML-701/COTTON/WHITE"} & structure.exported
+    assert "ML-500/LINEN/SAND" in structure.unexported
+    assert {"ML-700/COTTON/WHITE", "ML-701/COTTON/WHITE"} <= structure.unexported
+    assert structure.unexported < structure.catalogued
+    assert "ML-101/WOOL/BLACK" in structure.catalogued - structure.unexported
     assert "ML-600/WOOL/RED" not in structure.catalogued  # excluded by the selector
+    # Product entries need no record; the style entry and the selector have one each.
+    assert sorted(key[0] for key in structure.expanded) == ["selector", "style"]
