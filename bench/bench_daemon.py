@@ -34,6 +34,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from daemon.clients import OrdreClient
 from daemon.history import History
 from daemon.sandbox.base import ADMIN_TOKEN, DEFAULT_SEED
@@ -156,8 +158,14 @@ def save_atomically(path: Path, old: str, new: str) -> None:
     temp.replace(path)
 
 
-def look_visible(client: OrdreClient, name: str) -> bool:
-    return any(look.name == name for look in client.looks())
+def look_id(client: OrdreClient, name: str) -> str:
+    return next(look.id for look in client.looks() if look.name == name)
+
+
+def look_named(ordre: httpx.Client, look: str, name: str) -> bool:
+    """Whether ORDRE shows look ``look`` under ``name`` yet: one small read per poll, so that
+    polling adds little to the latency it measures."""
+    return bool(ordre.get(f"/looks/{look}").raise_for_status().json()["name"] == name)
 
 
 def direct_update_seconds(client: OrdreClient, name: str) -> float:
@@ -227,6 +235,9 @@ def main(argv: list[str] | None = None) -> None:
                 f"{time.perf_counter() - started:.0f} s (not measured)"
             )
             client = OrdreClient(f"{ordre}/api/v1", ORDRE_TOKEN, deadline=120)
+            poller = httpx.Client(
+                base_url=f"{ordre}/api/v1", headers={"Authorization": f"Bearer {ORDRE_TOKEN}"}
+            )
             runs = 1
             print("latency (saved file -> visible in ORDRE):")
             for i, debounce in enumerate(args.debounce):
@@ -238,10 +249,11 @@ def main(argv: list[str] | None = None) -> None:
                     runs += 1
                     wait_runs(state, runs, timeout=3600)
                 new = f"{name.split(' renamed')[0]} renamed {i}"
+                renamed = look_id(client, name)
                 t0 = time.perf_counter()
                 save_atomically(target, f"- name: {name}\n", f"- name: {new}\n")
-                while not look_visible(client, new):
-                    time.sleep(0.05)
+                while not look_named(poller, renamed, new):
+                    time.sleep(0.02)
                 latency = time.perf_counter() - t0
                 runs += 1
                 wait_runs(state, runs, timeout=3600)
