@@ -31,6 +31,7 @@ from daemon import gtin
 from daemon.errors import ConfigError, ZedonkOrdreError
 from daemon.model import (
     Address,
+    AddressKind,
     Customer,
     OrdreOrder,
     OrdreOrderLine,
@@ -160,14 +161,22 @@ def map_lines(
     matched: list[SalesOrderLine] = []
     left_out: list[LeftOutLine] = []
     for line in lines:
-        where = f"line {line.line_no} ({line.style} {line.colour} {line.size})"
         key = _canonical(line.barcode)
+        refs = skus.lookup(key) if key is not None else ()
+        if len(refs) == 1 and line.quantity >= 1 and line.unit_price >= 0:
+            ref = refs[0]
+            matched.append(
+                SalesOrderLine(
+                    ref.product_id, ref.size, ref.barcode, line.quantity, line.unit_price
+                )
+            )
+            continue
+        where = f"line {line.line_no} ({line.style} {line.colour} {line.size})"
         if key is None:
             problem = gtin.problem(line.barcode)
             assert problem is not None
             left_out.append(_left_out(line, problem.code, f"{where}: {problem.message}"))
             continue
-        refs = skus.lookup(key)
         if not refs:
             message = f"{where}: barcode {line.barcode} is not on any Zedonk SKU"
             left_out.append(_left_out(line, "unknown", message))
@@ -178,16 +187,9 @@ def map_lines(
         elif line.quantity < 1:
             message = f"{where}: quantity {line.quantity} is not a positive whole number"
             left_out.append(_left_out(line, "quantity", message))
-        elif line.unit_price < 0:
+        else:
             message = f"{where}: unit price {line.unit_price} is negative"
             left_out.append(_left_out(line, "price", message))
-        else:
-            ref = refs[0]
-            matched.append(
-                SalesOrderLine(
-                    ref.product_id, ref.size, ref.barcode, line.quantity, line.unit_price
-                )
-            )
     return tuple(matched), tuple(left_out)
 
 
@@ -289,13 +291,16 @@ def _usable(match: CustomerMatch) -> CustomerMatch:
     return match
 
 
+def _as_kind(address: Address | None, kind: AddressKind) -> Address | None:
+    return address if address is None or address.kind == kind else replace(address, kind=kind)
+
+
 def _order_addresses(order: OrdreOrder) -> tuple[Address, ...]:
-    found: list[Address] = []
-    if order.delivery_address is not None:
-        found.append(replace(order.delivery_address, kind="delivery"))
-    if order.accounts_address is not None:
-        found.append(replace(order.accounts_address, kind="accounts"))
-    return tuple(found)
+    found = (
+        _as_kind(order.delivery_address, "delivery"),
+        _as_kind(order.accounts_address, "accounts"),
+    )
+    return tuple(address for address in found if address is not None)
 
 
 def new_customer(order: OrdreOrder) -> Customer:
@@ -314,13 +319,18 @@ def new_customer(order: OrdreOrder) -> Customer:
     )
 
 
+# A retailer's orders carry the same few addresses: compare each pair once.
+_same_place = functools.lru_cache(maxsize=1 << 12)(Address.same_place)
+
+
 def addresses_to_add(customer: Customer, order: OrdreOrder) -> tuple[Address, ...]:
     """The order's delivery and accounts addresses that the customer does not have yet."""
     return tuple(
         replace(address, is_default=False)
         for address in _order_addresses(order)
         if not any(
-            known.kind == address.kind and known.same_place(address) for known in customer.addresses
+            known.kind == address.kind and _same_place(known, address)
+            for known in customer.addresses
         )
     )
 
@@ -422,8 +432,8 @@ def map_order(
         lines=lines,
         delivery_start=order.ship_start,
         delivery_end=order.ship_end,
-        delivery_address=replace(delivery, kind="delivery") if delivery else None,
-        accounts_address=replace(accounts, kind="accounts") if accounts else None,
+        delivery_address=_as_kind(delivery, "delivery"),
+        accounts_address=_as_kind(accounts, "accounts"),
         comments=order.comments,
     )
     return MappedOrder(sales_order, left_out)

@@ -22,6 +22,7 @@ ledger are the last guard.
 from __future__ import annotations
 
 import fcntl
+import gc
 import json
 import logging
 import os
@@ -30,6 +31,7 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -56,6 +58,7 @@ from daemon.ordermap import (
     CustomerIndex,
     ImportTarget,
     LeftOutLine,
+    MappedOrder,
     NoLinesMatched,
     OrderMappingError,
     SkuIndex,
@@ -159,6 +162,19 @@ def import_lock(settings: Settings, wait: float = LOCK_WAIT) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """A pass keeps every listed order alive until it ends, so the cyclic collector would walk
+    them again and again for nothing; reference counting frees them when the pass drops them."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def import_orders(
     settings: Settings, history: History, *, trigger: str, notifier: Notifier | None = None
 ) -> ImportResult:
@@ -182,16 +198,17 @@ def _run(
 ) -> ImportResult:
     run_id = history.start_run("import", trigger)
     importer = _Importer(settings, history, run_id, notifier)
-    try:
-        with import_lock(settings):
-            importer.run(retry_key)
-    except ZedonkOrdreError as exc:
-        importer.fail(exc)
-    except Exception as exc:  # a bug: record it, keep the daemon alive
-        log.exception("order import failed")
-        importer.fail(ZedonkOrdreError(f"internal error: {type(exc).__name__}: {exc}"))
-    finally:
-        importer.close()
+    with _cyclic_gc_paused():
+        try:
+            with import_lock(settings):
+                importer.run(retry_key)
+        except ZedonkOrdreError as exc:
+            importer.fail(exc)
+        except Exception as exc:  # a bug: record it, keep the daemon alive
+            log.exception("order import failed")
+            importer.fail(ZedonkOrdreError(f"internal error: {type(exc).__name__}: {exc}"))
+        finally:
+            importer.close()  # drops the pass' orders before the collector runs again
     return importer.finish()
 
 
@@ -219,6 +236,16 @@ class _Confirmed:
         return "partial" if self.left_out else "created"
 
 
+@dataclass(frozen=True)
+class _Create:
+    """A sales-order create on its way to Zedonk."""
+
+    key: str
+    order: OrdreOrder
+    mapped: MappedOrder
+    answer: Future[SalesOrder]
+
+
 class _StopPass(Exception):
     """A remote is unavailable: leave the remaining rows for the next pass."""
 
@@ -237,6 +264,10 @@ class _Importer:
     confirmed: list[_Confirmed] = field(default_factory=list)
     superseded: list[str] = field(default_factory=list)  # import keys
     fresh: dict[str, tuple[OrdreOrder, str]] = field(default_factory=dict)  # as just read
+    # One create in flight at a time, on its own thread: the pass maps the next order and
+    # records the last answer while Zedonk works on this one.
+    sender: ThreadPoolExecutor | None = None
+    in_flight: _Create | None = None
 
     # ------------------------------------------------------------------ the pass
 
@@ -257,9 +288,13 @@ class _Importer:
             self._finish_resubmissions()
 
     def close(self) -> None:
+        if self.sender is not None:  # a create still in flight (Ctrl-C) ends by its deadline
+            self.sender.shutdown(wait=True)
         for client in (self.zedonk, self.ordre):
             if client is not None:
                 client.close()
+        self.fresh.clear()
+        self.context = None
 
     def fail(self, exc: ZedonkOrdreError) -> None:
         self.failure = exc
@@ -553,6 +588,10 @@ class _Importer:
             self._load_context()
             for start in range(0, len(keys), BATCH):
                 self._import_batch(keys[start : start + BATCH])
+            try:
+                self._settle()
+            finally:
+                self._flush_confirms()
         except _StopPass:
             left = self.history.query(
                 "SELECT COUNT(*) AS n FROM imports WHERE state IN ('pending', 'sending')"
@@ -566,22 +605,31 @@ class _Importer:
 
         A crash before the confirm commit leaves the rows ``sending``: the next pass finds
         their orders by lookup, so deferring the confirm trades a few GETs after a crash for
-        one fsync per batch instead of two per order.
+        one fsync per batch instead of two per order. The last create of a batch is still in
+        flight during these commits; its confirm goes with the next batch's.
         """
         rows = self._claim(keys)
         if not rows:
             return
         crash_point("after_intent_commit")
-        untried = [row["import_key"] for row in rows]
+        unsent = [row["import_key"] for row in rows]
         try:
             for row in rows:
-                untried.remove(row["import_key"])
-                self._import_one(row)
+                ready = self._import_one(row)
+                if ready is None:
+                    unsent.remove(row["import_key"])
+                else:
+                    self._send(*ready, unsent=unsent)
         except Exception:  # a remote went away (a kill or Ctrl-C records nothing more)
-            self._flush_confirms()
-            self._release(untried)
+            try:
+                self._settle()  # the create in flight: record what became of it
+            except _StopPass:
+                pass
+            finally:
+                self._flush_confirms()
+                self._release(unsent)
             raise
-        self._flush_confirms()
+        self._flush_confirms()  # what Zedonk has answered so far
         crash_point("after_history_commit")
 
     def _load_context(self) -> None:
@@ -604,12 +652,16 @@ class _Importer:
     def _claim(self, keys: list[str]) -> list[sqlite3.Row]:
         """Commit the intent: the rows go to ``sending`` before any Zedonk write."""
         with self.history.transaction() as conn:
+            found = {
+                row["import_key"]: row
+                for row in conn.execute(
+                    f"SELECT * FROM imports WHERE import_key IN ({', '.join('?' * len(keys))})",
+                    keys,
+                )
+            }
             rows = [
-                row
-                for key in keys
-                if (row := conn.execute("SELECT * FROM imports WHERE import_key = ?", (key,))
-                    .fetchone()) is not None and row["state"] in OPEN_STATES
-            ]  # fmt: skip
+                r for key in keys if (r := found.get(key)) is not None and r["state"] in OPEN_STATES
+            ]
             now = utcnow()
             conn.executemany(
                 "UPDATE imports SET state = 'sending', attempts = attempts + 1, updated_at = ?,"
@@ -628,7 +680,8 @@ class _Importer:
                     [(key,) for key in keys],
                 )
 
-    def _import_one(self, row: sqlite3.Row) -> None:
+    def _import_one(self, row: sqlite3.Row) -> tuple[str, OrdreOrder, MappedOrder] | None:
+        """Map one claimed row to the order to create, or record why there is none."""
         assert self.zedonk is not None and self.context is not None
         key = row["import_key"]
         fresh = self.fresh.get(key)
@@ -639,22 +692,23 @@ class _Importer:
                 order = order_from_json(json.loads(row["payload"]))
             except (ValueError, KeyError, TypeError) as exc:
                 self._unreadable_copy(row, exc)
-                return
+                return None
         try:
             if row["attempts"] > 0 or row["state"] == "sending":
                 # Tried before: Zedonk may have the order already. Look before creating.
+                self._settle()
                 try:
                     existing = self.zedonk.find_sales_order(connector_ref(key))
                 except Conflict as exc:  # several orders carry it: a person must choose
                     self._needs_attention(key, order, exc)
-                    return
+                    return None
                 if existing is not None:
                     left_out = self._left_out_for(order, key)
                     self.confirmed.append(_Confirmed(key, order, existing, left_out, True))
-                    return
+                    return None
                 if order.status == "cancelled":  # seen cancelled since: Zedonk never got it
                     self._cancelled_before_import(key)
-                    return
+                    return None
             customer = self._customer_for(order, key)
             mapped = map_order(
                 order,
@@ -665,22 +719,49 @@ class _Importer:
             )
         except NoLinesMatched as exc:
             self._failed(key, order, exc.code, exc.message, left_out=exc.left_out)
-            return
+            return None
         except OrderMappingError as exc:
             self._failed(key, order, exc.code, exc.message, hint=exc.hint)
-            return
+            return None
         except OutcomeUnknown as exc:  # e.g. a customer create: the next pass looks it up
             self._back_to_pending(key, exc)
-            return
+            return None
         except Conflict as exc:
             self._failed(key, order, "customer-conflict", exc.message, hint=exc.hint)
-            return
+            return None
         except RemoteError as exc:
             self._back_to_pending(key, exc)
             self._remote_failed("zedonk", exc)
             raise _StopPass from None
+        return key, order, mapped
+
+    def _send(self, key: str, order: OrdreOrder, mapped: MappedOrder, *, unsent: list[str]) -> None:
+        """Create this order as soon as Zedonk has answered the one before, then record that
+        answer while this one is under way. A failed create is recorded before the next is
+        sent, as it may stop the pass. ``key`` leaves ``unsent`` as it is sent."""
+        assert self.zedonk is not None
+        before, self.in_flight = self.in_flight, None
+        if before is not None and before.answer.exception() is not None:
+            self._created(before)
+            before = None
+        if self.sender is None:
+            self.sender = ThreadPoolExecutor(1, thread_name_prefix="zedonk-create")
+        answer = self.sender.submit(self.zedonk.create_sales_order, mapped.order)
+        unsent.remove(key)
+        self.in_flight = _Create(key, order, mapped, answer)
+        if before is not None:
+            self._created(before)
+
+    def _settle(self) -> None:
+        """Wait for the create in flight, if any, and record its outcome."""
+        before, self.in_flight = self.in_flight, None
+        if before is not None:
+            self._created(before)
+
+    def _created(self, create: _Create) -> None:
+        key, order, mapped = create.key, create.order, create.mapped
         try:
-            created = self.zedonk.create_sales_order(mapped.order)
+            created = create.answer.result()
         except (OutcomeUnknown, BadResponse) as exc:
             # A 2xx we cannot read still means Zedonk stored the order: as unknown as a loss.
             self._unresolved(key, order, exc)
@@ -717,6 +798,7 @@ class _Importer:
         match = self.context.customers.match(order)
         customer = match.customer or self._create_customer(order, key)
         for address in addresses_to_add(customer, order):
+            self._settle()  # one Zedonk request at a time
             try:
                 customer = self.zedonk.add_customer_address(customer.id, address)
             except RemoteError as exc:  # the order carries its addresses either way
@@ -741,6 +823,7 @@ class _Importer:
         assert self.zedonk is not None and self.context is not None
         wanted = new_customer(order)
         nk = name_key(wanted.name)
+        self._settle()  # one Zedonk request at a time
         now = utcnow()
         with self.history.transaction() as conn:
             row = conn.execute(
@@ -889,6 +972,8 @@ class _Importer:
         self, conn: sqlite3.Connection, key: str, left_out: tuple[LeftOutLine, ...]
     ) -> None:
         conn.execute("DELETE FROM import_lines WHERE import_key = ?", (key,))
+        if not left_out:
+            return
         conn.executemany(
             "INSERT INTO import_lines (import_key, line_no, barcode, style, colour, size,"
             " quantity, unit_price, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",

@@ -7,6 +7,7 @@ and is never sent again here: the caller looks the object up (``find_sales_order
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -299,7 +300,7 @@ def _sales_order_body(order: SalesOrder) -> dict[str, Any]:
                 "size": line.size,
                 "barcode": line.barcode,
                 "quantity": line.quantity,
-                "unit_price": line.unit_price,
+                "unit_price": str(line.unit_price),  # exact, as _encode would send it
             }
             for line in order.lines
         ],
@@ -353,6 +354,10 @@ def _quick_order_address(raw: Any, kind: AddressKind) -> Address | None:
     )
 
 
+# An answer names the same few products line after line (ProductId is immutable).
+_product_id_of = functools.lru_cache(maxsize=1 << 12)(ProductId.parse)
+
+
 def _sales_order_quick(raw: dict[str, Any]) -> SalesOrder:
     """``_sales_order`` by plain dict access: every create's answer is read."""
     return SalesOrder(
@@ -374,7 +379,7 @@ def _sales_order_quick(raw: dict[str, Any]) -> SalesOrder:
         lines=tuple(
             [
                 SalesOrderLine(
-                    product_id=ProductId.parse(quick_text(line["product_id"])),
+                    product_id=_product_id_of(quick_text(line["product_id"])),
                     size=quick_text(line["size"]),
                     barcode=quick_text_or(line.get("barcode")),
                     quantity=quick_int(line["quantity"]),
