@@ -6,8 +6,10 @@ however often the poll meets it again; ``resolved()`` closes it and sends a reco
 when the problem had been announced. The state lives in the history (``notifications``), so a
 restart does not repeat a notice either.
 
-A channel that fails is retried the next time the same problem is met; a failure to notify is
-recorded in the history and never breaks the caller.
+A channel that fails is retried the next time the same problem is met (a recovery notice by
+``send_owed_recoveries()``); a failure to notify is recorded in the history and never breaks
+the caller. ``owe()`` records a notice inside the caller's transaction, so that it is not lost
+if the process dies between that commit and ``send_owed()``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import logging
 import smtplib
 import socket
+import sqlite3
 import ssl
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -55,29 +58,44 @@ class Notifier:
 
     def problem(self, key: str, title: str, details: str) -> None:
         """Announce ``key`` once while it is open; later calls only count it."""
-        now = utcnow()
         with self.history.transaction() as conn:
-            row = conn.execute("SELECT * FROM notifications WHERE key = ?", (key,)).fetchone()
-            if row is None or row["state"] == "resolved":
-                conn.execute(
-                    "INSERT INTO notifications (key, title, details, state, opened_at,"
-                    " last_seen_at) VALUES (?, ?, ?, 'open', ?, ?) ON CONFLICT(key) DO UPDATE SET"
-                    " title = excluded.title, details = excluded.details, state = 'open',"
-                    " opened_at = excluded.opened_at, last_seen_at = excluded.last_seen_at,"
-                    " seen_count = 1, email_sent_at = NULL, webhook_sent_at = NULL,"
-                    " resolved_at = NULL, recovery_sent_at = NULL",
-                    (key, title, details, now, now),
-                )
-                pending = self.channels
-            else:
-                conn.execute(
-                    "UPDATE notifications SET last_seen_at = ?, seen_count = seen_count + 1"
-                    " WHERE key = ?",
-                    (now, key),
-                )
-                pending = tuple(c for c in self.channels if row[f"{c}_sent_at"] is None)
+            self.owe(conn, key, title, details)
+        self.send_owed(key)
+
+    def owe(self, conn: sqlite3.Connection, key: str, title: str, details: str) -> None:
+        """``problem()``'s record alone, inside the caller's transaction: the notice is owed
+        from the moment the change it reports commits, so a crash before ``send_owed(key)``
+        leaves it for the next ``send_owed`` rather than losing it."""
+        now = utcnow()
+        row = conn.execute("SELECT state FROM notifications WHERE key = ?", (key,)).fetchone()
+        if row is None or row["state"] == "resolved":
+            conn.execute(
+                "INSERT INTO notifications (key, title, details, state, opened_at,"
+                " last_seen_at) VALUES (?, ?, ?, 'open', ?, ?) ON CONFLICT(key) DO UPDATE SET"
+                " title = excluded.title, details = excluded.details, state = 'open',"
+                " opened_at = excluded.opened_at, last_seen_at = excluded.last_seen_at,"
+                " seen_count = 1, email_sent_at = NULL, webhook_sent_at = NULL,"
+                " resolved_at = NULL, recovery_sent_at = NULL",
+                (key, title, details, now, now),
+            )
+        else:
+            conn.execute(
+                "UPDATE notifications SET last_seen_at = ?, seen_count = seen_count + 1"
+                " WHERE key = ?",
+                (now, key),
+            )
+
+    def send_owed(self, key: str) -> None:
+        """Send the notice of open problem ``key`` on every channel that has not sent it."""
+        rows = self.history.query(
+            "SELECT * FROM notifications WHERE key = ? AND state = 'open'", (key,)
+        )
+        if not rows:
+            return
+        row = rows[0]
+        pending = tuple(c for c in self.channels if row[f"{c}_sent_at"] is None)
         if pending:
-            self._deliver(key, "problem", title, details, pending)
+            self._deliver(key, "problem", row["title"], row["details"], pending)
 
     def resolved(self, key: str) -> None:
         """Close ``key``; send a recovery notice if its problem had been announced."""
@@ -91,10 +109,29 @@ class Notifier:
                 "UPDATE notifications SET state = 'resolved', resolved_at = ? WHERE key = ?",
                 (utcnow(), key),
             )
+        self._send_recovery(row)
+
+    def send_owed_recoveries(self) -> None:
+        """Send the recovery notices a channel failed to send before, oldest first; stop at
+        the first that still fails (try again later, not once per problem)."""
+        owed = self.history.query(
+            "SELECT * FROM notifications WHERE state = 'resolved' AND recovery_sent_at IS NULL"
+            " AND (email_sent_at IS NOT NULL OR webhook_sent_at IS NOT NULL)"
+            " ORDER BY resolved_at"
+        )
+        for row in owed:
+            if not self._send_recovery(row):
+                return
+
+    def _send_recovery(self, row: dict[str, Any]) -> bool:
+        """The recovery notice on every channel that announced the problem and has not sent
+        it yet (for a resolved problem, a channel's ``*_sent_at`` is cleared once it has).
+        True when none is owed any more."""
         announced = tuple(c for c in self.channels if row[f"{c}_sent_at"] is not None)
-        if announced:
-            details = f"Resolved: {row['title']}\n\nThe problem was:\n{row['details']}"
-            self._deliver(key, "resolved", row["title"], details, announced)
+        if not announced:
+            return True
+        details = f"Resolved: {row['title']}\n\nThe problem was:\n{row['details']}"
+        return self._deliver(row["key"], "resolved", row["title"], details, announced)
 
     def open_problems(self) -> list[dict[str, Any]]:
         """Problems not resolved yet, oldest first (for ``status`` and the activity page)."""
@@ -106,7 +143,9 @@ class Notifier:
 
     def _deliver(
         self, key: str, event: str, title: str, details: str, channels: tuple[str, ...]
-    ) -> None:
+    ) -> bool:
+        """Send on each channel; True when every one of them sent it."""
+        sent = True
         for channel in channels:
             try:
                 if channel == "email":
@@ -122,12 +161,24 @@ class Notifier:
                     subject=key,
                     details={"channel": channel, "event": event},
                 )
+                sent = False
                 continue
-            column = f"{channel}_sent_at" if event == "problem" else "recovery_sent_at"
             with self.history.transaction() as conn:
-                conn.execute(
-                    f"UPDATE notifications SET {column} = ? WHERE key = ?", (utcnow(), key)
-                )
+                if event == "problem":
+                    conn.execute(
+                        f"UPDATE notifications SET {channel}_sent_at = ? WHERE key = ?",
+                        (utcnow(), key),
+                    )
+                else:  # no recovery owed on this channel any more; all sent: done
+                    conn.execute(
+                        f"UPDATE notifications SET {channel}_sent_at = NULL WHERE key = ?", (key,)
+                    )
+                    conn.execute(
+                        "UPDATE notifications SET recovery_sent_at = ? WHERE key = ? AND"
+                        " email_sent_at IS NULL AND webhook_sent_at IS NULL",
+                        (utcnow(), key),
+                    )
+        return sent
 
     def _send_email(self, key: str, event: str, title: str, details: str) -> None:
         settings = self.email

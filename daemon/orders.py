@@ -31,7 +31,6 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -58,7 +57,6 @@ from daemon.ordermap import (
     CustomerIndex,
     ImportTarget,
     LeftOutLine,
-    MappedOrder,
     NoLinesMatched,
     OrderMappingError,
     SkuIndex,
@@ -82,6 +80,7 @@ OVERLAP = timedelta(minutes=5)  # re-read this much before the cursor: clocks an
 LOCK_FILE = "orders.lock"
 BATCH = 50  # orders per intent commit and per confirm commit
 LOCK_WAIT = 60.0  # seconds a pass waits for another pass to finish
+LOOKUP_LAG = 1.0  # seconds Zedonk's lookup by connector_ref may lag behind a create
 CRASH_ENV = "ZEDONK_ORDRE_CRASH_AT"
 CRASH_POINTS = ("after_intent_commit", "after_zedonk_create", "after_history_commit")
 OPEN_STATES = ("pending", "sending")
@@ -236,16 +235,6 @@ class _Confirmed:
         return "partial" if self.left_out else "created"
 
 
-@dataclass(frozen=True)
-class _Create:
-    """A sales-order create on its way to Zedonk."""
-
-    key: str
-    order: OrdreOrder
-    mapped: MappedOrder
-    answer: Future[SalesOrder]
-
-
 class _StopPass(Exception):
     """A remote is unavailable: leave the remaining rows for the next pass."""
 
@@ -264,10 +253,6 @@ class _Importer:
     confirmed: list[_Confirmed] = field(default_factory=list)
     superseded: list[str] = field(default_factory=list)  # import keys
     fresh: dict[str, tuple[OrdreOrder, str]] = field(default_factory=dict)  # as just read
-    # One create in flight at a time, on its own thread: the pass maps the next order and
-    # records the last answer while Zedonk works on this one.
-    sender: ThreadPoolExecutor | None = None
-    in_flight: _Create | None = None
 
     # ------------------------------------------------------------------ the pass
 
@@ -288,8 +273,6 @@ class _Importer:
             self._finish_resubmissions()
 
     def close(self) -> None:
-        if self.sender is not None:  # a create still in flight (Ctrl-C) ends by its deadline
-            self.sender.shutdown(wait=True)
         for client in (self.zedonk, self.ordre):
             if client is not None:
                 client.close()
@@ -383,8 +366,10 @@ class _Importer:
                         " updated_at = excluded.updated_at",
                         (CURSOR_KEY, json.dumps(cursor.isoformat()), utcnow()),
                     )
-        for key, title, details in notices:
-            self._notify(key, title, details)
+            for key, title, details in notices:
+                self._owe(conn, key, title, details)
+        for key, _, _ in notices:
+            self._send_owed(key)
         for key in self.superseded:
             self._resolved(f"order-failed:{key}")
         self.superseded.clear()
@@ -588,10 +573,6 @@ class _Importer:
             self._load_context()
             for start in range(0, len(keys), BATCH):
                 self._import_batch(keys[start : start + BATCH])
-            try:
-                self._settle()
-            finally:
-                self._flush_confirms()
         except _StopPass:
             left = self.history.query(
                 "SELECT COUNT(*) AS n FROM imports WHERE state IN ('pending', 'sending')"
@@ -605,31 +586,22 @@ class _Importer:
 
         A crash before the confirm commit leaves the rows ``sending``: the next pass finds
         their orders by lookup, so deferring the confirm trades a few GETs after a crash for
-        one fsync per batch instead of two per order. The last create of a batch is still in
-        flight during these commits; its confirm goes with the next batch's.
+        one fsync per batch instead of two per order.
         """
         rows = self._claim(keys)
         if not rows:
             return
         crash_point("after_intent_commit")
-        unsent = [row["import_key"] for row in rows]
+        untried = [row["import_key"] for row in rows]
         try:
             for row in rows:
-                ready = self._import_one(row)
-                if ready is None:
-                    unsent.remove(row["import_key"])
-                else:
-                    self._send(*ready, unsent=unsent)
+                untried.remove(row["import_key"])
+                self._import_one(row)
         except Exception:  # a remote went away (a kill or Ctrl-C records nothing more)
-            try:
-                self._settle()  # the create in flight: record what became of it
-            except _StopPass:
-                pass
-            finally:
-                self._flush_confirms()
-                self._release(unsent)
+            self._flush_confirms()
+            self._release(untried)
             raise
-        self._flush_confirms()  # what Zedonk has answered so far
+        self._flush_confirms()
         crash_point("after_history_commit")
 
     def _load_context(self) -> None:
@@ -680,8 +652,7 @@ class _Importer:
                     [(key,) for key in keys],
                 )
 
-    def _import_one(self, row: sqlite3.Row) -> tuple[str, OrdreOrder, MappedOrder] | None:
-        """Map one claimed row to the order to create, or record why there is none."""
+    def _import_one(self, row: sqlite3.Row) -> None:
         assert self.zedonk is not None and self.context is not None
         key = row["import_key"]
         fresh = self.fresh.get(key)
@@ -692,23 +663,22 @@ class _Importer:
                 order = order_from_json(json.loads(row["payload"]))
             except (ValueError, KeyError, TypeError) as exc:
                 self._unreadable_copy(row, exc)
-                return None
+                return
         try:
             if row["attempts"] > 0 or row["state"] == "sending":
                 # Tried before: Zedonk may have the order already. Look before creating.
-                self._settle()
                 try:
-                    existing = self.zedonk.find_sales_order(connector_ref(key))
+                    existing = self._lookup(key, row["updated_at"])
                 except Conflict as exc:  # several orders carry it: a person must choose
                     self._needs_attention(key, order, exc)
-                    return None
+                    return
                 if existing is not None:
                     left_out = self._left_out_for(order, key)
                     self.confirmed.append(_Confirmed(key, order, existing, left_out, True))
-                    return None
+                    return
                 if order.status == "cancelled":  # seen cancelled since: Zedonk never got it
                     self._cancelled_before_import(key)
-                    return None
+                    return
             customer = self._customer_for(order, key)
             mapped = map_order(
                 order,
@@ -719,49 +689,22 @@ class _Importer:
             )
         except NoLinesMatched as exc:
             self._failed(key, order, exc.code, exc.message, left_out=exc.left_out)
-            return None
+            return
         except OrderMappingError as exc:
             self._failed(key, order, exc.code, exc.message, hint=exc.hint)
-            return None
+            return
         except OutcomeUnknown as exc:  # e.g. a customer create: the next pass looks it up
             self._back_to_pending(key, exc)
-            return None
+            return
         except Conflict as exc:
             self._failed(key, order, "customer-conflict", exc.message, hint=exc.hint)
-            return None
+            return
         except RemoteError as exc:
             self._back_to_pending(key, exc)
             self._remote_failed("zedonk", exc)
             raise _StopPass from None
-        return key, order, mapped
-
-    def _send(self, key: str, order: OrdreOrder, mapped: MappedOrder, *, unsent: list[str]) -> None:
-        """Create this order as soon as Zedonk has answered the one before, then record that
-        answer while this one is under way. A failed create is recorded before the next is
-        sent, as it may stop the pass. ``key`` leaves ``unsent`` as it is sent."""
-        assert self.zedonk is not None
-        before, self.in_flight = self.in_flight, None
-        if before is not None and before.answer.exception() is not None:
-            self._created(before)
-            before = None
-        if self.sender is None:
-            self.sender = ThreadPoolExecutor(1, thread_name_prefix="zedonk-create")
-        answer = self.sender.submit(self.zedonk.create_sales_order, mapped.order)
-        unsent.remove(key)
-        self.in_flight = _Create(key, order, mapped, answer)
-        if before is not None:
-            self._created(before)
-
-    def _settle(self) -> None:
-        """Wait for the create in flight, if any, and record its outcome."""
-        before, self.in_flight = self.in_flight, None
-        if before is not None:
-            self._created(before)
-
-    def _created(self, create: _Create) -> None:
-        key, order, mapped = create.key, create.order, create.mapped
         try:
-            created = create.answer.result()
+            created = self.zedonk.create_sales_order(mapped.order)
         except (OutcomeUnknown, BadResponse) as exc:
             # A 2xx we cannot read still means Zedonk stored the order: as unknown as a loss.
             self._unresolved(key, order, exc)
@@ -776,6 +719,18 @@ class _Importer:
             return
         crash_point("after_zedonk_create")
         self.confirmed.append(_Confirmed(key, order, created, mapped.left_out, False))
+
+    def _lookup(self, key: str, tried_at: str) -> SalesOrder | None:
+        """The Zedonk order carrying this import's connector reference, if any. Zedonk's
+        lookup may lag behind a create: finding nothing within ``LOOKUP_LAG`` of the last try
+        is checked again once that time is up, before anything is created again."""
+        assert self.zedonk is not None
+        found = self.zedonk.find_sales_order(connector_ref(key))
+        since = (datetime.now(UTC) - datetime.fromisoformat(tried_at)).total_seconds()
+        if found is None and since < LOOKUP_LAG:
+            time.sleep(LOOKUP_LAG - max(since, 0.0))
+            found = self.zedonk.find_sales_order(connector_ref(key))
+        return found
 
     def _left_out_for(self, order: OrdreOrder, key: str) -> tuple[LeftOutLine, ...]:
         assert self.context is not None
@@ -798,7 +753,6 @@ class _Importer:
         match = self.context.customers.match(order)
         customer = match.customer or self._create_customer(order, key)
         for address in addresses_to_add(customer, order):
-            self._settle()  # one Zedonk request at a time
             try:
                 customer = self.zedonk.add_customer_address(customer.id, address)
             except RemoteError as exc:  # the order carries its addresses either way
@@ -823,7 +777,6 @@ class _Importer:
         assert self.zedonk is not None and self.context is not None
         wanted = new_customer(order)
         nk = name_key(wanted.name)
-        self._settle()  # one Zedonk request at a time
         now = utcnow()
         with self.history.transaction() as conn:
             row = conn.execute(
@@ -932,6 +885,16 @@ class _Importer:
             ),
         )
         self._store_left_out(conn, done.key, left_out)
+        if left_out:
+            lines = "\n".join(f"- {line.message}" for line in left_out)
+            self._owe(
+                conn,
+                f"lines-left-out:{done.key}",
+                f"{order.number} imported without {len(left_out)} line(s)",
+                f"ORDRE order {order.number} (submission {order.submission}) was imported as "
+                f"Zedonk order {created.number}, but these lines were left out:\n{lines}"
+                "\n\nAdd them to the Zedonk order by hand once the barcodes are fixed.",
+            )
         how = "found in Zedonk after an interrupted try" if done.recovered else "created"
         message = f"{label}: {how} as {created.number}"
         self._event(conn, "info", "order-imported", message, done.key)
@@ -953,20 +916,13 @@ class _Importer:
         if done.order.status == "cancelled":  # seen cancelled while its create was unresolved
             order = done.order
             message = _cancelled_message(order.number, order.submission, done.created.number)
+            key = f"order-cancelled:{done.key}"
             with self.history.transaction() as conn:
-                reported = self._report(conn, done.key, "cancelled", "", message)
-            if reported:
-                self._notify(f"order-cancelled:{done.key}", f"{order.number} cancelled", message)
+                if self._report(conn, done.key, "cancelled", "", message):
+                    self._owe(conn, key, f"{order.number} cancelled", message)
+            self._send_owed(key)
         if done.left_out:
-            order = done.order
-            lines = "\n".join(f"- {line.message}" for line in done.left_out)
-            self._notify(
-                f"lines-left-out:{done.key}",
-                f"{order.number} imported without {len(done.left_out)} line(s)",
-                f"ORDRE order {order.number} (submission {order.submission}) was imported as "
-                f"Zedonk order {done.created.number}, but these lines were left out:\n{lines}"
-                "\n\nAdd them to the Zedonk order by hand once the barcodes are fixed.",
-            )
+            self._send_owed(f"lines-left-out:{done.key}")  # owed by the confirm commit
 
     def _store_left_out(
         self, conn: sqlite3.Connection, key: str, left_out: tuple[LeftOutLine, ...]
@@ -1004,11 +960,22 @@ class _Importer:
         left_out: tuple[LeftOutLine, ...] = (),
     ) -> None:
         text = message + (f" ({hint})" if hint else "")
+        details = text
+        if left_out:
+            details += "\n" + "\n".join(f"- {line.message}" for line in left_out)
         with self.history.transaction() as conn:
             conn.execute(
                 "UPDATE imports SET state = 'failed', last_error = ?, updated_at = ?"
                 " WHERE import_key = ?",
                 (text, utcnow(), key),
+            )
+            self._owe(
+                conn,
+                f"order-failed:{key}",
+                f"{order.number} not imported",
+                f"ORDRE order {order.number} (submission {order.submission}) was not imported "
+                f"into Zedonk:\n{details}\n\nFix the data, then run: "
+                f"zedonk-ordre orders retry {key}",
             )
             self._store_left_out(conn, key, left_out)
             self._event(
@@ -1020,15 +987,8 @@ class _Importer:
                 details=[line.message for line in left_out] or None,
             )
         self.counts["failed"] += 1
-        details = text
-        if left_out:
-            details += "\n" + "\n".join(f"- {line.message}" for line in left_out)
-        self._notify(
-            f"order-failed:{key}",
-            f"{order.number} not imported",
-            f"ORDRE order {order.number} (submission {order.submission}) was not imported into "
-            f"Zedonk:\n{details}\n\nFix the data, then run: zedonk-ordre orders retry {key}",
-        )
+        crash_point("before_notice")  # test hook: the notice is owed already
+        self._send_owed(f"order-failed:{key}")
 
     def _unreadable_copy(self, row: sqlite3.Row, exc: Exception) -> None:
         """The ledger's copy of an order cannot be read back: hold it for a person rather than
@@ -1045,8 +1005,11 @@ class _Importer:
                 (message, utcnow(), key),
             )
             self._event(conn, "error", "order-needs-attention", message, key)
+            self._owe(
+                conn, f"order-failed:{key}", f"{row['ordre_number']} needs attention", message
+            )
         self.counts["needs_attention"] += 1
-        self._notify(f"order-failed:{key}", f"{row['ordre_number']} needs attention", message)
+        self._send_owed(f"order-failed:{key}")
 
     def _needs_attention(self, key: str, order: OrdreOrder, exc: ZedonkOrdreError) -> None:
         with self.history.transaction() as conn:
@@ -1056,13 +1019,15 @@ class _Importer:
                 (exc.message, utcnow(), key),
             )
             self._event(conn, "error", "order-needs-attention", exc.message, key)
+            self._owe(
+                conn,
+                f"order-failed:{key}",
+                f"{order.number} needs attention",
+                f"ORDRE order {order.number} (submission {order.submission}): {exc.message}"
+                + (f"\nHint: {exc.hint}" if exc.hint else ""),
+            )
         self.counts["needs_attention"] += 1
-        self._notify(
-            f"order-failed:{key}",
-            f"{order.number} needs attention",
-            f"ORDRE order {order.number} (submission {order.submission}): {exc.message}"
-            + (f"\nHint: {exc.hint}" if exc.hint else ""),
-        )
+        self._send_owed(f"order-failed:{key}")
 
     def _unresolved(self, key: str, order: OrdreOrder, exc: ZedonkOrdreError) -> None:
         """The create's outcome is unknown: the row stays ``sending``; the next pass looks."""
@@ -1137,21 +1102,21 @@ class _Importer:
             "inactivated"
         )
         inactivate = self.settings.import_.on_resubmit == "inactivate_previous"
+        notice = f"order-resubmitted:{key}"
         with self.history.transaction() as conn:
             conn.execute(
                 "UPDATE imports SET previous_import_key = ? WHERE import_key = ?",
                 (prev["import_key"], key),
             )
             self._event(conn, "warning", "order-resubmitted", message, key)
+            if not inactivate:
+                title = f"{row['ordre_number']} re-submitted"
+                self._owe(conn, notice, title, message + " by hand in Zedonk.")
         self.counts["reported"] += 1
         if inactivate:
             self._inactivate_previous({**row, "previous_import_key": prev["import_key"]})
         else:
-            self._notify(
-                f"order-resubmitted:{key}",
-                f"{row['ordre_number']} re-submitted",
-                message + " by hand in Zedonk.",
-            )
+            self._send_owed(notice)
 
     def _inactivate_previous(self, row: dict[str, Any]) -> None:
         assert self.zedonk is not None
@@ -1258,16 +1223,28 @@ class _Importer:
         if self.notifier is not None:
             self.notifier.problem(key, title, details)
 
+    def _owe(self, conn: sqlite3.Connection, key: str, title: str, details: str) -> None:
+        """Record a notice in the transaction that commits what it reports, so a crash before
+        ``_send_owed`` leaves it owed (``_redeliver_notices`` sends it) instead of lost."""
+        if self.notifier is not None:
+            self.notifier.owe(conn, key, title, details)
+
+    def _send_owed(self, key: str) -> None:
+        if self.notifier is not None:
+            self.notifier.send_owed(key)
+
     def _redeliver_notices(self) -> None:
-        """Send again the open order notices a channel failed to send: most order problems
-        (a failed order, left-out lines, an edit) are met only once, so nothing else would."""
+        """Send the open order notices not sent yet (a channel failed, or the process died
+        after the commit that owed them): most order problems (a failed order, left-out
+        lines, an edit) are met only once, so nothing else would."""
         if self.notifier is None:
             return
+        self.notifier.send_owed_recoveries()
         for row in self.notifier.open_problems():
             if not row["key"].startswith(NOTICE_KEYS):
                 continue
             if any(row[f"{c}_sent_at"] is None for c in self.notifier.channels):
-                self.notifier.problem(row["key"], row["title"], row["details"])
+                self.notifier.send_owed(row["key"])
                 [now] = self.history.query(
                     "SELECT * FROM notifications WHERE key = ?", (row["key"],)
                 )

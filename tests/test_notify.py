@@ -187,3 +187,21 @@ def test_an_unset_webhook_secret_is_recorded_not_raised(
         Notifier(settings(tmp_path, webhook=True), history).problem("k", "t", "d")
         [event] = history.events(subject="k")
         assert "TEST_WEBHOOK_URL" in event["message"]
+
+
+def test_a_recovery_notice_that_failed_is_sent_later_on_that_channel_only(
+    tmp_path: Path, smtp: tuple[int, Inbox], hook: Hook
+) -> None:
+    port, inbox = smtp
+    with History.open(tmp_path / "state") as history:
+        notifier = Notifier(settings(tmp_path, smtp_port=port, webhook=True), history)
+        notifier.problem("remote-down:zedonk", "Zedonk unreachable", "connect refused")
+        hook.status = 500
+        notifier.resolved("remote-down:zedonk")  # the mail goes out, the webhook fails
+        assert len(inbox.messages) == 2 and len(hook.posts) == 2
+
+        hook.status = 200
+        notifier.send_owed_recoveries()
+        notifier.send_owed_recoveries()  # sent: not again
+        assert [p["event"] for p in hook.posts] == ["problem", "resolved", "resolved"]
+        assert len(inbox.messages) == 2  # the mail was not sent twice

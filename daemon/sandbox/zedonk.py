@@ -6,6 +6,7 @@ searchable but not unique: a connector that loses an answer must look the order 
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +18,7 @@ from daemon.sandbox.base import Sandbox
 from daemon.sandbox.common import (
     ApiError,
     Fields,
+    bad_request,
     by,
     conflict,
     flag,
@@ -42,6 +44,10 @@ class ZedonkSandbox(Sandbox):
         return zedonk_tables(options["seed"], options["large"])
 
     def loaded(self) -> None:
+        # A lookup by connector_ref may lag behind a create, as a search index would: an
+        # order shows there only from ``visible_from[id]`` (time.monotonic()) on.
+        self.lookup_lag = 0.0
+        self.visible_from: dict[str, float] = {}
         self.sku_by_barcode: dict[str, tuple[str, str, str]] = {}
         for product in self.store.table("products").values():
             for sku in product["skus"]:
@@ -209,7 +215,12 @@ class ZedonkSandbox(Sandbox):
             k: params[k] for k in ("connector_ref", "order_ref", "customer_id") if k in params
         }
 
+        now = time.monotonic()
+        lagging = "connector_ref" in wanted and self.visible_from
+
         def keep(o: dict[str, Any]) -> bool:
+            if lagging and self.visible_from.get(o["id"], 0.0) > now:
+                return False
             return all(o[k] == v for k, v in wanted.items()) and (
                 active is None or o["active"] == active
             )
@@ -246,7 +257,25 @@ class ZedonkSandbox(Sandbox):
             id=str(number), number=f"SO-{number:06d}", active=True, created_at=now, updated_at=now
         )
         self.store.put("sales_orders", order["id"], order)
+        if self.lookup_lag:
+            self.visible_from[order["id"]] = time.monotonic() + self.lookup_lag
         return JSONResponse(order, 201, headers={"Location": f"{P}/sales-orders/{order['id']}"})
+
+    def admin_routes(self) -> list[BaseRoute]:
+        lag = Route("/_admin/lookup-lag", self.admin_lookup_lag, methods=["PUT"])
+        return [*super().admin_routes(), lag]
+
+    async def admin_lookup_lag(self, request: Request) -> Response:
+        """Sales orders created from now on stay out of lookups by connector_ref for
+        ``seconds`` (0 ends it); a reset ends it too."""
+        body = await read_object(request)
+        seconds = body.get("seconds")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            raise bad_request("seconds must be a number from 0 to 60")
+        if not 0 <= seconds <= 60:
+            raise bad_request("seconds must be a number from 0 to 60")
+        self.lookup_lag = float(seconds)
+        return JSONResponse({"seconds": self.lookup_lag})
 
     def _read_order(self, body: Fields) -> dict[str, Any]:
         store = self.store
