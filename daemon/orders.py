@@ -668,7 +668,9 @@ class _Importer:
             if row["attempts"] > 0 or row["state"] == "sending":
                 # Tried before: Zedonk may have the order already. Look before creating.
                 try:
-                    existing = self._lookup(key, row["updated_at"])
+                    # Only an interrupted create may be lagging behind in Zedonk's lookup.
+                    sent_at = row["updated_at"] if row["state"] == "sending" else None
+                    existing = self._lookup(key, sent_at)
                 except Conflict as exc:  # several orders carry it: a person must choose
                     self._needs_attention(key, order, exc)
                     return
@@ -720,16 +722,17 @@ class _Importer:
         crash_point("after_zedonk_create")
         self.confirmed.append(_Confirmed(key, order, created, mapped.left_out, False))
 
-    def _lookup(self, key: str, tried_at: str) -> SalesOrder | None:
+    def _lookup(self, key: str, sent_at: str | None) -> SalesOrder | None:
         """The Zedonk order carrying this import's connector reference, if any. Zedonk's
-        lookup may lag behind a create: finding nothing within ``LOOKUP_LAG`` of the last try
-        is checked again once that time is up, before anything is created again."""
+        lookup may lag behind a create: finding nothing within ``LOOKUP_LAG`` of a create sent
+        at ``sent_at`` is checked again once that time is up, before anything is created."""
         assert self.zedonk is not None
         found = self.zedonk.find_sales_order(connector_ref(key))
-        since = (datetime.now(UTC) - datetime.fromisoformat(tried_at)).total_seconds()
-        if found is None and since < LOOKUP_LAG:
-            time.sleep(LOOKUP_LAG - max(since, 0.0))
-            found = self.zedonk.find_sales_order(connector_ref(key))
+        if found is None and sent_at is not None:
+            since = (datetime.now(UTC) - datetime.fromisoformat(sent_at)).total_seconds()
+            if since < LOOKUP_LAG:
+                time.sleep(LOOKUP_LAG - max(since, 0.0))
+                found = self.zedonk.find_sales_order(connector_ref(key))
         return found
 
     def _left_out_for(self, order: OrdreOrder, key: str) -> tuple[LeftOutLine, ...]:
