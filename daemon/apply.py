@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -23,6 +22,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from daemon.bulk import cyclic_gc_paused
 from daemon.catalogue import CatalogueSpec, CleanFiles
 from daemon.clients.ordre import BATCH_MAX, OrdreClient
 from daemon.clients.zedonk import ZedonkClient
@@ -131,23 +131,6 @@ class Converged:
     clean_files: frozenset[str] = frozenset()  # see CleanFiles
 
 
-@contextmanager
-def _bulk_objects() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a pass builds its snapshots.
-
-    A large brand is a few hundred thousand objects that all stay reachable until the pass
-    ends, so every full collection walks them for nothing (it nearly doubled a plan's time);
-    reference counting still frees whatever is dropped.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def load_tree(root: Path) -> tuple[Settings, CatalogueSpec, tuple[Finding, ...]]:
     """Settings and catalogue of ``root``; raises ConfigError with every error."""
     report = validate_tree(root)
@@ -167,7 +150,7 @@ def plan_only(
 ) -> PlanResult:
     """Read both remotes, resolve and plan. Raises ConfigError when the catalogue does not
     resolve against Zedonk (unknown products, a product in two looks, ...)."""
-    with _bulk_objects(), ThreadPoolExecutor(1, thread_name_prefix="gather") as pool:
+    with cyclic_gc_paused(), ThreadPoolExecutor(1, thread_name_prefix="gather") as pool:
         # ORDRE is read in the background while Zedonk is read and resolved here: resolving
         # needs only Zedonk, and uses the time this process would spend waiting for pages.
         from_ordre = pool.submit(gather_ordre, ordre)

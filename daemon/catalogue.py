@@ -8,15 +8,13 @@ and the apply side refuses to delete everything because of it.
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from daemon.bulk import cyclic_gc_paused
 from daemon.errors import ConfigError
 from daemon.findings import Finding, has_errors
 from daemon.model import ProductId
@@ -142,22 +140,8 @@ def check_catalogue(
     root: Path, clean: CleanFiles | None = None
 ) -> tuple[CatalogueSpec | None, list[Finding]]:
     """Every finding in catalogue/, and the spec when there is no error."""
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():
         return _check_catalogue(root, clean or CleanFiles())
-
-
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """A large catalogue is tens of thousands of small objects that all stay alive; the cyclic
-    collector would rescan them again and again as they pile up (a third of the run time).
-    They hold no reference cycles, so reference counting alone frees them correctly."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _check_catalogue(root: Path, clean: CleanFiles) -> tuple[CatalogueSpec | None, list[Finding]]:

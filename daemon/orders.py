@@ -22,7 +22,6 @@ ledger are the last guard.
 from __future__ import annotations
 
 import fcntl
-import gc
 import json
 import logging
 import os
@@ -37,6 +36,7 @@ from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from typing import Any
 
+from daemon.bulk import cyclic_gc_paused
 from daemon.clients import BrokenItem, OrdreClient, ZedonkClient
 from daemon.config import Settings
 from daemon.errors import (
@@ -161,19 +161,6 @@ def import_lock(settings: Settings, wait: float = LOCK_WAIT) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """A pass keeps every listed order alive until it ends, so the cyclic collector would walk
-    them again and again for nothing; reference counting frees them when the pass drops them."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def import_orders(
     settings: Settings, history: History, *, trigger: str, notifier: Notifier | None = None
 ) -> ImportResult:
@@ -197,7 +184,7 @@ def _run(
 ) -> ImportResult:
     run_id = history.start_run("import", trigger)
     importer = _Importer(settings, history, run_id, notifier)
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():
         try:
             with import_lock(settings):
                 importer.run(retry_key)
