@@ -268,6 +268,44 @@ def quick_int(value: Any) -> int:
     return value
 
 
+def quick_ident(value: Any) -> str:
+    """``Fields.ident``: a non-empty string, or an integer as its decimal form."""
+    if type(value) is int:
+        return str(value)
+    if type(value) is not str or not value:
+        raise TypeError
+    return value
+
+
+def quick_flag(value: Any) -> bool:
+    """``Fields.flag``: true or false, nothing else."""
+    if type(value) is not bool:
+        raise TypeError
+    return value
+
+
+def quick_opt_obj(value: Any) -> dict[str, Any] | None:
+    """``Fields.opt_obj``: an object, or None."""
+    if value is not None and type(value) is not dict:
+        raise TypeError
+    return value
+
+
+def quick_opt_day(value: Any) -> date | None:
+    """``Fields.opt_day``: None for None or ""."""
+    return None if value is None or value == "" else date.fromisoformat(quick_text(value))
+
+
+def quick_opt_moment(value: Any) -> datetime | None:
+    """``Fields.opt_moment``: None for None or ""; a timestamp must name its time zone."""
+    if value is None or value == "":
+        return None
+    when = datetime.fromisoformat(quick_text(value))
+    if when.tzinfo is None:
+        raise ValueError
+    return when
+
+
 @dataclass(frozen=True)
 class BrokenItem:
     """One item of a listing that could not be read; the rest of the listing carries on.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 from daemon.clients.base import ApiClient, OnBroken, query, seg
@@ -19,9 +19,13 @@ from daemon.clients.fields import (
     BrokenItem,
     Fields,
     fast_path,
+    quick_ident,
     quick_int,
     quick_list,
     quick_money,
+    quick_opt_day,
+    quick_opt_moment,
+    quick_opt_obj,
     quick_opt_text,
     quick_text,
     quick_text_or,
@@ -407,38 +411,8 @@ def _customer_body(customer: OrdreCustomer) -> dict[str, Any]:
     }
 
 
-def _quick_ident(value: Any) -> str:
-    """``Fields.ident``: a non-empty string, or an integer as its decimal form."""
-    if type(value) is int:
-        return str(value)
-    if type(value) is not str or not value:
-        raise TypeError
-    return value
-
-
-def _quick_opt_obj(value: Any) -> dict[str, Any] | None:
-    if value is not None and type(value) is not dict:
-        raise TypeError
-    return value
-
-
-def _quick_opt_day(value: Any) -> date | None:
-    """``Fields.opt_day``: None for None or ""."""
-    return None if value is None or value == "" else date.fromisoformat(quick_text(value))
-
-
-def _quick_opt_moment(value: Any) -> datetime | None:
-    """``Fields.opt_moment``: None for None or ""; a timestamp must name its time zone."""
-    if value is None or value == "":
-        return None
-    when = datetime.fromisoformat(quick_text(value))
-    if when.tzinfo is None:
-        raise ValueError
-    return when
-
-
 def _quick_address(raw: Any, kind: AddressKind) -> Address | None:
-    found = _quick_opt_obj(raw)
+    found = quick_opt_obj(raw)
     if found is None:
         return None
     return Address(
@@ -458,9 +432,9 @@ def _order_quick(raw: dict[str, Any]) -> OrdreOrder:
     retailer = raw["retailer"]
     if type(retailer) is not dict:
         raise TypeError
-    window = _quick_opt_obj(raw.get("ship_window"))
+    window = quick_opt_obj(raw.get("ship_window"))
     return OrdreOrder(
-        id=_quick_ident(raw["id"]),
+        id=quick_ident(raw["id"]),
         number=quick_text(raw["number"]),
         submission=quick_int(raw["submission"]),
         status=quick_text(raw["status"]),
@@ -469,14 +443,14 @@ def _order_quick(raw: dict[str, Any]) -> OrdreOrder:
         retailer_account_code=quick_opt_text(retailer.get("account_code")),
         buyer_email=quick_opt_text(retailer.get("email")),
         currency=quick_text(raw["currency"]),
-        ship_start=_quick_opt_day(window.get("start")) if window is not None else None,
-        ship_end=_quick_opt_day(window.get("end")) if window is not None else None,
+        ship_start=quick_opt_day(window.get("start")) if window is not None else None,
+        ship_end=quick_opt_day(window.get("end")) if window is not None else None,
         delivery_address=_quick_address(raw.get("delivery_address"), "delivery"),
         accounts_address=_quick_address(raw.get("accounts_address"), "accounts"),
         comments=quick_text_or(raw.get("comments")),
-        created_at=_quick_opt_moment(raw.get("created_at")),
-        updated_at=_quick_opt_moment(raw.get("updated_at")),
-        submitted_at=_quick_opt_moment(raw.get("submitted_at")),
+        created_at=quick_opt_moment(raw.get("created_at")),
+        updated_at=quick_opt_moment(raw.get("updated_at")),
+        submitted_at=quick_opt_moment(raw.get("submitted_at")),
         version=str(quick_int(raw["version"])),
         lines=tuple(
             [

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
-from datetime import date
 from typing import Any
 
 from daemon.clients.base import ApiClient, OnBroken, query, seg
 from daemon.clients.fields import (
     Fields,
     fast_path,
+    quick_flag,
+    quick_ident,
     quick_int,
     quick_list,
     quick_money,
+    quick_opt_day,
     quick_opt_text,
     quick_text,
     quick_text_or,
@@ -315,26 +317,6 @@ def _product_id(f: Fields, key: str) -> ProductId:
         raise f.problem(key, str(exc)) from None
 
 
-def _quick_ident(value: Any) -> str:
-    """``Fields.ident``: a non-empty string, or an integer as its decimal form."""
-    if type(value) is int:
-        return str(value)
-    if type(value) is not str or not value:
-        raise TypeError
-    return value
-
-
-def _quick_flag(value: Any) -> bool:
-    if type(value) is not bool:
-        raise TypeError
-    return value
-
-
-def _quick_opt_day(value: Any) -> date | None:
-    """``Fields.opt_day``: None for None or ""."""
-    return None if value is None or value == "" else date.fromisoformat(quick_text(value))
-
-
 def _quick_order_address(raw: Any, kind: AddressKind) -> Address | None:
     if raw is None:
         return None
@@ -350,7 +332,7 @@ def _quick_order_address(raw: Any, kind: AddressKind) -> Address | None:
         region=quick_text_or(raw.get("region")),
         postcode=quick_text_or(raw.get("postcode")),
         country=quick_text_or(raw.get("country")),
-        is_default=False if default is None else _quick_flag(default),
+        is_default=False if default is None else quick_flag(default),
     )
 
 
@@ -361,18 +343,18 @@ _product_id_of = functools.lru_cache(maxsize=1 << 12)(ProductId.parse)
 def _sales_order_quick(raw: dict[str, Any]) -> SalesOrder:
     """``_sales_order`` by plain dict access: every create's answer is read."""
     return SalesOrder(
-        id=_quick_ident(raw["id"]),
+        id=quick_ident(raw["id"]),
         number=quick_text_or(raw.get("number")),
         season=quick_text(raw["season"]),
-        customer_id=_quick_ident(raw["customer_id"]),
+        customer_id=quick_ident(raw["customer_id"]),
         order_ref=quick_text_or(raw.get("order_ref")),
         connector_ref=quick_text_or(raw.get("connector_ref")),
         owner=quick_text_or(raw.get("owner")),
-        approved=_quick_flag(raw["approved"]),
-        active=_quick_flag(raw["active"]),
+        approved=quick_flag(raw["approved"]),
+        active=quick_flag(raw["active"]),
         currency=quick_text(raw["currency"]),
-        delivery_start=_quick_opt_day(raw.get("delivery_start")),
-        delivery_end=_quick_opt_day(raw.get("delivery_end")),
+        delivery_start=quick_opt_day(raw.get("delivery_start")),
+        delivery_end=quick_opt_day(raw.get("delivery_end")),
         delivery_address=_quick_order_address(raw.get("delivery_address"), "delivery"),
         accounts_address=_quick_order_address(raw.get("accounts_address"), "accounts"),
         comments=quick_text_or(raw.get("comments")),
