@@ -100,6 +100,14 @@ def gather_zedonk(client: ZedonkClient) -> ZedonkSnapshot:
     )
 
 
+def gather(zedonk: ZedonkClient, ordre: OrdreClient) -> tuple[ZedonkSnapshot, OrdreSnapshot]:
+    """Read both remotes side by side, each over its own connections."""
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="gather") as pool:
+        from_zedonk = pool.submit(gather_zedonk, zedonk)
+        from_ordre = pool.submit(gather_ordre, ordre)
+        return from_zedonk.result(), from_ordre.result()
+
+
 def gather_ordre(client: OrdreClient) -> OrdreSnapshot:
     return OrdreSnapshot(
         collections=tuple(client.collections()),
@@ -150,14 +158,9 @@ def plan_only(
 ) -> PlanResult:
     """Read both remotes, resolve and plan. Raises ConfigError when the catalogue does not
     resolve against Zedonk (unknown products, a product in two looks, ...)."""
-    with cyclic_gc_paused(), ThreadPoolExecutor(1, thread_name_prefix="gather") as pool:
-        # ORDRE is read in the background while Zedonk is read and resolved here: resolving
-        # needs only Zedonk, and uses the time this process would spend waiting for pages.
-        from_ordre = pool.submit(gather_ordre, ordre)
-        resolution = resolve(
-            catalogue, gather_zedonk(zedonk), settings.price_seasons, strict=strict
-        )
-        ordre_state = from_ordre.result()
+    with cyclic_gc_paused():
+        zedonk_state, ordre_state = gather(zedonk, ordre)
+        resolution = resolve(catalogue, zedonk_state, settings.price_seasons, strict=strict)
         every = sort_findings([*findings, *resolution.findings])
         errors = [f for f in every if f.is_error]
         if errors:
