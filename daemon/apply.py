@@ -131,8 +131,10 @@ class PlanResult:
 
 @dataclass(frozen=True)
 class Converged:
-    """What a pass that left ORDRE matching the catalogue knows, for the daemon's next pass:
-    valid while the settings stay the same and Zedonk is not read again."""
+    """What a pass that left ORDRE matching the catalogue knows, for the daemon's next pass.
+
+    Reused only with the same settings; it stands for Zedonk as that pass read it, which the
+    daemon's timer pass reads afresh."""
 
     settings: Settings
     structure: Structure
