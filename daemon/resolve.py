@@ -341,7 +341,7 @@ def resolve_structure(
                 if found is None:
                     return None
                 keys.extend(found)
-            unique = _unique(keys, key=lambda key: key)
+            unique = list(dict.fromkeys(keys))  # the same product twice shows once
             if not placed.isdisjoint(unique):
                 return None  # a full resolve reports the product in two looks
             placed.update(unique)

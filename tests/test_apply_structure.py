@@ -4,26 +4,13 @@ anything more gets the full pass. Against the sandboxes over real sockets."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
-
-import pytest
-from sandbox_harness import Sandboxes
 
 from daemon.apply import Converged, ReconcileResult
 from tests.test_apply import MAIN, Brand, Tree, expected
+from tests.test_apply import brand as brand  # the same catalogue repository fixture
 
 QUICK = "collections and looks only"
-
-
-@pytest.fixture
-def brand(sandbox: Sandboxes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Brand]:
-    monkeypatch.setenv("ZEDONK_TOKEN", sandbox.zedonk_token)
-    monkeypatch.setenv("ORDRE_TOKEN", sandbox.ordre_token)
-    made = Brand(tmp_path, sandbox)
-    made.write(MAIN)
-    yield made
 
 
 def converge(brand: Brand) -> Converged:
