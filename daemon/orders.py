@@ -28,8 +28,9 @@ import os
 import signal
 import sqlite3
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -80,6 +81,7 @@ OVERLAP = timedelta(minutes=5)  # re-read this much before the cursor: clocks an
 LOCK_FILE = "orders.lock"
 BATCH = 50  # orders per intent commit and per confirm commit
 LOCK_WAIT = 60.0  # seconds a pass waits for another pass to finish
+CREATES_IN_FLIGHT = 2  # Zedonk creates on the wire at once: one is mapped while one is stored
 LOOKUP_LAG = 1.0  # seconds Zedonk's lookup by connector_ref may lag behind a create
 CRASH_ENV = "ZEDONK_ORDRE_CRASH_AT"
 CRASH_POINTS = ("after_intent_commit", "after_zedonk_create", "after_history_commit")
@@ -222,6 +224,16 @@ class _Confirmed:
         return "partial" if self.left_out else "created"
 
 
+@dataclass(frozen=True)
+class _Sending:
+    """A create on the wire: the sender thread's answer is settled in row order."""
+
+    key: str
+    order: OrdreOrder
+    left_out: tuple[LeftOutLine, ...]
+    reply: Future[SalesOrder]
+
+
 class _StopPass(Exception):
     """A remote is unavailable: leave the remaining rows for the next pass."""
 
@@ -240,6 +252,7 @@ class _Importer:
     confirmed: list[_Confirmed] = field(default_factory=list)
     superseded: list[str] = field(default_factory=list)  # import keys
     fresh: dict[str, tuple[OrdreOrder, str]] = field(default_factory=dict)  # as just read
+    sender: ThreadPoolExecutor | None = None  # runs the Zedonk creates
 
     # ------------------------------------------------------------------ the pass
 
@@ -558,8 +571,9 @@ class _Importer:
             return
         try:
             self._load_context()
-            for start in range(0, len(keys), BATCH):
-                self._import_batch(keys[start : start + BATCH])
+            with ThreadPoolExecutor(CREATES_IN_FLIGHT, "zedonk-create") as self.sender:
+                for start in range(0, len(keys), BATCH):
+                    self._import_batch(keys[start : start + BATCH])
         except _StopPass:
             left = self.history.query(
                 "SELECT COUNT(*) AS n FROM imports WHERE state IN ('pending', 'sending')"
@@ -574,17 +588,30 @@ class _Importer:
         A crash before the confirm commit leaves the rows ``sending``: the next pass finds
         their orders by lookup, so deferring the confirm trades a few GETs after a crash for
         one fsync per batch instead of two per order.
+
+        Up to ``CREATES_IN_FLIGHT`` creates are on the wire at once, so the next order is
+        mapped while Zedonk stores the last one; their outcomes are settled in row order.
         """
+        assert self.sender is not None
         rows = self._claim(keys)
         if not rows:
             return
         crash_point("after_intent_commit")
         untried = [row["import_key"] for row in rows]
+        in_flight: deque[_Sending] = deque()
         try:
             for row in rows:
                 untried.remove(row["import_key"])
-                self._import_one(row)
+                sending = self._prepare(row)
+                if sending is not None:
+                    in_flight.append(sending)
+                    if len(in_flight) >= CREATES_IN_FLIGHT:
+                        self._settle(in_flight.popleft())
+            while in_flight:
+                self._settle(in_flight.popleft())
         except Exception:  # a remote went away (a kill or Ctrl-C records nothing more)
+            while in_flight:  # what was sent is settled all the same
+                self._settle(in_flight.popleft(), stopping=True)
             self._flush_confirms()
             self._release(untried)
             raise
@@ -639,8 +666,13 @@ class _Importer:
                     [(key,) for key in keys],
                 )
 
-    def _import_one(self, row: sqlite3.Row) -> None:
+    def _prepare(self, row: sqlite3.Row) -> _Sending | None:
+        """Everything before the create: recover, map, find the customer; then send it.
+
+        Returns None when the row is settled without a create.
+        """
         assert self.zedonk is not None and self.context is not None
+        assert self.sender is not None
         key = row["import_key"]
         fresh = self.fresh.get(key)
         if fresh is not None and fresh[1] == row["payload_sha256"]:
@@ -650,7 +682,7 @@ class _Importer:
                 order = order_from_json(json.loads(row["payload"]))
             except (ValueError, KeyError, TypeError) as exc:
                 self._unreadable_copy(row, exc)
-                return
+                return None
         try:
             if row["attempts"] > 0 or row["state"] == "sending":
                 # Tried before: Zedonk may have the order already. Look before creating.
@@ -660,14 +692,14 @@ class _Importer:
                     existing = self._lookup(key, sent_at)
                 except Conflict as exc:  # several orders carry it: a person must choose
                     self._needs_attention(key, order, exc)
-                    return
+                    return None
                 if existing is not None:
                     left_out = self._left_out_for(order, key)
                     self.confirmed.append(_Confirmed(key, order, existing, left_out, True))
-                    return
+                    return None
                 if order.status == "cancelled":  # seen cancelled since: Zedonk never got it
                     self._cancelled_before_import(key)
-                    return
+                    return None
             customer = self._customer_for(order, key)
             mapped = map_order(
                 order,
@@ -678,22 +710,29 @@ class _Importer:
             )
         except NoLinesMatched as exc:
             self._failed(key, order, exc.code, exc.message, left_out=exc.left_out)
-            return
+            return None
         except OrderMappingError as exc:
             self._failed(key, order, exc.code, exc.message, hint=exc.hint)
-            return
+            return None
         except OutcomeUnknown as exc:  # e.g. a customer create: the next pass looks it up
             self._back_to_pending(key, exc)
-            return
+            return None
         except Conflict as exc:
             self._failed(key, order, "customer-conflict", exc.message, hint=exc.hint)
-            return
+            return None
         except RemoteError as exc:
             self._back_to_pending(key, exc)
             self._remote_failed("zedonk", exc)
             raise _StopPass from None
+        reply = self.sender.submit(self.zedonk.create_sales_order, mapped.order)
+        return _Sending(key, order, mapped.left_out, reply)
+
+    def _settle(self, sending: _Sending, *, stopping: bool = False) -> None:
+        """Record how a create ended. ``stopping``: the pass is ending already, so a refusal
+        only puts the row back."""
+        key, order = sending.key, sending.order
         try:
-            created = self.zedonk.create_sales_order(mapped.order)
+            created = sending.reply.result()
         except (OutcomeUnknown, BadResponse) as exc:
             # A 2xx we cannot read still means Zedonk stored the order: as unknown as a loss.
             self._unresolved(key, order, exc)
@@ -701,13 +740,15 @@ class _Importer:
         except (TransientError, RateLimited, AuthError) as exc:
             # Refused before it was processed (a lost answer is OutcomeUnknown, above).
             self._back_to_pending(key, exc)
+            if stopping:
+                return
             self._remote_failed("zedonk", exc)
             raise _StopPass from None
         except RemoteError as exc:  # Zedonk refused the order (422 and the like)
             self._failed(key, order, "zedonk-refused", exc.message, hint=exc.hint)
             return
         crash_point("after_zedonk_create")
-        self.confirmed.append(_Confirmed(key, order, created, mapped.left_out, False))
+        self.confirmed.append(_Confirmed(key, order, created, sending.left_out, False))
 
     def _lookup(self, key: str, sent_at: str | None) -> SalesOrder | None:
         """The Zedonk order carrying this import's connector reference, if any. Zedonk's

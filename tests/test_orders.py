@@ -279,6 +279,35 @@ def test_a_lost_create_answer_is_resolved_by_lookup(tmp_path: Path, pair: Sandbo
     assert len(posts) == 1
 
 
+def test_a_pass_stopped_with_two_creates_on_the_wire_records_both(
+    tmp_path: Path, pair: SandboxPair
+) -> None:
+    """The second order is on the wire, held by Zedonk, when the first is refused for good:
+    the pass stops, but still confirms the second once Zedonk stores it."""
+    settings = write_connector(tmp_path, pair)
+    first, second = (
+        f"{submit(pair, [{'barcode': c, 'quantity': 1}])['id']}#1" for c in barcodes(pair, 2)
+    )
+    creates = {"method": "POST", "path_prefix": "/api/v1/sales-orders"}
+    pair.zedonk.set_faults(
+        rules=[
+            {**creates, "body_contains": f"ordre:{second}", "action": "delay", "ms": 700},
+            {**creates, "body_contains": f"ordre:{first}", "action": "error", "status": 429,
+             "retry_after": 0},
+        ]
+    )  # fmt: skip
+    stopped = run(settings)
+    assert stopped.result == "failed" and "429" in stopped.message
+    assert (stopped.counts["created"], stopped.counts["unresolved"]) == (1, 1)
+    rows = ledger(settings)
+    assert (rows[first]["state"], rows[second]["state"]) == ("pending", "created")
+    assert orders_per_ref(pair) == {f"ordre:{second}": 1}
+
+    pair.zedonk.clear_faults()
+    assert run(settings).counts["created"] == 1
+    assert orders_per_ref(pair) == {f"ordre:{k}": 1 for k in (first, second)}
+
+
 @pytest.mark.parametrize("status", [500, 503, 429])
 def test_storms_of_errors_end_with_every_order_once(
     tmp_path: Path, pair: SandboxPair, status: int

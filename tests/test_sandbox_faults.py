@@ -187,6 +187,19 @@ def test_malformed_answer_is_not_json(sandbox: Sandboxes) -> None:
         answer.json()
 
 
+def test_a_rule_can_pick_requests_by_their_body(sandbox: Sandboxes) -> None:
+    client = sandbox.client("zedonk")
+    sandbox.set_faults(
+        "zedonk",
+        rules=[{"action": "error", "status": 409, "body_contains": "ordre:ord_000042#1"}],
+    )
+    assert client.post("/sales-orders", json=ORDER).status_code == 409
+    other = client.post("/sales-orders", json={**ORDER, "connector_ref": "ordre:ord_000043#1"})
+    assert other.status_code == 201, "the body reached the app whole"
+    assert other.json()["connector_ref"] == "ordre:ord_000043#1"
+    assert client.get("/seasons").status_code == 200, "a GET has no body to match"
+
+
 def test_rate_rule_with_seed_fires_reproducibly(sandbox: Sandboxes) -> None:
     client = sandbox.client("zedonk")
 
@@ -228,6 +241,7 @@ def test_bad_fault_config_is_rejected(sandbox: Sandboxes) -> None:
         {"error_rates": {"200": 0.5}},
         {"error_rates": {"503": 0.7, "500": 0.7}},
         {"rules": [{"action": "error", "colour": "red"}]},
+        {"rules": [{"action": "error", "body_contains": ""}]},
         {"latency": 5},
     ):
         with pytest.raises(SandboxError, match="422"):

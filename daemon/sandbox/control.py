@@ -55,6 +55,7 @@ class Rule:
     action: str
     method: str | None = None
     path_prefix: str = API_PREFIX
+    body_contains: str | None = None  # only requests whose body holds this text
     times: int | None = None
     rate: float = 1.0
     status: int = 503
@@ -64,8 +65,10 @@ class Rule:
     mode: str = "drop"
     stall_seconds: float = 30
 
-    def matches(self, method: str, path: str) -> bool:
+    def matches(self, method: str, path: str, body: bytes) -> bool:
         if self.times is not None and self.times <= 0:
+            return False
+        if self.body_contains is not None and self.body_contains.encode() not in body:
             return False
         return (self.method is None or self.method == method) and path.startswith(self.path_prefix)
 
@@ -89,6 +92,10 @@ class Rule:
         if not isinstance(prefix, str) or not prefix.startswith("/"):
             raise _bad(f"{where}.path_prefix must be a path starting with /")
         rule.path_prefix = prefix
+        if src.get("body_contains") is not None:
+            if not isinstance(src["body_contains"], str) or not src["body_contains"]:
+                raise _bad(f"{where}.body_contains must be a non-empty string")
+            rule.body_contains = src["body_contains"]
         if src.get("times") is not None:
             rule.times = int(_number(src, "times", 0, where))
         rule.rate = _number(src, "rate", 1.0, where, 1.0)
@@ -151,9 +158,13 @@ class Faults:
             "rules": [r.describe() for r in self.rules],
         }
 
-    def pick(self, method: str, path: str) -> Rule | None:
+    @property
+    def reads_bodies(self) -> bool:
+        return any(rule.body_contains is not None for rule in self.rules)
+
+    def pick(self, method: str, path: str, body: bytes = b"") -> Rule | None:
         for rule in self.rules:
-            if not rule.matches(method, path):
+            if not rule.matches(method, path, body):
                 continue
             if rule.rate < 1 and self.rng.random() >= rule.rate:
                 continue
@@ -227,6 +238,29 @@ def _token(scope: Scope) -> str:
             scheme, _, token = text.partition(" ")
             return token.strip() if scheme.lower() == "bearer" else ""
     return ""
+
+
+async def _buffered(receive: Receive) -> tuple[bytes, Receive]:
+    """The whole request body, and a ``receive`` that hands it to the app again."""
+    chunks: list[bytes] = []
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            return b"".join(chunks), receive
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    body = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if replayed:
+            return await receive()  # after the body: wait for a disconnect, as uvicorn does
+        replayed = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return body, replay
 
 
 def _cycle(send: Send) -> Any:
@@ -303,7 +337,11 @@ class ControlLayer:
             faults = control.faults
             if faults.latency_ms:
                 await asyncio.sleep(faults.latency_ms / 1000)
-            rule = faults.pick(method, path)
+            if faults.reads_bodies:
+                body, receive = await _buffered(receive)
+                rule = faults.pick(method, path, body)
+            else:
+                rule = faults.pick(method, path)
         if rule is None or rule.action == "delay":
             if rule is not None:
                 entry["fault"] = "delay"
