@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import random
@@ -397,14 +398,28 @@ def test_token_is_sent_but_never_shown(caplog: pytest.LogCaptureFixture) -> None
     assert TOKEN not in caplog.text
 
 
-def test_injected_client_is_left_open() -> None:
-    handler, _ = scripted(ok(), ok())
-    client = httpx.Client(transport=httpx.MockTransport(handler))
-    with HttpSession("ordre", "http://ordre.test", TOKEN, http=client) as s:
+def test_an_injected_transport_is_left_open() -> None:
+    class Transport(httpx.MockTransport):
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    handler, _ = scripted(ok())
+    transport = Transport(handler)
+    with HttpSession("ordre", "http://ordre.test", TOKEN, transport=transport) as s:
         s.get("/x")
-    assert not client.is_closed
-    client.get("http://ordre.test/y")
-    client.close()
+    assert not transport.closed
+
+
+def test_answers_are_decoded_as_content_encoding_says() -> None:
+    packed = gzip.compress(b'{"wsp": 310.00}')
+    handler, seen = scripted(
+        httpx.Response(200, content=packed, headers={"Content-Encoding": "gzip"})
+    )
+    assert session(handler).get("/x").body == {"wsp": Decimal("310.00")}
+    assert "gzip" in seen[0].headers["Accept-Encoding"]
+    assert seen[0].headers["User-Agent"].startswith("zedonk-ordre/")
 
 
 def test_bodies_carry_money_as_strings_and_dates_as_iso() -> None:
