@@ -548,13 +548,34 @@ def order_from_json(data: Mapping[str, Any]) -> OrdreOrder:
         raise ValueError(f"the stored order is damaged: {type(exc).__name__}: {exc}") from None
 
 
+# What changes when an order is approved or re-read, not when the retailer edits it.
+_VOLATILE = ("status", "updated_at", "submitted_at", "version")
+
+
 def content_fingerprint(order: OrdreOrder | Mapping[str, Any]) -> str:
     """A hash of what the retailer ordered: it changes on an edit, not on an approval.
 
     Takes the order or its ``order_to_json`` form.
     """
     data = dict(order_to_json(order) if isinstance(order, OrdreOrder) else order)
-    for volatile in ("status", "updated_at", "submitted_at", "version"):
+    for volatile in _VOLATILE:
         data.pop(volatile, None)
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return _fingerprint_of(_compact(data, sort_keys=True))
+
+
+def ledger_copy(order: OrdreOrder) -> tuple[str, str]:
+    """The order as the ledger keeps it (``order_to_json`` as JSON text) and its
+    ``content_fingerprint``, from one encoding of the lines: the copy is the fingerprinted
+    text with the volatile fields appended."""
+    data = order_to_json(order)
+    volatile = {key: data.pop(key) for key in _VOLATILE}
+    text = _compact(data, sort_keys=True)
+    return text[:-1] + "," + _compact(volatile)[1:], _fingerprint_of(text)
+
+
+def _compact(data: Mapping[str, Any], *, sort_keys: bool = False) -> str:
+    return json.dumps(data, sort_keys=sort_keys, separators=(",", ":"))
+
+
+def _fingerprint_of(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()

@@ -8,7 +8,9 @@ One pass (``import_orders``) has two halves:
    never runs ahead of the ledger; seeing an order twice changes nothing.
 2. Import. For each ``pending`` or ``sending`` row: commit the intent (``sending``), create
    the Zedonk order carrying ``connector_ref = "ordre:" + import_key``, then commit the result.
-   Intents and results are committed per batch of up to ``BATCH`` rows.
+   Intents and results are committed per batch of up to ``BATCH`` rows. Up to
+   ``CREATES_IN_FLIGHT`` creates are on the wire at once; their outcomes are recorded in row
+   order, and a pass that stops early still records every create it sent.
    A row that was claimed before (a crash, a timeout, a lost answer) is first looked up in
    Zedonk by its connector reference; it is created only when the lookup finds nothing. A
    create whose outcome is unknown is never repeated in the same pass: the next pass looks.
@@ -65,12 +67,11 @@ from daemon.ordermap import (
     addresses_to_add,
     check_template,
     connector_ref,
-    content_fingerprint,
+    ledger_copy,
     map_order,
     name_key,
     new_customer,
     order_from_json,
-    order_to_json,
     triage,
 )
 
@@ -234,6 +235,32 @@ class _Sending:
     reply: Future[SalesOrder]
 
 
+@dataclass
+class _Held:
+    """The import keys and ORDRE ids the ledger has rows for, kept up to date through one
+    intake commit: an order new to the ledger is recorded without a look-up."""
+
+    keys: set[str] = field(default_factory=set)
+    ids: set[str] = field(default_factory=set)
+
+    @classmethod
+    def read(cls, conn: sqlite3.Connection, ordre_ids: list[str]) -> _Held:
+        held = cls()
+        for start in range(0, len(ordre_ids), 500):
+            chunk = ordre_ids[start : start + 500]
+            for key, ordre_id in conn.execute(
+                "SELECT import_key, ordre_id FROM imports"
+                f" WHERE ordre_id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            ):
+                held.add(key, ordre_id)
+        return held
+
+    def add(self, key: str, ordre_id: str) -> None:
+        self.keys.add(key)
+        self.ids.add(ordre_id)
+
+
 class _StopPass(Exception):
     """A remote is unavailable: leave the remaining rows for the next pass."""
 
@@ -349,14 +376,18 @@ class _Importer:
         imp = self.settings.import_
         notices: list[tuple[str, str, str]] = []
         with self.history.transaction() as conn:
+            held = _Held.read(conn, [item.id for item in items if isinstance(item, OrdreOrder)])
             for item in items:
                 if isinstance(item, BrokenItem):
                     notices += self._intake_broken(conn, item)
+                    key = _broken_key(item)
+                    held.add(key, key.rpartition("#")[0])
                     continue
                 notices += self._intake_reports(conn, item)
                 decision = triage(item, statuses=imp.statuses, go_live=imp.go_live)
                 if decision is not Triage.IGNORE:
-                    notices += self._intake_order(conn, item, decision)
+                    notices += self._intake_order(conn, item, decision, held)
+                    held.add(item.import_key, item.id)
             if cursor is not None:
                 old = _state_in(conn, CURSOR_KEY)
                 if old is None or datetime.fromisoformat(old) < cursor:
@@ -375,15 +406,15 @@ class _Importer:
         self.superseded.clear()
 
     def _intake_order(
-        self, conn: sqlite3.Connection, order: OrdreOrder, decision: Triage
+        self, conn: sqlite3.Connection, order: OrdreOrder, decision: Triage, held: _Held
     ) -> list[tuple[str, str, str]]:
         key = order.import_key
         now = utcnow()
-        data = order_to_json(order)
-        payload = json.dumps(data)
-        fingerprint = content_fingerprint(data)
+        payload, fingerprint = ledger_copy(order)
         self.fresh[key] = (order, fingerprint)
-        row = conn.execute("SELECT * FROM imports WHERE import_key = ?", (key,)).fetchone()
+        row = None
+        if key in held.keys:
+            row = conn.execute("SELECT * FROM imports WHERE import_key = ?", (key,)).fetchone()
         if row is None:
             skipped = decision is Triage.SKIP
             conn.execute(
@@ -412,7 +443,7 @@ class _Importer:
                 ),
             )
             self.counts["skipped" if skipped else "new"] += 1
-            if not skipped:
+            if not skipped and order.id in held.ids:
                 # An earlier submission nobody has started importing, or that failed, is
                 # superseded by this one.
                 superseded = conn.execute(
@@ -1198,8 +1229,7 @@ class _Importer:
         try:  # the retailer may have fixed the order in ORDRE since
             fresh = self.ordre.get_order(row["ordre_id"])
             if fresh.submission == row["submission"]:
-                payload = json.dumps(order_to_json(fresh), sort_keys=True)
-                fingerprint = content_fingerprint(fresh)
+                payload, fingerprint = ledger_copy(fresh)
         except RemoteError as exc:
             if fingerprint is None:
                 raise ZedonkOrdreError(

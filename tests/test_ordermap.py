@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -20,6 +22,7 @@ from daemon.ordermap import (
     addresses_to_add,
     connector_ref,
     content_fingerprint,
+    ledger_copy,
     map_lines,
     map_order,
     match_customer,
@@ -292,6 +295,33 @@ def test_order_json_round_trip_and_fingerprint() -> None:
     assert content_fingerprint(edited) != content_fingerprint(o)
     with pytest.raises(ValueError, match="damaged"):
         order_from_json({"id": "x"})
+
+
+@given(
+    status=st.sampled_from(["submitted", "approved", "cancelled"]),
+    version=st.none() | st.text(max_size=5),
+    po_number=st.text(max_size=8),
+    comments=st.none() | st.text(max_size=20),
+    lines=st.lists(
+        st.builds(line, st.integers(1, 99), st.sampled_from([EAN, None, "x\u00e9\"1"]),
+                  qty=st.integers(0, 10**6)),
+        max_size=4,
+    ),
+)  # fmt: skip
+def test_the_ledger_copy_is_the_order_and_its_fingerprint(
+    status: str, version: str | None, po_number: str, comments: str | None, lines: list[Any]
+) -> None:
+    o = replace(
+        order(status=status),
+        version=version,
+        po_number=po_number,
+        comments=comments,
+        lines=tuple(lines),
+    )
+    text, fingerprint = ledger_copy(o)
+    assert json.loads(text) == order_to_json(o)
+    assert order_from_json(json.loads(text)) == o
+    assert fingerprint == content_fingerprint(o) == content_fingerprint(json.loads(text))
 
 
 @given(barcode=st.text(alphabet="0123456789", min_size=11, max_size=11))

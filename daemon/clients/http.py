@@ -134,6 +134,10 @@ def _tls_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+# A pass calls the same few URLs over and over (every create, every page of a listing).
+_url = functools.lru_cache(maxsize=256)(httpx.URL)
+
+
 # When the attempt running in this thread must end (time.monotonic()); None outside an attempt.
 _attempt_ends: ContextVar[float | None] = ContextVar("attempt_ends", default=None)
 
@@ -423,7 +427,7 @@ class HttpSession:
         timeout = min(self.timeout, self.deadline)
         request = httpx.Request(
             method,
-            self.base_url + path,
+            _url(self.base_url + path),
             params=params or None,
             content=content,
             headers=headers,
