@@ -9,7 +9,8 @@ servers do not share a core with the importer. Figures:
   posted one after another by a bare httpx loop, measured in the same run; and their ratio
   (target <= 1.5), best of three alternating rounds. Besides the creates, the import lists
   the orders from ORDRE, reads Zedonk's customers and products, maps every line and keeps
-  its ledger (two commits per batch of 50 orders);
+  its ledger (two commits per batch of 50 orders). It keeps up to three creates on the wire,
+  as it does in use; the floor posts one at a time, as a plain client would;
 - the latency each order adds: the import's time per order minus the floor's.
 """
 

@@ -82,7 +82,7 @@ OVERLAP = timedelta(minutes=5)  # re-read this much before the cursor: clocks an
 LOCK_FILE = "orders.lock"
 BATCH = 50  # orders per intent commit and per confirm commit
 LOCK_WAIT = 60.0  # seconds a pass waits for another pass to finish
-CREATES_IN_FLIGHT = 2  # Zedonk creates on the wire at once: one is mapped while one is stored
+CREATES_IN_FLIGHT = 3  # Zedonk creates on the wire at once: more are sent while one is stored
 LOOKUP_LAG = 1.0  # seconds Zedonk's lookup by connector_ref may lag behind a create
 CRASH_ENV = "ZEDONK_ORDRE_CRASH_AT"
 CRASH_POINTS = ("after_intent_commit", "after_zedonk_create", "after_history_commit")
@@ -620,8 +620,8 @@ class _Importer:
         their orders by lookup, so deferring the confirm trades a few GETs after a crash for
         one fsync per batch instead of two per order.
 
-        Up to ``CREATES_IN_FLIGHT`` creates are on the wire at once, so the next order is
-        mapped while Zedonk stores the last one; their outcomes are settled in row order.
+        Up to ``CREATES_IN_FLIGHT`` creates are on the wire at once, so the next orders are
+        mapped and sent while Zedonk stores one; their outcomes are settled in row order.
         """
         assert self.sender is not None
         rows = self._claim(keys)

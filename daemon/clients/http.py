@@ -264,8 +264,9 @@ class HttpSession:
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
         self._owns_transport = transport is None
+        # Room for the import's creates in flight and one call beside them, all kept open.
         self._transport = transport or _deadline_transport(
-            httpx.Limits(max_connections=4, max_keepalive_connections=2)
+            httpx.Limits(max_connections=4, max_keepalive_connections=4)
         )
         self._headers = {
             "Authorization": f"Bearer {token}",
