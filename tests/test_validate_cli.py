@@ -10,9 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer
+from typer.core import TyperGroup
 from typer.testing import CliRunner
 
-from daemon.cli import app
+from daemon.cli import COMMANDS, MODULES, app, modules_for
 from daemon.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -188,3 +190,43 @@ def test_validate_has_help() -> None:
     assert result.exit_code == 0
     for option in ("--root", "--format", "--show", "--debug"):
         assert option in result.output
+
+
+def test_each_command_line_loads_only_the_module_it_needs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("_ZEDONK_ORDRE_COMPLETE", raising=False)
+    assert modules_for(["validate", "--format", "json"]) == ("validate",)
+    assert modules_for(["--debug", "apply", "--yes"]) == ("plan",)
+    assert modules_for(["orders", "list"]) == ("orders",)
+    assert modules_for(["--version"]) == ()
+    for everything in ([], ["--help"], ["nosuch"], ["--debug"]):
+        assert modules_for(everything) == MODULES
+    monkeypatch.setenv("_ZEDONK_ORDRE_COMPLETE", "complete_bash")
+    assert modules_for(["validate"]) == MODULES
+
+
+def test_every_command_is_found_in_the_module_the_loader_names() -> None:
+    group = typer.main.get_command(app)
+    assert isinstance(group, TyperGroup)
+    for name, command in group.commands.items():
+        if isinstance(command, TyperGroup):  # a command with subcommands, e.g. orders
+            command = next(iter(command.commands.values()))
+        assert command.callback is not None
+        assert command.callback.__module__ == f"daemon.cli.{COMMANDS[name]}", name
+
+
+def test_validate_starts_without_the_remote_clients_history_or_sandbox() -> None:
+    probe = (
+        "import sys\n"
+        "from daemon.cli import main\n"
+        f"sys.argv = ['zedonk-ordre', 'validate', '--root', {str(REPO)!r}]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exit:\n"
+        "    print('exit', exit.code)\n"
+        "print(sorted(m for m in ('httpx', 'sqlite_utils', 'starlette', 'uvicorn')"
+        " if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.splitlines()[-2:] == ["exit 0", "[]"], done.stdout + done.stderr

@@ -1,17 +1,68 @@
-"""The ``zedonk-ordre`` command line: thin commands over the library, one error renderer."""
+"""The ``zedonk-ordre`` command line: thin commands over the library, one error renderer.
+
+Each command module registers its commands on the Typer app of ``daemon.cli.root`` when it
+is imported. ``main`` imports only the module of the command being run, so that ``validate``
+(run by the pre-commit hook on every commit) starts without httpx, the history or the sandbox
+servers; ``--help``, an unknown command and shell completion get every module.
+``from daemon.cli import app`` gives the app with every command.
+"""
 
 from __future__ import annotations
 
-# Each module registers its commands on ``app``; --help lists them in this order.
-# isort: off
-from daemon.cli import validate, plan, orders, service, sandbox  # noqa: F401
+import importlib
+import os
+import sys
+from collections.abc import Iterable
+from typing import Any
 
-# isort: on
-from daemon.cli.app import app
+import typer
+
+MODULES = ("validate", "plan", "orders", "service", "sandbox")  # --help lists them so
+COMMANDS = {
+    "validate": "validate",
+    "plan": "plan",
+    "apply": "plan",
+    "history": "plan",
+    "orders": "orders",
+    "run": "service",
+    "status": "service",
+    "pause": "service",
+    "resume": "service",
+    "demo": "service",
+    "sandbox": "sandbox",
+}
+PROG = "zedonk-ordre"
+
+
+def load(modules: Iterable[str] = MODULES) -> typer.Typer:
+    """The app with the commands of ``modules`` registered (every command by default)."""
+    for name in modules:
+        importlib.import_module(f"daemon.cli.{name}")
+    from daemon.cli.root import app
+
+    return app
+
+
+def modules_for(args: list[str]) -> tuple[str, ...]:
+    """The command modules a command line needs: the named command's alone when it names
+    one, none for a bare ``--version``, else all of them."""
+    if f"_{PROG.replace('-', '_').upper()}_COMPLETE" in os.environ:
+        return MODULES
+    first = next((arg for arg in args if not arg.startswith("-")), None)
+    if first is None and "--version" in args:
+        return ()
+    module = COMMANDS.get(first or "")
+    return (module,) if module else MODULES
 
 
 def main() -> None:
-    app(prog_name="zedonk-ordre")
+    load(modules_for(sys.argv[1:]))(prog_name=PROG)
 
 
-__all__ = ["app", "main"]
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        return load()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["app", "load", "main", "modules_for"]

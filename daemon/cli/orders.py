@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from daemon.cli.app import app, print_json
+from daemon.cli.root import app, print_json
 from daemon.config import Settings, find_root, load_settings
 from daemon.errors import ConfigError, ExitCode, ZedonkOrdreError
 from daemon.history import History

@@ -26,7 +26,7 @@ from daemon.apply import (
     refuse_if_stale,
     save_plan,
 )
-from daemon.cli.app import app, print_json
+from daemon.cli.root import app, print_json
 from daemon.config import Settings, find_root, load_settings, parse_duration
 from daemon.errors import ConfigError, ExitCode, ZedonkOrdreError
 from daemon.findings import Finding

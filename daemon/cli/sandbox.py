@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from daemon.cli.app import app
+from daemon.cli.root import app
 from daemon.errors import ZedonkOrdreError
 from daemon.sandbox import ORDRE_TOKEN, ZEDONK_TOKEN, SandboxError, start_sandboxes
 from daemon.sandbox.base import ADMIN_TOKEN, DEFAULT_SEED

@@ -10,7 +10,7 @@ from typing import Any
 
 import typer
 
-from daemon.cli.app import Options, app, print_json, render_error
+from daemon.cli.root import Options, app, print_json, render_error
 from daemon.config import Settings, find_root, load_settings
 from daemon.errors import ConfigError, ExitCode
 from daemon.history import History

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from daemon.catalogue import CatalogueSpec
-from daemon.cli.app import Options, app, print_json
+from daemon.cli.root import Options, app, print_json
 from daemon.config import Settings, find_root
 from daemon.errors import ConfigError, ExitCode
 from daemon.findings import Finding
