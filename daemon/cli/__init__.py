@@ -38,6 +38,7 @@ def load(modules: Iterable[str] = MODULES) -> typer.Typer:
     """The app with the commands of ``modules`` registered (every command by default)."""
     for name in modules:
         importlib.import_module(f"daemon.cli.{name}")
+    # Imported here: a module-level ``app`` would bypass ``__getattr__`` below.
     from daemon.cli.root import app
 
     return app
@@ -60,6 +61,7 @@ def main() -> None:
 
 
 def __getattr__(name: str) -> Any:
+    """``daemon.cli.app``: the app with every command, for tests and embedding."""
     if name == "app":
         return load()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
