@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from test_apply import Brand, brand  # noqa: F401  (the fixture)
 
-from daemon.cli.plan import parse_since
+from daemon.cli.history import parse_since
 from daemon.errors import ConfigError, ExitCode
 from daemon.history import History
 

@@ -17,12 +17,12 @@ from typing import Any
 
 import typer
 
-MODULES = ("validate", "plan", "orders", "service", "sandbox")  # --help lists them so
+MODULES = ("validate", "plan", "history", "orders", "service", "sandbox")  # --help lists them so
 COMMANDS = {
     "validate": "validate",
     "plan": "plan",
     "apply": "plan",
-    "history": "plan",
+    "history": "history",
     "orders": "orders",
     "run": "service",
     "status": "service",

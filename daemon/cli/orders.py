@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import time
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from daemon.cli.root import app, print_json
-from daemon.config import Settings, find_root, load_settings
+from daemon.cli.root import (
+    JSON_VERSION,
+    FormatOption,
+    OutputFormat,
+    RootOption,
+    app,
+    print_json,
+    repository_root,
+)
+from daemon.config import Settings, load_settings
 from daemon.errors import ConfigError, ExitCode, ZedonkOrdreError
 from daemon.history import History
 from daemon.lock import StateLock
@@ -26,7 +33,6 @@ from daemon.orders import (
     retry_import,
 )
 
-JSON_VERSION = 1
 STATES = (
     "pending",
     "sending",
@@ -45,26 +51,8 @@ orders_app = typer.Typer(
 app.add_typer(orders_app, name="orders")
 
 
-class OutputFormat(StrEnum):
-    text = "text"
-    json = "json"
-
-
-RootOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--root",
-        help="The directory that holds connector.yaml. Default: the nearest one upwards.",
-        file_okay=False,
-    ),
-]
-FormatOption = Annotated[
-    OutputFormat, typer.Option("--format", help="text for people, json for scripts.")
-]
-
-
 def _settings(root: Path | None) -> Settings:
-    return load_settings(root if root is not None else find_root(Path.cwd()))
+    return load_settings(repository_root(root))
 
 
 def _exit_code(result: ImportResult) -> int:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import sys
-from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,17 +24,22 @@ from daemon.apply import (
     refuse_if_stale,
     save_plan,
 )
-from daemon.cli.root import app, print_json
-from daemon.config import Settings, find_root, load_settings, parse_duration
-from daemon.errors import ConfigError, ExitCode, ZedonkOrdreError
+from daemon.cli.root import (
+    JSON_VERSION,
+    OutputFormat,
+    RootOption,
+    app,
+    print_json,
+    repository_root,
+)
+from daemon.config import Settings, load_settings
+from daemon.errors import ExitCode, ZedonkOrdreError
 from daemon.findings import Finding
 from daemon.gitinfo import catalogue_commit
 from daemon.history import History
 from daemon.lock import StateLock
 from daemon.plan import Action, Plan
 from daemon.planfmt import SHOWN_IN_PLAN, plan_json, render_markdown, render_text
-
-JSON_VERSION = 1
 
 
 class PlanFormat(StrEnum):
@@ -45,31 +48,10 @@ class PlanFormat(StrEnum):
     markdown = "markdown"
 
 
-class OutputFormat(StrEnum):
-    text = "text"
-    json = "json"
-
-
-RootOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--root",
-        help="The directory that holds connector.yaml. Default: the nearest one upwards.",
-        file_okay=False,
-    ),
-]
 StrictOption = Annotated[
     bool,
     typer.Option("--strict", help="Products left out for bad barcodes are errors, not warnings."),
 ]
-
-
-def _root(root: Path | None) -> Path:
-    if root is not None:
-        if not root.is_dir():
-            raise ConfigError(f"--root {root} is not a directory", hint="pass the repository root")
-        return root
-    return find_root(Path.cwd())
 
 
 def _warn(findings: tuple[Finding, ...]) -> None:
@@ -79,7 +61,7 @@ def _warn(findings: tuple[Finding, ...]) -> None:
 
 
 def _make_plan(root: Path | None, strict: bool) -> tuple[Settings, PlanResult]:
-    settings, catalogue, findings = load_tree(_root(root))
+    settings, catalogue, findings = load_tree(repository_root(root))
     with open_clients(settings) as (zedonk, ordre):
         result = plan_only(settings, catalogue, zedonk, ordre, strict=strict, findings=findings)
     return settings, result
@@ -214,7 +196,7 @@ def apply(
     4 another process holds the lock, 5 the saved plan no longer matches ORDRE.
     """
     if plan_file is not None:
-        settings = load_settings(_root(root))
+        settings = load_settings(repository_root(root))
         with StateLock(settings.state_dir, "apply"), History.open(settings.state_dir) as history:
             saved = load_plan(plan_file)
             with open_clients(settings) as (_, ordre):
@@ -241,7 +223,7 @@ def apply(
         _finish(report, output)
         return
 
-    settings, catalogue, findings = load_tree(_root(root))
+    settings, catalogue, findings = load_tree(repository_root(root))
     with (
         StateLock(settings.state_dir, "apply"),
         History.open(settings.state_dir) as history,
@@ -279,139 +261,3 @@ def apply(
         )
         finish_apply_run(history, report)
     _finish(report, output)
-
-
-# --------------------------------------------------------------------------- history
-
-
-def parse_since(text: str, *, now: datetime | None = None) -> str:
-    """``2h``, ``7d`` (ago) or a date/time (``2026-11-01``, RFC 3339) -> RFC 3339 UTC."""
-    now = now or datetime.now(UTC)
-    try:
-        return (now - timedelta(seconds=parse_duration(text))).isoformat(timespec="microseconds")
-    except ValueError:
-        pass
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        raise ConfigError(
-            f"--since {text!r} is neither a duration nor a date",
-            hint="use a duration like 30m, 2h or 7d, or a date like 2026-11-01",
-        ) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _short(value: Any, width: int = 90) -> str:
-    text = " ".join(str(value or "").split())
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _duration(run: dict[str, Any]) -> str:
-    if not run.get("finished_at"):
-        return "-"
-    seconds = (
-        datetime.fromisoformat(run["finished_at"]) - datetime.fromisoformat(run["started_at"])
-    ).total_seconds()
-    return f"{seconds:.1f}s"
-
-
-def _counts(summary: Any) -> str:
-    if not isinstance(summary, dict):
-        return ""
-    return " ".join(f"{k}={v}" for k, v in summary.items() if v)
-
-
-def _run_events(history: History, run_id: int) -> list[dict[str, Any]]:
-    return history.query("SELECT * FROM events WHERE run_id = ? ORDER BY id", (run_id,))
-
-
-@app.command()
-def history(
-    root: RootOption = None,
-    errors: Annotated[
-        bool, typer.Option("--errors", help="Only runs that failed or finished partly.")
-    ] = False,
-    since: Annotated[
-        str | None,
-        typer.Option("--since", help="Only since a duration ago (30m, 2h, 7d) or a date."),
-    ] = None,
-    kind: Annotated[
-        str | None,
-        typer.Option("--kind", help="Only runs of one kind: apply, reconcile, import, ..."),
-    ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most N runs.")] = 50,
-    run: Annotated[
-        int | None, typer.Option("--run", help="Show one run with its actions and events.")
-    ] = None,
-    output: Annotated[
-        OutputFormat, typer.Option("--format", help="text for people, json for scripts.")
-    ] = OutputFormat.text,
-) -> None:
-    """List past runs (apply, reconcile, import) with their results, newest first."""
-    settings = load_settings(_root(root))
-    with History.open(settings.state_dir, read_only=True) as store:
-        if run is not None:
-            rows = store.query("SELECT * FROM runs WHERE id = ?", (run,))
-            if not rows:
-                raise ZedonkOrdreError(
-                    f"there is no run {run} in the history", hint="list runs with `history`"
-                )
-            detail = rows[0]
-            detail["summary"] = json.loads(detail["summary"]) if detail["summary"] else None
-            actions = store.actions(run)
-            events = _run_events(store, run)
-            if output is OutputFormat.json:
-                print_json(
-                    {
-                        "format_version": JSON_VERSION,
-                        "run": detail,
-                        "actions": actions,
-                        "events": events,
-                    }
-                )
-                return
-            _echo_run(detail)
-            for action in actions:
-                line = f"  {action['seq']:>4} {action['status']:<8} {action['intent']}"
-                if action.get("remote_id"):
-                    line += f" [{action['remote_id']}]"
-                typer.echo(line)
-                if action.get("error"):
-                    typer.echo(f"         {_short(action['error'], 200)}")
-            for event in events:
-                typer.echo(f"  {event['level']}: {event['code']}: {_short(event['message'], 200)}")
-            return
-        since_at = parse_since(since) if since else None
-        runs = store.runs(kind=kind, since=since_at, errors_only=errors, limit=limit)
-        events = store.events(since=since_at, level="error", limit=limit) if errors else []
-        if output is OutputFormat.json:
-            print_json({"format_version": JSON_VERSION, "runs": runs, "events": events})
-            return
-        if not runs and not events:
-            typer.echo("No runs match." if (errors or since or kind) else "No runs yet.")
-            return
-        for row in runs:
-            _echo_run(row)
-        if events:
-            typer.echo("Errors:")
-            for event in events:
-                subject = f" {event['subject']}:" if event.get("subject") else ""
-                typer.echo(
-                    f"  {event['at'][:19]} {event['code']}:{subject} "
-                    f"{_short(event['message'], 160)}"
-                )
-
-
-def _echo_run(row: dict[str, Any]) -> None:
-    commit = (row.get("git_commit") or "")[:12]
-    line = (
-        f"{row['id']:>5} {row['started_at'][:19]} {row['kind']:<9} {row['trigger']:<7} "
-        f"{row['result']:<10} {_duration(row):>7} {_counts(row.get('summary'))}"
-    )
-    if commit:
-        line += f" @{commit}"
-    typer.echo(line.rstrip())
-    if row.get("error"):
-        typer.echo(f"      {_short(row['error'])}")

@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from typing import Any
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
@@ -92,6 +94,38 @@ def root(
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+
+
+JSON_VERSION = 1  # of every --format json document
+
+
+class OutputFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+RootOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--root",
+        help="The directory that holds connector.yaml. Default: the nearest one upwards.",
+        file_okay=False,
+    ),
+]
+FormatOption = Annotated[
+    OutputFormat, typer.Option("--format", help="text for people, json for scripts.")
+]
+
+
+def repository_root(root: Path | None) -> Path:
+    """``--root`` as given, else the nearest directory upwards that holds connector.yaml."""
+    from daemon.config import find_root  # loads the schemas: only commands that need it
+
+    if root is not None:
+        if not root.is_dir():
+            raise ConfigError(f"--root {root} is not a directory", hint="pass the repository root")
+        return root
+    return find_root(Path.cwd())
 
 
 def print_json(document: Any) -> None:
