@@ -1,4 +1,4 @@
-"""Commands: plan, apply, history (docs/plan-apply.md describes them and their exit codes)."""
+"""Commands: plan and apply (docs/plan-apply.md describes them and their exit codes)."""
 
 from __future__ import annotations
 
