@@ -4,32 +4,25 @@ from __future__ import annotations
 
 import logging
 import signal
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import typer
 
-from daemon.cli.root import Options, app, print_json, render_error
-from daemon.config import Settings, find_root, load_settings
+from daemon.cli.root import (
+    Options,
+    OutputFormat,
+    RootOption,
+    app,
+    print_json,
+    render_error,
+    repository_root,
+)
+from daemon.config import Settings, load_settings
 from daemon.errors import ConfigError, ExitCode
 from daemon.history import History
 from daemon.lock import describe
 from daemon.status import gather, pause, resume
-
-ROOT_OPTION = typer.Option(
-    None,
-    "--root",
-    help="The repository with connector.yaml. Default: the current directory or the nearest "
-    "parent that holds connector.yaml.",
-    file_okay=False,
-)
-
-
-class OutputFormat(StrEnum):
-    text = "text"
-    json = "json"
-
 
 FORMAT_OPTION = typer.Option(
     OutputFormat.text, "--format", help="text for people, json for scripts.", case_sensitive=False
@@ -37,7 +30,7 @@ FORMAT_OPTION = typer.Option(
 
 
 def _settings(root: Path | None) -> Settings:
-    return load_settings(root if root is not None else find_root(Path.cwd()))
+    return load_settings(repository_root(root))
 
 
 def _state_dir(root: Path | None) -> Path:
@@ -45,7 +38,7 @@ def _state_dir(root: Path | None) -> Path:
 
 
 @app.command()
-def run(root: Path | None = ROOT_OPTION) -> None:
+def run(root: RootOption = None) -> None:
     """Run the daemon: watch catalogue/, reconcile ORDRE, import orders; stop on SIGTERM.
 
     Exit codes: 0 after a clean stop; 78 when connector.yaml or the tokens are invalid at
@@ -124,7 +117,7 @@ def render_status(doc: dict[str, Any]) -> str:
 
 @app.command()
 def status(
-    root: Path | None = ROOT_OPTION,
+    root: RootOption = None,
     output: OutputFormat = FORMAT_OPTION,
 ) -> None:
     """Show the last reconcile and poll, orders waiting or in trouble, the lock and any pause."""
@@ -138,7 +131,7 @@ def status(
 @app.command("pause")
 def pause_command(
     reason: str = typer.Option(..., "--reason", help="Why, for the people who will read status."),
-    root: Path | None = ROOT_OPTION,
+    root: RootOption = None,
 ) -> None:
     """Stop automatic reconciling (orders keep being imported) until `resume`."""
     if not reason.strip():
@@ -149,7 +142,7 @@ def pause_command(
 
 
 @app.command("resume")
-def resume_command(root: Path | None = ROOT_OPTION) -> None:
+def resume_command(root: RootOption = None) -> None:
     """Restart automatic reconciling; edits made meanwhile are applied at once."""
     with History.open(_state_dir(root)) as history:
         record = resume(history)

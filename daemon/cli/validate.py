@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from daemon.catalogue import CatalogueSpec
-from daemon.cli.root import Options, app, print_json
-from daemon.config import Settings, find_root
+from daemon.cli.root import Options, app, print_json, repository_root
+from daemon.config import Settings
 from daemon.errors import ConfigError, ExitCode
 from daemon.findings import Finding
 from daemon.validation import ValidationReport, validate_tree
@@ -25,13 +25,9 @@ class OutputFormat(StrEnum):
 def resolve_root(root: Path | None) -> Path:
     """``--root`` as given, else the nearest directory upwards that holds connector.yaml."""
     if root is not None:
-        if not root.is_dir():
-            raise ConfigError(
-                f"--root {root} is not a directory", hint="pass the repository's root"
-            )
-        return root
+        return repository_root(root)
     try:
-        return find_root(Path.cwd())
+        return repository_root(None)
     except ConfigError:
         return Path.cwd()  # validate then reports the missing connector.yaml as a finding
 
