@@ -37,10 +37,10 @@ from typing import Any
 import httpx
 
 from daemon.clients import OrdreClient
-from daemon.history import History
 from daemon.sandbox.base import ADMIN_TOKEN, DEFAULT_SEED
 from daemon.sandbox.harness import ORDRE_TOKEN, ZEDONK_TOKEN
 from daemon.sandbox.seed import zedonk_tables
+from daemon.store.history import History
 
 FILES, LOOKS_PER_FILE = 40, 5
 REPO = Path(__file__).resolve().parent.parent
@@ -137,7 +137,8 @@ def rss_mb(pid: int) -> float:
 def floor_rss_mb() -> float:
     """A Python process with the daemon's modules imported, doing nothing."""
     code = (
-        "import daemon.service, daemon.apply, daemon.orders, daemon.web, daemon.watch, sys;"
+        "import daemon.service, daemon.reconcile, daemon.orders, daemon.service.web,"
+        " daemon.service.watch, sys;"
         "print('ready', flush=True); sys.stdin.read()"
     )
     proc = subprocess.Popen(

@@ -25,9 +25,9 @@ from typing import Any
 import httpx
 
 from bench import start_sandboxes
-from daemon.config import load_settings
-from daemon.history import History
 from daemon.orders import ImportResult, import_orders
+from daemon.store.history import History
+from daemon.tree.settings import load_settings
 
 ORDERS, LINES = 1000, 20
 ROUNDS = 3

@@ -25,9 +25,9 @@ from typing import Any
 import httpx
 
 from bench import start_sandboxes
-from daemon.apply import load_tree, open_clients, plan_only, reconcile
-from daemon.config import load_settings
-from daemon.history import History
+from daemon.reconcile import load_tree, open_clients, plan_only, reconcile
+from daemon.store.history import History
+from daemon.tree.settings import load_settings
 
 ADMIN = {"Authorization": "Bearer sandbox-admin-token"}
 ZEDONK_TOKEN, ORDRE_TOKEN = "zedonk-sandbox-token", "ordre-sandbox-token"

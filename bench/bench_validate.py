@@ -18,9 +18,9 @@ from pathlib import Path
 import yaml
 
 from bench.gen_catalogue import generate
-from daemon.resources import CATALOGUE_SCHEMA, CONNECTOR_SCHEMA
-from daemon.schema import validator
-from daemon.validation import validate_tree
+from daemon.tree.resources import CATALOGUE_SCHEMA, CONNECTOR_SCHEMA
+from daemon.tree.schema import validator
+from daemon.tree.validation import validate_tree
 
 ROUNDS = 15  # interleaved, best of each: other load on the machine hits both alike
 

@@ -26,11 +26,11 @@ from typing import Any
 import yaml
 
 from daemon.clients import OrdreClient
-from daemon.config import CONNECTOR_FILE, find_root, load_settings
 from daemon.errors import ConfigError
-from daemon.history import History
 from daemon.sandbox import SandboxPair, start_sandboxes
 from daemon.service import Service
+from daemon.store.history import History
+from daemon.tree.settings import CONNECTOR_FILE, find_root, load_settings
 
 Say = Callable[[str], None]
 

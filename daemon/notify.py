@@ -25,9 +25,9 @@ from typing import Any
 
 import httpx
 
-from daemon.config import EmailSettings, Settings, WebhookSettings
 from daemon.errors import ZedonkOrdreError
-from daemon.history import History, utcnow
+from daemon.store.history import History, utcnow
+from daemon.tree.settings import EmailSettings, Settings, WebhookSettings
 
 log = logging.getLogger("daemon.notify")
 

@@ -15,10 +15,10 @@ import httpx
 import pytest
 
 from daemon.clients import ZedonkClient
-from daemon.config import Settings, load_settings
-from daemon.history import History
-from daemon.model import Customer, SalesOrder
+from daemon.core.model import Customer, SalesOrder
 from daemon.sandbox import SandboxPair, start_sandboxes
+from daemon.store.history import History
+from daemon.tree.settings import Settings, load_settings
 
 ZEDONK_ENV = "ZO_TEST_ZEDONK_TOKEN"
 ORDRE_ENV = "ZO_TEST_ORDRE_TOKEN"

@@ -20,15 +20,15 @@ import pytest
 from sandbox_harness import Sandboxes
 from typer.testing import CliRunner
 
-from daemon.apply import ReconcileResult, load_tree, open_clients, plan_only, reconcile
 from daemon.cli import app
 from daemon.clients.ordre import OrdreClient
-from daemon.config import Settings, load_settings
+from daemon.core.plan import Plan
 from daemon.errors import ExitCode
-from daemon.gitinfo import catalogue_commit
-from daemon.history import History
-from daemon.lock import StateLock
-from daemon.plan import Plan
+from daemon.reconcile import ReconcileResult, load_tree, open_clients, plan_only, reconcile
+from daemon.store.history import History
+from daemon.store.lock import StateLock
+from daemon.tree.gitinfo import catalogue_commit
+from daemon.tree.settings import Settings, load_settings
 
 Tree = Mapping[str, Sequence[tuple[str, Sequence[str]]]]  # collection -> [(look, [ids])]
 

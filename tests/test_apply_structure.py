@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from daemon.apply import Converged, ReconcileResult
+from daemon.reconcile import Converged, ReconcileResult
 from tests.test_apply import MAIN, Brand, Tree, expected
 from tests.test_apply import brand as brand  # the same catalogue repository fixture
 

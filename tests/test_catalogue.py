@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 
-from daemon import catalogue
-from daemon.catalogue import (
+from daemon.core.model import ProductId
+from daemon.errors import ConfigError
+from daemon.tree import catalogue
+from daemon.tree.catalogue import (
     CleanFiles,
     Location,
     StyleRef,
     check_catalogue,
     load_catalogue,
 )
-from daemon.errors import ConfigError
-from daemon.model import ProductId
 
 REPO = Path(__file__).resolve().parent.parent
 BASE = Path(__file__).parent / "configs" / "base"

@@ -15,16 +15,7 @@ from typing import Any
 import pytest
 
 from daemon.clients import BrokenItem, OrdreClient, RetryPolicy, ZedonkClient
-from daemon.errors import (
-    AuthError,
-    BadResponse,
-    Conflict,
-    NotFound,
-    OutcomeUnknown,
-    RateLimited,
-    TransientError,
-)
-from daemon.model import (
+from daemon.core.model import (
     Address,
     Customer,
     Listing,
@@ -35,6 +26,15 @@ from daemon.model import (
     OrdreLook,
     SalesOrder,
     SalesOrderLine,
+)
+from daemon.errors import (
+    AuthError,
+    BadResponse,
+    Conflict,
+    NotFound,
+    OutcomeUnknown,
+    RateLimited,
+    TransientError,
 )
 from daemon.sandbox import SandboxPair
 

@@ -16,8 +16,7 @@ import httpx
 import pytest
 
 from daemon.clients import BrokenItem, OrdreClient, RetryPolicy, ZedonkClient
-from daemon.errors import BadResponse, Conflict, OutcomeUnknown
-from daemon.model import (
+from daemon.core.model import (
     Address,
     Customer,
     Listing,
@@ -30,6 +29,7 @@ from daemon.model import (
     SalesOrder,
     SalesOrderLine,
 )
+from daemon.errors import BadResponse, Conflict, OutcomeUnknown
 
 TOKEN = "zedonk-secret-token-1234"
 Handler = Callable[[httpx.Request], httpx.Response]

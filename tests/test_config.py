@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.config import (
+from daemon.errors import ConfigError
+from daemon.tree.settings import (
     TokenRef,
     check_settings,
     find_root,
@@ -17,7 +18,6 @@ from daemon.config import (
     parse_duration,
     parse_listen,
 )
-from daemon.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
 BASE = Path(__file__).parent / "configs" / "base"

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon import gtin
+from daemon.core import gtin
 
 
 def test_check_digit_worked_examples() -> None:

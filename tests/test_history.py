@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from daemon.history import History, migrations
+from daemon.store.history import History, migrations
 
 
 def test_open_creates_a_private_file_with_wal_and_migrations(tmp_path: Path) -> None:
@@ -82,7 +82,7 @@ def test_a_failed_transaction_leaves_nothing_behind(tmp_path: Path) -> None:
 OPEN_AT = """
 import sys, time
 from pathlib import Path
-from daemon.history import History
+from daemon.store.history import History
 start = float(sys.argv[2])
 while time.time() < start:
     pass

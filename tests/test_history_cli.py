@@ -10,7 +10,7 @@ from test_apply import Brand, brand  # noqa: F401  (the fixture)
 
 from daemon.cli.history import parse_since
 from daemon.errors import ConfigError, ExitCode
-from daemon.history import History
+from daemon.store.history import History
 
 
 def test_history_lists_runs_of_every_kind_with_filters(brand: Brand) -> None:  # noqa: F811

@@ -5,12 +5,12 @@ from pathlib import Path
 import pytest
 
 from daemon.errors import ExitCode, LockHeld
-from daemon.lock import StateLock, current_holder
+from daemon.store.lock import StateLock, current_holder
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from daemon.lock import StateLock
+from daemon.store.lock import StateLock
 lock = StateLock(Path(sys.argv[1]), "test holder")
 lock.acquire()
 print("held", flush=True)

@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from daemon.config import (
+from daemon.notify import Notifier
+from daemon.store.history import History
+from daemon.tree.settings import (
     CatalogueSettings,
     DaemonSettings,
     EmailSettings,
@@ -25,8 +27,6 @@ from daemon.config import (
     TokenRef,
     WebhookSettings,
 )
-from daemon.history import History
-from daemon.notify import Notifier
 
 
 def free_port() -> int:

@@ -10,10 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from daemon import gtin
-from daemon.errors import ConfigError
-from daemon.model import Address, Customer, OrdreOrder, OrdreOrderLine, Product, ProductId, Sku
-from daemon.ordermap import (
+from daemon.core import gtin
+from daemon.core.model import Address, Customer, OrdreOrder, OrdreOrderLine, Product, ProductId, Sku
+from daemon.core.ordermap import (
     ImportTarget,
     NoLinesMatched,
     OrderMappingError,
@@ -32,6 +31,7 @@ from daemon.ordermap import (
     order_to_json,
     triage,
 )
+from daemon.errors import ConfigError
 
 EAN = "5061234500013"  # valid EAN-13
 UPC = "036000291452"  # valid UPC-A

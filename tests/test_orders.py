@@ -19,9 +19,7 @@ from orders_support import (
 )
 
 from daemon.clients import ZedonkClient
-from daemon.config import Settings
 from daemon.errors import ConfigError
-from daemon.history import History
 from daemon.notify import Notifier
 from daemon.orders import (
     ImportResult,
@@ -33,6 +31,8 @@ from daemon.orders import (
     retry_import,
 )
 from daemon.sandbox import SandboxPair
+from daemon.store.history import History
+from daemon.tree.settings import Settings
 
 sandboxes, pair = orders_support.sandboxes, orders_support.pair  # fixtures
 

@@ -24,9 +24,9 @@ from orders_support import (
 )
 
 from daemon.clients import ZedonkClient
-from daemon.history import History
 from daemon.orders import CRASH_POINTS
 from daemon.sandbox import SandboxPair
+from daemon.store.history import History
 
 sandboxes, pair = orders_support.sandboxes, orders_support.pair  # fixtures
 
@@ -101,7 +101,7 @@ HOLD_LOCK = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from daemon.lock import StateLock
+    from daemon.store.lock import StateLock
     with StateLock(Path(sys.argv[1]), "daemon"):
         print("locked", flush=True)
         time.sleep(60)
@@ -112,8 +112,8 @@ IMPORT_ONCE = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from daemon.config import load_settings
-    from daemon.history import History
+    from daemon.tree.settings import load_settings
+    from daemon.store.history import History
     from daemon.orders import import_orders
     settings = load_settings(Path(sys.argv[1]))
     with History.open(settings.state_dir) as history:

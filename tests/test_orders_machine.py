@@ -29,10 +29,10 @@ from hypothesis.stateful import (
 from orders_support import barcodes, known_retailer, orders_per_ref, ordre_order, write_connector
 
 import daemon.orders
-from daemon.config import Settings
-from daemon.history import History
 from daemon.orders import CRASH_POINTS, import_orders
 from daemon.sandbox import SandboxPair
+from daemon.store.history import History
+from daemon.tree.settings import Settings
 
 sandboxes, pair = orders_support.sandboxes, orders_support.pair  # fixtures
 

@@ -10,9 +10,9 @@ from aiosmtpd.controller import Controller
 from orders_support import barcodes, ledger, orders_per_ref, run_cli, submit, write_connector
 from test_orders_review import CREATE, UNKNOWN, Inbox, run
 
-from daemon.config import Settings
 from daemon.orders import LOOKUP_LAG
 from daemon.sandbox import SandboxPair
+from daemon.tree.settings import Settings
 
 sandboxes, pair = orders_support.sandboxes, orders_support.pair  # fixtures
 

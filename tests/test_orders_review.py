@@ -23,12 +23,12 @@ from orders_support import (
 )
 
 from daemon.clients import ZedonkClient
-from daemon.config import Settings
-from daemon.history import History
-from daemon.model import SalesOrder, SalesOrderLine
+from daemon.core.model import SalesOrder, SalesOrderLine
 from daemon.notify import Notifier
 from daemon.orders import ImportResult, import_details, import_orders
 from daemon.sandbox import SandboxPair
+from daemon.store.history import History
+from daemon.tree.settings import Settings
 
 sandboxes, pair = orders_support.sandboxes, orders_support.pair  # fixtures
 

@@ -15,8 +15,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.catalogue import Location
-from daemon.model import (
+from daemon.core.model import (
     Address,
     Listing,
     ListingPrice,
@@ -25,9 +24,10 @@ from daemon.model import (
     OrdreCustomer,
     OrdreLook,
 )
-from daemon.plan import Action, OrdreSnapshot, Plan, make_plan
-from daemon.planfmt import NO_CHANGES, plan_json, render_markdown, render_text
-from daemon.resolve import Desired, DesiredCollection, DesiredLook
+from daemon.core.plan import Action, OrdreSnapshot, Plan, make_plan
+from daemon.core.planfmt import NO_CHANGES, plan_json, render_markdown, render_text
+from daemon.core.resolve import Desired, DesiredCollection, DesiredLook
+from daemon.tree.catalogue import Location
 
 HERE = Location("catalogue/a.yaml", 1, 1)
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from daemon import gtin
-from daemon.catalogue import (
+from daemon.core import gtin
+from daemon.core.model import Address, Customer, Price, Product, ProductId, Season, Sku
+from daemon.core.resolve import ZedonkSnapshot, resolve
+from daemon.tree.catalogue import (
     CatalogueSpec,
     CollectionSpec,
     Location,
@@ -15,8 +17,6 @@ from daemon.catalogue import (
     Selector,
     StyleRef,
 )
-from daemon.model import Address, Customer, Price, Product, ProductId, Season, Sku
-from daemon.resolve import ZedonkSnapshot, resolve
 
 FILE = "catalogue/aw26.yaml"
 SEASONS = (

@@ -15,9 +15,16 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.catalogue import CatalogueSpec, CollectionSpec, Location, LookSpec, Selector, StyleRef
-from daemon.model import Price, ProductId, Sku
-from daemon.resolve import Resolution, Structure, ZedonkSnapshot, resolve, resolve_structure
+from daemon.core.model import Price, ProductId, Sku
+from daemon.core.resolve import Resolution, Structure, ZedonkSnapshot, resolve, resolve_structure
+from daemon.tree.catalogue import (
+    CatalogueSpec,
+    CollectionSpec,
+    Location,
+    LookSpec,
+    Selector,
+    StyleRef,
+)
 from tests.test_resolve import FILE, SEASONS, at, look, product
 
 PRICE = (Price("AW26", "EUR", Decimal("310"), Decimal("775")),)

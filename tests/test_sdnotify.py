@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.sdnotify import SystemdNotifier
+from daemon.service.sdnotify import SystemdNotifier
 
 
 def _receiver(address: str | bytes) -> socket.socket:

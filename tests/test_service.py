@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 import yaml
 
-from daemon.config import load_settings
 from daemon.errors import ConfigError, LockHeld
-from daemon.history import History
-from daemon.sdnotify import SystemdNotifier
 from daemon.service import JournalFormatter, Service, backoff, tree_fingerprint
-from daemon.status import pause, resume
+from daemon.service.sdnotify import SystemdNotifier
+from daemon.store.history import History
+from daemon.store.status import pause, resume
+from daemon.tree.settings import load_settings
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -10,8 +10,8 @@ from test_service import make_tree
 from typer.testing import CliRunner
 
 from daemon.cli import app
-from daemon.history import History
-from daemon.lock import StateLock
+from daemon.store.history import History
+from daemon.store.lock import StateLock
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -18,7 +18,7 @@ import pytest
 from sandbox_harness import Sandboxes
 from test_service import make_tree, wait_until
 
-from daemon.history import History
+from daemon.store.history import History
 
 
 class Daemon:

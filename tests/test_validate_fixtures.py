@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from daemon.validation import validate_tree
-from daemon.yamlload import MAX_FILE_BYTES
+from daemon.tree.validation import validate_tree
+from daemon.tree.yamlload import MAX_FILE_BYTES
 
 CONFIGS = Path(__file__).parent / "configs"
 FIXTURES = sorted(p for p in CONFIGS.glob("*valid/*") if p.is_dir())

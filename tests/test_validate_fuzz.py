@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from daemon.validation import validate_tree
+from daemon.tree.validation import validate_tree
 
 BASE = Path(__file__).parent / "configs" / "base"
 FILES = ("catalogue/main.yaml", "connector.yaml")

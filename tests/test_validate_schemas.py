@@ -14,8 +14,8 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from daemon.resources import CATALOGUE_SCHEMA, CONNECTOR_SCHEMA, load_schema, schema_dir
-from daemon.schema import format_checker, validator
+from daemon.tree.resources import CATALOGUE_SCHEMA, CONNECTOR_SCHEMA, load_schema, schema_dir
+from daemon.tree.schema import format_checker, validator
 
 REPO = Path(__file__).resolve().parent.parent
 SCHEMAS = [CONNECTOR_SCHEMA, CATALOGUE_SCHEMA]
@@ -144,7 +144,7 @@ def test_the_wheel_carries_the_schemas(tmp_path: Path) -> None:
     )
     assert installed.returncode == 0, installed.stderr
     code = (
-        "from daemon.resources import schema_dir, load_schema; print(schema_dir()); "
+        "from daemon.tree.resources import schema_dir, load_schema; print(schema_dir()); "
         "print(load_schema('catalogue.schema.json')['title'])"
     )
     where = run(sys.executable, "-c", code, cwd=tmp_path, PYTHONPATH=str(target))

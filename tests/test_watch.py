@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.watch import OVERFLOW_LOGGER, Debouncer, TreeWatcher, is_ignored, relevant
+from daemon.service.watch import OVERFLOW_LOGGER, Debouncer, TreeWatcher, is_ignored, relevant
 
 
 class Recorder:

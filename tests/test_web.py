@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from daemon.history import History, utcnow
-from daemon.status import pause
-from daemon.web import ActivityServer
+from daemon.service.web import ActivityServer
+from daemon.store.history import History, utcnow
+from daemon.store.status import pause
 
 SAMPLE_LINE = re.compile(r'^[a-z_]+(\{([a-z_]+="[^"]*",?)*\})? -?[0-9.e+]+$')
 

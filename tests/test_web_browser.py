@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from daemon.history import History
-from daemon.web import ActivityServer
+from daemon.service.web import ActivityServer
+from daemon.store.history import History
 from tests.test_web import fill
 
 pytestmark = pytest.mark.browser

@@ -12,7 +12,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from daemon.yamlload import load_bytes, load_file
+from daemon.tree.yamlload import load_bytes, load_file
 
 
 def load(text: str | bytes) -> tuple[Any, list[str]]:

@@ -16,9 +16,9 @@ from daemon.cli.root import (
     print_json,
     repository_root,
 )
-from daemon.config import load_settings, parse_duration
 from daemon.errors import ConfigError, ZedonkOrdreError
-from daemon.history import History
+from daemon.store.history import History
+from daemon.tree.settings import load_settings, parse_duration
 
 
 def parse_since(text: str, *, now: datetime | None = None) -> str:

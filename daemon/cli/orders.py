@@ -17,10 +17,7 @@ from daemon.cli.root import (
     print_json,
     repository_root,
 )
-from daemon.config import Settings, load_settings
 from daemon.errors import ConfigError, ExitCode, ZedonkOrdreError
-from daemon.history import History
-from daemon.lock import StateLock
 from daemon.notify import Notifier
 from daemon.orders import (
     ImportResult,
@@ -32,6 +29,9 @@ from daemon.orders import (
     open_clients,
     retry_import,
 )
+from daemon.store.history import History
+from daemon.store.lock import StateLock
+from daemon.tree.settings import Settings, load_settings
 
 STATES = (
     "pending",

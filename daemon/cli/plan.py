@@ -9,7 +9,19 @@ from typing import Annotated, Any
 
 import typer
 
-from daemon.apply import (
+from daemon.cli.root import (
+    JSON_VERSION,
+    OutputFormat,
+    RootOption,
+    app,
+    print_json,
+    repository_root,
+)
+from daemon.core.findings import Finding
+from daemon.core.plan import Action, Plan
+from daemon.core.planfmt import SHOWN_IN_PLAN, plan_json, render_markdown, render_text
+from daemon.errors import ExitCode, ZedonkOrdreError
+from daemon.reconcile import (
     ApplyReport,
     PlanResult,
     apply_plan,
@@ -24,22 +36,10 @@ from daemon.apply import (
     refuse_if_stale,
     save_plan,
 )
-from daemon.cli.root import (
-    JSON_VERSION,
-    OutputFormat,
-    RootOption,
-    app,
-    print_json,
-    repository_root,
-)
-from daemon.config import Settings, load_settings
-from daemon.errors import ExitCode, ZedonkOrdreError
-from daemon.findings import Finding
-from daemon.gitinfo import catalogue_commit
-from daemon.history import History
-from daemon.lock import StateLock
-from daemon.plan import Action, Plan
-from daemon.planfmt import SHOWN_IN_PLAN, plan_json, render_markdown, render_text
+from daemon.store.history import History
+from daemon.store.lock import StateLock
+from daemon.tree.gitinfo import catalogue_commit
+from daemon.tree.settings import Settings, load_settings
 
 
 class PlanFormat(StrEnum):

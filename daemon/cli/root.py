@@ -120,7 +120,7 @@ FormatOption = Annotated[
 
 def repository_root(root: Path | None) -> Path:
     """``--root`` as given, else the nearest directory upwards that holds connector.yaml."""
-    from daemon.config import find_root  # loads the schemas: only commands that need it
+    from daemon.tree.settings import find_root  # loads the schemas: only commands that need it
 
     if root is not None:
         if not root.is_dir():

@@ -18,11 +18,11 @@ from daemon.cli.root import (
     render_error,
     repository_root,
 )
-from daemon.config import Settings, load_settings
 from daemon.errors import ConfigError, ExitCode
-from daemon.history import History
-from daemon.lock import describe
-from daemon.status import gather, pause, resume
+from daemon.store.history import History
+from daemon.store.lock import describe
+from daemon.store.status import gather, pause, resume
+from daemon.tree.settings import Settings, load_settings
 
 FORMAT_OPTION = typer.Option(
     OutputFormat.text, "--format", help="text for people, json for scripts.", case_sensitive=False

@@ -8,12 +8,12 @@ from typing import Annotated
 
 import typer
 
-from daemon.catalogue import CatalogueSpec
 from daemon.cli.root import Options, app, print_json, repository_root
-from daemon.config import Settings
+from daemon.core.findings import Finding
 from daemon.errors import ConfigError, ExitCode
-from daemon.findings import Finding
-from daemon.validation import ValidationReport, validate_tree
+from daemon.tree.catalogue import CatalogueSpec
+from daemon.tree.settings import Settings
+from daemon.tree.validation import ValidationReport, validate_tree
 
 
 class OutputFormat(StrEnum):

@@ -1,6 +1,6 @@
 """Clients for the two remote systems, plus their shared HTTP behaviour.
 
-This package is the edge: it maps each API's JSON to ``daemon.model`` dataclasses and every
+This package is the edge: it maps each API's JSON to ``daemon.core.model`` dataclasses and every
 HTTP failure to a ``daemon.errors.RemoteError`` subclass. Nothing outside it sees httpx.
 """
 

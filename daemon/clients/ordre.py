@@ -32,8 +32,7 @@ from daemon.clients.fields import (
     read_all,
     read_each,
 )
-from daemon.errors import BadResponse
-from daemon.model import (
+from daemon.core.model import (
     Address,
     AddressKind,
     Listing,
@@ -45,6 +44,7 @@ from daemon.model import (
     OrdreOrder,
     OrdreOrderLine,
 )
+from daemon.errors import BadResponse
 
 BATCH_MAX = 100  # listings per PUT /listings:batch
 BatchResult = Literal["created", "updated", "unchanged"]

@@ -25,8 +25,7 @@ from daemon.clients.fields import (
     quick_text,
     quick_text_or,
 )
-from daemon.errors import Conflict
-from daemon.model import (
+from daemon.core.model import (
     Address,
     AddressKind,
     Customer,
@@ -39,6 +38,7 @@ from daemon.model import (
     Sku,
     User,
 )
+from daemon.errors import Conflict
 
 ADDRESS_KINDS: dict[str, AddressKind] = {
     "delivery": "delivery",

@@ -27,9 +27,8 @@ from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any
 
-from daemon import gtin
-from daemon.errors import ConfigError, ZedonkOrdreError
-from daemon.model import (
+from daemon.core import gtin
+from daemon.core.model import (
     Address,
     AddressKind,
     Customer,
@@ -40,6 +39,7 @@ from daemon.model import (
     SalesOrder,
     SalesOrderLine,
 )
+from daemon.errors import ConfigError, ZedonkOrdreError
 
 CONNECTOR_REF_PREFIX = "ordre:"
 TEMPLATE_FIELDS = ("order_number", "po_number")

@@ -10,8 +10,8 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from daemon.findings import Finding
-from daemon.plan import Action, Change, Plan
+from daemon.core.findings import Finding
+from daemon.core.plan import Action, Change, Plan
 
 PLAN_JSON_VERSION = 1
 NO_CHANGES = "No changes: ORDRE matches the catalogue."

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from daemon.catalogue import CatalogueSpec, CleanFiles, check_catalogue
-from daemon.config import Settings, check_settings
+from daemon.core.findings import Finding, has_errors, sort_findings
 from daemon.errors import ConfigError
-from daemon.findings import Finding, has_errors, sort_findings
+from daemon.tree.catalogue import CatalogueSpec, CleanFiles, check_catalogue
+from daemon.tree.settings import Settings, check_settings
 
 JSON_FORMAT_VERSION = 1
 

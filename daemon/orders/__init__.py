@@ -39,24 +39,9 @@ from datetime import UTC, datetime, timedelta
 from hashlib import sha256
 from typing import Any
 
-from daemon.bulk import cyclic_gc_paused
 from daemon.clients import BrokenItem, OrdreClient, ZedonkClient
-from daemon.config import Settings
-from daemon.errors import (
-    AuthError,
-    BadResponse,
-    ConfigError,
-    Conflict,
-    OutcomeUnknown,
-    RateLimited,
-    RemoteError,
-    TransientError,
-    ZedonkOrdreError,
-)
-from daemon.history import History, utcnow
-from daemon.model import Customer, OrdreOrder, SalesOrder
-from daemon.notify import Notifier
-from daemon.ordermap import (
+from daemon.core.model import Customer, OrdreOrder, SalesOrder
+from daemon.core.ordermap import (
     CustomerIndex,
     ImportTarget,
     LeftOutLine,
@@ -74,6 +59,21 @@ from daemon.ordermap import (
     order_from_json,
     triage,
 )
+from daemon.errors import (
+    AuthError,
+    BadResponse,
+    ConfigError,
+    Conflict,
+    OutcomeUnknown,
+    RateLimited,
+    RemoteError,
+    TransientError,
+    ZedonkOrdreError,
+)
+from daemon.gcpause import cyclic_gc_paused
+from daemon.notify import Notifier
+from daemon.store.history import History, utcnow
+from daemon.tree.settings import Settings
 
 log = logging.getLogger("daemon.orders")
 

@@ -16,11 +16,11 @@ from string import Formatter
 from typing import Any
 from urllib.parse import urlsplit
 
+from daemon.core.findings import Finding, PathPart, has_errors, parse_path
 from daemon.errors import ConfigError
-from daemon.findings import Finding, PathPart, has_errors, parse_path
-from daemon.resources import CONNECTOR_SCHEMA
-from daemon.schema import schema_findings
-from daemon.yamlload import Document, load_file
+from daemon.tree.resources import CONNECTOR_SCHEMA
+from daemon.tree.schema import schema_findings
+from daemon.tree.yamlload import Document, load_file
 
 CONNECTOR_FILE = "connector.yaml"
 DEFAULT_STATE_DIR = ".zedonk-ordre"

@@ -25,9 +25,9 @@ from decimal import Decimal
 from operator import attrgetter
 from typing import Any, Literal
 
-from daemon.findings import Finding
-from daemon.model import Address, Listing, OrdreCollection, OrdreCustomer, OrdreLook
-from daemon.resolve import Desired, DesiredCollection, ProductReport
+from daemon.core.findings import Finding
+from daemon.core.model import Address, Listing, OrdreCollection, OrdreCustomer, OrdreLook
+from daemon.core.resolve import Desired, DesiredCollection, ProductReport
 
 Op = Literal["create", "update", "delete"]
 Kind = Literal["listing", "customer", "collection", "look"]

@@ -22,11 +22,28 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from daemon.bulk import cyclic_gc_paused
-from daemon.catalogue import CatalogueSpec, CleanFiles
 from daemon.clients.ordre import BATCH_MAX, OrdreClient
 from daemon.clients.zedonk import ZedonkClient
-from daemon.config import CatalogueSettings, Settings
+from daemon.core.findings import Finding, sort_findings
+from daemon.core.model import (
+    Address,
+    Listing,
+    ListingPrice,
+    ListingSize,
+    OrdreCollection,
+    OrdreCustomer,
+    OrdreLook,
+)
+from daemon.core.plan import (
+    PLAN_FORMAT_VERSION,
+    Action,
+    OrdreSnapshot,
+    Plan,
+    checksum,
+    make_plan,
+)
+from daemon.core.planfmt import plan_json
+from daemon.core.resolve import Desired, Structure, ZedonkSnapshot, resolve, resolve_structure
 from daemon.errors import (
     AuthError,
     ConfigError,
@@ -36,29 +53,12 @@ from daemon.errors import (
     TransientError,
     ZedonkOrdreError,
 )
-from daemon.findings import Finding, sort_findings
-from daemon.gitinfo import catalogue_commit
-from daemon.history import History
-from daemon.model import (
-    Address,
-    Listing,
-    ListingPrice,
-    ListingSize,
-    OrdreCollection,
-    OrdreCustomer,
-    OrdreLook,
-)
-from daemon.plan import (
-    PLAN_FORMAT_VERSION,
-    Action,
-    OrdreSnapshot,
-    Plan,
-    checksum,
-    make_plan,
-)
-from daemon.planfmt import plan_json
-from daemon.resolve import Desired, Structure, ZedonkSnapshot, resolve, resolve_structure
-from daemon.validation import validate_tree
+from daemon.gcpause import cyclic_gc_paused
+from daemon.store.history import History
+from daemon.tree.catalogue import CatalogueSpec, CleanFiles
+from daemon.tree.gitinfo import catalogue_commit
+from daemon.tree.settings import CatalogueSettings, Settings
+from daemon.tree.validation import validate_tree
 
 log = logging.getLogger(__name__)
 

@@ -35,17 +35,17 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from daemon.config import CONNECTOR_FILE, Settings, load_settings
 from daemon.errors import ConfigError, ZedonkOrdreError
-from daemon.history import History, utcnow
-from daemon.lock import StateLock
-from daemon.sdnotify import SystemdNotifier
-from daemon.status import PAUSED_KEY
-from daemon.watch import CATALOGUE_DIR, YAML_SUFFIXES, Debouncer, TreeWatcher, is_ignored
-from daemon.web import ActivityServer
+from daemon.service.sdnotify import SystemdNotifier
+from daemon.service.watch import CATALOGUE_DIR, YAML_SUFFIXES, Debouncer, TreeWatcher, is_ignored
+from daemon.service.web import ActivityServer
+from daemon.store.history import History, utcnow
+from daemon.store.lock import StateLock
+from daemon.store.status import PAUSED_KEY
+from daemon.tree.settings import CONNECTOR_FILE, Settings, load_settings
 
-if TYPE_CHECKING:  # the passes import daemon.apply in their child process
-    from daemon.apply import Converged
+if TYPE_CHECKING:  # the passes import daemon.reconcile in their child process
+    from daemon.reconcile import Converged
 
 log = logging.getLogger("daemon.service")
 
@@ -144,9 +144,9 @@ def _pass_in_child(
     setup_logging(debug=level <= logging.DEBUG)
     logging.getLogger().setLevel(level)
     try:
-        from daemon.apply import reconcile
         from daemon.notify import Notifier
         from daemon.orders import import_orders
+        from daemon.reconcile import reconcile
 
         with History.open(settings.state_dir) as history:
             if kind == "reconcile":
@@ -181,7 +181,7 @@ class ChildPasses:
             ctx = multiprocessing.get_context("forkserver")
             # daemon.cli too: each child re-runs the daemon's main script, which imports it.
             ctx.set_forkserver_preload(
-                ["daemon.cli", "daemon.apply", "daemon.orders", "daemon.notify"]
+                ["daemon.cli", "daemon.reconcile", "daemon.orders", "daemon.notify"]
             )
             self._ctx = ctx
         return self._ctx

@@ -13,8 +13,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from daemon.history import HISTORY_FILE, History, utcnow
-from daemon.lock import current_holder
+from daemon.store.history import HISTORY_FILE, History, utcnow
+from daemon.store.lock import current_holder
 
 STATUS_VERSION = 1
 PAUSED_KEY = "paused"

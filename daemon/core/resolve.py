@@ -14,10 +14,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TypeVar
 
-from daemon import gtin
-from daemon.catalogue import CatalogueSpec, Location, LookSpec, ProductRef, Selector, StyleRef
-from daemon.findings import Finding, Severity, sort_findings
-from daemon.model import (
+from daemon.core import gtin
+from daemon.core.findings import Finding, Severity, sort_findings
+from daemon.core.model import (
     Address,
     Customer,
     Listing,
@@ -28,6 +27,7 @@ from daemon.model import (
     ProductId,
     Season,
 )
+from daemon.tree.catalogue import CatalogueSpec, Location, LookSpec, ProductRef, Selector, StyleRef
 
 T = TypeVar("T")
 

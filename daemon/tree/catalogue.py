@@ -1,7 +1,7 @@
 """catalogue/: one collection per file, turned into plain spec dataclasses.
 
 The spec is what the files say, not yet what Zedonk holds: product references and selectors
-are resolved against Zedonk later (daemon.resolve). ``load_catalogue(root)`` raises
+are resolved against Zedonk later (daemon.core.resolve). ``load_catalogue(root)`` raises
 ``ConfigError`` with every finding; an empty catalogue/ loads as no collections plus a warning,
 and the apply side refuses to delete everything because of it.
 """
@@ -14,13 +14,13 @@ from typing import Any
 
 import yaml
 
-from daemon.bulk import cyclic_gc_paused
+from daemon.core.findings import Finding, has_errors
+from daemon.core.model import ProductId
 from daemon.errors import ConfigError
-from daemon.findings import Finding, has_errors
-from daemon.model import ProductId
-from daemon.resources import CATALOGUE_SCHEMA
-from daemon.schema import schema_findings
-from daemon.yamlload import Document, load_file
+from daemon.gcpause import cyclic_gc_paused
+from daemon.tree.resources import CATALOGUE_SCHEMA
+from daemon.tree.schema import schema_findings
+from daemon.tree.yamlload import Document, load_file
 
 CATALOGUE_DIR = "catalogue"
 YAML_SUFFIXES = (".yaml", ".yml")

@@ -20,9 +20,9 @@ from urllib.parse import urlsplit
 from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped]
 from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
 
-from daemon.findings import Finding, PathPart
-from daemon.resources import load_schema
-from daemon.yamlload import Document
+from daemon.core.findings import Finding, PathPart
+from daemon.tree.resources import load_schema
+from daemon.tree.yamlload import Document
 
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 

@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from yaml.cyaml import CParser  # type: ignore[attr-defined]
 
-from daemon.findings import Finding, PathPart, format_path, parse_path
+from daemon.core.findings import Finding, PathPart, format_path, parse_path
 
 MAX_FILE_BYTES = 2 * 1024 * 1024  # far above any real catalogue file
 MAX_DEPTH = 64  # our formats nest 6 deep; this only stops pathological files

@@ -21,7 +21,7 @@ def schema_dir() -> Traversable:
     packaged = files("daemon") / "schema_files"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parent.parent / "schemas"
+    return Path(__file__).resolve().parents[2] / "schemas"
 
 
 @cache

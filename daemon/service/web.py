@@ -22,8 +22,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from daemon import __version__
-from daemon.history import HISTORY_FILE, History
-from daemon.status import SUCCESS_RESULTS
+from daemon.store.history import HISTORY_FILE, History
+from daemon.store.status import SUCCESS_RESULTS
 
 log = logging.getLogger(__name__)
 
