@@ -25,7 +25,8 @@ from typing import Any
 import httpx
 
 from bench import start_sandboxes
-from daemon.reconcile import load_tree, open_clients, plan_only, reconcile
+from daemon.reconcile import load_tree, plan_only, reconcile
+from daemon.remotes import open_clients
 from daemon.store.history import History
 from daemon.tree.settings import load_settings
 

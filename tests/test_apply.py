@@ -24,7 +24,8 @@ from daemon.cli import app
 from daemon.clients.ordre import OrdreClient
 from daemon.core.plan import Plan
 from daemon.errors import ExitCode
-from daemon.reconcile import ReconcileResult, load_tree, open_clients, plan_only, reconcile
+from daemon.reconcile import ReconcileResult, load_tree, plan_only, reconcile
+from daemon.remotes import open_clients
 from daemon.store.history import History
 from daemon.store.lock import StateLock
 from daemon.tree.gitinfo import catalogue_commit

@@ -26,9 +26,9 @@ from daemon.orders import (
     import_details,
     import_orders,
     list_imports,
-    open_clients,
     retry_import,
 )
+from daemon.remotes import open_clients
 from daemon.store.history import History
 from daemon.store.lock import StateLock
 from daemon.tree.settings import Settings, load_settings
@@ -83,8 +83,7 @@ def import_command(
         StateLock(settings.state_dir, "orders import"),
         History.open(settings.state_dir) as history,
     ):
-        zedonk, ordre = open_clients(settings)
-        with zedonk, ordre:
+        with open_clients(settings) as (zedonk, _):
             check_import_settings(settings, zedonk)  # before any order is touched
         notifier = Notifier(settings, history)
         while True:

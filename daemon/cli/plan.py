@@ -31,11 +31,11 @@ from daemon.reconcile import (
     gather_ordre,
     load_plan,
     load_tree,
-    open_clients,
     plan_only,
     refuse_if_stale,
     save_plan,
 )
+from daemon.remotes import open_clients
 from daemon.store.history import History
 from daemon.store.lock import StateLock
 from daemon.tree.gitinfo import catalogue_commit

@@ -23,7 +23,6 @@ ledger are the last guard.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
@@ -33,7 +32,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
@@ -72,14 +71,15 @@ from daemon.errors import (
 )
 from daemon.gcpause import cyclic_gc_paused
 from daemon.notify import Notifier
+from daemon.remotes import open_clients
 from daemon.store.history import History, utcnow
+from daemon.store.lock import ORDERS_LOCK_FILE, StateLock
 from daemon.tree.settings import Settings
 
 log = logging.getLogger("daemon.orders")
 
 CURSOR_KEY = "orders.cursor"
 OVERLAP = timedelta(minutes=5)  # re-read this much before the cursor: clocks and commits lag
-LOCK_FILE = "orders.lock"
 BATCH = 50  # orders per intent commit and per confirm commit
 LOCK_WAIT = 60.0  # seconds a pass waits for another pass to finish
 CREATES_IN_FLIGHT = 3  # Zedonk creates on the wire at once: more are sent while one is stored
@@ -130,40 +130,6 @@ def check_import_settings(settings: Settings, zedonk: ZedonkClient) -> None:
         )
 
 
-def open_clients(settings: Settings) -> tuple[ZedonkClient, OrdreClient]:
-    """Both clients, with their tokens read from where the settings say."""
-    zedonk = ZedonkClient(settings.zedonk.url, settings.zedonk.token.resolve())
-    try:
-        ordre = OrdreClient(settings.ordre.url, settings.ordre.token.resolve())
-    except BaseException:
-        zedonk.close()
-        raise
-    return zedonk, ordre
-
-
-@contextmanager
-def import_lock(settings: Settings, wait: float = LOCK_WAIT) -> Iterator[None]:
-    """One import pass at a time per state directory (the kernel frees it if we die)."""
-    settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with open(settings.state_dir / LOCK_FILE, "a") as handle:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise ZedonkOrdreError(
-                        f"another order import has been running for over {wait:g}s",
-                        hint="wait for it to finish",
-                    ) from None
-                time.sleep(0.05)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
 def import_orders(
     settings: Settings, history: History, *, trigger: str, notifier: Notifier | None = None
 ) -> ImportResult:
@@ -189,7 +155,7 @@ def _run(
     importer = _Importer(settings, history, run_id, notifier)
     with cyclic_gc_paused():
         try:
-            with import_lock(settings):
+            with _import_lock(settings):
                 importer.run(retry_key)
         except ZedonkOrdreError as exc:
             importer.fail(exc)
@@ -199,6 +165,18 @@ def _run(
         finally:
             importer.close()  # drops the pass' orders before the collector runs again
     return importer.finish()
+
+
+@contextmanager
+def _import_lock(settings: Settings) -> Iterator[None]:
+    """One import pass at a time per state directory, waiting up to ``LOCK_WAIT`` seconds
+    for another to finish; raises LockHeld naming it."""
+    lock = StateLock(settings.state_dir, "order import pass", name=ORDERS_LOCK_FILE)
+    lock.acquire(wait=LOCK_WAIT)
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @dataclass
@@ -280,6 +258,7 @@ class _Importer:
     superseded: list[str] = field(default_factory=list)  # import keys
     fresh: dict[str, tuple[OrdreOrder, str]] = field(default_factory=dict)  # as just read
     sender: ThreadPoolExecutor | None = None  # runs the Zedonk creates
+    clients: ExitStack = field(default_factory=ExitStack)  # closes both clients
 
     # ------------------------------------------------------------------ the pass
 
@@ -287,7 +266,7 @@ class _Importer:
         if retry_key is None:
             self._redeliver_notices()
         try:
-            self.zedonk, self.ordre = open_clients(self.settings)
+            self.zedonk, self.ordre = self.clients.enter_context(open_clients(self.settings))
         except ConfigError as exc:
             self._problem("import-config", "Order import cannot start", exc)
             raise
@@ -300,9 +279,7 @@ class _Importer:
             self._finish_resubmissions()
 
     def close(self) -> None:
-        for client in (self.zedonk, self.ordre):
-            if client is not None:
-                client.close()
+        self.clients.close()
         self.fresh.clear()
         self.context = None
 

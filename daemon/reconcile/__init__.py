@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -54,6 +53,7 @@ from daemon.errors import (
     ZedonkOrdreError,
 )
 from daemon.gcpause import cyclic_gc_paused
+from daemon.remotes import open_clients
 from daemon.store.history import History
 from daemon.tree.catalogue import CatalogueSpec, CleanFiles
 from daemon.tree.gitinfo import catalogue_commit
@@ -79,17 +79,6 @@ class PlanFileError(ZedonkOrdreError):
 
 
 # --------------------------------------------------------------------------- gathering
-
-
-@contextmanager
-def open_clients(settings: Settings) -> Iterator[tuple[ZedonkClient, OrdreClient]]:
-    """Both clients, with their tokens read from where the settings say; closed afterwards."""
-    zedonk = ZedonkClient(settings.zedonk.url, settings.zedonk.token.resolve())
-    try:
-        with OrdreClient(settings.ordre.url, settings.ordre.token.resolve()) as ordre:
-            yield zedonk, ordre
-    finally:
-        zedonk.close()
 
 
 def gather_zedonk(client: ZedonkClient) -> ZedonkSnapshot:

@@ -1,6 +1,7 @@
 """One writer per state directory: the lock that apply and the daemon share.
 
-An ``flock`` on ``<state_dir>/lock``. The kernel drops it when the holder dies, so a lock left
+An ``flock`` on ``<state_dir>/lock`` (and, for one order import pass at a time, on
+``<state_dir>/orders.lock``). The kernel drops it when the holder dies, so a lock left
 by a dead process is simply taken over; the file's content (who holds it) is only a label for
 people and is rewritten by each new holder.
 """
@@ -18,6 +19,7 @@ from typing import Any, TextIO
 from daemon.errors import LockHeld
 
 LOCK_FILE = "lock"
+ORDERS_LOCK_FILE = "orders.lock"  # one import pass at a time, inside whoever holds LOCK_FILE
 
 
 def describe(holder: dict[str, Any] | None) -> str:
@@ -30,10 +32,11 @@ def describe(holder: dict[str, Any] | None) -> str:
 
 
 class StateLock:
-    """Exclusive lock on a state directory. Use as a context manager."""
+    """Exclusive lock on a state directory (``name``: which of its lock files). Use as a
+    context manager, or ``acquire(wait=seconds)`` and ``release()``."""
 
-    def __init__(self, state_dir: Path, purpose: str) -> None:
-        self.path = state_dir / LOCK_FILE
+    def __init__(self, state_dir: Path, purpose: str, *, name: str = LOCK_FILE) -> None:
+        self.path = state_dir / name
         self.purpose = purpose
         self._file: TextIO | None = None
 
