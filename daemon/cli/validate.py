@@ -10,6 +10,7 @@ import typer
 
 from daemon.cli.root import Options, app, print_json, repository_root
 from daemon.core.findings import Finding
+from daemon.core.words import plural
 from daemon.errors import ConfigError, ExitCode
 from daemon.tree.catalogue import CatalogueSpec
 from daemon.tree.settings import Settings
@@ -84,7 +85,7 @@ def validate(
 
 def summary(report: ValidationReport) -> str:
     counts = ", ".join(
-        f"{n} {word}{'s' if n != 1 else ''}"
+        plural(n, word)
         for n, word in (
             (report.count("error"), "error"),
             (report.count("warning"), "warning"),
@@ -99,8 +100,8 @@ def summary(report: ValidationReport) -> str:
     looks = sum(len(c.looks) for c in catalogue.collections)
     collections = len(catalogue.collections)
     text = (
-        f"valid: connector.yaml and {collections} collection{'s' if collections != 1 else ''}"
-        f" with {looks} look{'s' if looks != 1 else ''}"
+        f"valid: connector.yaml and {plural(collections, 'collection')}"
+        f" with {plural(looks, 'look')}"
     )
     return f"{text} ({counts})" if counts else text
 

@@ -35,6 +35,7 @@ import httpcore
 import httpx
 
 from daemon import __version__
+from daemon.core.words import plural
 from daemon.errors import (
     AuthError,
     BadResponse,
@@ -558,7 +559,7 @@ class HttpSession:
 
     def _exhausted(self, failed: _Attempt, attempt: int) -> RemoteError:
         error = failed.error
-        tries = f"after {attempt} attempt{'s' if attempt > 1 else ''}"
+        tries = f"after {plural(attempt, 'attempt')}"
         message = f"{error.message.removeprefix(f'{self.remote}: ')} ({tries})"
         if isinstance(error, RateLimited):
             return RateLimited(message, remote=self.remote, retry_after=error.retry_after)

@@ -12,6 +12,7 @@ from typing import Any
 
 from daemon.core.findings import Finding
 from daemon.core.plan import Action, Change, Plan
+from daemon.core.words import plural
 
 PLAN_JSON_VERSION = 1
 NO_CHANGES = "No changes: ORDRE matches the catalogue."
@@ -29,7 +30,7 @@ def summary_line(plan: Plan) -> str:
         f"{counts['delete']} to delete"
     )
     if counts["move"]:
-        text += f", {counts['move']} product{'s' if counts['move'] != 1 else ''} to move"
+        text += f", {plural(counts['move'], 'product')} to move"
     return text + "."
 
 

@@ -16,6 +16,7 @@ import yaml
 
 from daemon.core.findings import Finding, has_errors
 from daemon.core.model import ProductId
+from daemon.core.words import plural
 from daemon.errors import ConfigError
 from daemon.gcpause import cyclic_gc_paused
 from daemon.tree.resources import CATALOGUE_SCHEMA
@@ -116,7 +117,7 @@ def load_catalogue(root: Path) -> CatalogueSpec:
     if spec is None:
         errors = [f for f in findings if f.is_error]
         raise ConfigError(
-            f"catalogue/ is invalid ({len(errors)} error{'s' if len(errors) != 1 else ''})",
+            f"catalogue/ is invalid ({plural(len(errors), 'error')})",
             list(errors),
             hint="run `zedonk-ordre validate` for the details",
         )

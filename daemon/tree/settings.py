@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from daemon.core.findings import Finding, PathPart, has_errors, parse_path
+from daemon.core.words import plural
 from daemon.errors import ConfigError
 from daemon.tree.resources import CONNECTOR_SCHEMA
 from daemon.tree.schema import schema_findings
@@ -264,7 +265,7 @@ def load_settings(root: Path) -> Settings:
     if settings is None:
         errors = [f for f in findings if f.is_error]
         raise ConfigError(
-            f"{CONNECTOR_FILE} is invalid ({len(errors)} error{'s' if len(errors) != 1 else ''})",
+            f"{CONNECTOR_FILE} is invalid ({plural(len(errors), 'error')})",
             list(errors),
             hint="run `zedonk-ordre validate` for the details",
         )

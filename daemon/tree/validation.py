@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.core.findings import Finding, has_errors, sort_findings
+from daemon.core.words import plural
 from daemon.errors import ConfigError
 from daemon.tree.catalogue import CatalogueSpec, CleanFiles, check_catalogue
 from daemon.tree.settings import Settings, check_settings
@@ -38,8 +39,7 @@ class ValidationReport:
         if not self.ok:
             errors = [f for f in self.findings if f.is_error]
             raise ConfigError(
-                f"the configuration in {self.root} is invalid "
-                f"({len(errors)} error{'s' if len(errors) != 1 else ''})",
+                f"the configuration in {self.root} is invalid ({plural(len(errors), 'error')})",
                 list(errors),
                 hint="fix the errors above; `zedonk-ordre validate` lists them all",
             )
