@@ -25,7 +25,6 @@ import logging
 import multiprocessing
 import os
 import signal
-import sys
 import threading
 import time
 import traceback
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from daemon.errors import ConfigError, ZedonkOrdreError
+from daemon.service.journal import JournalFormatter, setup_logging
 from daemon.service.sdnotify import SystemdNotifier
 from daemon.service.watch import CATALOGUE_DIR, YAML_SUFFIXES, Debouncer, TreeWatcher, is_ignored
 from daemon.service.web import ActivityServer
@@ -89,36 +89,6 @@ def tree_fingerprint(root: Path) -> str:
             digest.update(f"unreadable: {exc.strerror}".encode())
         digest.update(b"\0")
     return digest.hexdigest()
-
-
-# sd-daemon(3) priority prefixes: journald reads them as the message's level.
-_PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3}
-
-
-class JournalFormatter(logging.Formatter):
-    """No timestamp (journald adds its own), a ``<N>`` priority prefix, the level in words."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        prefix = f"<{_PRIORITY.get(record.levelno, 2)}>"
-        return "\n".join(prefix + line for line in super().format(record).splitlines())
-
-
-def setup_logging(*, debug: bool) -> None:
-    """Journald-friendly logs under systemd; timestamped ones when run by hand."""
-    handler = logging.StreamHandler(sys.stderr)
-    if os.environ.get("JOURNAL_STREAM") or os.environ.get("INVOCATION_ID"):
-        handler.setFormatter(JournalFormatter("%(levelname)s %(name)s: %(message)s"))
-    else:
-        handler.setFormatter(
-            logging.Formatter(
-                "%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%Y-%m-%d %H:%M:%S"
-            )
-        )
-    level = logging.DEBUG if debug else logging.INFO
-    logging.basicConfig(level=level, handlers=[handler], force=True)
-    # watchdog's and httpx's chatter is noise at INFO; their warnings still come through.
-    logging.getLogger("watchdog").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
@@ -716,3 +686,15 @@ class Service:
             self.notifier.resolved(key)
         except Exception as exc:
             log.error("cannot send the recovery notice %s: %s", key, exc)
+
+
+__all__ = [
+    "ChildPasses",
+    "JournalFormatter",
+    "LoopState",
+    "PassOutcome",
+    "Service",
+    "backoff",
+    "setup_logging",
+    "tree_fingerprint",
+]
