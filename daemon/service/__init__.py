@@ -22,9 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
-import multiprocessing
 import os
-import signal
 import threading
 import time
 import traceback
@@ -35,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from daemon.errors import ConfigError, ZedonkOrdreError
+from daemon.service.children import ChildPasses, PassOutcome
 from daemon.service.journal import JournalFormatter, setup_logging
 from daemon.service.sdnotify import SystemdNotifier
 from daemon.service.watch import CATALOGUE_DIR, YAML_SUFFIXES, Debouncer, TreeWatcher, is_ignored
@@ -89,110 +88,6 @@ def tree_fingerprint(root: Path) -> str:
             digest.update(f"unreadable: {exc.strerror}".encode())
         digest.update(b"\0")
     return digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class PassOutcome:
-    run_id: int | None
-    result: str
-    message: str
-    converged: Converged | None = None  # after a reconcile that left ORDRE matching
-
-
-def _pass_in_child(
-    kind: str,
-    settings: Settings,
-    trigger: str,
-    conn: Any,
-    level: int,
-    converged: Converged | None,
-) -> None:
-    """One real pass in a child process (runs there, not in the daemon)."""
-    # The daemon decides when to stop; a signal meant for it must not cut this pass short.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    setup_logging(debug=level <= logging.DEBUG)
-    logging.getLogger().setLevel(level)
-    try:
-        from daemon.notify import Notifier
-        from daemon.orders import import_orders
-        from daemon.reconcile import reconcile
-
-        with History.open(settings.state_dir) as history:
-            if kind == "reconcile":
-                out: Any = reconcile(settings, history, trigger=trigger, converged=converged)
-            else:
-                configured = settings.email is not None or settings.webhook is not None
-                notifier = Notifier(settings, history) if configured else None
-                out = import_orders(settings, history, trigger=trigger, notifier=notifier)
-        conn.send(PassOutcome(out.run_id, out.result, out.message, getattr(out, "converged", None)))
-    except BaseException as exc:  # report it; the daemon records it as a failed pass
-        conn.send(PassOutcome(None, "failed", f"{type(exc).__name__}: {exc}"))
-    finally:
-        conn.close()
-
-
-class ChildPasses:
-    """Runs the real reconcile and import passes in short-lived child processes.
-
-    A pass over a large brand builds big structures; Python keeps the memory they used even
-    after freeing them, so a daemon that ran them itself would idle at its peak size. A child
-    returns all of it to the system when it exits. Children come from a fork server started
-    before any of them, so they never inherit the daemon's threads or locks.
-    """
-
-    def __init__(self, stopping: threading.Event, grace: float) -> None:
-        self.stopping = stopping
-        self.grace = grace
-        self._ctx: Any = None
-
-    def _context(self) -> Any:
-        if self._ctx is None:
-            ctx = multiprocessing.get_context("forkserver")
-            # daemon.cli too: each child re-runs the daemon's main script, which imports it.
-            ctx.set_forkserver_preload(
-                ["daemon.cli", "daemon.reconcile", "daemon.orders", "daemon.notify"]
-            )
-            self._ctx = ctx
-        return self._ctx
-
-    def run(
-        self, kind: str, settings: Settings, trigger: str, converged: Converged | None = None
-    ) -> PassOutcome:
-        ctx = self._context()
-        receive, send = ctx.Pipe(duplex=False)
-        level = logging.getLogger().getEffectiveLevel()
-        child = ctx.Process(
-            target=_pass_in_child,
-            args=(kind, settings, trigger, send, level, converged),
-            name=f"zedonk-ordre {kind}",
-            daemon=True,
-        )
-        child.start()
-        send.close()
-        outcome: PassOutcome | None = None
-        give_up: float | None = None
-        try:
-            while outcome is None:
-                if receive.poll(0.2):
-                    with contextlib.suppress(EOFError):
-                        outcome = receive.recv()
-                    break
-                if not child.is_alive() and not receive.poll(0):
-                    break
-                if self.stopping.is_set():
-                    give_up = give_up or time.monotonic() + self.grace
-                    if time.monotonic() > give_up:
-                        child.kill()
-                        return PassOutcome(None, "interrupted", f"the {kind} was stopped")
-        finally:
-            child.join(5)
-            receive.close()
-        if outcome is None:
-            return PassOutcome(
-                None, "failed", f"the {kind} process ended early (exit code {child.exitcode})"
-            )
-        return outcome
 
 
 @dataclass
