@@ -20,107 +20,45 @@ safe to interrupt at any point.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from daemon.errors import ConfigError, ZedonkOrdreError
 from daemon.service.children import ChildPasses, PassOutcome
 from daemon.service.journal import JournalFormatter, setup_logging
+from daemon.service.loops import (
+    FAILED_RESULTS,
+    TICK,
+    ImportFn,
+    ImportLoop,
+    LoopState,
+    PassResult,
+    ReconcileFn,
+    ReconcileLoop,
+    backoff,
+    tree_fingerprint,
+)
 from daemon.service.sdnotify import SystemdNotifier
-from daemon.service.watch import CATALOGUE_DIR, YAML_SUFFIXES, Debouncer, TreeWatcher, is_ignored
+from daemon.service.watch import Debouncer, TreeWatcher
 from daemon.service.web import ActivityServer
 from daemon.store.history import History, utcnow
 from daemon.store.lock import StateLock
-from daemon.store.status import PAUSED_KEY
-from daemon.tree.settings import CONNECTOR_FILE, Settings, load_settings
+from daemon.tree.settings import Settings
 
-if TYPE_CHECKING:  # the passes import daemon.reconcile in their child process
-    from daemon.reconcile import Converged
+if TYPE_CHECKING:  # the import pass makes its own in its child process
+    from daemon.notify import Notifier
 
 log = logging.getLogger("daemon.service")
 
-# Seams: the real passes by default, stand-ins in tests. Both return an object with
-# ``run_id``, ``result`` and ``message``, and never raise for expected failures.
-ReconcileFn = Callable[..., Any]
-ImportFn = Callable[..., Any]
-
-FAILED_RESULTS = ("failed", "partial")
 DEFAULT_STUCK_AFTER = 30 * 60.0  # seconds one pass may take before the loop counts as stuck
 DEFAULT_STOP_GRACE = 30.0  # seconds the call in flight may take to finish after SIGTERM
-MAX_BACKOFF = 300.0
-TICK = 1.0  # the main loop's longest sleep; it pings the watchdog at least this often
 HANG_AFTER_ENV = "ZEDONK_ORDRE_TEST_HANG_AFTER"  # test hook: the main loop hangs after N pings
-
-
-def backoff(failures: int, base: float, cap: float = MAX_BACKOFF) -> float:
-    """Seconds to wait after ``failures`` failures in a row: doubling from ``base``, capped."""
-    if failures <= 0:
-        return base
-    return float(min(max(cap, base), base * 2 ** (failures - 1)))
-
-
-def tree_fingerprint(root: Path) -> str:
-    """A hash of connector.yaml and every catalogue YAML file: names and contents."""
-    digest = hashlib.sha256()
-    files = [root / CONNECTOR_FILE]
-    catalogue = root / CATALOGUE_DIR
-    if catalogue.is_dir():
-        files += sorted(
-            path
-            for path in catalogue.rglob("*")
-            if path.suffix in YAML_SUFFIXES
-            and not any(is_ignored(part) for part in path.relative_to(root).parts)
-        )
-    for path in files:
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        try:
-            digest.update(path.read_bytes())
-        except OSError as exc:
-            digest.update(f"unreadable: {exc.strerror}".encode())
-        digest.update(b"\0")
-    return digest.hexdigest()
-
-
-@dataclass
-class LoopState:
-    """What one loop is doing, for health, status and STATUS= lines."""
-
-    name: str
-    busy_since: float | None = None  # monotonic; set while a pass runs
-    passes: int = 0
-    failures: int = 0  # in a row
-    failing_since: float | None = None  # monotonic
-    last_result: str | None = None
-    last_message: str | None = None
-    last_finished_at: str | None = None
-    last_ok_at: str | None = None
-    thread: threading.Thread | None = field(default=None, repr=False)
-
-    def snapshot(self, now: float, stuck_after: float, down_after: float) -> dict[str, Any]:
-        busy_for = None if self.busy_since is None else now - self.busy_since
-        failing_for = None if self.failing_since is None else now - self.failing_since
-        return {
-            "busy_for": None if busy_for is None else round(busy_for, 3),
-            "stuck": busy_for is not None and busy_for > stuck_after,
-            "passes": self.passes,
-            "failures": self.failures,
-            "failing_for": None if failing_for is None else round(failing_for, 3),
-            "failing_long": failing_for is not None and failing_for > down_after,
-            "last_result": self.last_result,
-            "last_message": self.last_message,
-            "last_finished_at": self.last_finished_at,
-            "last_ok_at": self.last_ok_at,
-            "alive": self.thread is not None and self.thread.is_alive(),
-        }
 
 
 class Service:
@@ -132,17 +70,14 @@ class Service:
         *,
         reconcile: ReconcileFn | None = None,
         import_orders: ImportFn | None = None,
-        notifier: Any = None,
+        notifier: Notifier | None = None,
         systemd: SystemdNotifier | None = None,
         stuck_after: float = DEFAULT_STUCK_AFTER,
         stop_grace: float = DEFAULT_STOP_GRACE,
         web: bool = True,
     ) -> None:
-        self.settings = settings
         self.root = settings.root
         self.state_dir = settings.state_dir
-        self._reconcile: ReconcileFn = reconcile or self._reconcile_in_child
-        self._import = import_orders or self._import_in_child
         self._check_against_zedonk = import_orders is None  # stand-ins need no Zedonk
         self.notifier = notifier
         self.systemd = systemd or SystemdNotifier()
@@ -152,26 +87,35 @@ class Service:
         self.stopping = threading.Event()
         self.children = ChildPasses(self.stopping, stop_grace)
         self.debouncer = Debouncer(settings.daemon.debounce)
-        self.loops = {"reconcile": LoopState("reconcile"), "import": LoopState("import")}
+        self.reconcile_loop = ReconcileLoop(
+            settings,
+            stopping=self.stopping,
+            debouncer=self.debouncer,
+            children=self.children,
+            run_pass=self._pass,
+            problem=self._notify_problem,
+            resolved=self._notify_resolved,
+            reconcile=reconcile,
+        )
+        self.import_loop = ImportLoop(
+            lambda: self.settings,
+            stopping=self.stopping,
+            children=self.children,
+            run_pass=self._pass,
+            import_orders=import_orders,
+        )
+        self.loops = {"reconcile": self.reconcile_loop.state, "import": self.import_loop.state}
         self.history: History | None = None
         self.web: ActivityServer | None = None
         self.watcher: TreeWatcher | None = None
         self._lock = StateLock(self.state_dir, "zedonk-ordre run (the daemon)")
-        self._last_good_fingerprint: str | None = None
+        self._targets: dict[str, Callable[[], None]] = {}  # each loop's thread, once started
         self._last_status = ""
-        self._paused: dict[str, Any] | None = None
-        self._converged: Converged | None = None  # the last reconcile's, if it converged
 
-    def _reconcile_in_child(self, settings: Settings, history: History, **kw: Any) -> Any:
-        # A saved edit may need only a look at ORDRE's collections and looks (see
-        # apply.plan_structure); the startup, timer and retry passes always read everything.
-        known = self._converged if kw["trigger"] == "watch" else None
-        outcome = self.children.run("reconcile", settings, kw["trigger"], known)
-        self._converged = outcome.converged
-        return outcome
-
-    def _import_in_child(self, settings: Settings, history: History, **kw: Any) -> Any:
-        return self.children.run("import", settings, kw["trigger"])
+    @property
+    def settings(self) -> Settings:
+        """The current settings: the last valid connector.yaml the reconcile loop read."""
+        return self.reconcile_loop.settings
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -214,13 +158,17 @@ class Service:
             f"daemon started (pid {os.getpid()})",
             details={"root": str(self.root), "web": self.web.url if self.web else None},
         )
-        self._start_loop("reconcile", self._reconcile_loop)
-        self._start_loop("import", self._import_loop)
+        self._targets = {
+            "reconcile": partial(self.reconcile_loop.run, self.history),
+            "import": partial(self.import_loop.run, self.history, self.notifier),
+        }
+        for name in self._targets:
+            self._start_loop(name)
         where = f"; activity page {self.web.url}" if self.web else ""
         log.info("started: watching %s%s", self.root, where)
         self.systemd.ready(f"started; watching {self.root}{where}")
 
-    def _make_notifier(self, history: History) -> Any:
+    def _make_notifier(self, history: History) -> Notifier | None:
         if self.settings.email is None and self.settings.webhook is None:
             return None
         from daemon.notify import Notifier
@@ -256,8 +204,8 @@ class Service:
         server.start()
         return server
 
-    def _start_loop(self, name: str, target: Callable[[], None]) -> None:
-        thread = threading.Thread(target=target, name=f"{name}-loop", daemon=True)
+    def _start_loop(self, name: str) -> None:
+        thread = threading.Thread(target=self._targets[name], name=f"{name}-loop", daemon=True)
         self.loops[name].thread = thread
         self.loops[name].busy_since = None
         thread.start()
@@ -323,7 +271,7 @@ class Service:
         return {
             "healthy": not problems,
             "problems": problems,
-            "paused": self._paused,
+            "paused": self.reconcile_loop.paused,
             "loops": loops,
             "watcher": {
                 "problem": watcher_problem,
@@ -339,14 +287,11 @@ class Service:
         while not self.stopping.is_set():
             if self.watcher is not None:
                 self.watcher.check()
-            for name, target in (
-                ("reconcile", self._reconcile_loop),
-                ("import", self._import_loop),
-            ):
+            for name in self._targets:
                 thread = self.loops[name].thread
                 if thread is not None and not thread.is_alive() and not self.stopping.is_set():
                     log.error("the %s loop died; starting it again", name)
-                    self._start_loop(name, target)
+                    self._start_loop(name)
             health = self.health()
             stuck = [n for n, snap in health["loops"].items() if snap["stuck"]]
             if stuck:
@@ -364,8 +309,9 @@ class Service:
 
     def _update_status(self) -> None:
         parts = []
-        if self._paused:
-            parts.append(f"reconciling paused: {self._paused.get('reason')}")
+        paused = self.reconcile_loop.paused
+        if paused:
+            parts.append(f"reconciling paused: {paused.get('reason')}")
         for name, label in (("reconcile", "last reconcile"), ("import", "last poll")):
             loop = self.loops[name]
             if loop.busy_since is not None:
@@ -378,16 +324,16 @@ class Service:
             self._last_status = text
             self.systemd.status(text)
 
-    # ------------------------------------------------------------------ the two loops
+    # ------------------------------------------------------------------ the passes
 
-    def _pass(self, name: str, call: Callable[[], Any]) -> str:
+    def _pass(self, name: str, call: Callable[[], PassResult]) -> str:
         """Run one pass of a loop, isolated: any exception becomes a recorded failure."""
         loop = self.loops[name]
         loop.busy_since = time.monotonic()
         try:
             outcome = call()
-            result = str(getattr(outcome, "result", "ok"))
-            message = str(getattr(outcome, "message", "") or "")
+            result = outcome.result
+            message = outcome.message or ""
         except Exception as exc:
             result = "failed"
             message = exc.message if isinstance(exc, ZedonkOrdreError) else f"{exc!r}"
@@ -426,136 +372,6 @@ class Service:
         log.log(level, "%s: %s%s", name, result, f" - {message}" if message else "")
         return result
 
-    def _reconcile_loop(self) -> None:
-        due: str | None = "startup"  # what asks for the next reconcile, if anything
-        next_full = time.monotonic() + self.settings.daemon.reconcile_interval
-        retry_at: float | None = None
-        while not self.stopping.is_set():
-            now = time.monotonic()
-            paused = self._is_paused()
-            wake = now + TICK if paused else min(next_full, retry_at or next_full, now + TICK)
-            if due is not None and not paused:
-                wake = now
-            batch = self.debouncer.wait(max(0.0, wake - now))
-            if self.stopping.is_set():
-                return
-            now = time.monotonic()
-            if batch:
-                log.info("changed: %s", ", ".join(batch[:5]) + (" ..." if len(batch) > 5 else ""))
-                due = due or "watch"
-            if now >= next_full:
-                due = due or "timer"
-            if retry_at is not None and now >= retry_at:
-                due, retry_at = due or "retry", None
-            if due is None or paused:
-                continue
-            trigger, due = due, None
-            result = self._reconcile_once(trigger)
-            next_full = time.monotonic() + self.settings.daemon.reconcile_interval
-            if result in FAILED_RESULTS:
-                failures = self.loops["reconcile"].failures
-                retry_at = time.monotonic() + backoff(
-                    failures, max(self.settings.daemon.debounce, 5.0)
-                )
-
-    def _reconcile_once(self, trigger: str) -> str:
-        """Re-read the settings and the tree, then reconcile; an invalid tree applies nothing."""
-        fingerprint = tree_fingerprint(self.root)
-        if trigger == "watch" and fingerprint == self._last_good_fingerprint:
-            log.info("the files changed back to what was last applied; nothing to do")
-            return "no-changes"
-        # Whatever happens next, a later edit back to this content must be looked at again.
-        self._last_good_fingerprint = None
-        try:
-            settings = load_settings(self.root)
-        except ConfigError as exc:
-            return self._record_invalid_settings(trigger, exc)
-        self._adopt(settings)
-        self._notify_resolved("settings-invalid")
-        assert self.history is not None
-        result = self._pass(
-            "reconcile", partial(self._reconcile, settings, self.history, trigger=trigger)
-        )
-        if result in ("ok", "no-changes"):
-            self._last_good_fingerprint = fingerprint
-            self._notify_resolved("catalogue-invalid")
-        elif result == "invalid":
-            message = self.loops["reconcile"].last_message or "the catalogue is invalid"
-            self._notify_problem(
-                "catalogue-invalid",
-                "the catalogue is invalid; nothing was applied",
-                message,
-            )
-        return result
-
-    def _record_invalid_settings(self, trigger: str, exc: ConfigError) -> str:
-        findings = [str(f) for f in exc.findings]
-        text = "\n".join([*findings, exc.message])
-        log.warning("%s is invalid; applying nothing until it is fixed:\n%s", CONNECTOR_FILE, text)
-        if self.history is not None:
-            run_id = self.history.start_run("reconcile", trigger)
-            self.history.finish_run(run_id, "invalid", error=text)
-            self.history.record_event(
-                "error",
-                "settings-invalid",
-                f"{CONNECTOR_FILE} is invalid; the daemon keeps the last good settings",
-                run_id=run_id,
-                details={"findings": findings},
-            )
-        loop = self.loops["reconcile"]
-        loop.last_result, loop.last_message, loop.last_finished_at = (
-            "invalid",
-            exc.message,
-            utcnow(),
-        )
-        self._notify_problem(
-            "settings-invalid", f"{CONNECTOR_FILE} is invalid; nothing is applied", text
-        )
-        return "invalid"
-
-    def _adopt(self, settings: Settings) -> None:
-        """Use freshly read settings; say which changes need a restart."""
-        old = self.settings
-        if settings == old:
-            return
-        if settings.state_dir != old.state_dir or settings.daemon.status_listen != (
-            old.daemon.status_listen
-        ):
-            log.warning("state_dir and status_listen changes take effect after a restart")
-        self.debouncer.quiet = settings.daemon.debounce
-        self.settings = settings
-
-    def _is_paused(self) -> bool:
-        assert self.history is not None
-        try:
-            paused = self.history.get_state(PAUSED_KEY)
-        except Exception as exc:  # a busy database must not kill the loop
-            log.warning("cannot read the pause switch: %s", exc)
-            return self._paused is not None
-        if paused != self._paused:
-            if paused:
-                log.info("reconciling paused: %s", paused.get("reason"))
-            else:
-                log.info("reconciling resumed")
-            self._paused = paused
-        return paused is not None
-
-    def _import_loop(self) -> None:
-        trigger = "startup"
-        while not self.stopping.is_set():
-            assert self.history is not None
-            history = self.history
-            settings = self.settings
-            result = self._pass(
-                "import",
-                partial(self._import, settings, history, trigger=trigger, notifier=self.notifier),
-            )
-            trigger = "timer"
-            poll = self.settings.daemon.poll_interval
-            failures = self.loops["import"].failures
-            delay = backoff(failures, poll) if result in FAILED_RESULTS else poll
-            self.stopping.wait(delay)
-
     # ------------------------------------------------------------------ history and notices
 
     def _record(self, level: str, code: str, message: str, **kwargs: Any) -> None:
@@ -585,9 +401,11 @@ class Service:
 
 __all__ = [
     "ChildPasses",
+    "ImportFn",
     "JournalFormatter",
     "LoopState",
     "PassOutcome",
+    "ReconcileFn",
     "Service",
     "backoff",
     "setup_logging",
