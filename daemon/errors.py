@@ -58,12 +58,6 @@ class StalePlan(ZedonkOrdreError):
     exit_code = ExitCode.STALE_PLAN
 
 
-class PartialApply(ZedonkOrdreError):
-    """Apply finished only partly; the next apply converges."""
-
-    exit_code = ExitCode.PARTIAL
-
-
 # --- Remote errors: raised by daemon.clients, which translates HTTP at the edge. ---
 
 
