@@ -30,7 +30,6 @@ log = logging.getLogger(__name__)
 # The live side of health (loops stuck or failing), supplied by the running service.
 HealthSource = Callable[[], dict[str, Any]]
 
-PROBLEM_RESULTS = ("partial", "failed", "invalid", "interrupted")
 PROBLEM_IMPORT_STATES = ("failed", "needs_attention", "partial")
 PAGE_LIMIT = 50
 
