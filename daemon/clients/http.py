@@ -47,7 +47,7 @@ from daemon.errors import (
     TransientError,
 )
 
-log = logging.getLogger("daemon.clients")
+log = logging.getLogger(__name__)
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})

@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # the passes import daemon.reconcile and daemon.notify in the
     from daemon.notify import Notifier
     from daemon.reconcile import Converged
 
-log = logging.getLogger("daemon.service")
+log = logging.getLogger(__name__)
 
 FAILED_RESULTS = ("failed", "partial")
 MAX_BACKOFF = 300.0

@@ -52,7 +52,7 @@ from daemon.tree.settings import Settings
 if TYPE_CHECKING:  # the import pass makes its own in its child process
     from daemon.notify import Notifier
 
-log = logging.getLogger("daemon.service")
+log = logging.getLogger(__name__)
 
 DEFAULT_STUCK_AFTER = 30 * 60.0  # seconds one pass may take before the loop counts as stuck
 DEFAULT_STOP_GRACE = 30.0  # seconds the call in flight may take to finish after SIGTERM
