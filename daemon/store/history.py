@@ -63,7 +63,14 @@ class HistoryError(ZedonkOrdreError):
 
 
 class History:
-    """A connection to the history file. Safe to share between the daemon's threads."""
+    """A connection to the history file. Safe to share between the daemon's threads.
+
+    Times are ``utcnow()`` strings; JSON arguments take anything ``json.dumps`` can write
+    (other values, like dates, are written as ``str(value)``). Each write method commits its own
+    ``BEGIN IMMEDIATE`` transaction and raises ``sqlite3.OperationalError`` when the file stays
+    locked longer than ``BUSY_TIMEOUT_SECONDS`` or cannot be written (a read-only history), and
+    ``sqlite3.IntegrityError`` when a constraint fails, e.g. a ``run_id`` that names no run.
+    """
 
     def __init__(self, path: Path, *, read_only: bool = False) -> None:
         self.path = path
@@ -101,7 +108,12 @@ class History:
 
     @classmethod
     def open(cls, state_dir: Path, *, read_only: bool = False) -> History:
-        """Open (creating when missing) the history in ``state_dir``, with safe permissions."""
+        """Open (creating when missing) the history in ``state_dir``, with safe permissions.
+
+        Creates ``state_dir`` (0700) and the file (0600) and applies pending migrations, unless
+        ``read_only``. Raises ``HistoryError`` when a read-only history does not exist yet or
+        SQLite cannot open the file, and ``OSError`` when the directory or the file cannot be
+        created."""
         path = state_dir / HISTORY_FILE
         if read_only:
             if not path.exists():
@@ -147,6 +159,10 @@ class History:
     # ------------------------------------------------------------------ runs and actions
 
     def start_run(self, kind: str, trigger: str, *, git_commit: str | None = None) -> int:
+        """Record that a run starts, with result ``running``, now and this pid; returns its id.
+
+        ``kind``: plan | apply | reconcile | import | validate. ``trigger``: cli | watch | timer |
+        retry | startup | demo. ``git_commit``: the catalogue's commit, when it is in git."""
         with self.transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO runs (kind, trigger, started_at, git_commit, pid)"
@@ -164,6 +180,9 @@ class History:
         summary: dict[str, Any] | None = None,
         error: str | None = None,
     ) -> None:
+        """Close the run ``run_id`` now with ``result`` (ok | no-changes | partial | failed |
+        invalid | interrupted), its JSON ``summary`` (counts, e.g. ``{"create": 3}``) and, when
+        it failed, the ``error`` for people. An unknown ``run_id`` changes nothing."""
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE runs SET finished_at = ?, result = ?, summary = ?, error = ? WHERE id = ?",
@@ -183,7 +202,13 @@ class History:
         after: Any = None,
         remote_version: str | None = None,
     ) -> int:
-        """Journal an action's intent before it is carried out; returns its id."""
+        """Journal an action's intent before it is carried out; returns its id.
+
+        ``seq`` orders the run's actions and is unique within the run. ``op``: create | update |
+        delete | move. ``object_type``: collection | look | membership | listing | customer.
+        ``intent`` is one line for people; ``before`` and ``after`` are JSON; ``remote_version``
+        is the ORDRE version the action was computed from. The action starts ``pending``, until
+        ``finish_action``."""
         with self.transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO actions (run_id, seq, op, object_type, object_key, intent, before,"
@@ -212,6 +237,9 @@ class History:
         remote_id: str | None = None,
         error: str | None = None,
     ) -> None:
+        """Record how the action ``action_id`` ended, now: ``status`` ok | failed | skipped, the
+        id ORDRE gave the object (``remote_id``) and the ``error``. An unknown id changes
+        nothing."""
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE actions SET status = ?, remote_id = ?, error = ?, finished_at = ?"
@@ -229,6 +257,9 @@ class History:
         details: Any = None,
         run_id: int | None = None,
     ) -> int:
+        """Record an event now; returns its id. ``level``: info | warning | error. ``code`` is
+        stable (e.g. ``catalogue-invalid``); ``subject`` says what it is about (e.g. an import
+        key); ``details`` is JSON; ``run_id`` the run it belongs to, if any."""
         with self.transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO events (run_id, at, level, code, subject, message, details)"
@@ -241,10 +272,12 @@ class History:
     # ------------------------------------------------------------------ durable state
 
     def get_state(self, key: str, default: Any = None) -> Any:
+        """The JSON value ``set_state`` stored under ``key``, or ``default`` when there is none."""
         rows = self.query("SELECT value FROM state WHERE key = ?", (key,))
         return json.loads(rows[0]["value"]) if rows else default
 
     def set_state(self, key: str, value: Any) -> None:
+        """Store ``value`` (JSON, not None: use ``delete_state``) under ``key``, replacing it."""
         with self.transaction() as conn:
             conn.execute(
                 "INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?)"
