@@ -1,7 +1,30 @@
 """The project's exceptions and exit codes.
 
 Exceptions carry structured fields and say what happened; ``daemon.cli`` is the one place
-that turns them into terminal output. Nothing here knows about httpx or Typer.
+that turns them into terminal output (``daemon.cli.root.render_error``) and exits with the
+class's ``exit_code``. Nothing here knows about httpx or Typer.
+
+The hierarchy, with each class's exit code:
+
+    ZedonkOrdreError           1  base: rendered without a traceback
+    ├── ConfigError            1  connector.yaml or catalogue/ is invalid; ``findings``
+    │                             (``run`` exits 78 instead: systemd then does not restart it)
+    ├── LockHeld               4  another process holds the state directory's lock
+    ├── StalePlan              5  a saved plan no longer matches ORDRE
+    └── RemoteError            1  a call to Zedonk or ORDRE failed (raised by daemon.clients)
+        ├── AuthError          1  the token was refused (401, 403)
+        ├── NotFound           1  404
+        ├── Conflict           1  409, or 412 when If-Match failed
+        ├── RateLimited        1  429 after the retries ran out
+        ├── TransientError     1  connect failure, timeout, 5xx: may succeed later
+        │   └── OutcomeUnknown 1  a write's outcome is unknown: look before writing again
+        └── BadResponse        1  an answer we cannot read
+
+Modules raise their own subclasses of ``ZedonkOrdreError`` too, all with exit code 1: the
+history's ``HistoryError``, notify's ``NotifyError``, the order mapper's ``OrderMappingError``
+(and its ``NoLinesMatched``), reconcile's ``DeletesRefused`` and ``PlanFileError``. Exit codes 2
+(``plan --detailed-exitcode`` found changes) and 3 (a partial apply or import) come from
+results, not exceptions.
 """
 
 from __future__ import annotations
@@ -56,12 +79,6 @@ class StalePlan(ZedonkOrdreError):
     """A saved plan no longer matches ORDRE."""
 
     exit_code = ExitCode.STALE_PLAN
-
-
-class PartialApply(ZedonkOrdreError):
-    """Apply finished only partly; the next apply converges."""
-
-    exit_code = ExitCode.PARTIAL
 
 
 # --- Remote errors: raised by daemon.clients, which translates HTTP at the edge. ---

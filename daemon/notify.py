@@ -29,7 +29,7 @@ from daemon.errors import ZedonkOrdreError
 from daemon.store.history import History, utcnow
 from daemon.tree.settings import EmailSettings, Settings, WebhookSettings
 
-log = logging.getLogger("daemon.notify")
+log = logging.getLogger(__name__)
 
 SEND_TIMEOUT = 10.0  # seconds, per channel
 CHANNELS = ("email", "webhook")

@@ -47,7 +47,7 @@ from daemon.errors import (
     TransientError,
 )
 
-log = logging.getLogger("daemon.clients")
+log = logging.getLogger(__name__)
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -72,9 +72,6 @@ class RetryPolicy:
         """Seconds to wait before retry number ``retry`` (1-based): uniform in [0, cap]."""
         cap = min(self.backoff_max, self.backoff_base * 2 ** (retry - 1))
         return rng.uniform(0.0, cap)
-
-
-NO_RETRY = RetryPolicy(attempts=1)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

@@ -37,6 +37,22 @@ def parse_path(text: str) -> KeyPath:
     )
 
 
+def kind_of(value: object) -> str:
+    """A loaded value's type as a finding names it: "nothing (null)", "the boolean true",
+    "the number 3", "text", "a list" or "a mapping"."""
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    return "a mapping"
+
+
 @dataclass(frozen=True)
 class Finding:
     """One problem. ``line`` and ``column`` are 1-based; 0 when the problem has no place."""

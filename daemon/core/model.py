@@ -226,9 +226,6 @@ class OrdreCustomer:
     version: str = ""
 
 
-OrderStatus = Literal["draft", "submitted", "approved", "cancelled"]
-
-
 @dataclass(frozen=True)
 class OrdreOrderLine:
     line_no: int
@@ -245,7 +242,7 @@ class OrdreOrder:
     id: str  # ORDRE's id: stable across re-submissions
     number: str  # the order number people see
     submission: int  # goes up each time the retailer re-submits
-    status: str
+    status: str  # "draft" | "submitted" | "approved" | "cancelled", as ORDRE sends it
     po_number: str  # free text, not unique, may be empty
     retailer_name: str
     retailer_account_code: str | None

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[import-untyped]
 from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
 
-from daemon.core.findings import Finding, PathPart
+from daemon.core.findings import Finding, PathPart, kind_of
 from daemon.tree.resources import load_schema
 from daemon.tree.yamlload import Document
 
@@ -194,7 +194,7 @@ def _type_finding(doc: Document, error: ValidationError, path: tuple[PathPart, .
     )
     instance = error.instance
     wanted = " or ".join(_JSON_TYPES.get(str(t), str(t)) for t in expected if t != "null")
-    message = f"expected {wanted}, not {_kind(instance)}"
+    message = f"expected {wanted}, not {kind_of(instance)}"
     hint: str | None = None
     node = doc.node_at(path)
     text = getattr(node, "value", None)
@@ -218,20 +218,6 @@ def _type_finding(doc: Document, error: ValidationError, path: tuple[PathPart, .
     elif "boolean" in expected:
         hint = "write true or false"
     return doc.finding(path, "schema-type", message, hint=hint)
-
-
-def _kind(value: object) -> str:
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, (int, float)):
-        return f"the number {value}"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "a list"
-    return "a mapping"
 
 
 def _title(schema: dict[str, Any], path: tuple[PathPart, ...]) -> str:

@@ -143,7 +143,9 @@ class Settings:
 
 
 def find_root(start: Path) -> Path:
-    """The nearest directory, from ``start`` upwards, that holds connector.yaml."""
+    """The nearest directory, from ``start`` upwards, that holds connector.yaml.
+
+    Raises ``ConfigError`` (with a hint naming ``--root``) when no directory up to ``/`` does."""
     start = start.resolve()
     for directory in (start, *start.parents):
         if (directory / CONNECTOR_FILE).is_file():

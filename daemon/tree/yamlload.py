@@ -26,7 +26,7 @@ from typing import Any
 import yaml
 from yaml.cyaml import CParser  # type: ignore[attr-defined]
 
-from daemon.core.findings import Finding, PathPart, format_path, parse_path
+from daemon.core.findings import Finding, PathPart, format_path, kind_of, parse_path
 
 MAX_FILE_BYTES = 2 * 1024 * 1024  # far above any real catalogue file
 MAX_DEPTH = 64  # our formats nest 6 deep; this only stops pathological files
@@ -362,7 +362,7 @@ class _Builder:
         old = _yaml11_value(text)
         if type(value) is type(old) and (value == old or value != value):  # nan != nan
             return value
-        self.ambiguous[path] = Ambiguous(text, _kind_of(old))
+        self.ambiguous[path] = Ambiguous(text, kind_of(old))
         quote = '"' + text + '"'
         if isinstance(old, bool) or isinstance(value, bool):
             hint = f"write true or false for a yes/no setting, or quote it ({quote}) for text"
@@ -373,7 +373,7 @@ class _Builder:
             path,
             "yaml-ambiguous",
             f"`{text}` means different things to different YAML tools: "
-            f"YAML 1.1 reads {_kind_of(old)}, YAML 1.2 {_kind_of(value)}",
+            f"YAML 1.1 reads {kind_of(old)}, YAML 1.2 {kind_of(value)}",
             hint,
         )
         return text
@@ -427,16 +427,6 @@ def _yaml11_value(text: str) -> Any:
         return yaml.load(text, Loader=yaml.CSafeLoader)
     except yaml.YAMLError:  # pragma: no cover - the resolver admitted it
         return text
-
-
-def _kind_of(value: object) -> str:
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, (int, float)):
-        return f"the number {value}"
-    return "text"
 
 
 def _anchor_findings(text: str, name: str) -> list[Finding]:

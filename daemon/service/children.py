@@ -1,0 +1,139 @@
+"""The reconcile and import passes, each run in a short-lived child process.
+
+``ChildPasses.run`` starts ``_pass_in_child`` in a child from a fork server, waits for its
+``PassOutcome`` on a pipe, and kills the child when the daemon stops and the pass has not
+finished within ``grace`` seconds. The outcome and the ``Converged`` memory are pickled across
+the pipe; both sides run the same code, so the classes always match.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from daemon.service.journal import setup_logging
+from daemon.store.history import History
+from daemon.tree.settings import Settings
+
+if TYPE_CHECKING:  # the passes import daemon.reconcile in their child process
+    from daemon.reconcile import Converged
+
+
+@dataclass(frozen=True)
+class PassOutcome:
+    """What a child pass sends back: its run in the history (None when it never started one),
+    the run's result (``ok``, ``no-changes``, ``failed``, ...) and a one-line message."""
+
+    run_id: int | None
+    result: str
+    message: str
+    converged: Converged | None = None  # after a reconcile that left ORDRE matching
+
+
+def _pass_in_child(
+    kind: str,
+    settings: Settings,
+    trigger: str,
+    conn: Any,
+    level: int,
+    converged: Converged | None,
+) -> None:
+    """One real pass in a child process (runs there, not in the daemon)."""
+    # The daemon decides when to stop; a signal meant for it must not cut this pass short.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    setup_logging(debug=level <= logging.DEBUG)
+    logging.getLogger().setLevel(level)
+    try:
+        from daemon.notify import Notifier
+        from daemon.orders import import_orders
+        from daemon.reconcile import reconcile
+
+        with History.open(settings.state_dir) as history:
+            if kind == "reconcile":
+                out: Any = reconcile(settings, history, trigger=trigger, converged=converged)
+            else:
+                configured = settings.email is not None or settings.webhook is not None
+                notifier = Notifier(settings, history) if configured else None
+                out = import_orders(settings, history, trigger=trigger, notifier=notifier)
+        conn.send(PassOutcome(out.run_id, out.result, out.message, getattr(out, "converged", None)))
+    except BaseException as exc:  # report it; the daemon records it as a failed pass
+        conn.send(PassOutcome(None, "failed", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+class ChildPasses:
+    """Runs the real reconcile and import passes in short-lived child processes.
+
+    A pass over a large brand builds big structures; Python keeps the memory they used even
+    after freeing them, so a daemon that ran them itself would idle at its peak size. A child
+    returns all of it to the system when it exits. Children come from a fork server started
+    before any of them, so they never inherit the daemon's threads or locks.
+    """
+
+    def __init__(self, stopping: threading.Event, grace: float) -> None:
+        self.stopping = stopping
+        self.grace = grace
+        self._ctx: Any = None
+
+    def _context(self) -> Any:
+        if self._ctx is None:
+            ctx = multiprocessing.get_context("forkserver")
+            # daemon.cli too: each child re-runs the daemon's main script, which imports it.
+            ctx.set_forkserver_preload(
+                ["daemon.cli", "daemon.reconcile", "daemon.orders", "daemon.notify"]
+            )
+            self._ctx = ctx
+        return self._ctx
+
+    def run(
+        self, kind: str, settings: Settings, trigger: str, converged: Converged | None = None
+    ) -> PassOutcome:
+        """Run one pass, ``kind`` "reconcile" or "import", in a child and return its outcome.
+
+        Never raises for the pass: an exception in the child, a child that ends without an
+        answer, and a child killed ``grace`` seconds after ``stopping`` was set all come back
+        as an outcome (``failed``, ``failed`` and ``interrupted``). ``converged`` is the last
+        reconcile's memory, passed to a reconcile that may reuse it.
+        """
+        ctx = self._context()
+        receive, send = ctx.Pipe(duplex=False)
+        level = logging.getLogger().getEffectiveLevel()
+        child = ctx.Process(
+            target=_pass_in_child,
+            args=(kind, settings, trigger, send, level, converged),
+            name=f"zedonk-ordre {kind}",
+            daemon=True,
+        )
+        child.start()
+        send.close()
+        outcome: PassOutcome | None = None
+        give_up: float | None = None
+        try:
+            while outcome is None:
+                if receive.poll(0.2):
+                    with contextlib.suppress(EOFError):
+                        outcome = receive.recv()
+                    break
+                if not child.is_alive() and not receive.poll(0):
+                    break
+                if self.stopping.is_set():
+                    give_up = give_up or time.monotonic() + self.grace
+                    if time.monotonic() > give_up:
+                        child.kill()
+                        return PassOutcome(None, "interrupted", f"the {kind} was stopped")
+        finally:
+            child.join(5)
+            receive.close()
+        if outcome is None:
+            return PassOutcome(
+                None, "failed", f"the {kind} process ended early (exit code {child.exitcode})"
+            )
+        return outcome

@@ -1,0 +1,408 @@
+"""The daemon's supervisor: ``Service`` starts, watches and stops everything else.
+
+Threads, each with one job:
+- the watcher (watchdog) reports edits to a Debouncer;
+- the reconcile loop runs a reconcile when the edits settle, every ``reconcile_interval``
+  whatever the events say (drift), and again after a back-off when one failed;
+- the import loop runs the order import every ``poll_interval``, backing off while it fails;
+- the web server answers /healthz, /metrics and the activity page.
+The main thread supervises: it repairs the watcher, notices a loop that is stuck or dead, keeps
+systemd informed, and pings the watchdog only while everything is sound, so a hung daemon is
+restarted by systemd. A failure in one loop never stops the other: each pass goes through
+``Service._pass``, which turns any exception into a recorded failure, keeps the loop's state
+and sends the notices. The loops are in ``loops.py``; the passes themselves run in short-lived
+child processes (``children.py``), so the daemon stays small between them.
+
+The daemon holds the state directory's lock for its whole life, so a CLI ``apply`` cannot run
+beside it. Stopping is graceful when it can be (the call in flight may finish, within
+``stop_grace`` seconds), but correctness never depends on it: reconcile and import are both
+safe to interrupt at any point.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from daemon.errors import ConfigError, ZedonkOrdreError
+from daemon.service.children import ChildPasses
+from daemon.service.loops import (
+    FAILED_RESULTS,
+    TICK,
+    ImportFn,
+    ImportLoop,
+    PassResult,
+    ReconcileFn,
+    ReconcileLoop,
+)
+from daemon.service.sdnotify import SystemdNotifier
+from daemon.service.watch import Debouncer, TreeWatcher
+from daemon.service.web import ActivityServer
+from daemon.store.history import History, utcnow
+from daemon.store.lock import StateLock
+from daemon.tree.settings import Settings
+
+if TYPE_CHECKING:  # the import pass makes its own in its child process
+    from daemon.notify import Notifier
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STUCK_AFTER = 30 * 60.0  # seconds one pass may take before the loop counts as stuck
+DEFAULT_STOP_GRACE = 30.0  # seconds the call in flight may take to finish after SIGTERM
+HANG_AFTER_ENV = "ZEDONK_ORDRE_TEST_HANG_AFTER"  # test hook: the main loop hangs after N pings
+
+
+class Service:
+    """The long-running daemon. ``run()`` blocks until ``request_stop()`` (or a signal)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        reconcile: ReconcileFn | None = None,
+        import_orders: ImportFn | None = None,
+        notifier: Notifier | None = None,
+        systemd: SystemdNotifier | None = None,
+        stuck_after: float = DEFAULT_STUCK_AFTER,
+        stop_grace: float = DEFAULT_STOP_GRACE,
+        web: bool = True,
+    ) -> None:
+        self.root = settings.root
+        self.state_dir = settings.state_dir
+        self._check_against_zedonk = import_orders is None  # stand-ins need no Zedonk
+        self.notifier = notifier
+        self.systemd = systemd or SystemdNotifier()
+        self.stuck_after = stuck_after
+        self.stop_grace = stop_grace
+        self.want_web = web
+        self.stopping = threading.Event()
+        self.children = ChildPasses(self.stopping, stop_grace)
+        self.debouncer = Debouncer(settings.daemon.debounce)
+        self.reconcile_loop = ReconcileLoop(
+            settings,
+            stopping=self.stopping,
+            debouncer=self.debouncer,
+            children=self.children,
+            run_pass=self._pass,
+            problem=self._notify_problem,
+            resolved=self._notify_resolved,
+            reconcile=reconcile,
+        )
+        self.import_loop = ImportLoop(
+            lambda: self.settings,
+            stopping=self.stopping,
+            children=self.children,
+            run_pass=self._pass,
+            import_orders=import_orders,
+        )
+        self.loops = {"reconcile": self.reconcile_loop.state, "import": self.import_loop.state}
+        self.history: History | None = None
+        self.web: ActivityServer | None = None
+        self.watcher: TreeWatcher | None = None
+        self._lock = StateLock(self.state_dir, "zedonk-ordre run (the daemon)")
+        self._targets: dict[str, Callable[[], None]] = {}  # each loop's thread, once started
+        self._last_status = ""
+
+    @property
+    def settings(self) -> Settings:
+        """The current settings: the last valid connector.yaml the reconcile loop read."""
+        return self.reconcile_loop.settings
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def request_stop(self, *_: object) -> None:
+        """Take no new work and wind down (safe to call from a signal handler)."""
+        self.stopping.set()
+
+    def run(self) -> int:
+        """Start everything, supervise until asked to stop, then stop. Returns the exit code."""
+        self._start()
+        try:
+            self._supervise()
+        finally:
+            self._stop()
+        return 0
+
+    def _start(self) -> None:
+        # Fail fast on what a restart cannot fix: the tokens must be there (ConfigError -> 78).
+        self.settings.zedonk.token.resolve()
+        self.settings.ordre.token.resolve()
+        self._lock.acquire()
+        try:
+            self.history = History.open(self.state_dir)
+            if self.notifier is None:
+                self.notifier = make_notifier(self.settings, self.history)
+            if self._check_against_zedonk:
+                check_against_zedonk(self.settings)
+            if self.want_web:
+                self.web = start_web(self.settings, self.health)
+            self.watcher = TreeWatcher(self.root, self.debouncer.poke)
+            self.watcher.start()
+        except BaseException:
+            if self.web is not None:
+                self.web.stop()
+            self._release()
+            raise
+        self.history.record_event(
+            "info",
+            "daemon-started",
+            f"daemon started (pid {os.getpid()})",
+            details={"root": str(self.root), "web": self.web.url if self.web else None},
+        )
+        self._targets = {
+            "reconcile": partial(self.reconcile_loop.run, self.history),
+            "import": partial(self.import_loop.run, self.history, self.notifier),
+        }
+        for name in self._targets:
+            self._start_loop(name)
+        where = f"; activity page {self.web.url}" if self.web else ""
+        log.info("started: watching %s%s", self.root, where)
+        self.systemd.ready(f"started; watching {self.root}{where}")
+
+    def _start_loop(self, name: str) -> None:
+        thread = threading.Thread(target=self._targets[name], name=f"{name}-loop", daemon=True)
+        self.loops[name].thread = thread
+        self.loops[name].busy_since = None
+        thread.start()
+
+    def _stop(self) -> None:
+        self.stopping.set()
+        self.systemd.stopping("stopping: letting the call in flight finish")
+        log.info("stopping")
+        if self.watcher is not None:
+            self.watcher.stop()
+        self.debouncer.poke("(stop)")  # wake the reconcile loop
+        # A child pass is killed after stop_grace; give its loop a moment to notice.
+        deadline = time.monotonic() + self.stop_grace + 3
+        for loop in self.loops.values():
+            if loop.thread is not None:
+                loop.thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        unfinished = [n for n, lp in self.loops.items() if lp.thread and lp.thread.is_alive()]
+        if self.web is not None:
+            self.web.stop()
+        if self.history is not None:
+            with contextlib.suppress(ZedonkOrdreError, OSError):
+                self.history.record_event(
+                    "warning" if unfinished else "info",
+                    "daemon-stopped",
+                    "daemon stopped"
+                    + (f"; abandoned the {', '.join(unfinished)} in flight" if unfinished else ""),
+                )
+        if unfinished:
+            # Safe: both passes survive an interruption at any point.
+            log.warning("stopped without waiting for: %s", ", ".join(unfinished))
+        else:
+            self._release()
+        self.systemd.close()
+        log.info("stopped")
+
+    def _release(self) -> None:
+        if self.history is not None:
+            self.history.close()
+        self._lock.release()
+
+    # ------------------------------------------------------------------ supervision
+
+    def health(self) -> dict[str, Any]:
+        """Live health: loops stuck, dead or failing for long. Read by /healthz and /metrics."""
+        now = time.monotonic()
+        down_after = self.settings.daemon.remote_down_alert_after
+        loops = {
+            name: loop.snapshot(now, self.stuck_after, down_after)
+            for name, loop in self.loops.items()
+        }
+        problems = []
+        for name, snap in loops.items():
+            if snap["stuck"]:
+                problems.append(f"the {name} loop has been busy for {snap['busy_for']:.0f}s")
+            if not snap["alive"] and not self.stopping.is_set():
+                problems.append(f"the {name} loop is not running")
+            if snap["failing_long"]:
+                problems.append(
+                    f"the {name} loop has been failing for {snap['failing_for']:.0f}s: "
+                    f"{snap['last_message']}"
+                )
+        watcher_problem = self.watcher.problem() if self.watcher else "not started"
+        return {
+            "healthy": not problems,
+            "problems": problems,
+            "paused": self.reconcile_loop.paused,
+            "loops": loops,
+            "watcher": {
+                "problem": watcher_problem,
+                "restarts": self.watcher.restarts if self.watcher else 0,
+            },
+        }
+
+    def _supervise(self) -> None:
+        interval = self.systemd.watchdog_interval()
+        tick = min(TICK, interval) if interval else TICK
+        hang_after = int(os.environ[HANG_AFTER_ENV]) if os.environ.get(HANG_AFTER_ENV) else None
+        pings = 0
+        while not self.stopping.is_set():
+            if self.watcher is not None:
+                self.watcher.check()
+            for name in self._targets:
+                thread = self.loops[name].thread
+                if thread is not None and not thread.is_alive() and not self.stopping.is_set():
+                    log.error("the %s loop died; starting it again", name)
+                    self._start_loop(name)
+            health = self.health()
+            stuck = [n for n, snap in health["loops"].items() if snap["stuck"]]
+            if stuck:
+                # No ping: systemd's watchdog restarts a daemon whose loop hangs.
+                log.error("the %s loop is stuck; withholding the watchdog ping", stuck[0])
+            elif interval:
+                self.systemd.watchdog()
+                pings += 1
+            self._update_status()
+            if hang_after is not None and pings >= hang_after:
+                log.warning("test hook %s: the main loop hangs now", HANG_AFTER_ENV)
+                while True:
+                    time.sleep(3600)
+            self.stopping.wait(tick)
+
+    def _update_status(self) -> None:
+        parts = []
+        paused = self.reconcile_loop.paused
+        if paused:
+            parts.append(f"reconciling paused: {paused.get('reason')}")
+        for name, label in (("reconcile", "last reconcile"), ("import", "last poll")):
+            loop = self.loops[name]
+            if loop.busy_since is not None:
+                parts.append(f"{name} running")
+            elif loop.last_result:
+                at = (loop.last_finished_at or "")[11:19]
+                parts.append(f"{label} {loop.last_result} at {at}Z")
+        text = "; ".join(parts) or "starting"
+        if text != self._last_status:
+            self._last_status = text
+            self.systemd.status(text)
+
+    # ------------------------------------------------------------------ the passes
+
+    def _pass(self, name: str, call: Callable[[], PassResult]) -> str:
+        """Run one pass of a loop, isolated: any exception becomes a recorded failure."""
+        loop = self.loops[name]
+        loop.busy_since = time.monotonic()
+        try:
+            outcome = call()
+            result = outcome.result
+            message = outcome.message or ""
+        except Exception as exc:
+            result = "failed"
+            message = exc.message if isinstance(exc, ZedonkOrdreError) else f"{exc!r}"
+            log.error("the %s pass failed: %s", name, message)
+            self._record(
+                "error",
+                f"{name}-error",
+                f"the {name} pass failed: {message}",
+                details={"traceback": traceback.format_exc(limit=8)},
+            )
+        finally:
+            loop.busy_since = None
+        loop.passes += 1
+        loop.last_result = result
+        loop.last_message = message
+        loop.last_finished_at = utcnow()
+        if result in FAILED_RESULTS:
+            loop.failures += 1
+            if loop.failing_since is None:
+                loop.failing_since = time.monotonic()
+            if time.monotonic() - loop.failing_since > self.settings.daemon.remote_down_alert_after:
+                self._notify_problem(f"{name}-failing", f"the {name} keeps failing", message)
+        else:
+            if result != "invalid":
+                loop.last_ok_at = loop.last_finished_at
+            if loop.failures:
+                self._notify_resolved(f"{name}-failing")
+            loop.failures = 0
+            loop.failing_since = None
+        log.log(_log_level(result), "%s: %s%s", name, result, f" - {message}" if message else "")
+        return result
+
+    # ------------------------------------------------------------------ history and notices
+
+    def _record(self, level: str, code: str, message: str, **kwargs: Any) -> None:
+        if self.history is None:
+            return
+        try:
+            self.history.record_event(level, code, message, **kwargs)
+        except Exception as exc:
+            log.error("cannot record %s in the history: %s", code, exc)
+
+    def _notify_problem(self, key: str, title: str, details: str) -> None:
+        if self.notifier is None:
+            return
+        try:
+            self.notifier.problem(key, title, details)
+        except Exception as exc:
+            log.error("cannot send the notice %s: %s", key, exc)
+
+    def _notify_resolved(self, key: str) -> None:
+        if self.notifier is None:
+            return
+        try:
+            self.notifier.resolved(key)
+        except Exception as exc:
+            log.error("cannot send the recovery notice %s: %s", key, exc)
+
+
+def _log_level(result: str) -> int:
+    if result in (*FAILED_RESULTS, "invalid"):
+        return logging.WARNING
+    if result in ("no-changes", "no-orders"):
+        return logging.DEBUG  # an idle pass every poll_interval is not news
+    return logging.INFO
+
+
+def make_notifier(settings: Settings, history: History) -> Notifier | None:
+    """The daemon's notifier, or None when connector.yaml sets no notification channel."""
+    if settings.email is None and settings.webhook is None:
+        return None
+    from daemon.notify import Notifier
+
+    return Notifier(settings, history)
+
+
+def check_against_zedonk(settings: Settings) -> None:
+    """Check the import settings against Zedonk; a bad setting stops the start.
+
+    Raises ``ConfigError`` (exit code 78) for a setting Zedonk refuses; a Zedonk that cannot
+    be reached is only logged, since the import loop keeps trying and says so."""
+    from daemon.clients.zedonk import ZedonkClient
+    from daemon.orders import check_import_settings
+
+    try:
+        with ZedonkClient(
+            settings.zedonk.url, settings.zedonk.token.resolve(), deadline=15
+        ) as client:
+            check_import_settings(settings, client)
+    except ConfigError:
+        raise
+    except ZedonkOrdreError as exc:
+        # Zedonk may simply be down: the import loop will keep trying and say so.
+        log.warning("could not check the import settings against Zedonk: %s", exc.message)
+
+
+def start_web(settings: Settings, health: Callable[[], dict[str, Any]]) -> ActivityServer:
+    """Serve /healthz, /metrics and the activity page on ``daemon.status_listen``.
+
+    Raises ``ZedonkOrdreError`` when the address cannot be bound (another process uses it)."""
+    host, port = settings.daemon.status_listen
+    try:
+        server = ActivityServer(settings.state_dir, (host, port), health)
+    except OSError as exc:
+        raise ZedonkOrdreError(
+            f"cannot serve the status page on {host}:{port}: {exc.strerror}",
+            hint="another process uses that port; change daemon.status_listen in connector.yaml",
+        ) from None
+    server.start()
+    return server
