@@ -6,7 +6,9 @@ Durability first, because the order import keeps its exactly-once ledger here:
   a read-then-write upgrade, and ``busy_timeout`` makes a writer wait instead of failing;
 - UNIQUE constraints are the last guard against a doubled import;
 - the file is created with mode 0600 (it names customers and orders) and lives in the state
-  directory, never inside ``catalogue/``.
+  directory, never inside ``catalogue/``;
+- no secret is written to it: every text parameter of every statement passes
+  ``daemon.redact`` on its way in (``_RedactingConnection``), whichever module writes.
 
 The schema is versioned with sqlite-utils ``Migrations``; add a new migration function at the
 end of the list, never edit one that has shipped. Reporting queries use sqlite-utils; the write
@@ -29,6 +31,7 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from daemon import redact
 from daemon.errors import ZedonkOrdreError
 
 HISTORY_FILE = "history.sqlite"
@@ -180,6 +183,27 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.02)
 
 
+def _redacted(parameters: Any) -> Any:
+    if isinstance(parameters, dict):
+        return {k: redact.redact(v) if isinstance(v, str) else v for k, v in parameters.items()}
+    return tuple(redact.redact(v) if isinstance(v, str) else v for v in parameters)
+
+
+class _RedactingConnection(sqlite3.Connection):
+    """A connection whose text parameters pass ``daemon.redact``: whatever a module writes
+    (an error message, an order's payload, a notice), no registered secret reaches the file."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        if parameters and redact.active():
+            parameters = _redacted(parameters)
+        return super().execute(sql, parameters)
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> sqlite3.Cursor:
+        if redact.active():
+            seq_of_parameters = (_redacted(p) for p in seq_of_parameters)
+        return super().executemany(sql, seq_of_parameters)
+
+
 class HistoryError(ZedonkOrdreError):
     """The history file cannot be opened or written."""
 
@@ -195,7 +219,11 @@ class History:
             if read_only:
                 uri = f"file:{path}?mode=ro"
                 self.conn = sqlite3.connect(
-                    uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False
+                    uri,
+                    uri=True,
+                    timeout=BUSY_TIMEOUT_SECONDS,
+                    check_same_thread=False,
+                    factory=_RedactingConnection,
                 )
             else:
                 self.conn = sqlite3.connect(
@@ -203,6 +231,7 @@ class History:
                     timeout=BUSY_TIMEOUT_SECONDS,
                     isolation_level=None,  # we issue BEGIN IMMEDIATE ourselves
                     check_same_thread=False,
+                    factory=_RedactingConnection,
                 )
             self.conn.row_factory = sqlite3.Row
             self.conn.execute("PRAGMA foreign_keys = ON")
