@@ -18,7 +18,9 @@ class ExitCode(IntEnum):
     PARTIAL = 3  # apply finished only partly
     LOCKED = 4  # another process holds the lock
     STALE_PLAN = 5  # a saved plan no longer matches ORDRE
+    USAGE = 64  # EX_USAGE: an unknown option, a missing or bad argument
     CONFIG = 78  # EX_CONFIG: the daemon will not start on invalid configuration
+    BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of the output went away, as for other tools
 
 
 class ZedonkOrdreError(Exception):

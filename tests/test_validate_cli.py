@@ -156,8 +156,11 @@ def test_bad_root_is_an_error_without_traceback_unless_debug(tmp_path: Path) -> 
     assert result.exit_code == 1
     assert f"error: --root {missing} is not a directory" in result.output
     assert "Traceback" not in result.output
-    debug = runner.invoke(app, ["validate", "--debug", "--root", str(missing)])
-    assert isinstance(debug.exception, ConfigError)
+    for args in (["--debug", "validate"], ["validate", "--debug"]):  # before or after
+        debug = runner.invoke(app, [*args, "--root", str(missing)])
+        assert debug.exit_code == 1
+        assert "Traceback (most recent call last)" in debug.output
+        assert "daemon.errors.ConfigError: --root" in debug.output
 
 
 def test_installed_console_script(tmp_path: Path) -> None:
@@ -188,8 +191,9 @@ def test_installed_console_script(tmp_path: Path) -> None:
 def test_validate_has_help() -> None:
     result = runner.invoke(app, ["validate", "--help"])
     assert result.exit_code == 0
-    for option in ("--root", "--format", "--show", "--debug"):
+    for option in ("--root", "--format", "--show"):
         assert option in result.output
+    assert "--debug" in runner.invoke(app, ["--help"]).output  # global, before or after
 
 
 def test_each_command_line_loads_only_the_module_it_needs(monkeypatch: pytest.MonkeyPatch) -> None:

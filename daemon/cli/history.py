@@ -13,6 +13,7 @@ from daemon.cli.root import (
     OutputFormat,
     RootOption,
     app,
+    echo,
     print_json,
     repository_root,
 )
@@ -114,11 +115,11 @@ def history(
                 line = f"  {action['seq']:>4} {action['status']:<8} {action['intent']}"
                 if action.get("remote_id"):
                     line += f" [{action['remote_id']}]"
-                typer.echo(line)
+                echo(line)
                 if action.get("error"):
-                    typer.echo(f"         {_short(action['error'], 200)}")
+                    echo(f"         {_short(action['error'], 200)}")
             for event in events:
-                typer.echo(f"  {event['level']}: {event['code']}: {_short(event['message'], 200)}")
+                echo(f"  {event['level']}: {event['code']}: {_short(event['message'], 200)}")
             return
         since_at = parse_since(since) if since else None
         runs = store.runs(kind=kind, since=since_at, errors_only=errors, limit=limit)
@@ -127,15 +128,15 @@ def history(
             print_json({"format_version": JSON_VERSION, "runs": runs, "events": events})
             return
         if not runs and not events:
-            typer.echo("No runs match." if (errors or since or kind) else "No runs yet.")
+            echo("No runs match." if (errors or since or kind) else "No runs yet.")
             return
         for row in runs:
             _echo_run(row)
         if events:
-            typer.echo("Errors:")
+            echo("Errors:")
             for event in events:
                 subject = f" {event['subject']}:" if event.get("subject") else ""
-                typer.echo(
+                echo(
                     f"  {event['at'][:19]} {event['code']}:{subject} "
                     f"{_short(event['message'], 160)}"
                 )
@@ -149,6 +150,6 @@ def _echo_run(row: dict[str, Any]) -> None:
     )
     if commit:
         line += f" @{commit}"
-    typer.echo(line.rstrip())
+    echo(line.rstrip())
     if row.get("error"):
-        typer.echo(f"      {_short(row['error'])}")
+        echo(f"      {_short(row['error'])}")

@@ -35,6 +35,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from daemon import redact
 from daemon.errors import ConfigError, ZedonkOrdreError
 from daemon.service.sdnotify import SystemdNotifier
 from daemon.service.watch import CATALOGUE_DIR, YAML_SUFFIXES, Debouncer, TreeWatcher, is_ignored
@@ -42,7 +43,7 @@ from daemon.service.web import ActivityServer
 from daemon.store.history import History, utcnow
 from daemon.store.lock import StateLock
 from daemon.store.status import PAUSED_KEY
-from daemon.tree.settings import CONNECTOR_FILE, Settings, load_settings
+from daemon.tree.settings import CONNECTOR_FILE, Settings, check_secrets, load_settings
 
 if TYPE_CHECKING:  # the passes import daemon.reconcile in their child process
     from daemon.reconcile import Converged
@@ -116,9 +117,7 @@ def setup_logging(*, debug: bool) -> None:
         )
     level = logging.DEBUG if debug else logging.INFO
     logging.basicConfig(level=level, handlers=[handler], force=True)
-    # watchdog's and httpx's chatter is noise at INFO; their warnings still come through.
-    logging.getLogger("watchdog").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    redact.secure_logging()  # no secret in any record; httpx's and watchdog's chatter quiet
 
 
 @dataclass(frozen=True)
@@ -324,9 +323,9 @@ class Service:
         return 0
 
     def _start(self) -> None:
-        # Fail fast on what a restart cannot fix: the tokens must be there (ConfigError -> 78).
-        self.settings.zedonk.token.resolve()
-        self.settings.ordre.token.resolve()
+        # Fail fast on what a restart cannot fix: every secret must be there and well formed,
+        # the webhook URL one that can be sent to (ConfigError -> 78).
+        check_secrets(self.settings)
         self._lock.acquire()
         try:
             self.history = History.open(self.state_dir)
