@@ -15,7 +15,6 @@ from typer.core import TyperGroup
 from typer.testing import CliRunner
 
 from daemon.cli import COMMANDS, MODULES, app, modules_for
-from daemon.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIGS = Path(__file__).parent / "configs"
