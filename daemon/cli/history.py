@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -20,6 +21,14 @@ from daemon.cli.root import (
 from daemon.errors import ConfigError, ZedonkOrdreError
 from daemon.store.history import History
 from daemon.tree.settings import load_settings, parse_duration
+
+
+class RunKind(StrEnum):
+    """The kinds of run the history records (``History.start_run``)."""
+
+    apply = "apply"
+    reconcile = "reconcile"
+    import_ = "import"
 
 
 def parse_since(text: str, *, now: datetime | None = None) -> str:
@@ -76,8 +85,8 @@ def history(
         typer.Option("--since", help="Only since a duration ago (30m, 2h, 7d) or a date."),
     ] = None,
     kind: Annotated[
-        str | None,
-        typer.Option("--kind", help="Only runs of one kind: apply, reconcile, import, ..."),
+        RunKind | None,
+        typer.Option("--kind", help="Only runs of one kind.", case_sensitive=False),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most N runs.")] = 50,
     run: Annotated[
@@ -88,7 +97,18 @@ def history(
     ] = OutputFormat.text,
 ) -> None:
     """List past runs (apply, reconcile, import) with their results, newest first."""
+    try:
+        since_at = parse_since(since) if since else None
+    except ConfigError as exc:  # a bad option value is a usage error
+        raise typer.BadParameter(f"{exc.message}; {exc.hint}", param_hint="'--since'") from None
     settings = load_settings(repository_root(root))
+    if not History.exists(settings.state_dir) and run is None:
+        # Nothing has run yet: an empty answer, not an error.
+        if output is OutputFormat.json:
+            print_json({"format_version": JSON_VERSION, "runs": [], "events": []})
+        else:
+            echo(f"No runs yet (no history in {settings.state_dir}).")
+        return
     with History.open(settings.state_dir, read_only=True) as store:
         if run is not None:
             rows = store.query("SELECT * FROM runs WHERE id = ?", (run,))
@@ -121,8 +141,9 @@ def history(
             for event in events:
                 echo(f"  {event['level']}: {event['code']}: {_short(event['message'], 200)}")
             return
-        since_at = parse_since(since) if since else None
-        runs = store.runs(kind=kind, since=since_at, errors_only=errors, limit=limit)
+        runs = store.runs(
+            kind=kind.value if kind else None, since=since_at, errors_only=errors, limit=limit
+        )
         events = store.events(since=since_at, level="error", limit=limit) if errors else []
         if output is OutputFormat.json:
             print_json({"format_version": JSON_VERSION, "runs": runs, "events": events})
@@ -135,7 +156,10 @@ def history(
         if events:
             echo("Errors:")
             for event in events:
-                subject = f" {event['subject']}:" if event.get("subject") else ""
+                subject = event.get("subject") or ""
+                # A finding's message starts with its place, which is also its subject.
+                shown = subject and not event["message"].startswith(subject)
+                subject = f" {subject}:" if shown else ""
                 echo(
                     f"  {event['at'][:19]} {event['code']}:{subject} "
                     f"{_short(event['message'], 160)}"

@@ -18,7 +18,7 @@ from daemon.cli.root import (
     print_json,
     repository_root,
 )
-from daemon.errors import ConfigError, ExitCode, ZedonkOrdreError
+from daemon.errors import ExitCode, ZedonkOrdreError
 from daemon.notify import Notifier
 from daemon.orders import (
     ImportResult,
@@ -116,12 +116,15 @@ def list_command(
     states = tuple(s.strip().lower().replace("-", "_") for s in status or ())
     unknown = [s for s in states if s not in STATES]
     if unknown:
-        raise ConfigError(
-            f"unknown --status {', '.join(unknown)}", hint=f"use one of: {', '.join(STATES)}"
+        raise typer.BadParameter(
+            f"unknown state {', '.join(unknown)}; use one of: {', '.join(STATES)}",
+            param_hint="'--status'",
         )
     settings = _settings(root)
-    with History.open(settings.state_dir, read_only=True) as history:
-        rows = list_imports(history, states=states, limit=limit)
+    rows = []
+    if History.exists(settings.state_dir):  # else nothing was imported yet: an empty list
+        with History.open(settings.state_dir, read_only=True) as history:
+            rows = list_imports(history, states=states, limit=limit)
     if output is OutputFormat.json:
         print_json({"version": JSON_VERSION, "imports": rows})
         return

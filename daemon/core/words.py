@@ -10,6 +10,14 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     return f"{count} {word if count == 1 else many or word + 's'}"
 
 
+REMOTE_NAMES = {"zedonk": "Zedonk", "ordre": "ORDRE"}
+
+
+def remote_name(remote: str) -> str:
+    """A remote's name as its makers write it: ``"zedonk"`` -> Zedonk, ``"ordre"`` -> ORDRE."""
+    return REMOTE_NAMES.get(remote, remote)
+
+
 # C0 controls but tab and line feed, DEL, C1 controls, and the Unicode bidi controls that
 # can make text read differently from what it holds.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")

@@ -250,6 +250,11 @@ class History:
                 hint="check the state directory's permissions and free space",
             ) from exc
 
+    @staticmethod
+    def exists(state_dir: Path) -> bool:
+        """Whether anything has written a history in ``state_dir`` yet."""
+        return (state_dir / HISTORY_FILE).exists()
+
     @classmethod
     def open(cls, state_dir: Path, *, read_only: bool = False) -> History:
         """Open (creating when missing) the history in ``state_dir``, with safe permissions."""
