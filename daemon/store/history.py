@@ -32,7 +32,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from daemon import redact
-from daemon.errors import ZedonkOrdreError
+from daemon.errors import StateDirError, ZedonkOrdreError
 
 HISTORY_FILE = "history.sqlite"
 BUSY_TIMEOUT_SECONDS = 10.0
@@ -266,12 +266,15 @@ class History:
                     hint="run `zedonk-ordre apply` or start the daemon first",
                 )
             return cls(path, read_only=True)
-        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not path.exists():
-            # Create it 0600 before SQLite does, so it is never briefly world-readable.
-            fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-            os.close(fd)
-        path.chmod(0o600)
+        try:
+            state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not path.exists():
+                # Create it 0600 before SQLite does, so it is never briefly world-readable.
+                fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+                os.close(fd)
+            path.chmod(0o600)
+        except OSError as exc:
+            raise StateDirError(state_dir, exc) from None
         return cls(path)
 
     def close(self) -> None:
