@@ -54,13 +54,13 @@ def render_error(exc: ZedonkOrdreError) -> None:
 
 
 def fail(exc: BaseException, code: int) -> NoReturn:
-    """End the command on ``exc`` with exit ``code``: its message and hint, or with
-    ``--debug`` its traceback (redacted like everything else printed)."""
+    """End the command on ``exc`` with exit ``code``: its message and hint, after its
+    traceback with ``--debug`` (redacted like everything else printed)."""
     if Options.debug:
         echo(traceback.format_exc().rstrip("\n"), err=True)
-    elif isinstance(exc, ZedonkOrdreError):
+    if isinstance(exc, ZedonkOrdreError):
         render_error(exc)
-    else:
+    elif not Options.debug:  # else the traceback said it all
         echo(
             f"internal error: {type(exc).__name__}: {exc}\n"
             "hint: this is a bug in zedonk-ordre; rerun with --debug for the traceback",

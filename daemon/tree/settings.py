@@ -95,7 +95,7 @@ class TokenRef:
             )
         path = Path(directory) / self.credential
         try:
-            value = path.read_text(encoding="utf-8").removesuffix("\n")
+            value = path.read_bytes().decode("utf-8").removesuffix("\n")  # a CR stays
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
             raise ConfigError(
