@@ -90,8 +90,11 @@ class ErrorRenderingGroup(TyperGroup):
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if ctx.parent is None:
             args = hoist_global_options(args)
-        with _usage_errors():
-            return super().parse_args(ctx, args)
+        try:
+            with _usage_errors():
+                return super().parse_args(ctx, args)  # --help and --version print here
+        except BrokenPipeError:
+            quiet_broken_pipe()
 
     def invoke(self, ctx: Any) -> Any:
         try:
