@@ -182,3 +182,12 @@ def test_terminal_control_characters_in_json_stay_json_escaped(repository: Path)
     )
     result = runner.invoke(app, ["validate", "--root", str(repository), "--format", "json"])
     assert "\x1b" not in result.output and "\\u001b]0;pwned\\u0007" in result.output
+
+
+def test_the_readme_documents_every_exit_code() -> None:
+    table = (REPO / "README.md").read_text().split("Exit codes, the same for every command:")[1]
+    documented = {
+        int(line.split("|")[1]) for line in table.splitlines() if line.startswith("| ") and
+        line.split("|")[1].strip().isdigit()
+    }  # fmt: skip
+    assert documented == {int(code) for code in ExitCode}
