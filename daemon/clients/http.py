@@ -465,6 +465,18 @@ class HttpSession:
                 sent=False,
                 retryable=True,
             ) from None
+        except httpx.LocalProtocolError as exc:
+            # Our own request is malformed (a header value HTTP does not allow): it was not
+            # sent, and sending it again cannot help.
+            raise _Attempt(
+                RemoteError(
+                    f"{where}: the request cannot be sent ({self._scrub(str(exc))})",
+                    remote=self.remote,
+                    hint="check the token and the URL in the settings for stray characters",
+                ),
+                sent=False,
+                retryable=False,
+            ) from None
         except httpx.TimeoutException:
             late = time.monotonic() >= ends_at
             what = "the answer arrived too slowly" if late else "timed out waiting for the answer"
