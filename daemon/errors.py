@@ -29,6 +29,7 @@ results, not exceptions.
 
 from __future__ import annotations
 
+import errno
 from enum import IntEnum
 
 
@@ -41,7 +42,9 @@ class ExitCode(IntEnum):
     PARTIAL = 3  # apply finished only partly
     LOCKED = 4  # another process holds the lock
     STALE_PLAN = 5  # a saved plan no longer matches ORDRE
+    USAGE = 64  # EX_USAGE: an unknown option, a missing or bad argument
     CONFIG = 78  # EX_CONFIG: the daemon will not start on invalid configuration
+    BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of the output went away, as for other tools
 
 
 class ZedonkOrdreError(Exception):
@@ -63,6 +66,28 @@ class ConfigError(ZedonkOrdreError):
     ) -> None:
         super().__init__(message, hint=hint)
         self.findings = list(findings or [])
+
+
+class StateDirError(ConfigError):
+    """The state directory cannot be created or written: a read-only file system, missing
+    permissions, a file in its place. A configuration problem (``run`` exits 78): no restart
+    fixes it."""
+
+    def __init__(self, state_dir: object, exc: OSError) -> None:
+        reason = exc.strerror or type(exc).__name__
+        if exc.errno == errno.EROFS:
+            hint = (
+                "the file system is mounted read-only there; under systemd with "
+                "ProtectSystem=strict only StateDirectory= is writable: keep "
+                "daemon.state_dir unset there, or point it at a writable directory"
+            )
+        else:
+            hint = (
+                "make the directory writable by the user zedonk-ordre runs as, or set "
+                "daemon.state_dir in connector.yaml to one that is"
+            )
+        super().__init__(f"cannot write in the state directory {state_dir}: {reason}", hint=hint)
+        self.state_dir = state_dir
 
 
 class LockHeld(ZedonkOrdreError):

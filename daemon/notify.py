@@ -10,21 +10,35 @@ A channel that fails is retried the next time the same problem is met (a recover
 ``send_owed_recoveries()``); a failure to notify is recorded in the history and never breaks
 the caller. ``owe()`` records a notice inside the caller's transaction, so that it is not lost
 if the process dies between that commit and ``send_owed()``.
+
+No secret reaches a notice (every text passes ``daemon.redact``). E-mail logs in only over
+TLS (implicit, or STARTTLS). A webhook notice says who sent it: ``User-Agent:
+zedonk-ordre/<version>``, an ``X-Zedonk-Ordre-Timestamp`` and, with a signing secret, an
+HMAC-SHA256 ``X-Zedonk-Ordre-Signature`` over ``timestamp + "." + body`` (docs/service.md
+shows a receiver's check). Its ``text``, which chat services display, is escaped by Slack's
+rules, since titles and details carry retailers' text.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
+import re
 import smtplib
 import socket
 import sqlite3
 import ssl
+import time
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
 import httpx
 
+from daemon import __version__, redact
+from daemon.core.words import printable
 from daemon.errors import ZedonkOrdreError
 from daemon.store.history import History, utcnow
 from daemon.tree.settings import EmailSettings, Settings, WebhookSettings
@@ -33,6 +47,32 @@ log = logging.getLogger(__name__)
 
 SEND_TIMEOUT = 10.0  # seconds, per channel
 CHANNELS = ("email", "webhook")
+SIGNATURE_HEADER = "X-Zedonk-Ordre-Signature"  # "sha256=" + hex HMAC of timestamp "." body
+TIMESTAMP_HEADER = "X-Zedonk-Ordre-Timestamp"  # Unix seconds when the notice was sent
+_MENTION = re.compile(r"@(channel|here|all|everyone)\b", re.IGNORECASE)
+
+
+def chat_text(text: str) -> str:
+    """``text`` safe for a chat channel's incoming webhook (Slack, and those that read
+    Slack's payload: Mattermost, Rocket.Chat): ``&``, ``<`` and ``>`` become entities, as
+    Slack's message formatting rules ask, so that a retailer's PO cannot mention a channel
+    (``<!channel>``) or disguise a link (``<https://...|label>``); bare ``@channel``,
+    ``@here``, ``@all`` and ``@everyone`` get a zero-width space after the ``@`` so that
+    chats reading them bare notify no one; control characters are shown escaped."""
+    text = printable(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _MENTION.sub("@\u200b\\1", text)
+
+
+def sign(key: str, timestamp: str, body: bytes) -> str:
+    """The signature header's value: ``sha256=`` and the hex HMAC-SHA256, keyed with ``key``,
+    of ``timestamp``, a dot and the body's bytes as sent."""
+    digest = hmac.new(key.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return f"sha256={digest.hexdigest()}"
+
+
+def _subject_line(text: str) -> str:
+    """One line for a Subject header: line breaks in a title (from a PO, say) would end it."""
+    return printable(" ".join(text.split()))
 
 
 class NotifyError(ZedonkOrdreError):
@@ -145,6 +185,7 @@ class Notifier:
         self, key: str, event: str, title: str, details: str, channels: tuple[str, ...]
     ) -> bool:
         """Send on each channel; True when every one of them sent it."""
+        title, details = redact.redact(title), redact.redact(details)
         sent = True
         for channel in channels:
             try:
@@ -185,23 +226,37 @@ class Notifier:
         assert settings is not None
         message = EmailMessage()
         label = "problem" if event == "problem" else "resolved"
-        message["Subject"] = f"[zedonk-ordre] {label}: {title}"
+        message["Subject"] = _subject_line(f"[zedonk-ordre] {label}: {title}")
         message["From"] = settings.sender
         message["To"] = ", ".join(settings.recipients)
         message["Date"] = formatdate(localtime=False)
         message["Message-ID"] = make_msgid(domain=self.host)
-        message["X-Zedonk-Ordre-Key"] = key
+        message["X-Zedonk-Ordre-Key"] = _subject_line(key)
         message.set_content(f"{details}\n\n--\nzedonk-ordre on {self.host}\nproblem key: {key}\n")
+        logs_in = bool(settings.username and settings.password is not None)
+        if logs_in and not (settings.tls or settings.starttls):
+            raise NotifyError(
+                "SMTP: not sending the password over a connection without TLS",
+                hint="set tls: true or starttls: true under notifications.email",
+            )
+        host, port = settings.smtp_host, settings.smtp_port
+        context = ssl.create_default_context()  # trusts the system's CAs, or $SSL_CERT_FILE
         try:
-            with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SEND_TIMEOUT) as smtp:
+            smtp = (
+                smtplib.SMTP_SSL(host, port, timeout=SEND_TIMEOUT, context=context)
+                if settings.tls
+                else smtplib.SMTP(host, port, timeout=SEND_TIMEOUT)
+            )
+            with smtp:
                 if settings.starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-                if settings.username and settings.password is not None:
+                    smtp.starttls(context=context)
+                if logs_in:
+                    assert settings.username is not None and settings.password is not None
                     smtp.login(settings.username, settings.password.resolve())
                 smtp.send_message(message)
         except (OSError, smtplib.SMTPException) as exc:
             raise NotifyError(
-                f"SMTP {settings.smtp_host}:{settings.smtp_port}: {type(exc).__name__}: {exc}"
+                f"SMTP {host}:{port}: {type(exc).__name__}: {redact.redact(str(exc))}"
             ) from None
 
     def _send_webhook(self, key: str, event: str, title: str, details: str) -> None:
@@ -217,11 +272,23 @@ class Notifier:
             "details": details,
             "host": self.host,
             "at": utcnow(),
-            "text": f"zedonk-ordre {label}: {title}\n{details}",  # what chat webhooks show
+            # What chat webhooks show, escaped for them; the fields above are raw data.
+            "text": chat_text(f"zedonk-ordre {label}: {title}\n{details}"),
         }
+        body = json.dumps(payload).encode()
+        timestamp = str(int(time.time()))
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": f"zedonk-ordre/{__version__}",
+            TIMESTAMP_HEADER: timestamp,
+        }
+        if settings.secret is not None:
+            headers[SIGNATURE_HEADER] = sign(settings.secret.resolve(), timestamp, body)
         try:
-            response = httpx.post(url, json=payload, timeout=SEND_TIMEOUT, follow_redirects=False)
-        except httpx.HTTPError as exc:
+            response = httpx.post(
+                url, content=body, headers=headers, timeout=SEND_TIMEOUT, follow_redirects=False
+            )
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:  # the URL is checked at start, too
             raise NotifyError(f"webhook: {type(exc).__name__}") from None
         if not 200 <= response.status_code < 300:
             raise NotifyError(f"webhook: HTTP {response.status_code}")

@@ -4,6 +4,7 @@
   test; a ``Sandboxes`` object with URLs, tokens, httpx clients and admin/retailer helpers.
 - ``sandbox_pair``: the session's ``SandboxPair`` itself, not reset (for read-only tests).
 - An autouse guard refuses any socket connection that is not loopback.
+- Secrets registered for redaction by one test are forgotten after it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 from sandbox_harness import Sandboxes, loopback_only
 
+from daemon import redact
 from daemon.sandbox import SandboxPair, start_sandboxes
 
 
@@ -37,3 +39,10 @@ def sandbox(sandbox_pair: SandboxPair) -> Iterator[Sandboxes]:
 def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests talk to loopback only: any other connect() fails at once."""
     monkeypatch.setattr(socket.socket, "connect", loopback_only(socket.socket.connect))
+
+
+@pytest.fixture(autouse=True)
+def _forget_secrets() -> Iterator[None]:
+    """The redaction registry is per process: one test's secrets must not hide another's text."""
+    yield
+    redact.forget_all()

@@ -13,6 +13,7 @@ from email.utils import format_datetime
 
 import httpx
 import pytest
+from sandbox_harness import Sandboxes
 
 from daemon.clients.http import HttpSession, RetryPolicy, parse_retry_after
 from daemon.errors import (
@@ -443,3 +444,21 @@ def test_documented_idempotent_post_is_retried() -> None:
     assert session(handler).post("/so/1/inactivate", idempotent=True).body == {"active": False}
     assert len(seen) == 2
     assert seen[0].content == b""
+
+
+def test_a_request_that_cannot_be_sent_is_not_retried_as_a_network_fault(
+    sandbox: Sandboxes,
+) -> None:
+    """h11 refuses a header value with a line break before anything leaves: no retry helps."""
+    token = f"{sandbox.ordre_token}\n"
+    time = FakeTime()
+    with (
+        HttpSession("ordre", sandbox.ordre_url, token, sleep=time.sleep, clock=time.clock) as s,
+        pytest.raises(RemoteError) as caught,
+    ):
+        s.get("/collections")
+    assert not isinstance(caught.value, TransientError)
+    assert "cannot be sent" in caught.value.message and "after" not in caught.value.message
+    assert time.sleeps == []
+    assert sandbox.ordre_token not in str(caught.value)
+    assert sandbox.requests("ordre") == []

@@ -64,9 +64,22 @@ def test_history_shows_one_run_with_its_actions(brand: Brand) -> None:  # noqa: 
 
 
 def test_history_before_any_run_says_so(brand: Brand) -> None:  # noqa: F811
+    # Nothing has run yet: that is an answer, not an error.
     empty = brand.cli("history")
-    assert empty.exit_code == ExitCode.ERROR
-    assert "no history" in empty.output
+    assert empty.exit_code == ExitCode.OK
+    assert "No runs yet" in empty.output
+    document = json.loads(brand.cli("history", "--format", "json").stdout)
+    assert document == {"format_version": 1, "runs": [], "events": []}
+    listed = brand.cli("orders", "list")
+    assert listed.exit_code == ExitCode.OK and "no imports" in listed.output
+    assert json.loads(brand.cli("orders", "list", "--format", "json").stdout)["imports"] == []
+
+
+def test_unknown_kinds_and_bad_dates_are_usage_errors(brand: Brand) -> None:  # noqa: F811
+    for args in (["--kind", "foo"], ["--since", "yesterday"]):
+        wrong = brand.cli("history", *args)
+        assert wrong.exit_code == ExitCode.USAGE, wrong.output
+        assert "No runs" not in wrong.output
 
 
 def test_since_takes_durations_and_dates() -> None:

@@ -337,6 +337,9 @@ def test_ordre_down_for_a_while_then_everything_is_imported(
     down = run(settings)
     assert down.result == "failed" and "ordre" in down.message
     assert notifications(settings) == {"remote-down:ordre": "open"}
+    with History.open(settings.state_dir, read_only=True) as history:
+        [notice] = history.query("SELECT title FROM notifications")
+    assert notice["title"] == "ORDRE unreachable"  # the showroom's name as ORDRE writes it
     pair.ordre.clear_faults()
     up = run(settings)
     assert up.counts["created"] == 3

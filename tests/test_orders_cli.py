@@ -17,6 +17,7 @@ from orders_support import barcodes, ledger, orders_per_ref, submit, write_conne
 from typer.testing import CliRunner
 
 from daemon.cli import app
+from daemon.errors import ExitCode
 from daemon.sandbox import SandboxPair
 
 sandboxes, pair = orders_support.sandboxes, orders_support.pair  # fixtures
@@ -74,7 +75,7 @@ def test_unknown_ids_and_states_are_clear_errors(tmp_path: Path, pair: SandboxPa
     missing = cli("orders", "show", "ORD-99999", "--root", root)
     assert missing.exit_code == 1 and "no import matches 'ORD-99999'" in missing.output
     wrong = cli("orders", "list", "--status", "lost", "--root", root)
-    assert wrong.exit_code == 1 and "unknown --status lost" in wrong.output
+    assert wrong.exit_code == ExitCode.USAGE and "unknown state lost" in wrong.output
 
 
 def test_a_bad_order_owner_stops_the_command_before_any_order(

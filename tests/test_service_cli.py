@@ -2,10 +2,13 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from sandbox_harness import Sandboxes
 from test_service import make_tree
 from typer.testing import CliRunner
 
@@ -98,3 +101,69 @@ def test_pause_needs_a_reason(tmp_path: Path) -> None:
     root = make_tree(tmp_path)
     code, _, err = invoke("pause", "--reason", "  ", "--root", str(root))
     assert code == 1 and "--reason is empty" in err
+
+
+def test_run_exits_78_on_a_webhook_url_that_cannot_be_sent_to(tmp_path: Path) -> None:
+    """Checked at start: later it would fail every notice, long after anyone was looking."""
+    root = make_tree(tmp_path, notifications={"webhook": {"url": {"env": "HOOK_URL"}}})
+    tokens = {"ZEDONK_TOKEN": "a", "ORDRE_TOKEN": "b"}
+    for url, problem in (
+        ("http://[::1", "does not hold a URL that can be read"),
+        ("http://127.0.0.1:1/hook\n", "holds a line break at its end"),
+        ("127.0.0.1:1/hook", "does not hold an http:// or https:// URL"),
+    ):
+        done = cli("run", "--root", str(root), env={**tokens, "HOOK_URL": url})
+        assert done.returncode == 78, done.stderr
+        assert f"environment variable HOOK_URL {problem}" in done.stderr
+        assert "/hook" not in done.stderr  # the URL is a secret: never repeated
+    unset = cli("run", "--root", str(root), env=tokens)
+    assert unset.returncode == 78 and "HOOK_URL is not set" in unset.stderr
+
+
+def test_a_state_directory_that_cannot_be_written_is_a_configuration_error(
+    tmp_path: Path, sandbox: Sandboxes
+) -> None:
+    (tmp_path / "blocker").write_text("a file where the state directory's parent should be\n")
+    state = tmp_path / "blocker" / "state"
+    root = make_tree(
+        tmp_path, zedonk_url=sandbox.zedonk_url, ordre_url=sandbox.ordre_url, state_dir=str(state)
+    )
+    tokens = {"ZEDONK_TOKEN": sandbox.zedonk_token, "ORDRE_TOKEN": sandbox.ordre_token}
+    for args, code in ((["run"], 78), (["apply", "--yes"], 1), (["pause", "--reason", "x"], 1)):
+        done = cli(*args, "--root", str(root), env=tokens)
+        assert done.returncode == code, done.stderr
+        assert f"error: cannot write in the state directory {state}" in done.stderr
+        assert "daemon.state_dir" in done.stderr  # the hint says what to change
+        assert "internal error" not in done.stderr and "bug" not in done.stderr
+    assert sandbox.write_count("ordre") == 0  # the lock comes before any call
+
+
+def test_a_read_only_file_system_is_named_as_such(tmp_path: Path) -> None:
+    """As under systemd's ProtectSystem=strict with state_dir outside StateDirectory=."""
+    if (
+        shutil.which("unshare") is None
+        or subprocess.run(
+            ["unshare", "-rm", "mount", "-t", "tmpfs", "-o", "ro", "tmpfs", str(tmp_path)],
+            capture_output=True,
+            check=False,
+        ).returncode
+    ):
+        pytest.skip("no user and mount namespaces here to mount a read-only file system")
+    state = tmp_path / "ro" / "state"
+    state.parent.mkdir()
+    root = make_tree(tmp_path, state_dir=str(state))
+    script = (
+        f"mount -t tmpfs -o ro tmpfs {state.parent} && "
+        f"exec {sys.executable} -m daemon run --root {root}"
+    )
+    done = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "ZEDONK_TOKEN": "a", "ORDRE_TOKEN": "b"},
+        check=False,
+    )
+    assert done.returncode == 78, done.stderr
+    assert f"cannot write in the state directory {state}: Read-only file system" in done.stderr
+    assert "ProtectSystem=strict" in done.stderr

@@ -52,7 +52,7 @@ def test_the_unit_asks_for_the_hardening_the_daemon_relies_on() -> None:
     assert d["StateDirectory"] == ["zedonk-ordre"]
     assert d["ProtectSystem"] == ["strict"]
     assert d["NoNewPrivileges"] == ["yes"]
-    assert d["RestartPreventExitStatus"] == ["78"]
+    assert d["RestartPreventExitStatus"] == ["64 78"]
     assert d["RestrictAddressFamilies"] == ["AF_UNIX AF_INET AF_INET6"]
     assert "@system-service" in d["SystemCallFilter"]
     assert int(d["WatchdogSec"][0]) > 0

@@ -3,8 +3,8 @@ tests/configs/invalid/ fails with exactly the findings its expected.yaml names.
 
 A fixture is ``expected.yaml`` plus a ``tree/`` laid over tests/configs/base/. expected.yaml
 may also ``remove`` base files, add ``symlinks`` (to a file OUTSIDE the repository, or to a
-MISSING one), and
-``generate`` an oversize file; ``exact: false`` checks only that the named findings occur.
+MISSING one), ``generate`` an oversize file, and set ``environment`` variables (the secrets
+that are set are checked); ``exact: false`` checks only that the named findings occur.
 """
 
 from __future__ import annotations
@@ -47,8 +47,12 @@ def expected_findings(meta: dict[str, Any]) -> set[tuple[str, str, int, str]]:
 
 
 @pytest.mark.parametrize("fixture", FIXTURES, ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_fixture(fixture: Path, tmp_path: Path) -> None:
+def test_fixture(fixture: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root, meta = build_tree(fixture, tmp_path)
+    for name in ("ZEDONK_TOKEN", "ORDRE_TOKEN", "CREDENTIALS_DIRECTORY"):
+        monkeypatch.delenv(name, raising=False)  # only what the fixture sets
+    for name, value in meta.get("environment", {}).items():
+        monkeypatch.setenv(name, value)
     report = validate_tree(root)
     actual = {(f.code, f.file, f.line, f.severity) for f in report.findings}
     expected = expected_findings(meta)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -13,12 +14,21 @@ from daemon.cli.root import (
     OutputFormat,
     RootOption,
     app,
+    echo,
     print_json,
     repository_root,
 )
 from daemon.errors import ConfigError, ZedonkOrdreError
 from daemon.store.history import History
 from daemon.tree.settings import load_settings, parse_duration
+
+
+class RunKind(StrEnum):
+    """The kinds of run the history records (``History.start_run``)."""
+
+    apply = "apply"
+    reconcile = "reconcile"
+    import_ = "import"
 
 
 def parse_since(text: str, *, now: datetime | None = None) -> str:
@@ -75,8 +85,8 @@ def history(
         typer.Option("--since", help="Only since a duration ago (30m, 2h, 7d) or a date."),
     ] = None,
     kind: Annotated[
-        str | None,
-        typer.Option("--kind", help="Only runs of one kind: apply, reconcile, import, ..."),
+        RunKind | None,
+        typer.Option("--kind", help="Only runs of one kind.", case_sensitive=False),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most N runs.")] = 50,
     run: Annotated[
@@ -87,7 +97,18 @@ def history(
     ] = OutputFormat.text,
 ) -> None:
     """List past runs (apply, reconcile, import) with their results, newest first."""
+    try:
+        since_at = parse_since(since) if since else None
+    except ConfigError as exc:  # a bad option value is a usage error
+        raise typer.BadParameter(f"{exc.message}; {exc.hint}", param_hint="'--since'") from None
     settings = load_settings(repository_root(root))
+    if not History.exists(settings.state_dir) and run is None:
+        # Nothing has run yet: an empty answer, not an error.
+        if output is OutputFormat.json:
+            print_json({"format_version": JSON_VERSION, "runs": [], "events": []})
+        else:
+            echo(f"No runs yet (no history in {settings.state_dir}).")
+        return
     with History.open(settings.state_dir, read_only=True) as store:
         if run is not None:
             rows = store.query("SELECT * FROM runs WHERE id = ?", (run,))
@@ -114,28 +135,32 @@ def history(
                 line = f"  {action['seq']:>4} {action['status']:<8} {action['intent']}"
                 if action.get("remote_id"):
                     line += f" [{action['remote_id']}]"
-                typer.echo(line)
+                echo(line)
                 if action.get("error"):
-                    typer.echo(f"         {_short(action['error'], 200)}")
+                    echo(f"         {_short(action['error'], 200)}")
             for event in events:
-                typer.echo(f"  {event['level']}: {event['code']}: {_short(event['message'], 200)}")
+                echo(f"  {event['level']}: {event['code']}: {_short(event['message'], 200)}")
             return
-        since_at = parse_since(since) if since else None
-        runs = store.runs(kind=kind, since=since_at, errors_only=errors, limit=limit)
+        runs = store.runs(
+            kind=kind.value if kind else None, since=since_at, errors_only=errors, limit=limit
+        )
         events = store.events(since=since_at, level="error", limit=limit) if errors else []
         if output is OutputFormat.json:
             print_json({"format_version": JSON_VERSION, "runs": runs, "events": events})
             return
         if not runs and not events:
-            typer.echo("No runs match." if (errors or since or kind) else "No runs yet.")
+            echo("No runs match." if (errors or since or kind) else "No runs yet.")
             return
         for row in runs:
             _echo_run(row)
         if events:
-            typer.echo("Errors:")
+            echo("Errors:")
             for event in events:
-                subject = f" {event['subject']}:" if event.get("subject") else ""
-                typer.echo(
+                subject = event.get("subject") or ""
+                # A finding's message starts with its place, which is also its subject.
+                shown = subject and not event["message"].startswith(subject)
+                subject = f" {subject}:" if shown else ""
+                echo(
                     f"  {event['at'][:19]} {event['code']}:{subject} "
                     f"{_short(event['message'], 160)}"
                 )
@@ -149,6 +174,6 @@ def _echo_run(row: dict[str, Any]) -> None:
     )
     if commit:
         line += f" @{commit}"
-    typer.echo(line.rstrip())
+    echo(line.rstrip())
     if row.get("error"):
-        typer.echo(f"      {_short(row['error'])}")
+        echo(f"      {_short(row['error'])}")

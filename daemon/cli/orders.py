@@ -14,10 +14,11 @@ from daemon.cli.root import (
     OutputFormat,
     RootOption,
     app,
+    echo,
     print_json,
     repository_root,
 )
-from daemon.errors import ConfigError, ExitCode, ZedonkOrdreError
+from daemon.errors import ExitCode, ZedonkOrdreError
 from daemon.notify import Notifier
 from daemon.orders import (
     ImportResult,
@@ -65,7 +66,7 @@ def _exit_code(result: ImportResult) -> int:
 
 def _echo_result(result: ImportResult) -> None:
     stamp = time.strftime("%H:%M:%S")
-    typer.echo(f"{stamp} import run {result.run_id}: {result.result}: {result.message}")
+    echo(f"{stamp} import run {result.run_id}: {result.result}: {result.message}")
 
 
 @orders_app.command("import")
@@ -115,17 +116,20 @@ def list_command(
     states = tuple(s.strip().lower().replace("-", "_") for s in status or ())
     unknown = [s for s in states if s not in STATES]
     if unknown:
-        raise ConfigError(
-            f"unknown --status {', '.join(unknown)}", hint=f"use one of: {', '.join(STATES)}"
+        raise typer.BadParameter(
+            f"unknown state {', '.join(unknown)}; use one of: {', '.join(STATES)}",
+            param_hint="'--status'",
         )
     settings = _settings(root)
-    with History.open(settings.state_dir, read_only=True) as history:
-        rows = list_imports(history, states=states, limit=limit)
+    rows = []
+    if History.exists(settings.state_dir):  # else nothing was imported yet: an empty list
+        with History.open(settings.state_dir, read_only=True) as history:
+            rows = list_imports(history, states=states, limit=limit)
     if output is OutputFormat.json:
         print_json({"version": JSON_VERSION, "imports": rows})
         return
     if not rows:
-        typer.echo("no imports" + (f" in state {', '.join(states)}" if states else ""))
+        echo("no imports" + (f" in state {', '.join(states)}" if states else ""))
         return
     table = [("IMPORT", "ORDER", "PO", "RETAILER", "STATE", "ZEDONK", "LINES", "UPDATED")]
     for row in rows:
@@ -148,7 +152,7 @@ def list_command(
         )
     widths = [max(len(str(r[i])) for r in table) for i in range(len(table[0]))]
     for r in table:
-        typer.echo("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
+        echo("  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip())
 
 
 @orders_app.command("show")
@@ -191,7 +195,7 @@ def retry_command(
         result = retry_import(settings, history, key, notifier=Notifier(settings, history))
         [row] = history.query("SELECT state, last_error FROM imports WHERE import_key = ?", (key,))
     _echo_result(result)
-    typer.echo(f"{key}: {row['state']}" + (f" ({row['last_error']})" if row["last_error"] else ""))
+    echo(f"{key}: {row['state']}" + (f" ({row['last_error']})" if row["last_error"] else ""))
     if result.result == "failed":
         raise typer.Exit(int(ExitCode.ERROR))
     if row["state"] not in ("created", "partial"):
@@ -209,7 +213,6 @@ def _resolve(history: History, ident: str) -> str:
 
 
 def _print_details(d: dict[str, Any]) -> None:
-    echo = typer.echo
     echo(f"import        {d['import_key']}")
     echo(f"ORDRE order   {d['ordre_number']} (id {d['ordre_id']}, submission {d['submission']})")
     echo(

@@ -14,8 +14,10 @@ from daemon.cli.root import (
     OutputFormat,
     RootOption,
     app,
+    echo,
     print_json,
     repository_root,
+    safe_text,
 )
 from daemon.core.findings import Finding
 from daemon.core.plan import Action, Plan
@@ -57,7 +59,7 @@ StrictOption = Annotated[
 def _warn(findings: tuple[Finding, ...]) -> None:
     for finding in findings:
         if not finding.is_error and finding.code not in SHOWN_IN_PLAN:
-            typer.echo(str(finding), err=True)
+            echo(str(finding), err=True)
 
 
 def _make_plan(root: Path | None, strict: bool) -> tuple[Settings, PlanResult]:
@@ -98,13 +100,13 @@ def plan(
     if output is PlanFormat.json:
         print_json(plan_json(result.plan))
     elif output is PlanFormat.markdown:
-        typer.echo(render_markdown(result.plan, findings=result.findings))
+        echo(render_markdown(result.plan, findings=result.findings))
     else:
         _warn(result.findings)
-        typer.echo(render_text(result.plan))
+        echo(render_text(result.plan))
     if out is not None:
         digest = save_plan(out, result)
-        typer.echo(
+        echo(
             f"Saved the plan to {out} (sha256 {digest[:12]}). Apply exactly it with: "
             f"zedonk-ordre apply {out}",
             err=True,
@@ -128,11 +130,11 @@ class _Progress:
             return
         if self.tty:
             end = "\n" if done == total or status != "ok" else ""
-            line = f"\r\x1b[2K[{done}/{total}] {status}: {action.label}"
-            sys.stderr.write(line + end)
+            line = f"[{done}/{total}] {status}: {action.label}"
+            sys.stderr.write(f"\r\x1b[2K{safe_text(line)}{end}")
             sys.stderr.flush()
         else:
-            typer.echo(f"[{done}/{total}] {status}: {action.label}", err=True)
+            echo(f"[{done}/{total}] {status}: {action.label}", err=True)
 
 
 def _report_json(report: ApplyReport) -> dict[str, Any]:
@@ -162,10 +164,10 @@ def _finish(report: ApplyReport, output: OutputFormat) -> None:
     else:
         for outcome in report.outcomes:
             if outcome.status != "ok":
-                typer.echo(f"{outcome.status}: {outcome.action.label}: {outcome.error}", err=True)
-        typer.echo(f"Apply (run {report.run_id}): {report.result}: {report.summary()}")
+                echo(f"{outcome.status}: {outcome.action.label}: {outcome.error}", err=True)
+        echo(f"Apply (run {report.run_id}): {report.result}: {report.summary()}")
     if report.result == "partial":
-        typer.echo(
+        echo(
             "hint: run `zedonk-ordre apply` again once the cause is fixed; it converges",
             err=True,
         )
@@ -208,7 +210,7 @@ def apply(
                     allow_deletes=allow_deletes,
                 )
                 if not saved.actions:
-                    typer.echo("No changes: the saved plan is empty.")
+                    echo("No changes: the saved plan is empty.")
                     return
                 close_interrupted_runs(history)
                 run_id = history.start_run("apply", "cli", git_commit=saved.git_commit)
@@ -233,7 +235,7 @@ def apply(
         planned = result.plan
         if output is OutputFormat.text:
             _warn(result.findings)
-            typer.echo(render_text(planned))
+            echo(render_text(planned))
         if not planned.has_changes:
             run_id = history.start_run("apply", "cli", git_commit=result.git_commit)
             history.finish_run(run_id, "no-changes", summary=planned.counts())
@@ -248,7 +250,7 @@ def apply(
                     hint="review the plan, then pass --yes (or apply a saved plan file)",
                 )
             if not typer.confirm("Apply these changes to ORDRE?", default=False):
-                typer.echo("Nothing applied.")
+                echo("Nothing applied.")
                 return
         close_interrupted_runs(history)
         run_id = history.start_run("apply", "cli", git_commit=catalogue_commit(settings.root))

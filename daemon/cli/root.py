@@ -8,17 +8,23 @@ words on the terminal, and a traceback appears only with ``--debug``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
 
-from daemon import __version__
+from daemon import __version__, redact
+from daemon.core.words import printable
 from daemon.errors import ConfigError, ExitCode, ZedonkOrdreError
 
 
@@ -28,47 +34,112 @@ class Options:
     debug: bool = False
 
 
+def safe_text(text: str) -> str:
+    """Text as the command line shows it: secrets redacted, control characters escaped."""
+    return printable(redact.redact(text))
+
+
+def echo(text: str = "", *, err: bool = False, nl: bool = True) -> None:
+    """Print text for people (the one way commands print): see ``safe_text``."""
+    typer.echo(safe_text(text), err=err, nl=nl)
+
+
 def render_error(exc: ZedonkOrdreError) -> None:
     """Print one error for people: what happened, then how to fix it."""
-    err = typer.get_text_stream("stderr")
     for finding in getattr(exc, "findings", []) if isinstance(exc, ConfigError) else []:
-        err.write(f"{finding}\n")
-    err.write(f"error: {exc.message}\n")
+        echo(f"{finding}", err=True)
+    echo(f"error: {exc.message}", err=True)
     if exc.hint:
-        err.write(f"hint: {exc.hint}\n")
-    err.flush()
+        echo(f"hint: {exc.hint}", err=True)
+
+
+def fail(exc: BaseException, code: int) -> NoReturn:
+    """End the command on ``exc`` with exit ``code``: its message and hint, after its
+    traceback with ``--debug`` (redacted like everything else printed)."""
+    if Options.debug:
+        echo(traceback.format_exc().rstrip("\n"), err=True)
+    if isinstance(exc, ZedonkOrdreError):
+        render_error(exc)
+    elif not Options.debug:  # else the traceback said it all
+        echo(
+            f"internal error: {type(exc).__name__}: {exc}\n"
+            "hint: this is a bug in zedonk-ordre; rerun with --debug for the traceback",
+            err=True,
+        )
+    raise typer.Exit(code) from None
+
+
+def quiet_broken_pipe() -> NoReturn:
+    """The reader of our output went away (``| head``): stop quietly, as other tools do.
+
+    What is still buffered for stdout goes to /dev/null, so that the interpreter's final
+    flush does not fail again (the Python docs' "Note on SIGPIPE")."""
+    with contextlib.suppress(OSError, ValueError):  # stdout may be no file (when embedded)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    raise SystemExit(int(ExitCode.BROKEN_PIPE))
 
 
 class ErrorRenderingGroup(TyperGroup):
-    """Turns library errors into clean messages and exit codes, for every command."""
+    """Turns library errors into clean messages and exit codes, for every command.
+
+    Usage errors (an unknown option, a bad value) exit 64, EX_USAGE: never 2, which
+    ``plan --detailed-exitcode`` uses for "changes". ``--debug`` is a global option that
+    may also come after the command name.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if ctx.parent is None:
+            args = hoist_global_options(args)
+        try:
+            with _usage_errors():
+                return super().parse_args(ctx, args)  # --help and --version print here
+        except BrokenPipeError:
+            quiet_broken_pipe()
 
     def invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            with _usage_errors():
+                return super().invoke(ctx)
         except (typer.Exit, typer.Abort, typer.TyperException):
             raise  # Typer's own exits and usage errors render themselves
+        except BrokenPipeError:
+            quiet_broken_pipe()
         except ZedonkOrdreError as exc:
-            if Options.debug:
-                raise
-            render_error(exc)
-            raise typer.Exit(int(exc.exit_code)) from None
+            fail(exc, int(exc.exit_code))
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
         except Exception as exc:
-            if Options.debug:
-                raise
-            typer.echo(
-                f"internal error: {type(exc).__name__}: {exc}\n"
-                "hint: this is a bug in zedonk-ordre; rerun with --debug for the traceback",
-                err=True,
-            )
-            raise typer.Exit(int(ExitCode.ERROR)) from None
+            fail(exc, int(ExitCode.ERROR))
+
+
+@contextmanager
+def _usage_errors() -> Iterator[None]:
+    try:
+        yield
+    except typer.TyperException as exc:
+        if getattr(exc, "exit_code", None) == 2:  # click's code for every usage error
+            exc.exit_code = int(ExitCode.USAGE)
+        raise
+
+
+GLOBAL_FLAGS = ("--debug",)
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """``--debug`` anywhere before a ``--`` moves to the front, where the root reads it."""
+    end = args.index("--") if "--" in args else len(args)
+    found = [a for a in args[:end] if a in GLOBAL_FLAGS]
+    if not found:
+        return args
+    rest = [a for a in args[:end] if a not in GLOBAL_FLAGS]
+    return [*dict.fromkeys(found), *rest, *args[end:]]
 
 
 app = typer.Typer(
     cls=ErrorRenderingGroup,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: flags show no value placeholder, errors no boxes
     help="Keep an ORDRE showroom in step with a git catalogue; import its orders into Zedonk.",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -86,7 +157,10 @@ def root(
         False, "--version", callback=_show_version, is_eager=True, help="Show the version and exit."
     ),
     debug: bool = typer.Option(
-        False, "--debug", help="Show tracebacks and debug logs.", envvar="ZEDONK_ORDRE_DEBUG"
+        False,
+        "--debug",
+        help="Show tracebacks and debug logs (before or after the command name).",
+        envvar="ZEDONK_ORDRE_DEBUG",
     ),
 ) -> None:
     Options.debug = debug
@@ -95,6 +169,7 @@ def root(
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    redact.secure_logging()
 
 
 JSON_VERSION = 1  # format_version of what apply, history and orders print as JSON
@@ -130,5 +205,6 @@ def repository_root(root: Path | None) -> Path:
 
 
 def print_json(document: Any) -> None:
-    """Write one JSON document to stdout: the shape every ``--format json`` uses."""
-    typer.echo(json.dumps(document, indent=2, sort_keys=False, default=str))
+    """Write one JSON document to stdout: the shape every ``--format json`` uses. JSON
+    escapes control characters itself; secrets are redacted in their JSON-escaped form."""
+    typer.echo(redact.redact(json.dumps(document, indent=2, sort_keys=False, default=str)))

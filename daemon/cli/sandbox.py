@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from daemon.cli.root import app
+from daemon.cli.root import app, echo
 from daemon.errors import ZedonkOrdreError
 from daemon.sandbox import ORDRE_TOKEN, ZEDONK_TOKEN, SandboxError, start_sandboxes
 from daemon.sandbox.base import ADMIN_TOKEN, DEFAULT_SEED
@@ -75,15 +75,15 @@ def sandbox(
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    typer.echo(f"zedonk  {pair.zedonk.api_url}  token {zedonk_token}")
-    typer.echo(f"ordre   {pair.ordre.api_url}  token {ordre_token}")
-    typer.echo(f"admin   token {admin_token}  (/_admin on both, /_retailer on ordre)")
+    echo(f"zedonk  {pair.zedonk.api_url}  token {zedonk_token}")
+    echo(f"ordre   {pair.ordre.api_url}  token {ordre_token}")
+    echo(f"admin   token {admin_token}  (/_admin on both, /_retailer on ordre)")
     if state:
-        typer.echo(f"state   {state}")
-    typer.echo("Ctrl-C to stop.")
+        echo(f"state   {state}")
+    echo("Ctrl-C to stop.")
     try:
         while not stop.wait(0.5):
             pass
     finally:
         pair.stop()
-    typer.echo("stopped.")
+    echo("stopped.")

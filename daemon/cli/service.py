@@ -14,8 +14,9 @@ from daemon.cli.root import (
     OutputFormat,
     RootOption,
     app,
+    echo,
+    fail,
     print_json,
-    render_error,
     repository_root,
 )
 from daemon.errors import ConfigError, ExitCode
@@ -53,11 +54,8 @@ def run(root: RootOption = None) -> None:
         signal.signal(signal.SIGTERM, service.request_stop)
         signal.signal(signal.SIGINT, service.request_stop)
         code = service.run()
-    except ConfigError as exc:
-        if Options.debug:
-            raise
-        render_error(exc)
-        raise typer.Exit(int(ExitCode.CONFIG)) from None
+    except ConfigError as exc:  # the settings, a secret or the state directory
+        fail(exc, int(ExitCode.CONFIG))
     raise typer.Exit(code)
 
 
@@ -125,7 +123,7 @@ def status(
     if output == OutputFormat.json:
         print_json(doc)
     else:
-        typer.echo(render_status(doc))
+        echo(render_status(doc))
 
 
 @app.command("pause")
@@ -138,7 +136,7 @@ def pause_command(
         raise ConfigError("--reason is empty", hint="say why, e.g. --reason 'stock count'")
     with History.open(_state_dir(root)) as history:
         record = pause(history, reason.strip())
-    typer.echo(f"reconciling paused: {record['reason']} (resume with `zedonk-ordre resume`)")
+    echo(f"reconciling paused: {record['reason']} (resume with `zedonk-ordre resume`)")
 
 
 @app.command("resume")
@@ -147,9 +145,9 @@ def resume_command(root: RootOption = None) -> None:
     with History.open(_state_dir(root)) as history:
         record = resume(history)
     if record is None:
-        typer.echo("reconciling was not paused")
+        echo("reconciling was not paused")
     else:
-        typer.echo(f"reconciling resumed (it was paused: {record.get('reason')})")
+        echo(f"reconciling resumed (it was paused: {record.get('reason')})")
 
 
 @app.command()
@@ -169,5 +167,5 @@ def demo(
 
     # The narration tells the story; the daemon's own logs would only drown it.
     logging.getLogger().setLevel(logging.DEBUG if Options.debug else logging.ERROR)
-    code = run_demo(duration=duration, once=once, speed=speed, say=typer.echo)
+    code = run_demo(duration=duration, once=once, speed=speed, say=echo)
     raise typer.Exit(code)

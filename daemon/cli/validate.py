@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from daemon.cli.root import Options, app, print_json, repository_root
+from daemon.cli.root import app, echo, print_json, repository_root
 from daemon.core.findings import Finding
 from daemon.core.words import plural
 from daemon.errors import ConfigError, ExitCode
@@ -56,29 +56,26 @@ def validate(
         bool,
         typer.Option("--show", help="Also print the settings and the catalogue as they were read."),
     ] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
 ) -> None:
     """Check connector.yaml and catalogue/ offline; report every problem with its place.
 
     Exit code 0 when valid (warnings allowed), 1 when there is an error.
     """
-    if debug:
-        Options.debug = True
     report = validate_tree(resolve_root(root))
     if output is OutputFormat.json:
         print_json(report.to_json())
     elif output is OutputFormat.github:
         for finding in report.findings:
-            typer.echo(github_command(finding))
-        typer.echo(summary(report))
+            echo(github_command(finding))
+        echo(summary(report))
     else:
         for finding in report.findings:
-            typer.echo(str(finding))
+            echo(str(finding))
         if show and report.settings is not None:
-            typer.echo(describe_settings(report.settings))
+            echo(describe_settings(report.settings))
         if show and report.catalogue is not None:
-            typer.echo(describe_catalogue(report.catalogue))
-        typer.echo(summary(report))
+            echo(describe_catalogue(report.catalogue))
+        echo(summary(report))
     if not report.ok:
         raise typer.Exit(int(ExitCode.ERROR))
 

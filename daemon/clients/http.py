@@ -34,7 +34,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from daemon import __version__
+from daemon import __version__, redact
 from daemon.core.words import plural
 from daemon.errors import (
     AuthError,
@@ -254,7 +254,7 @@ class HttpSession:
     ) -> None:
         self.remote = remote
         self.base_url = base_url.rstrip("/")
-        self._token = token
+        redact.register(token)  # sessions built from a raw token (tests, benchmarks) too
         self.timeout = timeout
         self.deadline = deadline
         self.retry = retry or RetryPolicy()
@@ -462,6 +462,18 @@ class HttpSession:
                 sent=False,
                 retryable=True,
             ) from None
+        except httpx.LocalProtocolError as exc:
+            # Our own request is malformed (a header value HTTP does not allow): it was not
+            # sent, and sending it again cannot help.
+            raise _Attempt(
+                RemoteError(
+                    f"{where}: the request cannot be sent ({self._scrub(str(exc))})",
+                    remote=self.remote,
+                    hint="check the token and the URL in the settings for stray characters",
+                ),
+                sent=False,
+                retryable=False,
+            ) from None
         except httpx.TimeoutException:
             late = time.monotonic() >= ends_at
             what = "the answer arrived too slowly" if late else "timed out waiting for the answer"
@@ -597,5 +609,5 @@ class HttpSession:
         return ""
 
     def _scrub(self, text: str) -> str:
-        """Never let the token into a message, even if a server echoes it."""
-        return text.replace(self._token, "***") if self._token else text
+        """Never let a secret into a message, in any form, even if a server echoes it."""
+        return redact.redact(text)

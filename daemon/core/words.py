@@ -2,7 +2,36 @@
 
 from __future__ import annotations
 
+import re
+
 
 def plural(count: int, word: str, many: str | None = None) -> str:
     """``"1 error"``, ``"3 errors"``; ``many`` for a word whose plural is not ``word + "s"``."""
     return f"{count} {word if count == 1 else many or word + 's'}"
+
+
+REMOTE_NAMES = {"zedonk": "Zedonk", "ordre": "ORDRE"}
+
+
+def remote_name(remote: str) -> str:
+    """A remote's name as its makers write it: ``"zedonk"`` -> Zedonk, ``"ordre"`` -> ORDRE."""
+    return REMOTE_NAMES.get(remote, remote)
+
+
+# C0 controls but tab and line feed, DEL, C1 controls, and the Unicode bidi controls that
+# can make text read differently from what it holds.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match[0]
+    if char == "\r":
+        return "\\r"
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` safe to show on a terminal: control characters that come with data (an ESC
+    that starts a terminal escape sequence, a carriage return that overwrites a line, a bidi
+    override) are shown escaped, ``\\x1b``, ``\\r``, ``\\u202e``; tabs and line breaks stay."""
+    return _CONTROL.sub(_escaped, text)

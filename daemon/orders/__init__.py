@@ -58,6 +58,7 @@ from daemon.core.ordermap import (
     order_from_json,
     triage,
 )
+from daemon.core.words import remote_name
 from daemon.errors import (
     AuthError,
     BadResponse,
@@ -1231,7 +1232,7 @@ class _Importer:
         if self.failure is None:
             self.failure = exc
         if isinstance(exc, AuthError):
-            self._problem(f"remote-auth:{remote}", f"{remote.capitalize()} refused the token", exc)
+            self._problem(f"remote-auth:{remote}", f"{remote_name(remote)} refused the token", exc)
             return
         state_key = f"orders.down.{remote}"
         since = self.history.get_state(state_key)
@@ -1242,8 +1243,8 @@ class _Importer:
         if down_for.total_seconds() >= self.settings.daemon.remote_down_alert_after:
             self._notify(
                 f"remote-down:{remote}",
-                f"{remote.capitalize()} unreachable",
-                f"{remote.capitalize()} has not answered the order import since {since}.\n"
+                f"{remote_name(remote)} unreachable",
+                f"{remote_name(remote)} has not answered the order import since {since}.\n"
                 f"Last error: {exc.message}\nOrders wait in the history and are imported "
                 "once it answers again.",
             )

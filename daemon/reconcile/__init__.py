@@ -746,7 +746,7 @@ def _first_line(findings: Sequence[Finding]) -> str:
     if first is None:
         return ""
     where = f"{first.where}: " if first.file else ""
-    return f"{where}{first.message}"
+    return f"{where}{first.message}" + (f" ({first.hint})" if first.hint else "")
 
 
 def reconcile(

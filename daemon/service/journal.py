@@ -11,6 +11,8 @@ import logging
 import os
 import sys
 
+from daemon import redact
+
 # sd-daemon(3) priority prefixes: journald reads them as the message's level.
 _PRIORITY = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3}
 
@@ -36,6 +38,4 @@ def setup_logging(*, debug: bool) -> None:
         )
     level = logging.DEBUG if debug else logging.INFO
     logging.basicConfig(level=level, handlers=[handler], force=True)
-    # watchdog's and httpx's chatter is noise at INFO; their warnings still come through.
-    logging.getLogger("watchdog").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    redact.secure_logging()  # no secret in any record; httpx's and watchdog's chatter quiet

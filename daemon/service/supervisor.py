@@ -47,7 +47,7 @@ from daemon.service.watch import Debouncer, TreeWatcher
 from daemon.service.web import ActivityServer
 from daemon.store.history import History, utcnow
 from daemon.store.lock import StateLock
-from daemon.tree.settings import Settings
+from daemon.tree.settings import Settings, check_secrets
 
 if TYPE_CHECKING:  # the import pass makes its own in its child process
     from daemon.notify import Notifier
@@ -131,9 +131,9 @@ class Service:
         return 0
 
     def _start(self) -> None:
-        # Fail fast on what a restart cannot fix: the tokens must be there (ConfigError -> 78).
-        self.settings.zedonk.token.resolve()
-        self.settings.ordre.token.resolve()
+        # Fail fast on what a restart cannot fix: every secret must be there and well formed,
+        # the webhook URL one that can be sent to (ConfigError -> 78).
+        check_secrets(self.settings)
         self._lock.acquire()
         try:
             self.history = History.open(self.state_dir)

@@ -4,7 +4,8 @@ Standard library only (``http.server``), so it adds no dependency and little mem
 process that mostly sleeps. Every request opens the history read-only, so the page can never
 change anything. It listens on loopback by default (``daemon.status_listen`` in connector.yaml).
 The page is one self-contained HTML document: inline CSS, no scripts or fonts from elsewhere.
-The /metrics text is written by ``metrics.py``.
+The /metrics text is written by ``metrics.py``. Every answer passes ``daemon.redact`` on its
+way out, and text on the page shows control characters escaped.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from daemon import __version__
+from daemon import __version__, redact
+from daemon.core.words import printable
 from daemon.service.metrics import render_metrics
 from daemon.store.history import HISTORY_FILE, History
 
@@ -75,7 +77,7 @@ SECTIONS = ("all", "runs", "imports", "events")
 
 
 def _e(value: Any) -> str:
-    return html.escape("" if value is None else str(value))
+    return html.escape(printable("" if value is None else str(value)))
 
 
 def _pretty(value: Any) -> str:
@@ -345,7 +347,7 @@ class _Handler(BaseHTTPRequestHandler):
         log.debug("web: " + format, *args)
 
     def _send(self, status: int, body: str, content_type: str) -> None:
-        data = body.encode()
+        data = redact.redact(body).encode()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))

@@ -6,7 +6,9 @@ Durability first, because the order import keeps its exactly-once ledger here:
   a read-then-write upgrade, and ``busy_timeout`` makes a writer wait instead of failing;
 - UNIQUE constraints are the last guard against a doubled import;
 - the file is created with mode 0600 (it names customers and orders) and lives in the state
-  directory, never inside ``catalogue/``.
+  directory, never inside ``catalogue/``;
+- no secret is written to it: every text parameter of every statement passes
+  ``daemon.redact`` on its way in (``_RedactingConnection``), whichever module writes.
 
 The schema is versioned with sqlite-utils ``Migrations`` (``migrations.py``: add a new
 migration at the end, never edit one that has shipped). Reporting queries use sqlite-utils; the
@@ -28,7 +30,8 @@ from typing import Any
 
 import sqlite_utils
 
-from daemon.errors import ZedonkOrdreError
+from daemon import redact
+from daemon.errors import StateDirError, ZedonkOrdreError
 from daemon.store.migrations import migrations
 
 HISTORY_FILE = "history.sqlite"
@@ -58,6 +61,27 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.02)
 
 
+def _redacted(parameters: Any) -> Any:
+    if isinstance(parameters, dict):
+        return {k: redact.redact(v) if isinstance(v, str) else v for k, v in parameters.items()}
+    return tuple(redact.redact(v) if isinstance(v, str) else v for v in parameters)
+
+
+class _RedactingConnection(sqlite3.Connection):
+    """A connection whose text parameters pass ``daemon.redact``: whatever a module writes
+    (an error message, an order's payload, a notice), no registered secret reaches the file."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        if parameters and redact.active():
+            parameters = _redacted(parameters)
+        return super().execute(sql, parameters)
+
+    def executemany(self, sql: str, seq_of_parameters: Any, /) -> sqlite3.Cursor:
+        if redact.active():
+            seq_of_parameters = (_redacted(p) for p in seq_of_parameters)
+        return super().executemany(sql, seq_of_parameters)
+
+
 class HistoryError(ZedonkOrdreError):
     """The history file cannot be opened or written."""
 
@@ -80,7 +104,11 @@ class History:
             if read_only:
                 uri = f"file:{path}?mode=ro"
                 self.conn = sqlite3.connect(
-                    uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS, check_same_thread=False
+                    uri,
+                    uri=True,
+                    timeout=BUSY_TIMEOUT_SECONDS,
+                    check_same_thread=False,
+                    factory=_RedactingConnection,
                 )
             else:
                 self.conn = sqlite3.connect(
@@ -88,6 +116,7 @@ class History:
                     timeout=BUSY_TIMEOUT_SECONDS,
                     isolation_level=None,  # we issue BEGIN IMMEDIATE ourselves
                     check_same_thread=False,
+                    factory=_RedactingConnection,
                 )
             self.conn.row_factory = sqlite3.Row
             self.conn.execute("PRAGMA foreign_keys = ON")
@@ -106,14 +135,19 @@ class History:
                 hint="check the state directory's permissions and free space",
             ) from exc
 
+    @staticmethod
+    def exists(state_dir: Path) -> bool:
+        """Whether anything has written a history in ``state_dir`` yet."""
+        return (state_dir / HISTORY_FILE).exists()
+
     @classmethod
     def open(cls, state_dir: Path, *, read_only: bool = False) -> History:
         """Open (creating when missing) the history in ``state_dir``, with safe permissions.
 
         Creates ``state_dir`` (0700) and the file (0600) and applies pending migrations, unless
         ``read_only``. Raises ``HistoryError`` when a read-only history does not exist yet or
-        SQLite cannot open the file, and ``OSError`` when the directory or the file cannot be
-        created."""
+        SQLite cannot open the file, and ``StateDirError`` (a ``ConfigError`` naming the
+        directory and the fix) when the directory or the file cannot be created."""
         path = state_dir / HISTORY_FILE
         if read_only:
             if not path.exists():
@@ -122,12 +156,15 @@ class History:
                     hint="run `zedonk-ordre apply` or start the daemon first",
                 )
             return cls(path, read_only=True)
-        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not path.exists():
-            # Create it 0600 before SQLite does, so it is never briefly world-readable.
-            fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
-            os.close(fd)
-        path.chmod(0o600)
+        try:
+            state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            if not path.exists():
+                # Create it 0600 before SQLite does, so it is never briefly world-readable.
+                fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+                os.close(fd)
+            path.chmod(0o600)
+        except OSError as exc:
+            raise StateDirError(state_dir, exc) from None
         return cls(path)
 
     def close(self) -> None:

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
-from daemon.errors import LockHeld
+from daemon.errors import LockHeld, StateDirError
 
 LOCK_FILE = "lock"
 ORDERS_LOCK_FILE = "orders.lock"  # one import pass at a time, inside whoever holds LOCK_FILE
@@ -41,9 +41,13 @@ class StateLock:
         self._file: TextIO | None = None
 
     def acquire(self, *, wait: float = 0.0) -> None:
-        """Take the lock, waiting up to ``wait`` seconds; raises LockHeld naming the holder."""
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        handle = open(self.path, "a+")  # noqa: SIM115 - held open for the lock's lifetime
+        """Take the lock, waiting up to ``wait`` seconds; raises LockHeld naming the holder,
+        StateDirError when the state directory cannot be written."""
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            handle = open(self.path, "a+")  # noqa: SIM115 - held open for the lock's lifetime
+        except OSError as exc:  # before any call to a remote: nothing is half done
+            raise StateDirError(self.path.parent, exc) from None
         deadline = time.monotonic() + wait
         while True:
             try:

@@ -97,8 +97,17 @@ def _explain(
                     key=True,
                 )
     elif kind == "required":
+        known = schema.get("properties", {})
+        misspelt = {
+            close
+            for key in instance
+            if key not in known
+            for close in difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.6)
+        }
         for key in error.validator_value:
-            if key not in instance:
+            # A missing key written misspelt is one mistake: the unknown key's finding says
+            # "did you mean `name`?", which is what fixes it.
+            if key not in instance and key not in misspelt:
                 described = schema.get("properties", {}).get(key, {}).get("description")
                 yield doc.finding(
                     path,

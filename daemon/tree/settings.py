@@ -7,15 +7,18 @@ returns findings instead of raising.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
-from dataclasses import dataclass
+import unicodedata
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from string import Formatter
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from daemon import redact
 from daemon.core.findings import Finding, PathPart, has_errors, parse_path
 from daemon.core.words import plural
 from daemon.errors import ConfigError
@@ -27,20 +30,51 @@ CONNECTOR_FILE = "connector.yaml"
 DEFAULT_STATE_DIR = ".zedonk-ordre"
 
 
+SecretKind = Literal["token", "password", "url", "key"]
+
+
 @dataclass(frozen=True)
 class TokenRef:
-    """Where a secret lives: an environment variable or a systemd credential. Never the value."""
+    """Where a secret lives: an environment variable or a systemd credential. Never the value.
+
+    ``kind`` says what the secret is, and so which characters it may hold: a ``token`` (an
+    API bearer token) or a ``key`` (the webhook signing key) is printable ASCII without
+    spaces; a ``password`` is ASCII without control characters or surrounding spaces; a
+    ``url`` is an http(s) URL without spaces or control characters.
+    """
 
     env: str | None = None
     credential: str | None = None
+    kind: SecretKind = field(default="token", compare=False)
 
     def __str__(self) -> str:
         if self.env is not None:
             return f"environment variable {self.env}"
         return f"systemd credential {self.credential}"
 
+    def is_set(self) -> bool:
+        """Whether the variable is set, or the credential file exists (it may still be bad)."""
+        if self.env is not None:
+            return bool(os.environ.get(self.env))
+        directory = os.environ.get("CREDENTIALS_DIRECTORY", "")
+        return bool(directory) and (Path(directory) / str(self.credential)).exists()
+
     def resolve(self) -> str:
-        """The secret itself. Raises ConfigError (naming the source, never a value) when unset."""
+        """The secret itself, registered with ``daemon.redact`` so that no output shows it.
+
+        Raises ConfigError (naming the source, never the value) when it is unset, empty, or
+        holds what its kind may not: a line break or space pasted along with a token is
+        refused here rather than sent in a header. A credential file's one final line
+        break is not part of the secret.
+        """
+        value = self._read()
+        redact.register_url(value) if self.kind == "url" else redact.register(value)
+        problem = secret_problem(value, self.kind)
+        if problem is not None:
+            raise ConfigError(f"the {self} {problem}", hint=self._hint())
+        return value
+
+    def _read(self) -> str:
         if self.env is not None:
             value = os.environ.get(self.env, "")
             if not value:
@@ -61,18 +95,85 @@ class TokenRef:
             )
         path = Path(directory) / self.credential
         try:
-            value = path.read_text(encoding="utf-8").strip()
-        except OSError as exc:
+            value = path.read_bytes().decode("utf-8").removesuffix("\n")  # a CR stays
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
             raise ConfigError(
-                f"cannot read the systemd credential {self.credential}: {exc.strerror}",
+                f"cannot read the systemd credential {self.credential}: {reason}",
                 hint=f"check LoadCredential={self.credential}:... in the service unit",
             ) from None
         if not value:
             raise ConfigError(
                 f"the systemd credential {self.credential} is empty",
-                hint="put the token in the file that LoadCredential= names",
+                hint="put the secret in the file that LoadCredential= names",
             )
         return value
+
+    def _hint(self) -> str:
+        what = {"token": "token", "key": "key", "password": "password", "url": "URL"}[self.kind]
+        if self.env is not None:
+            return (
+                f"set {self.env} again to the {what} alone, without spaces or line breaks "
+                f"around it (`printf %s` writes none, `echo` adds one)"
+            )
+        return (
+            f"write the {what} alone into the file that LoadCredential={self.credential}:... "
+            "names, e.g. with `printf %s`"
+        )
+
+
+_CHARACTER_NAMES = {"\n": "a line break", "\r": "a carriage return", "\t": "a tab", " ": "a space"}
+
+
+def _describe(value: str, index: int) -> str:
+    char = value[index]
+    name = _CHARACTER_NAMES.get(char)
+    if name is None:
+        control = unicodedata.category(char) in ("Cc", "Cf") or 0x80 <= ord(char) < 0xA0
+        name = "a control character" if control else "a non-ASCII character"
+    if index == len(value) - 1:
+        return f"{name} at its end"
+    if index == 0:
+        return f"{name} at its start"
+    return f"{name} at character {index + 1}"
+
+
+def secret_problem(value: str, kind: SecretKind) -> str | None:
+    """What is wrong with a secret of ``kind``, in words that never repeat it; None if fine."""
+    if kind in ("token", "key"):
+        bad = next((i for i, c in enumerate(value) if not "!" <= c <= "~"), None)
+        if bad is not None:
+            return f"holds {_describe(value, bad)}; a {kind} is printable ASCII without spaces"
+        return None
+    if kind == "password":
+        bad = next(
+            (
+                i
+                for i, c in enumerate(value)
+                if not " " <= c <= "~" or (c == " " and i in (0, len(value) - 1))
+            ),
+            None,
+        )
+        if bad is not None:
+            return (
+                f"holds {_describe(value, bad)}; an SMTP password is ASCII without control "
+                "characters or spaces around it"
+            )
+        return None
+    bad = next((i for i, c in enumerate(value) if not "!" <= c <= "~"), None)
+    if bad is not None:
+        return (
+            f"holds {_describe(value, bad)}; a URL has no spaces or control characters "
+            "(percent-encode them)"
+        )
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number in range
+    except ValueError as exc:
+        return f"does not hold a URL that can be read: {exc}"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "does not hold an http:// or https:// URL with a host"
+    return None
 
 
 @dataclass(frozen=True)
@@ -112,16 +213,18 @@ class DaemonSettings:
 class EmailSettings:
     smtp_host: str
     smtp_port: int
-    starttls: bool
+    starttls: bool  # upgrade a plain connection with STARTTLS
     sender: str
     recipients: tuple[str, ...]
     username: str | None = None
     password: TokenRef | None = None
+    tls: bool = False  # implicit TLS (SMTPS) from the first byte
 
 
 @dataclass(frozen=True)
 class WebhookSettings:
     url: TokenRef  # the URL usually carries a secret, so it comes from the environment
+    secret: TokenRef | None = None  # the key that signs each notice (HMAC-SHA256)
 
 
 @dataclass(frozen=True)
@@ -140,6 +243,28 @@ class Settings:
     @property
     def catalogue_dir(self) -> Path:
         return self.root / "catalogue"
+
+    def secrets(self) -> dict[tuple[str, ...], TokenRef]:
+        """Every secret source in the settings, by its path in connector.yaml."""
+        found: dict[tuple[str, ...], TokenRef] = {
+            ("zedonk", "token"): self.zedonk.token,
+            ("ordre", "token"): self.ordre.token,
+        }
+        if self.email is not None and self.email.password is not None:
+            found["notifications", "email", "password"] = self.email.password
+        if self.webhook is not None:
+            found["notifications", "webhook", "url"] = self.webhook.url
+            if self.webhook.secret is not None:
+                found["notifications", "webhook", "secret"] = self.webhook.secret
+        return found
+
+
+def check_secrets(settings: Settings) -> None:
+    """Read every secret the settings name, as the daemon does before it starts: each must
+    be set and well formed (ConfigError naming the first that is not). Reading them also
+    registers them with ``daemon.redact``."""
+    for ref in settings.secrets().values():
+        ref.resolve()
 
 
 def find_root(start: Path) -> Path:
@@ -163,6 +288,7 @@ _SECRET_PATHS: tuple[tuple[str, ...], ...] = (
     ("ordre", "token"),
     ("notifications", "email", "password"),
     ("notifications", "webhook", "url"),
+    ("notifications", "webhook", "secret"),
 )
 _SECRET_KEYS = frozenset({"token", "password", "passwd", "secret", "api_key", "apikey"})
 _SECRET_TEXT = re.compile(
@@ -191,6 +317,7 @@ DEFAULTS: dict[str, Any] = {
     "remote_down_alert_after": "10m",
     "smtp_port": 25,
 }
+SMTPS_PORT = 465  # implicit TLS (RFC 8314)
 
 
 def parse_duration(text: str) -> float:
@@ -258,7 +385,11 @@ def check_settings(root: Path) -> tuple[Settings | None, list[Finding]]:
     findings += _value_findings(doc, root, {f.path for f in findings})
     if has_errors(findings):
         return None, findings
-    return _build(doc.data, root), findings
+    settings = _build(doc.data, root)
+    findings += _secret_value_findings(doc, settings)
+    if has_errors(findings):
+        return None, findings
+    return settings, findings
 
 
 def load_settings(root: Path) -> Settings:
@@ -307,6 +438,21 @@ def _secret_findings(doc: Document) -> list[Finding]:
     return findings
 
 
+def _secret_value_findings(doc: Document, settings: Settings) -> list[Finding]:
+    """The secrets that are set, checked: a token pasted with its line break is reported
+    here (``validate``, and every command's start) rather than sent. Unset ones are not
+    findings: CI validates without them."""
+    findings = []
+    for path, ref in settings.secrets().items():
+        if not ref.is_set():
+            continue
+        try:
+            ref.resolve()
+        except ConfigError as exc:
+            findings.append(doc.finding(path, "config-secret-value", exc.message, hint=exc.hint))
+    return findings
+
+
 def _value_findings(doc: Document, root: Path, reported: set[str]) -> list[Finding]:
     """What the schema cannot say, checked on values the schema has not already refused."""
     findings: list[Finding] = []
@@ -326,7 +472,7 @@ def _value_findings(doc: Document, root: Path, reported: set[str]) -> list[Findi
     listen = value("daemon", "status_listen")
     if listen is not None:
         try:
-            parse_listen(listen)
+            host, _ = parse_listen(listen)
         except ValueError as exc:
             findings.append(
                 doc.finding(
@@ -336,6 +482,20 @@ def _value_findings(doc: Document, root: Path, reported: set[str]) -> list[Findi
                     hint="write host:port, e.g. 127.0.0.1:9808",
                 )
             )
+        else:
+            if not is_loopback(host):
+                findings.append(
+                    doc.finding(
+                        ("daemon", "status_listen"),
+                        "config-listen-public",
+                        f"the status page would be served on {host}, beyond this machine: "
+                        "it shows orders, retailers and errors to anyone who can reach it",
+                        hint="serve it on 127.0.0.1 (or [::1]) and reach it through an SSH "
+                        "tunnel or a reverse proxy with authentication",
+                        severity="warning",
+                    )
+                )
+    findings += _email_findings(doc)
     for key in ("poll_interval", "reconcile_interval"):
         text = value("daemon", key)
         if text is not None and parse_duration(text) < 1:
@@ -360,6 +520,49 @@ def _value_findings(doc: Document, root: Path, reported: set[str]) -> list[Findi
             )
         )
     return findings
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name, or an empty host (every address)
+
+
+def _email_findings(doc: Document) -> list[Finding]:
+    """The SMTP password never crosses the network in clear text."""
+    email = doc.data.get("notifications", {}) if isinstance(doc.data, dict) else {}
+    email = email.get("email") if isinstance(email, dict) else None
+    if not isinstance(email, dict):
+        return []
+    starttls, tls = email.get("starttls") is True, email.get("tls") is True
+    if starttls and tls:
+        return [
+            doc.finding(
+                ("notifications", "email", "tls"),
+                "config-smtp-tls",
+                "starttls and tls are both set; a connection uses one of them",
+                hint="tls: true for implicit TLS (port 465), or starttls: true to upgrade "
+                "a plain connection (port 587 or 25)",
+            )
+        ]
+    logs_in = email.get("username") or email.get("password")
+    if logs_in and not (starttls or tls):
+        key = "password" if "password" in email else "username"
+        return [
+            doc.finding(
+                ("notifications", "email", key),
+                "config-smtp-cleartext",
+                "the SMTP login would cross the network in clear text: neither starttls "
+                "nor tls is set",
+                hint="set tls: true (implicit TLS, port 465) or starttls: true (port 587), "
+                "or drop username and password for a relay that needs no login",
+            )
+        ]
+    return []
 
 
 def _template_problems(template: str) -> list[tuple[str, str]]:
@@ -429,14 +632,22 @@ def _build(data: dict[str, Any], root: Path) -> Settings:
         if email is None
         else EmailSettings(
             smtp_host=email["smtp_host"],
-            smtp_port=email.get("smtp_port", DEFAULTS["smtp_port"]),
+            smtp_port=email.get(
+                "smtp_port", SMTPS_PORT if email.get("tls") else DEFAULTS["smtp_port"]
+            ),
             starttls=email.get("starttls", False),
             sender=email["sender"],
             recipients=tuple(email["recipients"]),
             username=email.get("username"),
-            password=_token(email["password"]) if email.get("password") else None,
+            password=_token(email["password"], "password") if email.get("password") else None,
+            tls=email.get("tls", False),
         ),
-        webhook=None if webhook is None else WebhookSettings(url=_token(webhook["url"])),
+        webhook=None
+        if webhook is None
+        else WebhookSettings(
+            url=_token(webhook["url"], "url"),
+            secret=_token(webhook["secret"], "key") if webhook.get("secret") else None,
+        ),
     )
 
 
@@ -450,8 +661,8 @@ def _state_dir(root: Path, written: str | None) -> Path:
     return (root / DEFAULT_STATE_DIR).resolve()
 
 
-def _token(data: dict[str, str]) -> TokenRef:
-    return TokenRef(env=data.get("env"), credential=data.get("credential"))
+def _token(data: dict[str, str], kind: SecretKind = "token") -> TokenRef:
+    return TokenRef(env=data.get("env"), credential=data.get("credential"), kind=kind)
 
 
 def _remote(data: dict[str, Any]) -> RemoteSettings:
