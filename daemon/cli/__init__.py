@@ -17,9 +17,22 @@ from typing import Any
 
 import typer
 
-MODULES = ("validate", "plan", "history", "orders", "service", "sandbox")  # --help lists them so
+MODULES = (  # --help lists them so
+    "validate",
+    "init",
+    "showroom",
+    "plan",
+    "history",
+    "orders",
+    "service",
+    "sandbox",
+)
 COMMANDS = {
     "validate": "validate",
+    "init": "init",
+    "schemas": "init",
+    "dump": "showroom",
+    "products": "showroom",
     "plan": "plan",
     "apply": "plan",
     "history": "history",
