@@ -123,10 +123,12 @@ def init(
         bool, typer.Option("--force", help="Replace files that are already there.")
     ] = False,
 ) -> None:
-    """Make a catalogue repository: connector.yaml, catalogue/, schemas/, .gitignore, a
-    pre-commit hook and the pull-request workflow. Never replaces a file without --force.
+    """Make a brand's catalogue repository, ready to validate, dump and plan.
 
-    Asks for the URLs, the import season and the order owner when they are not given.
+    Writes connector.yaml (every setting explained), an empty catalogue/, the JSON Schemas in
+    schemas/, .gitignore, a pre-commit hook and the pull-request workflow; never replaces a
+    file without --force. Asks for the URLs, the import season and the order owner when they
+    are not given, and checks them against Zedonk when it answers.
     """
     answers = Answers(
         zedonk_url=_ask(
