@@ -179,7 +179,7 @@ def _entries(
     for group in groups:
         if isinstance(group, tuple):
             key, why = group
-            made.lines.append(f"      # - {comment(key)}  # left out: {comment(why)}")
+            made.lines.append(f"      # - {scalar(key)}  # left out: {comment(why)}")
             continue
         first = group[0]
         if len(group) > 1:
