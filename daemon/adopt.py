@@ -213,12 +213,12 @@ def check_answers(
             for code in dict.fromkeys([season, *price_seasons]):
                 if code not in check.seasons:
                     check.problems.append(
-                        f"Zedonk has no season {code!r}; it has {', '.join(check.seasons)}"
+                        f"Zedonk has no season {code!r} (it has {', '.join(check.seasons)})"
                     )
             if order_owner not in check.users:
                 check.problems.append(
-                    f"Zedonk has no active user {order_owner!r}; active users: "
-                    f"{', '.join(check.users)}"
+                    f"Zedonk has no active user {order_owner!r} (active users: "
+                    f"{', '.join(check.users)})"
                 )
     try:
         token = ordre_token.resolve()
