@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -20,10 +21,11 @@ from daemon.clients.zedonk import ZedonkClient
 from daemon.core.dump import CATALOGUE_SCHEMA_FILE, Dump, dump_catalogue
 from daemon.core.findings import Finding
 from daemon.core.plan import Plan, make_plan
-from daemon.core.products import Filters, ProductRow, product_rows
-from daemon.core.resolve import ZedonkSnapshot, resolve
+from daemon.core.products import Filters, ProductRow, placement, product_rows
+from daemon.core.resolve import resolve
 from daemon.core.words import plural
 from daemon.errors import ConfigError, RemoteError, ZedonkOrdreError
+from daemon.gcpause import cyclic_gc_paused
 from daemon.reconcile import gather
 from daemon.remotes import open_clients, open_zedonk
 from daemon.tree.catalogue import CATALOGUE_DIR, YAML_SUFFIXES, check_catalogue
@@ -137,29 +139,28 @@ def find_products(settings: Settings, filters: Filters) -> ProductFinder:
     """Zedonk's products that ``filters`` pick, each with the look the catalogue puts it in.
 
     Reads Zedonk only. The catalogue is read offline; when it has errors the look column is
-    left empty and a note says why.
+    left empty and a note says why. A product the catalogue names twice is placed where it is
+    first named (``plan`` reports the clash).
     """
-    catalogue, findings = check_catalogue(settings.root)
-    with open_zedonk(settings) as zedonk:
-        products = tuple(zedonk.products())
-        seasons = tuple(zedonk.seasons())
-    notes: list[str] = []
-    placement: dict[str, tuple[str, str]] = {}
-    if catalogue is None:
-        errors = sum(1 for f in findings if f.is_error)
-        notes.append(
-            f"catalogue/ has {plural(errors, 'error')}, so the LOOK column is empty; "
-            "`zedonk-ordre validate` lists them"
-        )
-    else:
-        resolution = resolve(catalogue, ZedonkSnapshot(products, seasons), settings.price_seasons)
-        placement = {r.key: (r.collection, r.look) for r in resolution.desired.products}
-        if not resolution.ok:
+    with cyclic_gc_paused():  # tens of thousands of objects that live until the end
+        # The catalogue is read while Zedonk's pages arrive: the fetch mostly waits.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="catalogue") as pool:
+            reading = pool.submit(check_catalogue, settings.root)
+            with open_zedonk(settings) as zedonk:
+                products = tuple(zedonk.products())
+                seasons = tuple(zedonk.seasons())
+            catalogue, findings = reading.result()
+        notes: list[str] = []
+        placed: dict[str, tuple[str, str]] = {}
+        if catalogue is None:
+            errors = sum(1 for f in findings if f.is_error)
             notes.append(
-                "the catalogue does not resolve against Zedonk (`zedonk-ordre plan` says why), "
-                "so the LOOK column may be incomplete"
+                f"catalogue/ has {plural(errors, 'error')}, so the LOOK column is empty; "
+                "`zedonk-ordre validate` lists them"
             )
-    rows = product_rows(products, filters, settings.price_seasons, placement)
+        else:
+            placed = placement(catalogue, products)
+        rows = product_rows(products, filters, settings.price_seasons, placed)
     return ProductFinder(rows, {s.code: s.starts_on for s in seasons}, tuple(notes))
 
 

@@ -19,13 +19,15 @@ from sandbox_harness import Sandboxes
 from typer.testing import CliRunner
 
 from daemon.cli import app
+from daemon.clients.zedonk import ZedonkClient
 from daemon.core.model import Price, Product, ProductId, Sku
-from daemon.core.products import Filters, latest_prices, product_rows
-from daemon.core.resolve import selector_matches
+from daemon.core.products import Filters, latest_prices, placement, product_rows
+from daemon.core.resolve import ZedonkSnapshot, resolve, selector_matches
 from daemon.reconcile import load_tree, plan_only
 from daemon.remotes import open_clients
 from daemon.sandbox.common import check_digit
-from daemon.tree.catalogue import Location, Selector
+from daemon.tree.catalogue import Location, Selector, load_catalogue
+from daemon.tree.settings import load_settings
 
 REPO = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -200,6 +202,18 @@ def test_image_barcodes_prices_and_looks_match_the_sandbox(repo: Path, sandbox: 
     unplaced = listed(repo, "--unplaced")["products"]
     assert unplaced and all(p["look"] is None for p in unplaced)
     assert len(unplaced) == sum(1 for p in rows.values() if p["look"] is None)
+
+
+def test_the_look_column_places_products_as_resolve_does(repo: Path, sandbox: Sandboxes) -> None:
+    settings = load_settings(repo)
+    spec = load_catalogue(repo)
+    with ZedonkClient(sandbox.zedonk_url, sandbox.zedonk_token) as zedonk:
+        snapshot = ZedonkSnapshot(tuple(zedonk.products()), tuple(zedonk.seasons()))
+    resolved = resolve(spec, snapshot, settings.price_seasons)
+    assert resolved.ok
+    by_resolve = {r.key: (r.collection, r.look) for r in resolved.desired.products}
+    assert len(by_resolve) > 15
+    assert placement(spec, snapshot.products) == by_resolve
 
 
 def test_text_shows_the_screen_columns(repo: Path) -> None:

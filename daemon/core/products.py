@@ -14,14 +14,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from daemon.core import gtin
 from daemon.core.model import Price, Product
 from daemon.core.resolve import product_sort_key, selector_matches
 from daemon.core.words import plural
 from daemon.core.yamlwrite import comment, scalar
-from daemon.tree.catalogue import Location, Selector
+from daemon.tree.catalogue import CatalogueSpec, Location, ProductRef, Selector, StyleRef
 
 BarcodeState = Literal["valid", "missing", "malformed", "check-digit"]
 STATE_WORDS: dict[BarcodeState, str] = {
@@ -56,16 +56,14 @@ class Filters:
         return ", ".join(given) or "every active product"
 
 
-@dataclass(frozen=True)
-class SizeBarcode:
+class SizeBarcode(NamedTuple):  # a tuple: a large brand makes 100,000 of them
     size: str
     barcode: str | None  # as Zedonk holds it
     state: BarcodeState
     message: str = ""  # why it is not valid, for people
 
 
-@dataclass(frozen=True)
-class ProductRow:
+class ProductRow(NamedTuple):
     product: Product
     sizes: tuple[SizeBarcode, ...]  # in size-run order
     prices: tuple[Price, ...]  # in the price seasons: configured order, then currency
@@ -81,7 +79,17 @@ def barcodes(product: Product) -> tuple[SizeBarcode, ...]:
     """Each size's barcode and its state (a GS1 check as in ``daemon.core.gtin``)."""
     rows: list[SizeBarcode] = []
     for sku in product.skus:
-        wrong = gtin.problem(sku.barcode)
+        code = sku.barcode
+        if (  # the common case, an EAN-13 as Zedonk stores it, checked without the rest
+            code is not None
+            and len(code) == 13
+            and code.isascii()
+            and code.isdigit()
+            and gtin.check_digit(code[:12]) == ord(code[12]) - 48
+        ):
+            rows.append(SizeBarcode(sku.size, code, "valid"))
+            continue
+        wrong = gtin.problem(code)
         if wrong is None:
             rows.append(SizeBarcode(sku.size, sku.barcode, "valid"))
         else:
@@ -137,6 +145,53 @@ def product_rows(
     return rows
 
 
+def placement(spec: CatalogueSpec, products: Iterable[Product]) -> dict[str, tuple[str, str]]:
+    """Product id -> the (collection, look) the catalogue puts it in, as resolve places it
+    (entries in display order, the first look wins), without resolve's eligibility checks
+    and listings, which a product list does not need. Unknown products and ambiguous styles
+    are skipped: ``plan`` reports them."""
+    ordered = sorted(products, key=product_sort_key)
+    by_id = {str(p.id): p for p in ordered}
+    by_style: dict[str, list[Product]] = {}
+    by_season: dict[str, list[Product]] = {}
+    by_category: dict[str, list[Product]] = {}
+    for product in ordered:
+        by_style.setdefault(product.id.style, []).append(product)
+        by_category.setdefault(product.category.casefold(), []).append(product)
+        for season in product.seasons:
+            by_season.setdefault(season, []).append(product)
+    placed: dict[str, tuple[str, str]] = {}
+    for collection in spec.collections:
+        for look in collection.looks:
+            here = (collection.name, look.name)
+            entries: list[ProductRef | StyleRef] = sorted(
+                [*look.products, *look.styles], key=lambda e: e.position
+            )
+            for entry in entries:
+                if isinstance(entry, ProductRef):
+                    placed.setdefault(str(entry.id), here)
+                    continue
+                candidates = by_style.get(entry.style, [])
+                fabrics = {p.id.fabric for p in candidates}
+                fabric = entry.fabric or (next(iter(fabrics)) if len(fabrics) == 1 else None)
+                for colour in entry.colours:
+                    key = f"{entry.style}/{fabric}/{colour}"
+                    if fabric is not None and key in by_id:
+                        placed.setdefault(key, here)
+            for selector in look.selectors:
+                candidates = (
+                    by_season.get(selector.season, [])
+                    if selector.season is not None
+                    else by_category.get(selector.category.casefold(), [])
+                    if selector.category is not None
+                    else ordered
+                )
+                for product in candidates:
+                    if selector_matches(selector, product):
+                        placed.setdefault(str(product.id), here)
+    return placed
+
+
 def latest_prices(row: ProductRow, starts: Mapping[str, date]) -> tuple[Price, ...]:
     """Per currency, the price of the price season that starts last (as resolve picks it;
     the configured order breaks ties and places seasons Zedonk does not date)."""
@@ -158,7 +213,7 @@ def look_name(row: ProductRow) -> str:
 
 
 def _money(value: Decimal) -> str:
-    return str(Decimal(value).quantize(Decimal("0.01")))
+    return f"{value:.2f}"
 
 
 def _barcode_text(row: ProductRow) -> str:

@@ -69,5 +69,6 @@ def scalar(text: str) -> str:
 def comment(text: str) -> str:
     """``text`` made fit for a one-line ``# comment``: line breaks, tabs and characters a YAML
     reader refuses become spaces, and runs of spaces one."""
-    kept = "".join(char if _printable(char) else " " for char in text)
-    return " ".join(kept.split())
+    if not (text.isascii() and text.isprintable()):  # the quick test covers most text
+        text = "".join(char if _printable(char) else " " for char in text)
+    return " ".join(text.split())
