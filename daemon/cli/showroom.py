@@ -11,11 +11,12 @@ from typing import Annotated
 
 import typer
 
-from daemon.adopt import DumpReport, dump_showroom, find_products
+from daemon.adopt import DumpReport, ProductFinder, dump_showroom, find_products
 from daemon.cli.root import JSON_VERSION, OutputFormat, RootOption, app, print_json, repository_root
 from daemon.core import products as listing
 from daemon.core.planfmt import summary_line
 from daemon.core.words import plural
+from daemon.gcpause import cyclic_gc_paused
 from daemon.tree.settings import load_settings
 
 # --------------------------------------------------------------------------- dump
@@ -185,17 +186,27 @@ def products(
     found = find_products(settings, filters)
     for note in found.notes:
         typer.echo(f"note: {note}", err=True)
+    with cyclic_gc_paused():  # a large brand's rows stay alive while they are written out
+        _print_products(found, filters, settings.price_seasons, output)
+
+
+def _print_products(
+    found: ProductFinder,
+    filters: listing.Filters,
+    price_seasons: tuple[str, ...],
+    output: ProductsFormat,
+) -> None:
     if output is ProductsFormat.json:
         print_json(
             {
                 "format_version": JSON_VERSION,
                 "filters": {
-                    "season": season,
-                    "category": category,
-                    "search": search,
-                    "unplaced": unplaced,
+                    "season": filters.season,
+                    "category": filters.category,
+                    "search": filters.search,
+                    "unplaced": filters.unplaced,
                 },
-                "price_seasons": list(settings.price_seasons),
+                "price_seasons": list(price_seasons),
                 "count": len(found.rows),
                 "products": [listing.row_json(row) for row in found.rows],
             }

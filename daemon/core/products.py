@@ -213,6 +213,9 @@ def look_name(row: ProductRow) -> str:
 
 
 def _money(value: Decimal) -> str:
+    text = str(value)
+    if text[-3:-2] == "." and "E" not in text:  # as Zedonk sends it; formatting is slow
+        return text
     return f"{value:.2f}"
 
 
