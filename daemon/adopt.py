@@ -26,7 +26,6 @@ from daemon.core.resolve import resolve
 from daemon.core.words import plural
 from daemon.errors import ConfigError, RemoteError, ZedonkOrdreError
 from daemon.gcpause import cyclic_gc_paused
-from daemon.reconcile import gather
 from daemon.remotes import open_clients, open_zedonk
 from daemon.tree.catalogue import CATALOGUE_DIR, YAML_SUFFIXES, check_catalogue
 from daemon.tree.settings import Settings, TokenRef
@@ -80,6 +79,8 @@ def dump_showroom(
             hint="dump into an empty folder with --out DIR, or pass --force to replace the "
             "files that have the same names",
         )
+    from daemon.reconcile import gather  # here: products starts without the history's modules
+
     with open_clients(settings) as (zedonk_client, ordre_client):
         zedonk, ordre = gather(zedonk_client, ordre_client)
     schema = settings.root.absolute() / SCHEMAS_DIR / CATALOGUE_SCHEMA_FILE

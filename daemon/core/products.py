@@ -135,60 +135,59 @@ def product_rows(
         if filters.unplaced and look is not None:
             continue
         sizes = barcodes(product)
-        prices = tuple(
-            sorted(
-                (p for p in product.prices if p.season in rank),
-                key=lambda p: (rank[p.season], p.currency),
-            )
-        )
-        rows.append(ProductRow(product, sizes, prices, look, _problems(product, sizes)))
+        prices = [p for p in product.prices if p.season in rank]
+        prices.sort(key=lambda p: (rank[p.season], p.currency))
+        rows.append(ProductRow(product, sizes, tuple(prices), look, _problems(product, sizes)))
     return rows
 
 
-def placement(spec: CatalogueSpec, products: Iterable[Product]) -> dict[str, tuple[str, str]]:
+def placement(spec: CatalogueSpec, products: Sequence[Product]) -> dict[str, tuple[str, str]]:
     """Product id -> the (collection, look) the catalogue puts it in, as resolve places it
     (entries in display order, the first look wins), without resolve's eligibility checks
     and listings, which a product list does not need. Unknown products and ambiguous styles
     are skipped: ``plan`` reports them."""
-    ordered = sorted(products, key=product_sort_key)
-    by_id = {str(p.id): p for p in ordered}
-    by_style: dict[str, list[Product]] = {}
+    looks = [(c.name, look) for c in spec.collections for look in c.looks]
+    # Indexes of Zedonk's products, built only when an entry needs one.
+    by_style: dict[str, set[str]] = {}  # style -> its fabrics
+    known: set[str] = set()
+    if any(look.styles for _, look in looks):
+        for product in products:
+            by_style.setdefault(product.id.style, set()).add(product.id.fabric)
+        known = {str(p.id) for p in products}
     by_season: dict[str, list[Product]] = {}
     by_category: dict[str, list[Product]] = {}
-    for product in ordered:
-        by_style.setdefault(product.id.style, []).append(product)
-        by_category.setdefault(product.category.casefold(), []).append(product)
-        for season in product.seasons:
-            by_season.setdefault(season, []).append(product)
+    if any(look.selectors for _, look in looks):
+        for product in products:
+            by_category.setdefault(product.category.casefold(), []).append(product)
+            for season in product.seasons:
+                by_season.setdefault(season, []).append(product)
     placed: dict[str, tuple[str, str]] = {}
-    for collection in spec.collections:
-        for look in collection.looks:
-            here = (collection.name, look.name)
-            entries: list[ProductRef | StyleRef] = sorted(
-                [*look.products, *look.styles], key=lambda e: e.position
+    for collection, look in looks:
+        here = (collection, look.name)
+        entries: list[ProductRef | StyleRef] = sorted(
+            [*look.products, *look.styles], key=lambda e: e.position
+        )
+        for entry in entries:
+            if isinstance(entry, ProductRef):
+                placed.setdefault(str(entry.id), here)
+                continue
+            fabrics = by_style.get(entry.style, set())
+            fabric = entry.fabric or (next(iter(fabrics)) if len(fabrics) == 1 else None)
+            for colour in entry.colours:
+                key = f"{entry.style}/{fabric}/{colour}"
+                if fabric is not None and key in known:
+                    placed.setdefault(key, here)
+        for selector in look.selectors:
+            candidates = (
+                by_season.get(selector.season, [])
+                if selector.season is not None
+                else by_category.get(selector.category.casefold(), [])
+                if selector.category is not None
+                else products
             )
-            for entry in entries:
-                if isinstance(entry, ProductRef):
-                    placed.setdefault(str(entry.id), here)
-                    continue
-                candidates = by_style.get(entry.style, [])
-                fabrics = {p.id.fabric for p in candidates}
-                fabric = entry.fabric or (next(iter(fabrics)) if len(fabrics) == 1 else None)
-                for colour in entry.colours:
-                    key = f"{entry.style}/{fabric}/{colour}"
-                    if fabric is not None and key in by_id:
-                        placed.setdefault(key, here)
-            for selector in look.selectors:
-                candidates = (
-                    by_season.get(selector.season, [])
-                    if selector.season is not None
-                    else by_category.get(selector.category.casefold(), [])
-                    if selector.category is not None
-                    else ordered
-                )
-                for product in candidates:
-                    if selector_matches(selector, product):
-                        placed.setdefault(str(product.id), here)
+            for product in candidates:
+                if selector_matches(selector, product):
+                    placed.setdefault(str(product.id), here)
     return placed
 
 
