@@ -159,7 +159,8 @@ def run(*args: str | Path, cwd: Path, **env: str) -> subprocess.CompletedProcess
 
 
 def test_the_wheel_carries_the_schemas(tmp_path: Path) -> None:
-    """Built as a wheel and installed (not editable), the package reads its own copy."""
+    """Built as a wheel and installed (not editable), the package reads its own copies of the
+    schemas and of the example workflow."""
     wheels, target = tmp_path / "wheels", tmp_path / "site"
     pip = (sys.executable, "-m", "pip")
     built = run(*pip, "wheel", "--no-deps", "--quiet", "-w", wheels, REPO, cwd=tmp_path)
@@ -171,12 +172,16 @@ def test_the_wheel_carries_the_schemas(tmp_path: Path) -> None:
     assert installed.returncode == 0, installed.stderr
     code = (
         "from daemon.tree.resources import schema_dir, load_schema; print(schema_dir()); "
-        "print(load_schema('catalogue.schema.json')['title'])"
+        "print(load_schema('catalogue.schema.json')['title']); "
+        "from daemon.tree.resources import example_dir, PR_WORKFLOW; print(example_dir()); "
+        "print((example_dir() / PR_WORKFLOW).read_text().splitlines()[0])"
     )
     where = run(sys.executable, "-c", code, cwd=tmp_path, PYTHONPATH=str(target))
     assert where.stdout.splitlines() == [
         str(target / "daemon" / "schema_files"),
         "zedonk-ordre catalogue collection",
+        str(target / "daemon" / "example_files"),  # the workflow that `init` writes
+        (REPO / "docs/examples/catalogue-pr.yml").read_text().splitlines()[0],
     ], where.stderr
 
 
