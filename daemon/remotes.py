@@ -1,4 +1,4 @@
-"""Both remote clients, opened from the settings: the one place that reads the tokens."""
+"""The remote clients, opened from the settings: the one place that reads their tokens."""
 
 from __future__ import annotations
 
@@ -18,3 +18,9 @@ def open_clients(settings: Settings) -> Iterator[tuple[ZedonkClient, OrdreClient
         OrdreClient(settings.ordre.url, settings.ordre.token.resolve()) as ordre,
     ):
         yield zedonk, ordre
+
+
+def open_zedonk(settings: Settings) -> ZedonkClient:
+    """Zedonk's client alone, for commands that read only Zedonk (use it as a context
+    manager). Raises ConfigError when its token is not set."""
+    return ZedonkClient(settings.zedonk.url, settings.zedonk.token.resolve())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -61,6 +62,31 @@ def test_objects_are_closed(name: str) -> None:
             assert schema.get("unevaluatedProperties") is False, where
         else:
             assert schema.get("additionalProperties") is False, where
+
+
+@pytest.mark.parametrize("name", SCHEMAS)
+def test_every_pattern_is_explained_in_words(name: str) -> None:
+    """Editors show patternErrorMessage instead of the regular expression (the YAML language
+    server honours it), and validate gives it as the hint."""
+    patterns = [s for _, s in subschemas(load_schema(name)) if "pattern" in s]
+    assert patterns
+    for schema in patterns:
+        message = schema.get("patternErrorMessage")
+        assert isinstance(message, str) and message and "\\" not in message, schema
+
+
+def test_validate_hints_with_the_pattern_message(tmp_path: Path) -> None:
+    from daemon.tree.validation import validate_tree
+
+    shutil.copy(REPO / "connector.yaml", tmp_path / "connector.yaml")
+    (tmp_path / "catalogue").mkdir()
+    (tmp_path / "catalogue" / "c.yaml").write_text(
+        "collection: C\nlooks:\n  - name: L\n    products: [ML-101/WOOL]\n"
+    )
+    [finding] = [f for f in validate_tree(tmp_path).findings if f.code == "schema-pattern"]
+    assert finding.hint is not None and finding.hint.startswith(
+        "a product id is STYLE/FABRIC/COLOUR"
+    )
 
 
 BAD_VALUES = {"date": "2026-02-30", "email": "nobody", "uri": "not a url"}
@@ -133,7 +159,8 @@ def run(*args: str | Path, cwd: Path, **env: str) -> subprocess.CompletedProcess
 
 
 def test_the_wheel_carries_the_schemas(tmp_path: Path) -> None:
-    """Built as a wheel and installed (not editable), the package reads its own copy."""
+    """Built as a wheel and installed (not editable), the package reads its own copies of the
+    schemas and of the example workflow."""
     wheels, target = tmp_path / "wheels", tmp_path / "site"
     pip = (sys.executable, "-m", "pip")
     built = run(*pip, "wheel", "--no-deps", "--quiet", "-w", wheels, REPO, cwd=tmp_path)
@@ -145,12 +172,16 @@ def test_the_wheel_carries_the_schemas(tmp_path: Path) -> None:
     assert installed.returncode == 0, installed.stderr
     code = (
         "from daemon.tree.resources import schema_dir, load_schema; print(schema_dir()); "
-        "print(load_schema('catalogue.schema.json')['title'])"
+        "print(load_schema('catalogue.schema.json')['title']); "
+        "from daemon.tree.resources import example_dir, PR_WORKFLOW; print(example_dir()); "
+        "print((example_dir() / PR_WORKFLOW).read_text().splitlines()[0])"
     )
     where = run(sys.executable, "-c", code, cwd=tmp_path, PYTHONPATH=str(target))
     assert where.stdout.splitlines() == [
         str(target / "daemon" / "schema_files"),
         "zedonk-ordre catalogue collection",
+        str(target / "daemon" / "example_files"),  # the workflow that `init` writes
+        (REPO / "docs/examples/catalogue-pr.yml").read_text().splitlines()[0],
     ], where.stderr
 
 

@@ -12,14 +12,27 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import typer
 
-MODULES = ("validate", "plan", "history", "orders", "service", "sandbox")  # --help lists them so
+MODULES = (  # --help lists them so
+    "validate",
+    "init",
+    "showroom",
+    "plan",
+    "history",
+    "orders",
+    "service",
+    "sandbox",
+)
 COMMANDS = {
     "validate": "validate",
+    "init": "init",
+    "schemas": "init",
+    "dump": "showroom",
+    "products": "showroom",
     "plan": "plan",
     "apply": "plan",
     "history": "history",
@@ -34,14 +47,50 @@ COMMANDS = {
 PROG = "zedonk-ordre"
 
 
+# What `zedonk-ordre[all]` adds to the base install (import names).
+FULL_INSTALL = frozenset({"httpx", "httpcore", "watchdog", "sqlite_utils", "starlette", "uvicorn"})
+
+
 def load(modules: Iterable[str] = MODULES) -> typer.Typer:
-    """The app with the commands of ``modules`` registered (every command by default)."""
-    for name in modules:
-        importlib.import_module(f"daemon.cli.{name}")
+    """The app with the commands of ``modules`` registered (every command by default).
+
+    On the base install, a module that needs the full install registers stand-ins instead,
+    which say how to install it."""
     # Imported here: a module-level ``app`` would bypass ``__getattr__`` below.
     from daemon.cli.root import app
 
+    for name in modules:
+        try:
+            importlib.import_module(f"daemon.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").partition(".")[0] not in FULL_INSTALL:
+                raise
+            _stand_ins(app, name, exc.name or "")
     return app
+
+
+def _stand_ins(app: typer.Typer, module: str, missing: str) -> None:
+    """Commands of ``module`` that fail, saying how to install what they need."""
+    for command in (c for c, m in COMMANDS.items() if m == module):
+        app.command(
+            command,
+            help="Needs the full install (the `all` extra); run it to see how.",
+            context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+            add_help_option=False,
+        )(_needs_full_install(command, missing))
+
+
+def _needs_full_install(command: str, missing: str) -> Callable[[], None]:
+    def stand_in() -> None:
+        from daemon import INSTALL_REQUIREMENT
+        from daemon.errors import ZedonkOrdreError
+
+        raise ZedonkOrdreError(
+            f"`{PROG} {command}` needs the full install: {missing} is not installed",
+            hint=f'pip install "{INSTALL_REQUIREMENT}"',
+        )
+
+    return stand_in
 
 
 def modules_for(args: list[str]) -> tuple[str, ...]:

@@ -1,6 +1,6 @@
 """The Typer application, its global options, and the one error renderer.
 
-Command modules (validate, plan, history, orders, service, sandbox) register themselves on
+Command modules (validate, init, showroom, plan, history, orders, service, sandbox) register on
 ``app``; commands share the options, helpers and JSON version defined here.
 Library code raises ``ZedonkOrdreError`` subclasses; only ``render_error`` turns them into
 words on the terminal, and a traceback appears only with ``--debug``.
@@ -172,7 +172,7 @@ def root(
     redact.secure_logging()
 
 
-JSON_VERSION = 1  # format_version of what apply, history and orders print as JSON
+JSON_VERSION = 1  # format_version of what apply, dump, products, schemas, history and orders print
 
 
 class OutputFormat(StrEnum):

@@ -74,6 +74,9 @@ class RetryPolicy:
         return rng.uniform(0.0, cap)
 
 
+NO_RETRY = RetryPolicy(attempts=1)  # one try: for questions asked while a person waits
+
+
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Seconds to wait from a ``Retry-After`` header: delta-seconds or an HTTP-date.
 

@@ -1,7 +1,9 @@
-"""Where the JSON Schemas live: inside the installed package, or in the repository checkout.
+"""Where the JSON Schemas and the example files live: in the installed package, or in the
+repository checkout.
 
-A wheel carries ``schemas/`` as ``daemon/schema_files/``; an editable install reads the
-repository's ``schemas/`` next to the package.
+A wheel carries ``schemas/`` as ``daemon/schema_files/`` and ``docs/examples/`` as
+``daemon/example_files/``; an editable install reads the repository's folders next to the
+package.
 """
 
 from __future__ import annotations
@@ -15,13 +17,23 @@ from typing import Any
 
 CONNECTOR_SCHEMA = "connector.schema.json"
 CATALOGUE_SCHEMA = "catalogue.schema.json"
+SCHEMAS = (CONNECTOR_SCHEMA, CATALOGUE_SCHEMA)
+PR_WORKFLOW = "catalogue-pr.yml"  # the GitHub workflow for a brand's repository
+
+
+def _shipped(packaged: str, checkout: str) -> Traversable:
+    folder = files("daemon") / packaged
+    if folder.is_dir():
+        return folder
+    return Path(__file__).resolve().parents[2] / checkout
 
 
 def schema_dir() -> Traversable:
-    packaged = files("daemon") / "schema_files"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parents[2] / "schemas"
+    return _shipped("schema_files", "schemas")
+
+
+def example_dir() -> Traversable:
+    return _shipped("example_files", "docs/examples")
 
 
 @cache

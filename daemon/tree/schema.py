@@ -144,7 +144,7 @@ def _explain(
             path,
             "schema-pattern",
             f"{_show(instance)} is not a valid {_title(schema, path)}",
-            hint=_describe(schema),
+            hint=_form(schema),
         )
     elif kind == "format":
         yield doc.finding(
@@ -215,7 +215,7 @@ def _type_finding(doc: Document, error: ValidationError, path: tuple[PathPart, .
         elif schema.get("title") == "Duration" and isinstance(instance, (int, float)):
             hint = f'write it with a unit: "{text}s" (seconds) or "{text}m" (minutes)'
         elif isinstance(pattern, str) and not re.search(pattern, text):
-            hint = _describe(schema)
+            hint = _form(schema)
         else:
             hint = f'quote it: "{text}"'
     elif "array" in expected and not isinstance(instance, (dict, list)):
@@ -244,6 +244,13 @@ def _describe(schema: dict[str, Any]) -> str | None:
         example = f"for example {_show(examples[0])}"
         text = f"{text} ({example})" if text else example
     return text
+
+
+def _form(schema: dict[str, Any]) -> str | None:
+    """What a value of the right form looks like: the message editors show for the pattern
+    (``patternErrorMessage``, which the YAML language server honours), else the description."""
+    message = schema.get("patternErrorMessage")
+    return message if isinstance(message, str) else _describe(schema)
 
 
 def _did_you_mean(word: str, choices: Iterable[object], what: str) -> str:
