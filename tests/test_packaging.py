@@ -92,7 +92,7 @@ def test_the_rest_says_how_to_install_it(tmp_path: Path) -> None:
     listed = base_install("--help", cwd=tmp_path)
     assert listed.returncode == 0
     for command in COMMANDS:
-        assert re.search(rf"│ {command} ", listed.stdout), command
+        assert re.search(rf"^  {command} ", listed.stdout, re.MULTILINE), command
 
 
 # --------------------------------------------------------------------------- pre-commit
