@@ -73,12 +73,39 @@ from daemon.gcpause import cyclic_gc_paused
 from daemon.notify import Notifier
 from daemon.remotes import open_clients
 from daemon.store.history import History, utcnow
+from daemon.store.ledger import (
+    CURSOR_KEY,
+    DONE_STATES,
+    OPEN_STATES,
+    Ledger,
+    find_import,
+    import_details,
+    list_imports,
+)
 from daemon.store.lock import ORDERS_LOCK_FILE, StateLock
 from daemon.tree.settings import Settings
 
-log = logging.getLogger("daemon.orders")
+__all__ = [
+    "BATCH",
+    "CRASH_ENV",
+    "CRASH_POINTS",
+    "CREATES_IN_FLIGHT",
+    "CURSOR_KEY",
+    "DONE_STATES",
+    "LOOKUP_LAG",
+    "OPEN_STATES",
+    "ImportResult",
+    "check_import_settings",
+    "crash_point",
+    "find_import",
+    "import_details",
+    "import_orders",
+    "list_imports",
+    "retry_import",
+]
 
-CURSOR_KEY = "orders.cursor"
+log = logging.getLogger(__name__)
+
 OVERLAP = timedelta(minutes=5)  # re-read this much before the cursor: clocks and commits lag
 BATCH = 50  # orders per intent commit and per confirm commit
 LOCK_WAIT = 60.0  # seconds a pass waits for another pass to finish
@@ -86,8 +113,6 @@ CREATES_IN_FLIGHT = 3  # Zedonk creates on the wire at once: more are sent while
 LOOKUP_LAG = 1.0  # seconds Zedonk's lookup by connector_ref may lag behind a create
 CRASH_ENV = "ZEDONK_ORDRE_CRASH_AT"
 CRASH_POINTS = ("after_intent_commit", "after_zedonk_create", "after_history_commit")
-OPEN_STATES = ("pending", "sending")
-DONE_STATES = ("created", "partial")
 NOTICE_KEYS = ("order-", "lines-left-out:")  # the notices only the import sends
 ACTIVITY = ("new", "created", "partial", "failed", "unresolved", "skipped", "reported")
 
@@ -222,16 +247,10 @@ class _Held:
     ids: set[str] = field(default_factory=set)
 
     @classmethod
-    def read(cls, conn: sqlite3.Connection, ordre_ids: list[str]) -> _Held:
+    def read(cls, ledger: Ledger, conn: sqlite3.Connection, ordre_ids: list[str]) -> _Held:
         held = cls()
-        for start in range(0, len(ordre_ids), 500):
-            chunk = ordre_ids[start : start + 500]
-            for key, ordre_id in conn.execute(
-                "SELECT import_key, ordre_id FROM imports"
-                f" WHERE ordre_id IN ({', '.join('?' * len(chunk))})",
-                chunk,
-            ):
-                held.add(key, ordre_id)
+        for key, ordre_id in ledger.held(conn, ordre_ids):
+            held.add(key, ordre_id)
         return held
 
     def add(self, key: str, ordre_id: str) -> None:
@@ -259,6 +278,10 @@ class _Importer:
     fresh: dict[str, tuple[OrdreOrder, str]] = field(default_factory=dict)  # as just read
     sender: ThreadPoolExecutor | None = None  # runs the Zedonk creates
     clients: ExitStack = field(default_factory=ExitStack)  # closes both clients
+    ledger: Ledger = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.ledger = Ledger(self.history, self.run_id)
 
     # ------------------------------------------------------------------ the pass
 
@@ -323,9 +346,9 @@ class _Importer:
     def _intake(self) -> None:
         assert self.ordre is not None
         imp = self.settings.import_
-        cursor = self.history.get_state(CURSOR_KEY)
+        cursor = self.ledger.cursor()
         if cursor:
-            since: datetime | None = datetime.fromisoformat(cursor) - OVERLAP
+            since: datetime | None = cursor - OVERLAP
         elif imp.go_live:
             go_live = imp.go_live
             since = datetime(go_live.year, go_live.month, go_live.day, tzinfo=UTC) - OVERLAP
@@ -353,7 +376,8 @@ class _Importer:
         imp = self.settings.import_
         notices: list[tuple[str, str, str]] = []
         with self.history.transaction() as conn:
-            held = _Held.read(conn, [item.id for item in items if isinstance(item, OrdreOrder)])
+            ordre_ids = [item.id for item in items if isinstance(item, OrdreOrder)]
+            held = _Held.read(self.ledger, conn, ordre_ids)
             for item in items:
                 if isinstance(item, BrokenItem):
                     notices += self._intake_broken(conn, item)
@@ -366,14 +390,7 @@ class _Importer:
                     notices += self._intake_order(conn, item, decision, held)
                     held.add(item.import_key, item.id)
             if cursor is not None:
-                old = _state_in(conn, CURSOR_KEY)
-                if old is None or datetime.fromisoformat(old) < cursor:
-                    conn.execute(
-                        "INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?)"
-                        " ON CONFLICT(key) DO UPDATE SET value = excluded.value,"
-                        " updated_at = excluded.updated_at",
-                        (CURSOR_KEY, json.dumps(cursor.isoformat()), utcnow()),
-                    )
+                self.ledger.advance_cursor(conn, cursor)
             for key, title, details in notices:
                 self._owe(conn, key, title, details)
         for key, _, _ in notices:
@@ -389,79 +406,24 @@ class _Importer:
         now = utcnow()
         payload, fingerprint = ledger_copy(order)
         self.fresh[key] = (order, fingerprint)
-        row = None
-        if key in held.keys:
-            row = conn.execute("SELECT * FROM imports WHERE import_key = ?", (key,)).fetchone()
+        row = self.ledger.row_in(conn, key) if key in held.keys else None
         if row is None:
-            skipped = decision is Triage.SKIP
-            conn.execute(
-                "INSERT INTO imports (import_key, ordre_id, ordre_number, submission,"
-                " connector_ref, state, po_number, retailer_name, payload, payload_sha256,"
-                " lines_total, last_error, first_seen_at, updated_at, run_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    key,
-                    order.id,
-                    order.number,
-                    order.submission,
-                    connector_ref(key),
-                    "skipped" if skipped else "pending",
-                    order.po_number,
-                    order.retailer_name,
-                    payload,
-                    fingerprint,
-                    len(order.lines),
-                    f"created before go-live ({self.settings.import_.go_live})"
-                    if skipped
-                    else None,
-                    now,
-                    now,
-                    self.run_id,
-                ),
-            )
-            self.counts["skipped" if skipped else "new"] += 1
-            if not skipped and order.id in held.ids:
+            skip = None
+            if decision is Triage.SKIP:
+                skip = f"created before go-live ({self.settings.import_.go_live})"
+            self.ledger.add_new(conn, order, payload, fingerprint, at=now, skip_reason=skip)
+            self.counts["skipped" if skip else "new"] += 1
+            if skip is None and order.id in held.ids:
                 # An earlier submission nobody has started importing, or that failed, is
                 # superseded by this one.
-                superseded = conn.execute(
-                    "SELECT import_key FROM imports WHERE ordre_id = ? AND submission < ? AND"
-                    " (state = 'failed' OR (state = 'pending' AND attempts = 0))",
-                    (order.id, order.submission),
-                ).fetchall()
-                conn.executemany(
-                    "UPDATE imports SET state = 'skipped', updated_at = ?, last_error = ?"
-                    " WHERE import_key = ?",
-                    [
-                        (now, f"superseded by submission {order.submission}", r["import_key"])
-                        for r in superseded
-                    ],
-                )
-                self.superseded += [r["import_key"] for r in superseded]
+                self.superseded += self.ledger.supersede_earlier(conn, order, at=now)
             return []
         if row["state"] == "pending" and row["attempts"] == 0:
             # Not started: import the retailer's latest content of this submission.
-            conn.execute(
-                "UPDATE imports SET payload = ?, payload_sha256 = ?, po_number = ?,"
-                " lines_total = ?, updated_at = ? WHERE import_key = ?",
-                (payload, fingerprint, order.po_number, len(order.lines), now, key),
-            )
+            self.ledger.refresh_unstarted(conn, order, payload, fingerprint)
         elif row["state"] == "failed" and row["payload_sha256"] is None:
             # It was unreadable before and reads now: import it.
-            conn.execute(
-                "UPDATE imports SET state = 'pending', payload = ?, payload_sha256 = ?,"
-                " ordre_number = ?, po_number = ?, retailer_name = ?, lines_total = ?,"
-                " last_error = NULL, updated_at = ? WHERE import_key = ?",
-                (
-                    payload,
-                    fingerprint,
-                    order.number,
-                    order.po_number,
-                    order.retailer_name,
-                    len(order.lines),
-                    now,
-                    key,
-                ),
-            )
+            self.ledger.revive_unreadable(conn, order, payload, fingerprint)
             self.counts["new"] += 1
         elif row["payload_sha256"] not in (None, fingerprint) and row["state"] in (
             *DONE_STATES,
@@ -492,25 +454,7 @@ class _Importer:
         if order.status != "cancelled":
             return []
         notices = []
-        now = utcnow()
-        conn.execute(
-            "UPDATE imports SET state = 'skipped', updated_at = ?,"
-            " last_error = 'cancelled in ORDRE before it was imported'"
-            " WHERE ordre_id = ? AND state = 'pending' AND attempts = 0",
-            (now, order.id),
-        )
-        # Submissions tried before keep the news: the listing may not show it again. If the
-        # lookup finds nothing they are not created; if it finds them, it is reported.
-        conn.execute(
-            "UPDATE imports SET payload = json_set(payload, '$.status', 'cancelled'),"
-            " updated_at = ? WHERE ordre_id = ? AND payload_sha256 IS NOT NULL"
-            " AND state IN ('pending', 'sending', 'needs_attention')",
-            (now, order.id),
-        )
-        for row in conn.execute(
-            "SELECT * FROM imports WHERE ordre_id = ? AND state IN ('created', 'partial')",
-            (order.id,),
-        ).fetchall():
+        for row in self.ledger.note_cancelled(conn, order.id):
             message = _cancelled_message(
                 order.number, row["submission"], row["zedonk_order_number"]
             )
@@ -522,12 +466,7 @@ class _Importer:
     def _report(
         self, conn: sqlite3.Connection, key: str, kind: str, fingerprint: str, message: str
     ) -> bool:
-        cur = conn.execute(
-            "INSERT OR IGNORE INTO import_reports (import_key, kind, fingerprint, at, message)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (key, kind, fingerprint, utcnow(), message),
-        )
-        if cur.rowcount == 0:
+        if not self.ledger.report(conn, key, kind, fingerprint, message):
             return False
         self._event(conn, "warning", f"order-{kind}", message, key)
         self.counts["reported"] += 1
@@ -537,26 +476,9 @@ class _Importer:
         self, conn: sqlite3.Connection, item: BrokenItem
     ) -> list[tuple[str, str, str]]:
         key = _broken_key(item)
-        ordre_id, _, submission = key.rpartition("#")
-        now = utcnow()
+        ordre_id = key.rpartition("#")[0]
         message = f"ORDRE sent an order that cannot be read: {item.reason}"
-        cur = conn.execute(
-            "INSERT OR IGNORE INTO imports (import_key, ordre_id, ordre_number, submission,"
-            " connector_ref, state, payload, last_error, first_seen_at, updated_at, run_id)"
-            " VALUES (?, ?, '', ?, ?, 'failed', ?, ?, ?, ?, ?)",
-            (
-                key,
-                ordre_id,
-                int(submission),
-                connector_ref(key),
-                json.dumps(item.raw, sort_keys=True, default=str),
-                message,
-                now,
-                now,
-                self.run_id,
-            ),
-        )
-        if cur.rowcount == 0:
+        if not self.ledger.add_unreadable(conn, key, item.raw, message):
             return []
         self.counts["failed"] += 1
         self._event(conn, "error", "order-malformed", message, key)
@@ -565,16 +487,7 @@ class _Importer:
     # ------------------------------------------------------------------ import
 
     def _import_open_rows(self, only: str | None) -> None:
-        if only is not None:
-            keys = [only]
-        else:
-            keys = [
-                r["import_key"]
-                for r in self.history.query(
-                    "SELECT import_key FROM imports WHERE state IN ('pending', 'sending')"
-                    " ORDER BY first_seen_at, import_key"
-                )
-            ]
+        keys = [only] if only is not None else self.ledger.open_keys()
         if not keys:
             return
         try:
@@ -583,10 +496,7 @@ class _Importer:
                 for start in range(0, len(keys), BATCH):
                     self._import_batch(keys[start : start + BATCH])
         except _StopPass:
-            left = self.history.query(
-                "SELECT COUNT(*) AS n FROM imports WHERE state IN ('pending', 'sending')"
-            )[0]["n"]
-            self.counts["unresolved"] = max(self.counts["unresolved"], left)
+            self.counts["unresolved"] = max(self.counts["unresolved"], self.ledger.count_open())
             return
         self._remote_ok("zedonk")
 
@@ -645,34 +555,11 @@ class _Importer:
 
     def _claim(self, keys: list[str]) -> list[sqlite3.Row]:
         """Commit the intent: the rows go to ``sending`` before any Zedonk write."""
-        with self.history.transaction() as conn:
-            found = {
-                row["import_key"]: row
-                for row in conn.execute(
-                    f"SELECT * FROM imports WHERE import_key IN ({', '.join('?' * len(keys))})",
-                    keys,
-                )
-            }
-            rows = [
-                r for key in keys if (r := found.get(key)) is not None and r["state"] in OPEN_STATES
-            ]
-            now = utcnow()
-            conn.executemany(
-                "UPDATE imports SET state = 'sending', attempts = attempts + 1, updated_at = ?,"
-                " run_id = ? WHERE import_key = ?",
-                [(now, self.run_id, row["import_key"]) for row in rows],
-            )
-        return rows
+        return self.ledger.claim(keys)
 
     def _release(self, keys: list[str]) -> None:
         """Claimed rows this pass never got to: nothing was sent for them."""
-        if keys:
-            with self.history.transaction() as conn:
-                conn.executemany(
-                    "UPDATE imports SET state = 'pending', attempts = attempts - 1"
-                    " WHERE import_key = ? AND state = 'sending'",
-                    [(key,) for key in keys],
-                )
+        self.ledger.release(keys)
 
     def _prepare(self, row: sqlite3.Row) -> _Sending | None:
         """Everything before the create: recover, map, find the customer; then send it.
@@ -816,25 +703,7 @@ class _Importer:
         assert self.zedonk is not None and self.context is not None
         wanted = new_customer(order)
         nk = name_key(wanted.name)
-        now = utcnow()
-        with self.history.transaction() as conn:
-            row = conn.execute(
-                "SELECT * FROM customer_creations WHERE name_key = ?", (nk,)
-            ).fetchone()
-            if row is None:
-                conn.execute(
-                    "INSERT INTO customer_creations (name_key, name, account_code, state,"
-                    " import_key, attempts, created_at, updated_at)"
-                    " VALUES (?, ?, ?, 'pending', ?, 1, ?, ?)",
-                    (nk, wanted.name, wanted.account_code, key, now, now),
-                )
-            else:
-                conn.execute(
-                    "UPDATE customer_creations SET attempts = attempts + 1, updated_at = ?"
-                    " WHERE name_key = ?",
-                    (now, nk),
-                )
-        if row is not None:
+        if self.ledger.customer_intent(nk, wanted, key):
             found = self._find_customer(wanted)
             if found is not None:
                 return self._customer_created(nk, found, key, existed=True)
@@ -857,12 +726,8 @@ class _Importer:
     def _customer_created(
         self, nk: str, customer: Customer, key: str, *, existed: bool
     ) -> Customer:
-        with self.history.transaction() as conn:
-            conn.execute(
-                "UPDATE customer_creations SET state = 'created', customer_id = ?, updated_at = ?"
-                " WHERE name_key = ?",
-                (customer.id, utcnow(), nk),
-            )
+        with self.ledger.transaction() as conn:
+            self.ledger.customer_created(conn, nk, customer.id)
             if not existed:
                 self._event(
                     conn,
@@ -907,23 +772,9 @@ class _Importer:
     def _write_confirm(self, conn: sqlite3.Connection, done: _Confirmed) -> None:
         order, created, left_out = done.order, done.created, done.left_out
         label = f"{order.number} (submission {order.submission})"
-        conn.execute(
-            "UPDATE imports SET state = ?, zedonk_order_id = ?, zedonk_order_number = ?,"
-            " customer_id = ?, lines_total = ?, lines_imported = ?, last_error = NULL,"
-            " updated_at = ?, run_id = ? WHERE import_key = ?",
-            (
-                done.state,
-                created.id,
-                created.number,
-                created.customer_id,
-                len(order.lines),
-                len(created.lines),
-                utcnow(),
-                self.run_id,
-                done.key,
-            ),
+        self.ledger.confirm(
+            conn, done.key, created, lines_total=len(order.lines), left_out=left_out
         )
-        self._store_left_out(conn, done.key, left_out)
         if left_out:
             lines = "\n".join(f"- {line.message}" for line in left_out)
             self._owe(
@@ -963,31 +814,6 @@ class _Importer:
         if done.left_out:
             self._send_owed(f"lines-left-out:{done.key}")  # owed by the confirm commit
 
-    def _store_left_out(
-        self, conn: sqlite3.Connection, key: str, left_out: tuple[LeftOutLine, ...]
-    ) -> None:
-        conn.execute("DELETE FROM import_lines WHERE import_key = ?", (key,))
-        if not left_out:
-            return
-        conn.executemany(
-            "INSERT INTO import_lines (import_key, line_no, barcode, style, colour, size,"
-            " quantity, unit_price, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    key,
-                    x.line_no,
-                    x.barcode,
-                    x.style,
-                    x.colour,
-                    x.size,
-                    x.quantity,
-                    str(x.unit_price),
-                    x.reason,
-                )
-                for x in left_out
-            ],
-        )
-
     def _failed(
         self,
         key: str,
@@ -1003,11 +829,7 @@ class _Importer:
         if left_out:
             details += "\n" + "\n".join(f"- {line.message}" for line in left_out)
         with self.history.transaction() as conn:
-            conn.execute(
-                "UPDATE imports SET state = 'failed', last_error = ?, updated_at = ?"
-                " WHERE import_key = ?",
-                (text, utcnow(), key),
-            )
+            self.ledger.fail(conn, key, text, left_out)
             self._owe(
                 conn,
                 f"order-failed:{key}",
@@ -1016,7 +838,6 @@ class _Importer:
                 f"into Zedonk:\n{details}\n\nFix the data, then run: "
                 f"zedonk-ordre orders retry {key}",
             )
-            self._store_left_out(conn, key, left_out)
             self._event(
                 conn,
                 "error",
@@ -1038,11 +859,7 @@ class _Importer:
             f"copy of the order cannot be read ({type(exc).__name__}: {exc})"
         )
         with self.history.transaction() as conn:
-            conn.execute(
-                "UPDATE imports SET state = 'needs_attention', last_error = ?, updated_at = ?"
-                " WHERE import_key = ?",
-                (message, utcnow(), key),
-            )
+            self.ledger.hold_for_attention(conn, key, message)
             self._event(conn, "error", "order-needs-attention", message, key)
             self._owe(
                 conn, f"order-failed:{key}", f"{row['ordre_number']} needs attention", message
@@ -1052,11 +869,7 @@ class _Importer:
 
     def _needs_attention(self, key: str, order: OrdreOrder, exc: ZedonkOrdreError) -> None:
         with self.history.transaction() as conn:
-            conn.execute(
-                "UPDATE imports SET state = 'needs_attention', last_error = ?, updated_at = ?"
-                " WHERE import_key = ?",
-                (exc.message, utcnow(), key),
-            )
+            self.ledger.hold_for_attention(conn, key, exc.message)
             self._event(conn, "error", "order-needs-attention", exc.message, key)
             self._owe(
                 conn,
@@ -1071,10 +884,7 @@ class _Importer:
     def _unresolved(self, key: str, order: OrdreOrder, exc: ZedonkOrdreError) -> None:
         """The create's outcome is unknown: the row stays ``sending``; the next pass looks."""
         with self.history.transaction() as conn:
-            conn.execute(
-                "UPDATE imports SET last_error = ?, updated_at = ? WHERE import_key = ?",
-                (exc.message, utcnow(), key),
-            )
+            self.ledger.note_unknown_outcome(conn, key, exc.message)
             self._event(
                 conn,
                 "warning",
@@ -1086,53 +896,30 @@ class _Importer:
         self.counts["unresolved"] += 1
 
     def _cancelled_before_import(self, key: str) -> None:
-        with self.history.transaction() as conn:
-            conn.execute(
-                "UPDATE imports SET state = 'skipped', updated_at = ?,"
-                " last_error = 'cancelled in ORDRE before it was imported'"
-                " WHERE import_key = ?",
-                (utcnow(), key),
-            )
+        self.ledger.skip(key, "cancelled in ORDRE before it was imported")
         self.counts["skipped"] += 1
         self._resolved(f"order-failed:{key}")
 
     def _back_to_pending(self, key: str, exc: ZedonkOrdreError) -> None:
-        with self.history.transaction() as conn:
-            conn.execute(
-                "UPDATE imports SET state = 'pending', last_error = ?, updated_at = ?"
-                " WHERE import_key = ? AND state = 'sending'",
-                (exc.message, utcnow(), key),
-            )
+        self.ledger.back_to_pending(key, exc.message)
         self.counts["unresolved"] += 1
 
     # ------------------------------------------------------------------ re-submissions
 
     def _finish_resubmissions(self) -> None:
         """Link each re-submission to the import before it, and inactivate that order if asked."""
-        rows = self.history.query(
-            "SELECT * FROM imports WHERE state IN ('created', 'partial') AND submission > 1"
-            " AND (previous_import_key IS NULL OR previous_inactivated = 0)"
-        )
-        for row in rows:
+        for row in self.ledger.resubmissions():
             if row["previous_import_key"] is None:
                 self._link_previous(row)
             elif self.settings.import_.on_resubmit == "inactivate_previous":
                 self._inactivate_previous(row)
 
     def _link_previous(self, row: dict[str, Any]) -> None:
-        previous = self.history.query(
-            "SELECT * FROM imports WHERE ordre_id = ? AND submission < ?"
-            " AND state IN ('created', 'partial') ORDER BY submission DESC LIMIT 1",
-            (row["ordre_id"], row["submission"]),
-        )
-        if not previous:
-            with self.history.transaction() as conn:  # nothing earlier was imported
-                conn.execute(
-                    "UPDATE imports SET previous_inactivated = 1 WHERE import_key = ?",
-                    (row["import_key"],),
-                )
+        prev = self.ledger.previous_import(row["ordre_id"], row["submission"])
+        if prev is None:
+            with self.ledger.transaction() as conn:  # nothing earlier was imported
+                self.ledger.mark_inactivated(conn, row["import_key"])
             return
-        prev = previous[0]
         key = row["import_key"]
         message = (
             f"{row['ordre_number']} was re-submitted (submission {row['submission']}) and "
@@ -1143,10 +930,7 @@ class _Importer:
         inactivate = self.settings.import_.on_resubmit == "inactivate_previous"
         notice = f"order-resubmitted:{key}"
         with self.history.transaction() as conn:
-            conn.execute(
-                "UPDATE imports SET previous_import_key = ? WHERE import_key = ?",
-                (prev["import_key"], key),
-            )
+            self.ledger.link_previous(conn, key, prev["import_key"])
             self._event(conn, "warning", "order-resubmitted", message, key)
             if not inactivate:
                 title = f"{row['ordre_number']} re-submitted"
@@ -1159,9 +943,8 @@ class _Importer:
 
     def _inactivate_previous(self, row: dict[str, Any]) -> None:
         assert self.zedonk is not None
-        [prev] = self.history.query(
-            "SELECT * FROM imports WHERE import_key = ?", (row["previous_import_key"],)
-        )
+        prev = self.ledger.get(row["previous_import_key"])
+        assert prev is not None  # a foreign key
         try:
             self.zedonk.inactivate_sales_order(prev["zedonk_order_id"])
         except RemoteError as exc:
@@ -1175,10 +958,7 @@ class _Importer:
             )
             return
         with self.history.transaction() as conn:
-            conn.execute(
-                "UPDATE imports SET previous_inactivated = 1 WHERE import_key = ?",
-                (row["import_key"],),
-            )
+            self.ledger.mark_inactivated(conn, row["import_key"])
             self._event(
                 conn,
                 "info",
@@ -1193,10 +973,9 @@ class _Importer:
 
     def _prepare_retry(self, key: str) -> None:
         assert self.ordre is not None
-        rows = self.history.query("SELECT * FROM imports WHERE import_key = ?", (key,))
-        if not rows:
+        row = self.ledger.get(key)
+        if row is None:
             raise ZedonkOrdreError(f"no import {key!r}", hint="see `zedonk-ordre orders list`")
-        row = rows[0]
         if row["state"] in DONE_STATES:
             raise ZedonkOrdreError(
                 f"{key} is already imported as Zedonk order {row['zedonk_order_number']}",
@@ -1216,12 +995,7 @@ class _Importer:
         if fingerprint is None:
             raise ZedonkOrdreError(f"ORDRE order {row['ordre_id']} still cannot be read")
         with self.history.transaction() as conn:
-            conn.execute(
-                "UPDATE imports SET state = CASE state WHEN 'sending' THEN 'sending'"
-                " ELSE 'pending' END, payload = ?, payload_sha256 = ?, updated_at = ?"
-                " WHERE import_key = ?",
-                (payload, fingerprint, utcnow(), key),
-            )
+            self.ledger.reopen_for_retry(conn, key, payload, fingerprint)
             self._event(conn, "info", "order-retry", f"retry of {key} requested", key)
 
     # ------------------------------------------------------------------ remotes and notices
@@ -1283,10 +1057,7 @@ class _Importer:
                 continue
             if any(row[f"{c}_sent_at"] is None for c in self.notifier.channels):
                 self.notifier.send_owed(row["key"])
-                [now] = self.history.query(
-                    "SELECT * FROM notifications WHERE key = ?", (row["key"],)
-                )
-                if any(now[f"{c}_sent_at"] is None for c in self.notifier.channels):
+                if self.notifier.unsent(row["key"]):
                     return  # still failing: try again next pass, not once per notice
 
     def _resolved(self, key: str) -> None:
@@ -1302,24 +1073,7 @@ class _Importer:
         subject: str,
         details: Any = None,
     ) -> None:
-        conn.execute(
-            "INSERT INTO events (run_id, at, level, code, subject, message, details)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                self.run_id,
-                utcnow(),
-                level,
-                code,
-                subject,
-                message,
-                None if details is None else json.dumps(details, default=str),
-            ),
-        )
-
-
-def _state_in(conn: sqlite3.Connection, key: str) -> Any:
-    row = conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
-    return json.loads(row["value"]) if row else None
+        self.ledger.event(conn, level, code, message, subject, details)
 
 
 def _cancelled_message(number: str, submission: int, zedonk_number: str) -> str:
@@ -1354,69 +1108,3 @@ def _summary(counts: dict[str, int]) -> str:
         if counts.get(key):
             parts.append(f"{counts[key]} {label}")
     return ", ".join(parts) or "nothing to import"
-
-
-# --------------------------------------------------------------------------- reports
-
-ATTENTION = ("failed", "needs_attention")  # ``orders list --status attention``
-LIST_COLUMNS = (
-    "import_key, ordre_id, ordre_number, submission, state, po_number, retailer_name,"
-    " customer_id, zedonk_order_id, zedonk_order_number, previous_import_key,"
-    " previous_inactivated, lines_total, lines_imported, attempts, last_error, first_seen_at,"
-    " updated_at, run_id"
-)
-
-
-def list_imports(
-    history: History, *, states: tuple[str, ...] = (), limit: int = 100
-) -> list[dict[str, Any]]:
-    """Imports, most recently changed first; ``states`` may include "attention"."""
-    wanted = {s for s in states if s != "attention"} | (
-        set(ATTENTION) if "attention" in states else set()
-    )
-    where, params = "", list[object]([limit])
-    if wanted:
-        where = f"WHERE state IN ({', '.join('?' * len(wanted))})"
-        params = [*sorted(wanted), limit]
-    return history.query(
-        f"SELECT {LIST_COLUMNS} FROM imports {where} ORDER BY updated_at DESC, import_key LIMIT ?",
-        params,
-    )
-
-
-def find_import(history: History, ident: str) -> str | None:
-    """The import key for an import key, an ORDRE id or number (latest submission), or a
-    Zedonk order id or number."""
-    rows = history.query(
-        "SELECT import_key FROM imports WHERE import_key = ?1 OR ordre_id = ?1"
-        " OR ordre_number = ?1 OR zedonk_order_id = ?1 OR zedonk_order_number = ?1"
-        " ORDER BY import_key = ?1 DESC, submission DESC LIMIT 1",
-        (ident.strip(),),
-    )
-    return rows[0]["import_key"] if rows else None
-
-
-def import_details(history: History, import_key: str) -> dict[str, Any]:
-    """Everything the history knows about one import, for ``orders show``."""
-    [row] = history.query("SELECT * FROM imports WHERE import_key = ?", (import_key,))
-    payload = row.pop("payload")
-    try:
-        row["order"] = json.loads(payload) if payload else None
-    except ValueError:
-        row["order"] = payload
-    row["left_out_lines"] = history.query(
-        "SELECT line_no, barcode, style, colour, size, quantity, unit_price, reason"
-        " FROM import_lines WHERE import_key = ? ORDER BY line_no",
-        (import_key,),
-    )
-    row["reports"] = history.query(
-        "SELECT kind, at, message FROM import_reports WHERE import_key = ? ORDER BY at",
-        (import_key,),
-    )
-    row["events"] = list(reversed(history.events(subject=import_key, limit=1000)))
-    row["other_submissions"] = history.query(
-        "SELECT import_key, submission, state, zedonk_order_number FROM imports"
-        " WHERE ordre_id = ? AND import_key != ? ORDER BY submission",
-        (row["ordre_id"], import_key),
-    )
-    return row

@@ -350,30 +350,49 @@ class History:
         subject: str | None = None,
         details: Any = None,
         run_id: int | None = None,
+        conn: sqlite3.Connection | None = None,
     ) -> int:
-        with self.transaction() as conn:
-            cur = conn.execute(
-                "INSERT INTO events (run_id, at, level, code, subject, message, details)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (run_id, utcnow(), level, code, subject, message, _json(details)),
-            )
-            assert cur.lastrowid is not None
-            return cur.lastrowid
+        """Record an event; returns its id. With ``conn`` (an open ``transaction()``) it is
+        written inside that transaction, so it commits together with what it reports."""
+        if conn is None:
+            with self.transaction() as conn:
+                return self.record_event(
+                    level, code, message, subject=subject, details=details, run_id=run_id, conn=conn
+                )
+        cur = conn.execute(
+            "INSERT INTO events (run_id, at, level, code, subject, message, details)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (run_id, utcnow(), level, code, subject, message, _json(details)),
+        )
+        assert cur.lastrowid is not None
+        return cur.lastrowid
 
     # ------------------------------------------------------------------ durable state
 
-    def get_state(self, key: str, default: Any = None) -> Any:
-        rows = self.query("SELECT value FROM state WHERE key = ?", (key,))
-        return json.loads(rows[0]["value"]) if rows else default
+    def get_state(
+        self, key: str, default: Any = None, *, conn: sqlite3.Connection | None = None
+    ) -> Any:
+        """The value (JSON-decoded) stored under ``key``, or ``default``; read inside an open
+        ``transaction()`` when ``conn`` is given."""
+        if conn is None:
+            rows = self.query("SELECT value FROM state WHERE key = ?", (key,))
+            return json.loads(rows[0]["value"]) if rows else default
+        row = conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return json.loads(row["value"]) if row else default
 
-    def set_state(self, key: str, value: Any) -> None:
-        with self.transaction() as conn:
-            conn.execute(
-                "INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?)"
-                " ON CONFLICT(key) DO UPDATE SET value = excluded.value,"
-                " updated_at = excluded.updated_at",
-                (key, _json(value), utcnow()),
-            )
+    def set_state(self, key: str, value: Any, *, conn: sqlite3.Connection | None = None) -> None:
+        """Store ``value`` (as JSON) under ``key``; inside an open ``transaction()`` when
+        ``conn`` is given, so it commits together with the caller's other writes."""
+        if conn is None:
+            with self.transaction() as conn:
+                self.set_state(key, value, conn=conn)
+            return
+        conn.execute(
+            "INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value,"
+            " updated_at = excluded.updated_at",
+            (key, _json(value), utcnow()),
+        )
 
     def delete_state(self, key: str) -> None:
         with self.transaction() as conn:
