@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from daemon import __version__
 from daemon.store.history import HISTORY_FILE, History
+from daemon.store.ledger import Ledger
 from daemon.store.status import SUCCESS_RESULTS
 
 log = logging.getLogger(__name__)
@@ -117,10 +118,8 @@ def render_metrics(history: History | None, health: dict[str, Any]) -> str:
             object_type=row["object_type"],
             status=row["status"],
         )
-    states = {
-        row["state"]: row["n"]
-        for row in history.query("SELECT state, COUNT(*) AS n FROM imports GROUP BY state")
-    }
+    ledger = Ledger(history)
+    states = ledger.count_by_state()
     m.family("zedonk_ordre_orders", "gauge", "ORDRE order submissions in the ledger, by state.")
     for state, count in sorted(states.items()):
         m.sample("zedonk_ordre_orders", count, state=state)
@@ -133,7 +132,7 @@ def render_metrics(history: History | None, health: dict[str, Any]) -> str:
         "zedonk_ordre_orders_failed_total",
         states.get("failed", 0) + states.get("needs_attention", 0),
     )
-    unmatched = history.query("SELECT COUNT(*) AS n FROM import_lines")[0]["n"]
+    unmatched = ledger.count_left_out()
     m.family(
         "zedonk_ordre_order_lines_unmatched_total", "counter", "Order lines left out, by reason."
     )
@@ -287,12 +286,8 @@ def _runs_html(history: History, f: Filters) -> str:
 
 
 def _imports_html(history: History, f: Filters) -> str:
-    where = ""
-    if f.problems:
-        where = f"WHERE state IN ({', '.join(repr(s) for s in PROBLEM_IMPORT_STATES)})"
-    rows = history.query(
-        f"SELECT * FROM imports {where} ORDER BY updated_at DESC LIMIT ?", (PAGE_LIMIT * 4,)
-    )
+    ledger = Ledger(history)
+    rows = ledger.recent(PROBLEM_IMPORT_STATES if f.problems else (), limit=PAGE_LIMIT * 4)
     items = []
     for imp in rows:
         if not _matches(
@@ -306,11 +301,7 @@ def _imports_html(history: History, f: Filters) -> str:
             imp["last_error"],
         ):
             continue
-        lines = history.query(
-            "SELECT line_no, barcode, style, colour, size, quantity, reason FROM import_lines"
-            " WHERE import_key = ? ORDER BY line_no",
-            (imp["import_key"],),
-        )
+        lines = ledger.left_out_lines(imp["import_key"])
         left_out = "".join(
             f"<li>line {ln['line_no']}: {_e(ln['style'])} {_e(ln['colour'])} {_e(ln['size'])}"
             f" × {_e(ln['quantity'])} (barcode {_e(ln['barcode'] or 'none')}) - "

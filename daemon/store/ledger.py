@@ -80,7 +80,6 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from daemon.core.ordermap import connector_ref
 from daemon.store.history import History, utcnow
 
 if TYPE_CHECKING:
@@ -101,6 +100,13 @@ SUMMARY_COLUMNS = (
     "import_key, ordre_number, submission, state, po_number, retailer_name,"
     " zedonk_order_number, last_error, updated_at"
 )
+
+
+def _connector_ref(import_key: str) -> str:
+    # Imported here: the readers (status, the web page) need not load the order mapping.
+    from daemon.core.ordermap import connector_ref
+
+    return connector_ref(import_key)
 
 
 class Ledger:
@@ -180,7 +186,7 @@ class Ledger:
                 order.id,
                 order.number,
                 order.submission,
-                connector_ref(order.import_key),
+                _connector_ref(order.import_key),
                 "skipped" if skip_reason is not None else "pending",
                 order.po_number,
                 order.retailer_name,
@@ -292,7 +298,7 @@ class Ledger:
                 key,
                 ordre_id,
                 int(submission),
-                connector_ref(key),
+                _connector_ref(key),
                 json.dumps(raw, sort_keys=True, default=str),
                 message,
                 now,
