@@ -71,6 +71,7 @@ from daemon.errors import (
 )
 from daemon.gcpause import cyclic_gc_paused
 from daemon.notify import Notifier
+from daemon.orders.notices import Notices
 from daemon.remotes import open_clients
 from daemon.store.history import History, utcnow
 from daemon.store.ledger import (
@@ -279,19 +280,21 @@ class _Importer:
     sender: ThreadPoolExecutor | None = None  # runs the Zedonk creates
     clients: ExitStack = field(default_factory=ExitStack)  # closes both clients
     ledger: Ledger = field(init=False)
+    notices: Notices = field(init=False)
 
     def __post_init__(self) -> None:
         self.ledger = Ledger(self.history, self.run_id)
+        self.notices = Notices.for_pass(self.settings, self.history, self.run_id, self.notifier)
 
     # ------------------------------------------------------------------ the pass
 
     def run(self, retry_key: str | None) -> None:
         if retry_key is None:
-            self._redeliver_notices()
+            self.notices.redeliver()
         try:
             self.zedonk, self.ordre = self.clients.enter_context(open_clients(self.settings))
         except ConfigError as exc:
-            self._problem("import-config", "Order import cannot start", exc)
+            self.notices.problem("import-config", "Order import cannot start", exc)
             raise
         if retry_key is not None:
             self._prepare_retry(retry_key)
@@ -366,7 +369,7 @@ class _Importer:
                 if item.updated_at and (newest is None or item.updated_at > newest):
                     newest = item.updated_at
             complete = True
-            self._remote_ok("ordre")
+            self.notices.remote_ok("ordre")
         except RemoteError as exc:
             self._remote_failed("ordre", exc)
         self.counts["seen"] += len(seen)
@@ -392,11 +395,11 @@ class _Importer:
             if cursor is not None:
                 self.ledger.advance_cursor(conn, cursor)
             for key, title, details in notices:
-                self._owe(conn, key, title, details)
+                self.notices.owe(conn, key, title, details)
         for key, _, _ in notices:
-            self._send_owed(key)
+            self.notices.send_owed(key)
         for key in self.superseded:
-            self._resolved(f"order-failed:{key}")
+            self.notices.resolved(f"order-failed:{key}")
         self.superseded.clear()
 
     def _intake_order(
@@ -498,7 +501,7 @@ class _Importer:
         except _StopPass:
             self.counts["unresolved"] = max(self.counts["unresolved"], self.ledger.count_open())
             return
-        self._remote_ok("zedonk")
+        self.notices.remote_ok("zedonk")
 
     def _import_batch(self, keys: list[str]) -> None:
         """Claim a batch in one commit, create each order, confirm them in one commit.
@@ -544,12 +547,12 @@ class _Importer:
             customers = CustomerIndex(self.zedonk.customers())
             skus = SkuIndex(self.zedonk.products())
         except ConfigError as exc:
-            self._problem("import-config", "Order import settings are wrong", exc)
+            self.notices.problem("import-config", "Order import settings are wrong", exc)
             raise
         except RemoteError as exc:
             self._remote_failed("zedonk", exc)
             raise _StopPass from None
-        self._resolved("import-config")
+        self.notices.resolved("import-config")
         target = ImportTarget(imp.season, imp.order_owner, imp.approved, imp.order_reference)
         self.context = _Context(customers, skus, target)
 
@@ -777,7 +780,7 @@ class _Importer:
         )
         if left_out:
             lines = "\n".join(f"- {line.message}" for line in left_out)
-            self._owe(
+            self.notices.owe(
                 conn,
                 f"lines-left-out:{done.key}",
                 f"{order.number} imported without {len(left_out)} line(s)",
@@ -802,17 +805,17 @@ class _Importer:
         if done.recovered:
             self.counts["recovered"] += 1
         self.counts[done.state] += 1
-        self._resolved(f"order-failed:{done.key}")
+        self.notices.resolved(f"order-failed:{done.key}")
         if done.order.status == "cancelled":  # seen cancelled while its create was unresolved
             order = done.order
             message = _cancelled_message(order.number, order.submission, done.created.number)
             key = f"order-cancelled:{done.key}"
             with self.history.transaction() as conn:
                 if self._report(conn, done.key, "cancelled", "", message):
-                    self._owe(conn, key, f"{order.number} cancelled", message)
-            self._send_owed(key)
+                    self.notices.owe(conn, key, f"{order.number} cancelled", message)
+            self.notices.send_owed(key)
         if done.left_out:
-            self._send_owed(f"lines-left-out:{done.key}")  # owed by the confirm commit
+            self.notices.send_owed(f"lines-left-out:{done.key}")  # owed by the confirm commit
 
     def _failed(
         self,
@@ -830,7 +833,7 @@ class _Importer:
             details += "\n" + "\n".join(f"- {line.message}" for line in left_out)
         with self.history.transaction() as conn:
             self.ledger.fail(conn, key, text, left_out)
-            self._owe(
+            self.notices.owe(
                 conn,
                 f"order-failed:{key}",
                 f"{order.number} not imported",
@@ -848,7 +851,7 @@ class _Importer:
             )
         self.counts["failed"] += 1
         crash_point("before_notice")  # test hook: the notice is owed already
-        self._send_owed(f"order-failed:{key}")
+        self.notices.send_owed(f"order-failed:{key}")
 
     def _unreadable_copy(self, row: sqlite3.Row, exc: Exception) -> None:
         """The ledger's copy of an order cannot be read back: hold it for a person rather than
@@ -861,17 +864,17 @@ class _Importer:
         with self.history.transaction() as conn:
             self.ledger.hold_for_attention(conn, key, message)
             self._event(conn, "error", "order-needs-attention", message, key)
-            self._owe(
+            self.notices.owe(
                 conn, f"order-failed:{key}", f"{row['ordre_number']} needs attention", message
             )
         self.counts["needs_attention"] += 1
-        self._send_owed(f"order-failed:{key}")
+        self.notices.send_owed(f"order-failed:{key}")
 
     def _needs_attention(self, key: str, order: OrdreOrder, exc: ZedonkOrdreError) -> None:
         with self.history.transaction() as conn:
             self.ledger.hold_for_attention(conn, key, exc.message)
             self._event(conn, "error", "order-needs-attention", exc.message, key)
-            self._owe(
+            self.notices.owe(
                 conn,
                 f"order-failed:{key}",
                 f"{order.number} needs attention",
@@ -879,7 +882,7 @@ class _Importer:
                 + (f"\nHint: {exc.hint}" if exc.hint else ""),
             )
         self.counts["needs_attention"] += 1
-        self._send_owed(f"order-failed:{key}")
+        self.notices.send_owed(f"order-failed:{key}")
 
     def _unresolved(self, key: str, order: OrdreOrder, exc: ZedonkOrdreError) -> None:
         """The create's outcome is unknown: the row stays ``sending``; the next pass looks."""
@@ -898,7 +901,7 @@ class _Importer:
     def _cancelled_before_import(self, key: str) -> None:
         self.ledger.skip(key, "cancelled in ORDRE before it was imported")
         self.counts["skipped"] += 1
-        self._resolved(f"order-failed:{key}")
+        self.notices.resolved(f"order-failed:{key}")
 
     def _back_to_pending(self, key: str, exc: ZedonkOrdreError) -> None:
         self.ledger.back_to_pending(key, exc.message)
@@ -934,12 +937,12 @@ class _Importer:
             self._event(conn, "warning", "order-resubmitted", message, key)
             if not inactivate:
                 title = f"{row['ordre_number']} re-submitted"
-                self._owe(conn, notice, title, message + " by hand in Zedonk.")
+                self.notices.owe(conn, notice, title, message + " by hand in Zedonk.")
         self.counts["reported"] += 1
         if inactivate:
             self._inactivate_previous({**row, "previous_import_key": prev["import_key"]})
         else:
-            self._send_owed(notice)
+            self.notices.send_owed(notice)
 
     def _inactivate_previous(self, row: dict[str, Any]) -> None:
         assert self.zedonk is not None
@@ -1001,68 +1004,9 @@ class _Importer:
     # ------------------------------------------------------------------ remotes and notices
 
     def _remote_failed(self, remote: str, exc: RemoteError) -> None:
-        self.history.record_event("error", f"{remote}-unavailable", exc.message, run_id=self.run_id)
         if self.failure is None:
             self.failure = exc
-        if isinstance(exc, AuthError):
-            self._problem(f"remote-auth:{remote}", f"{remote.capitalize()} refused the token", exc)
-            return
-        state_key = f"orders.down.{remote}"
-        since = self.history.get_state(state_key)
-        if since is None:
-            since = utcnow()
-            self.history.set_state(state_key, since)
-        down_for = datetime.now(UTC) - datetime.fromisoformat(since)
-        if down_for.total_seconds() >= self.settings.daemon.remote_down_alert_after:
-            self._notify(
-                f"remote-down:{remote}",
-                f"{remote.capitalize()} unreachable",
-                f"{remote.capitalize()} has not answered the order import since {since}.\n"
-                f"Last error: {exc.message}\nOrders wait in the history and are imported "
-                "once it answers again.",
-            )
-
-    def _remote_ok(self, remote: str) -> None:
-        if self.history.get_state(f"orders.down.{remote}") is not None:
-            self.history.delete_state(f"orders.down.{remote}")
-        self._resolved(f"remote-down:{remote}")
-        self._resolved(f"remote-auth:{remote}")
-
-    def _problem(self, key: str, title: str, exc: ZedonkOrdreError) -> None:
-        self._notify(key, title, exc.message + (f"\nHint: {exc.hint}" if exc.hint else ""))
-
-    def _notify(self, key: str, title: str, details: str) -> None:
-        if self.notifier is not None:
-            self.notifier.problem(key, title, details)
-
-    def _owe(self, conn: sqlite3.Connection, key: str, title: str, details: str) -> None:
-        """Record a notice in the transaction that commits what it reports, so a crash before
-        ``_send_owed`` leaves it owed (``_redeliver_notices`` sends it) instead of lost."""
-        if self.notifier is not None:
-            self.notifier.owe(conn, key, title, details)
-
-    def _send_owed(self, key: str) -> None:
-        if self.notifier is not None:
-            self.notifier.send_owed(key)
-
-    def _redeliver_notices(self) -> None:
-        """Send the open order notices not sent yet (a channel failed, or the process died
-        after the commit that owed them): most order problems (a failed order, left-out
-        lines, an edit) are met only once, so nothing else would."""
-        if self.notifier is None:
-            return
-        self.notifier.send_owed_recoveries()
-        for row in self.notifier.open_problems():
-            if not row["key"].startswith(NOTICE_KEYS):
-                continue
-            if any(row[f"{c}_sent_at"] is None for c in self.notifier.channels):
-                self.notifier.send_owed(row["key"])
-                if self.notifier.unsent(row["key"]):
-                    return  # still failing: try again next pass, not once per notice
-
-    def _resolved(self, key: str) -> None:
-        if self.notifier is not None:
-            self.notifier.resolved(key)
+        self.notices.remote_failed(remote, exc)
 
     def _event(
         self,
