@@ -29,10 +29,10 @@ import os
 import signal
 import sqlite3
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from hashlib import sha256
@@ -71,7 +71,7 @@ from daemon.errors import (
 )
 from daemon.gcpause import cyclic_gc_paused
 from daemon.notify import Notifier
-from daemon.orders.notices import Notices
+from daemon.orders.run import PassState
 from daemon.remotes import open_clients
 from daemon.store.history import History, utcnow
 from daemon.store.ledger import (
@@ -178,7 +178,7 @@ def _run(
     retry_key: str | None,
 ) -> ImportResult:
     run_id = history.start_run("import", trigger)
-    importer = _Importer(settings, history, run_id, notifier)
+    importer = _Importer(PassState.start(settings, history, run_id, notifier))
     with cyclic_gc_paused():
         try:
             with _import_lock(settings):
@@ -265,12 +265,7 @@ class _StopPass(Exception):
 
 @dataclass
 class _Importer:
-    settings: Settings
-    history: History
-    run_id: int
-    notifier: Notifier | None
-    counts: Counter[str] = field(default_factory=Counter)
-    failure: ZedonkOrdreError | None = None
+    state: PassState
     zedonk: ZedonkClient | None = None
     ordre: OrdreClient | None = None
     context: _Context | None = None
@@ -278,23 +273,18 @@ class _Importer:
     superseded: list[str] = field(default_factory=list)  # import keys
     fresh: dict[str, tuple[OrdreOrder, str]] = field(default_factory=dict)  # as just read
     sender: ThreadPoolExecutor | None = None  # runs the Zedonk creates
-    clients: ExitStack = field(default_factory=ExitStack)  # closes both clients
-    ledger: Ledger = field(init=False)
-    notices: Notices = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.ledger = Ledger(self.history, self.run_id)
-        self.notices = Notices.for_pass(self.settings, self.history, self.run_id, self.notifier)
 
     # ------------------------------------------------------------------ the pass
 
     def run(self, retry_key: str | None) -> None:
         if retry_key is None:
-            self.notices.redeliver()
+            self.state.notices.redeliver()
         try:
-            self.zedonk, self.ordre = self.clients.enter_context(open_clients(self.settings))
+            self.zedonk, self.ordre = self.state.clients.enter_context(
+                open_clients(self.state.settings)
+            )
         except ConfigError as exc:
-            self.notices.problem("import-config", "Order import cannot start", exc)
+            self.state.notices.problem("import-config", "Order import cannot start", exc)
             raise
         if retry_key is not None:
             self._prepare_retry(retry_key)
@@ -305,27 +295,27 @@ class _Importer:
             self._finish_resubmissions()
 
     def close(self) -> None:
-        self.clients.close()
+        self.state.clients.close()
         self.fresh.clear()
         self.context = None
 
     def fail(self, exc: ZedonkOrdreError) -> None:
-        self.failure = exc
+        self.state.failure = exc
         try:
-            self.history.record_event(
+            self.state.history.record_event(
                 "error",
                 "import-failed",
                 exc.message,
-                run_id=self.run_id,
+                run_id=self.state.run_id,
                 details={"hint": exc.hint},
             )
         except sqlite3.Error:  # the history itself is failing: say so in the log at least
             log.exception("cannot record the failed import pass")
 
     def finish(self) -> ImportResult:
-        counts = dict(self.counts)
-        if self.failure is not None:
-            result, message = "failed", self.failure.message
+        counts = dict(self.state.counts)
+        if self.state.failure is not None:
+            result, message = "failed", self.state.failure.message
         elif not any(counts.get(k) for k in ACTIVITY):
             result, message = "no-orders", "no new orders"
         else:
@@ -334,22 +324,22 @@ class _Importer:
             result = "partial" if troubled else "ok"
             message = _summary(counts)
         try:
-            self.history.finish_run(
-                self.run_id,
+            self.state.history.finish_run(
+                self.state.run_id,
                 "no-changes" if result == "no-orders" else result,
                 summary=counts,
                 error=message if result == "failed" else None,
             )
         except sqlite3.Error:
-            log.exception("cannot record the end of import run %s", self.run_id)
-        return ImportResult(self.run_id, result, counts, message)
+            log.exception("cannot record the end of import run %s", self.state.run_id)
+        return ImportResult(self.state.run_id, result, counts, message)
 
     # ------------------------------------------------------------------ intake
 
     def _intake(self) -> None:
         assert self.ordre is not None
-        imp = self.settings.import_
-        cursor = self.ledger.cursor()
+        imp = self.state.settings.import_
+        cursor = self.state.ledger.cursor()
         if cursor:
             since: datetime | None = cursor - OVERLAP
         elif imp.go_live:
@@ -369,18 +359,18 @@ class _Importer:
                 if item.updated_at and (newest is None or item.updated_at > newest):
                     newest = item.updated_at
             complete = True
-            self.notices.remote_ok("ordre")
+            self.state.notices.remote_ok("ordre")
         except RemoteError as exc:
-            self._remote_failed("ordre", exc)
-        self.counts["seen"] += len(seen)
+            self.state.remote_failed("ordre", exc)
+        self.state.counts["seen"] += len(seen)
         self._record_intake(list(seen.values()), newest if complete else None)
 
     def _record_intake(self, items: list[OrdreOrder | BrokenItem], cursor: datetime | None) -> None:
-        imp = self.settings.import_
+        imp = self.state.settings.import_
         notices: list[tuple[str, str, str]] = []
-        with self.history.transaction() as conn:
+        with self.state.history.transaction() as conn:
             ordre_ids = [item.id for item in items if isinstance(item, OrdreOrder)]
-            held = _Held.read(self.ledger, conn, ordre_ids)
+            held = _Held.read(self.state.ledger, conn, ordre_ids)
             for item in items:
                 if isinstance(item, BrokenItem):
                     notices += self._intake_broken(conn, item)
@@ -393,13 +383,13 @@ class _Importer:
                     notices += self._intake_order(conn, item, decision, held)
                     held.add(item.import_key, item.id)
             if cursor is not None:
-                self.ledger.advance_cursor(conn, cursor)
+                self.state.ledger.advance_cursor(conn, cursor)
             for key, title, details in notices:
-                self.notices.owe(conn, key, title, details)
+                self.state.notices.owe(conn, key, title, details)
         for key, _, _ in notices:
-            self.notices.send_owed(key)
+            self.state.notices.send_owed(key)
         for key in self.superseded:
-            self.notices.resolved(f"order-failed:{key}")
+            self.state.notices.resolved(f"order-failed:{key}")
         self.superseded.clear()
 
     def _intake_order(
@@ -409,25 +399,25 @@ class _Importer:
         now = utcnow()
         payload, fingerprint = ledger_copy(order)
         self.fresh[key] = (order, fingerprint)
-        row = self.ledger.row_in(conn, key) if key in held.keys else None
+        row = self.state.ledger.row_in(conn, key) if key in held.keys else None
         if row is None:
             skip = None
             if decision is Triage.SKIP:
-                skip = f"created before go-live ({self.settings.import_.go_live})"
-            self.ledger.add_new(conn, order, payload, fingerprint, at=now, skip_reason=skip)
-            self.counts["skipped" if skip else "new"] += 1
+                skip = f"created before go-live ({self.state.settings.import_.go_live})"
+            self.state.ledger.add_new(conn, order, payload, fingerprint, at=now, skip_reason=skip)
+            self.state.counts["skipped" if skip else "new"] += 1
             if skip is None and order.id in held.ids:
                 # An earlier submission nobody has started importing, or that failed, is
                 # superseded by this one.
-                self.superseded += self.ledger.supersede_earlier(conn, order, at=now)
+                self.superseded += self.state.ledger.supersede_earlier(conn, order, at=now)
             return []
         if row["state"] == "pending" and row["attempts"] == 0:
             # Not started: import the retailer's latest content of this submission.
-            self.ledger.refresh_unstarted(conn, order, payload, fingerprint)
+            self.state.ledger.refresh_unstarted(conn, order, payload, fingerprint)
         elif row["state"] == "failed" and row["payload_sha256"] is None:
             # It was unreadable before and reads now: import it.
-            self.ledger.revive_unreadable(conn, order, payload, fingerprint)
-            self.counts["new"] += 1
+            self.state.ledger.revive_unreadable(conn, order, payload, fingerprint)
+            self.state.counts["new"] += 1
         elif row["payload_sha256"] not in (None, fingerprint) and row["state"] in (
             *DONE_STATES,
             *OPEN_STATES,  # tried before: Zedonk may hold the content as first read
@@ -457,7 +447,7 @@ class _Importer:
         if order.status != "cancelled":
             return []
         notices = []
-        for row in self.ledger.note_cancelled(conn, order.id):
+        for row in self.state.ledger.note_cancelled(conn, order.id):
             message = _cancelled_message(
                 order.number, row["submission"], row["zedonk_order_number"]
             )
@@ -469,10 +459,10 @@ class _Importer:
     def _report(
         self, conn: sqlite3.Connection, key: str, kind: str, fingerprint: str, message: str
     ) -> bool:
-        if not self.ledger.report(conn, key, kind, fingerprint, message):
+        if not self.state.ledger.report(conn, key, kind, fingerprint, message):
             return False
         self._event(conn, "warning", f"order-{kind}", message, key)
-        self.counts["reported"] += 1
+        self.state.counts["reported"] += 1
         return True
 
     def _intake_broken(
@@ -481,16 +471,16 @@ class _Importer:
         key = _broken_key(item)
         ordre_id = key.rpartition("#")[0]
         message = f"ORDRE sent an order that cannot be read: {item.reason}"
-        if not self.ledger.add_unreadable(conn, key, item.raw, message):
+        if not self.state.ledger.add_unreadable(conn, key, item.raw, message):
             return []
-        self.counts["failed"] += 1
+        self.state.counts["failed"] += 1
         self._event(conn, "error", "order-malformed", message, key)
         return [(f"order-failed:{key}", f"ORDRE order {ordre_id} cannot be read", message)]
 
     # ------------------------------------------------------------------ import
 
     def _import_open_rows(self, only: str | None) -> None:
-        keys = [only] if only is not None else self.ledger.open_keys()
+        keys = [only] if only is not None else self.state.ledger.open_keys()
         if not keys:
             return
         try:
@@ -499,9 +489,11 @@ class _Importer:
                 for start in range(0, len(keys), BATCH):
                     self._import_batch(keys[start : start + BATCH])
         except _StopPass:
-            self.counts["unresolved"] = max(self.counts["unresolved"], self.ledger.count_open())
+            self.state.counts["unresolved"] = max(
+                self.state.counts["unresolved"], self.state.ledger.count_open()
+            )
             return
-        self.notices.remote_ok("zedonk")
+        self.state.notices.remote_ok("zedonk")
 
     def _import_batch(self, keys: list[str]) -> None:
         """Claim a batch in one commit, create each order, confirm them in one commit.
@@ -541,28 +533,28 @@ class _Importer:
 
     def _load_context(self) -> None:
         assert self.zedonk is not None
-        imp = self.settings.import_
+        imp = self.state.settings.import_
         try:
-            check_import_settings(self.settings, self.zedonk)
+            check_import_settings(self.state.settings, self.zedonk)
             customers = CustomerIndex(self.zedonk.customers())
             skus = SkuIndex(self.zedonk.products())
         except ConfigError as exc:
-            self.notices.problem("import-config", "Order import settings are wrong", exc)
+            self.state.notices.problem("import-config", "Order import settings are wrong", exc)
             raise
         except RemoteError as exc:
-            self._remote_failed("zedonk", exc)
+            self.state.remote_failed("zedonk", exc)
             raise _StopPass from None
-        self.notices.resolved("import-config")
+        self.state.notices.resolved("import-config")
         target = ImportTarget(imp.season, imp.order_owner, imp.approved, imp.order_reference)
         self.context = _Context(customers, skus, target)
 
     def _claim(self, keys: list[str]) -> list[sqlite3.Row]:
         """Commit the intent: the rows go to ``sending`` before any Zedonk write."""
-        return self.ledger.claim(keys)
+        return self.state.ledger.claim(keys)
 
     def _release(self, keys: list[str]) -> None:
         """Claimed rows this pass never got to: nothing was sent for them."""
-        self.ledger.release(keys)
+        self.state.ledger.release(keys)
 
     def _prepare(self, row: sqlite3.Row) -> _Sending | None:
         """Everything before the create: recover, map, find the customer; then send it.
@@ -620,7 +612,7 @@ class _Importer:
             return None
         except RemoteError as exc:
             self._back_to_pending(key, exc)
-            self._remote_failed("zedonk", exc)
+            self.state.remote_failed("zedonk", exc)
             raise _StopPass from None
         reply = self.sender.submit(self.zedonk.create_sales_order, mapped.order)
         return _Sending(key, order, mapped.left_out, reply)
@@ -640,7 +632,7 @@ class _Importer:
             self._back_to_pending(key, exc)
             if stopping:
                 return
-            self._remote_failed("zedonk", exc)
+            self.state.remote_failed("zedonk", exc)
             raise _StopPass from None
         except RemoteError as exc:  # Zedonk refused the order (422 and the like)
             self._failed(key, order, "zedonk-refused", exc.message, hint=exc.hint)
@@ -685,13 +677,13 @@ class _Importer:
             try:
                 customer = self.zedonk.add_customer_address(customer.id, address)
             except RemoteError as exc:  # the order carries its addresses either way
-                self.history.record_event(
+                self.state.history.record_event(
                     "warning",
                     "customer-address-failed",
                     f"the {address.kind} address of {order.number} was not added to customer "
                     f"{customer.name}: {exc.message}",
                     subject=key,
-                    run_id=self.run_id,
+                    run_id=self.state.run_id,
                 )
                 break
             self._remember(customer)
@@ -706,7 +698,7 @@ class _Importer:
         assert self.zedonk is not None and self.context is not None
         wanted = new_customer(order)
         nk = name_key(wanted.name)
-        if self.ledger.customer_intent(nk, wanted, key):
+        if self.state.ledger.customer_intent(nk, wanted, key):
             found = self._find_customer(wanted)
             if found is not None:
                 return self._customer_created(nk, found, key, existed=True)
@@ -729,8 +721,8 @@ class _Importer:
     def _customer_created(
         self, nk: str, customer: Customer, key: str, *, existed: bool
     ) -> Customer:
-        with self.ledger.transaction() as conn:
-            self.ledger.customer_created(conn, nk, customer.id)
+        with self.state.ledger.transaction() as conn:
+            self.state.ledger.customer_created(conn, nk, customer.id)
             if not existed:
                 self._event(
                     conn,
@@ -740,7 +732,7 @@ class _Importer:
                     key,
                 )
         if not existed:
-            self.counts["customers_created"] += 1
+            self.state.counts["customers_created"] += 1
         self._remember(customer)
         return customer
 
@@ -752,7 +744,7 @@ class _Importer:
         if not batch:
             return
         try:
-            with self.history.transaction() as conn:
+            with self.state.history.transaction() as conn:
                 for done in batch:
                     self._write_confirm(conn, done)
             confirmed = batch
@@ -763,7 +755,7 @@ class _Importer:
 
     def _confirm_alone(self, done: _Confirmed) -> bool:
         try:
-            with self.history.transaction() as conn:
+            with self.state.history.transaction() as conn:
                 self._write_confirm(conn, done)
         except sqlite3.IntegrityError as exc:
             # The last guard: this Zedonk order is already recorded for another submission.
@@ -775,12 +767,12 @@ class _Importer:
     def _write_confirm(self, conn: sqlite3.Connection, done: _Confirmed) -> None:
         order, created, left_out = done.order, done.created, done.left_out
         label = f"{order.number} (submission {order.submission})"
-        self.ledger.confirm(
+        self.state.ledger.confirm(
             conn, done.key, created, lines_total=len(order.lines), left_out=left_out
         )
         if left_out:
             lines = "\n".join(f"- {line.message}" for line in left_out)
-            self.notices.owe(
+            self.state.notices.owe(
                 conn,
                 f"lines-left-out:{done.key}",
                 f"{order.number} imported without {len(left_out)} line(s)",
@@ -803,19 +795,19 @@ class _Importer:
 
     def _after_confirm(self, done: _Confirmed) -> None:
         if done.recovered:
-            self.counts["recovered"] += 1
-        self.counts[done.state] += 1
-        self.notices.resolved(f"order-failed:{done.key}")
+            self.state.counts["recovered"] += 1
+        self.state.counts[done.state] += 1
+        self.state.notices.resolved(f"order-failed:{done.key}")
         if done.order.status == "cancelled":  # seen cancelled while its create was unresolved
             order = done.order
             message = _cancelled_message(order.number, order.submission, done.created.number)
             key = f"order-cancelled:{done.key}"
-            with self.history.transaction() as conn:
+            with self.state.history.transaction() as conn:
                 if self._report(conn, done.key, "cancelled", "", message):
-                    self.notices.owe(conn, key, f"{order.number} cancelled", message)
-            self.notices.send_owed(key)
+                    self.state.notices.owe(conn, key, f"{order.number} cancelled", message)
+            self.state.notices.send_owed(key)
         if done.left_out:
-            self.notices.send_owed(f"lines-left-out:{done.key}")  # owed by the confirm commit
+            self.state.notices.send_owed(f"lines-left-out:{done.key}")  # owed by the confirm commit
 
     def _failed(
         self,
@@ -831,9 +823,9 @@ class _Importer:
         details = text
         if left_out:
             details += "\n" + "\n".join(f"- {line.message}" for line in left_out)
-        with self.history.transaction() as conn:
-            self.ledger.fail(conn, key, text, left_out)
-            self.notices.owe(
+        with self.state.history.transaction() as conn:
+            self.state.ledger.fail(conn, key, text, left_out)
+            self.state.notices.owe(
                 conn,
                 f"order-failed:{key}",
                 f"{order.number} not imported",
@@ -849,9 +841,9 @@ class _Importer:
                 key,
                 details=[line.message for line in left_out] or None,
             )
-        self.counts["failed"] += 1
+        self.state.counts["failed"] += 1
         crash_point("before_notice")  # test hook: the notice is owed already
-        self.notices.send_owed(f"order-failed:{key}")
+        self.state.notices.send_owed(f"order-failed:{key}")
 
     def _unreadable_copy(self, row: sqlite3.Row, exc: Exception) -> None:
         """The ledger's copy of an order cannot be read back: hold it for a person rather than
@@ -861,33 +853,33 @@ class _Importer:
             f"ORDRE order {row['ordre_number']} (submission {row['submission']}): the stored "
             f"copy of the order cannot be read ({type(exc).__name__}: {exc})"
         )
-        with self.history.transaction() as conn:
-            self.ledger.hold_for_attention(conn, key, message)
+        with self.state.history.transaction() as conn:
+            self.state.ledger.hold_for_attention(conn, key, message)
             self._event(conn, "error", "order-needs-attention", message, key)
-            self.notices.owe(
+            self.state.notices.owe(
                 conn, f"order-failed:{key}", f"{row['ordre_number']} needs attention", message
             )
-        self.counts["needs_attention"] += 1
-        self.notices.send_owed(f"order-failed:{key}")
+        self.state.counts["needs_attention"] += 1
+        self.state.notices.send_owed(f"order-failed:{key}")
 
     def _needs_attention(self, key: str, order: OrdreOrder, exc: ZedonkOrdreError) -> None:
-        with self.history.transaction() as conn:
-            self.ledger.hold_for_attention(conn, key, exc.message)
+        with self.state.history.transaction() as conn:
+            self.state.ledger.hold_for_attention(conn, key, exc.message)
             self._event(conn, "error", "order-needs-attention", exc.message, key)
-            self.notices.owe(
+            self.state.notices.owe(
                 conn,
                 f"order-failed:{key}",
                 f"{order.number} needs attention",
                 f"ORDRE order {order.number} (submission {order.submission}): {exc.message}"
                 + (f"\nHint: {exc.hint}" if exc.hint else ""),
             )
-        self.counts["needs_attention"] += 1
-        self.notices.send_owed(f"order-failed:{key}")
+        self.state.counts["needs_attention"] += 1
+        self.state.notices.send_owed(f"order-failed:{key}")
 
     def _unresolved(self, key: str, order: OrdreOrder, exc: ZedonkOrdreError) -> None:
         """The create's outcome is unknown: the row stays ``sending``; the next pass looks."""
-        with self.history.transaction() as conn:
-            self.ledger.note_unknown_outcome(conn, key, exc.message)
+        with self.state.history.transaction() as conn:
+            self.state.ledger.note_unknown_outcome(conn, key, exc.message)
             self._event(
                 conn,
                 "warning",
@@ -896,32 +888,32 @@ class _Importer:
                 "the next pass looks the order up before creating it",
                 key,
             )
-        self.counts["unresolved"] += 1
+        self.state.counts["unresolved"] += 1
 
     def _cancelled_before_import(self, key: str) -> None:
-        self.ledger.skip(key, "cancelled in ORDRE before it was imported")
-        self.counts["skipped"] += 1
-        self.notices.resolved(f"order-failed:{key}")
+        self.state.ledger.skip(key, "cancelled in ORDRE before it was imported")
+        self.state.counts["skipped"] += 1
+        self.state.notices.resolved(f"order-failed:{key}")
 
     def _back_to_pending(self, key: str, exc: ZedonkOrdreError) -> None:
-        self.ledger.back_to_pending(key, exc.message)
-        self.counts["unresolved"] += 1
+        self.state.ledger.back_to_pending(key, exc.message)
+        self.state.counts["unresolved"] += 1
 
     # ------------------------------------------------------------------ re-submissions
 
     def _finish_resubmissions(self) -> None:
         """Link each re-submission to the import before it, and inactivate that order if asked."""
-        for row in self.ledger.resubmissions():
+        for row in self.state.ledger.resubmissions():
             if row["previous_import_key"] is None:
                 self._link_previous(row)
-            elif self.settings.import_.on_resubmit == "inactivate_previous":
+            elif self.state.settings.import_.on_resubmit == "inactivate_previous":
                 self._inactivate_previous(row)
 
     def _link_previous(self, row: dict[str, Any]) -> None:
-        prev = self.ledger.previous_import(row["ordre_id"], row["submission"])
+        prev = self.state.ledger.previous_import(row["ordre_id"], row["submission"])
         if prev is None:
-            with self.ledger.transaction() as conn:  # nothing earlier was imported
-                self.ledger.mark_inactivated(conn, row["import_key"])
+            with self.state.ledger.transaction() as conn:  # nothing earlier was imported
+                self.state.ledger.mark_inactivated(conn, row["import_key"])
             return
         key = row["import_key"]
         message = (
@@ -930,38 +922,38 @@ class _Importer:
             f"{prev['zedonk_order_number']} (submission {prev['submission']}) should be "
             "inactivated"
         )
-        inactivate = self.settings.import_.on_resubmit == "inactivate_previous"
+        inactivate = self.state.settings.import_.on_resubmit == "inactivate_previous"
         notice = f"order-resubmitted:{key}"
-        with self.history.transaction() as conn:
-            self.ledger.link_previous(conn, key, prev["import_key"])
+        with self.state.history.transaction() as conn:
+            self.state.ledger.link_previous(conn, key, prev["import_key"])
             self._event(conn, "warning", "order-resubmitted", message, key)
             if not inactivate:
                 title = f"{row['ordre_number']} re-submitted"
-                self.notices.owe(conn, notice, title, message + " by hand in Zedonk.")
-        self.counts["reported"] += 1
+                self.state.notices.owe(conn, notice, title, message + " by hand in Zedonk.")
+        self.state.counts["reported"] += 1
         if inactivate:
             self._inactivate_previous({**row, "previous_import_key": prev["import_key"]})
         else:
-            self.notices.send_owed(notice)
+            self.state.notices.send_owed(notice)
 
     def _inactivate_previous(self, row: dict[str, Any]) -> None:
         assert self.zedonk is not None
-        prev = self.ledger.get(row["previous_import_key"])
+        prev = self.state.ledger.get(row["previous_import_key"])
         assert prev is not None  # a foreign key
         try:
             self.zedonk.inactivate_sales_order(prev["zedonk_order_id"])
         except RemoteError as exc:
-            self.history.record_event(
+            self.state.history.record_event(
                 "warning",
                 "order-inactivate-failed",
                 f"could not inactivate Zedonk order {prev['zedonk_order_number']}: {exc.message};"
                 " the next pass tries again",
                 subject=row["import_key"],
-                run_id=self.run_id,
+                run_id=self.state.run_id,
             )
             return
-        with self.history.transaction() as conn:
-            self.ledger.mark_inactivated(conn, row["import_key"])
+        with self.state.history.transaction() as conn:
+            self.state.ledger.mark_inactivated(conn, row["import_key"])
             self._event(
                 conn,
                 "info",
@@ -970,13 +962,13 @@ class _Importer:
                 f"{row['zedonk_order_number']}",
                 row["import_key"],
             )
-        self.counts["inactivated"] += 1
+        self.state.counts["inactivated"] += 1
 
     # ------------------------------------------------------------------ retry
 
     def _prepare_retry(self, key: str) -> None:
         assert self.ordre is not None
-        row = self.ledger.get(key)
+        row = self.state.ledger.get(key)
         if row is None:
             raise ZedonkOrdreError(f"no import {key!r}", hint="see `zedonk-ordre orders list`")
         if row["state"] in DONE_STATES:
@@ -997,16 +989,11 @@ class _Importer:
                 ) from None
         if fingerprint is None:
             raise ZedonkOrdreError(f"ORDRE order {row['ordre_id']} still cannot be read")
-        with self.history.transaction() as conn:
-            self.ledger.reopen_for_retry(conn, key, payload, fingerprint)
+        with self.state.history.transaction() as conn:
+            self.state.ledger.reopen_for_retry(conn, key, payload, fingerprint)
             self._event(conn, "info", "order-retry", f"retry of {key} requested", key)
 
     # ------------------------------------------------------------------ remotes and notices
-
-    def _remote_failed(self, remote: str, exc: RemoteError) -> None:
-        if self.failure is None:
-            self.failure = exc
-        self.notices.remote_failed(remote, exc)
 
     def _event(
         self,
@@ -1017,7 +1004,7 @@ class _Importer:
         subject: str,
         details: Any = None,
     ) -> None:
-        self.ledger.event(conn, level, code, message, subject, details)
+        self.state.ledger.event(conn, level, code, message, subject, details)
 
 
 def _cancelled_message(number: str, submission: int, zedonk_number: str) -> str:
