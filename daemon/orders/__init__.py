@@ -39,7 +39,7 @@ from hashlib import sha256
 from typing import Any
 
 from daemon.clients import BrokenItem, OrdreClient, ZedonkClient
-from daemon.core.model import Customer, OrdreOrder, SalesOrder
+from daemon.core.model import OrdreOrder, SalesOrder
 from daemon.core.ordermap import (
     CustomerIndex,
     ImportTarget,
@@ -48,13 +48,10 @@ from daemon.core.ordermap import (
     OrderMappingError,
     SkuIndex,
     Triage,
-    addresses_to_add,
     check_template,
     connector_ref,
     ledger_copy,
     map_order,
-    name_key,
-    new_customer,
     order_from_json,
     triage,
 )
@@ -71,6 +68,7 @@ from daemon.errors import (
 )
 from daemon.gcpause import cyclic_gc_paused
 from daemon.notify import Notifier
+from daemon.orders.customers import Customers
 from daemon.orders.run import PassState
 from daemon.remotes import open_clients
 from daemon.store.history import History, utcnow
@@ -209,7 +207,7 @@ def _import_lock(settings: Settings) -> Iterator[None]:
 class _Context:
     """What Zedonk knows, loaded once per pass and only when there is something to import."""
 
-    customers: CustomerIndex
+    customers: Customers
     skus: SkuIndex
     target: ImportTarget
 
@@ -546,7 +544,7 @@ class _Importer:
             raise _StopPass from None
         self.state.notices.resolved("import-config")
         target = ImportTarget(imp.season, imp.order_owner, imp.approved, imp.order_reference)
-        self.context = _Context(customers, skus, target)
+        self.context = _Context(Customers(self.state, self.zedonk, customers), skus, target)
 
     def _claim(self, keys: list[str]) -> list[sqlite3.Row]:
         """Commit the intent: the rows go to ``sending`` before any Zedonk write."""
@@ -590,7 +588,7 @@ class _Importer:
                 if order.status == "cancelled":  # seen cancelled since: Zedonk never got it
                     self._cancelled_before_import(key)
                     return None
-            customer = self._customer_for(order, key)
+            customer = self.context.customers.for_order(order, key)
             mapped = map_order(
                 order,
                 import_key=key,
@@ -666,75 +664,6 @@ class _Importer:
         except OrderMappingError:
             return ()
         return mapped.left_out
-
-    # ------------------------------------------------------------------ customers
-
-    def _customer_for(self, order: OrdreOrder, key: str) -> Customer:
-        assert self.zedonk is not None and self.context is not None
-        match = self.context.customers.match(order)
-        customer = match.customer or self._create_customer(order, key)
-        for address in addresses_to_add(customer, order):
-            try:
-                customer = self.zedonk.add_customer_address(customer.id, address)
-            except RemoteError as exc:  # the order carries its addresses either way
-                self.state.history.record_event(
-                    "warning",
-                    "customer-address-failed",
-                    f"the {address.kind} address of {order.number} was not added to customer "
-                    f"{customer.name}: {exc.message}",
-                    subject=key,
-                    run_id=self.state.run_id,
-                )
-                break
-            self._remember(customer)
-        return customer
-
-    def _remember(self, customer: Customer) -> None:
-        assert self.context is not None
-        self.context.customers.add(customer)
-
-    def _create_customer(self, order: OrdreOrder, key: str) -> Customer:
-        """Create the retailer's customer exactly once: intent, lookup if tried, create."""
-        assert self.zedonk is not None and self.context is not None
-        wanted = new_customer(order)
-        nk = name_key(wanted.name)
-        if self.state.ledger.customer_intent(nk, wanted, key):
-            found = self._find_customer(wanted)
-            if found is not None:
-                return self._customer_created(nk, found, key, existed=True)
-        try:
-            created = self.zedonk.create_customer(wanted)
-        except Conflict:
-            found = self._find_customer(wanted)
-            if found is None:
-                raise
-            return self._customer_created(nk, found, key, existed=True)
-        return self._customer_created(nk, created, key, existed=False)
-
-    def _find_customer(self, wanted: Customer) -> Customer | None:
-        assert self.zedonk is not None
-        found = self.zedonk.find_customer_by_name(wanted.name)
-        if found is None and wanted.account_code:
-            found = next(self.zedonk.customers(account_code=wanted.account_code), None)
-        return found
-
-    def _customer_created(
-        self, nk: str, customer: Customer, key: str, *, existed: bool
-    ) -> Customer:
-        with self.state.ledger.transaction() as conn:
-            self.state.ledger.customer_created(conn, nk, customer.id)
-            if not existed:
-                self._event(
-                    conn,
-                    "info",
-                    "customer-created",
-                    f"created Zedonk customer {customer.name} ({customer.id}) for a new retailer",
-                    key,
-                )
-        if not existed:
-            self.state.counts["customers_created"] += 1
-        self._remember(customer)
-        return customer
 
     # ------------------------------------------------------------------ outcomes
 
