@@ -69,6 +69,7 @@ from daemon.errors import (
 from daemon.gcpause import cyclic_gc_paused
 from daemon.notify import Notifier
 from daemon.orders.customers import Customers
+from daemon.orders.resubmit import Resubmissions
 from daemon.orders.run import PassState
 from daemon.remotes import open_clients
 from daemon.store.history import History, utcnow
@@ -290,7 +291,8 @@ class _Importer:
             self._intake()
         self._import_open_rows(only=retry_key)
         if retry_key is None:
-            self._finish_resubmissions()
+            assert self.zedonk is not None
+            Resubmissions(self.state, self.zedonk).finish()
 
     def close(self) -> None:
         self.state.clients.close()
@@ -827,71 +829,6 @@ class _Importer:
     def _back_to_pending(self, key: str, exc: ZedonkOrdreError) -> None:
         self.state.ledger.back_to_pending(key, exc.message)
         self.state.counts["unresolved"] += 1
-
-    # ------------------------------------------------------------------ re-submissions
-
-    def _finish_resubmissions(self) -> None:
-        """Link each re-submission to the import before it, and inactivate that order if asked."""
-        for row in self.state.ledger.resubmissions():
-            if row["previous_import_key"] is None:
-                self._link_previous(row)
-            elif self.state.settings.import_.on_resubmit == "inactivate_previous":
-                self._inactivate_previous(row)
-
-    def _link_previous(self, row: dict[str, Any]) -> None:
-        prev = self.state.ledger.previous_import(row["ordre_id"], row["submission"])
-        if prev is None:
-            with self.state.ledger.transaction() as conn:  # nothing earlier was imported
-                self.state.ledger.mark_inactivated(conn, row["import_key"])
-            return
-        key = row["import_key"]
-        message = (
-            f"{row['ordre_number']} was re-submitted (submission {row['submission']}) and "
-            f"imported as Zedonk order {row['zedonk_order_number']}; the earlier Zedonk order "
-            f"{prev['zedonk_order_number']} (submission {prev['submission']}) should be "
-            "inactivated"
-        )
-        inactivate = self.state.settings.import_.on_resubmit == "inactivate_previous"
-        notice = f"order-resubmitted:{key}"
-        with self.state.history.transaction() as conn:
-            self.state.ledger.link_previous(conn, key, prev["import_key"])
-            self._event(conn, "warning", "order-resubmitted", message, key)
-            if not inactivate:
-                title = f"{row['ordre_number']} re-submitted"
-                self.state.notices.owe(conn, notice, title, message + " by hand in Zedonk.")
-        self.state.counts["reported"] += 1
-        if inactivate:
-            self._inactivate_previous({**row, "previous_import_key": prev["import_key"]})
-        else:
-            self.state.notices.send_owed(notice)
-
-    def _inactivate_previous(self, row: dict[str, Any]) -> None:
-        assert self.zedonk is not None
-        prev = self.state.ledger.get(row["previous_import_key"])
-        assert prev is not None  # a foreign key
-        try:
-            self.zedonk.inactivate_sales_order(prev["zedonk_order_id"])
-        except RemoteError as exc:
-            self.state.history.record_event(
-                "warning",
-                "order-inactivate-failed",
-                f"could not inactivate Zedonk order {prev['zedonk_order_number']}: {exc.message};"
-                " the next pass tries again",
-                subject=row["import_key"],
-                run_id=self.state.run_id,
-            )
-            return
-        with self.state.history.transaction() as conn:
-            self.state.ledger.mark_inactivated(conn, row["import_key"])
-            self._event(
-                conn,
-                "info",
-                "order-inactivated",
-                f"inactivated Zedonk order {prev['zedonk_order_number']}, replaced by "
-                f"{row['zedonk_order_number']}",
-                row["import_key"],
-            )
-        self.state.counts["inactivated"] += 1
 
     # ------------------------------------------------------------------ retry
 
