@@ -35,10 +35,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from hashlib import sha256
 from typing import Any
 
-from daemon.clients import BrokenItem, OrdreClient, ZedonkClient
+from daemon.clients import OrdreClient, ZedonkClient
 from daemon.core.model import OrdreOrder, SalesOrder
 from daemon.core.ordermap import (
     CustomerIndex,
@@ -47,13 +46,11 @@ from daemon.core.ordermap import (
     NoLinesMatched,
     OrderMappingError,
     SkuIndex,
-    Triage,
     check_template,
     connector_ref,
     ledger_copy,
     map_order,
     order_from_json,
-    triage,
 )
 from daemon.errors import (
     AuthError,
@@ -69,15 +66,15 @@ from daemon.errors import (
 from daemon.gcpause import cyclic_gc_paused
 from daemon.notify import Notifier
 from daemon.orders.customers import Customers
+from daemon.orders.intake import Intake, cancelled_message, report
 from daemon.orders.resubmit import Resubmissions
 from daemon.orders.run import PassState
 from daemon.remotes import open_clients
-from daemon.store.history import History, utcnow
+from daemon.store.history import History
 from daemon.store.ledger import (
     CURSOR_KEY,
     DONE_STATES,
     OPEN_STATES,
-    Ledger,
     find_import,
     import_details,
     list_imports,
@@ -238,26 +235,6 @@ class _Sending:
     reply: Future[SalesOrder]
 
 
-@dataclass
-class _Held:
-    """The import keys and ORDRE ids the ledger has rows for, kept up to date through one
-    intake commit: an order new to the ledger is recorded without a look-up."""
-
-    keys: set[str] = field(default_factory=set)
-    ids: set[str] = field(default_factory=set)
-
-    @classmethod
-    def read(cls, ledger: Ledger, conn: sqlite3.Connection, ordre_ids: list[str]) -> _Held:
-        held = cls()
-        for key, ordre_id in ledger.held(conn, ordre_ids):
-            held.add(key, ordre_id)
-        return held
-
-    def add(self, key: str, ordre_id: str) -> None:
-        self.keys.add(key)
-        self.ids.add(ordre_id)
-
-
 class _StopPass(Exception):
     """A remote is unavailable: leave the remaining rows for the next pass."""
 
@@ -269,7 +246,6 @@ class _Importer:
     ordre: OrdreClient | None = None
     context: _Context | None = None
     confirmed: list[_Confirmed] = field(default_factory=list)
-    superseded: list[str] = field(default_factory=list)  # import keys
     fresh: dict[str, tuple[OrdreOrder, str]] = field(default_factory=dict)  # as just read
     sender: ThreadPoolExecutor | None = None  # runs the Zedonk creates
 
@@ -288,7 +264,8 @@ class _Importer:
         if retry_key is not None:
             self._prepare_retry(retry_key)
         else:
-            self._intake()
+            assert self.ordre is not None
+            self.fresh = Intake(self.state, self.ordre).run()
         self._import_open_rows(only=retry_key)
         if retry_key is None:
             assert self.zedonk is not None
@@ -333,149 +310,6 @@ class _Importer:
         except sqlite3.Error:
             log.exception("cannot record the end of import run %s", self.state.run_id)
         return ImportResult(self.state.run_id, result, counts, message)
-
-    # ------------------------------------------------------------------ intake
-
-    def _intake(self) -> None:
-        assert self.ordre is not None
-        imp = self.state.settings.import_
-        cursor = self.state.ledger.cursor()
-        if cursor:
-            since: datetime | None = cursor - OVERLAP
-        elif imp.go_live:
-            go_live = imp.go_live
-            since = datetime(go_live.year, go_live.month, go_live.day, tzinfo=UTC) - OVERLAP
-        else:
-            since = None
-        seen: dict[str, OrdreOrder | BrokenItem] = {}
-        newest: datetime | None = None
-        complete = False
-        try:
-            for item in self.ordre.orders(updated_since=since):
-                if isinstance(item, BrokenItem):
-                    seen[_broken_key(item)] = item
-                    continue
-                seen[item.import_key] = item  # a later copy of the same submission wins
-                if item.updated_at and (newest is None or item.updated_at > newest):
-                    newest = item.updated_at
-            complete = True
-            self.state.notices.remote_ok("ordre")
-        except RemoteError as exc:
-            self.state.remote_failed("ordre", exc)
-        self.state.counts["seen"] += len(seen)
-        self._record_intake(list(seen.values()), newest if complete else None)
-
-    def _record_intake(self, items: list[OrdreOrder | BrokenItem], cursor: datetime | None) -> None:
-        imp = self.state.settings.import_
-        notices: list[tuple[str, str, str]] = []
-        with self.state.history.transaction() as conn:
-            ordre_ids = [item.id for item in items if isinstance(item, OrdreOrder)]
-            held = _Held.read(self.state.ledger, conn, ordre_ids)
-            for item in items:
-                if isinstance(item, BrokenItem):
-                    notices += self._intake_broken(conn, item)
-                    key = _broken_key(item)
-                    held.add(key, key.rpartition("#")[0])
-                    continue
-                notices += self._intake_reports(conn, item)
-                decision = triage(item, statuses=imp.statuses, go_live=imp.go_live)
-                if decision is not Triage.IGNORE:
-                    notices += self._intake_order(conn, item, decision, held)
-                    held.add(item.import_key, item.id)
-            if cursor is not None:
-                self.state.ledger.advance_cursor(conn, cursor)
-            for key, title, details in notices:
-                self.state.notices.owe(conn, key, title, details)
-        for key, _, _ in notices:
-            self.state.notices.send_owed(key)
-        for key in self.superseded:
-            self.state.notices.resolved(f"order-failed:{key}")
-        self.superseded.clear()
-
-    def _intake_order(
-        self, conn: sqlite3.Connection, order: OrdreOrder, decision: Triage, held: _Held
-    ) -> list[tuple[str, str, str]]:
-        key = order.import_key
-        now = utcnow()
-        payload, fingerprint = ledger_copy(order)
-        self.fresh[key] = (order, fingerprint)
-        row = self.state.ledger.row_in(conn, key) if key in held.keys else None
-        if row is None:
-            skip = None
-            if decision is Triage.SKIP:
-                skip = f"created before go-live ({self.state.settings.import_.go_live})"
-            self.state.ledger.add_new(conn, order, payload, fingerprint, at=now, skip_reason=skip)
-            self.state.counts["skipped" if skip else "new"] += 1
-            if skip is None and order.id in held.ids:
-                # An earlier submission nobody has started importing, or that failed, is
-                # superseded by this one.
-                self.superseded += self.state.ledger.supersede_earlier(conn, order, at=now)
-            return []
-        if row["state"] == "pending" and row["attempts"] == 0:
-            # Not started: import the retailer's latest content of this submission.
-            self.state.ledger.refresh_unstarted(conn, order, payload, fingerprint)
-        elif row["state"] == "failed" and row["payload_sha256"] is None:
-            # It was unreadable before and reads now: import it.
-            self.state.ledger.revive_unreadable(conn, order, payload, fingerprint)
-            self.state.counts["new"] += 1
-        elif row["payload_sha256"] not in (None, fingerprint) and row["state"] in (
-            *DONE_STATES,
-            *OPEN_STATES,  # tried before: Zedonk may hold the content as first read
-            "needs_attention",
-        ):
-            if row["state"] in DONE_STATES:
-                message = (
-                    f"ORDRE order {order.number} was edited after it was imported as Zedonk "
-                    f"order {row['zedonk_order_number']}; the edit is not applied. Change the "
-                    "Zedonk order by hand, or ask the retailer to re-submit the order."
-                )
-            else:  # the listing may not show this edit again once the import is done
-                message = (
-                    f"ORDRE order {order.number} was edited while its import was under way; it "
-                    "is imported as first read and the edit is not applied. Change the Zedonk "
-                    "order by hand once it is imported, or ask the retailer to re-submit it."
-                )
-            if self._report(conn, key, "edited", fingerprint, message):
-                return [
-                    (f"order-edited:{key}:{fingerprint[:12]}", f"{order.number} edited", message)
-                ]
-        return []
-
-    def _intake_reports(
-        self, conn: sqlite3.Connection, order: OrdreOrder
-    ) -> list[tuple[str, str, str]]:
-        if order.status != "cancelled":
-            return []
-        notices = []
-        for row in self.state.ledger.note_cancelled(conn, order.id):
-            message = _cancelled_message(
-                order.number, row["submission"], row["zedonk_order_number"]
-            )
-            if self._report(conn, row["import_key"], "cancelled", "", message):
-                key = row["import_key"]
-                notices.append((f"order-cancelled:{key}", f"{order.number} cancelled", message))
-        return notices
-
-    def _report(
-        self, conn: sqlite3.Connection, key: str, kind: str, fingerprint: str, message: str
-    ) -> bool:
-        if not self.state.ledger.report(conn, key, kind, fingerprint, message):
-            return False
-        self._event(conn, "warning", f"order-{kind}", message, key)
-        self.state.counts["reported"] += 1
-        return True
-
-    def _intake_broken(
-        self, conn: sqlite3.Connection, item: BrokenItem
-    ) -> list[tuple[str, str, str]]:
-        key = _broken_key(item)
-        ordre_id = key.rpartition("#")[0]
-        message = f"ORDRE sent an order that cannot be read: {item.reason}"
-        if not self.state.ledger.add_unreadable(conn, key, item.raw, message):
-            return []
-        self.state.counts["failed"] += 1
-        self._event(conn, "error", "order-malformed", message, key)
-        return [(f"order-failed:{key}", f"ORDRE order {ordre_id} cannot be read", message)]
 
     # ------------------------------------------------------------------ import
 
@@ -731,10 +565,10 @@ class _Importer:
         self.state.notices.resolved(f"order-failed:{done.key}")
         if done.order.status == "cancelled":  # seen cancelled while its create was unresolved
             order = done.order
-            message = _cancelled_message(order.number, order.submission, done.created.number)
+            message = cancelled_message(order.number, order.submission, done.created.number)
             key = f"order-cancelled:{done.key}"
             with self.state.history.transaction() as conn:
-                if self._report(conn, done.key, "cancelled", "", message):
+                if report(self.state, conn, done.key, "cancelled", "", message):
                     self.state.notices.owe(conn, key, f"{order.number} cancelled", message)
             self.state.notices.send_owed(key)
         if done.left_out:
@@ -871,24 +705,6 @@ class _Importer:
         details: Any = None,
     ) -> None:
         self.state.ledger.event(conn, level, code, message, subject, details)
-
-
-def _cancelled_message(number: str, submission: int, zedonk_number: str) -> str:
-    return (
-        f"ORDRE order {number} was cancelled after submission {submission} was imported as "
-        f"Zedonk order {zedonk_number}; the Zedonk order is unchanged. Force-close or "
-        "inactivate it in Zedonk if it should not be delivered."
-    )
-
-
-def _broken_key(item: BrokenItem) -> str:
-    raw = item.raw if isinstance(item.raw, dict) else {}
-    submission = raw.get("submission")
-    number = submission if isinstance(submission, int) and not isinstance(submission, bool) else 0
-    if item.id:
-        return f"{item.id}#{number}"
-    digest = sha256(json.dumps(item.raw, sort_keys=True, default=str).encode()).hexdigest()
-    return f"malformed-{digest[:16]}#{number}"
 
 
 def _summary(counts: dict[str, int]) -> str:
