@@ -35,7 +35,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from daemon.clients import OrdreClient, ZedonkClient
 from daemon.core.model import OrdreOrder, SalesOrder
@@ -66,7 +65,8 @@ from daemon.errors import (
 from daemon.gcpause import cyclic_gc_paused
 from daemon.notify import Notifier
 from daemon.orders.customers import Customers
-from daemon.orders.intake import Intake, cancelled_message, report
+from daemon.orders.intake import Intake
+from daemon.orders.outcomes import Confirmed, Outcomes
 from daemon.orders.resubmit import Resubmissions
 from daemon.orders.run import PassState
 from daemon.remotes import open_clients
@@ -211,21 +211,6 @@ class _Context:
 
 
 @dataclass(frozen=True)
-class _Confirmed:
-    """An order Zedonk holds, waiting for the ledger's confirm commit."""
-
-    key: str
-    order: OrdreOrder
-    created: SalesOrder
-    left_out: tuple[LeftOutLine, ...]
-    recovered: bool  # found by lookup after an interrupted try
-
-    @property
-    def state(self) -> str:
-        return "partial" if self.left_out else "created"
-
-
-@dataclass(frozen=True)
 class _Sending:
     """A create on the wire: the sender thread's answer is settled in row order."""
 
@@ -245,9 +230,12 @@ class _Importer:
     zedonk: ZedonkClient | None = None
     ordre: OrdreClient | None = None
     context: _Context | None = None
-    confirmed: list[_Confirmed] = field(default_factory=list)
     fresh: dict[str, tuple[OrdreOrder, str]] = field(default_factory=dict)  # as just read
     sender: ThreadPoolExecutor | None = None  # runs the Zedonk creates
+    outcomes: Outcomes = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.outcomes = Outcomes(self.state)
 
     # ------------------------------------------------------------------ the pass
 
@@ -359,10 +347,10 @@ class _Importer:
         except Exception:  # a remote went away (a kill or Ctrl-C records nothing more)
             while in_flight:  # what was sent is settled all the same
                 self._settle(in_flight.popleft(), stopping=True)
-            self._flush_confirms()
+            self.outcomes.flush_confirms()
             self._release(untried)
             raise
-        self._flush_confirms()
+        self.outcomes.flush_confirms()
         crash_point("after_history_commit")
 
     def _load_context(self) -> None:
@@ -405,7 +393,7 @@ class _Importer:
             try:
                 order = order_from_json(json.loads(row["payload"]))
             except (ValueError, KeyError, TypeError) as exc:
-                self._unreadable_copy(row, exc)
+                self.outcomes.unreadable_copy(row, exc)
                 return None
         try:
             if row["attempts"] > 0 or row["state"] == "sending":
@@ -415,14 +403,14 @@ class _Importer:
                     sent_at = row["updated_at"] if row["state"] == "sending" else None
                     existing = self._lookup(key, sent_at)
                 except Conflict as exc:  # several orders carry it: a person must choose
-                    self._needs_attention(key, order, exc)
+                    self.outcomes.needs_attention(key, order, exc)
                     return None
                 if existing is not None:
                     left_out = self._left_out_for(order, key)
-                    self.confirmed.append(_Confirmed(key, order, existing, left_out, True))
+                    self.outcomes.confirm_later(Confirmed(key, order, existing, left_out, True))
                     return None
                 if order.status == "cancelled":  # seen cancelled since: Zedonk never got it
-                    self._cancelled_before_import(key)
+                    self.outcomes.cancelled_before_import(key)
                     return None
             customer = self.context.customers.for_order(order, key)
             mapped = map_order(
@@ -433,19 +421,19 @@ class _Importer:
                 target=self.context.target,
             )
         except NoLinesMatched as exc:
-            self._failed(key, order, exc.code, exc.message, left_out=exc.left_out)
+            self.outcomes.failed(key, order, exc.code, exc.message, left_out=exc.left_out)
             return None
         except OrderMappingError as exc:
-            self._failed(key, order, exc.code, exc.message, hint=exc.hint)
+            self.outcomes.failed(key, order, exc.code, exc.message, hint=exc.hint)
             return None
         except OutcomeUnknown as exc:  # e.g. a customer create: the next pass looks it up
-            self._back_to_pending(key, exc)
+            self.outcomes.back_to_pending(key, exc)
             return None
         except Conflict as exc:
-            self._failed(key, order, "customer-conflict", exc.message, hint=exc.hint)
+            self.outcomes.failed(key, order, "customer-conflict", exc.message, hint=exc.hint)
             return None
         except RemoteError as exc:
-            self._back_to_pending(key, exc)
+            self.outcomes.back_to_pending(key, exc)
             self.state.remote_failed("zedonk", exc)
             raise _StopPass from None
         reply = self.sender.submit(self.zedonk.create_sales_order, mapped.order)
@@ -459,20 +447,20 @@ class _Importer:
             created = sending.reply.result()
         except (OutcomeUnknown, BadResponse) as exc:
             # A 2xx we cannot read still means Zedonk stored the order: as unknown as a loss.
-            self._unresolved(key, order, exc)
+            self.outcomes.unresolved(key, order, exc)
             return
         except (TransientError, RateLimited, AuthError) as exc:
             # Refused before it was processed (a lost answer is OutcomeUnknown, above).
-            self._back_to_pending(key, exc)
+            self.outcomes.back_to_pending(key, exc)
             if stopping:
                 return
             self.state.remote_failed("zedonk", exc)
             raise _StopPass from None
         except RemoteError as exc:  # Zedonk refused the order (422 and the like)
-            self._failed(key, order, "zedonk-refused", exc.message, hint=exc.hint)
+            self.outcomes.failed(key, order, "zedonk-refused", exc.message, hint=exc.hint)
             return
         crash_point("after_zedonk_create")
-        self.confirmed.append(_Confirmed(key, order, created, sending.left_out, False))
+        self.outcomes.confirm_later(Confirmed(key, order, created, sending.left_out, False))
 
     def _lookup(self, key: str, sent_at: str | None) -> SalesOrder | None:
         """The Zedonk order carrying this import's connector reference, if any. Zedonk's
@@ -501,169 +489,6 @@ class _Importer:
             return ()
         return mapped.left_out
 
-    # ------------------------------------------------------------------ outcomes
-
-    def _flush_confirms(self) -> None:
-        """Commit the outcome of every order created since the last flush, in one go."""
-        batch, self.confirmed = self.confirmed, []
-        if not batch:
-            return
-        try:
-            with self.state.history.transaction() as conn:
-                for done in batch:
-                    self._write_confirm(conn, done)
-            confirmed = batch
-        except sqlite3.IntegrityError:
-            confirmed = [done for done in batch if self._confirm_alone(done)]
-        for done in confirmed:
-            self._after_confirm(done)
-
-    def _confirm_alone(self, done: _Confirmed) -> bool:
-        try:
-            with self.state.history.transaction() as conn:
-                self._write_confirm(conn, done)
-        except sqlite3.IntegrityError as exc:
-            # The last guard: this Zedonk order is already recorded for another submission.
-            message = f"the ledger refused Zedonk order {done.created.number}: {exc}"
-            self._needs_attention(done.key, done.order, ZedonkOrdreError(message))
-            return False
-        return True
-
-    def _write_confirm(self, conn: sqlite3.Connection, done: _Confirmed) -> None:
-        order, created, left_out = done.order, done.created, done.left_out
-        label = f"{order.number} (submission {order.submission})"
-        self.state.ledger.confirm(
-            conn, done.key, created, lines_total=len(order.lines), left_out=left_out
-        )
-        if left_out:
-            lines = "\n".join(f"- {line.message}" for line in left_out)
-            self.state.notices.owe(
-                conn,
-                f"lines-left-out:{done.key}",
-                f"{order.number} imported without {len(left_out)} line(s)",
-                f"ORDRE order {order.number} (submission {order.submission}) was imported as "
-                f"Zedonk order {created.number}, but these lines were left out:\n{lines}"
-                "\n\nAdd them to the Zedonk order by hand once the barcodes are fixed.",
-            )
-        how = "found in Zedonk after an interrupted try" if done.recovered else "created"
-        message = f"{label}: {how} as {created.number}"
-        self._event(conn, "info", "order-imported", message, done.key)
-        if left_out:
-            self._event(
-                conn,
-                "warning",
-                "lines-left-out",
-                f"{label}: {len(left_out)} of {len(order.lines)} lines left out",
-                done.key,
-                details=[line.message for line in left_out],
-            )
-
-    def _after_confirm(self, done: _Confirmed) -> None:
-        if done.recovered:
-            self.state.counts["recovered"] += 1
-        self.state.counts[done.state] += 1
-        self.state.notices.resolved(f"order-failed:{done.key}")
-        if done.order.status == "cancelled":  # seen cancelled while its create was unresolved
-            order = done.order
-            message = cancelled_message(order.number, order.submission, done.created.number)
-            key = f"order-cancelled:{done.key}"
-            with self.state.history.transaction() as conn:
-                if report(self.state, conn, done.key, "cancelled", "", message):
-                    self.state.notices.owe(conn, key, f"{order.number} cancelled", message)
-            self.state.notices.send_owed(key)
-        if done.left_out:
-            self.state.notices.send_owed(f"lines-left-out:{done.key}")  # owed by the confirm commit
-
-    def _failed(
-        self,
-        key: str,
-        order: OrdreOrder,
-        code: str,
-        message: str,
-        *,
-        hint: str | None = None,
-        left_out: tuple[LeftOutLine, ...] = (),
-    ) -> None:
-        text = message + (f" ({hint})" if hint else "")
-        details = text
-        if left_out:
-            details += "\n" + "\n".join(f"- {line.message}" for line in left_out)
-        with self.state.history.transaction() as conn:
-            self.state.ledger.fail(conn, key, text, left_out)
-            self.state.notices.owe(
-                conn,
-                f"order-failed:{key}",
-                f"{order.number} not imported",
-                f"ORDRE order {order.number} (submission {order.submission}) was not imported "
-                f"into Zedonk:\n{details}\n\nFix the data, then run: "
-                f"zedonk-ordre orders retry {key}",
-            )
-            self._event(
-                conn,
-                "error",
-                f"order-{code}",
-                f"{order.number} (submission {order.submission}) was not imported: {message}",
-                key,
-                details=[line.message for line in left_out] or None,
-            )
-        self.state.counts["failed"] += 1
-        crash_point("before_notice")  # test hook: the notice is owed already
-        self.state.notices.send_owed(f"order-failed:{key}")
-
-    def _unreadable_copy(self, row: sqlite3.Row, exc: Exception) -> None:
-        """The ledger's copy of an order cannot be read back: hold it for a person rather than
-        stop every pass at it (and never create from a copy we cannot read)."""
-        key = row["import_key"]
-        message = (
-            f"ORDRE order {row['ordre_number']} (submission {row['submission']}): the stored "
-            f"copy of the order cannot be read ({type(exc).__name__}: {exc})"
-        )
-        with self.state.history.transaction() as conn:
-            self.state.ledger.hold_for_attention(conn, key, message)
-            self._event(conn, "error", "order-needs-attention", message, key)
-            self.state.notices.owe(
-                conn, f"order-failed:{key}", f"{row['ordre_number']} needs attention", message
-            )
-        self.state.counts["needs_attention"] += 1
-        self.state.notices.send_owed(f"order-failed:{key}")
-
-    def _needs_attention(self, key: str, order: OrdreOrder, exc: ZedonkOrdreError) -> None:
-        with self.state.history.transaction() as conn:
-            self.state.ledger.hold_for_attention(conn, key, exc.message)
-            self._event(conn, "error", "order-needs-attention", exc.message, key)
-            self.state.notices.owe(
-                conn,
-                f"order-failed:{key}",
-                f"{order.number} needs attention",
-                f"ORDRE order {order.number} (submission {order.submission}): {exc.message}"
-                + (f"\nHint: {exc.hint}" if exc.hint else ""),
-            )
-        self.state.counts["needs_attention"] += 1
-        self.state.notices.send_owed(f"order-failed:{key}")
-
-    def _unresolved(self, key: str, order: OrdreOrder, exc: ZedonkOrdreError) -> None:
-        """The create's outcome is unknown: the row stays ``sending``; the next pass looks."""
-        with self.state.history.transaction() as conn:
-            self.state.ledger.note_unknown_outcome(conn, key, exc.message)
-            self._event(
-                conn,
-                "warning",
-                "order-outcome-unknown",
-                f"{order.number}: Zedonk's answer to the create was lost ({exc.message}); "
-                "the next pass looks the order up before creating it",
-                key,
-            )
-        self.state.counts["unresolved"] += 1
-
-    def _cancelled_before_import(self, key: str) -> None:
-        self.state.ledger.skip(key, "cancelled in ORDRE before it was imported")
-        self.state.counts["skipped"] += 1
-        self.state.notices.resolved(f"order-failed:{key}")
-
-    def _back_to_pending(self, key: str, exc: ZedonkOrdreError) -> None:
-        self.state.ledger.back_to_pending(key, exc.message)
-        self.state.counts["unresolved"] += 1
-
     # ------------------------------------------------------------------ retry
 
     def _prepare_retry(self, key: str) -> None:
@@ -691,20 +516,7 @@ class _Importer:
             raise ZedonkOrdreError(f"ORDRE order {row['ordre_id']} still cannot be read")
         with self.state.history.transaction() as conn:
             self.state.ledger.reopen_for_retry(conn, key, payload, fingerprint)
-            self._event(conn, "info", "order-retry", f"retry of {key} requested", key)
-
-    # ------------------------------------------------------------------ remotes and notices
-
-    def _event(
-        self,
-        conn: sqlite3.Connection,
-        level: str,
-        code: str,
-        message: str,
-        subject: str,
-        details: Any = None,
-    ) -> None:
-        self.state.ledger.event(conn, level, code, message, subject, details)
+            self.state.ledger.event(conn, "info", "order-retry", f"retry of {key} requested", key)
 
 
 def _summary(counts: dict[str, int]) -> str:
