@@ -19,37 +19,26 @@ New customers follow the same intent-first protocol (``customer_creations``), so
 from one new retailer, or a crash in between, still make one customer. A file lock in the
 state directory keeps two import passes from running at once; the UNIQUE constraints of the
 ledger are the last guard.
+
+The rooms: ``run`` (the pass and the ``PassState`` the others share), ``intake`` (the first
+half), ``send`` and ``outcomes`` (the second half), ``customers``, ``resubmit`` (re-submitted
+orders) and ``notices``. Every statement on the ledger, and the table of its state
+transitions, is in ``daemon.store.ledger``. The rooms read this module's names through the
+module at call time (``_orders.BATCH``), so a test can replace ``crash_point``.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import signal
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
-from daemon.clients import OrdreClient, ZedonkClient
-from daemon.core.model import OrdreOrder
-from daemon.core.ordermap import (
-    check_template,
-    ledger_copy,
-)
-from daemon.errors import (
-    ConfigError,
-    RemoteError,
-    ZedonkOrdreError,
-)
-from daemon.gcpause import cyclic_gc_paused
+from daemon.clients import ZedonkClient
+from daemon.core.ordermap import check_template
+from daemon.errors import ConfigError
 from daemon.notify import Notifier
-from daemon.orders.intake import Intake
-from daemon.orders.resubmit import Resubmissions
-from daemon.orders.run import PassState
-from daemon.orders.send import Sender
-from daemon.remotes import open_clients
+from daemon.orders.run import run_pass
 from daemon.store.history import History
 from daemon.store.ledger import (
     CURSOR_KEY,
@@ -59,7 +48,6 @@ from daemon.store.ledger import (
     import_details,
     list_imports,
 )
-from daemon.store.lock import ORDERS_LOCK_FILE, StateLock
 from daemon.tree.settings import Settings
 
 __all__ = [
@@ -80,8 +68,6 @@ __all__ = [
     "list_imports",
     "retry_import",
 ]
-
-log = logging.getLogger(__name__)
 
 OVERLAP = timedelta(minutes=5)  # re-read this much before the cursor: clocks and commits lag
 BATCH = 50  # orders per intent commit and per confirm commit
@@ -136,157 +122,11 @@ def import_orders(
     settings: Settings, history: History, *, trigger: str, notifier: Notifier | None = None
 ) -> ImportResult:
     """One import pass. Never raises for an expected failure: it records and notifies it."""
-    return _run(settings, history, trigger, notifier, retry_key=None)
+    return run_pass(settings, history, trigger, notifier, retry_key=None)
 
 
 def retry_import(
     settings: Settings, history: History, import_key: str, *, notifier: Notifier | None = None
 ) -> ImportResult:
     """Import one failed (or skipped) submission again, with ORDRE's and Zedonk's data as now."""
-    return _run(settings, history, "retry", notifier, retry_key=import_key)
-
-
-def _run(
-    settings: Settings,
-    history: History,
-    trigger: str,
-    notifier: Notifier | None,
-    retry_key: str | None,
-) -> ImportResult:
-    run_id = history.start_run("import", trigger)
-    importer = _Importer(PassState.start(settings, history, run_id, notifier))
-    with cyclic_gc_paused():
-        try:
-            with _import_lock(settings):
-                importer.run(retry_key)
-        except ZedonkOrdreError as exc:
-            importer.fail(exc)
-        except Exception as exc:  # a bug: record it, keep the daemon alive
-            log.exception("order import failed")
-            importer.fail(ZedonkOrdreError(f"internal error: {type(exc).__name__}: {exc}"))
-        finally:
-            importer.close()  # drops the pass' orders before the collector runs again
-    return importer.finish()
-
-
-@contextmanager
-def _import_lock(settings: Settings) -> Iterator[None]:
-    """One import pass at a time per state directory, waiting up to ``LOCK_WAIT`` seconds
-    for another to finish; raises LockHeld naming it."""
-    lock = StateLock(settings.state_dir, "order import pass", name=ORDERS_LOCK_FILE)
-    lock.acquire(wait=LOCK_WAIT)
-    try:
-        yield
-    finally:
-        lock.release()
-
-
-@dataclass
-class _Importer:
-    state: PassState
-    fresh: dict[str, tuple[OrdreOrder, str]] = field(default_factory=dict)  # as just read
-    sender: Sender | None = None
-
-    # ------------------------------------------------------------------ the pass
-
-    def run(self, retry_key: str | None) -> None:
-        if retry_key is None:
-            self.state.notices.redeliver()
-        try:
-            zedonk, ordre = self.state.clients.enter_context(open_clients(self.state.settings))
-        except ConfigError as exc:
-            self.state.notices.problem("import-config", "Order import cannot start", exc)
-            raise
-        if retry_key is not None:
-            self._prepare_retry(ordre, retry_key)
-        else:
-            self.fresh = Intake(self.state, ordre).run()
-        self.sender = Sender(self.state, zedonk, self.fresh)
-        self.sender.import_open_rows(only=retry_key)
-        if retry_key is None:
-            Resubmissions(self.state, zedonk).finish()
-
-    def close(self) -> None:
-        self.state.clients.close()
-        self.fresh.clear()
-        if self.sender is not None:
-            self.sender.close()
-
-    def fail(self, exc: ZedonkOrdreError) -> None:
-        self.state.failure = exc
-        try:
-            self.state.history.record_event(
-                "error",
-                "import-failed",
-                exc.message,
-                run_id=self.state.run_id,
-                details={"hint": exc.hint},
-            )
-        except sqlite3.Error:  # the history itself is failing: say so in the log at least
-            log.exception("cannot record the failed import pass")
-
-    def finish(self) -> ImportResult:
-        counts = dict(self.state.counts)
-        if self.state.failure is not None:
-            result, message = "failed", self.state.failure.message
-        elif not any(counts.get(k) for k in ACTIVITY):
-            result, message = "no-orders", "no new orders"
-        else:
-            troubled = counts.get("failed", 0) + counts.get("partial", 0)
-            troubled += counts.get("unresolved", 0) + counts.get("needs_attention", 0)
-            result = "partial" if troubled else "ok"
-            message = _summary(counts)
-        try:
-            self.state.history.finish_run(
-                self.state.run_id,
-                "no-changes" if result == "no-orders" else result,
-                summary=counts,
-                error=message if result == "failed" else None,
-            )
-        except sqlite3.Error:
-            log.exception("cannot record the end of import run %s", self.state.run_id)
-        return ImportResult(self.state.run_id, result, counts, message)
-
-    # ------------------------------------------------------------------ retry
-
-    def _prepare_retry(self, ordre: OrdreClient, key: str) -> None:
-        row = self.state.ledger.get(key)
-        if row is None:
-            raise ZedonkOrdreError(f"no import {key!r}", hint="see `zedonk-ordre orders list`")
-        if row["state"] in DONE_STATES:
-            raise ZedonkOrdreError(
-                f"{key} is already imported as Zedonk order {row['zedonk_order_number']}",
-                hint="nothing to retry",
-            )
-        payload, fingerprint = row["payload"], row["payload_sha256"]
-        try:  # the retailer may have fixed the order in ORDRE since
-            fresh = ordre.get_order(row["ordre_id"])
-            if fresh.submission == row["submission"]:
-                payload, fingerprint = ledger_copy(fresh)
-        except RemoteError as exc:
-            if fingerprint is None:
-                raise ZedonkOrdreError(
-                    f"ORDRE order {row['ordre_id']} could not be read again: {exc.message}",
-                    hint="try again when ORDRE answers",
-                ) from None
-        if fingerprint is None:
-            raise ZedonkOrdreError(f"ORDRE order {row['ordre_id']} still cannot be read")
-        with self.state.history.transaction() as conn:
-            self.state.ledger.reopen_for_retry(conn, key, payload, fingerprint)
-            self.state.ledger.event(conn, "info", "order-retry", f"retry of {key} requested", key)
-
-
-def _summary(counts: dict[str, int]) -> str:
-    parts = []
-    for key, label in (
-        ("created", "imported"),
-        ("partial", "imported with lines left out"),
-        ("failed", "failed"),
-        ("needs_attention", "need attention"),
-        ("unresolved", "waiting for the next pass"),
-        ("skipped", "skipped"),
-        ("reported", "reported"),
-    ):
-        if counts.get(key):
-            parts.append(f"{counts[key]} {label}")
-    return ", ".join(parts) or "nothing to import"
+    return run_pass(settings, history, "retry", notifier, retry_key=import_key)
