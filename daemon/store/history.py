@@ -21,7 +21,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -352,47 +352,36 @@ class History:
         run_id: int | None = None,
         conn: sqlite3.Connection | None = None,
     ) -> int:
-        """Record an event; returns its id. With ``conn`` (an open ``transaction()``) it is
-        written inside that transaction, so it commits together with what it reports."""
-        if conn is None:
-            with self.transaction() as conn:
-                return self.record_event(
-                    level, code, message, subject=subject, details=details, run_id=run_id, conn=conn
-                )
-        cur = conn.execute(
-            "INSERT INTO events (run_id, at, level, code, subject, message, details)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (run_id, utcnow(), level, code, subject, message, _json(details)),
-        )
-        assert cur.lastrowid is not None
-        return cur.lastrowid
+        """Record an event; returns its id. With ``conn`` (an open ``transaction()``) it commits
+        together with what it reports."""
+        with self.transaction() if conn is None else nullcontext(conn) as tx:
+            cur = tx.execute(
+                "INSERT INTO events (run_id, at, level, code, subject, message, details)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (run_id, utcnow(), level, code, subject, message, _json(details)),
+            )
+            assert cur.lastrowid is not None
+            return cur.lastrowid
 
     # ------------------------------------------------------------------ durable state
 
     def get_state(
         self, key: str, default: Any = None, *, conn: sqlite3.Connection | None = None
     ) -> Any:
-        """The value (JSON-decoded) stored under ``key``, or ``default``; read inside an open
-        ``transaction()`` when ``conn`` is given."""
-        if conn is None:
-            rows = self.query("SELECT value FROM state WHERE key = ?", (key,))
-            return json.loads(rows[0]["value"]) if rows else default
-        row = conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
-        return json.loads(row["value"]) if row else default
+        """The value stored under ``key``, or ``default``; read in ``conn`` when given."""
+        sql = "SELECT value FROM state WHERE key = ?"
+        rows = self.query(sql, (key,)) if conn is None else conn.execute(sql, (key,)).fetchall()
+        return json.loads(rows[0]["value"]) if rows else default
 
     def set_state(self, key: str, value: Any, *, conn: sqlite3.Connection | None = None) -> None:
-        """Store ``value`` (as JSON) under ``key``; inside an open ``transaction()`` when
-        ``conn`` is given, so it commits together with the caller's other writes."""
-        if conn is None:
-            with self.transaction() as conn:
-                self.set_state(key, value, conn=conn)
-            return
-        conn.execute(
-            "INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?)"
-            " ON CONFLICT(key) DO UPDATE SET value = excluded.value,"
-            " updated_at = excluded.updated_at",
-            (key, _json(value), utcnow()),
-        )
+        """Store ``value`` under ``key``; in ``conn`` (an open ``transaction()``) when given."""
+        with self.transaction() if conn is None else nullcontext(conn) as tx:
+            tx.execute(
+                "INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value,"
+                " updated_at = excluded.updated_at",
+                (key, _json(value), utcnow()),
+            )
 
     def delete_state(self, key: str) -> None:
         with self.transaction() as conn:
