@@ -30,6 +30,7 @@ from daemon.errors import ConfigError
 from daemon.sandbox import SandboxPair, start_sandboxes
 from daemon.service import Service
 from daemon.store.history import History
+from daemon.store.ledger import Ledger
 from daemon.tree.settings import CONNECTOR_FILE, find_root, load_settings
 
 Say = Callable[[str], None]
@@ -112,7 +113,7 @@ class Narrator:
             self.last_run = min(
                 (running[0]["id"] or 1 << 62) - 1, finished[0]["id"] or self.last_run
             )
-            for imp in history.query("SELECT * FROM imports ORDER BY first_seen_at"):
+            for imp in Ledger(history).in_order_seen():
                 self._tell_import(history, imp)
             for event in history.query(
                 "SELECT * FROM events WHERE id > ? AND code = 'order-resubmitted' ORDER BY id",
@@ -166,9 +167,7 @@ class Narrator:
                 f"   ✔ {order} became Zedonk sales order {imp['zedonk_order_number']} "
                 f"({imp['lines_imported']} line(s))."
             )
-            for new in history.query(
-                "SELECT name, customer_id FROM customer_creations WHERE import_key = ?", (key,)
-            ):
+            for new in Ledger(history).customers_created_for(key):
                 self.say(
                     f"     {new['name']} was new to Zedonk, so the connector created the "
                     f"customer first ({new['customer_id']})."
@@ -178,9 +177,7 @@ class Narrator:
                 f"   ! {order} became Zedonk sales order {imp['zedonk_order_number']}, "
                 f"but {imp['lines_total'] - imp['lines_imported']} line(s) were left out:"
             )
-            for line in history.query(
-                "SELECT * FROM import_lines WHERE import_key = ? ORDER BY line_no", (key,)
-            ):
+            for line in Ledger(history).left_out_lines(key):
                 self.say(
                     f"       line {line['line_no']} ({line['style']} {line['colour']} "
                     f"{line['size']}, barcode {line['barcode'] or 'none'}): "
@@ -234,12 +231,12 @@ class Story:
     def step(self, text: str) -> None:
         self.say(f"\n▶ {text}")
 
-    def _imports(self, where: str = "1 = 1") -> int:
+    def _settled_imports(self) -> int:
         history = self.narrator._history()
         if history is None:
             return 0
         with history:
-            return int(history.query(f"SELECT COUNT(*) AS n FROM imports WHERE {where}")[0]["n"])
+            return Ledger(history).count_settled()
 
     def _runs(self) -> int:
         history = self.narrator._history()
@@ -254,7 +251,7 @@ class Story:
             )
 
     def _settled(self, count: int) -> Callable[[], bool]:
-        return lambda: self._imports("state NOT IN ('pending', 'sending')") >= count
+        return lambda: self._settled_imports() >= count
 
     def edit(self, relative: str, old: str, new: str) -> None:
         """Save a catalogue file the way editors do: a temp file renamed over the original."""

@@ -173,6 +173,11 @@ class Notifier:
         details = f"Resolved: {row['title']}\n\nThe problem was:\n{row['details']}"
         return self._deliver(row["key"], "resolved", row["title"], details, announced)
 
+    def unsent(self, key: str) -> tuple[str, ...]:
+        """The channels that have not sent the notice of problem ``key`` (which must exist)."""
+        [row] = self.history.query("SELECT * FROM notifications WHERE key = ?", (key,))
+        return tuple(c for c in self.channels if row[f"{c}_sent_at"] is None)
+
     def open_problems(self) -> list[dict[str, Any]]:
         """Problems not resolved yet, oldest first (for ``status`` and the activity page)."""
         return self.history.query(

@@ -31,6 +31,7 @@ from daemon.orders import (
 )
 from daemon.remotes import open_clients
 from daemon.store.history import History
+from daemon.store.ledger import Ledger
 from daemon.store.lock import StateLock
 from daemon.tree.settings import Settings, load_settings
 
@@ -193,7 +194,7 @@ def retry_command(
     with StateLock(settings.state_dir, "orders retry"), History.open(settings.state_dir) as history:
         key = _resolve(history, ident)
         result = retry_import(settings, history, key, notifier=Notifier(settings, history))
-        [row] = history.query("SELECT state, last_error FROM imports WHERE import_key = ?", (key,))
+        row = Ledger(history).outcome(key)
     _echo_result(result)
     echo(f"{key}: {row['state']}" + (f" ({row['last_error']})" if row["last_error"] else ""))
     if result.result == "failed":

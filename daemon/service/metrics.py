@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from daemon.store.history import History
+from daemon.store.ledger import Ledger
 from daemon.store.status import SUCCESS_RESULTS
 
 
@@ -88,10 +89,8 @@ def render_metrics(history: History | None, health: dict[str, Any]) -> str:
             object_type=row["object_type"],
             status=row["status"],
         )
-    states = {
-        row["state"]: row["n"]
-        for row in history.query("SELECT state, COUNT(*) AS n FROM imports GROUP BY state")
-    }
+    ledger = Ledger(history)
+    states = ledger.count_by_state()
     m.family("zedonk_ordre_orders", "gauge", "ORDRE order submissions in the ledger, by state.")
     for state, count in sorted(states.items()):
         m.sample("zedonk_ordre_orders", count, state=state)
@@ -104,7 +103,7 @@ def render_metrics(history: History | None, health: dict[str, Any]) -> str:
         "zedonk_ordre_orders_failed_total",
         states.get("failed", 0) + states.get("needs_attention", 0),
     )
-    unmatched = history.query("SELECT COUNT(*) AS n FROM import_lines")[0]["n"]
+    unmatched = ledger.count_left_out()
     m.family(
         "zedonk_ordre_order_lines_unmatched_total", "counter", "Order lines left out, by reason."
     )

@@ -26,6 +26,7 @@ from daemon import __version__, redact
 from daemon.core.words import printable
 from daemon.service.metrics import render_metrics
 from daemon.store.history import HISTORY_FILE, History
+from daemon.store.ledger import Ledger
 
 log = logging.getLogger(__name__)
 
@@ -173,12 +174,8 @@ def _runs_html(history: History, f: Filters) -> str:
 
 
 def _imports_html(history: History, f: Filters) -> str:
-    where = ""
-    if f.problems:
-        where = f"WHERE state IN ({', '.join(repr(s) for s in PROBLEM_IMPORT_STATES)})"
-    rows = history.query(
-        f"SELECT * FROM imports {where} ORDER BY updated_at DESC LIMIT ?", (PAGE_LIMIT * 4,)
-    )
+    ledger = Ledger(history)
+    rows = ledger.recent(PROBLEM_IMPORT_STATES if f.problems else (), limit=PAGE_LIMIT * 4)
     items = []
     for imp in rows:
         if not _matches(
@@ -192,11 +189,7 @@ def _imports_html(history: History, f: Filters) -> str:
             imp["last_error"],
         ):
             continue
-        lines = history.query(
-            "SELECT line_no, barcode, style, colour, size, quantity, reason FROM import_lines"
-            " WHERE import_key = ? ORDER BY line_no",
-            (imp["import_key"],),
-        )
+        lines = ledger.left_out_lines(imp["import_key"])
         left_out = "".join(
             f"<li>line {ln['line_no']}: {_e(ln['style'])} {_e(ln['colour'])} {_e(ln['size'])}"
             f" × {_e(ln['quantity'])} (barcode {_e(ln['barcode'] or 'none')}) - "

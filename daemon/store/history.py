@@ -23,7 +23,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -293,12 +293,14 @@ class History:
         subject: str | None = None,
         details: Any = None,
         run_id: int | None = None,
+        conn: sqlite3.Connection | None = None,
     ) -> int:
         """Record an event now; returns its id. ``level``: info | warning | error. ``code`` is
         stable (e.g. ``catalogue-invalid``); ``subject`` says what it is about (e.g. an import
-        key); ``details`` is JSON; ``run_id`` the run it belongs to, if any."""
-        with self.transaction() as conn:
-            cur = conn.execute(
+        key); ``details`` is JSON; ``run_id`` the run it belongs to, if any. With ``conn`` (an
+        open ``transaction()``) it commits together with what it reports."""
+        with self.transaction() if conn is None else nullcontext(conn) as tx:
+            cur = tx.execute(
                 "INSERT INTO events (run_id, at, level, code, subject, message, details)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (run_id, utcnow(), level, code, subject, message, _json(details)),
@@ -308,15 +310,20 @@ class History:
 
     # ------------------------------------------------------------------ durable state
 
-    def get_state(self, key: str, default: Any = None) -> Any:
-        """The JSON value ``set_state`` stored under ``key``, or ``default`` when there is none."""
-        rows = self.query("SELECT value FROM state WHERE key = ?", (key,))
+    def get_state(
+        self, key: str, default: Any = None, *, conn: sqlite3.Connection | None = None
+    ) -> Any:
+        """The JSON value ``set_state`` stored under ``key``, or ``default`` when there is none;
+        read in ``conn`` when given."""
+        sql = "SELECT value FROM state WHERE key = ?"
+        rows = self.query(sql, (key,)) if conn is None else conn.execute(sql, (key,)).fetchall()
         return json.loads(rows[0]["value"]) if rows else default
 
-    def set_state(self, key: str, value: Any) -> None:
-        """Store ``value`` (JSON, not None: use ``delete_state``) under ``key``, replacing it."""
-        with self.transaction() as conn:
-            conn.execute(
+    def set_state(self, key: str, value: Any, *, conn: sqlite3.Connection | None = None) -> None:
+        """Store ``value`` (JSON, not None: use ``delete_state``) under ``key``, replacing it;
+        in ``conn`` (an open ``transaction()``) when given."""
+        with self.transaction() if conn is None else nullcontext(conn) as tx:
+            tx.execute(
                 "INSERT INTO state (key, value, updated_at) VALUES (?, ?, ?)"
                 " ON CONFLICT(key) DO UPDATE SET value = excluded.value,"
                 " updated_at = excluded.updated_at",

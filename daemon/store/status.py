@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.store.history import HISTORY_FILE, History, utcnow
+from daemon.store.ledger import Ledger
 from daemon.store.lock import current_holder
 
 STATUS_VERSION = 1
@@ -76,16 +77,6 @@ def _last_run(history: History, kinds: tuple[str, ...], *, ok_only: bool = False
     return _run(row)
 
 
-def _imports(history: History, states: tuple[str, ...], limit: int = 20) -> list[dict[str, Any]]:
-    marks = ", ".join("?" for _ in states)
-    return history.query(
-        "SELECT import_key, ordre_number, submission, state, po_number, retailer_name,"
-        " zedonk_order_number, last_error, updated_at FROM imports"
-        f" WHERE state IN ({marks}) ORDER BY updated_at DESC LIMIT ?",
-        (*states, limit),
-    )
-
-
 def gather(state_dir: Path) -> dict[str, Any]:
     """The status document (``status --format json`` prints it as is)."""
     holder = current_holder(state_dir)
@@ -119,9 +110,10 @@ def _fill(doc: dict[str, Any], state_dir: Path) -> dict[str, Any]:
         doc["last_good_reconcile"] = _last_run(history, RECONCILE_KINDS, ok_only=True)
         doc["last_poll"] = _last_run(history, ("import",))
         doc["last_good_poll"] = _last_run(history, ("import",), ok_only=True)
+        ledger = Ledger(history)
         doc["orders"] = {
-            "waiting": _imports(history, WAITING_STATES),
-            "needs_attention": _imports(history, ATTENTION_STATES),
+            "waiting": ledger.summaries(WAITING_STATES, limit=20),
+            "needs_attention": ledger.summaries(ATTENTION_STATES, limit=20),
         }
         doc["recent_errors"] = [
             {key: event[key] for key in ("at", "code", "subject", "message")}

@@ -1,0 +1,220 @@
+"""Intake, the first half of a pass: list the ORDRE orders changed since the cursor (minus
+an overlap window) and record each importable submission as a ``pending`` row of the ledger.
+
+Rows, reports and the new cursor are committed together, so the cursor never runs ahead of
+the ledger; seeing an order twice changes nothing. An order edited or cancelled after it was
+imported (or while its import was under way) is reported once; a submission that cannot be
+read is recorded as ``failed``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from hashlib import sha256
+from typing import TYPE_CHECKING
+
+from daemon import orders as _orders
+from daemon.clients import BrokenItem, OrdreClient
+from daemon.core.model import OrdreOrder
+from daemon.core.ordermap import Triage, ledger_copy, triage
+from daemon.errors import RemoteError
+from daemon.store.history import utcnow
+from daemon.store.ledger import DONE_STATES, OPEN_STATES, Ledger
+
+if TYPE_CHECKING:
+    from daemon.orders.run import PassState
+
+Notice = tuple[str, str, str]  # key, title, details
+
+
+@dataclass
+class _Held:
+    """The import keys and ORDRE ids the ledger has rows for, kept up to date through one
+    intake commit: an order new to the ledger is recorded without a look-up."""
+
+    keys: set[str] = field(default_factory=set)
+    ids: set[str] = field(default_factory=set)
+
+    @classmethod
+    def read(cls, ledger: Ledger, conn: sqlite3.Connection, ordre_ids: list[str]) -> _Held:
+        held = cls()
+        for key, ordre_id in ledger.held(conn, ordre_ids):
+            held.add(key, ordre_id)
+        return held
+
+    def add(self, key: str, ordre_id: str) -> None:
+        self.keys.add(key)
+        self.ids.add(ordre_id)
+
+
+class Intake:
+    """One pass's intake from ``ordre``."""
+
+    def __init__(self, state: PassState, ordre: OrdreClient) -> None:
+        self.state = state
+        self.ledger = state.ledger
+        self.notices = state.notices
+        self.ordre = ordre
+        self.fresh: dict[str, tuple[OrdreOrder, str]] = {}
+        self.superseded: list[str] = []  # import keys
+
+    def run(self) -> dict[str, tuple[OrdreOrder, str]]:
+        """Record what ORDRE lists. Returns each order as just read, with its fingerprint, by
+        import key: the import uses it instead of parsing the ledger's copy back."""
+        imp = self.state.settings.import_
+        cursor = self.ledger.cursor()
+        if cursor:
+            since: datetime | None = cursor - _orders.OVERLAP
+        elif imp.go_live:
+            go_live = imp.go_live
+            since = datetime(go_live.year, go_live.month, go_live.day, tzinfo=UTC) - _orders.OVERLAP
+        else:
+            since = None
+        seen: dict[str, OrdreOrder | BrokenItem] = {}
+        newest: datetime | None = None
+        complete = False
+        try:
+            for item in self.ordre.orders(updated_since=since):
+                if isinstance(item, BrokenItem):
+                    seen[_broken_key(item)] = item
+                    continue
+                seen[item.import_key] = item  # a later copy of the same submission wins
+                if item.updated_at and (newest is None or item.updated_at > newest):
+                    newest = item.updated_at
+            complete = True
+            self.notices.remote_ok("ordre")
+        except RemoteError as exc:
+            self.state.remote_failed("ordre", exc)
+        self.state.counts["seen"] += len(seen)
+        self._record(list(seen.values()), newest if complete else None)
+        return self.fresh
+
+    def _record(self, items: list[OrdreOrder | BrokenItem], cursor: datetime | None) -> None:
+        imp = self.state.settings.import_
+        notices: list[Notice] = []
+        with self.ledger.transaction() as conn:
+            ordre_ids = [item.id for item in items if isinstance(item, OrdreOrder)]
+            held = _Held.read(self.ledger, conn, ordre_ids)
+            for item in items:
+                if isinstance(item, BrokenItem):
+                    notices += self._broken(conn, item)
+                    key = _broken_key(item)
+                    held.add(key, key.rpartition("#")[0])
+                    continue
+                notices += self._reports(conn, item)
+                decision = triage(item, statuses=imp.statuses, go_live=imp.go_live)
+                if decision is not Triage.IGNORE:
+                    notices += self._order(conn, item, decision, held)
+                    held.add(item.import_key, item.id)
+            if cursor is not None:
+                self.ledger.advance_cursor(conn, cursor)
+            for key, title, details in notices:
+                self.notices.owe(conn, key, title, details)
+        for key, _, _ in notices:
+            self.notices.send_owed(key)
+        for key in self.superseded:
+            self.notices.resolved(f"order-failed:{key}")
+        self.superseded.clear()
+
+    def _order(
+        self, conn: sqlite3.Connection, order: OrdreOrder, decision: Triage, held: _Held
+    ) -> list[Notice]:
+        key = order.import_key
+        now = utcnow()
+        payload, fingerprint = ledger_copy(order)
+        self.fresh[key] = (order, fingerprint)
+        row = self.ledger.row_in(conn, key) if key in held.keys else None
+        if row is None:
+            skip = None
+            if decision is Triage.SKIP:
+                skip = f"created before go-live ({self.state.settings.import_.go_live})"
+            self.ledger.add_new(conn, order, payload, fingerprint, at=now, skip_reason=skip)
+            self.state.counts["skipped" if skip else "new"] += 1
+            if skip is None and order.id in held.ids:
+                # An earlier submission nobody has started importing, or that failed, is
+                # superseded by this one.
+                self.superseded += self.ledger.supersede_earlier(conn, order, at=now)
+            return []
+        if row["state"] == "pending" and row["attempts"] == 0:
+            # Not started: import the retailer's latest content of this submission.
+            self.ledger.refresh_unstarted(conn, order, payload, fingerprint)
+        elif row["state"] == "failed" and row["payload_sha256"] is None:
+            # It was unreadable before and reads now: import it.
+            self.ledger.revive_unreadable(conn, order, payload, fingerprint)
+            self.state.counts["new"] += 1
+        elif row["payload_sha256"] not in (None, fingerprint) and row["state"] in (
+            *DONE_STATES,
+            *OPEN_STATES,  # tried before: Zedonk may hold the content as first read
+            "needs_attention",
+        ):
+            if row["state"] in DONE_STATES:
+                message = (
+                    f"ORDRE order {order.number} was edited after it was imported as Zedonk "
+                    f"order {row['zedonk_order_number']}; the edit is not applied. Change the "
+                    "Zedonk order by hand, or ask the retailer to re-submit the order."
+                )
+            else:  # the listing may not show this edit again once the import is done
+                message = (
+                    f"ORDRE order {order.number} was edited while its import was under way; it "
+                    "is imported as first read and the edit is not applied. Change the Zedonk "
+                    "order by hand once it is imported, or ask the retailer to re-submit it."
+                )
+            if report(self.state, conn, key, "edited", fingerprint, message):
+                return [
+                    (f"order-edited:{key}:{fingerprint[:12]}", f"{order.number} edited", message)
+                ]
+        return []
+
+    def _reports(self, conn: sqlite3.Connection, order: OrdreOrder) -> list[Notice]:
+        if order.status != "cancelled":
+            return []
+        notices = []
+        for row in self.ledger.note_cancelled(conn, order.id):
+            message = cancelled_message(order.number, row["submission"], row["zedonk_order_number"])
+            if report(self.state, conn, row["import_key"], "cancelled", "", message):
+                key = row["import_key"]
+                notices.append((f"order-cancelled:{key}", f"{order.number} cancelled", message))
+        return notices
+
+    def _broken(self, conn: sqlite3.Connection, item: BrokenItem) -> list[Notice]:
+        key = _broken_key(item)
+        ordre_id = key.rpartition("#")[0]
+        message = f"ORDRE sent an order that cannot be read: {item.reason}"
+        if not self.ledger.add_unreadable(conn, key, item.raw, message):
+            return []
+        self.state.counts["failed"] += 1
+        self.ledger.event(conn, "error", "order-malformed", message, key)
+        return [(f"order-failed:{key}", f"ORDRE order {ordre_id} cannot be read", message)]
+
+
+def report(
+    state: PassState, conn: sqlite3.Connection, key: str, kind: str, fingerprint: str, message: str
+) -> bool:
+    """Report an edit or a cancellation of import ``key`` once (in the caller's transaction);
+    True when it is new, so the caller owes its notice."""
+    if not state.ledger.report(conn, key, kind, fingerprint, message):
+        return False
+    state.ledger.event(conn, "warning", f"order-{kind}", message, key)
+    state.counts["reported"] += 1
+    return True
+
+
+def cancelled_message(number: str, submission: int, zedonk_number: str) -> str:
+    return (
+        f"ORDRE order {number} was cancelled after submission {submission} was imported as "
+        f"Zedonk order {zedonk_number}; the Zedonk order is unchanged. Force-close or "
+        "inactivate it in Zedonk if it should not be delivered."
+    )
+
+
+def _broken_key(item: BrokenItem) -> str:
+    raw = item.raw if isinstance(item.raw, dict) else {}
+    submission = raw.get("submission")
+    number = submission if isinstance(submission, int) and not isinstance(submission, bool) else 0
+    if item.id:
+        return f"{item.id}#{number}"
+    digest = sha256(json.dumps(item.raw, sort_keys=True, default=str).encode()).hexdigest()
+    return f"malformed-{digest[:16]}#{number}"

@@ -1,0 +1,275 @@
+"""Import, the second half of a pass: each ``pending`` or ``sending`` row becomes a Zedonk order.
+
+Per batch of up to ``BATCH`` rows: commit the intent (``claim``: the rows go to ``sending``),
+create each Zedonk order carrying ``connector_ref = "ordre:" + import_key``, then commit the
+confirms together (``Outcomes.flush_confirms``). Up to ``CREATES_IN_FLIGHT`` creates are on the
+wire at once on sender threads, so the next orders are mapped while Zedonk stores one; only
+this main thread touches the ledger, and it settles their outcomes in row order. A pass that
+stops early still records every create it sent, and puts the rows it never sent back.
+
+A row that was claimed before (a crash, a timeout, a lost answer) is first looked up in Zedonk
+by its connector reference; it is created only when the lookup finds nothing. A create whose
+outcome is unknown is never repeated in the same pass: the next pass looks.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from daemon import orders as _orders
+from daemon.clients import ZedonkClient
+from daemon.core.model import OrdreOrder, SalesOrder
+from daemon.core.ordermap import (
+    CustomerIndex,
+    ImportTarget,
+    LeftOutLine,
+    NoLinesMatched,
+    OrderMappingError,
+    SkuIndex,
+    connector_ref,
+    map_order,
+    order_from_json,
+)
+from daemon.errors import (
+    AuthError,
+    BadResponse,
+    ConfigError,
+    Conflict,
+    OutcomeUnknown,
+    RateLimited,
+    RemoteError,
+    TransientError,
+)
+from daemon.orders.customers import Customers
+from daemon.orders.outcomes import Confirmed, Outcomes
+
+if TYPE_CHECKING:
+    from daemon.orders.run import PassState
+
+
+@dataclass
+class _Context:
+    """What Zedonk knows, loaded once per pass and only when there is something to import."""
+
+    customers: Customers
+    skus: SkuIndex
+    target: ImportTarget
+
+
+@dataclass(frozen=True)
+class _Sending:
+    """A create on the wire: the sender thread's answer is settled in row order."""
+
+    key: str
+    order: OrdreOrder
+    left_out: tuple[LeftOutLine, ...]
+    reply: Future[SalesOrder]
+
+
+class _StopPass(Exception):
+    """A remote is unavailable: leave the remaining rows for the next pass."""
+
+
+class Sender:
+    """Imports one pass's open rows into ``zedonk``. ``fresh``: the orders intake just read,
+    by import key, with their fingerprints (an order whose copy is unchanged is not parsed)."""
+
+    def __init__(
+        self, state: PassState, zedonk: ZedonkClient, fresh: dict[str, tuple[OrdreOrder, str]]
+    ) -> None:
+        self.state = state
+        self.ledger = state.ledger
+        self.zedonk = zedonk
+        self.fresh = fresh
+        self.outcomes = Outcomes(state)
+        self.context: _Context | None = None
+        self.pool: ThreadPoolExecutor | None = None  # runs the Zedonk creates
+
+    def import_open_rows(self, only: str | None) -> None:
+        """Import every open row, oldest first (only import key ``only`` when given)."""
+        keys = [only] if only is not None else self.ledger.open_keys()
+        if not keys:
+            return
+        try:
+            self._load_context()
+            with ThreadPoolExecutor(_orders.CREATES_IN_FLIGHT, "zedonk-create") as self.pool:
+                for start in range(0, len(keys), _orders.BATCH):
+                    self._import_batch(keys[start : start + _orders.BATCH])
+        except _StopPass:
+            counts = self.state.counts
+            counts["unresolved"] = max(counts["unresolved"], self.ledger.count_open())
+            return
+        self.state.notices.remote_ok("zedonk")
+
+    def close(self) -> None:
+        """Drop what Zedonk knows (all its customers and products)."""
+        self.context = None
+
+    def _import_batch(self, keys: list[str]) -> None:
+        """Claim a batch in one commit, create each order, confirm them in one commit.
+
+        A crash before the confirm commit leaves the rows ``sending``: the next pass finds
+        their orders by lookup, so deferring the confirm trades a few GETs after a crash for
+        one fsync per batch instead of two per order.
+
+        Up to ``CREATES_IN_FLIGHT`` creates are on the wire at once, so the next orders are
+        mapped and sent while Zedonk stores one; their outcomes are settled in row order.
+        """
+        assert self.pool is not None
+        rows = self.ledger.claim(keys)  # the intent: committed before any Zedonk write
+        if not rows:
+            return
+        _orders.crash_point("after_intent_commit")
+        untried = [row["import_key"] for row in rows]
+        in_flight: deque[_Sending] = deque()
+        try:
+            for row in rows:
+                untried.remove(row["import_key"])
+                sending = self._prepare(row)
+                if sending is not None:
+                    in_flight.append(sending)
+                    if len(in_flight) >= _orders.CREATES_IN_FLIGHT:
+                        self._settle(in_flight.popleft())
+            while in_flight:
+                self._settle(in_flight.popleft())
+        except Exception:  # a remote went away (a kill or Ctrl-C records nothing more)
+            while in_flight:  # what was sent is settled all the same
+                self._settle(in_flight.popleft(), stopping=True)
+            self.outcomes.flush_confirms()
+            self.ledger.release(untried)  # claimed, but nothing was sent for them
+            raise
+        self.outcomes.flush_confirms()
+        _orders.crash_point("after_history_commit")
+
+    def _load_context(self) -> None:
+        imp = self.state.settings.import_
+        try:
+            _orders.check_import_settings(self.state.settings, self.zedonk)
+            customers = CustomerIndex(self.zedonk.customers())
+            skus = SkuIndex(self.zedonk.products())
+        except ConfigError as exc:
+            self.state.notices.problem("import-config", "Order import settings are wrong", exc)
+            raise
+        except RemoteError as exc:
+            self.state.remote_failed("zedonk", exc)
+            raise _StopPass from None
+        self.state.notices.resolved("import-config")
+        target = ImportTarget(imp.season, imp.order_owner, imp.approved, imp.order_reference)
+        self.context = _Context(Customers(self.state, self.zedonk, customers), skus, target)
+
+    def _prepare(self, row: sqlite3.Row) -> _Sending | None:
+        """Everything before the create: recover, map, find the customer; then send it.
+
+        Returns None when the row is settled without a create.
+        """
+        assert self.context is not None and self.pool is not None
+        outcomes = self.outcomes
+        key = row["import_key"]
+        fresh = self.fresh.get(key)
+        if fresh is not None and fresh[1] == row["payload_sha256"]:
+            order = fresh[0]  # the order as intake read it: no need to parse the copy
+        else:
+            try:
+                order = order_from_json(json.loads(row["payload"]))
+            except (ValueError, KeyError, TypeError) as exc:
+                outcomes.unreadable_copy(row, exc)
+                return None
+        try:
+            if row["attempts"] > 0 or row["state"] == "sending":
+                # Tried before: Zedonk may have the order already. Look before creating.
+                try:
+                    # Only an interrupted create may be lagging behind in Zedonk's lookup.
+                    sent_at = row["updated_at"] if row["state"] == "sending" else None
+                    existing = self._lookup(key, sent_at)
+                except Conflict as exc:  # several orders carry it: a person must choose
+                    outcomes.needs_attention(key, order, exc)
+                    return None
+                if existing is not None:
+                    left_out = self._left_out_for(order, key)
+                    outcomes.confirm_later(Confirmed(key, order, existing, left_out, True))
+                    return None
+                if order.status == "cancelled":  # seen cancelled since: Zedonk never got it
+                    outcomes.cancelled_before_import(key)
+                    return None
+            customer = self.context.customers.for_order(order, key)
+            mapped = map_order(
+                order,
+                import_key=key,
+                customer_id=customer.id,
+                skus=self.context.skus,
+                target=self.context.target,
+            )
+        except NoLinesMatched as exc:
+            outcomes.failed(key, order, exc.code, exc.message, left_out=exc.left_out)
+            return None
+        except OrderMappingError as exc:
+            outcomes.failed(key, order, exc.code, exc.message, hint=exc.hint)
+            return None
+        except OutcomeUnknown as exc:  # e.g. a customer create: the next pass looks it up
+            outcomes.back_to_pending(key, exc)
+            return None
+        except Conflict as exc:
+            outcomes.failed(key, order, "customer-conflict", exc.message, hint=exc.hint)
+            return None
+        except RemoteError as exc:
+            outcomes.back_to_pending(key, exc)
+            self.state.remote_failed("zedonk", exc)
+            raise _StopPass from None
+        reply = self.pool.submit(self.zedonk.create_sales_order, mapped.order)
+        return _Sending(key, order, mapped.left_out, reply)
+
+    def _settle(self, sending: _Sending, *, stopping: bool = False) -> None:
+        """Record how a create ended. ``stopping``: the pass is ending already, so a refusal
+        only puts the row back."""
+        key, order = sending.key, sending.order
+        try:
+            created = sending.reply.result()
+        except (OutcomeUnknown, BadResponse) as exc:
+            # A 2xx we cannot read still means Zedonk stored the order: as unknown as a loss.
+            self.outcomes.unresolved(key, order, exc)
+            return
+        except (TransientError, RateLimited, AuthError) as exc:
+            # Refused before it was processed (a lost answer is OutcomeUnknown, above).
+            self.outcomes.back_to_pending(key, exc)
+            if stopping:
+                return
+            self.state.remote_failed("zedonk", exc)
+            raise _StopPass from None
+        except RemoteError as exc:  # Zedonk refused the order (422 and the like)
+            self.outcomes.failed(key, order, "zedonk-refused", exc.message, hint=exc.hint)
+            return
+        _orders.crash_point("after_zedonk_create")
+        self.outcomes.confirm_later(Confirmed(key, order, created, sending.left_out, False))
+
+    def _lookup(self, key: str, sent_at: str | None) -> SalesOrder | None:
+        """The Zedonk order carrying this import's connector reference, if any. Zedonk's
+        lookup may lag behind a create: finding nothing within ``LOOKUP_LAG`` of a create sent
+        at ``sent_at`` is checked again once that time is up, before anything is created."""
+        found = self.zedonk.find_sales_order(connector_ref(key))
+        if found is None and sent_at is not None:
+            since = (datetime.now(UTC) - datetime.fromisoformat(sent_at)).total_seconds()
+            if since < _orders.LOOKUP_LAG:
+                time.sleep(_orders.LOOKUP_LAG - max(since, 0.0))
+                found = self.zedonk.find_sales_order(connector_ref(key))
+        return found
+
+    def _left_out_for(self, order: OrdreOrder, key: str) -> tuple[LeftOutLine, ...]:
+        assert self.context is not None
+        try:
+            mapped = map_order(
+                order,
+                import_key=key,
+                customer_id="",
+                skus=self.context.skus,
+                target=self.context.target,
+            )
+        except OrderMappingError:
+            return ()
+        return mapped.left_out

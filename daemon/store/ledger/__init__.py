@@ -1,0 +1,87 @@
+"""The exactly-once ledger of the order import: every statement on ``imports``,
+``customer_creations``, ``import_reports`` and ``import_lines`` (the schema is in history.py).
+
+One ``imports`` row per ORDRE order submission, keyed by ``id#submission``. Its ``state`` moves
+only through the methods below; the import commits the intent (``claim``) before it creates
+the Zedonk order, so a crash at any point leaves a row the next pass can finish without a
+second create.
+
+===================  ================  ========================  ===================================
+from                 to                method                    when
+===================  ================  ========================  ===================================
+(no row)             pending           ``add_new``               intake meets a new submission
+(no row)             skipped           ``add_new``               ... created before go-live
+(no row)             failed            ``add_unreadable``        ORDRE sent it unreadable
+pending, attempts 0  pending           ``refresh_unstarted``     edited before its import began
+failed, no copy      pending           ``revive_unreadable``     it reads now
+failed; pending,     skipped           ``supersede_earlier``     a later submission of the order
+attempts 0                                                       arrives
+pending, attempts 0  skipped           ``note_cancelled``        cancelled in ORDRE
+pending, sending     sending           ``claim``                 the intent, committed before the
+                                                                 create (attempts + 1)
+sending              pending           ``release``               claimed, never sent: the pass
+                                                                 stopped (attempts - 1)
+sending              created, partial  ``confirm``               Zedonk holds the order (made now or
+                                                                 found by lookup); partial: lines
+                                                                 left out
+sending              failed            ``fail``                  unmappable, or Zedonk refused it
+sending              needs_attention   ``hold_for_attention``    a person must decide: several
+                                                                 Zedonk orders carry it, the ledger
+                                                                 refused the Zedonk order, or the
+                                                                 copy cannot be read
+sending              sending           ``note_unknown_outcome``  the create's answer was lost: the
+                                                                 next pass looks it up
+sending              skipped           ``skip``                  cancelled, and the lookup found
+                                                                 nothing
+sending              pending           ``back_to_pending``       a remote refused before it
+                                                                 processed the create
+any but created,     pending (sending  ``reopen_for_retry``      ``orders retry``
+partial              stays sending)
+===================  ================  ========================  ===================================
+
+``note_cancelled`` also marks the copy of the submissions tried before as cancelled (they keep
+their state: the lookup decides). ``release``, ``back_to_pending``, ``claim``,
+``note_cancelled`` and ``supersede_earlier`` check the from-state themselves: on a row in
+another state they do nothing. The others trust their caller, which read the row in the same
+transaction (intake, retry) or holds its claim (one pass at a time holds the orders lock); a
+``confirm`` that would record a Zedonk order already recorded for another submission raises
+``sqlite3.IntegrityError`` (the UNIQUE constraint is the last guard against a doubled import).
+
+Besides ``state``: ``link_previous`` and ``mark_inactivated`` follow a re-submission's earlier
+Zedonk order; ``report`` records an edit or a cancellation once; ``customer_intent`` (no row →
+pending, committed before the create) and ``customer_created`` (→ created) make a new Zedonk
+customer exactly once; ``advance_cursor`` moves the listing cursor forward only.
+
+Methods taking ``conn`` write inside the caller's open ``transaction()``, so that what one
+commit holds today stays one commit: intake commits its rows, reports, the cursor and the owed
+notices together; a confirm commits the row, its left-out lines, its events and its owed notice
+together. The others are one transaction each.
+
+The methods live in three parts, by who calls them: ``intake`` (``IntakeTransitions``),
+``claims`` (``ImportTransitions``: the claim, the outcomes, customers, re-submissions, retry)
+and ``reports`` (``LedgerReports``: the read-only queries); ``Ledger`` is all three.
+"""
+
+from __future__ import annotations
+
+from daemon.store.ledger.base import ATTENTION, CURSOR_KEY, DONE_STATES, OPEN_STATES
+from daemon.store.ledger.claims import ImportTransitions
+from daemon.store.ledger.intake import IntakeTransitions
+from daemon.store.ledger.reports import LedgerReports, find_import, import_details, list_imports
+
+__all__ = [
+    "ATTENTION",
+    "CURSOR_KEY",
+    "DONE_STATES",
+    "OPEN_STATES",
+    "Ledger",
+    "find_import",
+    "import_details",
+    "list_imports",
+]
+
+
+class Ledger(IntakeTransitions, ImportTransitions, LedgerReports):
+    """The ledger in ``history``: every transition and query above. ``run_id``: the import pass
+    whose writes these are, recorded on the rows it adds, claims or confirms and on its events
+    (None for a reader)."""

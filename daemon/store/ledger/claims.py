@@ -1,0 +1,256 @@
+"""The ledger's transitions of the import: the claim (the intent), each outcome, a retry; the
+intent to create a customer; the link between a re-submission and the import before it."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import TYPE_CHECKING, Any
+
+from daemon.store.history import utcnow
+from daemon.store.ledger.base import OPEN_STATES, LedgerBase
+
+if TYPE_CHECKING:
+    from daemon.core.model import Customer, SalesOrder
+    from daemon.core.ordermap import LeftOutLine
+
+
+class ImportTransitions(LedgerBase):
+    """The rows the import claims, and how each ended."""
+
+    def open_keys(self) -> list[str]:
+        """The import keys of the ``pending`` and ``sending`` rows, oldest first."""
+        return [
+            r["import_key"]
+            for r in self.history.query(
+                "SELECT import_key FROM imports WHERE state IN ('pending', 'sending')"
+                " ORDER BY first_seen_at, import_key"
+            )
+        ]
+
+    def count_open(self) -> int:
+        return int(
+            self.history.query(
+                "SELECT COUNT(*) AS n FROM imports WHERE state IN ('pending', 'sending')"
+            )[0]["n"]
+        )
+
+    def claim(self, keys: list[str]) -> list[sqlite3.Row]:
+        """Commit the intent: the ``pending`` and ``sending`` rows among ``keys`` go to
+        ``sending`` (one more attempt) before any Zedonk write. Returns them as they were
+        before, in the order of ``keys``; a key in another state is left out."""
+        with self.history.transaction() as conn:
+            found = {
+                row["import_key"]: row
+                for row in conn.execute(
+                    f"SELECT * FROM imports WHERE import_key IN ({', '.join('?' * len(keys))})",
+                    keys,
+                )
+            }
+            rows = [
+                r for key in keys if (r := found.get(key)) is not None and r["state"] in OPEN_STATES
+            ]
+            now = utcnow()
+            conn.executemany(
+                "UPDATE imports SET state = 'sending', attempts = attempts + 1, updated_at = ?,"
+                " run_id = ? WHERE import_key = ?",
+                [(now, self.run_id, row["import_key"]) for row in rows],
+            )
+        return rows
+
+    def release(self, keys: list[str]) -> None:
+        """Claimed rows the pass never sent go back to ``pending``, their attempt undone."""
+        if keys:
+            with self.history.transaction() as conn:
+                conn.executemany(
+                    "UPDATE imports SET state = 'pending', attempts = attempts - 1"
+                    " WHERE import_key = ? AND state = 'sending'",
+                    [(key,) for key in keys],
+                )
+
+    def confirm(
+        self,
+        conn: sqlite3.Connection,
+        key: str,
+        created: SalesOrder,
+        *,
+        lines_total: int,
+        left_out: tuple[LeftOutLine, ...],
+    ) -> None:
+        """Zedonk holds import ``key`` as ``created``: ``partial`` when lines were left out
+        (recorded in ``import_lines``), else ``created``. Raises ``sqlite3.IntegrityError``
+        when that Zedonk order is recorded for another submission already."""
+        conn.execute(
+            "UPDATE imports SET state = ?, zedonk_order_id = ?, zedonk_order_number = ?,"
+            " customer_id = ?, lines_total = ?, lines_imported = ?, last_error = NULL,"
+            " updated_at = ?, run_id = ? WHERE import_key = ?",
+            (
+                "partial" if left_out else "created",
+                created.id,
+                created.number,
+                created.customer_id,
+                lines_total,
+                len(created.lines),
+                utcnow(),
+                self.run_id,
+                key,
+            ),
+        )
+        self.set_left_out(conn, key, left_out)
+
+    def set_left_out(
+        self, conn: sqlite3.Connection, key: str, left_out: tuple[LeftOutLine, ...]
+    ) -> None:
+        """The lines of import ``key`` that are not on its Zedonk order (replacing any)."""
+        conn.execute("DELETE FROM import_lines WHERE import_key = ?", (key,))
+        if not left_out:
+            return
+        conn.executemany(
+            "INSERT INTO import_lines (import_key, line_no, barcode, style, colour, size,"
+            " quantity, unit_price, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    key,
+                    x.line_no,
+                    x.barcode,
+                    x.style,
+                    x.colour,
+                    x.size,
+                    x.quantity,
+                    str(x.unit_price),
+                    x.reason,
+                )
+                for x in left_out
+            ],
+        )
+
+    def fail(
+        self,
+        conn: sqlite3.Connection,
+        key: str,
+        error: str,
+        left_out: tuple[LeftOutLine, ...] = (),
+    ) -> None:
+        """Import ``key`` is ``failed`` with ``error`` (and the lines that could not be mapped);
+        ``orders retry`` imports it again once the data is fixed."""
+        conn.execute(
+            "UPDATE imports SET state = 'failed', last_error = ?, updated_at = ?"
+            " WHERE import_key = ?",
+            (error, utcnow(), key),
+        )
+        self.set_left_out(conn, key, left_out)
+
+    def hold_for_attention(self, conn: sqlite3.Connection, key: str, error: str) -> None:
+        """Import ``key`` waits for a person (``needs_attention``): no pass touches it."""
+        conn.execute(
+            "UPDATE imports SET state = 'needs_attention', last_error = ?, updated_at = ?"
+            " WHERE import_key = ?",
+            (error, utcnow(), key),
+        )
+
+    def note_unknown_outcome(self, conn: sqlite3.Connection, key: str, error: str) -> None:
+        """The create's outcome is unknown: the row stays ``sending``; the next pass looks."""
+        conn.execute(
+            "UPDATE imports SET last_error = ?, updated_at = ? WHERE import_key = ?",
+            (error, utcnow(), key),
+        )
+
+    def skip(self, key: str, reason: str) -> None:
+        """Import ``key`` is ``skipped`` for ``reason``: it is never created."""
+        with self.history.transaction() as conn:
+            conn.execute(
+                "UPDATE imports SET state = 'skipped', updated_at = ?, last_error = ?"
+                " WHERE import_key = ?",
+                (utcnow(), reason, key),
+            )
+
+    def back_to_pending(self, key: str, error: str) -> None:
+        """A ``sending`` row whose create was refused before Zedonk processed it (or could not
+        be sent) waits for the next pass as ``pending``; it keeps its attempt, so the next
+        pass looks before it creates."""
+        with self.history.transaction() as conn:
+            conn.execute(
+                "UPDATE imports SET state = 'pending', last_error = ?, updated_at = ?"
+                " WHERE import_key = ? AND state = 'sending'",
+                (error, utcnow(), key),
+            )
+
+    # ------------------------------------------------------------------ customers
+
+    def customer_intent(self, name_key: str, wanted: Customer, key: str) -> bool:
+        """Commit the intent to create ``wanted`` (first needed by import ``key``), keyed by
+        its ``name_key``. True when it was intended before: the customer may exist already,
+        so it is looked up before it is created."""
+        now = utcnow()
+        with self.history.transaction() as conn:
+            row = conn.execute(
+                "SELECT * FROM customer_creations WHERE name_key = ?", (name_key,)
+            ).fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO customer_creations (name_key, name, account_code, state,"
+                    " import_key, attempts, created_at, updated_at)"
+                    " VALUES (?, ?, ?, 'pending', ?, 1, ?, ?)",
+                    (name_key, wanted.name, wanted.account_code, key, now, now),
+                )
+            else:
+                conn.execute(
+                    "UPDATE customer_creations SET attempts = attempts + 1, updated_at = ?"
+                    " WHERE name_key = ?",
+                    (now, name_key),
+                )
+        return row is not None
+
+    def customer_created(self, conn: sqlite3.Connection, name_key: str, customer_id: str) -> None:
+        """The customer intended under ``name_key`` exists in Zedonk as ``customer_id``."""
+        conn.execute(
+            "UPDATE customer_creations SET state = 'created', customer_id = ?, updated_at = ?"
+            " WHERE name_key = ?",
+            (customer_id, utcnow(), name_key),
+        )
+
+    # ------------------------------------------------------------------ re-submissions
+
+    def resubmissions(self) -> list[dict[str, Any]]:
+        """Imported re-submissions not linked to the import before them yet, or whose earlier
+        Zedonk order is not inactivated yet."""
+        return self.history.query(
+            "SELECT * FROM imports WHERE state IN ('created', 'partial') AND submission > 1"
+            " AND (previous_import_key IS NULL OR previous_inactivated = 0)"
+        )
+
+    def previous_import(self, ordre_id: str, submission: int) -> dict[str, Any] | None:
+        """The latest imported submission of ``ordre_id`` before ``submission``."""
+        rows = self.history.query(
+            "SELECT * FROM imports WHERE ordre_id = ? AND submission < ?"
+            " AND state IN ('created', 'partial') ORDER BY submission DESC LIMIT 1",
+            (ordre_id, submission),
+        )
+        return rows[0] if rows else None
+
+    def link_previous(self, conn: sqlite3.Connection, key: str, previous_key: str) -> None:
+        conn.execute(
+            "UPDATE imports SET previous_import_key = ? WHERE import_key = ?",
+            (previous_key, key),
+        )
+
+    def mark_inactivated(self, conn: sqlite3.Connection, key: str) -> None:
+        """Nothing is left to inactivate for re-submission ``key``."""
+        conn.execute("UPDATE imports SET previous_inactivated = 1 WHERE import_key = ?", (key,))
+
+    # ------------------------------------------------------------------ retry
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        rows = self.history.query("SELECT * FROM imports WHERE import_key = ?", (key,))
+        return rows[0] if rows else None
+
+    def reopen_for_retry(
+        self, conn: sqlite3.Connection, key: str, payload: str, fingerprint: str
+    ) -> None:
+        """Import ``key`` again from this copy: ``pending``, or still ``sending`` (a create may
+        have reached Zedonk, so it is looked up first)."""
+        conn.execute(
+            "UPDATE imports SET state = CASE state WHEN 'sending' THEN 'sending'"
+            " ELSE 'pending' END, payload = ?, payload_sha256 = ?, updated_at = ?"
+            " WHERE import_key = ?",
+            (payload, fingerprint, utcnow(), key),
+        )
