@@ -18,6 +18,7 @@ from daemon.cli.root import (
     repository_root,
 )
 from daemon.core.findings import Finding
+from daemon.core.guards import check_deletes, refuse_if_stale
 from daemon.core.plan import Action, Plan
 from daemon.core.planfmt import SHOWN_IN_PLAN, plan_json, render_markdown, render_text
 from daemon.errors import ExitCode, ZedonkOrdreError
@@ -25,14 +26,12 @@ from daemon.reconcile import (
     ApplyReport,
     PlanResult,
     apply_plan,
-    check_deletes,
     close_interrupted_runs,
     finish_apply_run,
     gather_ordre,
     load_plan,
     load_tree,
     plan_only,
-    refuse_if_stale,
     save_plan,
 )
 from daemon.remotes import open_clients

@@ -24,6 +24,7 @@ from typing import Any
 from daemon.clients.ordre import BATCH_MAX, OrdreClient
 from daemon.clients.zedonk import ZedonkClient
 from daemon.core.findings import Finding, sort_findings
+from daemon.core.guards import DeletesRefused, check_deletes
 from daemon.core.model import (
     Address,
     Listing,
@@ -46,9 +47,7 @@ from daemon.core.resolve import Desired, Structure, ZedonkSnapshot, resolve, res
 from daemon.errors import (
     AuthError,
     ConfigError,
-    ExitCode,
     RemoteError,
-    StalePlan,
     TransientError,
     ZedonkOrdreError,
 )
@@ -57,7 +56,7 @@ from daemon.remotes import open_clients
 from daemon.store.history import History
 from daemon.tree.catalogue import CatalogueSpec, CleanFiles
 from daemon.tree.gitinfo import catalogue_commit
-from daemon.tree.settings import CatalogueSettings, Settings
+from daemon.tree.settings import Settings
 from daemon.tree.validation import validate_tree
 
 log = logging.getLogger(__name__)
@@ -66,12 +65,6 @@ log = logging.getLogger(__name__)
 MAX_TRANSIENT_IN_A_ROW = 3
 
 Progress = Callable[[int, int, Action, str], None]  # (done, total, action, status)
-
-
-class DeletesRefused(ZedonkOrdreError):
-    """The plan deletes more than the delete guard allows."""
-
-    exit_code = ExitCode.ERROR
 
 
 class PlanFileError(ZedonkOrdreError):
@@ -195,23 +188,6 @@ def plan_structure(
     return PlanResult(plan, tuple(findings), commit, ordre_state, structure)
 
 
-def check_deletes(plan: Plan, guard: CatalogueSettings, *, allow_deletes: bool) -> None:
-    """Refuse a plan whose deletes exceed the guard, unless ``allow_deletes``."""
-    count = len(plan.deletes)
-    if count == 0 or allow_deletes:
-        return
-    share = count / max(plan.tracked, 1)
-    if count > guard.delete_threshold_count or share > guard.delete_threshold_share:
-        raise DeletesRefused(
-            f"the plan deletes {count} object{'s' if count != 1 else ''} from ORDRE "
-            f"({share:.0%} of {plan.tracked}), over the delete guard "
-            f"({guard.delete_threshold_count} objects or "
-            f"{guard.delete_threshold_share:.0%})",
-            hint="review the plan; if the deletes are intended, apply with --allow-deletes "
-            "(or raise catalogue.delete_threshold in connector.yaml)",
-        )
-
-
 # --------------------------------------------------------------------------- plan files
 
 
@@ -278,64 +254,6 @@ def load_plan(path: Path) -> SavedPlan:
     return SavedPlan(
         actions, str(document.get("created_at")), document.get("git_commit"), document["checksum"]
     )
-
-
-def check_stale(actions: Sequence[Action], ordre: OrdreSnapshot) -> list[str]:
-    """What changed on ORDRE since the plan, object by object; empty when nothing did."""
-    collections = {c.id: c for c in ordre.collections}
-    by_name = {c.name.casefold(): c for c in ordre.collections}
-    looks = {x.id: x for x in ordre.looks}
-    listings = {x.key: x for x in ordre.listings}
-    customers = {c.account_code: c for c in ordre.customers}
-    changed: list[str] = []
-    for action in actions:
-        current: Any
-        if action.kind == "listing":
-            current = listings.get(action.key)
-        elif action.kind == "customer":
-            current = customers.get(action.key)
-        elif action.kind == "collection":
-            current = (
-                collections.get(action.remote_id)
-                if action.remote_id
-                else by_name.get(action.key.casefold())
-            )
-        else:
-            current = looks.get(action.remote_id) if action.remote_id else None
-            if not action.remote_id and action.body:
-                home = by_name.get(action.collection.casefold())
-                name = action.body.get("name")
-                current = next(
-                    (
-                        x
-                        for x in ordre.looks
-                        if home and x.collection_id == home.id and x.name == name
-                    ),
-                    None,
-                )
-        what = f"{action.kind} {action.key}"
-        if action.op == "create":
-            if current is not None:
-                changed.append(f"{what} was created on ORDRE after the plan was made")
-        elif current is None:
-            changed.append(f"{what} was deleted on ORDRE after the plan was made")
-        elif current.version != action.remote_version:
-            changed.append(
-                f"{what} changed on ORDRE after the plan was made "
-                f"(version {action.remote_version} then, {current.version} now)"
-            )
-    return sorted(set(changed))
-
-
-def refuse_if_stale(actions: Sequence[Action], ordre: OrdreSnapshot) -> None:
-    changed = check_stale(actions, ordre)
-    if changed:
-        raise StalePlan(
-            f"the saved plan no longer matches ORDRE; {len(changed)} object"
-            f"{'s' if len(changed) != 1 else ''} changed since it was made:\n  "
-            + "\n  ".join(changed),
-            hint="make a new plan with `zedonk-ordre plan --out FILE`, review it, apply that",
-        )
 
 
 # --------------------------------------------------------------------------- applying
