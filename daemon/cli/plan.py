@@ -28,12 +28,12 @@ from daemon.reconcile import (
     apply_plan,
     close_interrupted_runs,
     finish_apply_run,
-    gather_ordre,
     load_plan,
     load_tree,
     plan_only,
     save_plan,
 )
+from daemon.reconcile.gather import gather_ordre
 from daemon.remotes import open_clients
 from daemon.store.history import History
 from daemon.store.lock import StateLock

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -43,7 +42,7 @@ from daemon.core.plan import (
     make_plan,
 )
 from daemon.core.planfmt import plan_json
-from daemon.core.resolve import Desired, Structure, ZedonkSnapshot, resolve, resolve_structure
+from daemon.core.resolve import Desired, Structure, resolve, resolve_structure
 from daemon.errors import (
     AuthError,
     ConfigError,
@@ -52,6 +51,7 @@ from daemon.errors import (
     ZedonkOrdreError,
 )
 from daemon.gcpause import cyclic_gc_paused
+from daemon.reconcile.gather import gather
 from daemon.remotes import open_clients
 from daemon.store.history import History
 from daemon.tree.catalogue import CatalogueSpec, CleanFiles
@@ -69,34 +69,6 @@ Progress = Callable[[int, int, Action, str], None]  # (done, total, action, stat
 
 class PlanFileError(ZedonkOrdreError):
     """A saved plan cannot be read, or its checksum does not match its content."""
-
-
-# --------------------------------------------------------------------------- gathering
-
-
-def gather_zedonk(client: ZedonkClient) -> ZedonkSnapshot:
-    return ZedonkSnapshot(
-        products=tuple(client.products()),
-        seasons=tuple(client.seasons()),
-        customers=tuple(client.customers()),
-    )
-
-
-def gather(zedonk: ZedonkClient, ordre: OrdreClient) -> tuple[ZedonkSnapshot, OrdreSnapshot]:
-    """Read both remotes side by side, each over its own connections."""
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="gather") as pool:
-        from_zedonk = pool.submit(gather_zedonk, zedonk)
-        from_ordre = pool.submit(gather_ordre, ordre)
-        return from_zedonk.result(), from_ordre.result()
-
-
-def gather_ordre(client: OrdreClient) -> OrdreSnapshot:
-    return OrdreSnapshot(
-        collections=tuple(client.collections()),
-        looks=tuple(client.looks()),
-        listings=tuple(client.listings()),
-        customers=tuple(client.customers()),
-    )
 
 
 # --------------------------------------------------------------------------- planning
