@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from daemon.clients.ordre import BATCH_MAX, OrdreClient
-from daemon.clients.zedonk import ZedonkClient
-from daemon.core.findings import Finding, sort_findings
+from daemon.core.findings import Finding
 from daemon.core.guards import DeletesRefused, check_deletes
 from daemon.core.model import (
     Address,
@@ -33,16 +32,8 @@ from daemon.core.model import (
     OrdreCustomer,
     OrdreLook,
 )
-from daemon.core.plan import (
-    PLAN_FORMAT_VERSION,
-    Action,
-    OrdreSnapshot,
-    Plan,
-    checksum,
-    make_plan,
-)
+from daemon.core.plan import PLAN_FORMAT_VERSION, Action, checksum
 from daemon.core.planfmt import plan_json
-from daemon.core.resolve import Desired, Structure, resolve, resolve_structure
 from daemon.errors import (
     AuthError,
     ConfigError,
@@ -50,14 +41,34 @@ from daemon.errors import (
     TransientError,
     ZedonkOrdreError,
 )
-from daemon.gcpause import cyclic_gc_paused
-from daemon.reconcile.gather import gather
+from daemon.reconcile.planning import Converged, PlanResult, load_tree, plan_only, plan_structure
 from daemon.remotes import open_clients
 from daemon.store.history import History
-from daemon.tree.catalogue import CatalogueSpec, CleanFiles
+from daemon.tree.catalogue import CleanFiles
 from daemon.tree.gitinfo import catalogue_commit
 from daemon.tree.settings import Settings
 from daemon.tree.validation import validate_tree
+
+__all__ = [
+    "ApplyReport",
+    "Converged",
+    "Outcome",
+    "PlanFileError",
+    "PlanResult",
+    "Progress",
+    "ReconcileResult",
+    "SavedPlan",
+    "apply_plan",
+    "close_interrupted_runs",
+    "finish_apply_run",
+    "load_plan",
+    "load_tree",
+    "plan_document",
+    "plan_only",
+    "plan_structure",
+    "reconcile",
+    "save_plan",
+]
 
 log = logging.getLogger(__name__)
 
@@ -69,95 +80,6 @@ Progress = Callable[[int, int, Action, str], None]  # (done, total, action, stat
 
 class PlanFileError(ZedonkOrdreError):
     """A saved plan cannot be read, or its checksum does not match its content."""
-
-
-# --------------------------------------------------------------------------- planning
-
-
-@dataclass(frozen=True)
-class PlanResult:
-    plan: Plan
-    findings: tuple[Finding, ...]  # validation and resolve findings (no errors)
-    git_commit: str | None
-    ordre: OrdreSnapshot
-    structure: Structure | None = None  # what the catalogue's entries resolved to
-
-
-@dataclass(frozen=True)
-class Converged:
-    """What a pass that left ORDRE matching the catalogue knows, for the daemon's next pass.
-
-    Reused only with the same settings; it stands for Zedonk as that pass read it, which the
-    daemon's timer pass reads afresh."""
-
-    settings: Settings
-    structure: Structure
-    clean_files: frozenset[str] = frozenset()  # see CleanFiles
-
-
-def load_tree(root: Path) -> tuple[Settings, CatalogueSpec, tuple[Finding, ...]]:
-    """Settings and catalogue of ``root``; raises ConfigError with every error."""
-    report = validate_tree(root)
-    report.raise_if_invalid()
-    assert report.settings is not None and report.catalogue is not None
-    return report.settings, report.catalogue, report.findings
-
-
-def plan_only(
-    settings: Settings,
-    catalogue: CatalogueSpec,
-    zedonk: ZedonkClient,
-    ordre: OrdreClient,
-    *,
-    strict: bool = False,
-    findings: Sequence[Finding] = (),
-) -> PlanResult:
-    """Read both remotes, resolve and plan. Raises ConfigError when the catalogue does not
-    resolve against Zedonk (unknown products, a product in two looks, ...)."""
-    with cyclic_gc_paused():
-        zedonk_state, ordre_state = gather(zedonk, ordre)
-        resolution = resolve(catalogue, zedonk_state, settings.price_seasons, strict=strict)
-        every = sort_findings([*findings, *resolution.findings])
-        errors = [f for f in every if f.is_error]
-        if errors:
-            raise ConfigError(
-                f"the catalogue does not match Zedonk ({len(errors)} error"
-                f"{'s' if len(errors) != 1 else ''})",
-                list(errors),
-                hint="fix the entries above in catalogue/ (or the products in Zedonk)",
-            )
-        plan = make_plan(
-            resolution.desired, ordre_state, prune=settings.catalogue.prune, findings=every
-        )
-    commit = catalogue_commit(settings.root)
-    return PlanResult(plan, every, commit, ordre_state, resolution.structure)
-
-
-def plan_structure(
-    settings: Settings,
-    catalogue: CatalogueSpec,
-    structure: Structure,
-    ordre: OrdreClient,
-    *,
-    findings: Sequence[Finding] = (),
-) -> PlanResult | None:
-    """A plan of collections and looks alone, for an edit that only renames, reorders or moves
-    catalogue entries: it reads ORDRE's collections and looks, not Zedonk or the listings.
-
-    None when the edit is more than that (see ``resolve_structure``), or when the plan would
-    delete something: then only a full plan can tell, and guard, what goes.
-    """
-    collections = resolve_structure(catalogue, structure)
-    if collections is None:
-        return None
-    ordre_state = OrdreSnapshot(collections=tuple(ordre.collections()), looks=tuple(ordre.looks()))
-    # No listings on either side: the same products are exported as in the last full pass.
-    desired = Desired(collections=collections, listings=(), customers=())
-    plan = make_plan(desired, ordre_state, prune=settings.catalogue.prune, findings=findings)
-    if any(action.op == "delete" for action in plan.actions):
-        return None
-    commit = catalogue_commit(settings.root)
-    return PlanResult(plan, tuple(findings), commit, ordre_state, structure)
 
 
 # --------------------------------------------------------------------------- plan files
