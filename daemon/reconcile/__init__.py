@@ -53,28 +53,12 @@ log = logging.getLogger(__name__)
 
 
 def close_interrupted_runs(history: History) -> int:
-    """Mark apply and reconcile runs left "running" by a process that died as interrupted.
-
-    Call it holding the state lock: no other apply can be running then. Their unfinished
-    actions may or may not have reached ORDRE; the next plan reads ORDRE again, so it
-    converges either way. Returns how many runs were closed.
-    """
-    stuck = history.query(
-        "SELECT id FROM runs WHERE result = 'running' AND kind IN ('apply', 'reconcile')"
-    )
-    for row in stuck:
-        with history.transaction() as conn:
-            conn.execute(
-                "UPDATE actions SET status = 'failed', error = ? WHERE run_id = ?"
-                " AND status = 'pending'",
-                (
-                    "interrupted: the outcome is unknown; the next apply reads ORDRE again",
-                    row["id"],
-                ),
-            )
-        history.finish_run(row["id"], "interrupted", error="the process ended before the run did")
-        log.warning("run %s was interrupted; its unfinished actions are marked failed", row["id"])
-    return len(stuck)
+    """Close the runs a process that died left "running" (``History.close_interrupted_runs``);
+    returns how many. Call it holding the state lock."""
+    closed = history.close_interrupted_runs()
+    for run_id in closed:
+        log.warning("run %s was interrupted; its unfinished actions are marked failed", run_id)
+    return len(closed)
 
 
 # --------------------------------------------------------------------------- the daemon's pass
