@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from daemon.store.history import History, migrations
+from daemon.store.history import History
+from daemon.store.migrations import migrations
 
 
 def test_open_creates_a_private_file_with_wal_and_migrations(tmp_path: Path) -> None:

@@ -1,0 +1,180 @@
+"""The history's schema: one sqlite-utils migration per change, applied in order.
+
+Add a new migration function at the end of the list; never edit one that has shipped (its
+name is recorded in ``_sqlite_migrations`` of every history file it was applied to).
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("zedonk-ordre")
+
+
+def _run_script(db: sqlite_utils.Database, script: str) -> None:
+    # Not executescript(): it commits first, which would break the migration's transaction.
+    for statement in script.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        -- One row per plan, apply, reconcile or import pass.
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,             -- plan | apply | reconcile | import | validate
+            trigger TEXT NOT NULL,          -- cli | watch | timer | retry | startup | demo
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            result TEXT NOT NULL DEFAULT 'running',
+                -- running | ok | no-changes | partial | failed | invalid | interrupted
+            summary TEXT,                   -- JSON counts
+            git_commit TEXT,                -- the catalogue's commit, when it lives in git
+            error TEXT,
+            pid INTEGER
+        );
+        CREATE INDEX runs_started ON runs(started_at);
+        CREATE INDEX runs_kind ON runs(kind, started_at);
+
+        -- One row per plan action that apply carried out (or tried to).
+        CREATE TABLE actions (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER NOT NULL REFERENCES runs(id),
+            seq INTEGER NOT NULL,
+            op TEXT NOT NULL,               -- create | update | delete | move
+            object_type TEXT NOT NULL,      -- collection | look | membership | listing | customer
+            object_key TEXT NOT NULL,
+            intent TEXT NOT NULL,           -- one line, for people
+            before TEXT,                    -- JSON
+            after TEXT,                     -- JSON
+            remote_version TEXT,            -- the ORDRE version the action was computed from
+            remote_id TEXT,
+            status TEXT NOT NULL DEFAULT 'pending',  -- pending | ok | failed | skipped
+            error TEXT,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            UNIQUE (run_id, seq)
+        );
+        CREATE INDEX actions_object ON actions(object_type, object_key);
+
+        -- Errors, warnings and notable events, from any room.
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER REFERENCES runs(id),
+            at TEXT NOT NULL,
+            level TEXT NOT NULL,            -- info | warning | error
+            code TEXT NOT NULL,             -- stable, e.g. line-unmatched, catalogue-invalid
+            subject TEXT,                   -- what it is about, e.g. an import key
+            message TEXT NOT NULL,
+            details TEXT                    -- JSON
+        );
+        CREATE INDEX events_at ON events(at);
+        CREATE INDEX events_subject ON events(subject);
+
+        -- The exactly-once ledger: one row per ORDRE order submission.
+        CREATE TABLE imports (
+            import_key TEXT PRIMARY KEY,    -- ORDRE order id + '#' + submission number
+            ordre_id TEXT NOT NULL,
+            ordre_number TEXT NOT NULL,
+            submission INTEGER NOT NULL,
+            connector_ref TEXT NOT NULL UNIQUE,  -- carried into the Zedonk order
+            state TEXT NOT NULL CHECK (state IN (
+                'pending', 'sending', 'created', 'partial', 'failed', 'needs_attention',
+                'skipped')),
+            po_number TEXT,
+            retailer_name TEXT,
+            customer_id TEXT,
+            zedonk_order_id TEXT UNIQUE,
+            zedonk_order_number TEXT,
+            previous_import_key TEXT REFERENCES imports(import_key),
+            previous_inactivated INTEGER NOT NULL DEFAULT 0,
+            payload TEXT,                   -- the ORDRE order as received (JSON)
+            payload_sha256 TEXT,
+            lines_total INTEGER,
+            lines_imported INTEGER,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            first_seen_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            run_id INTEGER REFERENCES runs(id),
+            UNIQUE (ordre_id, submission)
+        );
+        CREATE INDEX imports_state ON imports(state);
+        CREATE INDEX imports_ordre ON imports(ordre_id);
+
+        -- Order lines that were left out of a Zedonk order, with the reason.
+        CREATE TABLE import_lines (
+            id INTEGER PRIMARY KEY,
+            import_key TEXT NOT NULL REFERENCES imports(import_key),
+            line_no INTEGER NOT NULL,
+            barcode TEXT,
+            style TEXT,
+            colour TEXT,
+            size TEXT,
+            quantity INTEGER,
+            unit_price TEXT,
+            reason TEXT NOT NULL,
+            UNIQUE (import_key, line_no)
+        );
+
+        -- Small durable settings: poll cursor, pause, last good catalogue, and the like.
+        CREATE TABLE state (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,            -- JSON
+            updated_at TEXT NOT NULL
+        );
+        """,
+    )
+
+
+@migrations()
+def m002_orders_notifications(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        -- New Zedonk customers the order import is creating: the intent is committed before
+        -- the create call, so a crash in between is resolved by a lookup, never a second create.
+        CREATE TABLE customer_creations (
+            name_key TEXT PRIMARY KEY,      -- the retailer name, trimmed and case-folded
+            name TEXT NOT NULL,
+            account_code TEXT,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'created')),
+            customer_id TEXT,
+            import_key TEXT,                -- the import that needed it first
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+
+        -- Edits and cancellations of imported orders, each reported once.
+        CREATE TABLE import_reports (
+            import_key TEXT NOT NULL REFERENCES imports(import_key),
+            kind TEXT NOT NULL,             -- edited | cancelled
+            fingerprint TEXT NOT NULL,      -- the edited content's hash ('' for a cancellation)
+            at TEXT NOT NULL,
+            message TEXT NOT NULL,
+            PRIMARY KEY (import_key, kind, fingerprint)
+        );
+
+        -- One row per problem key: notified once while open, a recovery notice when it clears.
+        CREATE TABLE notifications (
+            key TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            details TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('open', 'resolved')),
+            opened_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            seen_count INTEGER NOT NULL DEFAULT 1,
+            email_sent_at TEXT,             -- the problem notice, per channel
+            webhook_sent_at TEXT,
+            resolved_at TEXT,
+            recovery_sent_at TEXT
+        );
+        CREATE INDEX notifications_state ON notifications(state);
+        """,
+    )
