@@ -334,6 +334,26 @@ def test_apply_without_yes_and_without_a_terminal_refuses(brand: Brand) -> None:
     assert "--yes" in refused.output
 
 
+def test_an_apply_with_nothing_to_do_records_it_and_an_empty_saved_plan_writes_nothing(
+    brand: Brand, tmp_path: Path
+) -> None:
+    brand.reconcile()
+    fresh = brand.cli("apply", "--format", "json")  # nothing to confirm
+    assert fresh.exit_code == 0, fresh.output
+    report = json.loads(fresh.stdout)
+    assert (report["result"], report["actions"]) == ("no-changes", [])
+    plan_file = tmp_path / "plan.json"
+    assert brand.cli("plan", "--out", str(plan_file)).exit_code == 0
+    before = writes(brand.sandbox)
+    saved = brand.cli("apply", str(plan_file))
+    assert saved.exit_code == 0, saved.output
+    assert "No changes: the saved plan is empty." in saved.output
+    assert writes(brand.sandbox) == before
+    with History.open(brand.state_dir) as history:
+        runs = [(r["id"], r["kind"], r["result"]) for r in history.runs()]
+    assert runs[:2] == [(report["run_id"], "apply", "no-changes"), (runs[1][0], "reconcile", "ok")]
+
+
 # --------------------------------------------------------------------------- plan command
 
 

@@ -1,31 +1,52 @@
-"""The acting side: gather both remotes, plan, and carry the plan out on ORDRE with a journal.
+"""The catalogue side, acting: make ORDRE match the catalogue, and journal every write.
 
-- ``plan_only`` reads Zedonk and ORDRE, resolves the catalogue and plans (no writes).
-- ``apply_plan`` carries out actions in order. Each action's intent is journalled in the
-  history before its call and its result after; a failure does not stop independent actions,
-  and actions that depend on a failed one are skipped. Listings go in batches.
-- ``reconcile`` is the whole pass the daemon runs; it never raises for expected failures.
-- Saved plans (``plan --out FILE``) carry a checksum and, per action, the ORDRE version it was
-  computed from; ``check_stale`` refuses a plan whose objects changed since.
+Its rooms: ``gather`` reads both remotes, ``planning`` validates the tree and plans,
+``planfile`` saves and loads plans, ``applier`` carries a plan out. This module assembles
+them into the apply sequence, once, for every entry point:
+
+    lock -> history -> plan -> guard -> run -> apply -> finish
+
+- ``apply_fresh`` (``zedonk-ordre apply``): plan now, show it, guard, confirm, apply;
+- ``apply_saved`` (``zedonk-ordre apply FILE``): a saved plan, checked against ORDRE as it is
+  now, guarded and applied exactly;
+- ``reconcile``: the daemon's pass, whose caller holds the lock. It opens its run first, so
+  that an invalid tree or an unreachable remote is recorded too, and never raises for
+  expected failures.
+
+``guard_and_apply`` is the tail all three share: the delete guard, the confirmation, the run
+and the writes.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 
+from daemon.clients.ordre import OrdreClient
 from daemon.core.findings import Finding
-from daemon.core.guards import DeletesRefused, check_deletes
+from daemon.core.guards import DeletesRefused, check_deletes, refuse_if_stale
+from daemon.core.plan import Plan
 from daemon.errors import ConfigError, RemoteError, ZedonkOrdreError
 from daemon.reconcile.applier import ApplyReport, Outcome, Progress, apply_plan, finish_apply_run
+from daemon.reconcile.gather import gather_ordre
 from daemon.reconcile.planfile import PlanFileError, SavedPlan, load_plan, plan_document, save_plan
-from daemon.reconcile.planning import Converged, PlanResult, load_tree, plan_only, plan_structure
+from daemon.reconcile.planning import (
+    Converged,
+    PlanResult,
+    load_tree,
+    plan_only,
+    plan_structure,
+    plan_tree,
+)
 from daemon.remotes import open_clients
 from daemon.store.history import History
-from daemon.tree.catalogue import CleanFiles
+from daemon.store.lock import StateLock
+from daemon.tree.catalogue import CatalogueSpec, CleanFiles
 from daemon.tree.gitinfo import catalogue_commit
-from daemon.tree.settings import Settings
+from daemon.tree.settings import Settings, load_settings
 from daemon.tree.validation import validate_tree
 
 __all__ = [
@@ -37,19 +58,26 @@ __all__ = [
     "Progress",
     "ReconcileResult",
     "SavedPlan",
+    "apply_fresh",
     "apply_plan",
+    "apply_saved",
     "close_interrupted_runs",
     "finish_apply_run",
+    "guard_and_apply",
     "load_plan",
     "load_tree",
+    "open_run",
     "plan_document",
     "plan_only",
     "plan_structure",
+    "plan_tree",
     "reconcile",
     "save_plan",
 ]
 
 log = logging.getLogger(__name__)
+
+Confirm = Callable[[Plan], bool]  # asked after the guard, before the run: False applies nothing
 
 
 def close_interrupted_runs(history: History) -> int:
@@ -59,6 +87,122 @@ def close_interrupted_runs(history: History) -> int:
     for run_id in closed:
         log.warning("run %s was interrupted; its unfinished actions are marked failed", run_id)
     return len(closed)
+
+
+def open_run(history: History, kind: str, trigger: str, git_commit: str | None) -> int:
+    """Start a run of ``kind`` in the history, first closing any a dead process left open.
+    Call it holding the state lock; returns the run's id."""
+    close_interrupted_runs(history)
+    return history.start_run(kind, trigger, git_commit=git_commit)
+
+
+# --------------------------------------------------------------------------- the apply sequence
+
+
+def guard_and_apply(
+    plan: Plan,
+    ordre: OrdreClient,
+    history: History,
+    settings: Settings,
+    *,
+    allow_deletes: bool,
+    run: Callable[[], int],
+    confirm: Confirm | None = None,
+    progress: Progress | None = None,
+) -> ApplyReport | None:
+    """The sequence's tail: the delete guard, the confirmation, the run, the writes.
+
+    ``run`` opens the history run (or returns the one the caller opened) once the plan passed
+    the guard and ``confirm``; the writes are journalled in it. Returns the report, or None
+    when ``confirm`` said no. Raises DeletesRefused; never raises for a failed write.
+    """
+    check_deletes(plan, settings.catalogue, allow_deletes=allow_deletes)
+    if confirm is not None and not confirm(plan):
+        return None
+    return apply_plan(ordre, history, run(), plan.actions, progress=progress)
+
+
+@contextmanager
+def _holding_state(settings: Settings) -> Iterator[History]:
+    """The state directory's lock, and its history, for an apply from the command line."""
+    with StateLock(settings.state_dir, "apply"), History.open(settings.state_dir) as history:
+        yield history
+
+
+def apply_fresh(
+    root: Path,
+    *,
+    strict: bool = False,
+    allow_deletes: bool = False,
+    show: Callable[[PlanResult], None],
+    confirm: Confirm,
+    progress: Progress | None = None,
+) -> ApplyReport | None:
+    """Plan the tree at ``root`` against both remotes, ``show`` the plan, guard it, ask
+    ``confirm`` and apply it, holding the state lock.
+
+    A plan without changes is recorded as a "no-changes" run (the report has no outcomes).
+    Returns None when ``confirm`` said no. Raises ConfigError (an invalid tree, a catalogue
+    that does not resolve, a token that is not set), LockHeld, DeletesRefused and the
+    remotes' errors while planning; a failed write is in the report instead.
+    """
+    settings, catalogue, findings = load_tree(root)
+    with _holding_state(settings) as history, open_clients(settings) as (zedonk, ordre):
+        result = plan_only(settings, catalogue, zedonk, ordre, strict=strict, findings=findings)
+        show(result)
+        if not result.plan.has_changes:
+            run_id = history.start_run("apply", "cli", git_commit=result.git_commit)
+            history.finish_run(run_id, "no-changes", summary=result.plan.counts())
+            return ApplyReport(run_id, ())
+        report = guard_and_apply(
+            result.plan,
+            ordre,
+            history,
+            settings,
+            allow_deletes=allow_deletes,
+            run=lambda: open_run(history, "apply", "cli", catalogue_commit(settings.root)),
+            confirm=confirm,
+            progress=progress,
+        )
+        if report is not None:
+            finish_apply_run(history, report)
+        return report
+
+
+def apply_saved(
+    root: Path,
+    plan_file: Path,
+    *,
+    allow_deletes: bool = False,
+    progress: Progress | None = None,
+) -> ApplyReport | None:
+    """Apply the plan saved in ``plan_file`` exactly, holding the state lock, once ORDRE is
+    read again and every object the plan touches is as it was when planned.
+
+    Returns None when the saved plan is empty. Raises PlanFileError, StalePlan, LockHeld,
+    DeletesRefused, ConfigError and the remotes' errors; a failed write is in the report.
+    """
+    settings = load_settings(root)
+    with _holding_state(settings) as history:
+        saved = load_plan(plan_file)
+        with open_clients(settings) as (_, ordre):
+            snapshot = gather_ordre(ordre)
+            refuse_if_stale(saved.actions, snapshot)
+            plan = Plan(saved.actions, tracked=snapshot.tracked)
+            if not plan.has_changes:
+                return None
+            report = guard_and_apply(
+                plan,
+                ordre,
+                history,
+                settings,
+                allow_deletes=allow_deletes,
+                run=lambda: open_run(history, "apply", "cli", saved.git_commit),
+                progress=progress,
+            )
+            assert report is not None  # no confirmation asked
+            finish_apply_run(history, report)
+    return report
 
 
 # --------------------------------------------------------------------------- the daemon's pass
@@ -71,14 +215,6 @@ class ReconcileResult:
     counts: dict[str, int]  # e.g. {"create": 3, "update": 1, "delete": 0, "failed": 0}
     message: str  # one line for logs and notifications
     converged: Converged | None = None  # set when ORDRE now matches the catalogue
-
-
-def _first_line(findings: Sequence[Finding]) -> str:
-    first = findings[0] if findings else None
-    if first is None:
-        return ""
-    where = f"{first.where}: " if first.file else ""
-    return f"{where}{first.message}"
 
 
 def reconcile(
@@ -98,93 +234,144 @@ def reconcile(
     The caller holds the state lock. Expected failures (an invalid tree, an unreachable
     remote, refused writes, the delete guard) come back as the result, never as an exception.
     """
-    close_interrupted_runs(history)
-    run_id = history.start_run("reconcile", trigger, git_commit=catalogue_commit(settings.root))
-    empty = {"create": 0, "update": 0, "delete": 0, "failed": 0, "skipped": 0}
-    planned: PlanResult | None = None
-    quick = False
+    run_id = open_run(history, "reconcile", trigger, catalogue_commit(settings.root))
     clean = CleanFiles(converged.clean_files if converged else frozenset())
+    reconciling = _Pass(settings, history, run_id, allow_deletes, converged, clean)
+    try:
+        return reconciling.run()
+    except Exception as exc:  # a bug must not stop the daemon; it is recorded and logged
+        return reconciling.failed(exc)
 
-    def done(result: str, message: str, counts: dict[str, int] | None = None) -> ReconcileResult:
-        counts = counts or dict(empty)
-        if quick:
-            message += " (collections and looks only: the products are as last read)"
-        history.finish_run(
-            run_id,
-            result,
-            summary=counts,
-            error=None if result in ("ok", "no-changes") else message,
+
+_NO_COUNTS = {"create": 0, "update": 0, "delete": 0, "failed": 0, "skipped": 0}
+
+
+def _failure_code(exc: ZedonkOrdreError) -> str:
+    """The event code a pass that failed with ``exc`` records."""
+    if isinstance(exc, DeletesRefused):
+        return "deletes-refused"
+    if isinstance(exc, ConfigError):  # e.g. a token that is not set
+        return "config"
+    if isinstance(exc, RemoteError):
+        return "remote"
+    return "reconcile"
+
+
+def _first_line(findings: Sequence[Finding]) -> str:
+    first = findings[0] if findings else None
+    if first is None:
+        return ""
+    where = f"{first.where}: " if first.file else ""
+    return f"{where}{first.message}"
+
+
+@dataclass
+class _Pass:
+    """One reconcile pass in its run, step by step; the step that ends it gives the result."""
+
+    settings: Settings
+    history: History
+    run_id: int
+    allow_deletes: bool
+    converged: Converged | None
+    clean: CleanFiles = field(default_factory=CleanFiles)
+    planned: PlanResult | None = None
+    quick: bool = False  # planned from collections and looks alone
+
+    def run(self) -> ReconcileResult:
+        report = validate_tree(self.settings.root, self.clean)
+        try:
+            report.raise_if_invalid()
+        except ConfigError as exc:
+            return self.invalid(exc)
+        assert report.catalogue is not None
+        with open_clients(self.settings) as (zedonk, ordre):
+            self.plan_quick(report.catalogue, report.findings, ordre)
+            try:
+                planned = self.planned or plan_only(
+                    self.settings, report.catalogue, zedonk, ordre, findings=report.findings
+                )
+            except ConfigError as exc:
+                return self.invalid(exc)
+            self.planned = planned
+            if not planned.plan.has_changes:
+                return self.finish("no-changes", "ORDRE matches the catalogue")
+            applied = guard_and_apply(
+                planned.plan,
+                ordre,
+                self.history,
+                self.settings,
+                allow_deletes=self.allow_deletes,
+                run=lambda: self.run_id,
+            )
+        assert applied is not None  # no confirmation asked
+        return self.applied(applied, planned.plan)
+
+    def plan_quick(
+        self, catalogue: CatalogueSpec, findings: Sequence[Finding], ordre: OrdreClient
+    ) -> None:
+        """The quick plan, when the last pass converged with these settings and the edit only
+        renames, reorders or moves entries (``planning.plan_structure``)."""
+        converged = self.converged
+        if converged is not None and converged.settings == self.settings:
+            self.planned = plan_structure(
+                self.settings, catalogue, converged.structure, ordre, findings=findings
+            )
+            self.quick = self.planned is not None
+
+    def applied(self, report: ApplyReport, plan: Plan) -> ReconcileResult:
+        counts = report.counts()
+        counts["move"] = len(plan.moves)
+        result = report.result
+        ok = report.of("ok")
+        message = (
+            f"applied {len(ok)} change{'s' if len(ok) != 1 else ''} "
+            f"({counts['create']} create, {counts['update']} update, {counts['delete']} delete)"
+            if result == "ok"
+            else f"{result}: {report.summary()}"
         )
-        now = None
-        if result in ("ok", "no-changes") and planned is not None and planned.structure:
-            now = Converged(settings, planned.structure, frozenset(clean.now))
-        return ReconcileResult(run_id, result, counts, message, now)
+        return self.finish(result, message, counts)
 
-    def invalid(exc: ConfigError) -> ReconcileResult:
+    def invalid(self, exc: ConfigError) -> ReconcileResult:
+        """The tree is invalid, or does not resolve against Zedonk: every error is an event."""
         findings = [f for f in exc.findings if isinstance(f, Finding) and f.is_error]
         for finding in findings:
-            history.record_event(
+            self.history.record_event(
                 "error",
                 finding.code,
                 str(finding),
                 subject=finding.where,
                 details=finding.to_json(),
-                run_id=run_id,
+                run_id=self.run_id,
             )
         if not findings:
-            history.record_event("error", "catalogue-invalid", exc.message, run_id=run_id)
+            self.history.record_event("error", "catalogue-invalid", exc.message, run_id=self.run_id)
         first = _first_line(findings)
-        return done("invalid", f"{exc.message}" + (f": {first}" if first else ""))
+        return self.finish("invalid", f"{exc.message}" + (f": {first}" if first else ""))
 
-    try:
-        report = validate_tree(settings.root, clean)
-        try:
-            report.raise_if_invalid()
-        except ConfigError as exc:
-            return invalid(exc)
-        assert report.catalogue is not None
-        with open_clients(settings) as (zedonk, ordre):
-            if converged is not None and converged.settings == settings:
-                planned = plan_structure(
-                    settings, report.catalogue, converged.structure, ordre, findings=report.findings
-                )
-                quick = planned is not None
-            try:
-                planned = planned or plan_only(
-                    settings, report.catalogue, zedonk, ordre, findings=report.findings
-                )
-            except ConfigError as exc:
-                return invalid(exc)
-            plan = planned.plan
-            if not plan.has_changes:
-                return done("no-changes", "ORDRE matches the catalogue")
-            try:
-                check_deletes(plan, settings.catalogue, allow_deletes=allow_deletes)
-            except DeletesRefused as exc:
-                history.record_event("error", "deletes-refused", exc.message, run_id=run_id)
-                return done("failed", exc.message)
-            applied = apply_plan(ordre, history, run_id, plan.actions)
-    except ConfigError as exc:  # e.g. a token that is not set
-        history.record_event("error", "config", exc.message, run_id=run_id)
-        return done("failed", exc.message)
-    except RemoteError as exc:
-        history.record_event("error", "remote", exc.message, run_id=run_id)
-        return done("failed", exc.message)
-    except ZedonkOrdreError as exc:
-        history.record_event("error", "reconcile", exc.message, run_id=run_id)
-        return done("failed", exc.message)
-    except Exception as exc:  # a bug must not stop the daemon; it is recorded and logged
-        log.exception("reconcile failed unexpectedly")
-        message = f"internal error: {type(exc).__name__}: {exc}"
-        history.record_event("error", "internal", message, run_id=run_id)
-        return done("failed", message)
-    counts = applied.counts()
-    counts["move"] = len(plan.moves)
-    result = applied.result
-    message = (
-        f"applied {len(applied.of('ok'))} change{'s' if len(applied.of('ok')) != 1 else ''} "
-        f"({counts['create']} create, {counts['update']} update, {counts['delete']} delete)"
-        if result == "ok"
-        else f"{result}: {applied.summary()}"
-    )
-    return done(result, message, counts)
+    def failed(self, exc: Exception) -> ReconcileResult:
+        """An expected failure is recorded under its code; anything else is a bug, logged with
+        its traceback (call it from the ``except`` block)."""
+        if isinstance(exc, ZedonkOrdreError):
+            code, message = _failure_code(exc), exc.message
+        else:
+            log.exception("reconcile failed unexpectedly")
+            code, message = "internal", f"internal error: {type(exc).__name__}: {exc}"
+        self.history.record_event("error", code, message, run_id=self.run_id)
+        return self.finish("failed", message)
+
+    def finish(
+        self, result: str, message: str, counts: dict[str, int] | None = None
+    ) -> ReconcileResult:
+        """Close the run; a pass that left ORDRE matching the catalogue hands on Converged."""
+        counts = counts or dict(_NO_COUNTS)
+        if self.quick:
+            message += " (collections and looks only: the products are as last read)"
+        converged = result in ("ok", "no-changes")
+        self.history.finish_run(
+            self.run_id, result, summary=counts, error=None if converged else message
+        )
+        now = None
+        if converged and self.planned is not None and self.planned.structure:
+            now = Converged(self.settings, self.planned.structure, frozenset(self.clean.now))
+        return ReconcileResult(self.run_id, result, counts, message, now)

@@ -1,7 +1,8 @@
 """Planning: the plan of a tree against both remotes, and what a converged pass remembers.
 
 - ``load_tree`` validates connector.yaml and catalogue/ and returns what they hold;
-- ``plan_only`` reads Zedonk and ORDRE, resolves the catalogue and plans (no writes);
+- ``plan_only`` reads Zedonk and ORDRE, resolves the catalogue and plans (no writes), and
+  ``plan_tree`` does all of that for a repository (``zedonk-ordre plan``);
 - ``plan_structure`` plans an edit that only renames, reorders or moves catalogue entries
   from ORDRE's collections and looks alone, using what the last full pass resolved;
 - ``Converged`` is what such a pass hands the daemon's next one.
@@ -21,6 +22,7 @@ from daemon.core.resolve import Desired, Structure, resolve, resolve_structure
 from daemon.errors import ConfigError
 from daemon.gcpause import cyclic_gc_paused
 from daemon.reconcile.gather import gather
+from daemon.remotes import open_clients
 from daemon.tree.catalogue import CatalogueSpec
 from daemon.tree.gitinfo import catalogue_commit
 from daemon.tree.settings import Settings
@@ -84,6 +86,14 @@ def plan_only(
         )
     commit = catalogue_commit(settings.root)
     return PlanResult(plan, every, commit, ordre_state, resolution.structure)
+
+
+def plan_tree(root: Path, *, strict: bool = False) -> PlanResult:
+    """Validate the tree at ``root``, read both remotes and plan (no writes). Raises ConfigError
+    for an invalid tree, a catalogue that does not resolve or a token that is not set."""
+    settings, catalogue, findings = load_tree(root)
+    with open_clients(settings) as (zedonk, ordre):
+        return plan_only(settings, catalogue, zedonk, ordre, strict=strict, findings=findings)
 
 
 def plan_structure(
