@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from daemon.cli import app
 from daemon.clients.ordre import OrdreClient
-from daemon.core.plan import Plan
+from daemon.core.plan import PLAN_FORMAT_VERSION, Plan, checksum
 from daemon.errors import ExitCode
 from daemon.reconcile import ReconcileResult, load_tree, plan_only, reconcile
 from daemon.remotes import open_clients
@@ -267,6 +267,21 @@ def test_a_tampered_plan_file_is_refused(brand: Brand, tmp_path: Path) -> None:
     assert "checksum" in refused.output
 
 
+def test_a_plan_file_made_by_an_older_version_is_refused(brand: Brand, tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert brand.cli("plan", "--out", str(plan_file)).exit_code == 0
+    document = json.loads(plan_file.read_text())
+    document["plan_file_version"] = PLAN_FORMAT_VERSION - 1
+    document["checksum"] = checksum(document)
+    plan_file.write_text(json.dumps(document))
+    before = writes(brand.sandbox)
+    refused = brand.cli("apply", str(plan_file))
+    assert refused.exit_code == ExitCode.ERROR
+    assert "made by an older zedonk-ordre" in refused.output
+    assert "make the plan again with `zedonk-ordre plan --out FILE`" in refused.output
+    assert writes(brand.sandbox) == before
+
+
 def test_the_delete_guard(brand: Brand) -> None:
     brand.reconcile()
     brand.configure(prune=True, count=2, share=1.0)
@@ -439,7 +454,7 @@ def test_a_saved_plan_records_versions_and_applies_with_json_output(
     plan_file = tmp_path / "plan.json"
     assert brand.cli("plan", "--out", str(plan_file)).exit_code == 0
     saved = json.loads(plan_file.read_text())
-    assert saved["plan_file_version"] == 1 and re.fullmatch(r"[0-9a-f]{64}", saved["checksum"])
+    assert saved["plan_file_version"] == 2 and re.fullmatch(r"[0-9a-f]{64}", saved["checksum"])
     actions = saved["actions"]
     assert [(a["op"], a["kind"]) for a in actions] == [("update", "look"), ("delete", "listing")]
     assert saved["versions"] == {

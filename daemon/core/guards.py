@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from daemon.core.model import OrdreLook
 from daemon.core.plan import Action, OrdreSnapshot, Plan
 from daemon.errors import ExitCode, StalePlan, ZedonkOrdreError
 
@@ -75,9 +76,9 @@ def check_stale(actions: Sequence[Action], ordre: OrdreSnapshot) -> list[str]:
             )
         else:
             current = looks.get(action.remote_id) if action.remote_id else None
-            if not action.remote_id and action.body:
+            if not action.remote_id and isinstance(action.payload, OrdreLook):
                 home = by_name.get(action.collection.casefold())
-                name = action.body.get("name")
+                name = action.payload.name
                 current = next(
                     (
                         x

@@ -1,8 +1,9 @@
 """Plan: the desired state against ORDRE as it is now, as ordered actions (pure, and data).
 
-Every action says what it writes (``body``, JSON-ready), which fields change, and the ORDRE
-version of the object it was computed from, so a saved plan can be checked object by object
-before it is applied. Actions come in an order ORDRE accepts:
+Every action says what it writes (``payload``, the object as ORDRE will hold it; ``body``,
+its JSON write body), which fields change, and the ORDRE version of the object it was computed
+from, so a saved plan can be checked object by object before it is applied. Actions come in
+an order ORDRE accepts:
 
 1. listings (created or updated: looks may only name existing listings) and customers;
 2. collections created or updated (looks need their collection);
@@ -20,13 +21,24 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
-from decimal import Decimal
+from dataclasses import dataclass, field, fields, replace
+from decimal import Decimal, InvalidOperation
 from operator import attrgetter
 from typing import Any, Literal
 
+from daemon.core.bodies import body_of, collection_body, look_body
 from daemon.core.findings import Finding
-from daemon.core.model import Address, Listing, OrdreCollection, OrdreCustomer, OrdreLook
+from daemon.core.model import (
+    Address,
+    AddressKind,
+    CatalogueObject,
+    Listing,
+    ListingPrice,
+    ListingSize,
+    OrdreCollection,
+    OrdreCustomer,
+    OrdreLook,
+)
 from daemon.core.resolve import Desired, DesiredCollection, ProductReport
 
 Op = Literal["create", "update", "delete"]
@@ -61,23 +73,34 @@ class Change:
 @dataclass(frozen=True)
 class Action:
     """One write. ``remote_id`` names the ORDRE object ("" for a create); ``remote_version``
-    is its version when planned ("" for a create: it must not exist yet)."""
+    is its version when planned ("" for a create: it must not exist yet).
+
+    ``payload`` is what is written, as ORDRE will hold it (None for a delete): a Listing, an
+    OrdreCustomer, or an OrdreCollection or OrdreLook whose ``id`` is ``remote_id``. A look in
+    a collection the same plan creates has no ``collection_id`` until apply created it.
+    """
 
     op: Op
     kind: Kind
     key: str  # listing key, account code, collection name, or "collection / look"
     remote_id: str = ""
     remote_version: str = ""
-    body: Mapping[str, Any] | None = None  # what is written; None for a delete
+    payload: CatalogueObject | None = None  # None for a delete
     changes: tuple[Change, ...] = ()  # updates only: a create's body says it all
     collection: str = ""  # a look's collection key, so apply can find its id
     step: str = ""  # "detach": a look lets go of products before the final update
+
+    @property
+    def body(self) -> dict[str, Any] | None:
+        """What is written, as ORDRE's JSON write body; None for a delete."""
+        return None if self.payload is None else body_of(self.payload)
 
     @property
     def label(self) -> str:
         return f"{self.op} {self.kind} {self.key}" + (f" ({self.step})" if self.step else "")
 
     def to_json(self) -> dict[str, Any]:
+        """The action in ``plan --format json`` and in plan files (``from_json`` reads it)."""
         return {
             "op": self.op,
             "kind": self.kind,
@@ -94,16 +117,24 @@ class Action:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Action:
+        """The action ``to_json`` wrote. Raises KeyError, TypeError or ValueError for one that
+        cannot be read (an unknown op or kind, a missing body, a field of the wrong type)."""
         op, kind = data["op"], data["kind"]
         if op not in OPS or kind not in KINDS:
             raise ValueError(f"unknown action {op!r} {kind!r}")
+        key, remote_id = str(data["key"]), str(data.get("remote_id") or "")
+        body = data.get("body")
+        if body is None and op != "delete":
+            raise ValueError(f"{op} {kind} {key} has no body")
+        if body is not None and not isinstance(body, Mapping):
+            raise TypeError(f"the body of {op} {kind} {key} is not an object")
         return cls(
             op=op,
             kind=kind,
-            key=str(data["key"]),
-            remote_id=str(data.get("remote_id") or ""),
+            key=key,
+            remote_id=remote_id,
             remote_version=str(data.get("remote_version") or ""),
-            body=data.get("body"),
+            payload=None if body is None else _payload_from_body(kind, key, remote_id, body),
             changes=tuple(
                 Change(str(c["field"]), c.get("before"), c.get("after"))
                 for c in data.get("changes") or ()
@@ -149,57 +180,67 @@ class Plan:
         return tuple(p for p in self.products if not p.exported)
 
 
-# --------------------------------------------------------------------------- bodies
+# --------------------------------------------------------------------------- plan file codec
 
 
-def money(value: Decimal) -> str:
-    """Money as ORDRE writes it: a decimal string with two places."""
-    return str(Decimal(value).quantize(Decimal("0.01")))
+def _amount(value: Any) -> Decimal:
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not an amount") from None
 
 
-def listing_body(listing: Listing) -> dict[str, Any]:
-    return {
-        "style": listing.style,
-        "fabric": listing.fabric,
-        "colour": listing.colour,
-        "description": listing.description,
-        "category": listing.category,
-        "sizes": [{"size": s.size, "gtin": s.gtin} for s in listing.sizes],
-        "prices": [
-            {"currency": p.currency, "wsp": money(p.wsp), "rrp": money(p.rrp)}
-            for p in sorted(listing.prices, key=lambda p: p.currency)
-        ],
-        "image_url": listing.image_url or None,
-    }
+def _address_from_body(data: Mapping[str, Any] | None, kind: AddressKind) -> Address | None:
+    if data is None:
+        return None
+    if not isinstance(data, Mapping):
+        raise TypeError(f"the {kind} address is not an object")
+    return Address.from_fields(kind, lambda name: str(data.get(name) or ""))
 
 
-def address_body(address: Address | None) -> dict[str, str] | None:
-    return None if address is None else address.place()
+def _payload_from_body(
+    kind: Kind, key: str, remote_id: str, body: Mapping[str, Any]
+) -> CatalogueObject:
+    """The object an action's write body describes (the reverse of ``bodies.body_of``)."""
+    if kind == "listing":
+        return Listing(
+            key=key,
+            style=body["style"],
+            fabric=body["fabric"],
+            colour=body["colour"],
+            description=body["description"],
+            category=body["category"],
+            sizes=tuple(ListingSize(s["size"], s["gtin"]) for s in body["sizes"]),
+            prices=tuple(
+                ListingPrice(p["currency"], _amount(p["wsp"]), _amount(p["rrp"]))
+                for p in body["prices"]
+            ),
+            image_url=body.get("image_url"),
+        )
+    if kind == "customer":
+        return OrdreCustomer(
+            account_code=key,
+            name=body["name"],
+            currency=body["currency"],
+            delivery_address=_address_from_body(body.get("delivery_address"), "delivery"),
+            accounts_address=_address_from_body(body.get("accounts_address"), "accounts"),
+            contact_email=body.get("contact_email"),
+            contact_name=body.get("contact_name"),
+        )
+    if kind == "collection":
+        return OrdreCollection(
+            body["name"], int(body["position"]), body.get("description") or "", remote_id
+        )
+    return OrdreLook(
+        body.get("collection_id") or "",
+        body["name"],
+        int(body["position"]),
+        tuple(body["product_keys"]),
+        remote_id,
+    )
 
 
-def customer_body(customer: OrdreCustomer) -> dict[str, Any]:
-    return {
-        "name": customer.name,
-        "currency": customer.currency,
-        "delivery_address": address_body(customer.delivery_address),
-        "accounts_address": address_body(customer.accounts_address),
-        "contact_name": customer.contact_name or None,
-        "contact_email": customer.contact_email or None,
-    }
-
-
-def collection_body(name: str, position: int, description: str) -> dict[str, Any]:
-    return {"name": name, "position": position, "description": description}
-
-
-def look_body(name: str, position: int, keys: Sequence[str]) -> dict[str, Any]:
-    # The collection id is filled in by apply: a new collection has none yet.
-    return {"name": name, "position": position, "product_keys": list(keys)}
-
-
-def _in_collection(body: dict[str, Any], collection_id: str) -> dict[str, Any]:
-    """A look's write body with its collection's id ("" until a new collection exists)."""
-    return {"collection_id": collection_id, **body}
+# --------------------------------------------------------------------------- changes
 
 
 def diff(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> tuple[Change, ...]:
@@ -309,13 +350,12 @@ def make_plan(
     for listing in desired.listings:
         if _unchanged(listing, remote_listings.get(listing.key)):
             continue
-        actions.extend(_upsert("listing", listing.key, listing_body(listing), remote_listings))
+        actions.extend(_upsert("listing", listing.key, listing, remote_listings))
     remote_customers = {c.account_code: c for c in ordre.customers}
     for customer in desired.customers:
         if _unchanged(customer, remote_customers.get(customer.account_code)):
             continue
-        body = customer_body(customer)
-        actions.extend(_upsert("customer", customer.account_code, body, remote_customers))
+        actions.extend(_upsert("customer", customer.account_code, customer, remote_customers))
 
     # 2. Collections.
     def collection_keys(c: DesiredCollection) -> list[str]:
@@ -336,12 +376,16 @@ def make_plan(
     )
     collection_actions: list[Action] = []
     for i, wanted in enumerate(desired.collections):
-        body = collection_body(wanted.name, wanted.position, wanted.description)
         have = matched_collections.get(i)
+        new_collection = OrdreCollection(
+            wanted.name, wanted.position, wanted.description, have.id if have else ""
+        )
         if have is None:
-            collection_actions.append(Action("create", "collection", wanted.name, body=body))
+            collection_actions.append(
+                Action("create", "collection", wanted.name, payload=new_collection)
+            )
             continue
-        before = collection_body(have.name, have.position, have.description)
+        before, body = collection_body(have), collection_body(new_collection)
         if before != body:
             collection_actions.append(
                 Action(
@@ -350,7 +394,7 @@ def make_plan(
                     wanted.name,
                     remote_id=have.id,
                     remote_version=have.version,
-                    body=body,
+                    payload=new_collection,
                     changes=diff(before, body),
                 )
             )
@@ -383,22 +427,25 @@ def make_plan(
             key = _look_key(wanted_collection.name, wanted_look.name)
             for product in wanted_look.product_keys:
                 placement[product] = key
-            body = look_body(wanted_look.name, wanted_look.position, wanted_look.product_keys)
             collection_id = have_collection.id if have_collection else ""
             have_look = pairs.get(j)
+            new_look = OrdreLook(
+                collection_id,
+                wanted_look.name,
+                wanted_look.position,
+                wanted_look.product_keys,
+                have_look.id if have_look else "",
+            )
             order += 1
             if have_look is None:
                 action = Action(
-                    "create",
-                    "look",
-                    key,
-                    body=_in_collection(body, collection_id),
-                    collection=wanted_collection.name,
+                    "create", "look", key, payload=new_look, collection=wanted_collection.name
                 )
                 nodes[f"new:{key}"] = _LookNode(action, (), wanted_look.product_keys, None, order)
                 continue
             matched_looks.add(have_look.id)
-            before = look_body(have_look.name, have_look.position, have_look.product_keys)
+            # Matched within its collection: both bodies carry the same collection id.
+            before, body = look_body(have_look), look_body(new_look)
             if before != body:
                 action = Action(
                     "update",
@@ -406,7 +453,7 @@ def make_plan(
                     key,
                     remote_id=have_look.id,
                     remote_version=have_look.version,
-                    body=_in_collection(body, collection_id),
+                    payload=new_look,
                     changes=diff(before, body),
                     collection=wanted_collection.name,
                 )
@@ -439,8 +486,7 @@ def make_plan(
         # Kept, but it must let go of products the catalogue puts elsewhere.
         final = tuple(k for k in look.product_keys if k not in desired_keys)
         if final != look.product_keys:
-            before = look_body(look.name, look.position, look.product_keys)
-            body = look_body(look.name, look.position, final)
+            new_look = OrdreLook(look.collection_id, look.name, look.position, final, look.id)
             order += 1
             action = Action(
                 "update",
@@ -448,8 +494,8 @@ def make_plan(
                 key,
                 remote_id=look.id,
                 remote_version=look.version,
-                body=_in_collection(body, look.collection_id),
-                changes=diff(before, body),
+                payload=new_look,
+                changes=diff(look_body(look), look_body(new_look)),
                 collection=collection_name.get(look.collection_id, ""),
             )
             nodes[look.id] = _LookNode(action, look.product_keys, final, look, order)
@@ -542,11 +588,13 @@ def _unchanged(desired: Listing | OrdreCustomer, have: Listing | OrdreCustomer |
     return content(have) == content(desired)
 
 
-def _upsert(kind: Kind, key: str, body: dict[str, Any], remote: Mapping[str, Any]) -> list[Action]:
+def _upsert(
+    kind: Kind, key: str, wanted: Listing | OrdreCustomer, remote: Mapping[str, Any]
+) -> list[Action]:
     have = remote.get(key)
     if have is None:
-        return [Action("create", kind, key, body=body)]
-    before = listing_body(have) if kind == "listing" else customer_body(have)
+        return [Action("create", kind, key, payload=wanted)]
+    before, body = body_of(have), body_of(wanted)
     if before == body:
         return []
     return [
@@ -556,7 +604,7 @@ def _upsert(kind: Kind, key: str, body: dict[str, Any], remote: Mapping[str, Any
             key,
             remote_id=key,
             remote_version=have.version,
-            body=body,
+            payload=wanted,
             changes=diff(before, body),
         )
     ]
@@ -578,12 +626,8 @@ def _order_looks(nodes: dict[str, _LookNode]) -> list[Action]:
             node = nodes[name]
             assert node.remote is not None
             current = set(node.current)
-            before = look_body(node.remote.name, node.remote.position, node.current)
-            body = look_body(
-                node.remote.name,
-                node.remote.position,
-                [k for k in node.final if k in current],
-            )
+            kept = tuple(k for k in node.final if k in current)
+            written = replace(node.remote, product_keys=kept, version="")
             out.append(
                 Action(
                     "update",
@@ -591,8 +635,8 @@ def _order_looks(nodes: dict[str, _LookNode]) -> list[Action]:
                     node.action.key,
                     remote_id=node.remote.id,
                     remote_version=node.remote.version,
-                    body=_in_collection(body, node.remote.collection_id),
-                    changes=diff(before, body),
+                    payload=written,
+                    changes=diff(look_body(node.remote), look_body(written)),
                     collection=node.action.collection,
                     step="detach",
                 )
@@ -608,7 +652,7 @@ def _order_looks(nodes: dict[str, _LookNode]) -> list[Action]:
 
 # --------------------------------------------------------------------------- plan files
 
-PLAN_FORMAT_VERSION = 1
+PLAN_FORMAT_VERSION = 2  # 2: actions are read back into typed payloads
 
 
 def checksum(document: Mapping[str, Any]) -> str:

@@ -10,7 +10,7 @@ it is about. Products that fail eligibility (barcodes, no sizes) are left out an
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, TypeVar
 
@@ -18,6 +18,7 @@ from daemon.core import gtin
 from daemon.core.findings import Finding, Severity, sort_findings
 from daemon.core.model import (
     Address,
+    AddressKind,
     Customer,
     Listing,
     ListingPrice,
@@ -450,19 +451,9 @@ def _pick_address(addresses: Sequence[Address], kind: str) -> Address | None:
     return next((a for a in of_kind if a.is_default), of_kind[0])
 
 
-def _as_kind(address: Address | None, kind: str) -> Address | None:
-    if address is None:
-        return None
-    return Address(
-        kind="delivery" if kind == "delivery" else "accounts",
-        company=address.company,
-        line1=address.line1,
-        line2=address.line2,
-        city=address.city,
-        region=address.region,
-        postcode=address.postcode,
-        country=address.country,
-    )
+def _as_kind(address: Address | None, kind: AddressKind) -> Address | None:
+    """The same place as an address of ``kind`` (a Store address fills in for the others)."""
+    return None if address is None else replace(address, kind=kind, is_default=False)
 
 
 def resolve_customers(customers: Iterable[Customer]) -> tuple[list[OrdreCustomer], list[Finding]]:

@@ -55,6 +55,9 @@ def save_plan(path: Path, result: PlanResult) -> str:
 
 
 def load_plan(path: Path) -> SavedPlan:
+    """The plan saved in ``path``, its actions read back into typed payloads. Raises
+    PlanFileError for a file that cannot be read, is not a plan file, was made by another
+    version of zedonk-ordre, or was changed after it was saved."""
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
@@ -68,9 +71,16 @@ def load_plan(path: Path) -> SavedPlan:
             f"{path} is not a zedonk-ordre plan file",
             hint="make one with `zedonk-ordre plan --out FILE`",
         )
-    if document.get("plan_file_version") != PLAN_FORMAT_VERSION:
+    version = document.get("plan_file_version")
+    if type(version) is int and version < PLAN_FORMAT_VERSION:
         raise PlanFileError(
-            f"{path} has plan file version {document.get('plan_file_version')!r}; this "
+            f"{path} was made by an older zedonk-ordre (plan file version {version}; this one "
+            f"reads version {PLAN_FORMAT_VERSION})",
+            hint="make the plan again with `zedonk-ordre plan --out FILE`",
+        )
+    if version != PLAN_FORMAT_VERSION:
+        raise PlanFileError(
+            f"{path} has plan file version {version!r}; this "
             f"zedonk-ordre reads version {PLAN_FORMAT_VERSION}",
             hint="make the plan again with this version of zedonk-ordre",
         )
