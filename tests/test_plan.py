@@ -27,7 +27,7 @@ from daemon.core.model import (
 from daemon.core.plan import Action, OrdreSnapshot, Plan, make_plan
 from daemon.core.planfmt import NO_CHANGES, plan_json, render_markdown, render_text
 from daemon.core.resolve import Desired, DesiredCollection, DesiredLook
-from daemon.tree.catalogue import Location
+from daemon.core.spec import Location
 
 HERE = Location("catalogue/a.yaml", 1, 1)
 

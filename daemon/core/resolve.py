@@ -28,7 +28,7 @@ from daemon.core.model import (
     ProductId,
     Season,
 )
-from daemon.tree.catalogue import CatalogueSpec, Location, LookSpec, ProductRef, Selector, StyleRef
+from daemon.core.spec import CatalogueSpec, Location, LookSpec, ProductRef, Selector, StyleRef
 
 T = TypeVar("T")
 

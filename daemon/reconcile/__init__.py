@@ -29,6 +29,7 @@ from daemon.clients.ordre import OrdreClient
 from daemon.core.findings import Finding
 from daemon.core.guards import DeletesRefused, check_deletes, refuse_if_stale
 from daemon.core.plan import Plan
+from daemon.core.spec import CatalogueSpec
 from daemon.errors import ConfigError, RemoteError, ZedonkOrdreError
 from daemon.reconcile.applier import ApplyReport, Outcome, Progress, apply_plan, finish_apply_run
 from daemon.reconcile.gather import gather_ordre
@@ -44,7 +45,7 @@ from daemon.reconcile.planning import (
 from daemon.remotes import open_clients
 from daemon.store.history import History
 from daemon.store.lock import StateLock
-from daemon.tree.catalogue import CatalogueSpec, CleanFiles
+from daemon.tree.catalogue import CleanFiles
 from daemon.tree.gitinfo import catalogue_commit
 from daemon.tree.settings import Settings, load_settings
 from daemon.tree.validation import validate_tree

@@ -19,11 +19,11 @@ from daemon.clients.zedonk import ZedonkClient
 from daemon.core.findings import Finding, sort_findings
 from daemon.core.plan import OrdreSnapshot, Plan, make_plan
 from daemon.core.resolve import Desired, Structure, resolve, resolve_structure
+from daemon.core.spec import CatalogueSpec
 from daemon.errors import ConfigError
 from daemon.gcpause import cyclic_gc_paused
 from daemon.reconcile.gather import gather
 from daemon.remotes import open_clients
-from daemon.tree.catalogue import CatalogueSpec
 from daemon.tree.gitinfo import catalogue_commit
 from daemon.tree.settings import Settings
 from daemon.tree.validation import validate_tree

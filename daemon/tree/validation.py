@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from daemon.core.findings import Finding, has_errors, sort_findings
+from daemon.core.spec import CatalogueSpec
 from daemon.core.words import plural
 from daemon.errors import ConfigError
-from daemon.tree.catalogue import CatalogueSpec, CleanFiles, check_catalogue
+from daemon.tree.catalogue import CleanFiles, check_catalogue
 from daemon.tree.settings import Settings, check_settings
 
 JSON_FORMAT_VERSION = 1
