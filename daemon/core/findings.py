@@ -12,6 +12,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from daemon.core.words import plural
+from daemon.errors import ConfigError
+
 Severity = Literal["error", "warning", "note"]
 
 PathPart = str | int
@@ -100,3 +103,15 @@ def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
 
 def has_errors(findings: Iterable[Finding]) -> bool:
     return any(f.is_error for f in findings)
+
+
+def invalid(
+    what: str,
+    findings: Iterable[Finding],
+    *,
+    hint: str = "run `zedonk-ordre validate` for the details",
+) -> ConfigError:
+    """The error to raise when ``what`` (a file, a directory, a tree) did not load: it says
+    how many errors ``findings`` holds and carries each of them for the renderer."""
+    errors: list[object] = [f for f in findings if f.is_error]
+    return ConfigError(f"{what} is invalid ({plural(len(errors), 'error')})", errors, hint=hint)

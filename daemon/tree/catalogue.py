@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from daemon.core.findings import Finding, has_errors
+from daemon.core.findings import Finding, has_errors, invalid
 from daemon.core.model import ProductId
 from daemon.core.spec import (
     CatalogueSpec,
@@ -26,8 +26,6 @@ from daemon.core.spec import (
     Selector,
     StyleRef,
 )
-from daemon.core.words import plural
-from daemon.errors import ConfigError
 from daemon.gcpause import cyclic_gc_paused
 from daemon.tree.resources import CATALOGUE_SCHEMA
 from daemon.tree.schema import schema_findings
@@ -44,12 +42,7 @@ def load_catalogue(root: Path) -> CatalogueSpec:
     """The catalogue in ``root``/catalogue/. Raises ConfigError listing every finding."""
     spec, findings = check_catalogue(root)
     if spec is None:
-        errors = [f for f in findings if f.is_error]
-        raise ConfigError(
-            f"catalogue/ is invalid ({plural(len(errors), 'error')})",
-            list(errors),
-            hint="run `zedonk-ordre validate` for the details",
-        )
+        raise invalid(f"{CATALOGUE_DIR}/", findings)
     return spec
 
 
