@@ -22,7 +22,8 @@ from typer.testing import CliRunner
 
 from daemon.cli import app
 from daemon.clients.ordre import OrdreClient
-from daemon.core.plan import PLAN_FORMAT_VERSION, Plan, checksum
+from daemon.core.actions import PLAN_FORMAT_VERSION, checksum
+from daemon.core.plan import Plan
 from daemon.errors import ExitCode
 from daemon.reconcile import ReconcileResult, load_tree, plan_only, reconcile
 from daemon.remotes import open_clients

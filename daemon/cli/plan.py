@@ -17,8 +17,9 @@ from daemon.cli.root import (
     print_json,
     repository_root,
 )
+from daemon.core.actions import Action
 from daemon.core.findings import Finding
-from daemon.core.plan import Action, Plan
+from daemon.core.plan import Plan
 from daemon.core.planfmt import SHOWN_IN_PLAN, plan_json, render_markdown, render_text
 from daemon.errors import ExitCode, ZedonkOrdreError
 from daemon.reconcile import (

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from daemon.core.actions import Action
 from daemon.core.model import OrdreLook
-from daemon.core.plan import Action, OrdreSnapshot, Plan
+from daemon.core.plan import OrdreSnapshot, Plan
 from daemon.errors import ExitCode, StalePlan, ZedonkOrdreError
 
 

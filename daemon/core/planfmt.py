@@ -10,9 +10,10 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from daemon.core.actions import Action, Change
 from daemon.core.findings import Finding
 from daemon.core.model import Listing, OrdreCustomer
-from daemon.core.plan import Action, Change, Plan
+from daemon.core.plan import Plan
 from daemon.core.words import plural
 
 PLAN_JSON_VERSION = 1

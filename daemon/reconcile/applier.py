@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from daemon.clients.ordre import BATCH_MAX, OrdreClient
+from daemon.core.actions import Action
 from daemon.core.model import Listing, OrdreCollection, OrdreCustomer, OrdreLook
-from daemon.core.plan import Action
 from daemon.errors import AuthError, TransientError, ZedonkOrdreError
 from daemon.store.history import History
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from daemon.core.plan import PLAN_FORMAT_VERSION, Action, checksum
+from daemon.core.actions import PLAN_FORMAT_VERSION, Action, checksum
 from daemon.core.planfmt import plan_json
 from daemon.errors import ZedonkOrdreError
 from daemon.reconcile.planning import PlanResult
