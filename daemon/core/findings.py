@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from daemon.core.spec import Location
 from daemon.core.words import plural
 from daemon.errors import ConfigError
 
@@ -99,6 +100,21 @@ def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
             key=lambda f: (f.file, f.line, f.column, _SEVERITY_ORDER[f.severity], f.code),
         )
     )
+
+
+def finding_at(
+    where: Location | None,
+    code: str,
+    severity: Severity,
+    message: str,
+    hint: str | None = None,
+    path: str = "",
+) -> Finding:
+    """A finding about the catalogue entry at ``where``; about Zedonk's own data when
+    ``where`` is None (then named after where it is fixed)."""
+    if where is None:
+        return Finding("Zedonk", 0, 0, path, code, severity, message, hint)
+    return Finding(where.file, where.line, where.column, path, code, severity, message, hint)
 
 
 def has_errors(findings: Iterable[Finding]) -> bool:
