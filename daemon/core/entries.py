@@ -9,7 +9,7 @@ is an error finding.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -58,6 +58,10 @@ class Placed:
 
 @dataclass
 class Placing:
+    """A resolve's products as they are placed in looks: Zedonk's products with the indexes
+    selectors use, the place each product took first, what each style or selector entry
+    expanded to, and the findings so far."""
+
     products: dict[ProductId, Product]
     by_style: dict[str, list[Product]]
     by_season: dict[str, list[Product]]
@@ -65,6 +69,17 @@ class Placing:
     findings: list[Finding] = field(default_factory=list)
     placed: dict[ProductId, Placed] = field(default_factory=dict)
     expanded: dict[EntryKey, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, products: Sequence[Product]) -> Placing:
+        """Zedonk's products by id, and by style, season and category in display order."""
+        state = cls({p.id: p for p in products}, by_style={}, by_season={}, by_category={})
+        for product in sorted(products, key=product_sort_key):
+            state.by_style.setdefault(product.id.style, []).append(product)
+            state.by_category.setdefault(product.category.casefold(), []).append(product)
+            for season in product.seasons:
+                state.by_season.setdefault(season, []).append(product)
+        return state
 
 
 def _candidates(state: Placing, selector: Selector) -> Iterable[Product]:

@@ -10,8 +10,9 @@ it is about. Products that fail eligibility (barcodes, no sizes) are left out an
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 
 from daemon.core import gtin
 from daemon.core.customers import resolve_customers
@@ -21,7 +22,6 @@ from daemon.core.entries import (
     claim,
     entry_key,
     look_entries,
-    product_sort_key,
     resolve_look,
 )
 from daemon.core.findings import Finding, Severity, finding_at, sort_findings
@@ -35,7 +35,7 @@ from daemon.core.model import (
     ProductId,
     Season,
 )
-from daemon.core.spec import CatalogueSpec, Location, ProductRef
+from daemon.core.spec import CatalogueSpec, Location, LookSpec, ProductRef
 
 
 @dataclass(frozen=True)
@@ -239,17 +239,46 @@ def resolve(
     *,
     strict: bool = False,
 ) -> Resolution:
-    """The desired ORDRE state for ``spec``, and every finding on the way."""
-    products = {p.id: p for p in zedonk.products}
-    state = Placing(products, by_style={}, by_season={}, by_category={})
-    for product in sorted(zedonk.products, key=product_sort_key):
-        state.by_style.setdefault(product.id.style, []).append(product)
-        state.by_category.setdefault(product.category.casefold(), []).append(product)
-        for season in product.seasons:
-            state.by_season.setdefault(season, []).append(product)
+    """The desired ORDRE state for ``spec``, and every finding on the way, in three phases:
+    place each entry's products in its look, check them for eligibility, build the tree."""
+    state = Placing.of(zedonk.products)
+    placed = _place(state, spec)
+    problems, gtins = _eligibility(placed)
+    tree = _Tree(
+        state.findings,
+        problems,
+        gtins,
+        _season_rank(price_seasons, zedonk.seasons),
+        price_seasons,
+        "error" if strict else "warning",
+    )
+    collections = tree.build(spec, placed)
+    customers, customer_findings = resolve_customers(zedonk.customers)
+    state.findings.extend(customer_findings)
+    listings = tree.listings
+    desired = Desired(
+        collections=collections,
+        listings=tuple(listings[k] for k in sorted(listings)),
+        customers=tuple(customers),
+        products=tuple(tree.reports),
+    )
+    findings = sort_findings(state.findings)
+    structure = None
+    if not any(f.is_error for f in findings):
+        catalogued = frozenset(str(pid) for pid in state.placed)
+        structure = Structure(state.expanded, catalogued, catalogued.difference(listings))
+    return Resolution(desired, findings, structure)
 
-    # 1. Refs and selectors -> products, each product in one look only.
-    placed: list[tuple[int, int, list[tuple[Product, Location]]]] = []
+
+class _PlacedLook(NamedTuple):
+    collection: int  # index in the spec
+    look: int  # index in its collection
+    products: list[tuple[Product, Location]]  # each with the place of the entry that named it
+
+
+def _place(state: Placing, spec: CatalogueSpec) -> list[_PlacedLook]:
+    """Phase 1: refs and selectors -> products, each product in one look only."""
+    placed: list[_PlacedLook] = []
     for ci, collection in enumerate(spec.collections):
         for li, look in enumerate(collection.looks):
             kept = [
@@ -257,12 +286,18 @@ def resolve(
                 for product, where in resolve_look(state, look, collection.name)
                 if claim(state, product, where, collection.name, look.name)
             ]
-            placed.append((ci, li, kept))
+            placed.append(_PlacedLook(ci, li, kept))
+    return placed
 
-    # 2. Eligibility: barcodes valid and unique among exported products.
-    rank = _season_rank(price_seasons, zedonk.seasons)
-    problems: dict[ProductId, list[str]] = {}
-    gtins: dict[ProductId, list[str | None]] = {}
+
+Problems = dict[ProductId, list[str]]  # why a product is not exported; empty when it is
+Gtins = dict[ProductId, list[str | None]]  # per SKU, its canonical GTIN-14 (None if invalid)
+
+
+def _eligibility(placed: Sequence[_PlacedLook]) -> tuple[Problems, Gtins]:
+    """Phase 2: barcodes valid, and unique among the placed products."""
+    problems: Problems = {}
+    gtins: Gtins = {}
     owners: dict[str, tuple[ProductId, str]] = {}
     for _, _, kept in placed:
         for product, _where in kept:
@@ -283,26 +318,56 @@ def resolve(
                         f"size {size}: barcode {sku.barcode} is also on {product.id} "
                         f"size {sku.size}"
                     )
+    return problems, gtins
 
-    # 3. Build the desired tree, reporting what is left out and what is worth a look.
-    severity: Severity = "error" if strict else "warning"
-    listings: dict[str, Listing] = {}
-    reports: list[ProductReport] = []
-    collections: list[DesiredCollection] = []
-    looks_of: dict[int, list[DesiredLook]] = {}
-    for ci, li, kept in placed:
-        collection = spec.collections[ci]
-        look = collection.looks[li]
+
+@dataclass
+class _Tree:
+    """Phase 3: the desired tree, reporting what is left out and what is worth a look."""
+
+    findings: list[Finding]
+    problems: Problems
+    gtins: Gtins
+    rank: dict[str, tuple[date, int]]
+    price_seasons: Sequence[str]
+    severity: Severity  # of a product that is not exported
+    listings: dict[str, Listing] = field(default_factory=dict)
+    reports: list[ProductReport] = field(default_factory=list)
+
+    def build(
+        self, spec: CatalogueSpec, placed: Sequence[_PlacedLook]
+    ) -> tuple[DesiredCollection, ...]:
+        looks_of: dict[int, list[DesiredLook]] = {}
+        for ci, li, kept in placed:
+            collection = spec.collections[ci]
+            look = self.look(collection.name, collection.looks[li], kept)
+            looks_of.setdefault(ci, []).append(look)
+        return tuple(
+            DesiredCollection(
+                collection.name,
+                collection.description,
+                collection.position,
+                tuple(looks_of.get(ci, [])),
+                collection.location,
+            )
+            for ci, collection in enumerate(spec.collections)
+        )
+
+    def look(
+        self, collection: str, look: LookSpec, kept: Sequence[tuple[Product, Location]]
+    ) -> DesiredLook:
+        """One look: its exported products as listings, each product reported."""
+        findings, listings, reports = self.findings, self.listings, self.reports
         keys: list[str] = []
         for product, where in kept:
             key = str(product.id)
-            label = f"{collection.name} / {look.name}: {key}"
-            wrong = problems[product.id]
+            label = f"{collection} / {look.name}: {key}"
+            wrong = self.problems[product.id]
             has_image = bool(product.image_url)
             reports.append(
                 ProductReport(
                     key,
-                    collection.name,
+                    collection,
                     look.name,
                     where,
                     exported=not wrong,
@@ -311,18 +376,18 @@ def resolve(
                 )
             )
             if wrong:
-                state.findings.append(
+                findings.append(
                     finding_at(
                         where,
                         "product-not-exported",
-                        severity,
+                        self.severity,
                         f"{label} ({product.description}) is not exported: {'; '.join(wrong)}",
                         "fix the barcodes in Zedonk (every size needs a valid, unique GTIN)",
                     )
                 )
                 continue
             if not has_image:
-                state.findings.append(
+                findings.append(
                     finding_at(
                         where,
                         "image-missing",
@@ -331,21 +396,21 @@ def resolve(
                         "upload Image 1 in Zedonk",
                     )
                 )
-            prices = _listing_prices(product, rank)
+            prices = _listing_prices(product, self.rank)
             if not prices:
-                state.findings.append(
+                findings.append(
                     finding_at(
                         where,
                         "price-missing",
                         "warning",
                         f"{label} has no price in the price seasons "
-                        f"({', '.join(price_seasons) or 'none configured'})",
+                        f"({', '.join(self.price_seasons) or 'none configured'})",
                         "enter its prices in Zedonk, or add its season to price_seasons",
                     )
                 )
             for price in prices:
                 if not price.wsp or not price.rrp:  # 0.00 in either
-                    state.findings.append(
+                    findings.append(
                         finding_at(
                             where,
                             "price-zero",
@@ -355,33 +420,6 @@ def resolve(
                             "enter the price in Zedonk",
                         )
                     )
-            listings[key] = _listing(product, key, prices, gtins[product.id])
+            listings[key] = _listing(product, key, prices, self.gtins[product.id])
             keys.append(key)
-        looks_of.setdefault(ci, []).append(
-            DesiredLook(look.name, look.position, tuple(keys), look.location)
-        )
-    for ci, collection in enumerate(spec.collections):
-        collections.append(
-            DesiredCollection(
-                collection.name,
-                collection.description,
-                collection.position,
-                tuple(looks_of.get(ci, [])),
-                collection.location,
-            )
-        )
-
-    customers, customer_findings = resolve_customers(zedonk.customers)
-    state.findings.extend(customer_findings)
-    desired = Desired(
-        collections=tuple(collections),
-        listings=tuple(listings[k] for k in sorted(listings)),
-        customers=tuple(customers),
-        products=tuple(reports),
-    )
-    findings = sort_findings(state.findings)
-    structure = None
-    if not any(f.is_error for f in findings):
-        catalogued = frozenset(str(pid) for pid in state.placed)
-        structure = Structure(state.expanded, catalogued, catalogued.difference(listings))
-    return Resolution(desired, findings, structure)
+        return DesiredLook(look.name, look.position, tuple(keys), look.location)
