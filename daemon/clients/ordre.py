@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 from daemon.clients.base import ApiClient, OnBroken, query, seg
@@ -28,6 +29,7 @@ from daemon.clients.fields import (
     quick_opt_obj,
     quick_opt_text,
     quick_text,
+    quick_text_in,
     quick_text_or,
     read_all,
     read_each,
@@ -342,11 +344,8 @@ def _written(f: Fields) -> ListingWritten:
 def _address(f: Fields | None, kind: AddressKind) -> Address | None:
     if f is None:
         return None
-
-    def field(name: str) -> str:  # ORDRE's addresses always name a country
-        return f.text(name) if name == "country" else f.text_or(name)
-
-    return Address.from_fields(kind, field)
+    f.text("country")  # ORDRE's addresses always name a country; the rest may be missing
+    return Address.from_fields(kind, f.text_or)
 
 
 def _customer(f: Fields) -> OrdreCustomer:
@@ -366,11 +365,8 @@ def _quick_address(raw: Any, kind: AddressKind) -> Address | None:
     found = quick_opt_obj(raw)
     if found is None:
         return None
-
-    def field(name: str) -> str:  # ORDRE's addresses always name a country
-        return quick_text(found[name]) if name == "country" else quick_text_or(found.get(name))
-
-    return Address.from_fields(kind, field)
+    quick_text(found["country"])  # as in _address
+    return Address.from_fields(kind, partial(quick_text_in, found))
 
 
 def _order_quick(raw: dict[str, Any]) -> OrdreOrder:

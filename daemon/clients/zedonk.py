@@ -23,6 +23,7 @@ from daemon.clients.fields import (
     quick_opt_day,
     quick_opt_text,
     quick_text,
+    quick_text_in,
     quick_text_or,
 )
 from daemon.core.model import (
@@ -315,7 +316,7 @@ def _quick_order_address(raw: Any, kind: AddressKind) -> Address | None:
     default = raw.get("is_default")
     return Address.from_fields(
         kind,
-        lambda name: quick_text_or(raw.get(name)),
+        functools.partial(quick_text_in, raw),
         is_default=False if default is None else quick_flag(default),
     )
 
