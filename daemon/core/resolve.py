@@ -358,11 +358,12 @@ class _Tree:
     ) -> DesiredLook:
         """One look: its exported products as listings, each product reported."""
         findings, listings, reports = self.findings, self.listings, self.reports
+        problems, gtins, rank = self.problems, self.gtins, self.rank  # per product: locals
         keys: list[str] = []
         for product, where in kept:
             key = str(product.id)
             label = f"{collection} / {look.name}: {key}"
-            wrong = self.problems[product.id]
+            wrong = problems[product.id]
             has_image = bool(product.image_url)
             reports.append(
                 ProductReport(
@@ -396,7 +397,7 @@ class _Tree:
                         "upload Image 1 in Zedonk",
                     )
                 )
-            prices = _listing_prices(product, self.rank)
+            prices = _listing_prices(product, rank)
             if not prices:
                 findings.append(
                     finding_at(
@@ -420,6 +421,6 @@ class _Tree:
                             "enter the price in Zedonk",
                         )
                     )
-            listings[key] = _listing(product, key, prices, self.gtins[product.id])
+            listings[key] = _listing(product, key, prices, gtins[product.id])
             keys.append(key)
         return DesiredLook(look.name, look.position, tuple(keys), look.location)
