@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from daemon.core.actions import Action
 from daemon.core.model import OrdreLook
 from daemon.core.plan import OrdreSnapshot, Plan
+from daemon.core.words import plural
 from daemon.errors import ExitCode, StalePlan, ZedonkOrdreError
 
 
@@ -46,7 +47,7 @@ def check_deletes(plan: Plan, guard: DeleteGuard, *, allow_deletes: bool) -> Non
     share = count / max(plan.tracked, 1)
     if count > guard.delete_threshold_count or share > guard.delete_threshold_share:
         raise DeletesRefused(
-            f"the plan deletes {count} object{'s' if count != 1 else ''} from ORDRE "
+            f"the plan deletes {plural(count, 'object')} from ORDRE "
             f"({share:.0%} of {plan.tracked}), over the delete guard "
             f"({guard.delete_threshold_count} objects or "
             f"{guard.delete_threshold_share:.0%})",
@@ -107,8 +108,7 @@ def refuse_if_stale(actions: Sequence[Action], ordre: OrdreSnapshot) -> None:
     changed = check_stale(actions, ordre)
     if changed:
         raise StalePlan(
-            f"the saved plan no longer matches ORDRE; {len(changed)} object"
-            f"{'s' if len(changed) != 1 else ''} changed since it was made:\n  "
-            + "\n  ".join(changed),
+            f"the saved plan no longer matches ORDRE; {plural(len(changed), 'object')} "
+            "changed since it was made:\n  " + "\n  ".join(changed),
             hint="make a new plan with `zedonk-ordre plan --out FILE`, review it, apply that",
         )

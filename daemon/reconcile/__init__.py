@@ -30,6 +30,7 @@ from daemon.core.findings import Finding
 from daemon.core.guards import DeletesRefused, check_deletes, refuse_if_stale
 from daemon.core.plan import Plan
 from daemon.core.spec import CatalogueSpec
+from daemon.core.words import plural
 from daemon.errors import ConfigError, RemoteError, ZedonkOrdreError
 from daemon.reconcile.applier import ApplyReport, Outcome, Progress, apply_plan, finish_apply_run
 from daemon.reconcile.gather import gather_ordre
@@ -326,7 +327,7 @@ class _Pass:
         result = report.result
         ok = report.of("ok")
         message = (
-            f"applied {len(ok)} change{'s' if len(ok) != 1 else ''} "
+            f"applied {plural(len(ok), 'change')} "
             f"({counts['create']} create, {counts['update']} update, {counts['delete']} delete)"
             if result == "ok"
             else f"{result}: {report.summary()}"

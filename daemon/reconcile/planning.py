@@ -20,6 +20,7 @@ from daemon.core.findings import Finding, sort_findings
 from daemon.core.plan import OrdreSnapshot, Plan, make_plan
 from daemon.core.resolve import Desired, Structure, resolve, resolve_structure
 from daemon.core.spec import CatalogueSpec
+from daemon.core.words import plural
 from daemon.errors import ConfigError
 from daemon.gcpause import cyclic_gc_paused
 from daemon.reconcile.gather import gather
@@ -76,8 +77,7 @@ def plan_only(
         errors = [f for f in every if f.is_error]
         if errors:
             raise ConfigError(
-                f"the catalogue does not match Zedonk ({len(errors)} error"
-                f"{'s' if len(errors) != 1 else ''})",
+                f"the catalogue does not match Zedonk ({plural(len(errors), 'error')})",
                 list(errors),
                 hint="fix the entries above in catalogue/ (or the products in Zedonk)",
             )
