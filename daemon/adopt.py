@@ -79,7 +79,9 @@ def dump_showroom(
             hint="dump into an empty folder with --out DIR, or pass --force to replace the "
             "files that have the same names",
         )
-    from daemon.reconcile import gather  # here: products starts without the history's modules
+    from daemon.reconcile.gather import (
+        gather,  # here: products starts without the history's modules
+    )
 
     with open_clients(settings) as (zedonk_client, ordre_client):
         zedonk, ordre = gather(zedonk_client, ordre_client)

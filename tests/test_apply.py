@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from daemon.cli import app
 from daemon.clients.ordre import OrdreClient
+from daemon.core.actions import PLAN_FORMAT_VERSION, checksum
 from daemon.core.plan import Plan
 from daemon.errors import ExitCode
 from daemon.reconcile import ReconcileResult, load_tree, plan_only, reconcile
@@ -267,6 +268,21 @@ def test_a_tampered_plan_file_is_refused(brand: Brand, tmp_path: Path) -> None:
     assert "checksum" in refused.output
 
 
+def test_a_plan_file_made_by_an_older_version_is_refused(brand: Brand, tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.json"
+    assert brand.cli("plan", "--out", str(plan_file)).exit_code == 0
+    document = json.loads(plan_file.read_text())
+    document["plan_file_version"] = PLAN_FORMAT_VERSION - 1
+    document["checksum"] = checksum(document)
+    plan_file.write_text(json.dumps(document))
+    before = writes(brand.sandbox)
+    refused = brand.cli("apply", str(plan_file))
+    assert refused.exit_code == ExitCode.ERROR
+    assert "made by an older zedonk-ordre" in refused.output
+    assert "make the plan again with `zedonk-ordre plan --out FILE`" in refused.output
+    assert writes(brand.sandbox) == before
+
+
 def test_the_delete_guard(brand: Brand) -> None:
     brand.reconcile()
     brand.configure(prune=True, count=2, share=1.0)
@@ -332,6 +348,26 @@ def test_apply_without_yes_and_without_a_terminal_refuses(brand: Brand) -> None:
     refused = brand.cli("apply")
     assert refused.exit_code == ExitCode.ERROR
     assert "--yes" in refused.output
+
+
+def test_an_apply_with_nothing_to_do_records_it_and_an_empty_saved_plan_writes_nothing(
+    brand: Brand, tmp_path: Path
+) -> None:
+    brand.reconcile()
+    fresh = brand.cli("apply", "--format", "json")  # nothing to confirm
+    assert fresh.exit_code == 0, fresh.output
+    report = json.loads(fresh.stdout)
+    assert (report["result"], report["actions"]) == ("no-changes", [])
+    plan_file = tmp_path / "plan.json"
+    assert brand.cli("plan", "--out", str(plan_file)).exit_code == 0
+    before = writes(brand.sandbox)
+    saved = brand.cli("apply", str(plan_file))
+    assert saved.exit_code == 0, saved.output
+    assert "No changes: the saved plan is empty." in saved.output
+    assert writes(brand.sandbox) == before
+    with History.open(brand.state_dir) as history:
+        runs = [(r["id"], r["kind"], r["result"]) for r in history.runs()]
+    assert runs[:2] == [(report["run_id"], "apply", "no-changes"), (runs[1][0], "reconcile", "ok")]
 
 
 # --------------------------------------------------------------------------- plan command
@@ -419,7 +455,7 @@ def test_a_saved_plan_records_versions_and_applies_with_json_output(
     plan_file = tmp_path / "plan.json"
     assert brand.cli("plan", "--out", str(plan_file)).exit_code == 0
     saved = json.loads(plan_file.read_text())
-    assert saved["plan_file_version"] == 1 and re.fullmatch(r"[0-9a-f]{64}", saved["checksum"])
+    assert saved["plan_file_version"] == 2 and re.fullmatch(r"[0-9a-f]{64}", saved["checksum"])
     actions = saved["actions"]
     assert [(a["op"], a["kind"]) for a in actions] == [("update", "look"), ("delete", "listing")]
     assert saved["versions"] == {

@@ -10,15 +10,10 @@ from typing import Any
 import pytest
 
 from daemon.core.model import ProductId
+from daemon.core.spec import Location, StyleRef
 from daemon.errors import ConfigError
 from daemon.tree import catalogue
-from daemon.tree.catalogue import (
-    CleanFiles,
-    Location,
-    StyleRef,
-    check_catalogue,
-    load_catalogue,
-)
+from daemon.tree.catalogue import CleanFiles, check_catalogue, load_catalogue
 
 REPO = Path(__file__).resolve().parent.parent
 BASE = Path(__file__).parent / "configs" / "base"

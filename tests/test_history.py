@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from daemon.store.history import History, migrations
+from daemon.store.history import History
+from daemon.store.migrations import migrations
 
 
 def test_open_creates_a_private_file_with_wal_and_migrations(tmp_path: Path) -> None:
@@ -47,6 +48,34 @@ def test_runs_actions_events_and_state_round_trip(tmp_path: Path) -> None:
         assert history.events(level="error")[0]["subject"] == "Coats"
         assert history.get_state("cursor") == {"at": "2026-01-02T00:00:00Z"}
         assert history.get_state("missing", 7) == 7
+
+
+def test_closing_interrupted_runs_fails_their_unfinished_actions_only(tmp_path: Path) -> None:
+    with History.open(tmp_path) as history:
+        died = history.start_run("apply", "cli")
+        for seq, key in enumerate(("a", "b"), start=1):
+            history.record_action(
+                died, seq, op="create", object_type="look", object_key=key, intent=f"+ look {key}"
+            )
+        history.finish_action(history.actions(died)[0]["id"], "ok")
+        daemon_died = history.start_run("reconcile", "watch")
+        importing = history.start_run("import", "timer")
+        finished = history.start_run("apply", "cli")
+        history.finish_run(finished, "ok")
+
+        assert history.close_interrupted_runs() == [died, daemon_died]
+        assert history.close_interrupted_runs() == []
+        results = {row["id"]: row["result"] for row in history.runs()}
+        assert results == {
+            died: "interrupted",
+            daemon_died: "interrupted",
+            importing: "running",
+            finished: "ok",
+        }
+        assert [(a["status"], a["error"] is None) for a in history.actions(died)] == [
+            ("ok", True),
+            ("failed", False),
+        ]
 
 
 def test_import_key_is_unique(tmp_path: Path) -> None:

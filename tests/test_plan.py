@@ -27,7 +27,7 @@ from daemon.core.model import (
 from daemon.core.plan import Action, OrdreSnapshot, Plan, make_plan
 from daemon.core.planfmt import NO_CHANGES, plan_json, render_markdown, render_text
 from daemon.core.resolve import Desired, DesiredCollection, DesiredLook
-from daemon.tree.catalogue import Location
+from daemon.core.spec import Location
 
 HERE = Location("catalogue/a.yaml", 1, 1)
 
@@ -329,3 +329,94 @@ def test_a_new_look_waiting_on_a_cycle_of_moves() -> None:
         desired({"A": {"New": ["C/W/N"]}, "B": {"L1": ["B/W/N"], "L2": ["A/W/N"]}}), after
     )
     assert [a.step for a in plan.actions].count("detach") == 1
+
+
+# --------------------------------------------------------------------------- the JSON plan
+
+
+PLAN_TEXT = """\
+Plan: 5 to create, 3 to update, 1 to delete.
+
+~ collection "AW26"
+      position: 3 → 0
+      description: "old" → ""
+    ~ look "L1"
+        + A/W/N  new listing, no main image
+        ~ B/W/N
+            description: "Old" → "Coat"
+        - Z/W/N  removed from the look
++ collection "SS27"
+    + look "New"
+        + C/W/N  new listing, no main image
+  listings not in any look
+    - Z/W/N
+  customers
+    + ATN001 Atelier Nord"""
+
+
+def test_plan_json_actions_are_written_exactly_so() -> None:
+    """Every kind of action in the JSON plan, field by field: what scripts and plan files read."""
+    shop = Address("delivery", company="Nord", line1="1 Dock", city="Oslo", country="NO")
+    priced = replace(
+        listing("A/W/N"),
+        prices=(
+            ListingPrice("USD", Decimal("350"), Decimal("890.5")),
+            ListingPrice("EUR", Decimal("310"), Decimal("775.00")),
+        ),
+        image_url="",
+    )
+    want = replace(
+        desired({"AW26": {"L1": ["A/W/N", "B/W/N"]}, "SS27": {"New": ["C/W/N"]}}),
+        customers=(OrdreCustomer("ATN001", "Atelier Nord", "EUR", shop, None, "", None),),
+    )
+    want = replace(want, listings=(priced, *want.listings[1:]))
+    have = OrdreSnapshot(
+        collections=(OrdreCollection("AW26", 3, "old", "col_1", "4"),),
+        looks=(OrdreLook("col_1", "L1", 0, ("B/W/N", "Z/W/N"), "look_1", "2"),),
+        listings=(
+            replace(listing("B/W/N", "Old"), version="5"),
+            replace(listing("Z/W/N"), version="1"),
+        ),
+    )
+    plan = make_plan(want, have, prune=True)
+    actions = plan_json(plan)["actions"]
+    common = {"remote_id": "", "remote_version": "", "collection": "", "step": "", "changes": []}
+    sizes = [{"size": "36", "gtin": "05061234500017"}]
+    coat = {"style": "B", "fabric": "W", "colour": "N", "category": "Coats", "sizes": sizes}
+    prices = [{"currency": "EUR", "wsp": "310.00", "rrp": "775.00"}]
+    assert actions == [
+        {**common, "op": "create", "kind": "listing", "key": "A/W/N", "body": {
+            **coat, "style": "A", "description": "Coat",
+            "prices": [{"currency": "EUR", "wsp": "310.00", "rrp": "775.00"},
+                       {"currency": "USD", "wsp": "350.00", "rrp": "890.50"}],
+            "image_url": None}},
+        {**common, "op": "update", "kind": "listing", "key": "B/W/N", "remote_id": "B/W/N",
+         "remote_version": "5",
+         "body": {**coat, "description": "Coat", "prices": prices, "image_url": None},
+         "changes": [{"field": "description", "before": "Old", "after": "Coat"}]},
+        {**common, "op": "create", "kind": "listing", "key": "C/W/N", "body": {
+            **coat, "style": "C", "description": "Coat", "prices": prices, "image_url": None}},
+        {**common, "op": "create", "kind": "customer", "key": "ATN001", "body": {
+            "name": "Atelier Nord", "currency": "EUR",
+            "delivery_address": {"company": "Nord", "line1": "1 Dock", "line2": "",
+                                 "city": "Oslo", "region": "", "postcode": "", "country": "NO"},
+            "accounts_address": None, "contact_name": None, "contact_email": None}},
+        {**common, "op": "update", "kind": "collection", "key": "AW26", "remote_id": "col_1",
+         "remote_version": "4", "body": {"name": "AW26", "position": 0, "description": ""},
+         "changes": [{"field": "position", "before": 3, "after": 0},
+                     {"field": "description", "before": "old", "after": ""}]},
+        {**common, "op": "create", "kind": "collection", "key": "SS27",
+         "body": {"name": "SS27", "position": 1, "description": ""}},
+        {**common, "op": "update", "kind": "look", "key": "AW26 / L1", "remote_id": "look_1",
+         "remote_version": "2", "collection": "AW26",
+         "body": {"collection_id": "col_1", "name": "L1", "position": 0,
+                  "product_keys": ["A/W/N", "B/W/N"]},
+         "changes": [{"field": "product_keys", "before": ["B/W/N", "Z/W/N"],
+                      "after": ["A/W/N", "B/W/N"]}]},
+        {**common, "op": "create", "kind": "look", "key": "SS27 / New", "collection": "SS27",
+         "body": {"collection_id": "", "name": "New", "position": 0, "product_keys": ["C/W/N"]}},
+        {**common, "op": "delete", "kind": "listing", "key": "Z/W/N", "remote_id": "Z/W/N",
+         "remote_version": "1", "body": None},
+    ]  # fmt: skip
+    assert [Action.from_json(a).to_json() for a in actions] == actions
+    assert render_text(plan) == PLAN_TEXT

@@ -20,13 +20,15 @@ from typer.testing import CliRunner
 
 from daemon.cli import app
 from daemon.clients.zedonk import ZedonkClient
+from daemon.core.entries import selector_matches
 from daemon.core.model import Price, Product, ProductId, Sku
 from daemon.core.products import Filters, latest_prices, placement, product_rows
-from daemon.core.resolve import ZedonkSnapshot, resolve, selector_matches
+from daemon.core.resolve import ZedonkSnapshot, resolve
+from daemon.core.spec import Location, Selector
 from daemon.reconcile import load_tree, plan_only
 from daemon.remotes import open_clients
 from daemon.sandbox.common import check_digit
-from daemon.tree.catalogue import Location, Selector, load_catalogue
+from daemon.tree.catalogue import load_catalogue
 from daemon.tree.settings import load_settings
 
 REPO = Path(__file__).resolve().parent.parent

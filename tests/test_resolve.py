@@ -8,7 +8,7 @@ from decimal import Decimal
 from daemon.core import gtin
 from daemon.core.model import Address, Customer, Price, Product, ProductId, Season, Sku
 from daemon.core.resolve import ZedonkSnapshot, resolve
-from daemon.tree.catalogue import (
+from daemon.core.spec import (
     CatalogueSpec,
     CollectionSpec,
     Location,

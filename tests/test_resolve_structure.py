@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from daemon.core.model import Price, ProductId, Sku
 from daemon.core.resolve import Resolution, Structure, ZedonkSnapshot, resolve, resolve_structure
-from daemon.tree.catalogue import (
+from daemon.core.spec import (
     CatalogueSpec,
     CollectionSpec,
     Location,

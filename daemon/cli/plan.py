@@ -19,29 +19,19 @@ from daemon.cli.root import (
     repository_root,
     safe_text,
 )
+from daemon.core.actions import Action
 from daemon.core.findings import Finding
-from daemon.core.plan import Action, Plan
+from daemon.core.plan import Plan
 from daemon.core.planfmt import SHOWN_IN_PLAN, plan_json, render_markdown, render_text
 from daemon.errors import ExitCode, ZedonkOrdreError
 from daemon.reconcile import (
     ApplyReport,
     PlanResult,
-    apply_plan,
-    check_deletes,
-    close_interrupted_runs,
-    finish_apply_run,
-    gather_ordre,
-    load_plan,
-    load_tree,
-    plan_only,
-    refuse_if_stale,
+    apply_fresh,
+    apply_saved,
+    plan_tree,
     save_plan,
 )
-from daemon.remotes import open_clients
-from daemon.store.history import History
-from daemon.store.lock import StateLock
-from daemon.tree.gitinfo import catalogue_commit
-from daemon.tree.settings import Settings, load_settings
 
 
 class PlanFormat(StrEnum):
@@ -60,13 +50,6 @@ def _warn(findings: tuple[Finding, ...]) -> None:
     for finding in findings:
         if not finding.is_error and finding.code not in SHOWN_IN_PLAN:
             echo(str(finding), err=True)
-
-
-def _make_plan(root: Path | None, strict: bool) -> tuple[Settings, PlanResult]:
-    settings, catalogue, findings = load_tree(repository_root(root))
-    with open_clients(settings) as (zedonk, ordre):
-        result = plan_only(settings, catalogue, zedonk, ordre, strict=strict, findings=findings)
-    return settings, result
 
 
 # --------------------------------------------------------------------------- plan
@@ -96,7 +79,7 @@ def plan(
     strict: StrictOption = False,
 ) -> None:
     """Show what apply would change on ORDRE to match the catalogue. Writes nothing."""
-    _, result = _make_plan(root, strict)
+    result = plan_tree(repository_root(root), strict=strict)
     if output is PlanFormat.json:
         print_json(plan_json(result.plan))
     elif output is PlanFormat.markdown:
@@ -197,69 +180,43 @@ def apply(
     Exit codes: 0 done or nothing to do, 1 error, 3 applied only partly,
     4 another process holds the lock, 5 the saved plan no longer matches ORDRE.
     """
+    progress = _Progress(output is OutputFormat.json)
     if plan_file is not None:
-        settings = load_settings(repository_root(root))
-        with StateLock(settings.state_dir, "apply"), History.open(settings.state_dir) as history:
-            saved = load_plan(plan_file)
-            with open_clients(settings) as (_, ordre):
-                snapshot = gather_ordre(ordre)
-                refuse_if_stale(saved.actions, snapshot)
-                check_deletes(
-                    Plan(saved.actions, tracked=snapshot.tracked),
-                    settings.catalogue,
-                    allow_deletes=allow_deletes,
-                )
-                if not saved.actions:
-                    echo("No changes: the saved plan is empty.")
-                    return
-                close_interrupted_runs(history)
-                run_id = history.start_run("apply", "cli", git_commit=saved.git_commit)
-                report = apply_plan(
-                    ordre,
-                    history,
-                    run_id,
-                    saved.actions,
-                    progress=_Progress(output is OutputFormat.json),
-                )
-                finish_apply_run(history, report)
+        report = apply_saved(
+            repository_root(root), plan_file, allow_deletes=allow_deletes, progress=progress
+        )
+        if report is None:
+            echo("No changes: the saved plan is empty.")
+            return
         _finish(report, output)
         return
 
-    settings, catalogue, findings = load_tree(repository_root(root))
-    with (
-        StateLock(settings.state_dir, "apply"),
-        History.open(settings.state_dir) as history,
-        open_clients(settings) as (zedonk, ordre),
-    ):
-        result = plan_only(settings, catalogue, zedonk, ordre, strict=strict, findings=findings)
-        planned = result.plan
+    def show(result: PlanResult) -> None:
         if output is OutputFormat.text:
             _warn(result.findings)
-            echo(render_text(planned))
-        if not planned.has_changes:
-            run_id = history.start_run("apply", "cli", git_commit=result.git_commit)
-            history.finish_run(run_id, "no-changes", summary=planned.counts())
-            if output is OutputFormat.json:
-                print_json(_report_json(ApplyReport(run_id, ())))
-            return
-        check_deletes(planned, settings.catalogue, allow_deletes=allow_deletes)
-        if not yes:
-            if not sys.stdin.isatty():
-                raise ZedonkOrdreError(
-                    "apply needs a confirmation, and there is no terminal to ask on",
-                    hint="review the plan, then pass --yes (or apply a saved plan file)",
-                )
-            if not typer.confirm("Apply these changes to ORDRE?", default=False):
-                echo("Nothing applied.")
-                return
-        close_interrupted_runs(history)
-        run_id = history.start_run("apply", "cli", git_commit=catalogue_commit(settings.root))
-        report = apply_plan(
-            ordre,
-            history,
-            run_id,
-            planned.actions,
-            progress=_Progress(output is OutputFormat.json),
-        )
-        finish_apply_run(history, report)
-    _finish(report, output)
+            echo(render_text(result.plan))
+
+    def confirm(_: Plan) -> bool:
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise ZedonkOrdreError(
+                "apply needs a confirmation, and there is no terminal to ask on",
+                hint="review the plan, then pass --yes (or apply a saved plan file)",
+            )
+        return typer.confirm("Apply these changes to ORDRE?", default=False)
+
+    fresh = apply_fresh(
+        repository_root(root),
+        strict=strict,
+        allow_deletes=allow_deletes,
+        show=show,
+        confirm=confirm,
+        progress=progress,
+    )
+    if fresh is None:
+        echo("Nothing applied.")
+    elif fresh.result != "no-changes":
+        _finish(fresh, output)
+    elif output is OutputFormat.json:
+        print_json(_report_json(fresh))

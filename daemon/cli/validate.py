@@ -10,9 +10,9 @@ import typer
 
 from daemon.cli.root import app, echo, print_json, repository_root
 from daemon.core.findings import Finding
+from daemon.core.spec import CatalogueSpec
 from daemon.core.words import plural
 from daemon.errors import ConfigError, ExitCode
-from daemon.tree.catalogue import CatalogueSpec
 from daemon.tree.settings import Settings
 from daemon.tree.validation import ValidationReport, validate_tree
 

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 from daemon.clients.base import ApiClient, OnBroken, query, seg
@@ -28,10 +29,12 @@ from daemon.clients.fields import (
     quick_opt_obj,
     quick_opt_text,
     quick_text,
+    quick_text_in,
     quick_text_or,
     read_all,
     read_each,
 )
+from daemon.core.bodies import collection_body, customer_body, listing_body, look_body
 from daemon.core.model import (
     Address,
     AddressKind,
@@ -78,7 +81,7 @@ class OrdreClient(ApiClient):
         self, collection: OrdreCollection, *, idempotency_key: str | None = None
     ) -> OrdreCollection:
         return self._create(
-            "/collections", _collection_body(collection), _collection, idempotency_key
+            "/collections", collection_body(collection), _collection, idempotency_key
         )
 
     def update_collection(
@@ -86,7 +89,7 @@ class OrdreClient(ApiClient):
     ) -> OrdreCollection:
         """Replace name, position and description of ``collection.id``."""
         path = f"/collections/{seg(collection.id)}"
-        body = _collection_body(collection)
+        body = collection_body(collection)
         return self._call("PUT", path, _collection, body, if_match=_etag(if_match))
 
     def delete_collection(self, collection_id: str, *, if_match: str | None = None) -> None:
@@ -102,12 +105,12 @@ class OrdreClient(ApiClient):
         return self._list("/looks", _look, filters, on_broken=on_broken)
 
     def create_look(self, look: OrdreLook, *, idempotency_key: str | None = None) -> OrdreLook:
-        return self._create("/looks", _look_body(look), _look, idempotency_key)
+        return self._create("/looks", look_body(look), _look, idempotency_key)
 
     def update_look(self, look: OrdreLook, *, if_match: str | None = None) -> OrdreLook:
         """Replace collection, name, position and the ordered product keys of ``look.id``."""
         path = f"/looks/{seg(look.id)}"
-        return self._call("PUT", path, _look, _look_body(look), if_match=_etag(if_match))
+        return self._call("PUT", path, _look, look_body(look), if_match=_etag(if_match))
 
     def set_look_products(
         self, look_id: str, product_keys: Sequence[str], *, if_match: str | None = None
@@ -140,7 +143,7 @@ class OrdreClient(ApiClient):
             "PUT",
             f"/listings/{seg(listing.key)}",
             _listing,
-            _listing_body(listing),
+            listing_body(listing),
             if_match=_etag(if_match),
             if_none_match="*" if create_only else None,
         )
@@ -161,7 +164,7 @@ class OrdreClient(ApiClient):
         versions = if_match or {}
         items = []
         for listing in listings:
-            item = {"key": listing.key, **_listing_body(listing)}
+            item = {"key": listing.key, **listing_body(listing)}
             if listing.key in versions:
                 item["if_match"] = _version_number(versions[listing.key])
             items.append(item)
@@ -191,7 +194,7 @@ class OrdreClient(ApiClient):
             "PUT",
             f"/customers/{seg(customer.account_code)}",
             _customer,
-            _customer_body(customer),
+            customer_body(customer),
             if_match=_etag(if_match),
             if_none_match="*" if create_only else None,
         )
@@ -281,23 +284,6 @@ def _look(f: Fields) -> OrdreLook:
     )
 
 
-def _collection_body(collection: OrdreCollection) -> dict[str, Any]:
-    return {
-        "name": collection.name,
-        "position": collection.position,
-        "description": collection.description,
-    }
-
-
-def _look_body(look: OrdreLook) -> dict[str, Any]:
-    return {
-        "collection_id": look.collection_id,
-        "name": look.name,
-        "position": look.position,
-        "product_keys": list(look.product_keys),
-    }
-
-
 def _listing_quick(raw: dict[str, Any]) -> Listing:
     return Listing(
         key=quick_text(raw["key"]),
@@ -344,19 +330,6 @@ def _listing(f: Fields) -> Listing:
     )
 
 
-def _listing_body(listing: Listing) -> dict[str, Any]:
-    return {
-        "style": listing.style,
-        "fabric": listing.fabric,
-        "colour": listing.colour,
-        "description": listing.description,
-        "category": listing.category,
-        "sizes": [{"size": s.size, "gtin": s.gtin} for s in listing.sizes],
-        "prices": [{"currency": p.currency, "wsp": p.wsp, "rrp": p.rrp} for p in listing.prices],
-        "image_url": listing.image_url,
-    }
-
-
 def _batch_items(f: Fields) -> list[Any]:
     return f.items("items")
 
@@ -371,20 +344,8 @@ def _written(f: Fields) -> ListingWritten:
 def _address(f: Fields | None, kind: AddressKind) -> Address | None:
     if f is None:
         return None
-    return Address(
-        kind=kind,
-        company=f.text_or("company"),
-        line1=f.text_or("line1"),
-        line2=f.text_or("line2"),
-        city=f.text_or("city"),
-        region=f.text_or("region"),
-        postcode=f.text_or("postcode"),
-        country=f.text("country"),
-    )
-
-
-def _address_body(address: Address | None) -> dict[str, str] | None:
-    return None if address is None else address.place()
+    f.text("country")  # ORDRE's addresses always name a country; the rest may be missing
+    return Address.from_fields(kind, f.text_or)
 
 
 def _customer(f: Fields) -> OrdreCustomer:
@@ -400,31 +361,12 @@ def _customer(f: Fields) -> OrdreCustomer:
     )
 
 
-def _customer_body(customer: OrdreCustomer) -> dict[str, Any]:
-    return {
-        "name": customer.name,
-        "currency": customer.currency,
-        "delivery_address": _address_body(customer.delivery_address),
-        "accounts_address": _address_body(customer.accounts_address),
-        "contact_name": customer.contact_name,
-        "contact_email": customer.contact_email,
-    }
-
-
 def _quick_address(raw: Any, kind: AddressKind) -> Address | None:
     found = quick_opt_obj(raw)
     if found is None:
         return None
-    return Address(
-        kind=kind,
-        company=quick_text_or(found.get("company")),
-        line1=quick_text_or(found.get("line1")),
-        line2=quick_text_or(found.get("line2")),
-        city=quick_text_or(found.get("city")),
-        region=quick_text_or(found.get("region")),
-        postcode=quick_text_or(found.get("postcode")),
-        country=quick_text(found["country"]),
-    )
+    quick_text(found["country"])  # as in _address
+    return Address.from_fields(kind, partial(quick_text_in, found))
 
 
 def _order_quick(raw: dict[str, Any]) -> OrdreOrder:

@@ -23,6 +23,7 @@ from daemon.clients.fields import (
     quick_opt_day,
     quick_opt_text,
     quick_text,
+    quick_text_in,
     quick_text_or,
 )
 from daemon.core.model import (
@@ -249,17 +250,7 @@ def _address(f: Fields, kind: str | None = None) -> Address:
     found = ADDRESS_KINDS.get(kind or f.text("kind"))
     if found is None:
         raise f.problem("kind", "expected delivery, accounts or store")
-    return Address(
-        kind=found,
-        company=f.text_or("company"),
-        line1=f.text_or("line1"),
-        line2=f.text_or("line2"),
-        city=f.text_or("city"),
-        region=f.text_or("region"),
-        postcode=f.text_or("postcode"),
-        country=f.text_or("country"),
-        is_default=f.flag("is_default", default=False),
-    )
+    return Address.from_fields(found, f.text_or, is_default=f.flag("is_default", default=False))
 
 
 def _customer(f: Fields) -> Customer:
@@ -323,15 +314,9 @@ def _quick_order_address(raw: Any, kind: AddressKind) -> Address | None:
     if type(raw) is not dict:
         raise TypeError
     default = raw.get("is_default")
-    return Address(
-        kind=kind,
-        company=quick_text_or(raw.get("company")),
-        line1=quick_text_or(raw.get("line1")),
-        line2=quick_text_or(raw.get("line2")),
-        city=quick_text_or(raw.get("city")),
-        region=quick_text_or(raw.get("region")),
-        postcode=quick_text_or(raw.get("postcode")),
-        country=quick_text_or(raw.get("country")),
+    return Address.from_fields(
+        kind,
+        functools.partial(quick_text_in, raw),
         is_default=False if default is None else quick_flag(default),
     )
 

@@ -12,6 +12,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from daemon.core.spec import Location
+from daemon.core.words import plural
+from daemon.errors import ConfigError
+
 Severity = Literal["error", "warning", "note"]
 
 PathPart = str | int
@@ -114,5 +118,32 @@ def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
     )
 
 
+def finding_at(
+    where: Location | None,
+    code: str,
+    severity: Severity,
+    message: str,
+    hint: str | None = None,
+    path: str = "",
+) -> Finding:
+    """A finding about the catalogue entry at ``where``; about Zedonk's own data when
+    ``where`` is None (then named after where it is fixed)."""
+    if where is None:
+        return Finding("Zedonk", 0, 0, path, code, severity, message, hint)
+    return Finding(where.file, where.line, where.column, path, code, severity, message, hint)
+
+
 def has_errors(findings: Iterable[Finding]) -> bool:
     return any(f.is_error for f in findings)
+
+
+def invalid(
+    what: str,
+    findings: Iterable[Finding],
+    *,
+    hint: str = "run `zedonk-ordre validate` for the details",
+) -> ConfigError:
+    """The error to raise when ``what`` (a file, a directory, a tree) did not load: it says
+    how many errors ``findings`` holds and carries each of them for the renderer."""
+    errors: list[object] = [f for f in findings if f.is_error]
+    return ConfigError(f"{what} is invalid ({plural(len(errors), 'error')})", errors, hint=hint)

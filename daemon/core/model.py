@@ -7,6 +7,7 @@ strings (a barcode as sent may be missing or malformed, so it is never an int).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -94,6 +95,24 @@ class Address:
     postcode: str = ""
     country: str = ""  # ISO 3166 alpha-2
     is_default: bool = False
+
+    @classmethod
+    def from_fields(
+        cls, kind: AddressKind, field: Callable[[str], str], *, is_default: bool = False
+    ) -> Address:
+        """An address of ``kind`` whose place fields ``field(name)`` reads, by the names of
+        ``place()``: the one way an address is built from a remote's or a file's fields."""
+        return cls(
+            kind=kind,
+            company=field("company"),
+            line1=field("line1"),
+            line2=field("line2"),
+            city=field("city"),
+            region=field("region"),
+            postcode=field("postcode"),
+            country=field("country"),
+            is_default=is_default,
+        )
 
     def place(self) -> dict[str, str]:
         """The fields that say where it is (not its kind or default flag), by name."""
@@ -224,6 +243,10 @@ class OrdreCustomer:
     contact_email: str | None = None
     contact_name: str | None = None
     version: str = ""
+
+
+# What the connector writes on ORDRE for the catalogue: a plan action's payload.
+CatalogueObject = Listing | OrdreCustomer | OrdreCollection | OrdreLook
 
 
 @dataclass(frozen=True)

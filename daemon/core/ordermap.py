@@ -489,16 +489,7 @@ def order_to_json(order: OrdreOrder) -> dict[str, Any]:
 def _address_from(data: Mapping[str, Any] | None) -> Address | None:
     if data is None:
         return None
-    return Address(
-        kind=data["kind"],
-        company=data["company"],
-        line1=data["line1"],
-        line2=data["line2"],
-        city=data["city"],
-        region=data["region"],
-        postcode=data["postcode"],
-        country=data["country"],
-    )
+    return Address.from_fields(data["kind"], lambda name: data[name])
 
 
 def _date(text: str | None) -> date | None:

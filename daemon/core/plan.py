@@ -1,6 +1,6 @@
 """Plan: the desired state against ORDRE as it is now, as ordered actions (pure, and data).
 
-Every action says what it writes (``body``, JSON-ready), which fields change, and the ORDRE
+Every action (daemon.core.actions) says what it writes, which fields change, and the ORDRE
 version of the object it was computed from, so a saved plan can be checked object by object
 before it is applied. Actions come in an order ORDRE accepts:
 
@@ -17,23 +17,20 @@ from one look to another is a move: both looks change, its listing stays.
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
-from decimal import Decimal
 from operator import attrgetter
-from typing import Any, Literal
+from typing import Any
 
+from daemon.core.actions import OPS, Action, Change, Kind, Move, diff
+from daemon.core.bodies import body_of, collection_body
 from daemon.core.findings import Finding
-from daemon.core.model import Address, Listing, OrdreCollection, OrdreCustomer, OrdreLook
+from daemon.core.matching import pair
+from daemon.core.model import Listing, OrdreCollection, OrdreCustomer, OrdreLook
+from daemon.core.planlooks import look_key, plan_looks
 from daemon.core.resolve import Desired, DesiredCollection, ProductReport
 
-Op = Literal["create", "update", "delete"]
-Kind = Literal["listing", "customer", "collection", "look"]
-
-OPS: tuple[Op, ...] = ("create", "update", "delete")
-KINDS: tuple[Kind, ...] = ("collection", "look", "listing", "customer")
+__all__ = ["Action", "Change", "Move", "OrdreSnapshot", "Plan", "make_plan"]
 
 
 @dataclass(frozen=True)
@@ -49,75 +46,6 @@ class OrdreSnapshot:
     def tracked(self) -> int:
         """How many catalogue objects ORDRE holds: the base of the delete share."""
         return len(self.collections) + len(self.looks) + len(self.listings)
-
-
-@dataclass(frozen=True)
-class Change:
-    field: str
-    before: Any
-    after: Any
-
-
-@dataclass(frozen=True)
-class Action:
-    """One write. ``remote_id`` names the ORDRE object ("" for a create); ``remote_version``
-    is its version when planned ("" for a create: it must not exist yet)."""
-
-    op: Op
-    kind: Kind
-    key: str  # listing key, account code, collection name, or "collection / look"
-    remote_id: str = ""
-    remote_version: str = ""
-    body: Mapping[str, Any] | None = None  # what is written; None for a delete
-    changes: tuple[Change, ...] = ()  # updates only: a create's body says it all
-    collection: str = ""  # a look's collection key, so apply can find its id
-    step: str = ""  # "detach": a look lets go of products before the final update
-
-    @property
-    def label(self) -> str:
-        return f"{self.op} {self.kind} {self.key}" + (f" ({self.step})" if self.step else "")
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "op": self.op,
-            "kind": self.kind,
-            "key": self.key,
-            "remote_id": self.remote_id,
-            "remote_version": self.remote_version,
-            "collection": self.collection,
-            "step": self.step,
-            "body": self.body,
-            "changes": [
-                {"field": c.field, "before": c.before, "after": c.after} for c in self.changes
-            ],
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Action:
-        op, kind = data["op"], data["kind"]
-        if op not in OPS or kind not in KINDS:
-            raise ValueError(f"unknown action {op!r} {kind!r}")
-        return cls(
-            op=op,
-            kind=kind,
-            key=str(data["key"]),
-            remote_id=str(data.get("remote_id") or ""),
-            remote_version=str(data.get("remote_version") or ""),
-            body=data.get("body"),
-            changes=tuple(
-                Change(str(c["field"]), c.get("before"), c.get("after"))
-                for c in data.get("changes") or ()
-            ),
-            collection=str(data.get("collection") or ""),
-            step=str(data.get("step") or ""),
-        )
-
-
-@dataclass(frozen=True)
-class Move:
-    key: str  # listing key
-    source: str  # "collection / look" it leaves
-    target: str  # "collection / look" it joins
 
 
 @dataclass(frozen=True)
@@ -149,146 +77,7 @@ class Plan:
         return tuple(p for p in self.products if not p.exported)
 
 
-# --------------------------------------------------------------------------- bodies
-
-
-def money(value: Decimal) -> str:
-    """Money as ORDRE writes it: a decimal string with two places."""
-    return str(Decimal(value).quantize(Decimal("0.01")))
-
-
-def listing_body(listing: Listing) -> dict[str, Any]:
-    return {
-        "style": listing.style,
-        "fabric": listing.fabric,
-        "colour": listing.colour,
-        "description": listing.description,
-        "category": listing.category,
-        "sizes": [{"size": s.size, "gtin": s.gtin} for s in listing.sizes],
-        "prices": [
-            {"currency": p.currency, "wsp": money(p.wsp), "rrp": money(p.rrp)}
-            for p in sorted(listing.prices, key=lambda p: p.currency)
-        ],
-        "image_url": listing.image_url or None,
-    }
-
-
-def address_body(address: Address | None) -> dict[str, str] | None:
-    return None if address is None else address.place()
-
-
-def customer_body(customer: OrdreCustomer) -> dict[str, Any]:
-    return {
-        "name": customer.name,
-        "currency": customer.currency,
-        "delivery_address": address_body(customer.delivery_address),
-        "accounts_address": address_body(customer.accounts_address),
-        "contact_name": customer.contact_name or None,
-        "contact_email": customer.contact_email or None,
-    }
-
-
-def collection_body(name: str, position: int, description: str) -> dict[str, Any]:
-    return {"name": name, "position": position, "description": description}
-
-
-def look_body(name: str, position: int, keys: Sequence[str]) -> dict[str, Any]:
-    # The collection id is filled in by apply: a new collection has none yet.
-    return {"name": name, "position": position, "product_keys": list(keys)}
-
-
-def _in_collection(body: dict[str, Any], collection_id: str) -> dict[str, Any]:
-    """A look's write body with its collection's id ("" until a new collection exists)."""
-    return {"collection_id": collection_id, **body}
-
-
-def diff(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> tuple[Change, ...]:
-    """Field-level changes between two bodies, in the order of ``after``'s fields."""
-    before = before or {}
-    after = after or {}
-    names = list(after) + [k for k in before if k not in after]
-    return tuple(
-        Change(name, before.get(name), after.get(name))
-        for name in names
-        if before.get(name) != after.get(name)
-    )
-
-
-# --------------------------------------------------------------------------- matching
-
-
-def _pair(
-    wanted: Sequence[Any],
-    have: Sequence[Any],
-    name_of_wanted: Any,
-    name_of_have: Any,
-    keys_of_wanted: Any,
-    keys_of_have: Any,
-    position_of_wanted: Any,
-    position_of_have: Any,
-) -> dict[int, Any]:
-    """Match desired objects to ORDRE's: by name, then by shared products, then by position.
-
-    Returns index in ``wanted`` -> matched object of ``have``. A rename keeps the object
-    (and its id) as long as it keeps some of its products or its place.
-    """
-    matched: dict[int, Any] = {}
-    taken: set[int] = set()
-    for exact in (True, False):
-        for i, w in enumerate(wanted):
-            if i in matched:
-                continue
-            for j, h in enumerate(have):
-                if j in taken:
-                    continue
-                a, b = name_of_wanted(w), name_of_have(h)
-                if (a == b) if exact else (a.casefold() == b.casefold()):
-                    matched[i] = h
-                    taken.add(j)
-                    break
-    overlaps = []
-    for i, w in enumerate(wanted):
-        if i in matched:
-            continue
-        mine = set(keys_of_wanted(w))
-        for j, h in enumerate(have):
-            if j in taken:
-                continue
-            shared = len(mine & set(keys_of_have(h)))
-            if shared:
-                overlaps.append((-shared, i, j))
-    for _, i, j in sorted(overlaps):
-        if i not in matched and j not in taken:
-            matched[i] = have[j]
-            taken.add(j)
-    for i, w in enumerate(wanted):
-        if i in matched:
-            continue
-        for j, h in enumerate(have):
-            if j not in taken and position_of_wanted(w) == position_of_have(h):
-                matched[i] = h
-                taken.add(j)
-                break
-    return matched
-
-
-def _look_key(collection: str, look: str) -> str:
-    return f"{collection} / {look}"
-
-
 # --------------------------------------------------------------------------- plan
-
-
-@dataclass
-class _LookNode:
-    """A look as it will be: its action, and the looks that must let go of products first."""
-
-    action: Action
-    current: tuple[str, ...]
-    final: tuple[str, ...]
-    remote: OrdreLook | None
-    order: int
-    depends: set[str] = field(default_factory=set)  # remote look ids
 
 
 def make_plan(
@@ -298,33 +87,65 @@ def make_plan(
     prune: bool,
     findings: Iterable[Finding] = (),
 ) -> Plan:
-    """Ordered actions that make ORDRE match ``desired``. Pure and deterministic."""
+    """Ordered actions that make ORDRE match ``desired``, in the four phases of the module's
+    docstring. Pure and deterministic."""
     # An empty catalogue never means "delete everything".
     prune = prune and not desired.is_empty
-    kept: list[str] = []
-    actions: list[Action] = []
+    looks_in: dict[str, list[OrdreLook]] = {}
+    for look in ordre.looks:
+        looks_in.setdefault(look.collection_id, []).append(look)
+    collections = _match_collections(desired, ordre, looks_in)
+    collection_name = {c.id: c.name for c in ordre.collections}
+    looks = plan_looks(desired, ordre.looks, collections, looks_in, collection_name, prune=prune)
+    deletes, kept = _plan_deletes(desired, ordre, collections, prune=prune)
+    return Plan(
+        actions=(
+            *_plan_listings_and_customers(desired, ordre),
+            *_plan_collections(desired, collections),
+            *looks.actions,
+            *deletes,
+        ),
+        moves=tuple(sorted(looks.moves, key=lambda m: (m.target, m.key))),
+        placement=looks.placement,
+        tree=tuple(
+            (c.name, tuple(look_key(c.name, look.name) for look in c.looks))
+            for c in desired.collections
+        ),
+        findings=tuple(findings),
+        products=desired.products,
+        kept=(*looks.kept, *kept),
+        prune=prune,
+        tracked=ordre.tracked,
+    )
 
-    # 1. Listings and customers.
+
+def _plan_listings_and_customers(desired: Desired, ordre: OrdreSnapshot) -> list[Action]:
+    """Phase 1: listings and customers created or updated (looks may only name listings that
+    exist). Most are unchanged, so the cheap test comes first."""
+    actions: list[Action] = []
     remote_listings = {item.key: item for item in ordre.listings}
     for listing in desired.listings:
         if _unchanged(listing, remote_listings.get(listing.key)):
             continue
-        actions.extend(_upsert("listing", listing.key, listing_body(listing), remote_listings))
+        actions.extend(_upsert("listing", listing.key, listing, remote_listings))
     remote_customers = {c.account_code: c for c in ordre.customers}
     for customer in desired.customers:
         if _unchanged(customer, remote_customers.get(customer.account_code)):
             continue
-        body = customer_body(customer)
-        actions.extend(_upsert("customer", customer.account_code, body, remote_customers))
+        actions.extend(_upsert("customer", customer.account_code, customer, remote_customers))
+    return actions
 
-    # 2. Collections.
+
+def _match_collections(
+    desired: Desired, ordre: OrdreSnapshot, looks_in: Mapping[str, list[OrdreLook]]
+) -> dict[int, OrdreCollection]:
+    """The ORDRE collection each desired collection becomes, by the index of the desired one:
+    by name, then by the products their looks share, then by position."""
+
     def collection_keys(c: DesiredCollection) -> list[str]:
         return [k for look in c.looks for k in look.product_keys]
 
-    looks_in: dict[str, list[OrdreLook]] = {}
-    for look in ordre.looks:
-        looks_in.setdefault(look.collection_id, []).append(look)
-    matched_collections = _pair(
+    return pair(
         desired.collections,
         ordre.collections,
         lambda c: c.name,
@@ -334,148 +155,47 @@ def make_plan(
         lambda c: c.position,
         lambda c: c.position,
     )
-    collection_actions: list[Action] = []
+
+
+def _plan_collections(desired: Desired, collections: Mapping[int, OrdreCollection]) -> list[Action]:
+    """Phase 2: collections created or updated (looks need their collection)."""
+    actions: list[Action] = []
     for i, wanted in enumerate(desired.collections):
-        body = collection_body(wanted.name, wanted.position, wanted.description)
-        have = matched_collections.get(i)
+        have = collections.get(i)
+        new_collection = OrdreCollection(
+            wanted.name, wanted.position, wanted.description, have.id if have else ""
+        )
         if have is None:
-            collection_actions.append(Action("create", "collection", wanted.name, body=body))
+            actions.append(Action("create", "collection", wanted.name, payload=new_collection))
             continue
-        before = collection_body(have.name, have.position, have.description)
+        before, body = collection_body(have), collection_body(new_collection)
         if before != body:
-            collection_actions.append(
+            actions.append(
                 Action(
                     "update",
                     "collection",
                     wanted.name,
                     remote_id=have.id,
                     remote_version=have.version,
-                    body=body,
+                    payload=new_collection,
                     changes=diff(before, body),
                 )
             )
-    actions.extend(collection_actions)
+    return actions
 
-    # 3. Looks.
-    holder = {key: look for look in ordre.looks for key in look.product_keys}
-    desired_keys = {
-        key for c in desired.collections for look in c.looks for key in look.product_keys
-    }
-    collection_name = {c.id: c.name for c in ordre.collections}
-    nodes: dict[str, _LookNode] = {}  # by remote id, or "new:<key>" for a create
-    matched_looks: set[str] = set()
-    placement: dict[str, str] = {}
-    order = 0
-    for i, wanted_collection in enumerate(desired.collections):
-        have_collection = matched_collections.get(i)
-        have_looks = looks_in.get(have_collection.id, []) if have_collection else []
-        pairs = _pair(
-            wanted_collection.looks,
-            have_looks,
-            lambda x: x.name,
-            lambda x: x.name,
-            lambda x: x.product_keys,
-            lambda x: x.product_keys,
-            lambda x: x.position,
-            lambda x: x.position,
-        )
-        for j, wanted_look in enumerate(wanted_collection.looks):
-            key = _look_key(wanted_collection.name, wanted_look.name)
-            for product in wanted_look.product_keys:
-                placement[product] = key
-            body = look_body(wanted_look.name, wanted_look.position, wanted_look.product_keys)
-            collection_id = have_collection.id if have_collection else ""
-            have_look = pairs.get(j)
-            order += 1
-            if have_look is None:
-                action = Action(
-                    "create",
-                    "look",
-                    key,
-                    body=_in_collection(body, collection_id),
-                    collection=wanted_collection.name,
-                )
-                nodes[f"new:{key}"] = _LookNode(action, (), wanted_look.product_keys, None, order)
-                continue
-            matched_looks.add(have_look.id)
-            before = look_body(have_look.name, have_look.position, have_look.product_keys)
-            if before != body:
-                action = Action(
-                    "update",
-                    "look",
-                    key,
-                    remote_id=have_look.id,
-                    remote_version=have_look.version,
-                    body=_in_collection(body, collection_id),
-                    changes=diff(before, body),
-                    collection=wanted_collection.name,
-                )
-                nodes[have_look.id] = _LookNode(
-                    action, have_look.product_keys, wanted_look.product_keys, have_look, order
-                )
 
-    look_deletes: list[Action] = []
-    for look in sorted(
-        ordre.looks, key=lambda x: (collection_name.get(x.collection_id, ""), x.position, x.id)
-    ):
-        if look.id in matched_looks:
-            continue
-        key = _look_key(collection_name.get(look.collection_id, look.collection_id), look.name)
-        if prune:
-            look_deletes.append(
-                Action(
-                    "delete",
-                    "look",
-                    key,
-                    remote_id=look.id,
-                    remote_version=look.version,
-                    # What it holds: apply holds back what waits for these products.
-                    changes=(Change("product_keys", list(look.product_keys), None),),
-                    collection=collection_name.get(look.collection_id, ""),
-                )
-            )
-            continue
-        kept.append(f"look {key}")
-        # Kept, but it must let go of products the catalogue puts elsewhere.
-        final = tuple(k for k in look.product_keys if k not in desired_keys)
-        if final != look.product_keys:
-            before = look_body(look.name, look.position, look.product_keys)
-            body = look_body(look.name, look.position, final)
-            order += 1
-            action = Action(
-                "update",
-                "look",
-                key,
-                remote_id=look.id,
-                remote_version=look.version,
-                body=_in_collection(body, look.collection_id),
-                changes=diff(before, body),
-                collection=collection_name.get(look.collection_id, ""),
-            )
-            nodes[look.id] = _LookNode(action, look.product_keys, final, look, order)
-    actions.extend(look_deletes)
-    deleted_looks = {a.remote_id for a in look_deletes}
-
-    moves: list[Move] = []
-    for node_id, node in nodes.items():
-        current = set(node.current)
-        for key in node.final:
-            if key in current:
-                continue
-            old = holder.get(key)
-            if old is None or old.id == node_id:
-                continue
-            if old.id in nodes:  # a renamed look goes by its new name
-                source = nodes[old.id].action.key
-            else:
-                source = _look_key(collection_name.get(old.collection_id, "?"), old.name)
-            moves.append(Move(key, source, node.action.key))
-            if old.id in nodes and old.id not in deleted_looks:
-                node.depends.add(old.id)
-    actions.extend(_order_looks(nodes))
-
-    # 4. Deletes of collections and listings.
-    kept_collections = {c.id for c in matched_collections.values()}
+def _plan_deletes(
+    desired: Desired,
+    ordre: OrdreSnapshot,
+    collections: Mapping[int, OrdreCollection],
+    *,
+    prune: bool,
+) -> tuple[list[Action], list[str]]:
+    """Phase 4: collections deleted (once empty), then listings (once no look holds them);
+    without prune, what would be deleted is kept and named."""
+    actions: list[Action] = []
+    kept: list[str] = []
+    kept_collections = {c.id for c in collections.values()}
     for have in ordre.collections:
         if have.id in kept_collections:
             continue
@@ -507,21 +227,7 @@ def make_plan(
             )
         else:
             kept.append(f"listing {listing.key}")
-
-    return Plan(
-        actions=tuple(actions),
-        moves=tuple(sorted(moves, key=lambda m: (m.target, m.key))),
-        placement=placement,
-        tree=tuple(
-            (c.name, tuple(_look_key(c.name, look.name) for look in c.looks))
-            for c in desired.collections
-        ),
-        findings=tuple(findings),
-        products=desired.products,
-        kept=tuple(kept),
-        prune=prune,
-        tracked=ordre.tracked,
-    )
+    return actions, kept
 
 
 def _content_of(kind: type[Any]) -> Callable[[Any], tuple[Any, ...]]:
@@ -542,11 +248,13 @@ def _unchanged(desired: Listing | OrdreCustomer, have: Listing | OrdreCustomer |
     return content(have) == content(desired)
 
 
-def _upsert(kind: Kind, key: str, body: dict[str, Any], remote: Mapping[str, Any]) -> list[Action]:
+def _upsert(
+    kind: Kind, key: str, wanted: Listing | OrdreCustomer, remote: Mapping[str, Any]
+) -> list[Action]:
     have = remote.get(key)
     if have is None:
-        return [Action("create", kind, key, body=body)]
-    before = listing_body(have) if kind == "listing" else customer_body(have)
+        return [Action("create", kind, key, payload=wanted)]
+    before, body = body_of(have), body_of(wanted)
     if before == body:
         return []
     return [
@@ -556,63 +264,7 @@ def _upsert(kind: Kind, key: str, body: dict[str, Any], remote: Mapping[str, Any
             key,
             remote_id=key,
             remote_version=have.version,
-            body=body,
+            payload=wanted,
             changes=diff(before, body),
         )
     ]
-
-
-def _order_looks(nodes: dict[str, _LookNode]) -> list[Action]:
-    """Look writes in an order where a product leaves its old look before joining a new one."""
-    done: set[str] = set()  # written, or detached: no longer holds what others need
-    detached: set[str] = set()
-    out: list[Action] = []
-    remaining = sorted(nodes, key=lambda n: nodes[n].order)
-    while remaining:
-        ready = [n for n in remaining if not (nodes[n].depends - done - detached)]
-        if not ready:
-            # A cycle of moves: a look that others wait for first lets go of its leaving
-            # products, joining none. Only existing looks hold products others need.
-            waited_for = set().union(*(nodes[n].depends for n in remaining))
-            name = next(n for n in remaining if n in waited_for and n not in detached)
-            node = nodes[name]
-            assert node.remote is not None
-            current = set(node.current)
-            before = look_body(node.remote.name, node.remote.position, node.current)
-            body = look_body(
-                node.remote.name,
-                node.remote.position,
-                [k for k in node.final if k in current],
-            )
-            out.append(
-                Action(
-                    "update",
-                    "look",
-                    node.action.key,
-                    remote_id=node.remote.id,
-                    remote_version=node.remote.version,
-                    body=_in_collection(body, node.remote.collection_id),
-                    changes=diff(before, body),
-                    collection=node.action.collection,
-                    step="detach",
-                )
-            )
-            detached.add(name)
-            continue
-        for name in ready:
-            out.append(nodes[name].action)
-            done.add(name)
-        remaining = [n for n in remaining if n not in done]
-    return out
-
-
-# --------------------------------------------------------------------------- plan files
-
-PLAN_FORMAT_VERSION = 1
-
-
-def checksum(document: Mapping[str, Any]) -> str:
-    """sha256 of a plan document's canonical JSON, without its own checksum field."""
-    content = {k: v for k, v in document.items() if k != "checksum"}
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

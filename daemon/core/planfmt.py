@@ -10,8 +10,10 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from daemon.core.actions import Action, Change
 from daemon.core.findings import Finding
-from daemon.core.plan import Action, Change, Plan
+from daemon.core.model import Listing, OrdreCustomer
+from daemon.core.plan import Plan
 from daemon.core.words import plural
 
 PLAN_JSON_VERSION = 1
@@ -127,10 +129,14 @@ def _diff_lines(plan: Plan) -> list[str]:
     if customers:
         lines.append("  customers")
         for action in customers:
-            name = (action.body or {}).get("name", "")
+            name = action.payload.name if isinstance(action.payload, OrdreCustomer) else ""
             lines.append(f"    {SYMBOL[action.op]} {action.key} {name}".rstrip())
             lines += [f"        {text}" for text in _field_changes(action)]
     return lines
+
+
+def _has_image(action: Action) -> bool:
+    return isinstance(action.payload, Listing) and bool(action.payload.image_url)
 
 
 def _look_lines(
@@ -165,7 +171,7 @@ def _look_lines(
                 product_lines.append(f"        → {key}  moved from {move.source}")
             elif key not in before:
                 what = "new listing" if listing and listing.op == "create" else "added"
-                if listing and listing.op == "create" and not (listing.body or {}).get("image_url"):
+                if listing and listing.op == "create" and not _has_image(listing):
                     what += ", no main image"
                 product_lines.append(f"        + {key}  {what}")
             elif listing is not None:

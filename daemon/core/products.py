@@ -17,11 +17,11 @@ from decimal import Decimal
 from typing import Any, Literal, NamedTuple
 
 from daemon.core import gtin
+from daemon.core.entries import product_sort_key, selector_matches
 from daemon.core.model import Price, Product
-from daemon.core.resolve import product_sort_key, selector_matches
+from daemon.core.spec import CatalogueSpec, Location, ProductRef, Selector, StyleRef
 from daemon.core.words import plural
 from daemon.core.yamlwrite import comment, scalar
-from daemon.tree.catalogue import CatalogueSpec, Location, ProductRef, Selector, StyleRef
 
 BarcodeState = Literal["valid", "missing", "malformed", "check-digit"]
 STATE_WORDS: dict[BarcodeState, str] = {

@@ -9,15 +9,23 @@ it is about. Products that fail eligibility (barcodes, no sizes) are left out an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, TypeVar
+from typing import NamedTuple
 
 from daemon.core import gtin
-from daemon.core.findings import Finding, Severity, sort_findings
+from daemon.core.customers import resolve_customers
+from daemon.core.entries import (
+    EntryKey,
+    Placing,
+    claim,
+    entry_key,
+    look_entries,
+    resolve_look,
+)
+from daemon.core.findings import Finding, Severity, finding_at, sort_findings
 from daemon.core.model import (
-    Address,
     Customer,
     Listing,
     ListingPrice,
@@ -27,9 +35,7 @@ from daemon.core.model import (
     ProductId,
     Season,
 )
-from daemon.tree.catalogue import CatalogueSpec, Location, LookSpec, ProductRef, Selector, StyleRef
-
-T = TypeVar("T")
+from daemon.core.spec import CatalogueSpec, Location, LookSpec, ProductRef
 
 
 @dataclass(frozen=True)
@@ -83,10 +89,6 @@ class Desired:
         return not self.collections
 
 
-EntryKey = tuple[Any, ...]
-Entry = ProductRef | StyleRef | Selector
-
-
 @dataclass(frozen=True)
 class Structure:
     """What each catalogue entry resolved to, kept from a full resolve without errors.
@@ -112,209 +114,6 @@ class Resolution:
         return not any(f.is_error for f in self.findings)
 
 
-# --------------------------------------------------------------------------- helpers
-
-
-def _finding(
-    where: Location | None,
-    code: str,
-    severity: Severity,
-    message: str,
-    hint: str | None = None,
-    path: str = "",
-) -> Finding:
-    if where is None:
-        # About Zedonk's data, not a file: named after where it is fixed.
-        return Finding("Zedonk", 0, 0, path, code, severity, message, hint)
-    return Finding(where.file, where.line, where.column, path, code, severity, message, hint)
-
-
-def product_sort_key(product: Product) -> tuple[str, str, str]:
-    """Selector results are ordered by style, then fabric, then colour."""
-    return (product.id.style, product.id.fabric, product.id.colour)
-
-
-def selector_matches(selector: Selector, product: Product) -> bool:
-    """Zedonk's catalogue filters: every given filter must match; excludes win."""
-    if product.id in selector.exclude or not product.active:
-        return False
-    if selector.season is not None and selector.season not in product.seasons:
-        return False
-    if (
-        selector.category is not None
-        and product.category.casefold() != selector.category.casefold()
-    ):
-        return False
-    if selector.search is not None:
-        needle = selector.search.casefold()
-        haystack = (product.id.style, product.description, product.id.colour)
-        if not any(needle in text.casefold() for text in haystack):
-            return False
-    return True
-
-
-@dataclass
-class _Placed:
-    """Where a product was put first: for the "one look, one collection" rule."""
-
-    collection: str
-    look: str
-    location: Location
-
-
-def _checked_barcodes(product: Product) -> list[tuple[gtin.GtinProblem | None, str | None]]:
-    """Per SKU: (the barcode's problem or None, its canonical GTIN-14 or None)."""
-    checked: list[tuple[gtin.GtinProblem | None, str | None]] = []
-    for sku in product.skus:
-        wrong = gtin.problem(sku.barcode)
-        canonical = None if wrong or sku.barcode is None else sku.barcode.strip().zfill(14)
-        checked.append((wrong, canonical))
-    return checked
-
-
-@dataclass
-class _State:
-    products: dict[ProductId, Product]
-    by_style: dict[str, list[Product]]
-    by_season: dict[str, list[Product]]
-    by_category: dict[str, list[Product]]
-    findings: list[Finding] = field(default_factory=list)
-    placed: dict[ProductId, _Placed] = field(default_factory=dict)
-    expanded: dict[EntryKey, tuple[str, ...]] = field(default_factory=dict)
-
-
-def _candidates(state: _State, selector: Selector) -> Iterable[Product]:
-    """The products a selector can match, narrowed by an index so large brands stay fast."""
-    if selector.season is not None:
-        return state.by_season.get(selector.season, [])
-    if selector.category is not None:
-        return state.by_category.get(selector.category.casefold(), [])
-    return state.products.values()
-
-
-# --------------------------------------------------------------------------- looks
-
-
-def _style_products(state: _State, ref: StyleRef, collection: str, look: str) -> list[Product]:
-    candidates = state.by_style.get(ref.style, [])
-    if not candidates:
-        state.findings.append(
-            _finding(
-                ref.location,
-                "product-unknown",
-                "error",
-                f"{collection} / {look}: Zedonk has no style {ref.style!r}",
-                "check the style code in Zedonk, or remove the entry",
-            )
-        )
-        return []
-    fabrics = sorted({p.id.fabric for p in candidates})
-    fabric = ref.fabric
-    if fabric is None:
-        if len(fabrics) > 1:
-            state.findings.append(
-                _finding(
-                    ref.location,
-                    "style-fabric-ambiguous",
-                    "error",
-                    f"{collection} / {look}: style {ref.style!r} comes in several fabrics "
-                    f"({', '.join(fabrics)})",
-                    "name the fabric: write the product as STYLE/FABRIC/COLOUR",
-                )
-            )
-            return []
-        fabric = fabrics[0]
-    found: list[Product] = []
-    for colour in ref.colours:
-        pid = ProductId(ref.style, fabric, colour)
-        product = state.products.get(pid)
-        if product is None:
-            state.findings.append(
-                _finding(
-                    ref.location,
-                    "product-unknown",
-                    "error",
-                    f"{collection} / {look}: Zedonk has no product {pid}",
-                    "check the colour and fabric in Zedonk, or remove it from the look",
-                )
-            )
-            continue
-        found.append(product)
-    return found
-
-
-def entry_key(entry: StyleRef | Selector) -> EntryKey:
-    """What an entry's products depend on, besides Zedonk: not its place or position."""
-    if isinstance(entry, StyleRef):
-        return ("style", entry.style, entry.fabric, entry.colours)
-    excluded = tuple(str(pid) for pid in entry.exclude)
-    return ("selector", entry.season, entry.category, entry.search, excluded)
-
-
-def _look_entries(look: LookSpec) -> list[Entry]:
-    """Display order: listed products and styles as written, then each selector's results."""
-    listed: list[ProductRef | StyleRef] = [*look.products, *look.styles]
-    listed.sort(key=lambda entry: entry.position)
-    return [*listed, *look.selectors]
-
-
-def _unique(items: Iterable[T], key: Callable[[T], Hashable]) -> list[T]:
-    """The same product twice in one look shows once, where it first appears."""
-    seen: set[Hashable] = set()
-    unique: list[T] = []
-    for item in items:
-        ident = key(item)
-        if ident not in seen:
-            seen.add(ident)
-            unique.append(item)
-    return unique
-
-
-def _expand(state: _State, entry: Entry, collection: str, look: str) -> list[Product]:
-    """The products one entry stands for; an unknown product or style is an error finding."""
-    if isinstance(entry, StyleRef):
-        return _style_products(state, entry, collection, look)
-    if isinstance(entry, ProductRef):
-        product = state.products.get(entry.id)
-        if product is None:
-            state.findings.append(
-                _finding(
-                    entry.location,
-                    "product-unknown",
-                    "error",
-                    f"{collection} / {look}: Zedonk has no product {entry.id}",
-                    "check the style, fabric and colour in Zedonk, or remove it from the look",
-                )
-            )
-            return []
-        return [product]
-    matches = [p for p in _candidates(state, entry) if selector_matches(entry, p)]
-    if not matches:
-        state.findings.append(
-            _finding(
-                entry.location,
-                "selector-empty",
-                "warning",
-                f"{collection} / {look}: this selector matches no Zedonk product",
-            )
-        )
-    return sorted(matches, key=product_sort_key)
-
-
-def _resolve_look(state: _State, look: LookSpec, collection: str) -> list[tuple[Product, Location]]:
-    """The look's products in display order, each with the place of the entry that named it."""
-    ordered: list[tuple[Product, Location]] = []
-    for entry in _look_entries(look):
-        noted = len(state.findings)
-        products = _expand(state, entry, collection, look.name)
-        # A product entry needs no record: any catalogued product exists in Zedonk. An entry
-        # with a finding is left out, so that it is resolved (and reported) afresh.
-        if not isinstance(entry, ProductRef) and len(state.findings) == noted:
-            state.expanded[entry_key(entry)] = tuple(str(p.id) for p in products)
-        ordered.extend((product, entry.location) for product in products)
-    return _unique(ordered, key=lambda item: item[0].id)
-
-
 def resolve_structure(
     spec: CatalogueSpec, structure: Structure
 ) -> tuple[DesiredCollection, ...] | None:
@@ -330,7 +129,7 @@ def resolve_structure(
         looks: list[DesiredLook] = []
         for look in collection.looks:
             keys: list[str] = []
-            for entry in _look_entries(look):
+            for entry in look_entries(look):
                 if isinstance(entry, ProductRef):
                     key = str(entry.id)
                     if key not in structure.catalogued:
@@ -359,27 +158,17 @@ def resolve_structure(
     return tuple(collections) if placed == structure.catalogued else None
 
 
-def _claim(state: _State, product: Product, where: Location, collection: str, look: str) -> bool:
-    """Place a product in a look; False (and an error) when it already sits elsewhere."""
-    first = state.placed.get(product.id)
-    if first is None:
-        state.placed[product.id] = _Placed(collection, look, where)
-        return True
-    state.findings.append(
-        _finding(
-            where,
-            "product-in-two-looks",
-            "error",
-            f"{product.id} is in {collection} / {look} here and already in "
-            f"{first.collection} / {first.look} at {first.location}",
-            "a product can sit in only one look of one collection: remove it from one of "
-            "them, or add it to the selector's exclude list",
-        )
-    )
-    return False
-
-
 # --------------------------------------------------------------------------- eligibility
+
+
+def _checked_barcodes(product: Product) -> list[tuple[gtin.GtinProblem | None, str | None]]:
+    """Per SKU: (the barcode's problem or None, its canonical GTIN-14 or None)."""
+    checked: list[tuple[gtin.GtinProblem | None, str | None]] = []
+    for sku in product.skus:
+        wrong = gtin.problem(sku.barcode)
+        canonical = None if wrong or sku.barcode is None else sku.barcode.strip().zfill(14)
+        checked.append((wrong, canonical))
+    return checked
 
 
 def _listing_prices(
@@ -440,85 +229,6 @@ def _barcode_problems(
     return problems
 
 
-# --------------------------------------------------------------------------- customers
-
-
-def _pick_address(addresses: Sequence[Address], kind: str) -> Address | None:
-    of_kind = [a for a in addresses if a.kind == kind]
-    if not of_kind:
-        return None
-    return next((a for a in of_kind if a.is_default), of_kind[0])
-
-
-def _as_kind(address: Address | None, kind: str) -> Address | None:
-    if address is None:
-        return None
-    return Address(
-        kind="delivery" if kind == "delivery" else "accounts",
-        company=address.company,
-        line1=address.line1,
-        line2=address.line2,
-        city=address.city,
-        region=address.region,
-        postcode=address.postcode,
-        country=address.country,
-    )
-
-
-def resolve_customers(customers: Iterable[Customer]) -> tuple[list[OrdreCustomer], list[Finding]]:
-    """Active customers with an account code, with Delivery and Accounts addresses.
-
-    The Store address fills whichever of the two is missing.
-    """
-    findings: list[Finding] = []
-    by_code: dict[str, OrdreCustomer] = {}
-    owner: dict[str, Customer] = {}
-    for customer in sorted(customers, key=lambda c: c.id):
-        code = (customer.account_code or "").strip()
-        if not customer.active or not code:
-            continue
-        if code in by_code:
-            findings.append(
-                _finding(
-                    None,
-                    "customer-code-duplicate",
-                    "warning",
-                    f"Zedonk customers {owner[code].name!r} and {customer.name!r} share the "
-                    f"account code {code}; only {owner[code].name!r} is exported",
-                    "give each customer its own account code in Zedonk",
-                    path=f"customer {code}",
-                )
-            )
-            continue
-        usable = [a for a in customer.addresses if a.country.strip()]
-        if len(usable) < len(customer.addresses):
-            findings.append(
-                _finding(
-                    None,
-                    "customer-address-no-country",
-                    "warning",
-                    f"customer {customer.name!r} ({code}) has an address without a country; "
-                    "ORDRE needs one, so that address is left out",
-                    "fill in the country of each address in Zedonk",
-                    path=f"customer {code}",
-                )
-            )
-        store = _pick_address(usable, "store")
-        delivery = _pick_address(usable, "delivery") or store
-        accounts = _pick_address(usable, "accounts") or store
-        by_code[code] = OrdreCustomer(
-            account_code=code,
-            name=customer.name,
-            currency=customer.currency,
-            delivery_address=_as_kind(delivery, "delivery"),
-            accounts_address=_as_kind(accounts, "accounts"),
-            contact_email=customer.contact_email,
-            contact_name=customer.contact_name,
-        )
-        owner[code] = customer
-    return [by_code[c] for c in sorted(by_code)], findings
-
-
 # --------------------------------------------------------------------------- resolve
 
 
@@ -529,30 +239,65 @@ def resolve(
     *,
     strict: bool = False,
 ) -> Resolution:
-    """The desired ORDRE state for ``spec``, and every finding on the way."""
-    products = {p.id: p for p in zedonk.products}
-    state = _State(products, by_style={}, by_season={}, by_category={})
-    for product in sorted(zedonk.products, key=product_sort_key):
-        state.by_style.setdefault(product.id.style, []).append(product)
-        state.by_category.setdefault(product.category.casefold(), []).append(product)
-        for season in product.seasons:
-            state.by_season.setdefault(season, []).append(product)
+    """The desired ORDRE state for ``spec``, and every finding on the way, in three phases:
+    place each entry's products in its look, check them for eligibility, build the tree."""
+    state = Placing.of(zedonk.products)
+    placed = _place(state, spec)
+    problems, gtins = _eligibility(placed)
+    tree = _Tree(
+        state.findings,
+        problems,
+        gtins,
+        _season_rank(price_seasons, zedonk.seasons),
+        price_seasons,
+        "error" if strict else "warning",
+    )
+    collections = tree.build(spec, placed)
+    customers, customer_findings = resolve_customers(zedonk.customers)
+    state.findings.extend(customer_findings)
+    listings = tree.listings
+    desired = Desired(
+        collections=collections,
+        listings=tuple(listings[k] for k in sorted(listings)),
+        customers=tuple(customers),
+        products=tuple(tree.reports),
+    )
+    findings = sort_findings(state.findings)
+    structure = None
+    if not any(f.is_error for f in findings):
+        catalogued = frozenset(str(pid) for pid in state.placed)
+        structure = Structure(state.expanded, catalogued, catalogued.difference(listings))
+    return Resolution(desired, findings, structure)
 
-    # 1. Refs and selectors -> products, each product in one look only.
-    placed: list[tuple[int, int, list[tuple[Product, Location]]]] = []
+
+class _PlacedLook(NamedTuple):
+    collection: int  # index in the spec
+    look: int  # index in its collection
+    products: list[tuple[Product, Location]]  # each with the place of the entry that named it
+
+
+def _place(state: Placing, spec: CatalogueSpec) -> list[_PlacedLook]:
+    """Phase 1: refs and selectors -> products, each product in one look only."""
+    placed: list[_PlacedLook] = []
     for ci, collection in enumerate(spec.collections):
         for li, look in enumerate(collection.looks):
             kept = [
                 (product, where)
-                for product, where in _resolve_look(state, look, collection.name)
-                if _claim(state, product, where, collection.name, look.name)
+                for product, where in resolve_look(state, look, collection.name)
+                if claim(state, product, where, collection.name, look.name)
             ]
-            placed.append((ci, li, kept))
+            placed.append(_PlacedLook(ci, li, kept))
+    return placed
 
-    # 2. Eligibility: barcodes valid and unique among exported products.
-    rank = _season_rank(price_seasons, zedonk.seasons)
-    problems: dict[ProductId, list[str]] = {}
-    gtins: dict[ProductId, list[str | None]] = {}
+
+Problems = dict[ProductId, list[str]]  # why a product is not exported; empty when it is
+Gtins = dict[ProductId, list[str | None]]  # per SKU, its canonical GTIN-14 (None if invalid)
+
+
+def _eligibility(placed: Sequence[_PlacedLook]) -> tuple[Problems, Gtins]:
+    """Phase 2: barcodes valid, and unique among the placed products."""
+    problems: Problems = {}
+    gtins: Gtins = {}
     owners: dict[str, tuple[ProductId, str]] = {}
     for _, _, kept in placed:
         for product, _where in kept:
@@ -573,26 +318,57 @@ def resolve(
                         f"size {size}: barcode {sku.barcode} is also on {product.id} "
                         f"size {sku.size}"
                     )
+    return problems, gtins
 
-    # 3. Build the desired tree, reporting what is left out and what is worth a look.
-    severity: Severity = "error" if strict else "warning"
-    listings: dict[str, Listing] = {}
-    reports: list[ProductReport] = []
-    collections: list[DesiredCollection] = []
-    looks_of: dict[int, list[DesiredLook]] = {}
-    for ci, li, kept in placed:
-        collection = spec.collections[ci]
-        look = collection.looks[li]
+
+@dataclass
+class _Tree:
+    """Phase 3: the desired tree, reporting what is left out and what is worth a look."""
+
+    findings: list[Finding]
+    problems: Problems
+    gtins: Gtins
+    rank: dict[str, tuple[date, int]]
+    price_seasons: Sequence[str]
+    severity: Severity  # of a product that is not exported
+    listings: dict[str, Listing] = field(default_factory=dict)
+    reports: list[ProductReport] = field(default_factory=list)
+
+    def build(
+        self, spec: CatalogueSpec, placed: Sequence[_PlacedLook]
+    ) -> tuple[DesiredCollection, ...]:
+        looks_of: dict[int, list[DesiredLook]] = {}
+        for ci, li, kept in placed:
+            collection = spec.collections[ci]
+            look = self.look(collection.name, collection.looks[li], kept)
+            looks_of.setdefault(ci, []).append(look)
+        return tuple(
+            DesiredCollection(
+                collection.name,
+                collection.description,
+                collection.position,
+                tuple(looks_of.get(ci, [])),
+                collection.location,
+            )
+            for ci, collection in enumerate(spec.collections)
+        )
+
+    def look(
+        self, collection: str, look: LookSpec, kept: Sequence[tuple[Product, Location]]
+    ) -> DesiredLook:
+        """One look: its exported products as listings, each product reported."""
+        findings, listings, reports = self.findings, self.listings, self.reports
+        problems, gtins, rank = self.problems, self.gtins, self.rank  # per product: locals
         keys: list[str] = []
         for product, where in kept:
             key = str(product.id)
-            label = f"{collection.name} / {look.name}: {key}"
+            label = f"{collection} / {look.name}: {key}"
             wrong = problems[product.id]
             has_image = bool(product.image_url)
             reports.append(
                 ProductReport(
                     key,
-                    collection.name,
+                    collection,
                     look.name,
                     where,
                     exported=not wrong,
@@ -601,19 +377,19 @@ def resolve(
                 )
             )
             if wrong:
-                state.findings.append(
-                    _finding(
+                findings.append(
+                    finding_at(
                         where,
                         "product-not-exported",
-                        severity,
+                        self.severity,
                         f"{label} ({product.description}) is not exported: {'; '.join(wrong)}",
                         "fix the barcodes in Zedonk (every size needs a valid, unique GTIN)",
                     )
                 )
                 continue
             if not has_image:
-                state.findings.append(
-                    _finding(
+                findings.append(
+                    finding_at(
                         where,
                         "image-missing",
                         "warning",
@@ -623,20 +399,20 @@ def resolve(
                 )
             prices = _listing_prices(product, rank)
             if not prices:
-                state.findings.append(
-                    _finding(
+                findings.append(
+                    finding_at(
                         where,
                         "price-missing",
                         "warning",
                         f"{label} has no price in the price seasons "
-                        f"({', '.join(price_seasons) or 'none configured'})",
+                        f"({', '.join(self.price_seasons) or 'none configured'})",
                         "enter its prices in Zedonk, or add its season to price_seasons",
                     )
                 )
             for price in prices:
                 if not price.wsp or not price.rrp:  # 0.00 in either
-                    state.findings.append(
-                        _finding(
+                    findings.append(
+                        finding_at(
                             where,
                             "price-zero",
                             "warning",
@@ -647,31 +423,4 @@ def resolve(
                     )
             listings[key] = _listing(product, key, prices, gtins[product.id])
             keys.append(key)
-        looks_of.setdefault(ci, []).append(
-            DesiredLook(look.name, look.position, tuple(keys), look.location)
-        )
-    for ci, collection in enumerate(spec.collections):
-        collections.append(
-            DesiredCollection(
-                collection.name,
-                collection.description,
-                collection.position,
-                tuple(looks_of.get(ci, [])),
-                collection.location,
-            )
-        )
-
-    customers, customer_findings = resolve_customers(zedonk.customers)
-    state.findings.extend(customer_findings)
-    desired = Desired(
-        collections=tuple(collections),
-        listings=tuple(listings[k] for k in sorted(listings)),
-        customers=tuple(customers),
-        products=tuple(reports),
-    )
-    findings = sort_findings(state.findings)
-    structure = None
-    if not any(f.is_error for f in findings):
-        catalogued = frozenset(str(pid) for pid in state.placed)
-        structure = Structure(state.expanded, catalogued, catalogued.difference(listings))
-    return Resolution(desired, findings, structure)
+        return DesiredLook(look.name, look.position, tuple(keys), look.location)

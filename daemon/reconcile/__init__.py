@@ -1,732 +1,210 @@
-"""The acting side: gather both remotes, plan, and carry the plan out on ORDRE with a journal.
+"""The catalogue side, acting: make ORDRE match the catalogue, and journal every write.
 
-- ``plan_only`` reads Zedonk and ORDRE, resolves the catalogue and plans (no writes).
-- ``apply_plan`` carries out actions in order. Each action's intent is journalled in the
-  history before its call and its result after; a failure does not stop independent actions,
-  and actions that depend on a failed one are skipped. Listings go in batches.
-- ``reconcile`` is the whole pass the daemon runs; it never raises for expected failures.
-- Saved plans (``plan --out FILE``) carry a checksum and, per action, the ORDRE version it was
-  computed from; ``check_stale`` refuses a plan whose objects changed since.
+Its rooms: ``gather`` reads both remotes, ``planning`` validates the tree and plans,
+``planfile`` saves and loads plans, ``applier`` carries a plan out. This module assembles
+them into the apply sequence, once, for every entry point:
+
+    lock -> history -> plan -> guard -> run -> apply -> finish
+
+- ``apply_fresh`` (``zedonk-ordre apply``): plan now, show it, guard, confirm, apply;
+- ``apply_saved`` (``zedonk-ordre apply FILE``): a saved plan, checked against ORDRE as it is
+  now, guarded and applied exactly;
+- ``reconcile``: the daemon's pass, whose caller holds the lock. It opens its run first, so
+  that an invalid tree or an unreachable remote is recorded too, and never raises for
+  expected failures.
+
+``guard_and_apply`` is the tail all three share: the delete guard, the confirmation, the run
+and the writes.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
 
-from daemon.clients.ordre import BATCH_MAX, OrdreClient
-from daemon.clients.zedonk import ZedonkClient
-from daemon.core.findings import Finding, sort_findings
-from daemon.core.model import (
-    Address,
-    Listing,
-    ListingPrice,
-    ListingSize,
-    OrdreCollection,
-    OrdreCustomer,
-    OrdreLook,
+from daemon.clients.ordre import OrdreClient
+from daemon.core.findings import Finding
+from daemon.core.guards import DeletesRefused, check_deletes, refuse_if_stale
+from daemon.core.plan import Plan
+from daemon.core.spec import CatalogueSpec
+from daemon.core.words import plural
+from daemon.errors import ConfigError, RemoteError, ZedonkOrdreError
+from daemon.reconcile.applier import ApplyReport, Outcome, Progress, apply_plan, finish_apply_run
+from daemon.reconcile.gather import gather_ordre
+from daemon.reconcile.planfile import PlanFileError, SavedPlan, load_plan, plan_document, save_plan
+from daemon.reconcile.planning import (
+    Converged,
+    PlanResult,
+    load_tree,
+    plan_only,
+    plan_structure,
+    plan_tree,
 )
-from daemon.core.plan import (
-    PLAN_FORMAT_VERSION,
-    Action,
-    OrdreSnapshot,
-    Plan,
-    checksum,
-    make_plan,
-)
-from daemon.core.planfmt import plan_json
-from daemon.core.resolve import Desired, Structure, ZedonkSnapshot, resolve, resolve_structure
-from daemon.errors import (
-    AuthError,
-    ConfigError,
-    ExitCode,
-    RemoteError,
-    StalePlan,
-    TransientError,
-    ZedonkOrdreError,
-)
-from daemon.gcpause import cyclic_gc_paused
 from daemon.remotes import open_clients
 from daemon.store.history import History
-from daemon.tree.catalogue import CatalogueSpec, CleanFiles
+from daemon.store.lock import StateLock
+from daemon.tree.catalogue import CleanFiles
 from daemon.tree.gitinfo import catalogue_commit
-from daemon.tree.settings import CatalogueSettings, Settings
+from daemon.tree.settings import Settings, load_settings
 from daemon.tree.validation import validate_tree
+
+__all__ = [
+    "ApplyReport",
+    "Converged",
+    "Outcome",
+    "PlanFileError",
+    "PlanResult",
+    "Progress",
+    "ReconcileResult",
+    "SavedPlan",
+    "apply_fresh",
+    "apply_plan",
+    "apply_saved",
+    "close_interrupted_runs",
+    "finish_apply_run",
+    "guard_and_apply",
+    "load_plan",
+    "load_tree",
+    "open_run",
+    "plan_document",
+    "plan_only",
+    "plan_structure",
+    "plan_tree",
+    "reconcile",
+    "save_plan",
+]
 
 log = logging.getLogger(__name__)
 
-# After this many transient failures in a row ORDRE is taken to be down: the rest is skipped.
-MAX_TRANSIENT_IN_A_ROW = 3
-
-Progress = Callable[[int, int, Action, str], None]  # (done, total, action, status)
-
-
-class DeletesRefused(ZedonkOrdreError):
-    """The plan deletes more than the delete guard allows."""
-
-    exit_code = ExitCode.ERROR
-
-
-class PlanFileError(ZedonkOrdreError):
-    """A saved plan cannot be read, or its checksum does not match its content."""
-
-
-# --------------------------------------------------------------------------- gathering
-
-
-def gather_zedonk(client: ZedonkClient) -> ZedonkSnapshot:
-    return ZedonkSnapshot(
-        products=tuple(client.products()),
-        seasons=tuple(client.seasons()),
-        customers=tuple(client.customers()),
-    )
-
-
-def gather(zedonk: ZedonkClient, ordre: OrdreClient) -> tuple[ZedonkSnapshot, OrdreSnapshot]:
-    """Read both remotes side by side, each over its own connections."""
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="gather") as pool:
-        from_zedonk = pool.submit(gather_zedonk, zedonk)
-        from_ordre = pool.submit(gather_ordre, ordre)
-        return from_zedonk.result(), from_ordre.result()
-
-
-def gather_ordre(client: OrdreClient) -> OrdreSnapshot:
-    return OrdreSnapshot(
-        collections=tuple(client.collections()),
-        looks=tuple(client.looks()),
-        listings=tuple(client.listings()),
-        customers=tuple(client.customers()),
-    )
-
-
-# --------------------------------------------------------------------------- planning
-
-
-@dataclass(frozen=True)
-class PlanResult:
-    plan: Plan
-    findings: tuple[Finding, ...]  # validation and resolve findings (no errors)
-    git_commit: str | None
-    ordre: OrdreSnapshot
-    structure: Structure | None = None  # what the catalogue's entries resolved to
-
-
-@dataclass(frozen=True)
-class Converged:
-    """What a pass that left ORDRE matching the catalogue knows, for the daemon's next pass.
-
-    Reused only with the same settings; it stands for Zedonk as that pass read it, which the
-    daemon's timer pass reads afresh."""
-
-    settings: Settings
-    structure: Structure
-    clean_files: frozenset[str] = frozenset()  # see CleanFiles
-
-
-def load_tree(root: Path) -> tuple[Settings, CatalogueSpec, tuple[Finding, ...]]:
-    """Settings and catalogue of ``root``; raises ConfigError with every error."""
-    report = validate_tree(root)
-    report.raise_if_invalid()
-    assert report.settings is not None and report.catalogue is not None
-    return report.settings, report.catalogue, report.findings
-
-
-def plan_only(
-    settings: Settings,
-    catalogue: CatalogueSpec,
-    zedonk: ZedonkClient,
-    ordre: OrdreClient,
-    *,
-    strict: bool = False,
-    findings: Sequence[Finding] = (),
-) -> PlanResult:
-    """Read both remotes, resolve and plan. Raises ConfigError when the catalogue does not
-    resolve against Zedonk (unknown products, a product in two looks, ...)."""
-    with cyclic_gc_paused():
-        zedonk_state, ordre_state = gather(zedonk, ordre)
-        resolution = resolve(catalogue, zedonk_state, settings.price_seasons, strict=strict)
-        every = sort_findings([*findings, *resolution.findings])
-        errors = [f for f in every if f.is_error]
-        if errors:
-            raise ConfigError(
-                f"the catalogue does not match Zedonk ({len(errors)} error"
-                f"{'s' if len(errors) != 1 else ''})",
-                list(errors),
-                hint="fix the entries above in catalogue/ (or the products in Zedonk)",
-            )
-        plan = make_plan(
-            resolution.desired, ordre_state, prune=settings.catalogue.prune, findings=every
-        )
-    commit = catalogue_commit(settings.root)
-    return PlanResult(plan, every, commit, ordre_state, resolution.structure)
-
-
-def plan_structure(
-    settings: Settings,
-    catalogue: CatalogueSpec,
-    structure: Structure,
-    ordre: OrdreClient,
-    *,
-    findings: Sequence[Finding] = (),
-) -> PlanResult | None:
-    """A plan of collections and looks alone, for an edit that only renames, reorders or moves
-    catalogue entries: it reads ORDRE's collections and looks, not Zedonk or the listings.
-
-    None when the edit is more than that (see ``resolve_structure``), or when the plan would
-    delete something: then only a full plan can tell, and guard, what goes.
-    """
-    collections = resolve_structure(catalogue, structure)
-    if collections is None:
-        return None
-    ordre_state = OrdreSnapshot(collections=tuple(ordre.collections()), looks=tuple(ordre.looks()))
-    # No listings on either side: the same products are exported as in the last full pass.
-    desired = Desired(collections=collections, listings=(), customers=())
-    plan = make_plan(desired, ordre_state, prune=settings.catalogue.prune, findings=findings)
-    if any(action.op == "delete" for action in plan.actions):
-        return None
-    commit = catalogue_commit(settings.root)
-    return PlanResult(plan, tuple(findings), commit, ordre_state, structure)
-
-
-def check_deletes(plan: Plan, guard: CatalogueSettings, *, allow_deletes: bool) -> None:
-    """Refuse a plan whose deletes exceed the guard, unless ``allow_deletes``."""
-    count = len(plan.deletes)
-    if count == 0 or allow_deletes:
-        return
-    share = count / max(plan.tracked, 1)
-    if count > guard.delete_threshold_count or share > guard.delete_threshold_share:
-        raise DeletesRefused(
-            f"the plan deletes {count} object{'s' if count != 1 else ''} from ORDRE "
-            f"({share:.0%} of {plan.tracked}), over the delete guard "
-            f"({guard.delete_threshold_count} objects or "
-            f"{guard.delete_threshold_share:.0%})",
-            hint="review the plan; if the deletes are intended, apply with --allow-deletes "
-            "(or raise catalogue.delete_threshold in connector.yaml)",
-        )
-
-
-# --------------------------------------------------------------------------- plan files
-
-
-@dataclass(frozen=True)
-class SavedPlan:
-    actions: tuple[Action, ...]
-    created_at: str
-    git_commit: str | None
-    checksum: str
-
-
-def plan_document(result: PlanResult) -> dict[str, Any]:
-    """The saved plan: the JSON plan plus what it was computed from, and its checksum."""
-    document: dict[str, Any] = {
-        **plan_json(result.plan),
-        "kind": "zedonk-ordre-plan",
-        "plan_file_version": PLAN_FORMAT_VERSION,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "git_commit": result.git_commit,
-        "versions": {
-            f"{a.kind} {a.remote_id}": a.remote_version for a in result.plan.actions if a.remote_id
-        },
-    }
-    document["checksum"] = checksum(document)
-    return document
-
-
-def save_plan(path: Path, result: PlanResult) -> str:
-    """Write the plan file; returns its checksum."""
-    document = plan_document(result)
-    path.write_text(json.dumps(document, indent=2, default=str) + "\n", encoding="utf-8")
-    return str(document["checksum"])
-
-
-def load_plan(path: Path) -> SavedPlan:
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise PlanFileError(f"cannot read the plan file {path}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise PlanFileError(
-            f"{path} is not a plan file: {exc}", hint="make one with `zedonk-ordre plan --out`"
-        ) from None
-    if not isinstance(document, dict) or document.get("kind") != "zedonk-ordre-plan":
-        raise PlanFileError(
-            f"{path} is not a zedonk-ordre plan file",
-            hint="make one with `zedonk-ordre plan --out FILE`",
-        )
-    if document.get("plan_file_version") != PLAN_FORMAT_VERSION:
-        raise PlanFileError(
-            f"{path} has plan file version {document.get('plan_file_version')!r}; this "
-            f"zedonk-ordre reads version {PLAN_FORMAT_VERSION}",
-            hint="make the plan again with this version of zedonk-ordre",
-        )
-    if document.get("checksum") != checksum(document):
-        raise PlanFileError(
-            f"{path} was changed after it was saved (its checksum does not match)",
-            hint="make the plan again with `zedonk-ordre plan --out FILE`",
-        )
-    try:
-        actions = tuple(Action.from_json(a) for a in document["actions"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise PlanFileError(f"{path}: an action cannot be read ({exc})") from None
-    return SavedPlan(
-        actions, str(document.get("created_at")), document.get("git_commit"), document["checksum"]
-    )
-
-
-def check_stale(actions: Sequence[Action], ordre: OrdreSnapshot) -> list[str]:
-    """What changed on ORDRE since the plan, object by object; empty when nothing did."""
-    collections = {c.id: c for c in ordre.collections}
-    by_name = {c.name.casefold(): c for c in ordre.collections}
-    looks = {x.id: x for x in ordre.looks}
-    listings = {x.key: x for x in ordre.listings}
-    customers = {c.account_code: c for c in ordre.customers}
-    changed: list[str] = []
-    for action in actions:
-        current: Any
-        if action.kind == "listing":
-            current = listings.get(action.key)
-        elif action.kind == "customer":
-            current = customers.get(action.key)
-        elif action.kind == "collection":
-            current = (
-                collections.get(action.remote_id)
-                if action.remote_id
-                else by_name.get(action.key.casefold())
-            )
-        else:
-            current = looks.get(action.remote_id) if action.remote_id else None
-            if not action.remote_id and action.body:
-                home = by_name.get(action.collection.casefold())
-                name = action.body.get("name")
-                current = next(
-                    (
-                        x
-                        for x in ordre.looks
-                        if home and x.collection_id == home.id and x.name == name
-                    ),
-                    None,
-                )
-        what = f"{action.kind} {action.key}"
-        if action.op == "create":
-            if current is not None:
-                changed.append(f"{what} was created on ORDRE after the plan was made")
-        elif current is None:
-            changed.append(f"{what} was deleted on ORDRE after the plan was made")
-        elif current.version != action.remote_version:
-            changed.append(
-                f"{what} changed on ORDRE after the plan was made "
-                f"(version {action.remote_version} then, {current.version} now)"
-            )
-    return sorted(set(changed))
-
-
-def refuse_if_stale(actions: Sequence[Action], ordre: OrdreSnapshot) -> None:
-    changed = check_stale(actions, ordre)
-    if changed:
-        raise StalePlan(
-            f"the saved plan no longer matches ORDRE; {len(changed)} object"
-            f"{'s' if len(changed) != 1 else ''} changed since it was made:\n  "
-            + "\n  ".join(changed),
-            hint="make a new plan with `zedonk-ordre plan --out FILE`, review it, apply that",
-        )
-
-
-# --------------------------------------------------------------------------- applying
-
-
-@dataclass(frozen=True)
-class Outcome:
-    action: Action
-    status: str  # ok | failed | skipped
-    error: str | None = None
-    remote_id: str | None = None
-
-
-@dataclass(frozen=True)
-class ApplyReport:
-    run_id: int
-    outcomes: tuple[Outcome, ...]
-
-    def of(self, status: str) -> list[Outcome]:
-        return [o for o in self.outcomes if o.status == status]
-
-    @property
-    def result(self) -> str:
-        if not self.outcomes:
-            return "no-changes"
-        failed = self.of("failed") or self.of("skipped")
-        if not failed:
-            return "ok"
-        return "partial" if self.of("ok") else "failed"
-
-    def counts(self) -> dict[str, int]:
-        counts = dict.fromkeys(("create", "update", "delete"), 0)
-        for outcome in self.of("ok"):
-            counts[outcome.action.op] += 1
-        counts["failed"] = len(self.of("failed"))
-        counts["skipped"] = len(self.of("skipped"))
-        return counts
-
-    def summary(self) -> str:
-        ok, failed, skipped = self.of("ok"), self.of("failed"), self.of("skipped")
-        if not self.outcomes:
-            return "no changes: ORDRE matches the catalogue"
-        text = f"{len(ok)} applied, {len(failed)} failed, {len(skipped)} skipped"
-        problems = failed or skipped
-        first = problems[0] if problems else None
-        if first is not None and first.error:
-            text += f"; first problem: {first.action.label}: {first.error}"
-        return text
-
-
-def _decimal(text: Any) -> Decimal:
-    try:
-        return Decimal(str(text))
-    except InvalidOperation:
-        raise ValueError(f"{text!r} is not an amount") from None
-
-
-def _listing(action: Action) -> Listing:
-    body = action.body or {}
-    return Listing(
-        key=action.key,
-        style=body["style"],
-        fabric=body["fabric"],
-        colour=body["colour"],
-        description=body["description"],
-        category=body["category"],
-        sizes=tuple(ListingSize(s["size"], s["gtin"]) for s in body["sizes"]),
-        prices=tuple(
-            ListingPrice(p["currency"], _decimal(p["wsp"]), _decimal(p["rrp"]))
-            for p in body["prices"]
-        ),
-        image_url=body.get("image_url"),
-    )
-
-
-def _address(data: Mapping[str, Any] | None, kind: str) -> Address | None:
-    if data is None:
-        return None
-
-    def text(name: str) -> str:
-        return str(data.get(name) or "")
-
-    return Address(
-        kind="delivery" if kind == "delivery" else "accounts",
-        company=text("company"),
-        line1=text("line1"),
-        line2=text("line2"),
-        city=text("city"),
-        region=text("region"),
-        postcode=text("postcode"),
-        country=text("country"),
-    )
-
-
-def _customer(action: Action) -> OrdreCustomer:
-    body = action.body or {}
-    return OrdreCustomer(
-        account_code=action.key,
-        name=body["name"],
-        currency=body["currency"],
-        delivery_address=_address(body.get("delivery_address"), "delivery"),
-        accounts_address=_address(body.get("accounts_address"), "accounts"),
-        contact_email=body.get("contact_email"),
-        contact_name=body.get("contact_name"),
-    )
-
-
-def _look_keys(action: Action) -> set[str]:
-    """Every product a look action touches: the ones it holds before and after."""
-    keys = set((action.body or {}).get("product_keys") or ())
-    for change in action.changes:
-        if change.field == "product_keys" and isinstance(change.before, list):
-            keys.update(change.before)
-    return keys
-
-
-@dataclass
-class _Applier:
-    ordre: OrdreClient
-    history: History
-    run_id: int
-    total: int
-    progress: Progress | None
-    outcomes: list[Outcome] = field(default_factory=list)
-    versions: dict[tuple[str, str], str] = field(default_factory=dict)  # written this run
-    collection_ids: dict[str, str] = field(default_factory=dict)  # created this run
-    failed_collections: set[str] = field(default_factory=set)
-    failed_listings: set[str] = field(default_factory=set)
-    blocked_keys: set[str] = field(default_factory=set)  # held by looks that did not change
-    blocked_collections: set[str] = field(default_factory=set)
-    transient_in_a_row: int = 0
-    stop_reason: str | None = None
-    seq: int = 0
-
-    # ---------------------------------------------------------------- bookkeeping
-
-    def _journal(self, action: Action) -> int:
-        self.seq += 1
-        return self.history.record_action(
-            self.run_id,
-            self.seq,
-            op=action.op,
-            object_type=action.kind,
-            object_key=action.key,
-            intent=action.label,
-            before={c.field: c.before for c in action.changes} if action.op != "create" else None,
-            after=action.body,
-            remote_version=action.remote_version or None,
-        )
-
-    def _finish(
-        self,
-        journal_id: int,
-        action: Action,
-        status: str,
-        *,
-        error: str | None = None,
-        remote_id: str | None = None,
-    ) -> None:
-        self.history.finish_action(journal_id, status, remote_id=remote_id, error=error)
-        self.outcomes.append(Outcome(action, status, error, remote_id))
-        if status != "ok":
-            self._note_failure(action)
-            log.warning("%s: %s%s", action.label, status, f": {error}" if error else "")
-        else:
-            log.info("%s: ok", action.label)
-        if self.progress is not None:
-            self.progress(len(self.outcomes), self.total, action, status)
-
-    def _note_failure(self, action: Action) -> None:
-        if action.kind == "collection" and action.op != "delete":
-            self.failed_collections.add(action.key)
-        elif action.kind == "listing" and action.op == "create":
-            self.failed_listings.add(action.key)
-        elif action.kind == "look":
-            self.blocked_keys.update(_look_keys(action))
-            self.blocked_collections.add(action.collection)
-
-    def _skip_reason(self, action: Action) -> str | None:
-        if self.stop_reason is not None:
-            return self.stop_reason
-        if action.kind == "look" and action.op != "delete":
-            body = action.body or {}
-            if not body.get("collection_id") and action.collection in self.failed_collections:
-                return f"its collection {action.collection!r} was not created"
-            missing = sorted(self.failed_listings & set(body.get("product_keys") or ()))
-            if missing:
-                return f"listing {missing[0]} was not created"
-            clash = sorted(self.blocked_keys & _look_keys(action))
-            if clash:
-                return f"the look holding {clash[0]} did not change"
-        deleting = action.op == "delete"
-        if deleting and action.kind == "collection" and action.key in self.blocked_collections:
-            return "one of its looks was not deleted"
-        if action.kind == "listing" and action.op == "delete" and action.key in self.blocked_keys:
-            return "a look still holds it"
-        return None
-
-    def _version(self, action: Action) -> str | None:
-        """If-Match for an action: the version seen when planned, or the one we wrote since."""
-        if action.op == "create":
-            return None
-        return self.versions.get((action.kind, action.remote_id), action.remote_version) or None
-
-    def _failed(self, journal_id: int, action: Action, exc: ZedonkOrdreError) -> None:
-        if isinstance(exc, AuthError):
-            self.stop_reason = f"not attempted: {exc.message}"
-        elif isinstance(exc, TransientError):
-            self.transient_in_a_row += 1
-            if self.transient_in_a_row >= MAX_TRANSIENT_IN_A_ROW:
-                self.stop_reason = f"not attempted: ORDRE seems down ({exc.message})"
-        self._finish(journal_id, action, "failed", error=exc.message)
-
-    # ---------------------------------------------------------------- running
-
-    def run(self, actions: Sequence[Action]) -> None:
-        index = 0
-        while index < len(actions):
-            action = actions[index]
-            if action.kind == "listing" and action.op != "delete":
-                batch = [action]
-                while (
-                    index + len(batch) < len(actions)
-                    and len(batch) < BATCH_MAX
-                    and actions[index + len(batch)].kind == "listing"
-                    and actions[index + len(batch)].op != "delete"
-                ):
-                    batch.append(actions[index + len(batch)])
-                self._listings(batch)
-                index += len(batch)
-                continue
-            self._one(action)
-            index += 1
-
-    def _skip(self, action: Action, reason: str) -> None:
-        journal_id = self._journal(action)
-        self._finish(journal_id, action, "skipped", error=reason)
-
-    def _listings(self, batch: list[Action]) -> None:
-        todo = []
-        for action in batch:
-            reason = self._skip_reason(action)
-            if reason is not None:
-                self._skip(action, reason)
-            else:
-                todo.append(action)
-        if len(todo) == 1:
-            self._one(todo[0])
-            return
-        if not todo:
-            return
-        journal = [self._journal(a) for a in todo]
-        if_match = {a.key: v for a in todo if (v := self._version(a))}
-        try:
-            written = self.ordre.upsert_listings([_listing(a) for a in todo], if_match=if_match)
-        except ZedonkOrdreError as exc:
-            if isinstance(exc, AuthError):
-                for journal_id, action in zip(journal, todo, strict=True):
-                    self._failed(journal_id, action, exc)
-                return
-            # All or nothing: find the one at fault by writing them one by one.
-            log.info("listing batch refused (%s); writing one by one", exc.message)
-            for journal_id in journal:
-                self.history.finish_action(
-                    journal_id, "skipped", error=f"batch refused ({exc.message}); retried alone"
-                )
-            for action in todo:
-                self._one(action)
-            return
-        self.transient_in_a_row = 0
-        for journal_id, action, item in zip(journal, todo, written, strict=True):
-            self.versions[("listing", action.key)] = item.listing.version
-            self._finish(journal_id, action, "ok", remote_id=action.key)
-
-    def _one(self, action: Action) -> None:
-        reason = self._skip_reason(action)
-        if reason is not None:
-            self._skip(action, reason)
-            return
-        journal_id = self._journal(action)
-        try:
-            remote_id, version = self._write(action)
-        except ZedonkOrdreError as exc:
-            self._failed(journal_id, action, exc)
-            return
-        except (KeyError, TypeError, ValueError) as exc:  # a hand-edited plan file
-            self._finish(journal_id, action, "failed", error=f"cannot read the action: {exc}")
-            return
-        self.transient_in_a_row = 0
-        if version:
-            self.versions[(action.kind, remote_id)] = version
-        self._finish(journal_id, action, "ok", remote_id=remote_id)
-
-    def _write(self, action: Action) -> tuple[str, str]:
-        """Carry out one action; returns the remote id and the new version."""
-        ordre, body, version = self.ordre, action.body or {}, self._version(action)
-        if action.kind == "listing":
-            if action.op == "delete":
-                ordre.delete_listing(action.key, if_match=version)
-                return action.key, ""
-            listing = ordre.upsert_listing(
-                _listing(action), if_match=version, create_only=action.op == "create"
-            )
-            return listing.key, listing.version
-        if action.kind == "customer":
-            customer = ordre.upsert_customer(
-                _customer(action), if_match=version, create_only=action.op == "create"
-            )
-            return customer.account_code, customer.version
-        if action.kind == "collection":
-            if action.op == "delete":
-                ordre.delete_collection(action.remote_id, if_match=version)
-                return action.remote_id, ""
-            wanted = OrdreCollection(
-                body["name"], int(body["position"]), body.get("description") or "", action.remote_id
-            )
-            if action.op == "create":
-                made = ordre.create_collection(wanted)
-                self.collection_ids[action.key] = made.id
-                return made.id, made.version
-            made = ordre.update_collection(wanted, if_match=version)
-            return made.id, made.version
-        if action.op == "delete":
-            ordre.delete_look(action.remote_id, if_match=version)
-            return action.remote_id, ""
-        collection_id = body.get("collection_id") or self.collection_ids.get(action.collection)
-        if not collection_id:
-            raise ValueError(f"no ORDRE id for collection {action.collection!r}")
-        look = OrdreLook(
-            collection_id,
-            body["name"],
-            int(body["position"]),
-            tuple(body["product_keys"]),
-            action.remote_id,
-        )
-        made_look = (
-            ordre.create_look(look)
-            if action.op == "create"
-            else ordre.update_look(look, if_match=version)
-        )
-        return made_look.id, made_look.version
-
-
-def apply_plan(
-    ordre: OrdreClient,
-    history: History,
-    run_id: int,
-    actions: Sequence[Action],
-    *,
-    progress: Progress | None = None,
-) -> ApplyReport:
-    """Carry out ``actions`` in order, journalling each in run ``run_id``. Never raises for a
-    failed write: the report says what was applied, what failed and what was skipped."""
-    applier = _Applier(ordre, history, run_id, len(actions), progress)
-    applier.run(actions)
-    return ApplyReport(run_id, tuple(applier.outcomes))
+Confirm = Callable[[Plan], bool]  # asked after the guard, before the run: False applies nothing
 
 
 def close_interrupted_runs(history: History) -> int:
-    """Mark apply and reconcile runs left "running" by a process that died as interrupted.
+    """Close the runs a process that died left "running" (``History.close_interrupted_runs``);
+    returns how many. Call it holding the state lock."""
+    closed = history.close_interrupted_runs()
+    for run_id in closed:
+        log.warning("run %s was interrupted; its unfinished actions are marked failed", run_id)
+    return len(closed)
 
-    Call it holding the state lock: no other apply can be running then. Their unfinished
-    actions may or may not have reached ORDRE; the next plan reads ORDRE again, so it
-    converges either way. Returns how many runs were closed.
+
+def open_run(history: History, kind: str, trigger: str, git_commit: str | None) -> int:
+    """Start a run of ``kind`` in the history, first closing any a dead process left open.
+    Call it holding the state lock; returns the run's id."""
+    close_interrupted_runs(history)
+    return history.start_run(kind, trigger, git_commit=git_commit)
+
+
+# --------------------------------------------------------------------------- the apply sequence
+
+
+def guard_and_apply(
+    plan: Plan,
+    ordre: OrdreClient,
+    history: History,
+    settings: Settings,
+    *,
+    allow_deletes: bool,
+    run: Callable[[], int],
+    confirm: Confirm | None = None,
+    progress: Progress | None = None,
+) -> ApplyReport | None:
+    """The sequence's tail: the delete guard, the confirmation, the run, the writes.
+
+    ``run`` opens the history run (or returns the one the caller opened) once the plan passed
+    the guard and ``confirm``; the writes are journalled in it. Returns the report, or None
+    when ``confirm`` said no. Raises DeletesRefused; never raises for a failed write.
     """
-    stuck = history.query(
-        "SELECT id FROM runs WHERE result = 'running' AND kind IN ('apply', 'reconcile')"
-    )
-    for row in stuck:
-        with history.transaction() as conn:
-            conn.execute(
-                "UPDATE actions SET status = 'failed', error = ? WHERE run_id = ?"
-                " AND status = 'pending'",
-                (
-                    "interrupted: the outcome is unknown; the next apply reads ORDRE again",
-                    row["id"],
-                ),
+    check_deletes(plan, settings.catalogue, allow_deletes=allow_deletes)
+    if confirm is not None and not confirm(plan):
+        return None
+    return apply_plan(ordre, history, run(), plan.actions, progress=progress)
+
+
+@contextmanager
+def _holding_state(settings: Settings) -> Iterator[History]:
+    """The state directory's lock, and its history, for an apply from the command line."""
+    with StateLock(settings.state_dir, "apply"), History.open(settings.state_dir) as history:
+        yield history
+
+
+def apply_fresh(
+    root: Path,
+    *,
+    strict: bool = False,
+    allow_deletes: bool = False,
+    show: Callable[[PlanResult], None],
+    confirm: Confirm,
+    progress: Progress | None = None,
+) -> ApplyReport | None:
+    """Plan the tree at ``root`` against both remotes, ``show`` the plan, guard it, ask
+    ``confirm`` and apply it, holding the state lock.
+
+    A plan without changes is recorded as a "no-changes" run (the report has no outcomes).
+    Returns None when ``confirm`` said no. Raises ConfigError (an invalid tree, a catalogue
+    that does not resolve, a token that is not set), LockHeld, DeletesRefused and the
+    remotes' errors while planning; a failed write is in the report instead.
+    """
+    settings, catalogue, findings = load_tree(root)
+    with _holding_state(settings) as history, open_clients(settings) as (zedonk, ordre):
+        result = plan_only(settings, catalogue, zedonk, ordre, strict=strict, findings=findings)
+        show(result)
+        if not result.plan.has_changes:
+            run_id = history.start_run("apply", "cli", git_commit=result.git_commit)
+            history.finish_run(run_id, "no-changes", summary=result.plan.counts())
+            return ApplyReport(run_id, ())
+        report = guard_and_apply(
+            result.plan,
+            ordre,
+            history,
+            settings,
+            allow_deletes=allow_deletes,
+            run=lambda: open_run(history, "apply", "cli", catalogue_commit(settings.root)),
+            confirm=confirm,
+            progress=progress,
+        )
+        if report is not None:
+            finish_apply_run(history, report)
+        return report
+
+
+def apply_saved(
+    root: Path,
+    plan_file: Path,
+    *,
+    allow_deletes: bool = False,
+    progress: Progress | None = None,
+) -> ApplyReport | None:
+    """Apply the plan saved in ``plan_file`` exactly, holding the state lock, once ORDRE is
+    read again and every object the plan touches is as it was when planned.
+
+    Returns None when the saved plan is empty. Raises PlanFileError, StalePlan, LockHeld,
+    DeletesRefused, ConfigError and the remotes' errors; a failed write is in the report.
+    """
+    settings = load_settings(root)
+    with _holding_state(settings) as history:
+        saved = load_plan(plan_file)
+        with open_clients(settings) as (_, ordre):
+            snapshot = gather_ordre(ordre)
+            refuse_if_stale(saved.actions, snapshot)
+            plan = Plan(saved.actions, tracked=snapshot.tracked)
+            if not plan.has_changes:
+                return None
+            report = guard_and_apply(
+                plan,
+                ordre,
+                history,
+                settings,
+                allow_deletes=allow_deletes,
+                run=lambda: open_run(history, "apply", "cli", saved.git_commit),
+                progress=progress,
             )
-        history.finish_run(row["id"], "interrupted", error="the process ended before the run did")
-        log.warning("run %s was interrupted; its unfinished actions are marked failed", row["id"])
-    return len(stuck)
-
-
-def finish_apply_run(history: History, report: ApplyReport) -> None:
-    failed = report.of("failed") + report.of("skipped")
-    history.finish_run(
-        report.run_id,
-        report.result,
-        summary=report.counts(),
-        error=report.summary() if failed else None,
-    )
+            assert report is not None  # no confirmation asked
+            finish_apply_run(history, report)
+    return report
 
 
 # --------------------------------------------------------------------------- the daemon's pass
@@ -739,14 +217,6 @@ class ReconcileResult:
     counts: dict[str, int]  # e.g. {"create": 3, "update": 1, "delete": 0, "failed": 0}
     message: str  # one line for logs and notifications
     converged: Converged | None = None  # set when ORDRE now matches the catalogue
-
-
-def _first_line(findings: Sequence[Finding]) -> str:
-    first = findings[0] if findings else None
-    if first is None:
-        return ""
-    where = f"{first.where}: " if first.file else ""
-    return f"{where}{first.message}" + (f" ({first.hint})" if first.hint else "")
 
 
 def reconcile(
@@ -766,93 +236,144 @@ def reconcile(
     The caller holds the state lock. Expected failures (an invalid tree, an unreachable
     remote, refused writes, the delete guard) come back as the result, never as an exception.
     """
-    close_interrupted_runs(history)
-    run_id = history.start_run("reconcile", trigger, git_commit=catalogue_commit(settings.root))
-    empty = {"create": 0, "update": 0, "delete": 0, "failed": 0, "skipped": 0}
-    planned: PlanResult | None = None
-    quick = False
+    run_id = open_run(history, "reconcile", trigger, catalogue_commit(settings.root))
     clean = CleanFiles(converged.clean_files if converged else frozenset())
+    reconciling = _Pass(settings, history, run_id, allow_deletes, converged, clean)
+    try:
+        return reconciling.run()
+    except Exception as exc:  # a bug must not stop the daemon; it is recorded and logged
+        return reconciling.failed(exc)
 
-    def done(result: str, message: str, counts: dict[str, int] | None = None) -> ReconcileResult:
-        counts = counts or dict(empty)
-        if quick:
-            message += " (collections and looks only: the products are as last read)"
-        history.finish_run(
-            run_id,
-            result,
-            summary=counts,
-            error=None if result in ("ok", "no-changes") else message,
+
+_NO_COUNTS = {"create": 0, "update": 0, "delete": 0, "failed": 0, "skipped": 0}
+
+
+def _failure_code(exc: ZedonkOrdreError) -> str:
+    """The event code a pass that failed with ``exc`` records."""
+    if isinstance(exc, DeletesRefused):
+        return "deletes-refused"
+    if isinstance(exc, ConfigError):  # e.g. a token that is not set
+        return "config"
+    if isinstance(exc, RemoteError):
+        return "remote"
+    return "reconcile"
+
+
+def _first_line(findings: Sequence[Finding]) -> str:
+    first = findings[0] if findings else None
+    if first is None:
+        return ""
+    where = f"{first.where}: " if first.file else ""
+    return f"{where}{first.message}" + (f" ({first.hint})" if first.hint else "")
+
+
+@dataclass
+class _Pass:
+    """One reconcile pass in its run, step by step; the step that ends it gives the result."""
+
+    settings: Settings
+    history: History
+    run_id: int
+    allow_deletes: bool
+    converged: Converged | None
+    clean: CleanFiles = field(default_factory=CleanFiles)
+    planned: PlanResult | None = None
+    quick: bool = False  # planned from collections and looks alone
+
+    def run(self) -> ReconcileResult:
+        report = validate_tree(self.settings.root, self.clean)
+        try:
+            report.raise_if_invalid()
+        except ConfigError as exc:
+            return self.invalid(exc)
+        assert report.catalogue is not None
+        with open_clients(self.settings) as (zedonk, ordre):
+            self.plan_quick(report.catalogue, report.findings, ordre)
+            try:
+                planned = self.planned or plan_only(
+                    self.settings, report.catalogue, zedonk, ordre, findings=report.findings
+                )
+            except ConfigError as exc:
+                return self.invalid(exc)
+            self.planned = planned
+            if not planned.plan.has_changes:
+                return self.finish("no-changes", "ORDRE matches the catalogue")
+            applied = guard_and_apply(
+                planned.plan,
+                ordre,
+                self.history,
+                self.settings,
+                allow_deletes=self.allow_deletes,
+                run=lambda: self.run_id,
+            )
+        assert applied is not None  # no confirmation asked
+        return self.applied(applied, planned.plan)
+
+    def plan_quick(
+        self, catalogue: CatalogueSpec, findings: Sequence[Finding], ordre: OrdreClient
+    ) -> None:
+        """The quick plan, when the last pass converged with these settings and the edit only
+        renames, reorders or moves entries (``planning.plan_structure``)."""
+        converged = self.converged
+        if converged is not None and converged.settings == self.settings:
+            self.planned = plan_structure(
+                self.settings, catalogue, converged.structure, ordre, findings=findings
+            )
+            self.quick = self.planned is not None
+
+    def applied(self, report: ApplyReport, plan: Plan) -> ReconcileResult:
+        counts = report.counts()
+        counts["move"] = len(plan.moves)
+        result = report.result
+        ok = report.of("ok")
+        message = (
+            f"applied {plural(len(ok), 'change')} "
+            f"({counts['create']} create, {counts['update']} update, {counts['delete']} delete)"
+            if result == "ok"
+            else f"{result}: {report.summary()}"
         )
-        now = None
-        if result in ("ok", "no-changes") and planned is not None and planned.structure:
-            now = Converged(settings, planned.structure, frozenset(clean.now))
-        return ReconcileResult(run_id, result, counts, message, now)
+        return self.finish(result, message, counts)
 
-    def invalid(exc: ConfigError) -> ReconcileResult:
+    def invalid(self, exc: ConfigError) -> ReconcileResult:
+        """The tree is invalid, or does not resolve against Zedonk: every error is an event."""
         findings = [f for f in exc.findings if isinstance(f, Finding) and f.is_error]
         for finding in findings:
-            history.record_event(
+            self.history.record_event(
                 "error",
                 finding.code,
                 str(finding),
                 subject=finding.where,
                 details=finding.to_json(),
-                run_id=run_id,
+                run_id=self.run_id,
             )
         if not findings:
-            history.record_event("error", "catalogue-invalid", exc.message, run_id=run_id)
+            self.history.record_event("error", "catalogue-invalid", exc.message, run_id=self.run_id)
         first = _first_line(findings)
-        return done("invalid", f"{exc.message}" + (f": {first}" if first else ""))
+        return self.finish("invalid", f"{exc.message}" + (f": {first}" if first else ""))
 
-    try:
-        report = validate_tree(settings.root, clean)
-        try:
-            report.raise_if_invalid()
-        except ConfigError as exc:
-            return invalid(exc)
-        assert report.catalogue is not None
-        with open_clients(settings) as (zedonk, ordre):
-            if converged is not None and converged.settings == settings:
-                planned = plan_structure(
-                    settings, report.catalogue, converged.structure, ordre, findings=report.findings
-                )
-                quick = planned is not None
-            try:
-                planned = planned or plan_only(
-                    settings, report.catalogue, zedonk, ordre, findings=report.findings
-                )
-            except ConfigError as exc:
-                return invalid(exc)
-            plan = planned.plan
-            if not plan.has_changes:
-                return done("no-changes", "ORDRE matches the catalogue")
-            try:
-                check_deletes(plan, settings.catalogue, allow_deletes=allow_deletes)
-            except DeletesRefused as exc:
-                history.record_event("error", "deletes-refused", exc.message, run_id=run_id)
-                return done("failed", exc.message)
-            applied = apply_plan(ordre, history, run_id, plan.actions)
-    except ConfigError as exc:  # e.g. a token that is not set
-        history.record_event("error", "config", exc.message, run_id=run_id)
-        return done("failed", exc.message)
-    except RemoteError as exc:
-        history.record_event("error", "remote", exc.message, run_id=run_id)
-        return done("failed", exc.message)
-    except ZedonkOrdreError as exc:
-        history.record_event("error", "reconcile", exc.message, run_id=run_id)
-        return done("failed", exc.message)
-    except Exception as exc:  # a bug must not stop the daemon; it is recorded and logged
-        log.exception("reconcile failed unexpectedly")
-        message = f"internal error: {type(exc).__name__}: {exc}"
-        history.record_event("error", "internal", message, run_id=run_id)
-        return done("failed", message)
-    counts = applied.counts()
-    counts["move"] = len(plan.moves)
-    result = applied.result
-    message = (
-        f"applied {len(applied.of('ok'))} change{'s' if len(applied.of('ok')) != 1 else ''} "
-        f"({counts['create']} create, {counts['update']} update, {counts['delete']} delete)"
-        if result == "ok"
-        else f"{result}: {applied.summary()}"
-    )
-    return done(result, message, counts)
+    def failed(self, exc: Exception) -> ReconcileResult:
+        """An expected failure is recorded under its code; anything else is a bug, logged with
+        its traceback (call it from the ``except`` block)."""
+        if isinstance(exc, ZedonkOrdreError):
+            code, message = _failure_code(exc), exc.message
+        else:
+            log.exception("reconcile failed unexpectedly")
+            code, message = "internal", f"internal error: {type(exc).__name__}: {exc}"
+        self.history.record_event("error", code, message, run_id=self.run_id)
+        return self.finish("failed", message)
+
+    def finish(
+        self, result: str, message: str, counts: dict[str, int] | None = None
+    ) -> ReconcileResult:
+        """Close the run; a pass that left ORDRE matching the catalogue hands on Converged."""
+        counts = counts or dict(_NO_COUNTS)
+        if self.quick:
+            message += " (collections and looks only: the products are as last read)"
+        converged = result in ("ok", "no-changes")
+        self.history.finish_run(
+            self.run_id, result, summary=counts, error=None if converged else message
+        )
+        now = None
+        if converged and self.planned is not None and self.planned.structure:
+            now = Converged(self.settings, self.planned.structure, frozenset(self.clean.now))
+        return ReconcileResult(self.run_id, result, counts, message, now)

@@ -226,6 +226,29 @@ class History:
                 (utcnow(), result, _json(summary), error, run_id),
             )
 
+    def close_interrupted_runs(self) -> list[int]:
+        """Close the apply and reconcile runs a dead process left "running": the run is
+        "interrupted" and its unfinished actions failed. Returns the ids of the runs closed.
+
+        Call it holding the state lock: no other apply can be running then. The unfinished
+        actions may or may not have reached ORDRE; the next plan reads ORDRE again, so it
+        converges either way.
+        """
+        stuck = "SELECT id FROM runs WHERE result = 'running' AND kind IN ('apply', 'reconcile')"
+        closed = [row["id"] for row in self.query(stuck)]
+        with self.transaction() as conn:
+            conn.execute(
+                f"UPDATE actions SET status = 'failed', error = ? WHERE run_id IN ({stuck})"
+                " AND status = 'pending'",
+                ("interrupted: the outcome is unknown; the next apply reads ORDRE again",),
+            )
+            conn.execute(
+                f"UPDATE runs SET finished_at = ?, result = 'interrupted', error = ?"
+                f" WHERE id IN ({stuck})",
+                (utcnow(), "the process ended before the run did"),
+            )
+        return closed
+
     def record_action(
         self,
         run_id: int,

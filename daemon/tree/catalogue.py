@@ -1,9 +1,10 @@
 """catalogue/: one collection per file, turned into plain spec dataclasses.
 
-The spec is what the files say, not yet what Zedonk holds: product references and selectors
-are resolved against Zedonk later (daemon.core.resolve). ``load_catalogue(root)`` raises
-``ConfigError`` with every finding; an empty catalogue/ loads as no collections plus a warning,
-and the apply side refuses to delete everything because of it.
+The spec (daemon.core.spec) is what the files say, not yet what Zedonk holds: product
+references and selectors are resolved against Zedonk later (daemon.core.resolve).
+``load_catalogue(root)`` raises ``ConfigError`` with every finding; an empty catalogue/ loads
+as no collections plus a warning, and the apply side refuses to delete everything because of
+it.
 """
 
 from __future__ import annotations
@@ -14,10 +15,17 @@ from typing import Any
 
 import yaml
 
-from daemon.core.findings import Finding, has_errors
+from daemon.core.findings import Finding, has_errors, invalid
 from daemon.core.model import ProductId
-from daemon.core.words import plural
-from daemon.errors import ConfigError
+from daemon.core.spec import (
+    CatalogueSpec,
+    CollectionSpec,
+    Location,
+    LookSpec,
+    ProductRef,
+    Selector,
+    StyleRef,
+)
 from daemon.gcpause import cyclic_gc_paused
 from daemon.tree.resources import CATALOGUE_SCHEMA
 from daemon.tree.schema import schema_findings
@@ -27,87 +35,6 @@ CATALOGUE_DIR = "catalogue"
 YAML_SUFFIXES = (".yaml", ".yml")
 
 
-@dataclass(frozen=True, order=True)
-class Location:
-    """Where something is written. ``file`` is relative to the root; line and column are 1-based."""
-
-    file: str
-    line: int
-    column: int
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
-
-
-@dataclass(frozen=True)
-class ProductRef:
-    """An explicit Zedonk product: ``STYLE/FABRIC/COLOUR``."""
-
-    id: ProductId
-    location: Location
-    position: int = 0  # index in the look's ``products`` list (display order)
-
-
-@dataclass(frozen=True)
-class StyleRef:
-    """A style with some of its colours. ``fabric`` may be left out when the style has one."""
-
-    style: str
-    fabric: str | None
-    colours: tuple[str, ...]
-    location: Location
-    position: int = 0  # index in the look's ``products`` list (display order)
-
-    def covers(self, product: ProductId) -> bool:
-        """Whether this entry names ``product`` (offline: a missing fabric matches any)."""
-        return (
-            product.style == self.style
-            and product.colour in self.colours
-            and (self.fabric is None or product.fabric == self.fabric)
-        )
-
-
-@dataclass(frozen=True)
-class Selector:
-    """Zedonk's catalogue filters: every given filter must match. Excludes win."""
-
-    season: str | None
-    category: str | None
-    search: str | None  # free text over style, description and colour, case-insensitive
-    exclude: tuple[ProductId, ...]
-    location: Location
-
-
-@dataclass(frozen=True)
-class LookSpec:
-    name: str
-    position: int  # 0-based, in file order
-    products: tuple[ProductRef, ...]
-    styles: tuple[StyleRef, ...]
-    selectors: tuple[Selector, ...]
-    location: Location
-
-
-@dataclass(frozen=True)
-class CollectionSpec:
-    name: str
-    description: str
-    position: int  # 0-based, after sorting by ``order`` then file name
-    looks: tuple[LookSpec, ...]
-    file: str  # relative to the root, e.g. "catalogue/aw26-main.yaml"
-    location: Location
-    order: int | None = None  # the ``order`` written in the file, if any
-
-
-@dataclass(frozen=True)
-class CatalogueSpec:
-    collections: tuple[CollectionSpec, ...]  # in display order
-
-    @property
-    def is_empty(self) -> bool:
-        return not self.collections
-
-
 # --------------------------------------------------------------------------- loading
 
 
@@ -115,12 +42,7 @@ def load_catalogue(root: Path) -> CatalogueSpec:
     """The catalogue in ``root``/catalogue/. Raises ConfigError listing every finding."""
     spec, findings = check_catalogue(root)
     if spec is None:
-        errors = [f for f in findings if f.is_error]
-        raise ConfigError(
-            f"catalogue/ is invalid ({plural(len(errors), 'error')})",
-            list(errors),
-            hint="run `zedonk-ordre validate` for the details",
-        )
+        raise invalid(f"{CATALOGUE_DIR}/", findings)
     return spec
 
 

@@ -19,8 +19,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from daemon import redact
-from daemon.core.findings import Finding, PathPart, has_errors, parse_path
-from daemon.core.words import plural
+from daemon.core.findings import Finding, PathPart, has_errors, invalid, parse_path
 from daemon.errors import ConfigError
 from daemon.tree.resources import CONNECTOR_SCHEMA
 from daemon.tree.schema import schema_findings
@@ -396,12 +395,7 @@ def load_settings(root: Path) -> Settings:
     """The settings in ``root``/connector.yaml. Raises ConfigError listing every finding."""
     settings, findings = check_settings(root)
     if settings is None:
-        errors = [f for f in findings if f.is_error]
-        raise ConfigError(
-            f"{CONNECTOR_FILE} is invalid ({plural(len(errors), 'error')})",
-            list(errors),
-            hint="run `zedonk-ordre validate` for the details",
-        )
+        raise invalid(CONNECTOR_FILE, findings)
     return settings
 
 

@@ -10,10 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from daemon.core.findings import Finding, has_errors, sort_findings
-from daemon.core.words import plural
-from daemon.errors import ConfigError
-from daemon.tree.catalogue import CatalogueSpec, CleanFiles, check_catalogue
+from daemon.core.findings import Finding, has_errors, invalid, sort_findings
+from daemon.core.spec import CatalogueSpec
+from daemon.tree.catalogue import CleanFiles, check_catalogue
 from daemon.tree.settings import Settings, check_settings
 
 JSON_FORMAT_VERSION = 1
@@ -37,10 +36,9 @@ class ValidationReport:
     def raise_if_invalid(self) -> None:
         """Raise ConfigError carrying every error, for commands that need a valid tree."""
         if not self.ok:
-            errors = [f for f in self.findings if f.is_error]
-            raise ConfigError(
-                f"the configuration in {self.root} is invalid ({plural(len(errors), 'error')})",
-                list(errors),
+            raise invalid(
+                f"the configuration in {self.root}",
+                self.findings,
                 hint="fix the errors above; `zedonk-ordre validate` lists them all",
             )
 

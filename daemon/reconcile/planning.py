@@ -1,0 +1,123 @@
+"""Planning: the plan of a tree against both remotes, and what a converged pass remembers.
+
+- ``load_tree`` validates connector.yaml and catalogue/ and returns what they hold;
+- ``plan_only`` reads Zedonk and ORDRE, resolves the catalogue and plans (no writes), and
+  ``plan_tree`` does all of that for a repository (``zedonk-ordre plan``);
+- ``plan_structure`` plans an edit that only renames, reorders or moves catalogue entries
+  from ORDRE's collections and looks alone, using what the last full pass resolved;
+- ``Converged`` is what such a pass hands the daemon's next one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from daemon.clients.ordre import OrdreClient
+from daemon.clients.zedonk import ZedonkClient
+from daemon.core.findings import Finding, sort_findings
+from daemon.core.plan import OrdreSnapshot, Plan, make_plan
+from daemon.core.resolve import Desired, Structure, resolve, resolve_structure
+from daemon.core.spec import CatalogueSpec
+from daemon.core.words import plural
+from daemon.errors import ConfigError
+from daemon.gcpause import cyclic_gc_paused
+from daemon.reconcile.gather import gather
+from daemon.remotes import open_clients
+from daemon.tree.gitinfo import catalogue_commit
+from daemon.tree.settings import Settings
+from daemon.tree.validation import validate_tree
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    plan: Plan
+    findings: tuple[Finding, ...]  # validation and resolve findings (no errors)
+    git_commit: str | None
+    ordre: OrdreSnapshot
+    structure: Structure | None = None  # what the catalogue's entries resolved to
+
+
+@dataclass(frozen=True)
+class Converged:
+    """What a pass that left ORDRE matching the catalogue knows, for the daemon's next pass.
+
+    Reused only with the same settings; it stands for Zedonk as that pass read it, which the
+    daemon's timer pass reads afresh."""
+
+    settings: Settings
+    structure: Structure
+    clean_files: frozenset[str] = frozenset()  # see CleanFiles
+
+
+def load_tree(root: Path) -> tuple[Settings, CatalogueSpec, tuple[Finding, ...]]:
+    """Settings and catalogue of ``root``; raises ConfigError with every error."""
+    report = validate_tree(root)
+    report.raise_if_invalid()
+    assert report.settings is not None and report.catalogue is not None
+    return report.settings, report.catalogue, report.findings
+
+
+def plan_only(
+    settings: Settings,
+    catalogue: CatalogueSpec,
+    zedonk: ZedonkClient,
+    ordre: OrdreClient,
+    *,
+    strict: bool = False,
+    findings: Sequence[Finding] = (),
+) -> PlanResult:
+    """Read both remotes, resolve and plan. Raises ConfigError when the catalogue does not
+    resolve against Zedonk (unknown products, a product in two looks, ...)."""
+    with cyclic_gc_paused():
+        zedonk_state, ordre_state = gather(zedonk, ordre)
+        resolution = resolve(catalogue, zedonk_state, settings.price_seasons, strict=strict)
+        every = sort_findings([*findings, *resolution.findings])
+        errors = [f for f in every if f.is_error]
+        if errors:
+            raise ConfigError(
+                f"the catalogue does not match Zedonk ({plural(len(errors), 'error')})",
+                list(errors),
+                hint="fix the entries above in catalogue/ (or the products in Zedonk)",
+            )
+        plan = make_plan(
+            resolution.desired, ordre_state, prune=settings.catalogue.prune, findings=every
+        )
+    commit = catalogue_commit(settings.root)
+    return PlanResult(plan, every, commit, ordre_state, resolution.structure)
+
+
+def plan_tree(root: Path, *, strict: bool = False) -> PlanResult:
+    """Validate the tree at ``root``, read both remotes and plan (no writes). Raises ConfigError
+    for an invalid tree, a catalogue that does not resolve or a token that is not set."""
+    settings, catalogue, findings = load_tree(root)
+    with open_clients(settings) as (zedonk, ordre):
+        return plan_only(settings, catalogue, zedonk, ordre, strict=strict, findings=findings)
+
+
+def plan_structure(
+    settings: Settings,
+    catalogue: CatalogueSpec,
+    structure: Structure,
+    ordre: OrdreClient,
+    *,
+    findings: Sequence[Finding] = (),
+) -> PlanResult | None:
+    """A plan of collections and looks alone, for an edit that only renames, reorders or moves
+    catalogue entries: it reads ORDRE's collections and looks, not Zedonk or the listings.
+
+    None when the edit is more than that (see ``resolve_structure``), or when the plan would
+    delete something: then only a full plan can tell, and guard, what goes.
+    """
+    collections = resolve_structure(catalogue, structure)
+    if collections is None:
+        return None
+    ordre_state = OrdreSnapshot(collections=tuple(ordre.collections()), looks=tuple(ordre.looks()))
+    # No listings on either side: the same products are exported as in the last full pass.
+    desired = Desired(collections=collections, listings=(), customers=())
+    plan = make_plan(desired, ordre_state, prune=settings.catalogue.prune, findings=findings)
+    if any(action.op == "delete" for action in plan.actions):
+        return None
+    commit = catalogue_commit(settings.root)
+    return PlanResult(plan, tuple(findings), commit, ordre_state, structure)
