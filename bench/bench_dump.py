@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench import start_sandboxes
 from bench.bench_plan import ORDRE_TOKEN, ZEDONK_TOKEN, floor, write_catalogue
-from daemon.adopt import dump_showroom
+from daemon.reconcile.adopt import dump_showroom
 from daemon.reconcile import load_tree, plan_only, reconcile
 from daemon.remotes import open_clients
 from daemon.store.history import History

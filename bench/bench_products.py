@@ -26,7 +26,7 @@ import httpx
 
 from bench import start_sandboxes
 from bench.bench_plan import ZEDONK_TOKEN, pages, write_catalogue
-from daemon.adopt import find_products
+from daemon.reconcile.adopt import find_products
 from daemon.core.products import Filters, render_text
 from daemon.gcpause import cyclic_gc_paused
 from daemon.tree.settings import load_settings

@@ -49,7 +49,7 @@ def _checked(answers: Answers) -> tuple[Answers, list[str]]:
     """The answers once Zedonk agrees with them (asking again at a terminal), and notes on
     what was checked. Raises ZedonkOrdreError when Zedonk disagrees and no one can be asked."""
     try:
-        from daemon.adopt import check_answers
+        from daemon.reconcile.adopt import check_answers
     except ModuleNotFoundError as exc:
         return answers, [
             f"not checked against Zedonk: the base install has no {exc.name} "

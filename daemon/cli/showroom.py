@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from daemon.adopt import DumpReport, ProductFinder, dump_showroom, find_products
+from daemon.reconcile.adopt import DumpReport, ProductFinder, dump_showroom, find_products
 from daemon.cli.root import JSON_VERSION, OutputFormat, RootOption, app, print_json, repository_root
 from daemon.core import products as listing
 from daemon.core.planfmt import summary_line
