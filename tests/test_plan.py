@@ -15,6 +15,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from daemon.clients.ordre import ORDRE_LIMITS
 from daemon.core.model import (
     Address,
     Listing,
@@ -28,6 +29,8 @@ from daemon.core.plan import Action, OrdreSnapshot, Plan, make_plan
 from daemon.core.planfmt import NO_CHANGES, plan_json, render_markdown, render_text
 from daemon.core.resolve import Desired, DesiredCollection, DesiredLook
 from daemon.core.spec import Location
+
+NAMES = ORDRE_LIMITS.names
 
 HERE = Location("catalogue/a.yaml", 1, 1)
 
@@ -158,9 +161,9 @@ def simulate(snapshot: OrdreSnapshot, plan: Plan) -> OrdreSnapshot:
 def converge(
     want: Desired, have: OrdreSnapshot, *, prune: bool = True
 ) -> tuple[Plan, OrdreSnapshot]:
-    plan = make_plan(want, have, prune=prune)
+    plan = make_plan(want, have, prune=prune, names=NAMES)
     after = simulate(have, plan)
-    again = make_plan(want, after, prune=prune)
+    again = make_plan(want, after, prune=prune, names=NAMES)
     assert not again.has_changes, [a.label for a in again.actions]
     return plan, after
 
@@ -184,7 +187,7 @@ def test_create_from_empty_in_an_order_ordre_accepts() -> None:
 def test_no_changes_is_one_line() -> None:
     want = desired({"AW26": {"Look 1": ["A/W/N"]}})
     _, after = converge(want, EMPTY)
-    plan = make_plan(want, after, prune=True)
+    plan = make_plan(want, after, prune=True, names=NAMES)
     assert render_text(plan) == NO_CHANGES
     assert "\n" not in render_text(plan)
     assert plan_json(plan)["changes"] is False
@@ -233,7 +236,7 @@ def test_remove_a_collection_with_prune_deletes_looks_then_collection_then_listi
 
 def test_without_prune_nothing_is_deleted_and_the_plan_says_what_is_kept() -> None:
     _, after = converge(desired({"AW26": {"L1": ["A/W/N"]}, "SS26": {"L2": ["B/W/N"]}}), EMPTY)
-    plan = make_plan(desired({"AW26": {"L1": ["A/W/N"]}}), after, prune=False)
+    plan = make_plan(desired({"AW26": {"L1": ["A/W/N"]}}), after, prune=False, names=NAMES)
     assert not plan.has_changes
     assert set(plan.kept) == {"look SS26 / L2", "collection SS26", "listing B/W/N"}
 
@@ -249,7 +252,7 @@ def test_without_prune_a_product_moving_out_of_a_removed_look_is_released() -> N
 
 def test_an_empty_catalogue_never_deletes_anything() -> None:
     _, after = converge(desired({"AW26": {"L1": ["A/W/N"]}}), EMPTY)
-    plan = make_plan(Desired((), (), ()), after, prune=True)
+    plan = make_plan(Desired((), (), ()), after, prune=True, names=NAMES)
     assert not plan.deletes
 
 
@@ -269,12 +272,12 @@ def test_customers_are_created_updated_and_never_deleted() -> None:
     mine = OrdreCustomer("ATN001", "Atelier Nord", "EUR", address, address)
     other = OrdreCustomer("ZZZ", "Gone", "EUR", version="3")
     want = Desired((), (), (mine,))
-    plan = make_plan(want, OrdreSnapshot(customers=(other,)), prune=True)
+    plan = make_plan(want, OrdreSnapshot(customers=(other,)), prune=True, names=NAMES)
     assert [(a.op, a.kind, a.key) for a in plan.actions] == [("create", "customer", "ATN001")]
 
 
 def test_plan_json_is_versioned_and_actions_round_trip() -> None:
-    plan = make_plan(desired({"AW26": {"L1": ["A/W/N"]}}), EMPTY, prune=True)
+    plan = make_plan(desired({"AW26": {"L1": ["A/W/N"]}}), EMPTY, prune=True, names=NAMES)
     doc = json.loads(json.dumps(plan_json(plan)))
     assert doc["format_version"] == 1
     assert [Action.from_json(a) for a in doc["actions"]] == list(plan.actions)
@@ -378,7 +381,7 @@ def test_plan_json_actions_are_written_exactly_so() -> None:
             replace(listing("Z/W/N"), version="1"),
         ),
     )
-    plan = make_plan(want, have, prune=True)
+    plan = make_plan(want, have, prune=True, names=NAMES)
     actions = plan_json(plan)["actions"]
     common = {"remote_id": "", "remote_version": "", "collection": "", "step": "", "changes": []}
     sizes = [{"size": "36", "gtin": "05061234500017"}]

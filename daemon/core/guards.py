@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from daemon.core.actions import Action
+from daemon.core.limits import NameRule
 from daemon.core.model import OrdreLook
 from daemon.core.plan import OrdreSnapshot, Plan
 from daemon.core.words import plural
@@ -56,10 +57,12 @@ def check_deletes(plan: Plan, guard: DeleteGuard, *, allow_deletes: bool) -> Non
         )
 
 
-def check_stale(actions: Sequence[Action], ordre: OrdreSnapshot) -> list[str]:
-    """What changed on ORDRE since the plan, object by object; empty when nothing did."""
+def check_stale(actions: Sequence[Action], ordre: OrdreSnapshot, names: NameRule) -> list[str]:
+    """What changed on ORDRE since the plan, object by object; empty when nothing did.
+    ``names`` is how ORDRE compares names: an object made since under a name ORDRE takes
+    for the planned one's makes the create stale."""
     collections = {c.id: c for c in ordre.collections}
-    by_name = {c.name.casefold(): c for c in ordre.collections}
+    by_name = {names.key(c.name): c for c in ordre.collections}
     looks = {x.id: x for x in ordre.looks}
     listings = {x.key: x for x in ordre.listings}
     customers = {c.account_code: c for c in ordre.customers}
@@ -74,18 +77,18 @@ def check_stale(actions: Sequence[Action], ordre: OrdreSnapshot) -> list[str]:
             current = (
                 collections.get(action.remote_id)
                 if action.remote_id
-                else by_name.get(action.key.casefold())
+                else by_name.get(names.key(action.key))
             )
         else:
             current = looks.get(action.remote_id) if action.remote_id else None
             if not action.remote_id and isinstance(action.payload, OrdreLook):
-                home = by_name.get(action.collection.casefold())
-                name = action.payload.name
+                home = by_name.get(names.key(action.collection))
+                name = names.key(action.payload.name)
                 current = next(
                     (
                         x
                         for x in ordre.looks
-                        if home and x.collection_id == home.id and x.name == name
+                        if home and x.collection_id == home.id and names.key(x.name) == name
                     ),
                     None,
                 )
@@ -103,9 +106,9 @@ def check_stale(actions: Sequence[Action], ordre: OrdreSnapshot) -> list[str]:
     return sorted(set(changed))
 
 
-def refuse_if_stale(actions: Sequence[Action], ordre: OrdreSnapshot) -> None:
+def refuse_if_stale(actions: Sequence[Action], ordre: OrdreSnapshot, names: NameRule) -> None:
     """Raise StalePlan, naming each object, when ORDRE changed since the plan was made."""
-    changed = check_stale(actions, ordre)
+    changed = check_stale(actions, ordre, names)
     if changed:
         raise StalePlan(
             f"the saved plan no longer matches ORDRE; {plural(len(changed), 'object')} "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 
@@ -15,11 +15,16 @@ def pair(
     keys_of_have: Any,
     position_of_wanted: Any,
     position_of_have: Any,
+    *,
+    name_key: Callable[[str], str],
 ) -> dict[int, Any]:
-    """Match desired objects to ORDRE's: by name, then by shared products, then by position.
+    """Match desired objects to ORDRE's: by name (exactly, then as ORDRE compares names:
+    ``name_key``), then by shared products, then by position.
 
     Returns index in ``wanted`` -> matched object of ``have``. A rename keeps the object
-    (and its id) as long as it keeps some of its products or its place.
+    (and its id) as long as it keeps some of its products or its place. Matching by ORDRE's
+    comparison first means a name ORDRE takes for one it holds always updates that object,
+    never creates a second one ORDRE would refuse.
     """
     matched: dict[int, Any] = {}
     taken: set[int] = set()
@@ -31,7 +36,7 @@ def pair(
                 if j in taken:
                     continue
                 a, b = name_of_wanted(w), name_of_have(h)
-                if (a == b) if exact else (a.casefold() == b.casefold()):
+                if (a == b) if exact else (name_key(a) == name_key(b)):
                     matched[i] = h
                     taken.add(j)
                     break

@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from daemon.clients.ordre import OrdreClient
+from daemon.clients.ordre import ORDRE_LIMITS, OrdreClient
 from daemon.core.findings import Finding
 from daemon.core.guards import DeletesRefused, check_deletes, refuse_if_stale
 from daemon.core.plan import Plan
@@ -189,7 +189,7 @@ def apply_saved(
         saved = load_plan(plan_file)
         with open_clients(settings) as (_, ordre):
             snapshot = gather_ordre(ordre)
-            refuse_if_stale(saved.actions, snapshot)
+            refuse_if_stale(saved.actions, snapshot, ORDRE_LIMITS.names)
             plan = Plan(saved.actions, tracked=snapshot.tracked)
             if not plan.has_changes:
                 return None

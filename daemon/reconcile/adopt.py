@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from daemon.clients.http import NO_RETRY
-from daemon.clients.ordre import OrdreClient
+from daemon.clients.ordre import ORDRE_LIMITS, OrdreClient
 from daemon.clients.zedonk import ZedonkClient
 from daemon.core.dump import CATALOGUE_SCHEMA_FILE, Dump, dump_catalogue
 from daemon.core.findings import Finding
@@ -116,6 +116,7 @@ def dump_showroom(
             resolution.desired,
             ordre,
             prune=settings.catalogue.prune,
+            names=ORDRE_LIMITS.names,
             findings=resolution.findings,
         )
 

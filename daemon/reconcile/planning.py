@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from daemon.clients.ordre import OrdreClient
+from daemon.clients.ordre import ORDRE_LIMITS, OrdreClient
 from daemon.clients.zedonk import ZedonkClient
 from daemon.core.findings import Finding, sort_findings
 from daemon.core.plan import OrdreSnapshot, Plan, make_plan
@@ -82,7 +82,11 @@ def plan_only(
                 hint="fix the entries above in catalogue/ (or the products in Zedonk)",
             )
         plan = make_plan(
-            resolution.desired, ordre_state, prune=settings.catalogue.prune, findings=every
+            resolution.desired,
+            ordre_state,
+            prune=settings.catalogue.prune,
+            names=ORDRE_LIMITS.names,
+            findings=every,
         )
     commit = catalogue_commit(settings.root)
     return PlanResult(plan, every, commit, ordre_state, resolution.structure)
@@ -116,7 +120,13 @@ def plan_structure(
     ordre_state = OrdreSnapshot(collections=tuple(ordre.collections()), looks=tuple(ordre.looks()))
     # No listings on either side: the same products are exported as in the last full pass.
     desired = Desired(collections=collections, listings=(), customers=())
-    plan = make_plan(desired, ordre_state, prune=settings.catalogue.prune, findings=findings)
+    plan = make_plan(
+        desired,
+        ordre_state,
+        prune=settings.catalogue.prune,
+        names=ORDRE_LIMITS.names,
+        findings=findings,
+    )
     if any(action.op == "delete" for action in plan.actions):
         return None
     commit = catalogue_commit(settings.root)

@@ -1,0 +1,81 @@
+"""The shapes in which the remote systems' constraints are declared (pure).
+
+The values live where each remote's client lives: ``daemon.clients.ordre.ORDRE_LIMITS`` and
+``daemon.clients.zedonk.ZEDONK_LIMITS``. The planning core receives them as arguments, and
+the JSON Schemas (offline, for ``validate`` and editors) carry the same numbers, which
+tests/test_limits.py holds equal. Keeping the types here lets the core speak of them without
+importing the clients.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from typing import Literal
+
+Normalisation = Literal["NFC", "NFD", "NFKC", "NFKD"]
+
+
+@dataclass(frozen=True)
+class NameRule:
+    """How a remote compares two names when it decides they are the same.
+
+    ``trim`` drops whitespace at either end (``str.strip``), ``casefold`` ignores case the
+    Unicode way (``str.casefold``: "Straße" is "STRASSE"), ``normalisation`` names the Unicode
+    normal form applied first, or None when differently composed characters stay different.
+    """
+
+    trim: bool
+    casefold: bool
+    normalisation: Normalisation | None = None
+
+    def key(self, name: str) -> str:
+        """``name`` as the remote compares it: two names clash when their keys are equal."""
+        if self.normalisation is not None:
+            name = unicodedata.normalize(self.normalisation, name)
+        if self.trim:
+            name = name.strip()
+        return name.casefold() if self.casefold else name
+
+    def ignoring(self) -> str:
+        """What the comparison ignores, for messages: "case and spaces at either end"."""
+        parts = [
+            *(["case"] if self.casefold else []),
+            *(["spaces at either end"] if self.trim else []),
+        ]
+        return " and ".join(parts) or "nothing"
+
+
+@dataclass(frozen=True)
+class OrdreLimits:
+    """What ORDRE refuses, by the field it refuses it in. Lengths count characters (code
+    points), as ORDRE counts them."""
+
+    collection_name: int
+    look_name: int
+    collection_description: int
+    names: NameRule  # collection names across the showroom, look names within a collection
+    listing_batch: int  # listings per PUT /listings:batch
+    listing_description: int
+    listing_category: int
+    listing_size: int
+    listing_image_url: int
+
+
+@dataclass(frozen=True)
+class ZedonkLimits:
+    """What Zedonk holds, and how it matches what the settings name."""
+
+    style: int  # characters in a product's style code
+    fabric: int
+    colour: int
+    seasons: NameRule  # how a season code in connector.yaml must match Zedonk's
+    usernames: NameRule  # how the order owner must match a Zedonk username
+
+
+def too_long(what: str, value: str, limit: int) -> str | None:
+    """A message for ``value`` over ``limit`` characters, or None when it fits. States the
+    limit and the length, never the value itself (it may be 10 kB)."""
+    if len(value) <= limit:
+        return None
+    return f"{what} is {len(value):,} characters long; at most {limit:,} are allowed"
