@@ -34,6 +34,7 @@ from daemon.core.model import (
     Product,
     ProductId,
     Season,
+    User,
 )
 from daemon.core.spec import CatalogueSpec, Location, LookSpec, ProductRef
 
@@ -45,6 +46,7 @@ class ZedonkSnapshot:
     products: tuple[Product, ...]
     seasons: tuple[Season, ...] = ()
     customers: tuple[Customer, ...] = ()
+    users: tuple[User, ...] = ()  # for checking the order owner the settings name
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from daemon.clients.ordre import ORDRE_LIMITS, OrdreClient
-from daemon.clients.zedonk import ZedonkClient
+from daemon.clients.zedonk import ZEDONK_LIMITS, ZedonkClient
+from daemon.core.choices import check_zedonk_names
 from daemon.core.findings import Finding, sort_findings
 from daemon.core.plan import OrdreSnapshot, Plan, make_plan
 from daemon.core.resolve import Desired, Structure, resolve, resolve_structure
@@ -26,7 +27,7 @@ from daemon.gcpause import cyclic_gc_paused
 from daemon.reconcile.gather import gather
 from daemon.remotes import open_clients
 from daemon.tree.gitinfo import catalogue_commit
-from daemon.tree.settings import Settings
+from daemon.tree.settings import CONNECTOR_FILE, Settings
 from daemon.tree.validation import validate_tree
 
 
@@ -73,14 +74,13 @@ def plan_only(
     with cyclic_gc_paused():
         zedonk_state, ordre_state = gather(zedonk, ordre)
         resolution = resolve(catalogue, zedonk_state, settings.price_seasons, strict=strict)
-        every = sort_findings([*findings, *resolution.findings])
+        named = check_zedonk_names(
+            settings.zedonk_names(), zedonk_state.seasons, zedonk_state.users, ZEDONK_LIMITS
+        )
+        every = sort_findings([*findings, *named, *resolution.findings])
         errors = [f for f in every if f.is_error]
         if errors:
-            raise ConfigError(
-                f"the catalogue does not match Zedonk ({plural(len(errors), 'error')})",
-                list(errors),
-                hint="fix the entries above in catalogue/ (or the products in Zedonk)",
-            )
+            raise _does_not_match(errors)
         plan = make_plan(
             resolution.desired,
             ordre_state,
@@ -90,6 +90,27 @@ def plan_only(
         )
     commit = catalogue_commit(settings.root)
     return PlanResult(plan, every, commit, ordre_state, resolution.structure)
+
+
+def _does_not_match(errors: Sequence[Finding]) -> ConfigError:
+    """The error for a tree that does not match Zedonk, naming the files at fault."""
+    files = {f.file for f in errors}
+    settings = CONNECTOR_FILE in files
+    what = (
+        "connector.yaml and the catalogue do not"
+        if settings and len(files) > 1
+        else "connector.yaml does not"
+        if settings
+        else "the catalogue does not"
+    )
+    return ConfigError(
+        f"{what} match Zedonk ({plural(len(errors), 'error')})",
+        list(errors),
+        hint="fix the entries above"
+        + (" in connector.yaml" if settings else "")
+        + (" in catalogue/" if len(files) > settings else "")
+        + " (or the data in Zedonk)",
+    )
 
 
 def plan_tree(root: Path, *, strict: bool = False) -> PlanResult:
