@@ -341,7 +341,6 @@ PLAN_TEXT = """\
 Plan: 5 to create, 3 to update, 1 to delete.
 
 ~ collection "AW26"
-      position: 3 → 0
       description: "old" → ""
     ~ look "L1"
         + A/W/N  new listing, no main image
@@ -405,11 +404,10 @@ def test_plan_json_actions_are_written_exactly_so() -> None:
                                  "city": "Oslo", "region": "", "postcode": "", "country": "NO"},
             "accounts_address": None, "contact_name": None, "contact_email": None}},
         {**common, "op": "update", "kind": "collection", "key": "AW26", "remote_id": "col_1",
-         "remote_version": "4", "body": {"name": "AW26", "position": 0, "description": ""},
-         "changes": [{"field": "position", "before": 3, "after": 0},
-                     {"field": "description", "before": "old", "after": ""}]},
+         "remote_version": "4", "body": {"name": "AW26", "position": 3, "description": ""},
+         "changes": [{"field": "description", "before": "old", "after": ""}]},
         {**common, "op": "create", "kind": "collection", "key": "SS27",
-         "body": {"name": "SS27", "position": 1, "description": ""}},
+         "body": {"name": "SS27", "position": 4, "description": ""}},
         {**common, "op": "update", "kind": "look", "key": "AW26 / L1", "remote_id": "look_1",
          "remote_version": "2", "collection": "AW26",
          "body": {"collection_id": "col_1", "name": "L1", "position": 0,

@@ -1,7 +1,9 @@
-"""Matching desired objects to ORDRE's (pure): what the plan updates rather than recreates."""
+"""Matching desired objects to ORDRE's (pure): what the plan updates rather than recreates,
+and the positions it leaves as they are."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -64,3 +66,44 @@ def pair(
                 taken.add(j)
                 break
     return matched
+
+
+def keep_positions(existing: Sequence[int | None]) -> list[int]:
+    """Positions (integers >= 0, increasing) for objects in their display order, keeping as
+    many of their ``existing`` positions (None for a new object) as that order allows.
+
+    ORDRE shows collections and looks by position, so only the order matters: when some are
+    deleted or added, the others keep their numbers and need no update ("position: 22 → 3"
+    after 19 deletes). An object keeps its position when the kept ones increase and leave
+    room, in whole numbers, for the objects between them; the rest are numbered after the
+    kept one before them. ``[5, None, 9]`` stays ``[5, 6, 9]``; ``[0, 1, 2]`` stays.
+    """
+    # Kept positions p_i (at index i) need p_j - p_i >= j - i for i < j, and p_i >= i for
+    # room before the first: a longest non-decreasing run of p_i - i >= 0.
+    tails: list[int] = []  # tails[n]: smallest last key of a run of length n + 1
+    tail_at: list[int] = []  # its index
+    before: dict[int, int] = {}  # index -> the index before it in its run
+    for i, position in enumerate(existing):
+        if position is None or position < i:
+            continue
+        key = position - i
+        n = bisect_right(tails, key)
+        if n == len(tails):
+            tails.append(key)
+            tail_at.append(i)
+        else:
+            tails[n], tail_at[n] = key, i
+        if n:
+            before[i] = tail_at[n - 1]
+    kept: set[int] = set()
+    index = tail_at[-1] if tail_at else None
+    while index is not None:
+        kept.add(index)
+        index = before.get(index)
+    positions: list[int] = []
+    for i, position in enumerate(existing):
+        if i in kept and position is not None:
+            positions.append(position)
+        else:
+            positions.append(positions[-1] + 1 if positions else 0)
+    return positions

@@ -26,7 +26,7 @@ from daemon.core.actions import OPS, Action, Change, Kind, Move, diff
 from daemon.core.bodies import body_of, collection_body
 from daemon.core.findings import Finding
 from daemon.core.limits import NameRule
-from daemon.core.matching import pair
+from daemon.core.matching import keep_positions, pair
 from daemon.core.model import Listing, OrdreCollection, OrdreCustomer, OrdreLook
 from daemon.core.planlooks import look_key, plan_looks
 from daemon.core.resolve import Desired, DesiredCollection, ProductReport
@@ -60,6 +60,7 @@ class Plan:
     kept: tuple[str, ...] = ()  # not in the catalogue, kept on ORDRE because prune is off
     prune: bool = False
     tracked: int = 0  # catalogue objects on ORDRE when planned
+    listings: int = 0  # listings on ORDRE when planned: the base of the update share
 
     @property
     def has_changes(self) -> bool:
@@ -122,6 +123,7 @@ def make_plan(
         kept=(*looks.kept, *kept),
         prune=prune,
         tracked=ordre.tracked,
+        listings=len(ordre.listings),
     )
 
 
@@ -168,12 +170,17 @@ def _match_collections(
 
 
 def _plan_collections(desired: Desired, collections: Mapping[int, OrdreCollection]) -> list[Action]:
-    """Phase 2: collections created or updated (looks need their collection)."""
+    """Phase 2: collections created or updated (looks need their collection). Positions
+    only change where the display order needs it (``keep_positions``)."""
     actions: list[Action] = []
+    existing = [
+        c.position if c else None for c in map(collections.get, range(len(desired.collections)))
+    ]
+    positions = keep_positions(existing)
     for i, wanted in enumerate(desired.collections):
         have = collections.get(i)
         new_collection = OrdreCollection(
-            wanted.name, wanted.position, wanted.description, have.id if have else ""
+            wanted.name, positions[i], wanted.description, have.id if have else ""
         )
         if have is None:
             actions.append(Action("create", "collection", wanted.name, payload=new_collection))

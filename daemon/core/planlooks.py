@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from daemon.core.actions import Action, Change, Move, diff
 from daemon.core.bodies import look_body
 from daemon.core.limits import NameRule
-from daemon.core.matching import pair
+from daemon.core.matching import keep_positions, pair
 from daemon.core.model import OrdreCollection, OrdreLook
 from daemon.core.resolve import Desired, DesiredCollection
 
@@ -106,7 +106,11 @@ class _Looks:
             lambda x: x.position,
             name_key=self.names.key,
         )
-        for j, wanted_look in enumerate(wanted_collection.looks):
+        looks = wanted_collection.looks
+        positions = keep_positions(
+            [p.position if p else None for p in map(pairs.get, range(len(looks)))]
+        )
+        for j, wanted_look in enumerate(looks):
             key = look_key(wanted_collection.name, wanted_look.name)
             for product in wanted_look.product_keys:
                 self.placement[product] = key
@@ -115,7 +119,7 @@ class _Looks:
             new_look = OrdreLook(
                 collection_id,
                 wanted_look.name,
-                wanted_look.position,
+                positions[j],
                 wanted_look.product_keys,
                 have_look.id if have_look else "",
             )

@@ -13,8 +13,8 @@ them into the apply sequence, once, for every entry point:
   that an invalid tree or an unreachable remote is recorded too, and never raises for
   expected failures.
 
-``guard_and_apply`` is the tail all three share: the delete guard, the confirmation, the run
-and the writes.
+``guard_and_apply`` is the tail all three share: the delete and update guards, the
+confirmation, the run and the writes.
 """
 
 from __future__ import annotations
@@ -27,7 +27,13 @@ from pathlib import Path
 
 from daemon.clients.ordre import ORDRE_LIMITS, OrdreClient
 from daemon.core.findings import Finding
-from daemon.core.guards import DeletesRefused, check_deletes, refuse_if_stale
+from daemon.core.guards import (
+    DeletesRefused,
+    UpdatesRefused,
+    check_deletes,
+    check_updates,
+    refuse_if_stale,
+)
 from daemon.core.plan import Plan
 from daemon.core.spec import CatalogueSpec
 from daemon.core.words import plural
@@ -108,17 +114,21 @@ def guard_and_apply(
     settings: Settings,
     *,
     allow_deletes: bool,
+    allow_updates: bool = False,
     run: Callable[[], int],
     confirm: Confirm | None = None,
     progress: Progress | None = None,
 ) -> ApplyReport | None:
-    """The sequence's tail: the delete guard, the confirmation, the run, the writes.
+    """The sequence's tail: the delete and update guards, the confirmation, the run, the
+    writes.
 
     ``run`` opens the history run (or returns the one the caller opened) once the plan passed
-    the guard and ``confirm``; the writes are journalled in it. Returns the report, or None
-    when ``confirm`` said no. Raises DeletesRefused; never raises for a failed write.
+    the guards and ``confirm``; the writes are journalled in it. Returns the report, or None
+    when ``confirm`` said no. Raises DeletesRefused and UpdatesRefused; never raises for a
+    failed write.
     """
     check_deletes(plan, settings.catalogue, allow_deletes=allow_deletes)
+    check_updates(plan, settings.catalogue, allow_updates=allow_updates)
     if confirm is not None and not confirm(plan):
         return None
     return apply_plan(ordre, history, run(), plan.actions, progress=progress)
@@ -136,6 +146,7 @@ def apply_fresh(
     *,
     strict: bool = False,
     allow_deletes: bool = False,
+    allow_updates: bool = False,
     show: Callable[[PlanResult], None],
     confirm: Confirm,
     progress: Progress | None = None,
@@ -162,6 +173,7 @@ def apply_fresh(
             history,
             settings,
             allow_deletes=allow_deletes,
+            allow_updates=allow_updates,
             run=lambda: open_run(history, "apply", "cli", catalogue_commit(settings.root)),
             confirm=confirm,
             progress=progress,
@@ -176,13 +188,15 @@ def apply_saved(
     plan_file: Path,
     *,
     allow_deletes: bool = False,
+    allow_updates: bool = False,
     progress: Progress | None = None,
 ) -> ApplyReport | None:
     """Apply the plan saved in ``plan_file`` exactly, holding the state lock, once ORDRE is
     read again and every object the plan touches is as it was when planned.
 
     Returns None when the saved plan is empty. Raises PlanFileError, StalePlan, LockHeld,
-    DeletesRefused, ConfigError and the remotes' errors; a failed write is in the report.
+    DeletesRefused, UpdatesRefused, ConfigError and the remotes' errors; a failed write is
+    in the report.
     """
     settings = load_settings(root)
     with _holding_state(settings) as history:
@@ -190,7 +204,7 @@ def apply_saved(
         with open_clients(settings) as (_, ordre):
             snapshot = gather_ordre(ordre)
             refuse_if_stale(saved.actions, snapshot, ORDRE_LIMITS.names)
-            plan = Plan(saved.actions, tracked=snapshot.tracked)
+            plan = Plan(saved.actions, tracked=snapshot.tracked, listings=len(snapshot.listings))
             if not plan.has_changes:
                 return None
             report = guard_and_apply(
@@ -199,6 +213,7 @@ def apply_saved(
                 history,
                 settings,
                 allow_deletes=allow_deletes,
+                allow_updates=allow_updates,
                 run=lambda: open_run(history, "apply", "cli", saved.git_commit),
                 progress=progress,
             )
@@ -225,6 +240,7 @@ def reconcile(
     *,
     trigger: str,
     allow_deletes: bool = False,
+    allow_updates: bool = False,
     converged: Converged | None = None,
 ) -> ReconcileResult:
     """Validate the tree, gather both remotes, plan and apply; record the run.
@@ -234,11 +250,12 @@ def reconcile(
     looks alone (``plan_structure``); anything else gets the full plan.
 
     The caller holds the state lock. Expected failures (an invalid tree, an unreachable
-    remote, refused writes, the delete guard) come back as the result, never as an exception.
+    remote, refused writes, the delete and update guards) come back as the result, never
+    as an exception.
     """
     run_id = open_run(history, "reconcile", trigger, catalogue_commit(settings.root))
     clean = CleanFiles(converged.clean_files if converged else frozenset())
-    reconciling = _Pass(settings, history, run_id, allow_deletes, converged, clean)
+    reconciling = _Pass(settings, history, run_id, allow_deletes, converged, clean, allow_updates)
     try:
         return reconciling.run()
     except Exception as exc:  # a bug must not stop the daemon; it is recorded and logged
@@ -252,6 +269,8 @@ def _failure_code(exc: ZedonkOrdreError) -> str:
     """The event code a pass that failed with ``exc`` records."""
     if isinstance(exc, DeletesRefused):
         return "deletes-refused"
+    if isinstance(exc, UpdatesRefused):
+        return "updates-refused"
     if isinstance(exc, ConfigError):  # e.g. a token that is not set
         return "config"
     if isinstance(exc, RemoteError):
@@ -277,6 +296,7 @@ class _Pass:
     allow_deletes: bool
     converged: Converged | None
     clean: CleanFiles = field(default_factory=CleanFiles)
+    allow_updates: bool = False
     planned: PlanResult | None = None
     quick: bool = False  # planned from collections and looks alone
 
@@ -304,6 +324,7 @@ class _Pass:
                 self.history,
                 self.settings,
                 allow_deletes=self.allow_deletes,
+                allow_updates=self.allow_updates,
                 run=lambda: self.run_id,
             )
         assert applied is not None  # no confirmation asked

@@ -11,13 +11,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from daemon.clients.ordre import ORDRE_LIMITS, OrdreClient
 from daemon.clients.zedonk import ZEDONK_LIMITS, ZedonkClient
 from daemon.core.choices import check_zedonk_names
 from daemon.core.findings import Finding, sort_findings
+from daemon.core.guards import guard_findings
 from daemon.core.plan import OrdreSnapshot, Plan, make_plan
 from daemon.core.resolve import Desired, Structure, resolve, resolve_structure
 from daemon.core.spec import CatalogueSpec
@@ -88,6 +89,15 @@ def plan_only(
             names=ORDRE_LIMITS.names,
             findings=every,
         )
+        warned = guard_findings(
+            plan,
+            settings.catalogue,
+            deletes_at=settings.place("catalogue.delete_threshold"),
+            updates_at=settings.place("catalogue.update_threshold"),
+        )
+        if warned:
+            every = sort_findings([*every, *warned])
+            plan = replace(plan, findings=every)
     commit = catalogue_commit(settings.root)
     return PlanResult(plan, every, commit, ordre_state, resolution.structure)
 

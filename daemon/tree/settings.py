@@ -57,6 +57,10 @@ class CatalogueSettings:
     prune: bool  # delete ORDRE objects that are no longer in catalogue/
     delete_threshold_count: int  # deleting more than this many objects needs --allow-deletes
     delete_threshold_share: float  # ... or more than this share (0..1) of the tracked objects
+    # updating more listings than this count, and more than this share of them, needs
+    # --allow-updates
+    update_threshold_count: int = 50
+    update_threshold_share: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,8 @@ DEFAULTS: dict[str, Any] = {
     "prune": True,
     "delete_threshold_count": 20,
     "delete_threshold_share": 0.25,
+    "update_threshold_count": 50,
+    "update_threshold_share": 0.3,
     "poll_interval": "60s",
     "reconcile_interval": "10m",
     "debounce": "2s",
@@ -396,6 +402,7 @@ def _build(data: dict[str, Any], root: Path) -> Settings:
 
     cat = data.get("catalogue", {})
     threshold = cat.get("delete_threshold", {})
+    updates = cat.get("update_threshold", {})
     notifications = data.get("notifications", {})
     email = notifications.get("email")
     webhook = notifications.get("webhook")
@@ -419,6 +426,8 @@ def _build(data: dict[str, Any], root: Path) -> Settings:
             delete_threshold_share=float(
                 threshold.get("share", DEFAULTS["delete_threshold_share"])
             ),
+            update_threshold_count=updates.get("count", DEFAULTS["update_threshold_count"]),
+            update_threshold_share=float(updates.get("share", DEFAULTS["update_threshold_share"])),
         ),
         daemon=DaemonSettings(
             poll_interval=seconds("poll_interval"),
