@@ -157,3 +157,30 @@ def test_the_ordre_sandbox_takes_batches_of_the_declared_size(ordre: httpx.Clien
     assert over.status_code == 422
     fits = ordre.put("/listings:batch", json={"items": items[:-1]})
     assert fits.status_code == 200, fits.text
+
+
+def test_settings_are_matched_as_zedonk_matches_them_with_the_choices_in_the_hint() -> None:
+    from datetime import date
+
+    from daemon.core.choices import MAX_CHOICES, Named, ZedonkNames, check_zedonk_names
+    from daemon.core.model import Season, User
+    from daemon.core.spec import Location
+
+    seasons = [Season(f"S{n:02d}", f"Season {n}", date(2000 + n, 1, 1)) for n in range(30)]
+    users = [User("sophie", "Sophie", True), User("Marc", "Marc", False)]
+    at = Location("connector.yaml", 9, 11)
+    names = ZedonkNames(
+        Named("import.season", "S05", at),
+        Named("import.order_owner", "marc", at),
+        (Named("prices.seasons[0]", "X99", Location("connector.yaml", 12, 13)),),
+    )
+    found = check_zedonk_names(names, seasons, users, ZEDONK_LIMITS)
+    assert [(f.path, f.code, f.line) for f in found] == [
+        ("prices.seasons[0]", "zedonk-season-unknown", 12),
+        ("import.order_owner", "zedonk-user-unknown", 9),
+    ]
+    hint = found[0].hint or ""
+    assert hint.endswith(f"S{MAX_CHOICES - 1:02d} and {30 - MAX_CHOICES} more")
+    assert "Zedonk matches them exactly: did you mean 'Marc'?" in (found[1].hint or "")
+    only_import = check_zedonk_names(names, seasons, users, ZEDONK_LIMITS, import_only=True)
+    assert [f.path for f in only_import] == ["import.order_owner"]

@@ -111,7 +111,7 @@ def plan(
 
 def _clock(seconds: float) -> str:
     """``83.4`` -> ``1:23``; an hour or more -> ``1:02:03``."""
-    whole = int(seconds)
+    whole = round(seconds)
     hours, rest = divmod(whole, 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 

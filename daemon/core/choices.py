@@ -77,7 +77,13 @@ def check_zedonk_names(
                 owner,
                 "zedonk-user-unknown",
                 f"{owner.value!r} is not a Zedonk user",
-                _choose(owner.value, active, "the active Zedonk users", limits.usernames),
+                _choose(
+                    owner.value,
+                    active,
+                    "the active Zedonk users",
+                    limits.usernames,
+                    near=[u.username for u in users],
+                ),
             )
         )
     elif not user.active:
@@ -112,12 +118,22 @@ def _finding(named: Named, code: str, message: str, hint: str) -> Finding:
     return Finding(where.file, where.line, where.column, named.path, code, "error", message, hint)
 
 
-def _choose(value: str, choices: Sequence[str], what: str, rule: NameRule) -> str:
-    """The hint: the closest choice first when there is one, then the choices themselves."""
-    if not choices:
-        return f"Zedonk has none of {what} yet"
-    same = [c for c in choices if c.strip().casefold() == value.strip().casefold()]
+def _choose(
+    value: str,
+    choices: Sequence[str],
+    what: str,
+    rule: NameRule,
+    *,
+    near: Sequence[str] | None = None,
+) -> str:
+    """The hint: the closest of ``near`` (the choices, unless given) first when one is
+    close, then the choices themselves."""
+    pool = list(choices if near is None else near)
+    same = [c for c in pool if c.strip().casefold() == value.strip().casefold()]
     close = same or difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+    if not choices:
+        text = f"Zedonk has none of {what} yet"
+        return f"did you mean {same[0]!r}? {text}" if same else text
     listed = ", ".join(choices[:MAX_CHOICES])
     if len(choices) > MAX_CHOICES:
         listed += f" and {len(choices) - MAX_CHOICES} more"
