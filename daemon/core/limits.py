@@ -13,6 +13,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Literal
 
+from daemon.core.model import Product
+
 Normalisation = Literal["NFC", "NFD", "NFKC", "NFKD"]
 
 
@@ -60,6 +62,30 @@ class OrdreLimits:
     listing_category: int
     listing_size: int
     listing_image_url: int
+
+    def listing_problems(self, product: Product) -> list[str]:
+        """What ORDRE would refuse in the listing made from ``product``: a text over its
+        limit, or a category or size it requires left empty. Empty when there is nothing;
+        a few length checks per product."""
+        problems = [
+            problem
+            for problem in (
+                too_long("its description", product.description, self.listing_description),
+                too_long("its category", product.category, self.listing_category),
+                too_long("its Image 1 URL", product.image_url or "", self.listing_image_url),
+            )
+            if problem is not None
+        ]
+        if not product.category.strip():
+            problems.append("it has no category, which ORDRE requires")
+        for sku in product.skus:
+            if not sku.size.strip():
+                problems.append("a size has no name, which ORDRE requires")
+            elif (
+                size := too_long(f"size {sku.size[:30]}", sku.size, self.listing_size)
+            ) is not None:
+                problems.append(size)
+        return problems
 
 
 @dataclass(frozen=True)

@@ -246,7 +246,10 @@ def _report_lines(plan: Plan, *, most: int | None = None) -> list[str]:
     lines: list[str] = []
     skipped = plan.not_exported()
     if skipped:
-        lines.append(f"Not exported ({len(skipped)}): every size needs a valid, unique barcode.")
+        lines.append(
+            f"Not exported ({len(skipped)}): every size needs a valid, unique barcode, "
+            "and ORDRE refuses what is over its limits."
+        )
         for p in skipped:
             lines.append(f"  ! {p.key} in {p.collection} / {p.look} ({p.location})")
             lines += [f"      {problem}" for problem in p.problems]

@@ -108,7 +108,7 @@ def dump_showroom(
             list(errors),
             hint="this is a bug in zedonk-ordre: please report it with the errors above",
         )
-    resolution = resolve(spec, zedonk, settings.price_seasons)
+    resolution = resolve(spec, zedonk, settings.price_seasons, limits=ORDRE_LIMITS)
     plan: Plan | None = None
     plan_errors = tuple(f for f in resolution.findings if f.is_error)
     if not plan_errors:
@@ -165,7 +165,7 @@ def find_products(settings: Settings, filters: Filters) -> ProductFinder:
             )
         else:
             placed = placement(catalogue, products)
-        rows = product_rows(products, filters, settings.price_seasons, placed)
+        rows = product_rows(products, filters, settings.price_seasons, placed, limits=ORDRE_LIMITS)
     return ProductFinder(rows, {s.code: s.starts_on for s in seasons}, tuple(notes))
 
 

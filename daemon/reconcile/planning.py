@@ -74,7 +74,9 @@ def plan_only(
     resolve against Zedonk (unknown products, a product in two looks, ...)."""
     with cyclic_gc_paused():
         zedonk_state, ordre_state = gather(zedonk, ordre)
-        resolution = resolve(catalogue, zedonk_state, settings.price_seasons, strict=strict)
+        resolution = resolve(
+            catalogue, zedonk_state, settings.price_seasons, limits=ORDRE_LIMITS, strict=strict
+        )
         named = check_zedonk_names(
             settings.zedonk_names(), zedonk_state.seasons, zedonk_state.users, ZEDONK_LIMITS
         )
