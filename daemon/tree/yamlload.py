@@ -421,8 +421,8 @@ class _Builder:
                 text = self.lines[number] if number < len(self.lines) else ""
                 content = text.lstrip(" ").rstrip("\r")
                 column = len(text) - len(text.lstrip(" "))
-                if not content.strip(" \t") or column > indent:
-                    continue
+                if not content.strip(" \t") or content.startswith("#") or column > indent:
+                    continue  # blank and comment lines may stand anywhere
                 if column == indent and content[0] in "]}" and number == end:
                     continue
                 what = "`[...]` list" if isinstance(value, yaml.SequenceNode) else "`{...}` mapping"
