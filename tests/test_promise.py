@@ -353,6 +353,16 @@ class GreenPlanApplies(RuleBasedStateMachine):
         self.repo.sandbox.pair.reset()
         self.green = 0
 
+    @rule(name=names(), with_look=st.booleans())
+    def made_by_hand(self, name: str, with_look: bool) -> None:
+        """Someone adds a collection (and a look) in ORDRE's own screens: the next plan must
+        still apply, whatever names the two sides use."""
+        http = self.repo.sandbox.client("ordre")
+        made = http.post("/collections", json={"name": name, "position": 0})
+        if made.status_code == 201 and with_look:
+            look = {"collection_id": made.json()["id"], "name": name, "position": 0}
+            http.post("/looks", json=look)
+
     @rule(catalogue=catalogues())
     def edit_and_apply(self, catalogue: list[Collection]) -> None:
         self.repo.write(catalogue)
