@@ -66,7 +66,15 @@ class OrdreLimits:
     def listing_problems(self, product: Product) -> list[str]:
         """What ORDRE would refuse in the listing made from ``product``: a text over its
         limit, or a category or size it requires left empty. Empty when there is nothing;
-        a few length checks per product."""
+        a few length checks per product, the common case first."""
+        if (
+            len(product.description) <= self.listing_description
+            and len(product.category) <= self.listing_category
+            and len(product.image_url or "") <= self.listing_image_url
+            and product.category.strip()
+            and all(0 < len(s.size) <= self.listing_size and s.size.strip() for s in product.skus)
+        ):
+            return []
         problems = [
             problem
             for problem in (
