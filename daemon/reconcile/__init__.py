@@ -27,7 +27,7 @@ from pathlib import Path
 
 from daemon.clients.ordre import OrdreClient
 from daemon.core.findings import Finding
-from daemon.core.guards import DeletesRefused, check_deletes, refuse_if_stale
+from daemon.core.guards import DeletesRefused, EmptyCatalogue, check_deletes, refuse_if_stale
 from daemon.core.plan import Plan
 from daemon.core.spec import CatalogueSpec
 from daemon.core.words import plural
@@ -250,6 +250,8 @@ _NO_COUNTS = {"create": 0, "update": 0, "delete": 0, "failed": 0, "skipped": 0}
 
 def _failure_code(exc: ZedonkOrdreError) -> str:
     """The event code a pass that failed with ``exc`` records."""
+    if isinstance(exc, EmptyCatalogue):
+        return "catalogue-empty"
     if isinstance(exc, DeletesRefused):
         return "deletes-refused"
     if isinstance(exc, ConfigError):  # e.g. a token that is not set
