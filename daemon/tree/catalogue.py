@@ -11,7 +11,6 @@ collections (``daemon.core.guards.refuse_empty_catalogue``).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -165,7 +164,7 @@ def _missing_folder(directory: Path) -> str | None:
     except OSError as exc:  # e.g. a symlink loop
         return f"catalogue/ cannot be read: {exc.strerror}"
     if directory.is_symlink():
-        return f"catalogue is a symlink to {os.readlink(directory)}, which does not exist"
+        return f"catalogue is a symlink to {directory.readlink()}, which does not exist"
     if directory.exists():
         return "catalogue is a file, not a folder"
     return "there is no catalogue/ folder"
