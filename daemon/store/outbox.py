@@ -33,10 +33,6 @@ from typing import Any
 
 from daemon.store.history import History, utcnow
 
-# The column the drainer reads to decide whether a pass that owed notices is still running.
-RUNNING = "running"
-
-
 def new_id() -> str:
     """A fresh notice or delivery id: a UUID, unique across installations."""
     return str(uuid.uuid4())
@@ -215,20 +211,3 @@ class Outbox:
                 " WHERE channel = ? AND id = ? AND state = 'pending'",
                 (error, channel, delivery_id),
             )
-
-    def backlog(self) -> dict[str, dict[str, Any]]:
-        """Per channel with anything pending: how many deliveries wait, the oldest one's
-        creation, and the last error met (for status pages)."""
-        rows = self.history.query(
-            "SELECT channel, COUNT(*) AS waiting, MIN(created_at) AS oldest,"
-            " MAX(attempts) AS attempts FROM deliveries WHERE state = 'pending' GROUP BY channel"
-        )
-        backlog = {row.pop("channel"): row for row in rows}
-        for channel, row in backlog.items():
-            [last] = self.history.query(
-                "SELECT last_error FROM deliveries WHERE channel = ? AND state = 'pending'"
-                " ORDER BY rowid LIMIT 1",
-                (channel,),
-            )
-            row["last_error"] = last["last_error"]
-        return backlog
