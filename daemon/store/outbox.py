@@ -33,6 +33,7 @@ from typing import Any
 
 from daemon.store.history import History, utcnow
 
+
 def new_id() -> str:
     """A fresh notice or delivery id: a UUID, unique across installations."""
     return str(uuid.uuid4())
