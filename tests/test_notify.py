@@ -147,16 +147,17 @@ def settings(
 
 
 class Clock:
-    """The drainer's clock, moved forward by hand (back-off and expiry without waiting)."""
+    """The drainer's clock: the real time, moved forward by hand (back-off and expiry
+    without waiting)."""
 
     def __init__(self) -> None:
-        self.now = datetime.now(UTC)
+        self.ahead = timedelta()
 
     def __call__(self) -> datetime:
-        return self.now
+        return datetime.now(UTC) + self.ahead
 
     def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+        self.ahead += timedelta(seconds=seconds)
 
 
 def drainer(
@@ -284,7 +285,7 @@ def test_a_slow_webhook_gets_the_same_delivery_again_with_the_same_id(
         first = drains.round("webhook", group_now=True)
         assert time.monotonic() - started < 2.5  # the deadline, not the receiver, ended it
         assert first.error is not None and "no answer in time" in first.error
-        assert first.waiting == 1
+        assert first.waiting == 3  # notices
         assert drains.round("webhook").sent == 0  # backing off: not again at once
         hook.delay = 0.0
         clock.advance(RETRY_BASE)
@@ -319,6 +320,32 @@ def test_a_failing_channel_backs_off_alone_and_keeps_its_order(
         assert drains.round("webhook").sent == 2
     assert [p["title"] for p in hook.posts] == ["first", "first", "second"]
     assert len(inbox.messages) == 2
+
+
+def test_what_is_owed_while_a_channel_fails_goes_out_as_one_digest_once_it_works(
+    tmp_path: Path, hook: Hook
+) -> None:
+    hook.status = 500
+    with History.open(tmp_path / "state") as history:
+        config = settings(tmp_path, webhook=True)
+        notifier = Notifier(config, history)
+        clock = Clock()
+        drains = drainer(config, history, clock)
+        notifier.problem("remote-down:zedonk", "Zedonk unreachable", "refused")
+        drains.round("webhook")
+        for n in range(3):  # three passes while the webhook fails, one problem each
+            run_id = history.start_run("import", "timer")
+            notifier.problem(f"order-failed:o{n}#1", f"ORD-{n} failed", "d", run_id=run_id)
+            history.finish_run(run_id, "partial")
+            assert drains.round("webhook").waiting == 1 + n + 1
+        hook.status = 204
+        clock.advance(RETRY_BASE)
+        done = drains.round("webhook")
+        assert (done.sent, done.waiting) == (2, 0)
+    assert [p["event"] for p in hook.posts] == ["problem", "problem", "digest"]
+    assert [n["key"] for n in hook.posts[2]["notices"]] == [
+        f"order-failed:o{n}#1" for n in range(3)
+    ]
 
 
 def test_a_delivery_failing_for_days_is_given_up_and_recorded(tmp_path: Path, hook: Hook) -> None:

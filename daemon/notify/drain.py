@@ -57,7 +57,7 @@ def retry_after(attempts: int) -> float:
 @dataclass
 class Round:
     """What one round on a channel did: deliveries sent, the error that stopped it (if any),
-    and how many deliveries still wait."""
+    and how many notices are still owed on the channel."""
 
     sent: int = 0
     error: str | None = None
@@ -104,32 +104,42 @@ class Drainer:
 
     def round(self, channel: str, *, group_now: bool = False, until: float | None = None) -> Round:
         """Group what has settled on ``channel`` (everything, with ``group_now``), then send
-        its pending deliveries until one fails or ``until`` (``time.monotonic()``) passes."""
+        its pending deliveries until one fails or ``until`` (``time.monotonic()``) passes.
+
+        While the channel fails, what is owed meanwhile stays ungrouped: once the channel
+        takes the delivery it failed on, the rest goes out as one digest, not one per pass."""
         done = Round()
-        self._group(channel, group_now=group_now)
-        pending = self.outbox.pending(channel)
-        for position, delivery in enumerate(pending):
+        if not any(d["attempts"] for d in self.outbox.pending(channel)):
+            self._group(channel, group_now=group_now)
+        if self._send_pending(channel, done, until) and self._group(channel, group_now=group_now):
+            self._send_pending(channel, done, until)  # what waited behind a failing delivery
+        done.waiting = self.outbox.unsent(channel)
+        return done
+
+    def _send_pending(self, channel: str, done: Round, until: float | None) -> bool:
+        """Send the channel's pending deliveries, oldest first; True when none is left."""
+        for delivery in self.outbox.pending(channel):
             now = self.clock()
             late = until is not None and time.monotonic() >= until
             if late or self._stop.is_set() or _at(delivery["next_attempt_at"]) > now:
-                done.waiting = len(pending) - position
-                break
+                return False
             if now - _at(delivery["created_at"]) > RETRY_FOR:
                 self._give_up(channel, delivery)
                 continue
             error = self._send(channel, delivery)
             if error is not None:
                 done.error = error
-                done.waiting = len(pending) - position
-                break
+                return False
             done.sent += 1
-        return done
+        return True
 
-    def _group(self, channel: str, *, group_now: bool) -> None:
+    def _group(self, channel: str, *, group_now: bool) -> bool:
+        """One delivery of the notices owed on ``channel`` once they settled (at once with
+        ``group_now``); True when it made one."""
         with self.history.transaction() as conn:
             rows = self.outbox.ungrouped(conn, channel)
             if not rows or not (group_now or self._settled(rows)):
-                return
+                return False
             notices = [Notice.from_row(row) for row in rows]
             delivery_id = notices[0].id if len(notices) == 1 else new_id()
             now = self.clock().isoformat()
@@ -137,6 +147,7 @@ class Drainer:
             payload = email_payload(message) if channel == "email" else webhook_payload(message)
             ids = [n.id for n in notices]
             self.outbox.add_delivery(conn, channel, delivery_id, ids, payload, now)
+        return True
 
     def _settled(self, rows: list[dict[str, Any]]) -> bool:
         now = self.clock()

@@ -176,6 +176,16 @@ class Outbox:
             [(delivery_id, notice_id, channel) for notice_id in notice_ids],
         )
 
+    def unsent(self, channel: str) -> int:
+        """How many notices owed on ``channel`` have not gone out (grouped or not yet)."""
+        [row] = self.history.query(
+            "SELECT COUNT(*) AS n FROM outbox_items i LEFT JOIN deliveries d"
+            " ON d.channel = i.channel AND d.id = i.delivery_id"
+            " WHERE i.channel = ? AND (i.delivery_id IS NULL OR d.state = 'pending')",
+            (channel,),
+        )
+        return int(row["n"])
+
     def pending(self, channel: str) -> list[dict[str, Any]]:
         """The deliveries still to send on ``channel``, oldest first."""
         return self.history.query(
