@@ -96,6 +96,8 @@ def import_command(
 
     With --once: one pass; exit 0 when all went well, 3 when some orders failed or wait for
     the next pass, 1 when the pass failed, 4 when the daemon or another import holds the lock.
+    The notices a pass owes are sent after it (with --once, for a few seconds at most) or
+    beside the passes; what a channel does never changes the exit code.
     """
     settings = _settings(root)
     with (
