@@ -172,10 +172,15 @@ class Drainer:
                     settings.webhook, delivery["id"], delivery["payload"], deadline=self.deadline
                 )
         except ZedonkOrdreError as exc:  # NotifyError, or a secret that cannot be read
-            self._note_failure(channel, delivery, exc.message)
-            return exc.message
-        self.outbox.note_sent(channel, delivery["id"])
-        return None
+            error = exc.message
+        except Exception as exc:  # whatever else breaks, the channel backs off, not spins
+            log.debug("sending on %s failed", channel, exc_info=True)
+            error = f"{channel}: {type(exc).__name__}"
+        else:
+            self.outbox.note_sent(channel, delivery["id"])
+            return None
+        self._note_failure(channel, delivery, error)
+        return error
 
     def _note_failure(self, channel: str, delivery: dict[str, Any], error: str) -> None:
         attempts = delivery["attempts"] + 1
