@@ -28,6 +28,7 @@ from daemon.notify import Drainer, Notifier, Round
 from daemon.notify.digest import Notice, Section, compose, digest_text
 from daemon.notify.drain import RETRY_BASE, RETRY_FOR
 from daemon.store.history import History
+from daemon.tree.secrets import TokenRef
 from daemon.tree.settings import (
     CatalogueSettings,
     DaemonSettings,
@@ -35,7 +36,6 @@ from daemon.tree.settings import (
     ImportSettings,
     RemoteSettings,
     Settings,
-    TokenRef,
     WebhookSettings,
 )
 
