@@ -260,7 +260,7 @@ def test_a_storm_from_one_pass_is_one_digest_per_channel_with_a_cap(
     assert post["title"] == "61 problems, 1 resolved"
     assert len(post["notices"]) == 20 and post["more"] == 42
     assert [n["title"] for n in post["notices"][:2]] == ["ORD-0 not imported", "ORD-1 not imported"]
-    assert "... and 41 more" in post["details"] and "... and 1 more" in post["details"]
+    assert "... and 41 more" in post["details"] and "1 not listed here" in post["details"]
     assert "\u2026 and 41 more" in post["text"]
     assert mail["Subject"] == "[zedonk-ordre] 61 problems, 1 resolved"
     body = mail.get_payload()

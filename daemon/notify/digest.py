@@ -151,11 +151,15 @@ def digest_text(message: Message) -> str:
             lines += [f"  {line}" if line else "" for line in notice.details.splitlines()]
             lines.append(f"  (key {notice.key}, notice {notice.id})")
         if total > len(listed):
-            lines += ["", f"... and {total - len(listed)} more: {_SEE_ALL}"]
+            lines += ["", f"{_more(total - len(listed), listed=bool(listed))}: {_SEE_ALL}"]
     return "\n".join(lines)
 
 
 _SEE_ALL = "`zedonk-ordre history --errors` and the activity page list them all"
+
+
+def _more(count: int, *, listed: bool, dots: str = "...") -> str:
+    return f"{dots} and {count} more" if listed else f"{count} not listed here"
 
 
 def chat_summary(message: Message) -> str:
@@ -174,7 +178,7 @@ def chat_summary(message: Message) -> str:
             lines.append(f"{heading}:")
             lines += [f"\u2022 {n.title}" for n in listed]
             if total > len(listed):
-                lines.append(f"\u2026 and {total - len(listed)} more")
+                lines.append(_more(total - len(listed), listed=bool(listed), dots="\u2026"))
     return chat_text("\n".join(lines))
 
 
