@@ -64,8 +64,13 @@ def test_import_list_show_and_retry(tmp_path: Path, pair: SandboxPair) -> None:
     fixed = cli("orders", "retry", bad["number"], "--root", root)
     assert fixed.exit_code == 0, fixed.output
     assert orders_per_ref(pair) == {f"ordre:{ok['id']}#1": 1, f"ordre:{bad['id']}#1": 1}
+    runs_before = json.loads(cli("history", "--format", "json", "--root", root).output)["runs"]
     again = cli("orders", "retry", bad["number"], "--root", root)
-    assert again.exit_code == 1 and "already imported" in again.output
+    assert again.exit_code == 0, again.output
+    so_number = ledger(settings)[f"{bad['id']}#1"]["zedonk_order_number"]
+    assert f"already imported as Zedonk order {so_number}" in again.output
+    runs_after = json.loads(cli("history", "--format", "json", "--root", root).output)["runs"]
+    assert runs_after == runs_before  # no run, so none failed
 
 
 def test_unknown_ids_and_states_are_clear_errors(tmp_path: Path, pair: SandboxPair) -> None:

@@ -195,6 +195,9 @@ def retry_command(
         key = _resolve(history, ident)
         result = retry_import(settings, history, key, notifier=Notifier(settings, history))
         row = Ledger(history).outcome(key)
+    if result.run_id is None:  # imported already: nothing ran
+        echo(result.message)
+        return
     _echo_result(result)
     echo(f"{key}: {row['state']}" + (f" ({row['last_error']})" if row["last_error"] else ""))
     if result.result == "failed":

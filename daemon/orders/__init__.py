@@ -44,6 +44,7 @@ from daemon.store.ledger import (
     CURSOR_KEY,
     DONE_STATES,
     OPEN_STATES,
+    Ledger,
     find_import,
     import_details,
     list_imports,
@@ -88,8 +89,8 @@ def crash_point(name: str) -> None:
 
 @dataclass(frozen=True)
 class ImportResult:
-    run_id: int
-    result: str  # "ok" | "partial" | "failed" | "no-orders"
+    run_id: int | None  # None: nothing ran (a retry of an order imported already)
+    result: str  # "ok" | "partial" | "failed" | "no-orders" | "already-imported"
     counts: dict[str, int]
     message: str
 
@@ -128,5 +129,15 @@ def import_orders(
 def retry_import(
     settings: Settings, history: History, import_key: str, *, notifier: Notifier | None = None
 ) -> ImportResult:
-    """Import one failed (or skipped) submission again, with ORDRE's and Zedonk's data as now."""
+    """Import one failed (or skipped) submission again, with ORDRE's and Zedonk's data as now.
+
+    A submission imported already is no failure: nothing runs, and the result says which
+    Zedonk order holds it (``already-imported``)."""
+    row = Ledger(history).get(import_key)
+    if row is not None and row["state"] in DONE_STATES:
+        message = (
+            f"{import_key} is already imported as Zedonk order {row['zedonk_order_number']};"
+            " nothing to retry"
+        )
+        return ImportResult(None, "already-imported", {}, message)
     return run_pass(settings, history, "retry", notifier, retry_key=import_key)
