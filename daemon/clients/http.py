@@ -610,8 +610,10 @@ class HttpSession:
                         causes.append(cause)
             parts = [code] if isinstance(code, str) and code else []
             # The message often repeats the first cause ("x: ... (and 2 more)"): each once.
-            if isinstance(message, str) and message and not any(
-                message.startswith(cause) for cause in causes
+            if (
+                isinstance(message, str)
+                and message
+                and not any(message.startswith(cause) for cause in causes)
             ):
                 parts.append(message)
             return self._scrub("; ".join(parts + causes)[:500])

@@ -39,7 +39,22 @@ from daemon.core.model import (
     Sku,
     User,
 )
+from daemon.core.orderfit import FieldLimits
 from daemon.errors import Conflict
+
+# What Zedonk's fields take, in characters, where the order import writes them
+# (docs/sandbox-api.md, "Assumptions": the sandbox's limits, since Zedonk publishes none). The
+# import fits ORDRE's longer values into them (daemon.core.orderfit).
+ORDER_LIMITS = FieldLimits(
+    order_ref=100,
+    connector_ref=200,
+    comments=2000,
+    address_text=200,
+    address_country=60,
+    customer_name=200,
+    account_code=50,
+    contact=200,
+)
 
 ADDRESS_KINDS: dict[str, AddressKind] = {
     "delivery": "delivery",
@@ -64,6 +79,11 @@ class ZedonkClient(ApiClient):
 
     def users(self) -> list[User]:
         return list(self._list("/users", _user, id_key="username"))
+
+    def currencies(self) -> list[str]:
+        """The codes of the currencies Zedonk has (``EUR``...): an order or customer in any
+        other is refused."""
+        return list(self._list("/currencies", lambda f: f.text("code"), id_key="code"))
 
     # ------------------------------------------------------------------ products
 

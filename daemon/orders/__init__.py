@@ -78,7 +78,7 @@ LOOKUP_LAG = 1.0  # seconds Zedonk's lookup by connector_ref may lag behind a cr
 CRASH_ENV = "ZEDONK_ORDRE_CRASH_AT"
 CRASH_POINTS = ("after_intent_commit", "after_zedonk_create", "after_history_commit")
 NOTICE_KEYS = ("order-", "lines-left-out:")  # the notices only the import sends
-ACTIVITY = ("new", "created", "partial", "failed", "unresolved", "skipped", "reported")
+ACTIVITY = ("new", "created", "partial", "failed", "held", "unresolved", "skipped", "reported")
 
 
 def crash_point(name: str) -> None:
@@ -127,9 +127,15 @@ def import_orders(
 
 
 def retry_import(
-    settings: Settings, history: History, import_key: str, *, notifier: Notifier | None = None
+    settings: Settings,
+    history: History,
+    import_key: str,
+    *,
+    notifier: Notifier | None = None,
+    accept: bool = False,
 ) -> ImportResult:
-    """Import one failed (or skipped) submission again, with ORDRE's and Zedonk's data as now.
+    """Import one failed (or skipped, or held) submission again, with ORDRE's and Zedonk's data
+    as now; ``accept``: import it as it is even if it is held for review.
 
     A submission imported already is no failure: nothing runs, and the result says which
     Zedonk order holds it (``already-imported``)."""
@@ -140,4 +146,4 @@ def retry_import(
             " nothing to retry"
         )
         return ImportResult(None, "already-imported", {}, message)
-    return run_pass(settings, history, "retry", notifier, retry_key=import_key)
+    return run_pass(settings, history, "retry", notifier, retry_key=import_key, accept=accept)

@@ -54,7 +54,9 @@ class OrdreSandbox(Sandbox):
     title = "ORDRE sandbox"
 
     def seed_tables(self, options: dict[str, Any]) -> tuple[dict[str, Table], dict[str, int]]:
-        return ordre_tables(options["seed"], options["large"], options["populated"])
+        return ordre_tables(
+            options["seed"], options["large"], options["populated"], options.get("brand", "demo")
+        )
 
     def loaded(self) -> None:
         self.gtin_owner: dict[str, str] = {}

@@ -179,3 +179,16 @@ def m002_orders_notifications(db: sqlite_utils.Database) -> None:
         CREATE INDEX notifications_state ON notifications(state);
         """,
     )
+
+
+@migrations()
+def m003_import_review(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        -- Why a skipped submission is skipped: go-live | status | cancelled | superseded.
+        ALTER TABLE imports ADD COLUMN skipped_for TEXT;
+        -- 1 once a person accepted what the order was held for (`orders retry --accept`).
+        ALTER TABLE imports ADD COLUMN review_accepted INTEGER NOT NULL DEFAULT 0
+        """,
+    )

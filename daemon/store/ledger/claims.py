@@ -154,13 +154,14 @@ class ImportTransitions(LedgerBase):
             (error, utcnow(), key),
         )
 
-    def skip(self, key: str, reason: str) -> None:
-        """Import ``key`` is ``skipped`` for ``reason``: it is never created."""
+    def skip(self, key: str, reason: str, skipped_for: str) -> None:
+        """Import ``key`` is ``skipped`` for ``reason`` (its code: ``skipped_for``): it is
+        never created."""
         with self.history.transaction() as conn:
             conn.execute(
-                "UPDATE imports SET state = 'skipped', updated_at = ?, last_error = ?"
-                " WHERE import_key = ?",
-                (utcnow(), reason, key),
+                "UPDATE imports SET state = 'skipped', updated_at = ?, last_error = ?,"
+                " skipped_for = ? WHERE import_key = ?",
+                (utcnow(), reason, skipped_for, key),
             )
 
     def back_to_pending(self, key: str, error: str) -> None:
@@ -237,6 +238,11 @@ class ImportTransitions(LedgerBase):
         """Nothing is left to inactivate for re-submission ``key``."""
         conn.execute("UPDATE imports SET previous_inactivated = 1 WHERE import_key = ?", (key,))
 
+    def inactivation_refused(self, conn: sqlite3.Connection, key: str) -> None:
+        """Zedonk refused to inactivate the order re-submission ``key`` replaces: a person
+        inactivates it (``previous_inactivated = -1``); no pass tries again."""
+        conn.execute("UPDATE imports SET previous_inactivated = -1 WHERE import_key = ?", (key,))
+
     # ------------------------------------------------------------------ retry
 
     def get(self, key: str) -> dict[str, Any] | None:
@@ -244,13 +250,21 @@ class ImportTransitions(LedgerBase):
         return rows[0] if rows else None
 
     def reopen_for_retry(
-        self, conn: sqlite3.Connection, key: str, payload: str, fingerprint: str
+        self,
+        conn: sqlite3.Connection,
+        key: str,
+        payload: str,
+        fingerprint: str,
+        *,
+        accept: bool = False,
     ) -> None:
         """Import ``key`` again from this copy: ``pending``, or still ``sending`` (a create may
-        have reached Zedonk, so it is looked up first)."""
+        have reached Zedonk, so it is looked up first). ``accept``: what it was held for is
+        accepted (``review_accepted``), so it is imported as it is."""
         conn.execute(
             "UPDATE imports SET state = CASE state WHEN 'sending' THEN 'sending'"
-            " ELSE 'pending' END, payload = ?, payload_sha256 = ?, updated_at = ?"
+            " ELSE 'pending' END, payload = ?, payload_sha256 = ?, updated_at = ?,"
+            " skipped_for = NULL, review_accepted = MAX(review_accepted, ?)"
             " WHERE import_key = ?",
-            (payload, fingerprint, utcnow(), key),
+            (payload, fingerprint, utcnow(), int(accept), key),
         )
