@@ -382,9 +382,7 @@ def _build(data: dict[str, Any], root: Path) -> Settings:
             go_live=date.fromisoformat(go_live) if go_live else None,
             order_reference=imp.get("order_reference", DEFAULTS["order_reference"]),
             on_resubmit=imp.get("on_resubmit", DEFAULTS["on_resubmit"]),
-            on_currency_mismatch=imp.get(
-                "on_currency_mismatch", DEFAULTS["on_currency_mismatch"]
-            ),
+            on_currency_mismatch=imp.get("on_currency_mismatch", DEFAULTS["on_currency_mismatch"]),
             on_zero_price=imp.get("on_zero_price", DEFAULTS["on_zero_price"]),
         ),
         price_seasons=tuple(data.get("prices", {}).get("seasons", [imp["season"]])),
