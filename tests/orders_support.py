@@ -41,7 +41,8 @@ def pair(sandboxes: SandboxPair, monkeypatch: pytest.MonkeyPatch) -> SandboxPair
 
 
 def write_connector(root: Path, pair: SandboxPair, **imports: Any) -> Settings:
-    """A connector.yaml in ``root`` for the sandboxes; ``imports`` overrides import keys."""
+    """A connector.yaml in ``root`` for the sandboxes; ``imports`` overrides import keys (None
+    leaves a key out, so its default holds)."""
     values: dict[str, Any] = {
         "season": "AW26",
         "approved": "false",
@@ -51,7 +52,7 @@ def write_connector(root: Path, pair: SandboxPair, **imports: Any) -> Settings:
         "on_resubmit": "report",
         **imports,
     }
-    lines = "\n".join(f"  {k}: {v}" for k, v in values.items())
+    lines = "\n".join(f"  {k}: {v}" for k, v in values.items() if v is not None)
     root.mkdir(parents=True, exist_ok=True)
     (root / "connector.yaml").write_text(
         f"""version: 1

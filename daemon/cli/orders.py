@@ -132,7 +132,7 @@ def list_command(
     if not rows:
         echo("no imports" + (f" in state {', '.join(states)}" if states else ""))
         return
-    table = [("IMPORT", "ORDER", "PO", "RETAILER", "STATE", "ZEDONK", "LINES", "UPDATED")]
+    table = [("IMPORT", "ORDER", "PO", "RETAILER", "STATE", "ZEDONK", "LINES", "UPDATED", "REASON")]
     for row in rows:
         lines = (
             f"{row['lines_imported']}/{row['lines_total']}"
@@ -149,6 +149,7 @@ def list_command(
                 row["zedonk_order_number"] or "",
                 lines,
                 (row["updated_at"] or "")[:19].replace("T", " "),
+                _reason(row),
             )
         )
     widths = [max(len(str(r[i])) for r in table) for i in range(len(table[0]))]
@@ -183,17 +184,26 @@ def retry_command(
     ident: Annotated[
         str, typer.Argument(help="Import key (id#submission), ORDRE order id or number.")
     ],
+    accept: Annotated[
+        bool,
+        typer.Option(
+            "--accept",
+            help="Import an order held for review as it is: its currency, its 0.00 prices, "
+            "or a new customer whose name looks like an existing one's are accepted.",
+        ),
+    ] = False,
     root: RootOption = None,
 ) -> None:
-    """Import a failed (or skipped) submission again, once its data is fixed.
+    """Import a failed, skipped or held submission again, once its data is fixed.
 
-    Exit 0 when it is imported now, 3 when it still fails or waits, 1 on error, 4 when the
-    daemon holds the lock (pause it, or wait for it).
+    Exit 0 when it is imported now (or was already), 3 when it still fails, waits or is held,
+    1 on error, 4 when the daemon holds the lock (pause it, or wait for it).
     """
     settings = _settings(root)
     with StateLock(settings.state_dir, "orders retry"), History.open(settings.state_dir) as history:
         key = _resolve(history, ident)
-        result = retry_import(settings, history, key, notifier=Notifier(settings, history))
+        notifier = Notifier(settings, history)
+        result = retry_import(settings, history, key, notifier=notifier, accept=accept)
         row = Ledger(history).outcome(key)
     if result.run_id is None:  # imported already: nothing ran
         echo(result.message)
@@ -204,6 +214,14 @@ def retry_command(
         raise typer.Exit(int(ExitCode.ERROR))
     if row["state"] not in ("created", "partial"):
         raise typer.Exit(int(ExitCode.PARTIAL))
+
+
+def _reason(row: dict[str, Any]) -> str:
+    """Why a row is not simply imported (its last error or skip reason), on one short line."""
+    if row["state"] in ("created", "partial") or not row["last_error"]:
+        return ""
+    text = " ".join(str(row["last_error"]).split())
+    return text if len(text) <= 80 else text[:79] + "…"
 
 
 def _resolve(history: History, ident: str) -> str:
@@ -234,7 +252,9 @@ def _print_details(d: dict[str, Any]) -> None:
     if d["lines_total"] is not None:
         echo(f"lines         {d['lines_imported'] or 0} of {d['lines_total']} imported")
     if d["previous_import_key"]:
-        done = "inactivated" if d["previous_inactivated"] else "to inactivate"
+        done = {1: "inactivated", -1: "Zedonk refused: inactivate it by hand"}.get(
+            d["previous_inactivated"], "to inactivate"
+        )
         echo(f"replaces      {d['previous_import_key']} ({done})")
     echo(f"first seen    {d['first_seen_at']}   updated {d['updated_at']}")
     order = d["order"] if isinstance(d["order"], dict) else {}
