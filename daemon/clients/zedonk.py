@@ -194,7 +194,8 @@ class ZedonkClient(ApiClient):
         return found[0] if found else None
 
     def inactivate_sales_order(self, order_id: str) -> SalesOrder:
-        """Mark an order inactive. Zedonk documents this as idempotent, so it is retried."""
+        """Mark an order inactive. Idempotent (an assumption: docs/sandbox-api.md), so it is
+        retried."""
         path = f"/sales-orders/{seg(order_id)}/inactivate"
         return self._call("POST", path, _sales_order, idempotent=True)
 
