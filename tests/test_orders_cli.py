@@ -46,7 +46,7 @@ def test_import_list_show_and_retry(tmp_path: Path, pair: SandboxPair) -> None:
     assert ok["number"] in listed.output and "created" in listed.output
     attention = json.loads(cli("orders", "list", "--status", "attention", "--format", "json",
                                "--root", root).output)  # fmt: skip
-    assert attention["version"] == 1
+    assert attention["format_version"] == 2
     assert [i["import_key"] for i in attention["imports"]] == [f"{bad['id']}#1"]
 
     shown = cli("orders", "show", bad["number"], "--root", root)

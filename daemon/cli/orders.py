@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from daemon.cli.root import (
-    JSON_VERSION,
+    ORDERS_JSON_VERSION,
     FormatOption,
     OutputFormat,
     RootOption,
@@ -127,7 +127,7 @@ def list_command(
         with History.open(settings.state_dir, read_only=True) as history:
             rows = list_imports(history, states=states, limit=limit)
     if output is OutputFormat.json:
-        print_json({"version": JSON_VERSION, "imports": rows})
+        print_json({"format_version": ORDERS_JSON_VERSION, "imports": rows})
         return
     if not rows:
         echo("no imports" + (f" in state {', '.join(states)}" if states else ""))
@@ -174,7 +174,7 @@ def show_command(
         key = _resolve(history, ident)
         details = import_details(history, key)
     if output is OutputFormat.json:
-        print_json({"version": JSON_VERSION, "import": details})
+        print_json({"format_version": ORDERS_JSON_VERSION, "import": details})
         return
     _print_details(details)
 
