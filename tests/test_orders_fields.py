@@ -218,6 +218,25 @@ def test_an_order_in_another_currency_than_its_customer_is_held_until_accepted(
     assert warnings_of(settings, key)[-1] == ("order-currency-mismatch", message)
 
 
+def test_a_held_order_corrected_in_ordre_is_imported_by_the_next_pass(
+    tmp_path: Path, pair: SandboxPair
+) -> None:
+    settings = write_connector(tmp_path, pair)
+    root = str(settings.root)
+    [good] = barcodes(pair, 1)
+    usd = submit(pair, [{"barcode": good, "quantity": 1, "unit_price": "500.00"}],
+                 currency="USD")  # fmt: skip
+    key = f"{usd['id']}#1"
+    assert cli("orders", "import", "--once", "--root", root).exit_code == 3
+    assert ledger(settings)[key]["state"] == "needs_attention"
+    pair.ordre.edit_order(usd["id"], {"currency": "EUR"})  # the retailer corrects it
+    again = cli("orders", "import", "--once", "--root", root)
+    assert again.exit_code == 0, again.output
+    assert ledger(settings)[key]["state"] == "created"
+    assert zedonk_order(pair, key).currency == "EUR"
+    assert warnings_of(settings, key)[-1][0] == "order-held"  # only the first pass's hold
+
+
 def test_a_line_priced_zero_is_held_or_warned_about_as_set(
     tmp_path: Path, pair: SandboxPair
 ) -> None:

@@ -29,7 +29,7 @@ from daemon.core.ordercopy import ledger_copy, order_from_json
 from daemon.core.ordermap import Triage, triage
 from daemon.errors import RemoteError
 from daemon.store.history import utcnow
-from daemon.store.ledger import DONE_STATES, OPEN_STATES, Ledger
+from daemon.store.ledger import DONE_STATES, HELD, OPEN_STATES, Ledger
 
 if TYPE_CHECKING:
     from daemon.orders.run import PassState
@@ -175,9 +175,10 @@ class Intake:
             # It was unreadable before and reads now: import it.
             self.ledger.revive_unreadable(conn, order, payload, fingerprint)
             self.state.counts["new"] += 1
-        elif row["state"] == "failed" and row["payload_sha256"] != fingerprint:
+        elif _failed_or_held(row) and row["payload_sha256"] != fingerprint:
             if decision is Triage.IMPORT:
-                # The retailer changed it in ORDRE since it failed: import the new copy.
+                # The retailer changed it in ORDRE since it failed or was held: import (or
+                # check) the new copy.
                 self.ledger.revive_failed(conn, order, payload, fingerprint)
                 self.state.counts["new"] += 1
         elif row["payload_sha256"] not in (None, fingerprint) and row["state"] in (
@@ -270,6 +271,14 @@ def cancelled_message(number: str, submission: int, zedonk_number: str) -> str:
         f"Zedonk order {zedonk_number}; the Zedonk order is unchanged. Force-close or "
         "inactivate it in Zedonk if it should not be delivered."
     )
+
+
+def _failed_or_held(row: sqlite3.Row) -> bool:
+    """Nothing was created for it in Zedonk, and it waits for a change: failed, or held for
+    review."""
+    if row["state"] == "failed":
+        return True
+    return row["state"] == "needs_attention" and str(row["last_error"] or "").startswith(HELD)
 
 
 def _broken_key(item: BrokenItem) -> str:

@@ -212,7 +212,7 @@ class Outcomes:
         person decides. ``orders retry --accept`` imports it as it is."""
         text = "; ".join(w.message for w in reasons)
         with self.ledger.transaction() as conn:
-            self.ledger.hold_for_attention(conn, key, f"held for review: {text}")
+            self.ledger.hold_for_review(conn, key, text)
             for reason in reasons:
                 self.ledger.event(conn, "warning", "order-held", reason.message, key)
             lines = "\n".join(f"- {w.message}" for w in reasons)

@@ -16,7 +16,7 @@ from                 to                method                    when
 (no row)             failed            ``add_unreadable``        ORDRE sent it unreadable
 pending, attempts 0  pending           ``refresh_unstarted``     edited before its import began
 failed, no copy      pending           ``revive_unreadable``     it reads now
-failed               pending           ``revive_failed``         the retailer changed it in ORDRE
+failed; held         pending           ``revive_failed``         the retailer changed it in ORDRE
 skipped (status)     pending           ``revive_skipped``        its status is imported now
 skipped              skipped           ``reskip``                seen again, still not importable
 failed; pending,     skipped           ``supersede_earlier``     a later submission of the order
@@ -34,10 +34,11 @@ sending              failed            ``fail``                  unmappable, or 
                                                                  (a 4xx about the order's data)
 sending              needs_attention   ``hold_for_attention``    a person must decide: several
                                                                  Zedonk orders carry it, the ledger
-                                                                 refused the Zedonk order, the
-                                                                 copy cannot be read, or it is held
-                                                                 for review (currency, 0.00 price,
-                                                                 a look-alike customer name)
+                                                                 refused the Zedonk order, or the
+                                                                 copy cannot be read
+sending              needs_attention   ``hold_for_review``       held for review (currency, 0.00
+                     (held)                                      price, a look-alike customer name):
+                                                                 ``last_error`` starts with ``HELD``
 sending              sending           ``note_unknown_outcome``  the create's answer was lost: the
                                                                  next pass looks it up
 sending              skipped           ``skip``                  cancelled, and the lookup found
@@ -75,7 +76,7 @@ and ``reports`` (``LedgerReports``: the read-only queries); ``Ledger`` is all th
 
 from __future__ import annotations
 
-from daemon.store.ledger.base import ATTENTION, CURSOR_KEY, DONE_STATES, OPEN_STATES
+from daemon.store.ledger.base import ATTENTION, CURSOR_KEY, DONE_STATES, HELD, OPEN_STATES
 from daemon.store.ledger.claims import ImportTransitions
 from daemon.store.ledger.intake import IntakeTransitions
 from daemon.store.ledger.reports import LedgerReports, find_import, import_details, list_imports
@@ -84,6 +85,7 @@ __all__ = [
     "ATTENTION",
     "CURSOR_KEY",
     "DONE_STATES",
+    "HELD",
     "OPEN_STATES",
     "Ledger",
     "find_import",

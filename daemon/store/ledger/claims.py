@@ -7,7 +7,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from daemon.store.history import utcnow
-from daemon.store.ledger.base import OPEN_STATES, LedgerBase
+from daemon.store.ledger.base import HELD, OPEN_STATES, LedgerBase
 
 if TYPE_CHECKING:
     from daemon.core.model import Customer, SalesOrder
@@ -146,6 +146,11 @@ class ImportTransitions(LedgerBase):
             " WHERE import_key = ?",
             (error, utcnow(), key),
         )
+
+    def hold_for_review(self, conn: sqlite3.Connection, key: str, reasons: str) -> None:
+        """Import ``key`` is held for review (``needs_attention``, its ``last_error`` starting
+        with ``HELD``): nothing was created for it, and a person decides."""
+        self.hold_for_attention(conn, key, HELD + reasons)
 
     def note_unknown_outcome(self, conn: sqlite3.Connection, key: str, error: str) -> None:
         """The create's outcome is unknown: the row stays ``sending``; the next pass looks."""

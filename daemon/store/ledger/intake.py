@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from daemon.store.history import utcnow
-from daemon.store.ledger.base import CURSOR_KEY, LedgerBase, connector_ref
+from daemon.store.ledger.base import CURSOR_KEY, HELD, LedgerBase, connector_ref
 
 if TYPE_CHECKING:
     from daemon.core.model import OrdreOrder
@@ -117,12 +117,14 @@ class IntakeTransitions(LedgerBase):
     def revive_failed(
         self, conn: sqlite3.Connection, order: OrdreOrder, payload: str, fingerprint: str
     ) -> None:
-        """A failed submission the retailer has since changed in ORDRE: back to ``pending``
-        with the new copy. It keeps its attempts, so the import looks it up before creating."""
+        """A failed submission, or one held for review, that the retailer has since changed in
+        ORDRE: back to ``pending`` with the new copy. It keeps its attempts, so the import looks
+        it up before creating."""
         conn.execute(
             "UPDATE imports SET state = 'pending', payload = ?, payload_sha256 = ?,"
             " po_number = ?, retailer_name = ?, lines_total = ?, updated_at = ?"
-            " WHERE import_key = ? AND state = 'failed'",
+            " WHERE import_key = ? AND (state = 'failed'"
+            " OR state = 'needs_attention' AND substr(last_error, 1, ?) = ?)",
             (
                 payload,
                 fingerprint,
@@ -131,6 +133,8 @@ class IntakeTransitions(LedgerBase):
                 len(order.lines),
                 utcnow(),
                 order.import_key,
+                len(HELD),
+                HELD,
             ),
         )
 
