@@ -218,3 +218,26 @@ def test_a_refused_inactivation_is_left_to_a_person_once(tmp_path: Path, pair: S
     assert pair.zedonk.write_count() == writes
     with ZedonkClient(pair.zedonk.api_url, pair.zedonk.token) as zedonk:
         assert zedonk.get_sales_order(first["zedonk_order_id"]).active
+
+
+def test_without_zedonks_currency_list_its_refusal_still_fails_the_order_alone(
+    tmp_path: Path, pair: SandboxPair
+) -> None:
+    """The issue's case as it first met it: Zedonk refuses the new customer's create (422,
+    CHF); the order fails with that reason and the order behind it is imported."""
+    settings = write_connector(tmp_path, pair)
+    root = str(settings.root)
+    [good] = barcodes(pair, 1)
+    swiss = submit(pair, [{"barcode": good, "quantity": 1, "unit_price": "150.00"}],
+                   retailer=NEW_RETAILER, currency="CHF")  # fmt: skip
+    behind = submit(pair, [{"barcode": good, "quantity": 2}])
+    pair.zedonk.fail_next("GET", "/api/v1/currencies", 404)
+    imported = cli("orders", "import", "--once", "--root", root)
+    assert imported.exit_code == 3, imported.output
+    rows = ledger(settings)
+    key = f"{swiss['id']}#1"
+    assert rows[f"{behind['id']}#1"]["state"] == "created"
+    assert rows[key]["state"] == "failed"
+    assert "POST /customers: HTTP 422" in rows[key]["last_error"]
+    assert "currency: must be one of EUR, GBP, USD" in rows[key]["last_error"]
+    assert notifications(settings) == {f"order-failed:{key}": "open"}

@@ -55,6 +55,7 @@ from daemon.errors import (
     BadResponse,
     ConfigError,
     Conflict,
+    NotFound,
     OutcomeUnknown,
     RateLimited,
     RemoteError,
@@ -75,7 +76,7 @@ class _Context:
     customers: Customers
     skus: SkuIndex
     target: ImportTarget
-    currencies: frozenset[str]
+    currencies: frozenset[str] | None  # None: Zedonk does not list them (no check)
 
 
 @dataclass(frozen=True)
@@ -170,7 +171,7 @@ class Sender:
             _orders.check_import_settings(self.state.settings, self.zedonk)
             customers = CustomerIndex(self.zedonk.customers())
             skus = SkuIndex(self.zedonk.products())
-            currencies = frozenset(self.zedonk.currencies())
+            currencies = self._currencies()
         except ConfigError as exc:
             self.state.notices.problem("import-config", "Order import settings are wrong", exc)
             raise
@@ -184,6 +185,14 @@ class Sender:
         self.context = _Context(
             Customers(self.state, self.zedonk, customers), skus, target, currencies
         )
+
+    def _currencies(self) -> frozenset[str] | None:
+        """Zedonk's currencies; None when Zedonk has no list of them (404): then a currency
+        it lacks is caught when it refuses the order, which fails that order alone."""
+        try:
+            return frozenset(self.zedonk.currencies())
+        except NotFound:
+            return None
 
     def _prepare(self, row: sqlite3.Row) -> _Sending | None:
         """Everything before the create: recover, map, find the customer; then send it.
@@ -253,7 +262,8 @@ class Sender:
         person (and ``accepted`` does not say a person accepted it), what it is held for.
         Raises OrderMappingError and RemoteError."""
         assert self.context is not None
-        check_currency(order, self.context.currencies)  # before any customer is created
+        if self.context.currencies is not None:  # before any customer is created
+            check_currency(order, self.context.currencies)
         customers = self.context.customers
         match = customers.match(order)
         duplicate = match.possible_duplicate(label_of(order))
