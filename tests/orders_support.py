@@ -151,6 +151,22 @@ def ledger(settings: Settings) -> dict[str, dict[str, Any]]:
     return {r["import_key"]: r for r in rows}
 
 
+def cli(*args: str) -> Any:
+    """A command run in this process, as a user would type it (``--root`` included)."""
+    from typer.testing import CliRunner
+
+    from daemon.cli import app
+
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def notifications(settings: Settings) -> dict[str, str]:
+    """Each notice key the history holds, and its state (open, resolved)."""
+    with History.open(settings.state_dir) as history:
+        rows = history.query("SELECT key, state FROM notifications")
+    return {r["key"]: r["state"] for r in rows}
+
+
 def run_cli(
     settings: Settings, *args: str, crash_at: str | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:

@@ -14,6 +14,7 @@ import orders_support
 import pytest
 from orders_support import (
     barcodes,
+    cli,
     known_retailer,
     ledger,
     orders_per_ref,
@@ -21,9 +22,7 @@ from orders_support import (
     submit,
     write_connector,
 )
-from typer.testing import CliRunner
 
-from daemon.cli import app
 from daemon.clients import ZedonkClient
 from daemon.clients.zedonk import ORDER_LIMITS
 from daemon.core.model import SalesOrder
@@ -32,10 +31,6 @@ from daemon.store.history import History
 from daemon.tree.settings import Settings
 
 sandboxes, pair = orders_support.sandboxes, orders_support.pair  # fixtures
-
-
-def cli(*args: str) -> Any:
-    return CliRunner().invoke(app, list(args), catch_exceptions=False)
 
 
 def zedonk_order(pair: SandboxPair, key: str) -> SalesOrder:

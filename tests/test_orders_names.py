@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import unicodedata
 from pathlib import Path
-from typing import Any
 
 import orders_support
 import pytest
-from orders_support import barcodes, ledger, sales_orders, submit, write_connector
-from typer.testing import CliRunner
+from orders_support import (
+    barcodes,
+    cli,
+    ledger,
+    sales_orders,
+    submit,
+    write_connector,
+)
 
-from daemon.cli import app
 from daemon.clients import ZedonkClient
 from daemon.core.model import Customer
 from daemon.core.names import accent_key, name_key
@@ -42,10 +46,6 @@ LOOK_ALIKES = [
     ("Saint\u2011Germain Studio", SAINT),  # non-breaking hyphen
     (unicodedata.normalize("NFD", CAFE), CAFE),  # decomposed accents
 ]
-
-
-def cli(*args: str) -> Any:
-    return CliRunner().invoke(app, list(args), catch_exceptions=False)
 
 
 def customers(pair: SandboxPair) -> list[Customer]:

@@ -14,16 +14,16 @@ import orders_support
 import pytest
 from orders_support import (
     barcodes,
+    cli,
     known_retailer,
     ledger,
+    notifications,
     orders_per_ref,
     sales_orders,
     submit,
     write_connector,
 )
-from typer.testing import CliRunner
 
-from daemon.cli import app
 from daemon.clients import ZedonkClient
 from daemon.sandbox import SandboxPair
 from daemon.store.history import History
@@ -34,16 +34,6 @@ sandboxes, pair = orders_support.sandboxes, orders_support.pair  # fixtures
 NEW_RETAILER = {"name": "Nouvelle Boutique Genève", "email": "achats@nouvelle.example"}
 NEW_DELIVERY = {"company": "Atelier Nord", "line1": "Vesterbrogade 99", "city": "Copenhagen",
                 "postcode": "1620", "country": "DK"}  # fmt: skip
-
-
-def cli(*args: str) -> Any:
-    return CliRunner().invoke(app, list(args), catch_exceptions=False)
-
-
-def notifications(settings: Settings) -> dict[str, str]:
-    with History.open(settings.state_dir) as history:
-        rows = history.query("SELECT key, state FROM notifications")
-    return {r["key"]: r["state"] for r in rows}
 
 
 def events(settings: Settings, key: str) -> list[dict[str, Any]]:

@@ -12,18 +12,19 @@ from typing import Any
 
 import httpx
 import orders_support
-from orders_support import barcodes, ledger, orders_per_ref, submit, write_connector
-from typer.testing import CliRunner
+from orders_support import (
+    barcodes,
+    cli,
+    ledger,
+    orders_per_ref,
+    submit,
+    write_connector,
+)
 
-from daemon.cli import app
 from daemon.sandbox import SandboxPair
 from daemon.store.history import History
 
 sandboxes, pair = orders_support.sandboxes, orders_support.pair  # fixtures
-
-
-def cli(*args: str) -> Any:
-    return CliRunner().invoke(app, list(args), catch_exceptions=False)
 
 
 def approve(pair: SandboxPair, order_id: str) -> None:
