@@ -221,6 +221,10 @@ class Sender:
                 except Conflict as exc:  # several orders carry it: a person must choose
                     outcomes.needs_attention(key, order, exc)
                     return None
+                except RemoteError as exc:  # not about the order: never fail it on a lookup
+                    outcomes.back_to_pending(key, exc)
+                    self.state.remote_failed("zedonk", exc)
+                    raise _StopPass from None
                 if existing is not None:
                     left_out, warnings = self._left_out_for(order, key)
                     done = Confirmed(key, order, existing, left_out, True, warnings)
