@@ -46,9 +46,7 @@ class Resubmissions:
         if prev is None:
             with self.ledger.transaction() as conn:  # nothing earlier was imported
                 self.ledger.mark_inactivated(conn, row["import_key"])
-                notice = self._before_go_live(conn, row)
-            if notice is not None:
-                self.state.notices.send_owed(notice)
+                self._before_go_live(conn, row)
             return
         key = row["import_key"]
         message = (
@@ -67,19 +65,17 @@ class Resubmissions:
         self.state.counts["reported"] += 1
         if self.inactivate:
             self._inactivate_previous({**row, "previous_import_key": prev["import_key"]})
-        else:
-            self.state.notices.send_owed(notice)
 
-    def _before_go_live(self, conn: sqlite3.Connection, row: dict[str, Any]) -> str | None:
+    def _before_go_live(self, conn: sqlite3.Connection, row: dict[str, Any]) -> None:
         """A re-submission made after go-live of an order created before it: the earlier
-        submission may be in Zedonk, keyed in by hand. Owes the notice; returns its key."""
+        submission may be in Zedonk, keyed in by hand. Owes the notice."""
         go_live = self.state.settings.import_.go_live
         try:
             order = order_from_json(json.loads(row["payload"]))
         except (ValueError, TypeError):
-            return None
+            return
         if not created_before_go_live(order, go_live):
-            return None
+            return
         key = row["import_key"]
         message = (
             f"{row['ordre_number']} was created in ORDRE before go-live ({go_live}) and "
@@ -91,7 +87,6 @@ class Resubmissions:
         notice = f"order-resubmitted:{key}"
         self.state.notices.owe(conn, notice, f"{row['ordre_number']} re-submitted", message)
         self.state.counts["reported"] += 1
-        return notice
 
     def _inactivate_previous(self, row: dict[str, Any]) -> None:
         prev = self.ledger.get(row["previous_import_key"])
@@ -140,4 +135,3 @@ class Resubmissions:
             self.ledger.inactivation_refused(conn, key)
             self.ledger.event(conn, "error", "order-inactivate-refused", message, key)
             self.state.notices.owe(conn, notice, f"{row['ordre_number']} re-submitted", message)
-        self.state.notices.send_owed(notice)
