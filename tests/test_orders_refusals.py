@@ -213,8 +213,8 @@ def test_a_refused_inactivation_is_left_to_a_person_once(tmp_path: Path, pair: S
 def test_without_zedonks_currency_list_its_refusal_still_fails_the_order_alone(
     tmp_path: Path, pair: SandboxPair
 ) -> None:
-    """The issue's case as it first met it: Zedonk refuses the new customer's create (422,
-    CHF); the order fails with that reason and the order behind it is imported."""
+    """A new retailer paying in CHF: Zedonk itself refuses the customer's create (422); the
+    order fails with that reason and the order behind it is imported."""
     settings = write_connector(tmp_path, pair)
     root = str(settings.root)
     [good] = barcodes(pair, 1)
