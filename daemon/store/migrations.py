@@ -234,3 +234,16 @@ def m003_notice_outbox(db: sqlite_utils.Database) -> None:
             WHERE state = 'open' AND (email_sent_at IS NOT NULL OR webhook_sent_at IS NOT NULL);
         """,
     )
+
+
+@migrations()
+def m004_import_review(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        -- Why a skipped submission is skipped: go-live | status | cancelled | superseded.
+        ALTER TABLE imports ADD COLUMN skipped_for TEXT;
+        -- 1 once a person accepted what the order was held for (`orders retry --accept`).
+        ALTER TABLE imports ADD COLUMN review_accepted INTEGER NOT NULL DEFAULT 0
+        """,
+    )
