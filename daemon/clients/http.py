@@ -17,18 +17,23 @@ that shortens every connect, read and write to the time the current attempt has 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
+import queue
 import random
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
+from functools import partial
 from typing import Any
 
 import httpcore
@@ -287,6 +292,8 @@ class HttpSession:
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
         self._owns_transport = transport is None
+        self._pages_ahead: ThreadPoolExecutor | None = None
+        self._helper_lock = threading.Lock()
         # Room for the import's creates in flight and one call beside them, all kept open.
         self._transport = transport or _deadline_transport(
             httpx.Limits(max_connections=4, max_keepalive_connections=4)
@@ -302,6 +309,9 @@ class HttpSession:
         return f"HttpSession(remote={self.remote!r}, base_url={self.base_url!r})"
 
     def close(self) -> None:
+        if self._pages_ahead is not None:
+            self._pages_ahead.shutdown(wait=True, cancel_futures=True)
+            self._pages_ahead = None
         if self._owns_transport:
             self._transport.close()
 
@@ -353,24 +363,102 @@ class HttpSession:
         cursor_param: str = "cursor",
     ) -> Iterator[Any]:
         """Yield every raw item of a cursor-paginated listing, one page at a time."""
+        for items in self.pages(
+            path,
+            params=params,
+            items_key=items_key,
+            cursor_key=cursor_key,
+            cursor_param=cursor_param,
+        ):
+            yield from items
+
+    def pages(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        items_key: str = "items",
+        cursor_key: str = "next_cursor",
+        cursor_param: str = "cursor",
+        ahead: bool = False,
+    ) -> Iterator[list[Any]]:
+        """Yield the raw items of a cursor-paginated listing, a page (a list) at a time.
+
+        With ``ahead``, a helper thread reads the pages: it asks for the next page as soon as
+        it has read one, while the caller works on that one. Never more than one request of
+        the listing is in flight, but the remote's time and the caller's overlap (the helper
+        sends each request while it still holds the interpreter, instead of waiting for the
+        caller to let go of it). For listings read to the end: a caller that stops early
+        leaves one page read for nothing.
+        """
+        read = partial(self._pages, path, params, items_key, cursor_key, cursor_param)
+        if not ahead:
+            yield from read()
+            return
+        handed: queue.Queue[tuple[list[Any] | None, BaseException | None]] = queue.Queue(1)
+        stop = threading.Event()
+
+        def produce() -> None:
+            try:
+                for page in read():
+                    handed.put((page, None))
+                    if stop.is_set():
+                        return
+                handed.put((None, None))
+            except BaseException as exc:  # handed to the caller's thread, raised there
+                handed.put((None, exc))
+
+        producing = self._helper().submit(produce)
+        try:
+            while True:
+                page, error = handed.get()
+                if error is not None:
+                    raise error
+                if page is None:
+                    return
+                yield page
+        finally:
+            stop.set()
+            while not producing.done():  # let the helper finish its page and go
+                with contextlib.suppress(queue.Empty):
+                    handed.get(timeout=0.05)
+
+    def _pages(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None,
+        items_key: str,
+        cursor_key: str,
+        cursor_param: str,
+    ) -> Iterator[list[Any]]:
         query = dict(params or {})
         seen: set[str] = set()
+        where = f"GET {path}"
         while True:
             body = self.get(path, params=query).body
-            where = f"GET {path}"
             if not isinstance(body, dict):
                 raise self._bad(f"{where}: expected a JSON object with {items_key!r}")
             items = body.get(items_key)
             if not isinstance(items, list):
                 raise self._bad(f"{where}: {items_key!r} is missing or not a list")
-            yield from items
             cursor = body.get(cursor_key)
             if cursor is None or cursor == "":
+                yield items
                 return
             if not isinstance(cursor, str | int) or str(cursor) in seen:
                 raise self._bad(f"{where}: {cursor_key!r} is invalid or repeats ({cursor!r})")
             seen.add(str(cursor))
             query[cursor_param] = str(cursor)
+            yield items
+
+    def _helper(self) -> ThreadPoolExecutor:
+        """The threads that read a listing's pages ahead of its caller (``pages(ahead=True)``)."""
+        with self._helper_lock:
+            if self._pages_ahead is None:
+                self._pages_ahead = ThreadPoolExecutor(
+                    max_workers=4, thread_name_prefix=f"{self.remote}-pages"
+                )
+            return self._pages_ahead
 
     # ------------------------------------------------------------------ core
 
