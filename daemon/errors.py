@@ -95,8 +95,8 @@ class LockHeld(ZedonkOrdreError):
 
     exit_code = ExitCode.LOCKED
 
-    def __init__(self, holder: str) -> None:
-        super().__init__(f"another process holds the lock: {holder}", hint="wait for it to finish")
+    def __init__(self, holder: str, *, hint: str = "wait for it to finish") -> None:
+        super().__init__(f"another process holds the lock: {holder}", hint=hint)
         self.holder = holder
 
 

@@ -17,6 +17,7 @@ from daemon.cli.root import (
     echo,
     print_json,
     repository_root,
+    say_waiting,
 )
 from daemon.errors import ExitCode, ZedonkOrdreError
 from daemon.notify import Notifier
@@ -32,7 +33,12 @@ from daemon.orders import (
 from daemon.remotes import open_clients
 from daemon.store.history import History
 from daemon.store.ledger import Ledger
-from daemon.store.lock import StateLock
+from daemon.store.lock import (
+    ORDERS_LOCK_FILE,
+    describe,
+    refuse_unless_daemon_pass,
+    running_daemon,
+)
 from daemon.tree.settings import Settings, load_settings
 
 STATES = (
@@ -77,14 +83,21 @@ def import_command(
 ) -> None:
     """Poll ORDRE and create its new orders in Zedonk, every import poll interval until Ctrl-C.
 
-    With --once: one pass; exit 0 when all went well, 3 when some orders failed or wait for
-    the next pass, 1 when the pass failed, 4 when the daemon or another import holds the lock.
+    With the daemon running, each pass waits for the daemon's import pass in flight, if any
+    (saying so on stderr). With --once: one pass; exit 0 when all went well, 3 when some
+    orders failed or wait for the next pass, 1 when the pass failed, 4 when another command
+    (an import or a retry) is importing.
     """
     settings = _settings(root)
-    with (
-        StateLock(settings.state_dir, "orders import"),
-        History.open(settings.state_dir) as history,
-    ):
+    refuse_unless_daemon_pass(settings.state_dir, ORDERS_LOCK_FILE, say=say_waiting)
+    daemon = running_daemon(settings.state_dir)
+    if daemon is not None and not once:
+        echo(
+            f"note: the daemon ({describe(daemon)}) imports orders too; "
+            "this command's passes take turns with its passes",
+            err=True,
+        )
+    with History.open(settings.state_dir) as history:
         with open_clients(settings) as (zedonk, _):
             check_import_settings(settings, zedonk)  # before any order is touched
         notifier = Notifier(settings, history)
@@ -187,11 +200,13 @@ def retry_command(
 ) -> None:
     """Import a failed (or skipped) submission again, once its data is fixed.
 
-    Exit 0 when it is imported now, 3 when it still fails or waits, 1 on error, 4 when the
-    daemon holds the lock (pause it, or wait for it).
+    Works beside the running daemon: it waits for the daemon's import pass in flight, if
+    any (saying so on stderr). Exit 0 when it is imported now, 3 when it still fails or
+    waits, 1 on error, 4 when another command (an import or a retry) is importing.
     """
     settings = _settings(root)
-    with StateLock(settings.state_dir, "orders retry"), History.open(settings.state_dir) as history:
+    refuse_unless_daemon_pass(settings.state_dir, ORDERS_LOCK_FILE, say=say_waiting)
+    with History.open(settings.state_dir) as history:
         key = _resolve(history, ident)
         result = retry_import(settings, history, key, notifier=Notifier(settings, history))
         row = Ledger(history).outcome(key)

@@ -44,6 +44,11 @@ def echo(text: str = "", *, err: bool = False, nl: bool = True) -> None:
     typer.echo(safe_text(text), err=err, nl=nl)
 
 
+def say_waiting(line: str) -> None:
+    """Tell, on stderr, that the command waits (for the daemon's pass in flight)."""
+    echo(f"{line} ...", err=True)
+
+
 def render_error(exc: ZedonkOrdreError) -> None:
     """Print one error for people: what happened, then how to fix it."""
     for finding in getattr(exc, "findings", []) if isinstance(exc, ConfigError) else []:
