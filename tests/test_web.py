@@ -1,5 +1,6 @@
 import json
 import re
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -15,6 +16,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from daemon.service import metrics
 from daemon.service.web import StatusServer
+from daemon.service.web import activity as web_activity
+from daemon.service.web import app as web_app
+from daemon.service.web import server as web_server
 from daemon.store import retention
 from daemon.store.history import History, utcnow
 from daemon.store.status import pause
@@ -280,3 +284,84 @@ def test_without_history_the_page_says_so_and_creates_nothing(tmp_path: Path) ->
     finally:
         server.stop()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_connection_that_sends_no_whole_request_is_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(web_server, "HEAD_TIMEOUT", 0.5)
+    server = StatusServer(tmp_path, ("127.0.0.1", 0))
+    server.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as slow:
+            slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
+            started = time.monotonic()
+            assert slow.recv(1024) == b""  # closed by the server
+            assert time.monotonic() - started < 3
+    finally:
+        server.stop()
+
+
+def test_beyond_the_connection_limit_the_longest_idle_connection_makes_room(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(web_server, "MAX_CONNECTIONS", 5)
+    server = StatusServer(tmp_path, ("127.0.0.1", 0))
+    server.start()
+    idle = []
+    try:
+        for _ in range(5):
+            idle.append(socket.create_connection(("127.0.0.1", server.port), timeout=5))
+        assert wait_for(lambda: server.connections == 5)
+        status, _, body = get(server.url + "healthz")
+        assert status == 200 and json.loads(body)["status"] == "ok"
+        assert idle[0].recv(1024) == b""  # the oldest idle one was closed for it
+        assert server.connections <= 5
+    finally:
+        for s in idle:
+            s.close()
+        server.stop()
+
+
+def test_an_answer_that_takes_too_long_is_a_503(
+    served: tuple[StatusServer, Health], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, _ = served
+    monkeypatch.setattr(web_app, "ANSWER_SECONDS", 0.2)
+    real_page = web_activity.page
+
+    def slow_page(*args: Any) -> str:
+        time.sleep(1.0)
+        return real_page(*args)
+
+    monkeypatch.setattr(web_activity, "page", slow_page)
+    status, _, body = get(server.url)
+    assert status == 503 and "took too long" in body
+    assert get(server.url + "healthz")[0] == 200  # the event loop was never held
+
+
+def test_every_answer_carries_the_house_headers(served: tuple[StatusServer, Health]) -> None:
+    server, _ = served
+    for path in ("", "healthz", "metrics", "nope"):
+        _, headers, _ = get(server.url + path)
+        assert headers["Cache-Control"] == "no-store", path
+        assert headers["X-Content-Type-Options"] == "nosniff", path
+        assert "default-src 'none'" in headers["Content-Security-Policy"], path
+        assert "server" not in {k.lower() for k in headers}, path
+    request = urllib.request.Request(server.url + "healthz", method="HEAD")
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200 and answer.read() == b""
+    request = urllib.request.Request(server.url + "healthz", data=b"{}", method="POST")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    refused.value.close()
+    assert refused.value.code == 405
+
+
+def wait_for(check: Any, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return False

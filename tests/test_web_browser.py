@@ -52,9 +52,7 @@ def server(tmp_path: Path) -> Iterator[StatusServer]:
     srv.stop()
 
 
-def test_chromium_renders_the_filtered_activity_page(
-    server: StatusServer, tmp_path: Path
-) -> None:
+def test_chromium_renders_the_filtered_activity_page(server: StatusServer, tmp_path: Path) -> None:
     done = chromium(tmp_path, "--dump-dom", server.url + "?show=imports&problems=1")
     assert done.returncode == 0, done.stderr[-2000:]
     dom = done.stdout

@@ -23,10 +23,10 @@ from daemon.cli.root import (
     repository_root,
     say_waiting,
 )
-from daemon.errors import ConfigError, ExitCode, ZedonkOrdreError
+from daemon.errors import ConfigError, ExitCode, LockHeld, ZedonkOrdreError
 from daemon.store import requests
 from daemon.store.history import History
-from daemon.store.lock import LOCK_FILE, current_holder, describe, is_daemon_pass, running_daemon
+from daemon.store.lock import StateLock, describe, running_daemon
 from daemon.store.status import PAUSED_KEY, gather, pause, resume
 from daemon.tree.settings import Settings, load_settings, parse_listen
 
@@ -181,11 +181,15 @@ def status(
         echo(render_status(doc))
 
 
-def _catalogue_pass_note(state_dir: Path) -> str | None:
-    holder = current_holder(state_dir, LOCK_FILE)
-    if holder is not None and is_daemon_pass(holder):
-        return f"{describe(holder)} finishes first"
-    return None
+def _after_the_pass_in_flight(state_dir: Path) -> None:
+    """Wait for the daemon's reconcile pass in flight, if any (saying so): a pass reads the
+    pause under the catalogue's lock, so from now on the daemon applies nothing."""
+    lock = StateLock(state_dir, "pause")
+    try:
+        lock.acquire(behind_daemon=say_waiting)
+    except LockHeld:  # a command applies: the pause is for the daemon, not for it
+        return
+    lock.release()
 
 
 @app.command("pause")
@@ -195,17 +199,16 @@ def pause_command(
 ) -> None:
     """Stop automatic reconciling (orders keep being imported) until `resume`.
 
-    The running daemon sees it within a second; a reconcile pass already running finishes.
+    When a reconcile pass of the daemon is running, it waits for it to finish (saying so):
+    once `pause` has returned, the daemon applies nothing until `resume`.
     """
     if not reason.strip():
         raise ConfigError("--reason is empty", hint="say why, e.g. --reason 'stock count'")
     state_dir = _state_dir(root)
     with History.open(state_dir) as history:
         record = pause(history, reason.strip())
+    _after_the_pass_in_flight(state_dir)
     echo(f"reconciling paused: {record['reason']} (resume with `zedonk-ordre resume`)")
-    note = _catalogue_pass_note(state_dir)
-    if note:
-        echo(f"note: the reconcile pass in flight, {note}", err=True)
     if running_daemon(state_dir) is None:
         echo("note: no daemon runs here now; the pause holds when one starts", err=True)
 

@@ -22,6 +22,7 @@ from daemon.errors import LockHeld
 from daemon.service.journal import setup_logging
 from daemon.store.history import History
 from daemon.store.lock import StateLock, mark_as_daemon_pass
+from daemon.store.status import PAUSED_KEY
 from daemon.tree.settings import Settings
 
 if TYPE_CHECKING:  # the passes import daemon.reconcile in their child process
@@ -29,14 +30,16 @@ if TYPE_CHECKING:  # the passes import daemon.reconcile in their child process
 
 
 BUSY = "busy"  # the pass did not start: a command holds the catalogue's lock
+PAUSED = "paused"  # the pass did not start: reconciling is paused
+NOT_STARTED = (BUSY, PAUSED)
 
 
 @dataclass(frozen=True)
 class PassOutcome:
     """What a child pass sends back: its run in the history (None when it never started one),
     the run's result (``ok``, ``no-changes``, ``failed``, ...; ``busy`` when a command held
-    the lock, so the pass did not start: the message names the command) and a one-line
-    message."""
+    the lock, ``paused`` when reconciling was paused: the pass did not start, and the
+    message names the command or the pause's reason) and a one-line message."""
 
     run_id: int | None
     result: str
@@ -76,6 +79,10 @@ def _pass_in_child(
                     return
                 stack.callback(lock.release)
             history = stack.enter_context(History.open(settings.state_dir))
+            paused = history.get_state(PAUSED_KEY) if kind == "reconcile" else None
+            if paused:  # read under the lock: once `pause` has returned, nothing is applied
+                conn.send(PassOutcome(None, PAUSED, str(paused.get("reason"))))
+                return
             if kind == "reconcile":
                 out: Any = reconcile(settings, history, trigger=trigger, converged=converged)
             else:

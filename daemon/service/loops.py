@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from daemon.errors import ConfigError
-from daemon.service.children import BUSY, ChildPasses, PassOutcome
+from daemon.service.children import BUSY, NOT_STARTED, PAUSED, ChildPasses, PassOutcome
 from daemon.service.watch import CATALOGUE_DIR, YAML_SUFFIXES, Debouncer, is_ignored
 from daemon.store import requests
 from daemon.store.history import History, utcnow
@@ -46,7 +46,6 @@ MAX_BACKOFF = 300.0
 TICK = 1.0  # the longest the loops and the main loop sleep before looking again
 BUSY_RETRY = 2.0  # seconds before a pass tries again the lock a command held
 REQUEST = "request"  # the trigger of a pass that `zedonk-ordre reconcile` asked for
-PAUSED = "paused"  # how a request is answered while reconciling is paused
 
 
 class PassResult(Protocol):
@@ -200,7 +199,7 @@ class ReconcileLoop:
         # always read everything.
         known = self._converged if trigger == "watch" else None
         outcome = self.children.run("reconcile", settings, trigger, known)
-        if outcome.result != BUSY:  # a pass that did not start changed nothing
+        if outcome.result not in NOT_STARTED:  # a pass that did not start changed nothing
             self._converged = outcome.converged
         return outcome
 
@@ -226,6 +225,7 @@ class ReconcileLoop:
                 due = due or "timer"
             if retry_at is not None and now >= retry_at:
                 due, retry_at = due or "retry", None
+            paused = self.is_paused(history)  # again: it may have changed while waiting
             asked = self.open_request(history)
             if asked is not None and paused:
                 self.answer(history, asked, None, PAUSED, f"reconciling is paused: {paused}")
@@ -239,6 +239,9 @@ class ReconcileLoop:
             if result == BUSY:  # a command holds the catalogue's lock: try again shortly
                 due, retry_at = trigger, None
                 self.stopping.wait(BUSY_RETRY)
+                continue
+            if result == PAUSED:  # paused just now: the edit waits for `resume`
+                due = trigger
                 continue
             if asked is not None:
                 self.answer(

@@ -36,7 +36,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from daemon.errors import ConfigError, ZedonkOrdreError
-from daemon.service.children import BUSY, ChildPasses
+from daemon.service.children import BUSY, PAUSED, ChildPasses
 from daemon.service.housekeeping import Housekeeping
 from daemon.service.loops import (
     FAILED_RESULTS,
@@ -327,6 +327,8 @@ class Service:
             if loop.waiting_for != message:
                 log.info("the %s waits: %s holds the lock", name, message)
             loop.waiting_for = message
+            return result
+        if result == PAUSED:  # it did not start: the loop waits for `resume`
             return result
         loop.waiting_for = None
         loop.passes += 1
