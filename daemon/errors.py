@@ -91,7 +91,8 @@ class StateDirError(ConfigError):
 
 
 class LockHeld(ZedonkOrdreError):
-    """Another apply or daemon holds the state directory's lock."""
+    """Another command holds one of the state directory's locks (it is working on the same
+    thing right now), or another daemon holds the state directory."""
 
     exit_code = ExitCode.LOCKED
 

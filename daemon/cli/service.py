@@ -263,7 +263,10 @@ def _ask_the_daemon(history: History, state_dir: Path) -> dict[str, Any] | None:
     if daemon is None:
         return None
     asked = requests.ask(history, requests.RECONCILE)
-    say_waiting(f"asked the daemon ({describe(daemon)}) to reconcile now; waiting for its pass")
+    say_waiting(
+        f"asked the daemon (pid {daemon.get('pid')} on {daemon.get('host')}) to reconcile now;"
+        " waiting for its pass"
+    )
     while True:
         found = requests.answer_of(history, asked)
         if found is not None:
