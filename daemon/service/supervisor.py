@@ -289,7 +289,9 @@ class Service:
             parts.append(f"reconciling paused: {paused.get('reason')}")
         for name, label in (("reconcile", "last reconcile"), ("import", "last poll")):
             loop = self.loops[name]
-            if loop.busy_since is not None:
+            if loop.waiting_for:
+                parts.append(f"{name} waits for {loop.waiting_for}")
+            elif loop.busy_since is not None:
                 parts.append(f"{name} running")
             elif loop.last_result:
                 at = (loop.last_finished_at or "")[11:19]
