@@ -24,6 +24,7 @@ from aiosmtpd.smtp import AuthResult
 from daemon import __version__
 from daemon.notify import Notifier
 from daemon.store.history import History
+from daemon.tree.secrets import TokenRef
 from daemon.tree.settings import (
     CatalogueSettings,
     DaemonSettings,
@@ -31,7 +32,6 @@ from daemon.tree.settings import (
     ImportSettings,
     RemoteSettings,
     Settings,
-    TokenRef,
     WebhookSettings,
 )
 

@@ -30,7 +30,8 @@ from daemon.notify import Notifier
 from daemon.sandbox import SandboxPair
 from daemon.service.web import StatusServer
 from daemon.store.history import History
-from daemon.tree.settings import TokenRef, check_settings
+from daemon.tree.secrets import TokenRef
+from daemon.tree.settings import check_settings
 
 sandboxes, pair = orders_support.sandboxes, orders_support.pair  # fixtures
 

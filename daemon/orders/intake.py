@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 from daemon import orders as _orders
 from daemon.clients import BrokenItem, OrdreClient
 from daemon.core.model import OrdreOrder
-from daemon.core.ordermap import Triage, ledger_copy, triage
+from daemon.core.ordercopy import ledger_copy
+from daemon.core.ordermap import Triage, triage
 from daemon.errors import RemoteError
 from daemon.store.history import utcnow
 from daemon.store.ledger import DONE_STATES, OPEN_STATES, Ledger

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from daemon import orders as _orders
 from daemon.clients import OrdreClient
 from daemon.core.model import OrdreOrder
-from daemon.core.ordermap import ledger_copy
+from daemon.core.ordercopy import ledger_copy
 from daemon.errors import ConfigError, RemoteError, ZedonkOrdreError
 from daemon.gcpause import cyclic_gc_paused
 from daemon.notify import Notifier
