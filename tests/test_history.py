@@ -14,6 +14,7 @@ from sqlite_utils.migrations import Migrations
 from daemon.store import requests, retention
 from daemon.store.history import History
 from daemon.store.migrations import migrations
+from daemon.store.outbox import Outbox
 
 
 def test_open_creates_a_private_file_with_wal_and_migrations(tmp_path: Path) -> None:
@@ -228,7 +229,7 @@ def test_retention_deletes_old_runs_and_events_but_never_an_order(tmp_path: Path
 
         gone = retention.prune(history, retention.cutoff(30 * 86400))
 
-        assert gone == {"events": 1, "runs": 1, "actions": 1, "notifications": 0, "requests": 0}
+        assert gone == {**dict.fromkeys(retention.KINDS, 0), "events": 1, "runs": 1, "actions": 1}
         runs = {r["id"] for r in history.query("SELECT id FROM runs")}
         assert runs == {imported, recent}  # the order's run stays, with the order
         assert history.query("SELECT import_key FROM imports") == [{"import_key": "o#1"}]
@@ -258,7 +259,7 @@ def test_the_tallies_start_from_what_an_older_history_holds(tmp_path: Path) -> N
     path = tmp_path / "history.sqlite"
     db = sqlite_utils.Database(path)
     older = Migrations("zedonk-ordre")
-    older._migrations.extend(migrations._migrations[:2])
+    older._migrations.extend(m for m in migrations._migrations if m.name < "m004")
     older.apply(db)
     db.execute(
         "INSERT INTO runs (kind, trigger, started_at, finished_at, result)"
@@ -278,3 +279,29 @@ def test_the_tallies_start_from_what_an_older_history_holds(tmp_path: Path) -> N
         assert _tally(history, "orders_failed_total", state="failed") == 1
         stamp = _tally(history, "last_success_timestamp_seconds", kind="import")
         assert stamp == datetime(2026, 1, 1, 0, 0, 1, 500000, tzinfo=UTC).timestamp()
+
+
+def test_retention_lets_go_of_sent_notices_and_keeps_what_is_still_owed(tmp_path: Path) -> None:
+    old = "2025-01-01T00:00:00.000000+00:00"
+    with History.open(tmp_path) as history:
+        outbox = Outbox(history)
+        with history.transaction() as conn:
+            outbox.open_problem(conn, "sent-long-ago", "old", "gone", channels=["webhook"])
+            outbox.open_problem(conn, "still-owed", "owed", "stays", channels=["webhook"])
+            outbox.close_problem(conn, "sent-long-ago", channels=[])
+            [sent] = [
+                r["notice_id"] for r in outbox.ungrouped(conn, "webhook") if r["title"] == "old"
+            ]
+            outbox.add_delivery(conn, "webhook", "d-1", [sent], "{}", old)
+        outbox.note_sent("webhook", "d-1")
+        with history.transaction() as conn:
+            conn.execute("UPDATE outbox SET created_at = ?", (old,))
+            conn.execute(
+                "UPDATE notifications SET resolved_at = ? WHERE state = 'resolved'", (old,)
+            )
+        gone = retention.prune(history, retention.cutoff(30 * 86400))
+        assert (gone["notifications"], gone["deliveries"], gone["notices"]) == (1, 1, 1)
+        assert [r["title"] for r in history.query("SELECT title FROM outbox")] == ["owed"]
+        with history.transaction() as conn:
+            assert [r["title"] for r in outbox.ungrouped(conn, "webhook")] == ["owed"]
+        assert [p["key"] for p in outbox.open_problems()] == ["still-owed"]

@@ -20,7 +20,7 @@ import orders_support
 import pytest
 from orders_support import submit, write_connector
 from sandbox_harness import Sandboxes
-from test_notify import Hook, hook, settings  # noqa: F401  (the hook fixture)
+from test_notify import Hook, hook, send, settings  # noqa: F401  (the hook fixture)
 from test_service import make_tree
 
 from daemon import redact
@@ -232,9 +232,14 @@ def test_the_activity_page_and_healthz_never_show_a_secret(tmp_path: Path) -> No
 def test_notices_never_carry_a_secret(tmp_path: Path, hook: Hook) -> None:  # noqa: F811
     redact.register(TOKEN)
     with History.open(tmp_path / "state") as history:
-        notifier = Notifier(settings(tmp_path, webhook=True), history)
-        notifier.problem("remote-auth:ordre", f"ORDRE refused {TOKEN}", json.dumps({"t": TOKEN}))
+        config = settings(tmp_path, webhook=True)
+        Notifier(config, history).problem(
+            "remote-auth:ordre", f"ORDRE refused {TOKEN}", json.dumps({"t": TOKEN})
+        )
+        send(config, history)
+        stored = json.dumps(history.query("SELECT * FROM deliveries"))
     [post] = hook.posts
+    assert TOKEN not in stored
     assert TOKEN not in json.dumps(post) and "***" in post["title"]
 
 

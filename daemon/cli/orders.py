@@ -20,7 +20,7 @@ from daemon.cli.root import (
     say_waiting,
 )
 from daemon.errors import ExitCode, ZedonkOrdreError
-from daemon.notify import Notifier
+from daemon.notify import Drainer, Notifier
 from daemon.orders import (
     ImportResult,
     check_import_settings,
@@ -76,6 +76,26 @@ def _echo_result(result: ImportResult) -> None:
     echo(f"{stamp} import run {result.run_id}: {result.result}: {result.message}")
 
 
+DRAIN_WITHIN = 5.0  # seconds after a pass during which notices start going out
+
+
+def _send_notices(settings: Settings, history: History) -> None:
+    """Send what the pass owed, within a bound; say what stays owed. Never changes the exit
+    code: the orders are done whatever the mail server or the webhook does. With a daemon
+    running, its drainer sends them (within seconds), so that one sender owns the outbox."""
+    if running_daemon(settings.state_dir) is not None:
+        return
+    rounds = Drainer(lambda: settings, history).drain_now(within=DRAIN_WITHIN)
+    for channel, done in rounds.items():
+        if done.waiting:
+            why = f" ({done.error})" if done.error else ""
+            echo(
+                f"notices: {done.waiting} not sent by {channel} yet{why}; the next "
+                "`orders import` or the daemon sends them",
+                err=True,
+            )
+
+
 @orders_app.command("import")
 def import_command(
     once: Annotated[bool, typer.Option("--once", help="Do one pass, then exit.")] = False,
@@ -86,7 +106,9 @@ def import_command(
     With the daemon running, each pass waits for the daemon's import pass in flight, if any
     (saying so on stderr). With --once: one pass; exit 0 when all went well, 3 when some
     orders failed or wait for the next pass, 1 when the pass failed, 4 when another command
-    (an import or a retry) is importing.
+    (an import or a retry) is importing. The notices a pass owes are sent after it (with
+    --once, for a few seconds at most) or beside the passes, by the daemon when one runs;
+    what a channel does never changes the exit code.
     """
     settings = _settings(root)
     refuse_unless_daemon_pass(settings.state_dir, ORDERS_LOCK_FILE, say=say_waiting)
@@ -101,15 +123,24 @@ def import_command(
         with open_clients(settings) as (zedonk, _):
             check_import_settings(settings, zedonk)  # before any order is touched
         notifier = Notifier(settings, history)
-        while True:
+        if once:
             result = import_orders(settings, history, trigger="cli", notifier=notifier)
             _echo_result(result)
-            if once:
-                raise typer.Exit(_exit_code(result))
-            try:
-                time.sleep(settings.daemon.poll_interval)
-            except KeyboardInterrupt:
-                raise typer.Exit(0) from None
+            _send_notices(settings, history)
+            raise typer.Exit(_exit_code(result))
+        drainer = Drainer(lambda: settings, history)  # sends beside the passes, as the daemon
+        if daemon is None:  # else the daemon's drainer sends what these passes owe
+            drainer.start()
+        try:
+            while True:
+                _echo_result(import_orders(settings, history, trigger="cli", notifier=notifier))
+                drainer.poke()
+                try:
+                    time.sleep(settings.daemon.poll_interval)
+                except KeyboardInterrupt:
+                    raise typer.Exit(0) from None
+        finally:
+            drainer.stop()
 
 
 @orders_app.command("list")
@@ -210,6 +241,7 @@ def retry_command(
         key = _resolve(history, ident)
         result = retry_import(settings, history, key, notifier=Notifier(settings, history))
         row = Ledger(history).outcome(key)
+        _send_notices(settings, history)
     _echo_result(result)
     echo(f"{key}: {row['state']}" + (f" ({row['last_error']})" if row["last_error"] else ""))
     if result.result == "failed":

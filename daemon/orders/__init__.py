@@ -76,7 +76,6 @@ CREATES_IN_FLIGHT = 3  # Zedonk creates on the wire at once: more are sent while
 LOOKUP_LAG = 1.0  # seconds Zedonk's lookup by connector_ref may lag behind a create
 CRASH_ENV = "ZEDONK_ORDRE_CRASH_AT"
 CRASH_POINTS = ("after_intent_commit", "after_zedonk_create", "after_history_commit")
-NOTICE_KEYS = ("order-", "lines-left-out:")  # the notices only the import sends
 ACTIVITY = ("new", "created", "partial", "failed", "unresolved", "skipped", "reported")
 
 

@@ -114,8 +114,6 @@ class Intake:
                 self.ledger.advance_cursor(conn, cursor)
             for key, title, details in notices:
                 self.notices.owe(conn, key, title, details)
-        for key, _, _ in notices:
-            self.notices.send_owed(key)
         for key in self.superseded:
             self.notices.resolved(f"order-failed:{key}")
         self.superseded.clear()

@@ -110,8 +110,6 @@ class ImportPass:
         self.sender: Sender | None = None
 
     def run(self, retry_key: str | None) -> None:
-        if retry_key is None:
-            self.state.notices.redeliver()
         try:
             zedonk, ordre = self.state.clients.enter_context(open_clients(self.state.settings))
         except ConfigError as exc:

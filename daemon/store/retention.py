@@ -6,7 +6,8 @@ It deletes, in small transactions so that the passes running meanwhile never wai
 - events recorded before the cutoff that are about no order;
 - runs that finished before it, with their actions, unless an order or a kept event refers
   to them;
-- notices resolved before it, and answered requests to the daemon.
+- problems resolved before it, notice deliveries sent (or given up) before it with the
+  notices no delivery still owes (``Outbox.prune``), and answered requests to the daemon.
 
 It never deletes an order's ledger rows (``imports``, ``import_lines``, ``import_reports``,
 ``customer_creations``), nor the events about an order (their subject is its import key):
@@ -20,8 +21,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from daemon.store.history import History
+from daemon.store.outbox import Outbox
 
 BATCH = 2000  # rows per transaction
+KINDS = ("events", "runs", "actions", "notifications", "deliveries", "notices", "requests")
 
 _EVENTS = (
     "SELECT id FROM events WHERE at < ? AND (subject IS NULL"
@@ -43,10 +46,11 @@ def cutoff(keep_seconds: float, *, now: datetime | None = None) -> str:
 
 def prune(history: History, before: str) -> dict[str, int]:
     """Delete what retention lets go of from before ``before`` (a history timestamp, see
-    ``cutoff``); returns how many rows of each kind went: ``events``, ``runs``, ``actions``,
-    ``notifications``, ``requests``. Raises ``sqlite3.Error`` when the history cannot be
-    written; what was deleted until then stays deleted, and the next call goes on."""
-    gone = {"events": 0, "runs": 0, "actions": 0, "notifications": 0, "requests": 0}
+    ``cutoff``); returns how many rows of each kind went (``KINDS``: events, runs, actions,
+    resolved problems, sent notice deliveries and their notices, answered requests). Raises
+    ``sqlite3.Error`` when the history cannot be written; what was deleted until then stays
+    deleted, and the next call goes on."""
+    gone = dict.fromkeys(KINDS, 0)
     while True:
         with history.transaction() as conn:
             ids = [row[0] for row in conn.execute(_EVENTS, (before, BATCH))]
@@ -69,9 +73,7 @@ def prune(history: History, before: str) -> dict[str, int]:
         if len(ids) < BATCH:
             break
     with history.transaction() as conn:
-        gone["notifications"] = conn.execute(
-            "DELETE FROM notifications WHERE state = 'resolved' AND resolved_at < ?", (before,)
-        ).rowcount
+        gone.update(Outbox(history).prune(conn, before))
         gone["requests"] = conn.execute(
             "DELETE FROM requests WHERE answered_at IS NOT NULL AND answered_at < ?", (before,)
         ).rowcount
