@@ -50,6 +50,8 @@ def test_the_example_connector_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
         20,
         0.25,
     )
+    updates = settings.catalogue
+    assert (updates.update_threshold_count, updates.update_threshold_share) == (50, 0.3)
     daemon = settings.daemon
     assert (daemon.poll_interval, daemon.reconcile_interval, daemon.debounce) == (60, 600, 2)
     assert daemon.status_listen == ("127.0.0.1", 9808)

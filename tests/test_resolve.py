@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
+from daemon.clients.ordre import ORDRE_LIMITS
 from daemon.core import gtin
 from daemon.core.model import Address, Customer, Price, Product, ProductId, Season, Sku
 from daemon.core.resolve import ZedonkSnapshot, resolve
@@ -93,7 +95,9 @@ PRODUCTS = (
 
 
 def run(spec: CatalogueSpec, products: tuple[Product, ...] = PRODUCTS, **kw: object):  # type: ignore[no-untyped-def]
-    return resolve(spec, ZedonkSnapshot(products, SEASONS), ("SS26", "AW26"), **kw)  # type: ignore[arg-type]
+    return resolve(
+        spec, ZedonkSnapshot(products, SEASONS), ("SS26", "AW26"), limits=ORDRE_LIMITS, **kw
+    )  # type: ignore[arg-type]
 
 
 def test_explicit_products_keep_their_order_and_become_listings() -> None:
@@ -239,9 +243,34 @@ def test_customers_active_with_account_code_and_store_fills_missing_addresses() 
         Customer("C2", "No Code", None, True, "EUR", (store,)),
         Customer("C3", "Closed", "CLS001", False, "EUR", (store,)),
     )
-    result = resolve(catalogue(), ZedonkSnapshot((), SEASONS, customers), ("AW26",))
+    result = resolve(
+        catalogue(), ZedonkSnapshot((), SEASONS, customers), ("AW26",), limits=ORDRE_LIMITS
+    )
     (customer,) = result.desired.customers
     assert customer.account_code == "ATN001"
     assert customer.delivery_address is not None and customer.delivery_address.line1 == "2 Dock"
     assert customer.accounts_address is not None and customer.accounts_address.line1 == "1 High St"
     assert customer.contact_email == "a@x"
+
+
+def test_a_product_whose_listing_ordre_would_refuse_is_held_back_and_says_why() -> None:
+    odd = (
+        product("ML-101/WOOL/NAVY", 1, description="d" * 2400),
+        product("ML-101/WOOL/BLACK", 2, category=" "),
+        replace(product("ML-205/CASH/GREY", 3), skus=(Sku("X" * 40, barcode(31)),)),
+        product("ML-300/SILK/RED", 4, image="https://img.example/" + "i" * 1000),
+        product("ML-400/SILK/RED", 5, description="d" * 2000),  # at the limit: fine
+    )
+    spec = catalogue(look("Look 1", 3, *(str(p.id) for p in odd)))
+    result = run(spec, odd)
+    held = {p.key: p.problems for p in result.desired.products if not p.exported}
+    assert held == {
+        "ML-101/WOOL/NAVY": (
+            "its description is 2,400 characters long; at most 2,000 are allowed",
+        ),
+        "ML-101/WOOL/BLACK": ("it has no category, which ORDRE requires",),
+        "ML-205/CASH/GREY": (f"size {'X' * 30} is 40 characters long; at most 30 are allowed",),
+        "ML-300/SILK/RED": ("its Image 1 URL is 1,020 characters long; at most 1,000 are allowed",),
+    }
+    assert [x.key for x in result.desired.listings] == ["ML-400/SILK/RED"]
+    assert all("d" * 100 not in f.message for f in result.findings)

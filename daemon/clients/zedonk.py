@@ -26,6 +26,7 @@ from daemon.clients.fields import (
     quick_text_in,
     quick_text_or,
 )
+from daemon.core.limits import NameRule, ZedonkLimits
 from daemon.core.model import (
     Address,
     AddressKind,
@@ -40,6 +41,17 @@ from daemon.core.model import (
     User,
 )
 from daemon.errors import Conflict
+
+# What Zedonk holds, declared once: a product id's parts as Zedonk limits them at creation
+# (schemas/catalogue.schema.json's product id patterns carry the same lengths), and how the
+# season codes and usernames that connector.yaml names must match Zedonk's: exactly.
+ZEDONK_LIMITS = ZedonkLimits(
+    style=50,
+    fabric=20,
+    colour=30,
+    seasons=NameRule(trim=False, casefold=False),
+    usernames=NameRule(trim=False, casefold=False),
+)
 
 ADDRESS_KINDS: dict[str, AddressKind] = {
     "delivery": "delivery",

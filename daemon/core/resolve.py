@@ -25,6 +25,7 @@ from daemon.core.entries import (
     resolve_look,
 )
 from daemon.core.findings import Finding, Severity, finding_at, sort_findings
+from daemon.core.limits import OrdreLimits
 from daemon.core.model import (
     Customer,
     Listing,
@@ -34,6 +35,7 @@ from daemon.core.model import (
     Product,
     ProductId,
     Season,
+    User,
 )
 from daemon.core.spec import CatalogueSpec, Location, LookSpec, ProductRef
 
@@ -45,6 +47,7 @@ class ZedonkSnapshot:
     products: tuple[Product, ...]
     seasons: tuple[Season, ...] = ()
     customers: tuple[Customer, ...] = ()
+    users: tuple[User, ...] = ()  # for checking the order owner the settings name
 
 
 @dataclass(frozen=True)
@@ -229,6 +232,11 @@ def _barcode_problems(
     return problems
 
 
+def _short(text: str, most: int = 60) -> str:
+    """A product's own text in a message: cut short, as a description may be long."""
+    return text if len(text) <= most else text[: most - 3] + "..."
+
+
 # --------------------------------------------------------------------------- resolve
 
 
@@ -237,13 +245,15 @@ def resolve(
     zedonk: ZedonkSnapshot,
     price_seasons: Sequence[str],
     *,
+    limits: OrdreLimits,
     strict: bool = False,
 ) -> Resolution:
     """The desired ORDRE state for ``spec``, and every finding on the way, in three phases:
-    place each entry's products in its look, check them for eligibility, build the tree."""
+    place each entry's products in its look, check them for eligibility (their barcodes, and
+    what ORDRE's ``limits`` would refuse in their listing), build the tree."""
     state = Placing.of(zedonk.products)
     placed = _place(state, spec)
-    problems, gtins = _eligibility(placed)
+    problems, gtins = _eligibility(placed, limits)
     tree = _Tree(
         state.findings,
         problems,
@@ -294,8 +304,9 @@ Problems = dict[ProductId, list[str]]  # why a product is not exported; empty wh
 Gtins = dict[ProductId, list[str | None]]  # per SKU, its canonical GTIN-14 (None if invalid)
 
 
-def _eligibility(placed: Sequence[_PlacedLook]) -> tuple[Problems, Gtins]:
-    """Phase 2: barcodes valid, and unique among the placed products."""
+def _eligibility(placed: Sequence[_PlacedLook], limits: OrdreLimits) -> tuple[Problems, Gtins]:
+    """Phase 2: barcodes valid, and unique among the placed products; nothing in the listing
+    that ORDRE would refuse."""
     problems: Problems = {}
     gtins: Gtins = {}
     owners: dict[str, tuple[ProductId, str]] = {}
@@ -303,6 +314,7 @@ def _eligibility(placed: Sequence[_PlacedLook]) -> tuple[Problems, Gtins]:
         for product, _where in kept:
             checked = _checked_barcodes(product)
             problems[product.id] = _barcode_problems(product, checked)
+            problems[product.id] += limits.listing_problems(product)
             gtins[product.id] = codes = [code for _, code in checked]
             for sku, code in zip(product.skus, codes, strict=True):
                 if code is None:
@@ -382,8 +394,10 @@ class _Tree:
                         where,
                         "product-not-exported",
                         self.severity,
-                        f"{label} ({product.description}) is not exported: {'; '.join(wrong)}",
-                        "fix the barcodes in Zedonk (every size needs a valid, unique GTIN)",
+                        f"{label} ({_short(product.description)}) is not exported: "
+                        + "; ".join(wrong),
+                        "fix the product in Zedonk: every size needs a valid, unique GTIN, "
+                        "and ORDRE refuses what is over its limits",
                     )
                 )
                 continue

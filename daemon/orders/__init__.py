@@ -35,8 +35,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from daemon.clients import ZedonkClient
+from daemon.clients.zedonk import ZEDONK_LIMITS
+from daemon.core.choices import check_zedonk_names, refusal
 from daemon.core.ordermap import check_template
-from daemon.errors import ConfigError
 from daemon.notify import Notifier
 from daemon.orders.run import run_pass
 from daemon.store.history import History
@@ -94,27 +95,15 @@ class ImportResult:
 
 
 def check_import_settings(settings: Settings, zedonk: ZedonkClient) -> None:
-    """The import season must exist and the order owner must be an active user."""
-    imp = settings.import_
-    check_template(imp.order_reference)
-    seasons = [s.code for s in zedonk.seasons()]
-    if imp.season not in seasons:
-        raise ConfigError(
-            f"import.season {imp.season!r} is not a Zedonk season",
-            hint=f"choose one of: {', '.join(seasons) or '(Zedonk has no seasons)'}",
-        )
-    users = {u.username: u for u in zedonk.users()}
-    owner = users.get(imp.order_owner)
-    if owner is None:
-        raise ConfigError(
-            f"import.order_owner {imp.order_owner!r} is not a Zedonk user",
-            hint=f"choose an active user: {', '.join(sorted(u for u in users if users[u].active))}",
-        )
-    if not owner.active:
-        raise ConfigError(
-            f"import.order_owner {imp.order_owner!r} is an inactive Zedonk user",
-            hint="reactivate the user in Zedonk or choose another order owner",
-        )
+    """The import season must exist and the order owner must be an active user: the check
+    ``plan`` makes too (``daemon.core.choices``). Raises ConfigError carrying a finding
+    with connector.yaml's line for each setting Zedonk does not hold."""
+    check_template(settings.import_.order_reference)
+    findings = check_zedonk_names(
+        settings.zedonk_names(), zedonk.seasons(), zedonk.users(), ZEDONK_LIMITS, import_only=True
+    )
+    if findings:
+        raise refusal(findings)
 
 
 def import_orders(

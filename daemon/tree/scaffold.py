@@ -72,6 +72,7 @@ import:
 # catalogue:
 #   prune: true  # delete from ORDRE what is no longer in catalogue/
 #   delete_threshold: {{count: 20, share: 0.25}}  # bigger deletes need apply --allow-deletes
+#   update_threshold: {{count: 50, share: 0.3}}  # rewriting more listings needs --allow-updates
 
 # daemon:
 #   poll_interval: 60s  # how often ORDRE is asked for new orders

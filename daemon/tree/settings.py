@@ -10,13 +10,16 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from string import Formatter
 from typing import Any
 
+from daemon.core.choices import Named, ZedonkNames
 from daemon.core.findings import Finding, has_errors, invalid, parse_path
+from daemon.core.spec import Location
 from daemon.errors import ConfigError
 from daemon.tree.resources import CONNECTOR_SCHEMA
 from daemon.tree.schema import schema_findings
@@ -54,6 +57,10 @@ class CatalogueSettings:
     prune: bool  # delete ORDRE objects that are no longer in catalogue/
     delete_threshold_count: int  # deleting more than this many objects needs --allow-deletes
     delete_threshold_share: float  # ... or more than this share (0..1) of the tracked objects
+    # updating more listings than this count, and more than this share of them, needs
+    # --allow-updates
+    update_threshold_count: int = 50
+    update_threshold_share: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -101,10 +108,35 @@ class Settings:
     email: EmailSettings | None = None
     webhook: WebhookSettings | None = None
     history: HistorySettings = HistorySettings()
+    # Where each value is written in connector.yaml, by key path ("import.season"), for
+    # what is found out about a setting later, when Zedonk is asked (see ``zedonk_names``).
+    places: Mapping[str, Location] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def catalogue_dir(self) -> Path:
         return self.root / "catalogue"
+
+    def place(self, path: str) -> Location:
+        """Where the setting at ``path`` is written: its value, else its nearest written
+        parent, else the file itself (line 0)."""
+        while path:
+            found = self.places.get(path)
+            if found is not None:
+                return found
+            path = path.rpartition("[" if path.endswith("]") else ".")[0]
+        return Location(CONNECTOR_FILE, 0, 0)
+
+    def zedonk_names(self) -> ZedonkNames:
+        """What the settings name in Zedonk, each with where it is written, for
+        ``daemon.core.choices.check_zedonk_names``."""
+        written = sorted((p for p in self.places if p.startswith("prices.seasons[")), key=_index)
+        # Not written: the price seasons are the import season, which is checked already.
+        prices = zip(written, self.price_seasons, strict=True) if written else ()
+        return ZedonkNames(
+            Named("import.season", self.import_.season, self.place("import.season")),
+            Named("import.order_owner", self.import_.order_owner, self.place("import.order_owner")),
+            tuple(Named(path, code, self.place(path)) for path, code in prices),
+        )
 
     def secrets(self) -> dict[tuple[str, ...], TokenRef]:
         """Every secret source in the settings, by its path in connector.yaml."""
@@ -119,6 +151,11 @@ class Settings:
             if self.webhook.secret is not None:
                 found["notifications", "webhook", "secret"] = self.webhook.secret
         return found
+
+
+def _index(path: str) -> int:
+    """``prices.seasons[12]`` -> 12."""
+    return int(path.rpartition("[")[2].rstrip("]"))
 
 
 def check_secrets(settings: Settings) -> None:
@@ -157,6 +194,8 @@ DEFAULTS: dict[str, Any] = {
     "prune": True,
     "delete_threshold_count": 20,
     "delete_threshold_share": 0.25,
+    "update_threshold_count": 50,
+    "update_threshold_share": 0.3,
     "poll_interval": "60s",
     "reconcile_interval": "10m",
     "debounce": "2s",
@@ -213,7 +252,7 @@ def check_settings(root: Path) -> tuple[Settings | None, list[Finding]]:
     findings += _value_findings(doc, root, {f.path for f in findings})
     if has_errors(findings):
         return None, findings
-    settings = _build(doc.data, root)
+    settings = replace(_build(doc.data, root), places=doc.places())
     findings += secret_value_findings(doc, settings)
     if has_errors(findings):
         return None, findings
@@ -381,6 +420,7 @@ def _build(data: dict[str, Any], root: Path) -> Settings:
 
     cat = data.get("catalogue", {})
     threshold = cat.get("delete_threshold", {})
+    updates = cat.get("update_threshold", {})
     notifications = data.get("notifications", {})
     email = notifications.get("email")
     webhook = notifications.get("webhook")
@@ -404,6 +444,8 @@ def _build(data: dict[str, Any], root: Path) -> Settings:
             delete_threshold_share=float(
                 threshold.get("share", DEFAULTS["delete_threshold_share"])
             ),
+            update_threshold_count=updates.get("count", DEFAULTS["update_threshold_count"]),
+            update_threshold_share=float(updates.get("share", DEFAULTS["update_threshold_share"])),
         ),
         daemon=DaemonSettings(
             poll_interval=seconds("poll_interval"),

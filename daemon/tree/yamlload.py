@@ -27,6 +27,8 @@ import yaml
 from yaml.cyaml import CParser  # type: ignore[attr-defined]
 
 from daemon.core.findings import Finding, PathPart, format_path, kind_of, parse_path
+from daemon.core.spec import Location
+from daemon.core.words import plural
 
 MAX_FILE_BYTES = 2 * 1024 * 1024  # far above any real catalogue file
 MAX_DEPTH = 64  # our formats nest 6 deep; this only stops pathological files
@@ -116,6 +118,21 @@ class Document:
         """1-based (line, column) of the value (or key) at ``path``."""
         node = self.key_node_at(path) if key else self.node_at(path)
         return node.start_mark.line + 1, node.start_mark.column + 1
+
+    def places(self) -> dict[str, Location]:
+        """Where every value is written, by its key path (``import.season``,
+        ``prices.seasons[1]``; ``""`` for the whole document)."""
+        found: dict[str, Location] = {}
+        stack: list[tuple[yaml.Node, tuple[PathPart, ...]]] = [(self.root, ())]
+        while stack:
+            node, path = stack.pop()
+            mark = node.start_mark
+            found[format_path(path)] = Location(self.file, mark.line + 1, mark.column + 1)
+            if isinstance(node, yaml.MappingNode):
+                stack += [(value, (*path, key.value)) for key, value in node.value]
+            elif isinstance(node, yaml.SequenceNode):
+                stack += [(item, (*path, i)) for i, item in enumerate(node.value)]
+        return found
 
     def finding(
         self,
@@ -220,35 +237,35 @@ def load_bytes(raw: bytes, name: str, *, max_bytes: int = MAX_FILE_BYTES) -> Loa
         anchors = _anchor_findings(text, name)
         if anchors:
             return LoadResult(None, anchors)
-    composer = _Composer(text)
     try:
-        root = composer.get_node() if composer.check_node() else None
-        if root is not None and composer.check_node():
-            extra = composer.get_node()
-            mark = (extra or root).start_mark
-            line, column = mark.line + 1, mark.column + 1
-            return LoadResult(
-                None,
-                [
-                    Finding(
-                        name,
-                        line,
-                        column,
-                        "",
-                        "yaml-multi-document",
-                        "error",
-                        "the file holds more than one YAML document",
-                        "remove the second `---` line and what follows, or move it to its own file",
-                    )
-                ],
-            )
-    except yaml.MarkedYAMLError as exc:
-        return LoadResult(None, [_syntax_finding(exc, name, text)])
+        text, root, extra = _compose(text)
+    except _Unparsable as failed:
+        return LoadResult(None, [_syntax_finding(failed.error, name, failed.text)])
     except yaml.YAMLError as exc:  # reader errors without a mark
         return _fail(name, "yaml-syntax", str(exc))
-    finally:
-        composer.dispose()
-    if root is None or (isinstance(root, yaml.ScalarNode) and root.value == "" and not root.style):
+    if root is not None and extra is not None:
+        mark = extra.start_mark
+        return LoadResult(
+            None,
+            [
+                Finding(
+                    name,
+                    mark.line + 1,
+                    mark.column + 1,
+                    "",
+                    "yaml-multi-document",
+                    "error",
+                    "the file holds more than one YAML document",
+                    "remove the second `---` line and what follows, or move it to its own file",
+                )
+            ],
+        )
+    if root is None or (
+        isinstance(root, yaml.ScalarNode)
+        and root.value == ""
+        and not root.style
+        and not _tagged(text, root)
+    ):
         return _fail(
             name,
             "yaml-empty",
@@ -256,7 +273,7 @@ def load_bytes(raw: bytes, name: str, *, max_bytes: int = MAX_FILE_BYTES) -> Loa
             "write `key: value` lines (see docs/configuration.md), or delete the file",
         )
     findings: list[Finding] = []
-    builder = _Builder(name, findings)
+    builder = _Builder(name, findings, text)
     try:
         data = builder.build(root, ())
     except _TooDeep as exc:
@@ -275,6 +292,8 @@ def load_bytes(raw: bytes, name: str, *, max_bytes: int = MAX_FILE_BYTES) -> Loa
         )
         return LoadResult(None, findings)
     if not isinstance(root, yaml.MappingNode):
+        if data is None and findings:  # a tag on the only value: that finding says it
+            return LoadResult(None, findings)
         kind = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
         findings.append(
             Finding(
@@ -294,6 +313,58 @@ def load_bytes(raw: bytes, name: str, *, max_bytes: int = MAX_FILE_BYTES) -> Loa
     return LoadResult(Document(name, data, root, builder.ambiguous, flagged, digest), findings)
 
 
+def _compose(text: str) -> tuple[str, yaml.Node | None, yaml.Node | None]:
+    """The first document's node tree, and the start of a second document if there is one.
+
+    libyaml refuses a line holding only spaces and a tab where YAML 1.2 reads a blank line
+    (a tab is allowed in separating whitespace): such a line is read as the empty line it
+    is, and the text the nodes' marks point into is returned with it. Raises _Unparsable
+    (with that text), or yaml.YAMLError for an error without a place.
+    """
+    for _ in range(text.count("\t") + 1):
+        composer = _Composer(text)
+        try:
+            root = composer.get_node() if composer.check_node() else None
+            extra = composer.get_node() if root is not None and composer.check_node() else None
+            return text, root, extra
+        except yaml.MarkedYAMLError as exc:
+            blank = _tab_only_line(text, exc)
+            if blank is None or "block scalar" in (exc.context or ""):
+                raise _Unparsable(exc, text) from None
+            start, end = blank
+            text = text[:start] + text[end:]
+        finally:
+            composer.dispose()
+    raise AssertionError("unreachable: each retry removes a tab")  # pragma: no cover
+
+
+class _Unparsable(Exception):
+    def __init__(self, error: yaml.MarkedYAMLError, text: str) -> None:
+        self.error = error
+        self.text = text
+
+
+def _tab_only_line(text: str, exc: yaml.MarkedYAMLError) -> tuple[int, int] | None:
+    """(start, end) of the line the error points at when it holds only spaces and tabs,
+    at least one of them a tab; else None."""
+    mark = exc.problem_mark
+    if mark is None:
+        return None
+    start = text.rfind("\n", 0, mark.index) + 1
+    end = text.find("\n", mark.index)
+    end = len(text) if end < 0 else end
+    line = text[start:end].removesuffix("\r")
+    if "\t" in line and not line.strip(" \t"):
+        return start, start + len(line)
+    return None
+
+
+def _tagged(text: str, node: yaml.Node) -> bool:
+    """Whether the node is written with a tag (``!``, ``!!str``, ``!foo``): its start mark
+    points at its properties. libyaml passes ``!`` on as if nothing were written."""
+    return text.startswith("!", node.start_mark.index)
+
+
 class _TooDeep(Exception):
     def __init__(self, node: yaml.Node) -> None:
         self.node = node
@@ -302,15 +373,19 @@ class _TooDeep(Exception):
 class _Builder:
     """Turns nodes into plain data, collecting findings instead of raising."""
 
-    def __init__(self, name: str, findings: list[Finding]) -> None:
+    def __init__(self, name: str, findings: list[Finding], text: str) -> None:
         self.name = name
         self.findings = findings
+        self.text = text
+        self.lines = text.split("\n")
         self.ambiguous: dict[tuple[PathPart, ...], Ambiguous] = {}
 
     def build(self, node: yaml.Node, path: tuple[PathPart, ...]) -> Any:
         if len(path) > MAX_DEPTH:
             raise _TooDeep(node)
         tag = node.tag
+        if tag == _IMPLICIT and _tagged(self.text, node):
+            tag = "!"  # the non-specific tag: libyaml reads it as no tag at all
         if tag != _IMPLICIT and not (tag == _STR_TAG and isinstance(node, yaml.ScalarNode)):
             self._add(
                 node,
@@ -325,16 +400,59 @@ class _Builder:
                 return node.value
             return self._plain(node, path)
         if isinstance(node, yaml.SequenceNode):
+            self._flow_lines(node, path)
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
         return self._mapping(node, path)
 
+    def _flow_lines(self, node: yaml.Node, path: tuple[PathPart, ...]) -> None:
+        """A ``[...]`` or ``{...}`` written in a block collection and continued on more lines:
+        YAML 1.2 wants each further line indented more than the block collection (a closing
+        bracket may stand at its indentation). libyaml reads them anyway, editors that follow
+        YAML 1.2 refuse them: the first line too far left is reported, so both agree."""
+        if getattr(node, "flow_style", False):
+            return
+        for child in node.value:
+            value = child[1] if isinstance(child, tuple) else child
+            if not (isinstance(value, yaml.CollectionNode) and value.flow_style):
+                continue
+            start, end = value.start_mark.line, value.end_mark.line
+            indent = node.start_mark.column
+            for number in range(start + 1, end + 1):
+                text = self.lines[number] if number < len(self.lines) else ""
+                content = text.lstrip(" ").rstrip("\r")
+                column = len(text) - len(text.lstrip(" "))
+                if not content.strip(" \t") or content.startswith("#") or column > indent:
+                    continue  # blank and comment lines may stand anywhere
+                if column == indent and content[0] in "]}" and number == end:
+                    continue
+                what = "`[...]` list" if isinstance(value, yaml.SequenceNode) else "`{...}` mapping"
+                key = f"`{child[0].value}`" if isinstance(child, tuple) else "its list"
+                self.findings.append(
+                    Finding(
+                        self.name,
+                        number + 1,
+                        column + 1,
+                        format_path((*path, child[0].value) if isinstance(child, tuple) else path),
+                        "yaml-syntax",
+                        "error",
+                        f"invalid YAML: this line goes on with the {what} begun on line "
+                        f"{start + 1}, but is not indented more than {key} (YAML 1.2 needs "
+                        "that; editors refuse it)",
+                        f"indent the line by at least {plural(indent + 1, 'space')}, or "
+                        "write it all on one line",
+                    )
+                )
+                break
+
     def _mapping(self, node: yaml.Node, path: tuple[PathPart, ...]) -> dict[str, Any]:
+        self._flow_lines(node, path)
         result: dict[str, Any] = {}
         first_seen: dict[str, yaml.Node] = {}
         for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in (
-                _IMPLICIT,
-                _STR_TAG,
+            if (
+                not isinstance(key_node, yaml.ScalarNode)
+                or key_node.tag not in (_IMPLICIT, _STR_TAG)
+                or (key_node.tag == _IMPLICIT and _tagged(self.text, key_node))
             ):
                 self._add(key_node, path, "yaml-key", "a key must be plain text", "quote the key")
                 continue
@@ -464,6 +582,18 @@ def _syntax_finding(exc: yaml.MarkedYAMLError, name: str, text: str) -> Finding:
     mark = exc.problem_mark or exc.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
     problem = exc.problem or "invalid YAML"
+    if mark is not None and _tab_only_line(text, exc) is not None:
+        return Finding(
+            name,
+            line,
+            1,
+            "",
+            "yaml-syntax",
+            "error",
+            "invalid YAML: this line holds only a tab, inside a block of text (`|` or `>`), "
+            "where YAML takes a tab for the end of the text",
+            "delete the tab: an empty line inside the text is fine",
+        )
     if mark is not None and text[mark.index : mark.index + 1] == "\t" and "tab" not in problem:
         problem += " (a tab)"
     message = f"invalid YAML: {problem}"
