@@ -218,6 +218,7 @@ def test_most_recent_price_season_wins_and_zero_price_warns() -> None:
         "ML-500/WOOL/NAVY",
         5,
         image=None,
+        seasons=("AW25", "SS26", "AW26"),
         prices=(
             Price("AW26", "EUR", Decimal("320"), Decimal("800")),
             Price("SS26", "EUR", Decimal("300"), Decimal("750")),
@@ -230,9 +231,42 @@ def test_most_recent_price_season_wins_and_zero_price_warns() -> None:
     assert {x.currency: x.wsp for x in listing.prices} == {
         "EUR": Decimal("320"),
         "GBP": Decimal("0"),
+        "USD": Decimal("0"),  # the brand prices in USD; no price season prices this one
     }
-    codes = {f.code for f in result.findings}
-    assert {"price-zero", "image-missing"} <= codes
+    codes = [f.code for f in result.findings]
+    assert {"price-zero", "image-missing", "price-missing"} <= set(codes)
+    [missing] = [f for f in result.findings if f.code == "price-missing"]
+    assert "has no price in USD in the price seasons it is visible in (SS26, AW26)" in (
+        missing.message
+    )
+
+
+def test_prices_come_only_from_price_seasons_the_product_is_visible_in() -> None:
+    """domain.md §7 rule 12: visible only in AW25 but holding AW26 prices, under price seasons
+    [AW26], the product gets 0.00, with a warning; a product with no price at all too."""
+    aw26 = (Price("AW26", "EUR", Decimal("400"), Decimal("990")),)
+    old = product("ML-600/WOOL/NAVY", 6, seasons=("AW25",), prices=aw26)
+    bare = product("ML-601/WOOL/NAVY", 7, prices=())
+    priced = product("ML-602/WOOL/NAVY", 8, prices=aw26)
+    spec = catalogue(look("L", 3, "ML-600/WOOL/NAVY", "ML-601/WOOL/NAVY", "ML-602/WOOL/NAVY"))
+    result = resolve(spec, ZedonkSnapshot((old, bare, priced), SEASONS), ("AW26",))
+    prices = {
+        x.key: [(p.currency, p.wsp, p.rrp) for p in x.prices] for x in result.desired.listings
+    }
+    zero = [("EUR", Decimal("0.00"), Decimal("0.00"))]
+    assert prices == {
+        "ML-600/WOOL/NAVY": zero,
+        "ML-601/WOOL/NAVY": zero,
+        "ML-602/WOOL/NAVY": [("EUR", Decimal("400"), Decimal("990"))],
+    }
+    [hidden] = [f for f in result.findings if "ML-600" in f.message]
+    assert (hidden.code, hidden.severity) == ("price-not-visible", "warning")
+    assert "ML-600/WOOL/NAVY is not visible in any of the price seasons (AW26): it is sent " in (
+        hidden.message
+    )
+    [missing] = [f for f in result.findings if "ML-601" in f.message]
+    assert missing.code == "price-missing" and "sent as 0.00" in missing.message
+    assert not [f for f in result.findings if "ML-602" in f.message]
 
 
 def test_customers_active_with_account_code_and_store_fills_missing_addresses() -> None:

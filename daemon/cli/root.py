@@ -215,7 +215,12 @@ def root(
     redact.secure_logging()
 
 
-JSON_VERSION = 1  # format_version of what apply, dump, products, schemas, history and orders print
+# Every --format json document has its version under "format_version" (schemas/output/ holds
+# each document's JSON Schema). A version goes up when a document changes in a way a script
+# that reads it would notice.
+JSON_VERSION = 1  # format_version of what apply, dump, products and schemas print
+HISTORY_JSON_VERSION = 2  # history: 2 gave every event's details as JSON, not a JSON string
+ORDERS_JSON_VERSION = 2  # orders list and show: 2 renamed "version" to "format_version"
 
 
 class OutputFormat(StrEnum):

@@ -27,7 +27,7 @@ from daemon.errors import ConfigError, ExitCode, LockHeld, ZedonkOrdreError
 from daemon.store import requests
 from daemon.store.history import History
 from daemon.store.lock import StateLock, describe, running_daemon
-from daemon.store.status import PAUSED_KEY, gather, pause, resume
+from daemon.store.status import PAUSED_KEY, PROBLEM_RESULTS, gather, pause, resume
 from daemon.tree.settings import Settings, load_settings, parse_listen
 
 ANSWER_POLL = 0.2  # seconds between two looks for the daemon's answer
@@ -155,16 +155,30 @@ def render_status(doc: dict[str, Any]) -> str:
             f"  {imp['ordre_number']} ({imp['retailer_name']}): {imp['state']}"
             + (f" - {imp['last_error']}" if imp["last_error"] else "")
         )
-    if doc["problems"]:
+    problems = _problem_lines(doc)
+    if problems:
         lines.append("problems now:")
-        for problem in doc["problems"]:
-            lines.append(
-                f"  {problem['loop']}: {problem['code']}: {problem['message']}"
-                f" ({_when(problem['at'])})"
-            )
+        lines += problems
     else:
         lines.append("problems now: none (past errors: `zedonk-ordre history --errors`)")
     return "\n".join(lines)
+
+
+def _problem_lines(doc: dict[str, Any]) -> list[str]:
+    """What is wrong now, loop by loop: the errors of its last pass when it did not succeed,
+    or that pass's own error when it recorded none."""
+    lines = []
+    for loop, key in (("reconcile", "last_reconcile"), ("import", "last_poll")):
+        run = doc[key]
+        if run is None or run["result"] not in PROBLEM_RESULTS:
+            continue
+        events = [e for e in doc["problems"] if e["run_id"] == run["id"]]
+        if not events:
+            first = (run.get("error") or run["result"]).splitlines()[0]
+            lines.append(f"  {loop}: {run['result']}: {first} ({_when(run['finished_at'])})")
+        for event in events:
+            lines.append(f"  {loop}: {event['code']}: {event['message']} ({_when(event['at'])})")
+    return lines
 
 
 @app.command()

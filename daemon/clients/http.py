@@ -622,13 +622,23 @@ class HttpSession:
         error = body.get("error") if isinstance(body, dict) else None
         if isinstance(error, dict):
             code, message = error.get("code"), error.get("message")
-            parts = [p for p in (code, message) if isinstance(p, str) and p]
             details = error.get("details")
             problems = details.get("errors") if isinstance(details, dict) else None
+            causes: list[str] = []
             for problem in problems[:5] if isinstance(problems, list) else []:
                 if isinstance(problem, dict):
-                    parts.append(f"{problem.get('field', '?')}: {problem.get('message', '?')}")
-            return self._scrub("; ".join(parts)[:500])
+                    cause = f"{problem.get('field', '?')}: {problem.get('message', '?')}"
+                    if cause not in causes:
+                        causes.append(cause)
+            parts = [code] if isinstance(code, str) and code else []
+            # The message often repeats the first cause ("x: ... (and 2 more)"): each once.
+            if (
+                isinstance(message, str)
+                and message
+                and not any(message.startswith(cause) for cause in causes)
+            ):
+                parts.append(message)
+            return self._scrub("; ".join(parts + causes)[:500])
         if isinstance(error, str):
             return self._scrub(error[:300])
         return ""

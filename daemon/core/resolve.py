@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import NamedTuple
 
 from daemon.core import gtin
@@ -174,19 +175,29 @@ def _checked_barcodes(product: Product) -> list[tuple[gtin.GtinProblem | None, s
     return checked
 
 
+ZERO = Decimal("0.00")
+
+
 def _listing_prices(
-    product: Product, season_rank: dict[str, tuple[date, int]]
-) -> tuple[ListingPrice, ...]:
-    """Per currency, the price of the most recent configured season that has one."""
+    product: Product, season_rank: dict[str, tuple[date, int]], currencies: Iterable[str]
+) -> tuple[tuple[ListingPrice, ...], tuple[str, ...]]:
+    """The listing's price in each of ``currencies`` (the brand's), by domain.md §7 rule 12:
+    from the most recent price season the product is visible in that has one; 0.00 where no
+    such season prices it. Returns the prices and the currencies set to 0.00 for that."""
+    visible = set(product.seasons)
     best: dict[str, tuple[tuple[date, int], ListingPrice]] = {}
     for price in product.prices:
         rank = season_rank.get(price.season)
-        if rank is None:
+        if rank is None or price.season not in visible:
             continue
         held = best.get(price.currency)
         if held is None or rank > held[0]:
             best[price.currency] = (rank, ListingPrice(price.currency, price.wsp, price.rrp))
-    return tuple(best[c][1] for c in sorted(best))
+    prices = {currency: held[1] for currency, held in best.items()}
+    unpriced = tuple(sorted(c for c in set(currencies) if c not in prices))
+    for currency in unpriced:
+        prices[currency] = ListingPrice(currency, ZERO, ZERO)
+    return tuple(prices[c] for c in sorted(prices)), unpriced
 
 
 def _season_rank(
@@ -261,6 +272,7 @@ def resolve(
         _season_rank(price_seasons, zedonk.seasons),
         price_seasons,
         "error" if strict else "warning",
+        tuple(sorted({p.currency for product in zedonk.products for p in product.prices})),
     )
     collections = tree.build(spec, placed)
     customers, customer_findings = resolve_customers(zedonk.customers)
@@ -343,6 +355,7 @@ class _Tree:
     rank: dict[str, tuple[date, int]]
     price_seasons: Sequence[str]
     severity: Severity  # of a product that is not exported
+    currencies: tuple[str, ...]  # the brand's: every listing has a price in each
     listings: dict[str, Listing] = field(default_factory=dict)
     reports: list[ProductReport] = field(default_factory=list)
 
@@ -411,19 +424,37 @@ class _Tree:
                         "upload Image 1 in Zedonk",
                     )
                 )
-            prices = _listing_prices(product, rank)
-            if not prices:
+            prices, unpriced = _listing_prices(product, rank, self.currencies)
+            seasons = ", ".join(self.price_seasons) or "none configured"
+            shown_in = [season for season in product.seasons if season in rank]
+            if not shown_in:
+                findings.append(
+                    finding_at(
+                        where,
+                        "price-not-visible",
+                        "warning",
+                        f"{label} is not visible in any of the price seasons ({seasons}): it "
+                        f"is sent with 0.00 prices (it is visible in "
+                        f"{', '.join(product.seasons) or 'no season'})",
+                        "make it visible in a price season in Zedonk, or add one of its "
+                        "seasons to prices.seasons",
+                    )
+                )
+            elif unpriced:
                 findings.append(
                     finding_at(
                         where,
                         "price-missing",
                         "warning",
-                        f"{label} has no price in the price seasons "
-                        f"({', '.join(self.price_seasons) or 'none configured'})",
-                        "enter its prices in Zedonk, or add its season to price_seasons",
+                        f"{label} has no price in {', '.join(unpriced)} in the price seasons it "
+                        f"is visible in ({', '.join(shown_in)}): it is sent as 0.00",
+                        "enter its prices in Zedonk, or add a season it is visible in and "
+                        "priced in to prices.seasons",
                     )
                 )
             for price in prices:
+                if price.currency in unpriced or not shown_in:
+                    continue  # reported above
                 if not price.wsp or not price.rrp:  # 0.00 in either
                     findings.append(
                         finding_at(

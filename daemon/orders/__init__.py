@@ -45,6 +45,7 @@ from daemon.store.ledger import (
     CURSOR_KEY,
     DONE_STATES,
     OPEN_STATES,
+    Ledger,
     find_import,
     import_details,
     list_imports,
@@ -77,7 +78,7 @@ CREATES_IN_FLIGHT = 3  # Zedonk creates on the wire at once: more are sent while
 LOOKUP_LAG = 1.0  # seconds Zedonk's lookup by connector_ref may lag behind a create
 CRASH_ENV = "ZEDONK_ORDRE_CRASH_AT"
 CRASH_POINTS = ("after_intent_commit", "after_zedonk_create", "after_history_commit")
-ACTIVITY = ("new", "created", "partial", "failed", "unresolved", "skipped", "reported")
+ACTIVITY = ("new", "created", "partial", "failed", "held", "unresolved", "skipped", "reported")
 
 
 def crash_point(name: str) -> None:
@@ -88,8 +89,8 @@ def crash_point(name: str) -> None:
 
 @dataclass(frozen=True)
 class ImportResult:
-    run_id: int
-    result: str  # "ok" | "partial" | "failed" | "no-orders"
+    run_id: int | None  # None: nothing ran (a retry of an order imported already)
+    result: str  # "ok" | "partial" | "failed" | "no-orders" | "already-imported"
     counts: dict[str, int]
     message: str
 
@@ -114,7 +115,23 @@ def import_orders(
 
 
 def retry_import(
-    settings: Settings, history: History, import_key: str, *, notifier: Notifier | None = None
+    settings: Settings,
+    history: History,
+    import_key: str,
+    *,
+    notifier: Notifier | None = None,
+    accept: bool = False,
 ) -> ImportResult:
-    """Import one failed (or skipped) submission again, with ORDRE's and Zedonk's data as now."""
-    return run_pass(settings, history, "retry", notifier, retry_key=import_key)
+    """Import one failed (or skipped, or held) submission again, with ORDRE's and Zedonk's data
+    as now; ``accept``: import it as it is even if it is held for review.
+
+    A submission imported already is no failure: nothing runs, and the result says which
+    Zedonk order holds it (``already-imported``)."""
+    row = Ledger(history).get(import_key)
+    if row is not None and row["state"] in DONE_STATES:
+        message = (
+            f"{import_key} is already imported as Zedonk order {row['zedonk_order_number']};"
+            " nothing to retry"
+        )
+        return ImportResult(None, "already-imported", {}, message)
+    return run_pass(settings, history, "retry", notifier, retry_key=import_key, accept=accept)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -59,7 +60,8 @@ class SandboxHandle:
         return json.loads(raw) if raw else None
 
     def reset(self, **options: Any) -> None:
-        """Back to the seeded state; clears log and knobs. Options: seed, large, populated."""
+        """Back to the seeded state; clears log and knobs. Options: seed, large, populated,
+        brand."""
         self.call("POST", "/_admin/reset", options)
 
     def state(self) -> dict[str, int]:
@@ -116,6 +118,22 @@ class SandboxHandle:
         self.sandbox.store.close()
 
 
+class ZedonkHandle(SandboxHandle):
+    """The Zedonk server, plus its admin edits of products and customers (docs/sandbox-api.md
+    §5.6): what a person changes in Zedonk's screens."""
+
+    def set_barcodes(self, product_id: str, barcodes: dict[str, str | None]) -> dict[str, Any]:
+        """Change the barcodes of some sizes of a product (None removes one)."""
+        path = f"/_admin/products/{urllib.parse.quote(product_id, safe='/')}/barcodes"
+        result: dict[str, Any] = self.call("PUT", path, {"barcodes": barcodes})
+        return result
+
+    def edit_customer(self, customer_id: str, **changes: Any) -> dict[str, Any]:
+        """Change a customer's name, account_code, currency, active or contact."""
+        result: dict[str, Any] = self.call("PATCH", f"/_admin/customers/{customer_id}", changes)
+        return result
+
+
 class OrdreHandle(SandboxHandle):
     """The ORDRE server, plus the retailer side (docs/sandbox-api.md §4)."""
 
@@ -152,7 +170,7 @@ class OrdreHandle(SandboxHandle):
 class SandboxPair:
     """Both servers. Use as a context manager, or call ``stop()``."""
 
-    zedonk: SandboxHandle
+    zedonk: ZedonkHandle
     ordre: OrdreHandle
 
     def reset(self) -> None:
@@ -184,13 +202,20 @@ def start_sandboxes(
     seed: int = DEFAULT_SEED,
     large: bool = False,
     populated: bool = False,
+    brand: str = "demo",
     zedonk_token: str = ZEDONK_TOKEN,
     ordre_token: str = ORDRE_TOKEN,
     admin_token: str = ADMIN_TOKEN,
 ) -> SandboxPair:
-    """Start the Zedonk and ORDRE sandboxes in threads (port 0 = a free port)."""
+    """Start the Zedonk and ORDRE sandboxes in threads (port 0 = a free port). ``brand``:
+    "demo" (Maison Lune, EAN-13) or "us" (Maison Lune US, UPC-A)."""
     zedonk_box = ZedonkSandbox(
-        token=zedonk_token, admin_token=admin_token, state_path=state, seed=seed, large=large
+        token=zedonk_token,
+        admin_token=admin_token,
+        state_path=state,
+        seed=seed,
+        large=large,
+        brand=brand,
     )
     ordre_box = OrdreSandbox(
         token=ordre_token,
@@ -199,6 +224,7 @@ def start_sandboxes(
         seed=seed,
         large=large,
         populated=populated,
+        brand=brand,
     )
     zedonk_server = run_in_thread(zedonk_box.app(), host, zedonk_port)
     try:
@@ -206,8 +232,8 @@ def start_sandboxes(
     except SandboxError:
         zedonk_server.stop()
         raise
-    zedonk = SandboxHandle("zedonk", zedonk_server.url, zedonk_token, admin_token,
-                           zedonk_server, zedonk_box)  # fmt: skip
+    zedonk = ZedonkHandle("zedonk", zedonk_server.url, zedonk_token, admin_token,
+                          zedonk_server, zedonk_box)  # fmt: skip
     ordre = OrdreHandle("ordre", ordre_server.url, ordre_token, admin_token,
                         ordre_server, ordre_box)  # fmt: skip
     return SandboxPair(zedonk, ordre)

@@ -236,6 +236,19 @@ def m003_notice_outbox(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m004_import_review(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        -- Why a skipped submission is skipped: go-live | status | cancelled | superseded.
+        ALTER TABLE imports ADD COLUMN skipped_for TEXT;
+        -- 1 once a person accepted what the order was held for (`orders retry --accept`).
+        ALTER TABLE imports ADD COLUMN review_accepted INTEGER NOT NULL DEFAULT 0
+        """,
+    )
+
+
 # The seconds since the epoch of one of the history's timestamps (``utcnow()``: RFC 3339 with
 # microseconds), to the microsecond: SQLite's own date functions keep only milliseconds.
 _EPOCH_SECONDS = (
@@ -271,7 +284,7 @@ _TROUBLED = "('failed', 'needs_attention')"
 
 
 @migrations()
-def m004_tallies_requests_idle_runs(db: sqlite_utils.Database) -> None:
+def m005_tallies_requests_idle_runs(db: sqlite_utils.Database) -> None:
     _run_script(
         db,
         """

@@ -17,7 +17,9 @@ from daemon.store.history import HISTORY_FILE, History, utcnow
 from daemon.store.ledger import Ledger
 from daemon.store.lock import LOCK_FILE, ORDERS_LOCK_FILE, current_holder, running_daemon
 
-STATUS_VERSION = 2
+STATUS_VERSION = 3  # 2: "format_version" (was "version"); 3: the present: "daemon", "working",
+# "reconciling" and "problems" (the errors of the last passes that failed) for "lock" and
+# "recent_errors"
 PAUSED_KEY = "paused"
 
 WAITING_STATES = ("pending", "sending")
@@ -91,37 +93,30 @@ def _last_run(history: History, kinds: tuple[str, ...], *, ok_only: bool = False
     return _run(row)
 
 
-def _problems(history: History, loop: str, run: dict[str, Any] | None) -> list[dict[str, Any]]:
-    """What is wrong now with ``loop``: the errors of its last pass, when that pass did not
-    succeed. An error a later pass cleared is history (``zedonk-ordre history --errors``)."""
+def _problems(history: History, run: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """What is wrong now: the error events of a loop's last pass, when that pass did not
+    succeed (whole events, as ``History.events`` gives them; none when the run itself says
+    it all, in its ``error``). An error a later pass cleared is history, not status
+    (``zedonk-ordre history --errors``)."""
     if run is None or run["result"] not in PROBLEM_RESULTS:
         return []
     events = history.query(
-        "SELECT at, code, subject, message FROM events WHERE run_id = ? AND level = 'error'"
-        " ORDER BY id LIMIT 10",
+        "SELECT * FROM events WHERE run_id = ? AND level = 'error' ORDER BY id LIMIT 20",
         (run["id"],),
     )
-    if not events:
-        events = [
-            {
-                "at": run["finished_at"],
-                "code": f"{loop}-{run['result']}",
-                "subject": None,
-                "message": (run["error"] or run["result"]).splitlines()[0],
-            }
-        ]
-    return [{"loop": loop, "run_id": run["id"], **event} for event in events]
+    for event in events:
+        event["details"] = json.loads(event["details"]) if event["details"] else None
+    return events
 
 
 def gather(state_dir: Path) -> dict[str, Any]:
     """The status document (``status --format json`` prints it as is): the present, never
     the past. Whether a daemon runs (its lock), who works on the catalogue or the orders
     now, the pause, the last pass of each loop (and the last good one), the orders waiting
-    or in trouble, and the problems of the last passes that did not succeed."""
+    or in trouble, and the errors of the last passes that did not succeed."""
     daemon = running_daemon(state_dir)
-    paused = None
     doc: dict[str, Any] = {
-        "version": STATUS_VERSION,
+        "format_version": STATUS_VERSION,
         "state_dir": str(state_dir),
         "daemon": {"running": daemon is not None, "holder": daemon},
         "working": {
@@ -130,7 +125,7 @@ def gather(state_dir: Path) -> dict[str, Any]:
         },
         "history": False,
         "reconciling": "active" if daemon is not None else "off",
-        "paused": paused,
+        "paused": None,
         "last_reconcile": None,
         "last_good_reconcile": None,
         "last_poll": None,
@@ -162,8 +157,8 @@ def _fill(doc: dict[str, Any], state_dir: Path) -> dict[str, Any]:
             "waiting": ledger.summaries(WAITING_STATES, limit=20),
             "needs_attention": ledger.summaries(ATTENTION_STATES, limit=20),
         }
-        doc["problems"] = _problems(history, "reconcile", doc["last_reconcile"]) + _problems(
-            history, "import", doc["last_poll"]
+        doc["problems"] = _problems(history, doc["last_reconcile"]) + _problems(
+            history, doc["last_poll"]
         )
     doc["history"] = True
     return doc

@@ -61,10 +61,12 @@ import:
   season: {scalar(a.season)}  # the Zedonk season imported orders are created in
   order_owner: {scalar(a.order_owner)}  # the Zedonk user who owns imported orders
   # approved: false  # true: create imported orders already approved in Zedonk
-  # statuses: [submitted]  # ORDRE statuses to import: draft, submitted, approved, cancelled
-  # go_live: 2026-01-01  # ignore orders created in ORDRE before this date (default: none)
-  # order_reference: "{{order_number}} + {{po_number}}"  # the Zedonk order reference
+  # statuses: [submitted, approved]  # ORDRE statuses to import; others are listed as skipped
+  # go_live: 2026-01-01  # skip submissions made in ORDRE before this date (default: none)
+  # order_reference: "{{order_number}} + {{po_number}}"  # also {{submission}}; PO cut to fit 100
   # on_resubmit: report  # or inactivate_previous: also inactivate the earlier Zedonk order
+  # on_currency_mismatch: hold  # or warn: an order in another currency than its customer's
+  # on_zero_price: hold  # or warn: an order with a line priced 0.00
 
 # prices:
 #   seasons: [{scalar(a.season)}]  # seasons that supply prices; the most recent with a price wins

@@ -19,6 +19,7 @@ from typing import Any
 
 from daemon.core.choices import Named, ZedonkNames
 from daemon.core.findings import Finding, has_errors, invalid, parse_path
+from daemon.core.orderfit import TEMPLATE_FIELDS
 from daemon.core.spec import Location
 from daemon.errors import ConfigError
 from daemon.tree.resources import CONNECTOR_SCHEMA
@@ -47,9 +48,11 @@ class ImportSettings:
     approved: bool
     order_owner: str  # Zedonk username
     statuses: tuple[str, ...]  # ORDRE statuses to import
-    go_live: date | None  # orders created before this date are ignored
-    order_reference: str  # template with {order_number} and {po_number}
+    go_live: date | None  # submissions made before this date are skipped
+    order_reference: str  # template with {order_number}, {po_number} and {submission}
     on_resubmit: str  # "report" | "inactivate_previous"
+    on_currency_mismatch: str = "hold"  # "hold" | "warn": an order in another currency
+    on_zero_price: str = "hold"  # "hold" | "warn": a line priced 0.00
 
 
 @dataclass(frozen=True)
@@ -184,13 +187,14 @@ def find_root(start: Path) -> Path:
 
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_TEMPLATE_FIELDS = ("order_number", "po_number")
 
 DEFAULTS: dict[str, Any] = {
     "approved": False,
-    "statuses": ["submitted"],
+    "statuses": ["submitted", "approved"],
     "order_reference": "{order_number} + {po_number}",
     "on_resubmit": "report",
+    "on_currency_mismatch": "hold",
+    "on_zero_price": "hold",
     "prune": True,
     "delete_threshold_count": 20,
     "delete_threshold_share": 0.25,
@@ -396,16 +400,16 @@ def _template_problems(template: str) -> list[tuple[str, str]]:
         return [
             (
                 f"the template is malformed: {exc}",
-                "braces go only around {order_number} and {po_number}; "
+                "braces go only around {order_number}, {po_number} and {submission}; "
                 "write {{ or }} for a literal brace",
             )
         ]
     return [
         (
             f"unknown placeholder {{{name}}} in the template",
-            "the placeholders are {order_number} and {po_number}",
+            "the placeholders are {order_number}, {po_number} and {submission}",
         )
-        for name in sorted(fields - set(_TEMPLATE_FIELDS))
+        for name in sorted(fields - set(TEMPLATE_FIELDS))
     ]
 
 
@@ -436,6 +440,8 @@ def _build(data: dict[str, Any], root: Path) -> Settings:
             go_live=date.fromisoformat(go_live) if go_live else None,
             order_reference=imp.get("order_reference", DEFAULTS["order_reference"]),
             on_resubmit=imp.get("on_resubmit", DEFAULTS["on_resubmit"]),
+            on_currency_mismatch=imp.get("on_currency_mismatch", DEFAULTS["on_currency_mismatch"]),
+            on_zero_price=imp.get("on_zero_price", DEFAULTS["on_zero_price"]),
         ),
         price_seasons=tuple(data.get("prices", {}).get("seasons", [imp["season"]])),
         catalogue=CatalogueSettings(

@@ -12,6 +12,7 @@ CURSOR_KEY = "orders.cursor"  # the listing cursor, in the history's durable sta
 OPEN_STATES = ("pending", "sending")
 DONE_STATES = ("created", "partial")
 ATTENTION = ("failed", "needs_attention")  # ``orders list --status attention``
+HELD = "held for review: "  # how the last_error of an order held for review starts
 
 
 def connector_ref(import_key: str) -> str:
