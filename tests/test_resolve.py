@@ -249,7 +249,9 @@ def test_prices_come_only_from_price_seasons_the_product_is_visible_in() -> None
     bare = product("ML-601/WOOL/NAVY", 7, prices=())
     priced = product("ML-602/WOOL/NAVY", 8, prices=aw26)
     spec = catalogue(look("L", 3, "ML-600/WOOL/NAVY", "ML-601/WOOL/NAVY", "ML-602/WOOL/NAVY"))
-    result = resolve(spec, ZedonkSnapshot((old, bare, priced), SEASONS), ("AW26",))
+    result = resolve(
+        spec, ZedonkSnapshot((old, bare, priced), SEASONS), ("AW26",), limits=ORDRE_LIMITS
+    )
     prices = {
         x.key: [(p.currency, p.wsp, p.rrp) for p in x.prices] for x in result.desired.listings
     }
