@@ -36,6 +36,7 @@ from daemon.store.migrations import migrations
 
 HISTORY_FILE = "history.sqlite"
 BUSY_TIMEOUT_SECONDS = 10.0
+IDLE_RESULT = "no-changes"  # a run that found nothing to do
 
 
 def utcnow() -> str:
@@ -80,6 +81,37 @@ class _RedactingConnection(sqlite3.Connection):
         if redact.active():
             seq_of_parameters = (_redacted(p) for p in seq_of_parameters)
         return super().executemany(sql, seq_of_parameters)
+
+
+def _fold_idle_streak(conn: sqlite3.Connection, run_id: int) -> None:
+    """Fold the run just before idle run ``run_id`` (of its kind) into it, when that one was
+    idle too and nothing refers to it (no action, event or import): ``run_id`` then carries
+    the streak's count and first start. Call it inside the transaction that finished it."""
+    row = conn.execute("SELECT kind FROM runs WHERE id = ?", (run_id,)).fetchone()
+    if row is None:
+        return
+    before = conn.execute(
+        "SELECT id, repeats, started_at, first_started_at, result, error FROM runs"
+        " WHERE kind = ? AND id < ? ORDER BY id DESC LIMIT 1",
+        (row["kind"], run_id),
+    ).fetchone()
+    if before is None or before["result"] != IDLE_RESULT or before["error"] is not None:
+        return
+    for table in ("actions", "events", "imports"):
+        if conn.execute(
+            f"SELECT 1 FROM {table} WHERE run_id = ? LIMIT 1", (before["id"],)
+        ).fetchone():
+            return
+    conn.execute("SAVEPOINT fold")
+    try:
+        conn.execute(
+            "UPDATE runs SET repeats = repeats + ?, first_started_at = ? WHERE id = ?",
+            (before["repeats"], before["first_started_at"] or before["started_at"], run_id),
+        )
+        conn.execute("DELETE FROM runs WHERE id = ?", (before["id"],))
+    except sqlite3.IntegrityError:  # something else refers to it: keep both rows
+        conn.execute("ROLLBACK TO fold")
+    conn.execute("RELEASE fold")
 
 
 class HistoryError(ZedonkOrdreError):
@@ -219,12 +251,20 @@ class History:
     ) -> None:
         """Close the run ``run_id`` now with ``result`` (ok | no-changes | partial | failed |
         invalid | interrupted), its JSON ``summary`` (counts, e.g. ``{"create": 3}``) and, when
-        it failed, the ``error`` for people. An unknown ``run_id`` changes nothing."""
+        it failed, the ``error`` for people. An unknown ``run_id`` changes nothing.
+
+        An idle run (``no-changes`` without an error: an order poll that found nothing, a
+        reconcile or apply without changes) takes the place of the run of its kind just before
+        it when that one was idle too: the row counts the streak (``repeats``, from
+        ``first_started_at``), so polling every few seconds does not grow the history. The
+        tallies behind /metrics count every run all the same."""
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE runs SET finished_at = ?, result = ?, summary = ?, error = ? WHERE id = ?",
                 (utcnow(), result, _json(summary), error, run_id),
             )
+            if result == IDLE_RESULT and error is None:
+                _fold_idle_streak(conn, run_id)
 
     def close_interrupted_runs(self) -> list[int]:
         """Close the apply and reconcile runs a dead process left "running": the run is
