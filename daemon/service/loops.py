@@ -132,6 +132,38 @@ class LoopState:
     last_ok_at: str | None = None
     thread: threading.Thread | None = field(default=None, repr=False)
 
+    def finished(self, result: str, message: str, run_id: int | None, now: float) -> bool:
+        """Record a pass that ran to its end (``now``: ``time.monotonic()``). Returns whether
+        the loop was failing before and no longer is, so the caller can say it recovered."""
+        self.waiting_for = None
+        self.passes += 1
+        self.last_result = result
+        self.last_message = message
+        self.last_run_id = run_id
+        self.last_finished_at = utcnow()
+        if result in FAILED_RESULTS:
+            self.failures += 1
+            if self.failing_since is None:
+                self.failing_since = now
+            return False
+        if result != "invalid":
+            self.last_ok_at = self.last_finished_at
+        recovered = self.failures > 0
+        self.failures = 0
+        self.failing_since = None
+        return recovered
+
+    def status(self, label: str) -> str | None:
+        """This loop's part of the systemd status line, e.g. ``last poll ok at 10:42:07Z``."""
+        if self.waiting_for:
+            return f"{self.name} waits for {self.waiting_for}"
+        if self.busy_since is not None:
+            return f"{self.name} running"
+        if self.last_result:
+            at = (self.last_finished_at or "")[11:19]
+            return f"{label} {self.last_result} at {at}Z"
+        return None
+
     def snapshot(self, now: float, stuck_after: float, down_after: float) -> dict[str, Any]:
         """The loop's state as plain data, for /healthz, /metrics and the status line.
 

@@ -52,7 +52,7 @@ from daemon.service.loops import (
 from daemon.service.sdnotify import SystemdNotifier
 from daemon.service.watch import Debouncer, TreeWatcher
 from daemon.service.web import StatusServer
-from daemon.store.history import History, utcnow
+from daemon.store.history import History
 from daemon.store.lock import DAEMON_LOCK_FILE, StateLock
 from daemon.tree.settings import Settings, check_secrets
 
@@ -98,8 +98,8 @@ class Service:
             debouncer=self.debouncer,
             children=self.children,
             run_pass=self._pass,
-            problem=self._notify_problem,
-            resolved=self._notify_resolved,
+            problem=lambda key, title, details: _notice(self.notifier, key, title, details),
+            resolved=lambda key: _notice(self.notifier, key),
             reconcile=reconcile,
         )
         self.import_loop = ImportLoop(
@@ -297,14 +297,9 @@ class Service:
         if paused:
             parts.append(f"reconciling paused: {paused.get('reason')}")
         for name, label in (("reconcile", "last reconcile"), ("import", "last poll")):
-            loop = self.loops[name]
-            if loop.waiting_for:
-                parts.append(f"{name} waits for {loop.waiting_for}")
-            elif loop.busy_since is not None:
-                parts.append(f"{name} running")
-            elif loop.last_result:
-                at = (loop.last_finished_at or "")[11:19]
-                parts.append(f"{label} {loop.last_result} at {at}Z")
+            part = self.loops[name].status(label)
+            if part:
+                parts.append(part)
         text = "; ".join(parts) or "starting"
         if text != self._last_status:
             self._last_status = text
@@ -326,7 +321,8 @@ class Service:
             result = "failed"
             message = exc.message if isinstance(exc, ZedonkOrdreError) else f"{exc!r}"
             log.error("the %s pass failed: %s", name, message)
-            self._record(
+            _record(
+                self.history,
                 "error",
                 f"{name}-error",
                 f"the {name} pass failed: {message}",
@@ -343,53 +339,36 @@ class Service:
             return result
         if result == PAUSED:  # it did not start: the loop waits for `resume`
             return result
-        loop.waiting_for = None
-        loop.passes += 1
-        loop.last_result = result
-        loop.last_message = message
-        loop.last_run_id = run_id
-        loop.last_finished_at = utcnow()
-        if result in FAILED_RESULTS:
-            loop.failures += 1
-            if loop.failing_since is None:
-                loop.failing_since = time.monotonic()
-            if time.monotonic() - loop.failing_since > self.settings.daemon.remote_down_alert_after:
-                self._notify_problem(f"{name}-failing", f"the {name} keeps failing", message)
-        else:
-            if result != "invalid":
-                loop.last_ok_at = loop.last_finished_at
-            if loop.failures:
-                self._notify_resolved(f"{name}-failing")
-            loop.failures = 0
-            loop.failing_since = None
+        if loop.finished(result, message, run_id, time.monotonic()):
+            _notice(self.notifier, f"{name}-failing")
+        alert_after = self.settings.daemon.remote_down_alert_after
+        if loop.failing_since is not None and time.monotonic() - loop.failing_since > alert_after:
+            _notice(self.notifier, f"{name}-failing", f"the {name} keeps failing", message)
         log.log(_log_level(result), "%s: %s%s", name, result, f" - {message}" if message else "")
         return result
 
-    # ------------------------------------------------------------------ history and notices
 
-    def _record(self, level: str, code: str, message: str, **kwargs: Any) -> None:
-        if self.history is None:
-            return
-        try:
-            self.history.record_event(level, code, message, **kwargs)
-        except Exception as exc:
-            log.error("cannot record %s in the history: %s", code, exc)
+def _record(history: History | None, level: str, code: str, message: str, **kw: Any) -> None:
+    """An event in the history, if there is one; a history that fails is only logged."""
+    if history is None:
+        return
+    try:
+        history.record_event(level, code, message, **kw)
+    except Exception as exc:
+        log.error("cannot record %s in the history: %s", code, exc)
 
-    def _notify_problem(self, key: str, title: str, details: str) -> None:
-        if self.notifier is None:
-            return
-        try:
-            self.notifier.problem(key, title, details)
-        except Exception as exc:
-            log.error("cannot send the notice %s: %s", key, exc)
 
-    def _notify_resolved(self, key: str) -> None:
-        if self.notifier is None:
-            return
-        try:
-            self.notifier.resolved(key)
-        except Exception as exc:
-            log.error("cannot send the recovery notice %s: %s", key, exc)
+def _notice(notifier: Notifier | None, key: str, title: str = "", details: str = "") -> None:
+    """Owe a problem notice (with a title) or its recovery (without); never raises."""
+    if notifier is None:
+        return
+    try:
+        if title:
+            notifier.problem(key, title, details)
+        else:
+            notifier.resolved(key)
+    except Exception as exc:
+        log.error("cannot owe the notice %s: %s", key, exc)
 
 
 def _log_level(result: str) -> int:

@@ -33,6 +33,7 @@ import sqlite_utils
 from daemon import redact
 from daemon.errors import StateDirError, ZedonkOrdreError
 from daemon.store.migrations import migrations
+from daemon.store.reports import HistoryReports
 
 HISTORY_FILE = "history.sqlite"
 BUSY_TIMEOUT_SECONDS = 10.0
@@ -118,7 +119,7 @@ class HistoryError(ZedonkOrdreError):
     """The history file cannot be opened or written."""
 
 
-class History:
+class History(HistoryReports):
     """A connection to the history file. Safe to share between the daemon's threads.
 
     Times are ``utcnow()`` strings; JSON arguments take anything ``json.dumps`` can write
@@ -220,10 +221,6 @@ class History:
                 self.conn.execute("ROLLBACK")
                 raise
             self.conn.execute("COMMIT")
-
-    def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(row) for row in self.conn.execute(sql, params)]
 
     # ------------------------------------------------------------------ runs and actions
 
@@ -396,73 +393,3 @@ class History:
     def delete_state(self, key: str) -> None:
         with self.transaction() as conn:
             conn.execute("DELETE FROM state WHERE key = ?", (key,))
-
-    # ------------------------------------------------------------------ reports
-
-    def runs(
-        self,
-        *,
-        kind: str | None = None,
-        since: str | None = None,
-        errors_only: bool = False,
-        limit: int = 50,
-    ) -> list[dict[str, Any]]:
-        """Recent runs, newest first. ``since`` is an RFC 3339 timestamp."""
-        where, params = ["1 = 1"], []
-        if kind:
-            where.append("kind = ?")
-            params.append(kind)
-        if since:
-            where.append("started_at >= ?")
-            params.append(since)
-        if errors_only:
-            where.append("result IN ('partial', 'failed', 'invalid', 'interrupted')")
-        rows = self.query(
-            f"SELECT * FROM runs WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
-            (*params, limit),
-        )
-        for row in rows:
-            row["summary"] = json.loads(row["summary"]) if row["summary"] else None
-        return rows
-
-    def actions(self, run_id: int) -> list[dict[str, Any]]:
-        rows = self.query("SELECT * FROM actions WHERE run_id = ? ORDER BY seq", (run_id,))
-        for row in rows:
-            for field in ("before", "after"):
-                row[field] = json.loads(row[field]) if row[field] else None
-        return rows
-
-    def run_events(self, run_id: int) -> list[dict[str, Any]]:
-        """The events of run ``run_id``, oldest first, in the shape ``events`` gives."""
-        rows = self.query("SELECT * FROM events WHERE run_id = ? ORDER BY id", (run_id,))
-        for row in rows:
-            row["details"] = json.loads(row["details"]) if row["details"] else None
-        return rows
-
-    def events(
-        self,
-        *,
-        since: str | None = None,
-        level: str | None = None,
-        subject: str | None = None,
-        limit: int = 100,
-    ) -> list[dict[str, Any]]:
-        """Recent events, newest first: each ``{"id", "run_id", "at", "level", "code",
-        "subject", "message", "details"}``, ``details`` as the JSON it was recorded with."""
-        where, params = ["1 = 1"], []
-        if since:
-            where.append("at >= ?")
-            params.append(since)
-        if level:
-            where.append("level = ?")
-            params.append(level)
-        if subject:
-            where.append("subject = ?")
-            params.append(subject)
-        rows = self.query(
-            f"SELECT * FROM events WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
-            (*params, limit),
-        )
-        for row in rows:
-            row["details"] = json.loads(row["details"]) if row["details"] else None
-        return rows
