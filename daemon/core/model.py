@@ -36,6 +36,7 @@ def assemble(cls: type[T], fields: dict[str, Any]) -> T:
     _set_attribute(obj, "__dict__", fields)
     return obj
 
+
 # --------------------------------------------------------------------------- Zedonk
 
 

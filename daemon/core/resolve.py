@@ -519,7 +519,6 @@ def _price_zero(label: str, where: Location, price: ListingPrice) -> Finding:
         where,
         "price-zero",
         "warning",
-        f"{label} has a 0.00 price in {price.currency} "
-        f"(wholesale {price.wsp}, retail {price.rrp})",
+        f"{label} has a 0.00 price in {price.currency} (wholesale {price.wsp}, retail {price.rrp})",
         "enter the price in Zedonk",
     )

@@ -341,7 +341,9 @@ def paginate(
         return changes_page(request, *changes, show)
     limit = _limit(request)
     start = 0
-    began = changes[0].seq if changes is not None else None  # a first page: the listing starts
+    # A first page: the listing starts at the store's latest change (a later page carries
+    # that point in its cursor, so the last page's token names it, whatever changed since).
+    began = [changes[0].epoch, changes[0].seq] if changes is not None else None
     cursor = request.query_params.get("cursor")
     if cursor:
         after, began = decode_cursor(cursor)
@@ -358,9 +360,7 @@ def paginate(
                 break
             chunk.append(rows[i])
     next_cursor = encode_cursor(chunk[-1][0], began) if more else None
-    token = None
-    if changes is not None and not more and began is not None:
-        token = sync_token(changes[0], began)
+    token = _encode(began) if changes is not None and not more and began is not None else None
     items = [item if show is None else show(item) for _, item in chunk]
     return JSONResponse({"items": items, "next_cursor": next_cursor, "sync_token": token})
 
@@ -379,12 +379,7 @@ def changes_page(
     if extra:
         raise bad_request(f"changed_since takes no other filter ({', '.join(extra)})")
     since = _decode(params["changed_since"], "sync token")
-    if not (
-        isinstance(since, list)
-        and len(since) == 2
-        and isinstance(since[0], str)
-        and type(since[1]) is int
-    ):
+    if not _is_point(since):
         raise bad_request(f"{params['changed_since']!r} is not a sync token this server gave out")
     epoch, after = since
     if epoch != store.epoch or not 0 <= after <= store.seq:
@@ -428,19 +423,30 @@ def _limit(request: Request) -> int:
     return int(text)
 
 
-def encode_cursor(key: SortKey, began: int | None = None) -> str:
-    """The cursor after sort key ``key`` of a listing that began at change ``began``."""
+def encode_cursor(key: SortKey, began: list[Any] | None = None) -> str:
+    """The cursor after sort key ``key`` of a listing that began at ``began`` (the store's
+    epoch and its latest change then)."""
     return _encode([list(key), began])
 
 
-def decode_cursor(cursor: str) -> tuple[SortKey, int | None]:
+def decode_cursor(cursor: str) -> tuple[SortKey, list[Any] | None]:
     value = _decode(cursor, "cursor")
     if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], list)):
         raise bad_request(f"{cursor!r} is not a cursor this server gave out")
     began = value[1]
-    if began is not None and type(began) is not int:
+    if began is not None and not _is_point(began):
         raise bad_request(f"{cursor!r} is not a cursor this server gave out")
     return tuple(value[0]), began
+
+
+def _is_point(value: Any) -> bool:
+    """``[epoch, seq]``: a point in a store's changes."""
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], str)
+        and type(value[1]) is int
+    )
 
 
 def _encode(value: Any) -> str:
