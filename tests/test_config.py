@@ -57,6 +57,7 @@ def test_the_example_connector_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (daemon.poll_interval, daemon.reconcile_interval, daemon.debounce) == (60, 600, 2)
     assert daemon.status_listen == ("127.0.0.1", 9808)
     assert daemon.remote_down_alert_after == 600
+    assert daemon.full_read_interval == 6 * 3600
     assert settings.state_dir == REPO / ".zedonk-ordre"
     assert settings.email is not None and settings.email.recipients == ("ops@example.com",)
     assert settings.webhook is not None

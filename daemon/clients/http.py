@@ -232,8 +232,11 @@ class HttpSession:
         cursor_key: str = "next_cursor",
         cursor_param: str = "cursor",
         ahead: bool = False,
+        last: dict[str, Any] | None = None,
     ) -> Iterator[list[Any]]:
         """Yield the raw items of a cursor-paginated listing, a page (a list) at a time.
+        ``last`` receives what the last page holds beside its items (a ``sync_token``),
+        before that page is yielded.
 
         With ``ahead``, a helper thread reads the pages: it asks for the next page as soon as
         it has read one, while the caller works on that one. Never more than one request of
@@ -242,7 +245,7 @@ class HttpSession:
         caller to let go of it). For listings read to the end: a caller that stops early
         leaves one page read for nothing.
         """
-        read = partial(self._pages, path, params, items_key, cursor_key, cursor_param)
+        read = partial(self._pages, path, params, items_key, cursor_key, cursor_param, last)
         if not ahead:
             yield from read()
             return
@@ -281,6 +284,7 @@ class HttpSession:
         items_key: str,
         cursor_key: str,
         cursor_param: str,
+        last: dict[str, Any] | None = None,
     ) -> Iterator[list[Any]]:
         query = dict(params or {})
         seen: set[str] = set()
@@ -296,6 +300,8 @@ class HttpSession:
                 raise bad_response(self.remote, f"{where}: {items_key!r} is missing or not a list")
             cursor = body.get(cursor_key)
             if cursor is None or cursor == "":
+                if last is not None:
+                    last.update((k, v) for k, v in body.items() if k != items_key)
                 yield items
                 return
             if not isinstance(cursor, str | int) or str(cursor) in seen:

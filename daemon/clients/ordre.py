@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any, Literal, TypeVar
 
 from daemon.clients.base import ApiClient, OnBroken, query, seg
+from daemon.clients.feeds import Feed
 from daemon.clients.fields import (
     BrokenItem,
     Fields,
@@ -489,3 +490,17 @@ def _order(f: Fields) -> OrdreOrder:
             for line in f.objects("lines")
         ),
     )
+
+
+# The lists a plan reads, as the warm reads keep them (daemon.clients.feeds): keyed and sorted
+# as docs/sandbox-api.md §3 lists them.
+FEEDS = {
+    "collections": Feed(
+        "ordre", "collections", "/collections", "id", ("position", "id"), _collection
+    ),
+    "looks": Feed("ordre", "looks", "/looks", "id", ("collection_id", "position", "id"), _look),
+    "listings": Feed("ordre", "listings", "/listings", "key", ("key",), _listing),
+    "customers": Feed(
+        "ordre", "customers", "/customers", "account_code", ("account_code",), _customer
+    ),
+}

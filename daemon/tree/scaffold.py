@@ -79,6 +79,7 @@ import:
 # daemon:
 #   poll_interval: 60s  # how often ORDRE is asked for new orders
 #   reconcile_interval: 10m  # how often the whole catalogue is compared with ORDRE
+#   full_read_interval: 6h  # how often that pass reads both remotes whole, not just changes
 #   debounce: 2s  # wait this long after the last change in catalogue/ before applying it
 #   state_dir: {DEFAULT_STATE_DIR}  # history and lock ($STATE_DIRECTORY under systemd); not in git
 #   status_listen: 127.0.0.1:9808  # the health, metrics and activity page

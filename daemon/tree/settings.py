@@ -73,6 +73,8 @@ class DaemonSettings:
     debounce: float  # seconds
     status_listen: tuple[str, int]  # (host, port)
     remote_down_alert_after: float  # seconds
+    # seconds between the reconcile passes that read everything whole as well as warm
+    full_read_interval: float = 6 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,7 @@ DEFAULTS: dict[str, Any] = {
     "poll_interval": "60s",
     "reconcile_interval": "10m",
     "debounce": "2s",
+    "full_read_interval": "6h",
     "status_listen": "127.0.0.1:9808",
     "remote_down_alert_after": "10m",
     "retention": "365d",
@@ -314,7 +317,7 @@ def _value_findings(doc: Document, root: Path, reported: set[str]) -> list[Findi
                     )
                 )
     findings += _email_findings(doc)
-    for key in ("poll_interval", "reconcile_interval"):
+    for key in ("poll_interval", "reconcile_interval", "full_read_interval"):
         text = value("daemon", key)
         if text is not None and parse_duration(text) < 1:
             findings.append(
@@ -459,6 +462,7 @@ def _build(data: dict[str, Any], root: Path) -> Settings:
             debounce=seconds("debounce"),
             status_listen=parse_listen(daemon_data.get("status_listen", DEFAULTS["status_listen"])),
             remote_down_alert_after=seconds("remote_down_alert_after"),
+            full_read_interval=seconds("full_read_interval"),
         ),
         state_dir=_state_dir(root, daemon_data.get("state_dir")),
         email=None
