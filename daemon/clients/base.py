@@ -95,9 +95,11 @@ class ApiClient:
         changes from (``daemon.clients.feeds``)."""
         return feeds.read_whole(self.session, feed, self.page_size)
 
-    def read_changed(self, feed: Feed, token: str) -> Changed | None:
+    def read_changed(self, feed: Feed, token: str, *, keyed_items: bool = True) -> Changed | None:
         """What changed in one of this remote's lists after ``token``; None: read it whole."""
-        return feeds.read_changed(self.session, feed, token, self.page_size)
+        return feeds.read_changed(
+            self.session, feed, token, self.page_size, keyed_items=keyed_items
+        )
 
 
 def seg(text: str) -> str:

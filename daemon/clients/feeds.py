@@ -21,7 +21,9 @@ from daemon.clients.fields import Fields, read_pages
 from daemon.clients.http import HttpSession
 from daemon.errors import RemoteError
 
-EXPIRED = 410  # the token is from before the remote's data was replaced
+# The token is from before the remote's data was replaced (410), or not one it gave out (400:
+# another remote's, after the URL in the settings changed).
+NOT_SERVED = (400, 410)
 
 
 @dataclass(frozen=True)
@@ -78,10 +80,13 @@ def read_whole(session: HttpSession, feed: Feed, page_size: int) -> Whole:
     return Whole(items, token if isinstance(token, str) and token else None)
 
 
-def read_changed(session: HttpSession, feed: Feed, token: str, page_size: int) -> Changed | None:
+def read_changed(
+    session: HttpSession, feed: Feed, token: str, page_size: int, *, keyed_items: bool = True
+) -> Changed | None:
     """What changed in ``feed``'s list after ``token``; None when the remote cannot say (the
-    token expired, or the answer is not a changes answer): then read it whole. Raises the
-    remote's other errors."""
+    token expired or is not its own, or the answer is not a changes answer): then read it
+    whole. ``keyed_items``: None as well when an item has no key of its own (for a list that
+    is kept by key). Raises the remote's other errors."""
     items: list[Any] = []
     deleted: list[Any] = []
     query: dict[str, Any] = {"changed_since": token, "limit": page_size}
@@ -90,7 +95,7 @@ def read_changed(session: HttpSession, feed: Feed, token: str, page_size: int) -
         try:
             body = session.get(feed.path, params=query).body
         except RemoteError as exc:
-            if exc.status == EXPIRED:
+            if exc.status in NOT_SERVED:
                 return None
             raise
         if not (
@@ -111,7 +116,9 @@ def read_changed(session: HttpSession, feed: Feed, token: str, page_size: int) -
     after = body.get("sync_token")
     if not isinstance(after, str) or not after:
         return None
-    if not all(isinstance(key, str) for key in deleted) or keyed(feed, items) is None:
+    if not all(isinstance(key, str) for key in deleted):
+        return None
+    if keyed_items and keyed(feed, items) is None:
         return None
     return Changed(items, deleted, after)
 

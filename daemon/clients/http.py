@@ -212,14 +212,17 @@ class HttpSession:
         items_key: str = "items",
         cursor_key: str = "next_cursor",
         cursor_param: str = "cursor",
+        last: dict[str, Any] | None = None,
     ) -> Iterator[Any]:
-        """Yield every raw item of a cursor-paginated listing, one page at a time."""
+        """Yield every raw item of a cursor-paginated listing, one page at a time (``last``:
+        see ``pages``)."""
         for items in self.pages(
             path,
             params=params,
             items_key=items_key,
             cursor_key=cursor_key,
             cursor_param=cursor_param,
+            last=last,
         ):
             yield from items
 

@@ -224,9 +224,12 @@ class OrdreClient(ApiClient):
         self,
         statuses: Iterable[str] | None = None,
         updated_since: datetime | None = None,
+        *,
+        last: dict[str, Any] | None = None,
     ) -> Iterator[OrdreOrder | BrokenItem]:
         """Orders by ``(updated_at, id)``, oldest change first, from ``updated_since`` on
-        (inclusive).
+        (inclusive). ``last`` receives the last page's ``sync_token``, where the changes
+        after this listing start (``order_changes``), once the listing is read to its end.
 
         A malformed order does not stop the listing: it comes out as a ``BrokenItem`` (with
         the order's id when it has one) so the caller can record it as failed and go on.
@@ -237,10 +240,21 @@ class OrdreClient(ApiClient):
             status=next(iter(wanted)) if wanted is not None and len(wanted) == 1 else None,
             updated_since=_timestamp(updated_since) if updated_since is not None else None,
         )
-        raws = self.session.paginate("/orders", params={"limit": self.page_size, **filters})
+        raws = self.session.paginate(
+            "/orders", params={"limit": self.page_size, **filters}, last=last
+        )
         for order in read_all(raws, _order, where="GET /orders"):
             if isinstance(order, BrokenItem) or wanted is None or order.status in wanted:
                 yield order
+
+    def order_changes(self, token: str) -> tuple[list[OrdreOrder | BrokenItem], str] | None:
+        """The orders changed after ``token`` (any status, as now; malformed ones as
+        ``BrokenItem``), and the token to ask from next; None when ORDRE cannot say (the
+        token expired or is not its own): then list by ``orders(updated_since=...)``."""
+        changed = self.read_changed(ORDERS, token, keyed_items=False)
+        if changed is None:
+            return None
+        return list(read_all(changed.items, _order, where="GET /orders")), changed.token
 
     def get_order(self, order_id: str) -> OrdreOrder:
         return self._call("GET", f"/orders/{seg(order_id)}", _order)
@@ -504,3 +518,6 @@ FEEDS = {
         "ordre", "customers", "/customers", "account_code", ("account_code",), _customer
     ),
 }
+
+# Orders are polled by their changes, not kept: their key and order only document the list.
+ORDERS = Feed("ordre", "orders", "/orders", "id", ("updated_at", "id"), _order)

@@ -202,7 +202,7 @@ DEFAULTS: dict[str, Any] = {
     "delete_threshold_share": 0.25,
     "update_threshold_count": 50,
     "update_threshold_share": 0.3,
-    "poll_interval": "60s",
+    "poll_interval": "15s",
     "reconcile_interval": "10m",
     "debounce": "2s",
     "full_read_interval": "6h",

@@ -9,6 +9,7 @@ from typing import Any
 from daemon.store.history import History
 
 CURSOR_KEY = "orders.cursor"  # the listing cursor, in the history's durable state
+SYNC_KEY = "orders.sync_token"  # where ORDRE's order changes start, and from which ORDRE
 OPEN_STATES = ("pending", "sending")
 DONE_STATES = ("created", "partial")
 ATTENTION = ("failed", "needs_attention")  # ``orders list --status attention``
