@@ -30,8 +30,7 @@ import httpx
 
 from bench import start_sandboxes
 from bench.bench_plan import ORDRE_TOKEN, ZEDONK_TOKEN, admin, write_catalogue
-from daemon.clients.ordre import FEEDS as ORDRE_FEEDS
-from daemon.clients.zedonk import FEEDS as ZEDONK_FEEDS
+from daemon.clients.lists import ORDRE_FEEDS, ZEDONK_FEEDS
 from daemon.notify import Notifier
 from daemon.orders import import_orders
 from daemon.reconcile import load_tree, plan_only, reconcile

@@ -214,8 +214,7 @@ class HttpSession:
         cursor_param: str = "cursor",
         last: dict[str, Any] | None = None,
     ) -> Iterator[Any]:
-        """Yield every raw item of a cursor-paginated listing, one page at a time (``last``:
-        see ``pages``)."""
+        """Every raw item of a cursor-paginated listing, a page at a time (``last``: ``pages``)."""
         for items in self.pages(
             path,
             params=params,

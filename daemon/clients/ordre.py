@@ -16,7 +16,6 @@ from functools import partial
 from typing import Any, Literal, TypeVar
 
 from daemon.clients.base import ApiClient, OnBroken, query, seg
-from daemon.clients.feeds import Feed
 from daemon.clients.fields import (
     BrokenItem,
     Fields,
@@ -228,8 +227,8 @@ class OrdreClient(ApiClient):
         last: dict[str, Any] | None = None,
     ) -> Iterator[OrdreOrder | BrokenItem]:
         """Orders by ``(updated_at, id)``, oldest change first, from ``updated_since`` on
-        (inclusive). ``last`` receives the last page's ``sync_token``, where the changes
-        after this listing start (``order_changes``), once the listing is read to its end.
+        (inclusive). ``last`` receives the last page's ``sync_token``, where the changes after
+        this listing start (``lists.order_changes``), once the listing is read to its end.
 
         A malformed order does not stop the listing: it comes out as a ``BrokenItem`` (with
         the order's id when it has one) so the caller can record it as failed and go on.
@@ -246,15 +245,6 @@ class OrdreClient(ApiClient):
         for order in read_all(raws, _order, where="GET /orders"):
             if isinstance(order, BrokenItem) or wanted is None or order.status in wanted:
                 yield order
-
-    def order_changes(self, token: str) -> tuple[list[OrdreOrder | BrokenItem], str] | None:
-        """The orders changed after ``token`` (any status, as now; malformed ones as
-        ``BrokenItem``), and the token to ask from next; None when ORDRE cannot say (the
-        token expired or is not its own): then list by ``orders(updated_since=...)``."""
-        changed = self.read_changed(ORDERS, token, keyed_items=False)
-        if changed is None:
-            return None
-        return list(read_all(changed.items, _order, where="GET /orders")), changed.token
 
     def get_order(self, order_id: str) -> OrdreOrder:
         return self._call("GET", f"/orders/{seg(order_id)}", _order)
@@ -504,20 +494,3 @@ def _order(f: Fields) -> OrdreOrder:
             for line in f.objects("lines")
         ),
     )
-
-
-# The lists a plan reads, as the warm reads keep them (daemon.clients.feeds): keyed and sorted
-# as docs/sandbox-api.md §3 lists them.
-FEEDS = {
-    "collections": Feed(
-        "ordre", "collections", "/collections", "id", ("position", "id"), _collection
-    ),
-    "looks": Feed("ordre", "looks", "/looks", "id", ("collection_id", "position", "id"), _look),
-    "listings": Feed("ordre", "listings", "/listings", "key", ("key",), _listing),
-    "customers": Feed(
-        "ordre", "customers", "/customers", "account_code", ("account_code",), _customer
-    ),
-}
-
-# Orders are polled by their changes, not kept: their key and order only document the list.
-ORDERS = Feed("ordre", "orders", "/orders", "id", ("updated_at", "id"), _order)

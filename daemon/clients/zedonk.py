@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from typing import Any
 
 from daemon.clients.base import ApiClient, OnBroken, query, seg
-from daemon.clients.feeds import Feed
 from daemon.clients.fields import (
     Fields,
     fast_path,
@@ -451,13 +450,3 @@ def _sales_order(f: Fields) -> SalesOrder:
             for line in f.objects("lines")
         ),
     )
-
-
-# The lists a plan reads, as the warm reads keep them (daemon.clients.feeds): keyed and sorted
-# as docs/sandbox-api.md §2 lists them.
-FEEDS = {
-    "products": Feed("zedonk", "products", "/products", "id", ("id",), _product),
-    "seasons": Feed("zedonk", "seasons", "/seasons", "code", ("starts_on", "code"), _season),
-    "customers": Feed("zedonk", "customers", "/customers", "id", ("id",), _customer),
-    "users": Feed("zedonk", "users", "/users", "username", ("username",), _user),
-}

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from daemon import orders as _orders
 from daemon.clients import BrokenItem, OrdreClient
+from daemon.clients.lists import order_changes
 from daemon.core.model import OrdreOrder
 from daemon.core.ordercopy import ledger_copy, order_from_json
 from daemon.core.ordermap import Triage, triage
@@ -111,7 +112,7 @@ class Intake:
         gave one (one small request when nothing changed), else by the cursor minus the
         overlap. ``_next_token`` is where the next intake's changes start, once read through."""
         known = self.ledger.sync_token(origin)
-        changed = self.ordre.order_changes(known) if known else None
+        changed = order_changes(self.ordre, known) if known else None
         if changed is not None:
             self._next_token = changed[1]
             return changed[0]

@@ -27,9 +27,8 @@ from typing import Any
 from daemon import __version__
 from daemon.clients.base import ApiClient
 from daemon.clients.feeds import Changed, Feed, Whole, in_order, keyed, storable
-from daemon.clients.ordre import FEEDS as ORDRE_FEEDS
+from daemon.clients.lists import ORDRE_FEEDS, ZEDONK_FEEDS
 from daemon.clients.ordre import OrdreClient
-from daemon.clients.zedonk import FEEDS as ZEDONK_FEEDS
 from daemon.clients.zedonk import ZedonkClient
 from daemon.core.plan import OrdreSnapshot
 from daemon.core.resolve import ZedonkSnapshot
