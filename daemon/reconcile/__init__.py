@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from daemon.clients.ordre import ORDRE_LIMITS, OrdreClient
-from daemon.clients.zedonk import ZedonkClient
 from daemon.core.findings import Finding
 from daemon.core.guards import (
     DeletesRefused,
@@ -52,13 +51,7 @@ from daemon.reconcile.planning import (
     plan_structure,
     plan_tree,
 )
-from daemon.reconcile.warm import (
-    WarmReads,
-    converged_mark,
-    fetch_warm,
-    open_cache,
-    record_defects,
-)
+from daemon.reconcile.warm import converged_mark, fetch_warm, open_cache, record_defects
 from daemon.remotes import open_clients
 from daemon.store.history import History
 from daemon.store.lock import StateLock
@@ -351,19 +344,28 @@ class _Pass:
     cache: ReadCache | None = None  # the read cache, once the pass opened it
 
     def run(self) -> ReconcileResult:
-        report = validate_tree(self.settings.root, self.clean)
-        try:
-            report.raise_if_invalid()
-        except ConfigError as exc:
-            return self.invalid(exc)
-        assert report.catalogue is not None
-        with open_clients(self.settings) as (zedonk, ordre):
+        self.cache = open_cache(self.settings.state_dir, self.settings)
+        mark = converged_mark(self.settings)
+        with ExitStack() as stack:
+            reads, clients = None, None
+            if self.cache is not None and self.cache.converged() == mark:
+                # The files are as when a pass last planned no change from the cache: ask
+                # the remotes first, and stop there when nothing changed either.
+                clients = stack.enter_context(open_clients(self.settings))
+                reads = fetch_warm(self.cache, self.settings, *clients)
+                if reads.unchanged:
+                    message = "ORDRE matches the catalogue; nothing changed since the last pass"
+                    return replace(self.finish("no-changes", message), unchanged=True)
+            report = validate_tree(self.settings.root, self.clean)
+            try:
+                report.raise_if_invalid()
+            except ConfigError as exc:
+                return self.invalid(exc)
+            assert report.catalogue is not None
+            zedonk, ordre = clients or stack.enter_context(open_clients(self.settings))
             self.plan_quick(report.catalogue, report.findings, ordre)
-            reads = None if self.planned else self.warm_reads(zedonk, ordre)
-            mark = converged_mark(self.settings)
-            if reads is not None and reads.unchanged and reads.cache.converged() == mark:
-                message = "ORDRE matches the catalogue; nothing changed since the last pass"
-                return replace(self.finish("no-changes", message), unchanged=True)
+            if reads is None and self.planned is None and self.cache is not None:
+                reads = fetch_warm(self.cache, self.settings, zedonk, ordre)
             try:
                 planned = self.planned or plan_only(
                     self.settings,
@@ -406,11 +408,6 @@ class _Pass:
                 self.settings, catalogue, converged.structure, ordre, findings=findings
             )
             self.quick = self.planned is not None
-
-    def warm_reads(self, zedonk: ZedonkClient, ordre: OrdreClient) -> WarmReads | None:
-        """Both remotes' changes since the last pass, fetched (None: no read cache)."""
-        self.cache = open_cache(self.settings.state_dir, self.settings)
-        return None if self.cache is None else fetch_warm(self.cache, self.settings, zedonk, ordre)
 
     def applied(self, report: ApplyReport, plan: Plan) -> ReconcileResult:
         counts = report.counts()
