@@ -388,7 +388,7 @@ def run_demo(
 ) -> int:
     """Play the demo; returns the exit code. Ctrl-C stops everything cleanly."""
     try:
-        source = source or find_root(Path.cwd())
+        source = source or find_root(Path())
     except ConfigError as exc:
         raise ConfigError(
             exc.message, hint="run the demo from the zedonk-ordre repository (make demo)"

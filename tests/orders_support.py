@@ -49,6 +49,9 @@ def write_connector(root: Path, pair: SandboxPair, **imports: Any) -> Settings:
         "statuses": "[submitted, approved]",
         "order_reference": '"{order_number} + {po_number}"',
         "on_resubmit": "report",
+        # Zedonk's search never lags here unless a test makes it: no settle window, so a
+        # pass may create at once; the tests of the lag set one.
+        "settle_window": "0s",
         **imports,
     }
     lines = "\n".join(f"  {k}: {v}" for k, v in values.items())
@@ -64,7 +67,7 @@ ordre:
 import:
 {lines}
 daemon:
-  state_dir: state
+  state_dir: {root / "state"}
   remote_down_alert_after: 0s
 """
     )

@@ -1,4 +1,9 @@
-"""Import, the second half of a pass: each ``pending`` or ``sending`` row becomes a Zedonk order.
+"""Import, the second half of a pass: each open row becomes exactly one Zedonk order.
+
+First the rows a dead pass left ``sending`` become ``unresolved``, and one read of Zedonk's
+orders (``ZedonkView``, in ``settle``) says which open rows Zedonk holds already: those are
+confirmed without a create, whatever the ledger said, and the others are created, or wait
+while an earlier create of theirs may still show up in Zedonk (the settle window).
 
 Per batch of up to ``BATCH`` rows: commit the intent (``claim``: the rows go to ``sending``),
 create each Zedonk order carrying ``connector_ref = "ordre:" + import_key``, then commit the
@@ -7,21 +12,21 @@ wire at once on sender threads, so the next orders are mapped while Zedonk store
 this main thread touches the ledger, and it settles their outcomes in row order. A pass that
 stops early still records every create it sent, and puts the rows it never sent back.
 
-A row that was claimed before (a crash, a timeout, a lost answer) is first looked up in Zedonk
-by its connector reference; it is created only when the lookup finds nothing. A create whose
-outcome is unknown is never repeated in the same pass: the next pass looks.
+A row tried before (an unresolved create whose settle window has passed, or a create refused)
+is looked up once more by its connector reference just before it is sent; it is created only
+when that lookup finds nothing either. A create whose outcome is unknown is never repeated in
+the same pass.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import time
 from collections import deque
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from daemon import orders as _orders
 from daemon.clients import ZedonkClient
@@ -49,6 +54,7 @@ from daemon.errors import (
 )
 from daemon.orders.customers import Customers
 from daemon.orders.outcomes import Confirmed, Outcomes
+from daemon.orders.settle import Verdict, ZedonkView
 
 if TYPE_CHECKING:
     from daemon.orders.run import PassState
@@ -90,48 +96,67 @@ class Sender:
         self.fresh = fresh
         self.outcomes = Outcomes(state)
         self.context: _Context | None = None
+        self.view: ZedonkView | None = None  # what Zedonk holds for the open rows
         self.pool: ThreadPoolExecutor | None = None  # runs the Zedonk creates
 
     def import_open_rows(self, only: str | None) -> None:
         """Import every open row, oldest first (only import key ``only`` when given)."""
+        self.ledger.note_interrupted()  # the orders lock is held: no other pass is sending
         keys = [only] if only is not None else self.ledger.open_keys()
         if not keys:
             return
         try:
             self._load_context()
+            self._read_zedonk(keys)
             with ThreadPoolExecutor(_orders.CREATES_IN_FLIGHT, "zedonk-create") as self.pool:
                 for start in range(0, len(keys), _orders.BATCH):
                     self._import_batch(keys[start : start + _orders.BATCH])
         except _StopPass:
             counts = self.state.counts
-            counts["unresolved"] = max(counts["unresolved"], self.ledger.count_open())
+            counts["waiting"] = max(
+                counts["waiting"], self.ledger.count_by_state().get("pending", 0)
+            )
             return
         self.state.notices.remote_ok("zedonk")
 
     def close(self) -> None:
         """Drop what Zedonk knows (all its customers and products)."""
         self.context = None
+        self.view = None
+
+    def _read_zedonk(self, keys: list[str]) -> None:
+        """Read what Zedonk holds for the open rows, before anything is sent."""
+        view = ZedonkView(self.state, self.zedonk)
+        try:
+            view.read(self.ledger.rows(keys))
+        except RemoteError as exc:
+            self.state.remote_failed("zedonk", exc)
+            raise _StopPass from None
+        self.view = view
 
     def _import_batch(self, keys: list[str]) -> None:
-        """Claim a batch in one commit, create each order, confirm them in one commit.
+        """Decide each row by what Zedonk holds; claim the ones to send in one commit, create
+        each order, confirm them in one commit.
 
         A crash before the confirm commit leaves the rows ``sending``: the next pass finds
-        their orders by lookup, so deferring the confirm trades a few GETs after a crash for
-        one fsync per batch instead of two per order.
+        their orders by its read of Zedonk, so deferring the confirm trades a few reads after
+        a crash for one fsync per batch instead of two per order.
 
         Up to ``CREATES_IN_FLIGHT`` creates are on the wire at once, so the next orders are
         mapped and sent while Zedonk stores one; their outcomes are settled in row order.
         """
         assert self.pool is not None
-        rows = self.ledger.claim(keys)  # the intent: committed before any Zedonk write
+        to_send = [row["import_key"] for row in self.ledger.rows(keys) if self._decide(row)]
+        rows = self.ledger.claim(to_send)  # the intent: committed before any Zedonk write
         if not rows:
+            self.outcomes.flush_confirms()
             return
         _orders.crash_point("after_intent_commit")
-        untried = [row["import_key"] for row in rows]
+        untried = list(rows)
         in_flight: deque[_Sending] = deque()
         try:
             for row in rows:
-                untried.remove(row["import_key"])
+                untried.remove(row)
                 sending = self._prepare(row)
                 if sending is not None:
                     in_flight.append(sending)
@@ -147,6 +172,55 @@ class Sender:
             raise
         self.outcomes.flush_confirms()
         _orders.crash_point("after_history_commit")
+
+    def _decide(self, row: Mapping[str, Any]) -> bool:
+        """Settle ``row`` by what Zedonk holds, or say it is to be sent (True)."""
+        assert self.view is not None
+        key = row["import_key"]
+        decision = self.view.decide(dict(row), datetime.now(UTC))
+        if decision.verdict is Verdict.SEND:
+            return True
+        if decision.verdict in (Verdict.SETTLING, Verdict.HELD):
+            assert decision.until is not None
+            self.outcomes.waits(
+                key, decision.until, unresolved=decision.verdict is Verdict.SETTLING
+            )
+            return False
+        order = self._order_of(row)
+        if order is None:
+            return False
+        if decision.verdict is Verdict.DOUBLED:
+            numbers = ", ".join(o.number or o.id for o in decision.holders)
+            self.outcomes.needs_attention(
+                key,
+                order,
+                Conflict(
+                    f"{len(decision.holders)} Zedonk orders carry connector reference "
+                    f"{connector_ref(key)!r}: {numbers}",
+                    remote="zedonk",
+                    hint="keep one and inactivate the others in Zedonk",
+                ),
+            )
+            return False
+        found = decision.holders[0]
+        left_out = self._left_out_for(order, key)
+        self.outcomes.confirm_later(
+            Confirmed(key, order, found, left_out, True, untried=decision.untried)
+        )
+        return False
+
+    def _order_of(self, row: Mapping[str, Any]) -> OrdreOrder | None:
+        """The ORDRE order of ``row``: as intake read it when its copy is unchanged, else
+        parsed from the ledger's copy; None when that copy cannot be read (held for a
+        person)."""
+        fresh = self.fresh.get(row["import_key"])
+        if fresh is not None and fresh[1] == row["payload_sha256"]:
+            return fresh[0]  # the order as intake read it: no need to parse the copy
+        try:
+            return order_from_json(json.loads(row["payload"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            self.outcomes.unreadable_copy(row, exc)
+            return None
 
     def _load_context(self) -> None:
         imp = self.state.settings.import_
@@ -164,7 +238,7 @@ class Sender:
         target = ImportTarget(imp.season, imp.order_owner, imp.approved, imp.order_reference)
         self.context = _Context(Customers(self.state, self.zedonk, customers), skus, target)
 
-    def _prepare(self, row: sqlite3.Row) -> _Sending | None:
+    def _prepare(self, row: Mapping[str, Any]) -> _Sending | None:
         """Everything before the create: recover, map, find the customer; then send it.
 
         Returns None when the row is settled without a create.
@@ -172,22 +246,15 @@ class Sender:
         assert self.context is not None and self.pool is not None
         outcomes = self.outcomes
         key = row["import_key"]
-        fresh = self.fresh.get(key)
-        if fresh is not None and fresh[1] == row["payload_sha256"]:
-            order = fresh[0]  # the order as intake read it: no need to parse the copy
-        else:
-            try:
-                order = order_from_json(json.loads(row["payload"]))
-            except (ValueError, KeyError, TypeError) as exc:
-                outcomes.unreadable_copy(row, exc)
-                return None
+        order = self._order_of(row)
+        if order is None:
+            return None
         try:
-            if row["attempts"] > 0 or row["state"] == "sending":
-                # Tried before: Zedonk may have the order already. Look before creating.
+            if row["attempts"] > 0 or row["state"] in ("sending", "unresolved"):
+                # Tried before: Zedonk may have the order already. Look once more, just
+                # before creating (for an unresolved row, after its settle window).
                 try:
-                    # Only an interrupted create may be lagging behind in Zedonk's lookup.
-                    sent_at = row["updated_at"] if row["state"] == "sending" else None
-                    existing = self._lookup(key, sent_at)
+                    existing = self.zedonk.find_sales_order(connector_ref(key))
                 except Conflict as exc:  # several orders carry it: a person must choose
                     outcomes.needs_attention(key, order, exc)
                     return None
@@ -247,18 +314,6 @@ class Sender:
             return
         _orders.crash_point("after_zedonk_create")
         self.outcomes.confirm_later(Confirmed(key, order, created, sending.left_out, False))
-
-    def _lookup(self, key: str, sent_at: str | None) -> SalesOrder | None:
-        """The Zedonk order carrying this import's connector reference, if any. Zedonk's
-        lookup may lag behind a create: finding nothing within ``LOOKUP_LAG`` of a create sent
-        at ``sent_at`` is checked again once that time is up, before anything is created."""
-        found = self.zedonk.find_sales_order(connector_ref(key))
-        if found is None and sent_at is not None:
-            since = (datetime.now(UTC) - datetime.fromisoformat(sent_at)).total_seconds()
-            if since < _orders.LOOKUP_LAG:
-                time.sleep(_orders.LOOKUP_LAG - max(since, 0.0))
-                found = self.zedonk.find_sales_order(connector_ref(key))
-        return found
 
     def _left_out_for(self, order: OrdreOrder, key: str) -> tuple[LeftOutLine, ...]:
         assert self.context is not None

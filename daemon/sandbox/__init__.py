@@ -12,6 +12,7 @@ from daemon.sandbox.harness import (
     OrdreHandle,
     SandboxHandle,
     SandboxPair,
+    ZedonkHandle,
     start_sandboxes,
 )
 from daemon.sandbox.server import SandboxError, ServerHandle, run_in_thread
@@ -24,6 +25,7 @@ __all__ = [
     "SandboxHandle",
     "SandboxPair",
     "ServerHandle",
+    "ZedonkHandle",
     "run_in_thread",
     "start_sandboxes",
 ]

@@ -116,6 +116,19 @@ class SandboxHandle:
         self.sandbox.store.close()
 
 
+class ZedonkHandle(SandboxHandle):
+    """The Zedonk server, plus its search lag and a view of every order it holds."""
+
+    def set_search_lag(self, seconds: float) -> None:
+        """Orders created from now on stay out of searches and listings for ``seconds``."""
+        self.call("PUT", "/_admin/search-lag", {"seconds": seconds})
+
+    def sales_orders(self) -> list[dict[str, Any]]:
+        """Every sales order Zedonk holds, by id, whatever the search lag."""
+        items: list[dict[str, Any]] = self.call("GET", "/_admin/sales-orders")["items"]
+        return items
+
+
 class OrdreHandle(SandboxHandle):
     """The ORDRE server, plus the retailer side (docs/sandbox-api.md §4)."""
 
@@ -152,7 +165,7 @@ class OrdreHandle(SandboxHandle):
 class SandboxPair:
     """Both servers. Use as a context manager, or call ``stop()``."""
 
-    zedonk: SandboxHandle
+    zedonk: ZedonkHandle
     ordre: OrdreHandle
 
     def reset(self) -> None:
@@ -206,7 +219,7 @@ def start_sandboxes(
     except SandboxError:
         zedonk_server.stop()
         raise
-    zedonk = SandboxHandle("zedonk", zedonk_server.url, zedonk_token, admin_token,
+    zedonk = ZedonkHandle("zedonk", zedonk_server.url, zedonk_token, admin_token,
                            zedonk_server, zedonk_box)  # fmt: skip
     ordre = OrdreHandle("ordre", ordre_server.url, ordre_token, admin_token,
                         ordre_server, ordre_box)  # fmt: skip

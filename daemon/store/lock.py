@@ -20,6 +20,19 @@ from daemon.errors import LockHeld, StateDirError
 
 LOCK_FILE = "lock"
 ORDERS_LOCK_FILE = "orders.lock"  # one import pass at a time, inside whoever holds LOCK_FILE
+STATE_GITIGNORE = (
+    "# zedonk-ordre's state directory: the history and the locks. Never in git, wherever it"
+    " is.\n*\n"
+)
+
+
+def ensure_state_dir(state_dir: Path) -> None:
+    """Create ``state_dir`` (0700) when missing, with a ``.gitignore`` that keeps it out of any
+    git checkout it may sit in. Raises OSError when it cannot be created."""
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    ignore = state_dir / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text(STATE_GITIGNORE)
 
 
 def describe(holder: dict[str, Any] | None) -> str:
@@ -44,7 +57,7 @@ class StateLock:
         """Take the lock, waiting up to ``wait`` seconds; raises LockHeld naming the holder,
         StateDirError when the state directory cannot be written."""
         try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            ensure_state_dir(self.path.parent)
             handle = open(self.path, "a+")  # noqa: SIM115 - held open for the lock's lifetime
         except OSError as exc:  # before any call to a remote: nothing is half done
             raise StateDirError(self.path.parent, exc) from None

@@ -65,6 +65,7 @@ import:
   # go_live: 2026-01-01  # ignore orders created in ORDRE before this date (default: none)
   # order_reference: "{{order_number}} + {{po_number}}"  # the Zedonk order reference
   # on_resubmit: report  # or inactivate_previous: also inactivate the earlier Zedonk order
+  # settle_window: 2m  # a create whose answer was lost is not sent again sooner than this
 
 # prices:
 #   seasons: [{scalar(a.season)}]  # seasons that supply prices; the most recent with a price wins
@@ -77,7 +78,8 @@ import:
 #   poll_interval: 60s  # how often ORDRE is asked for new orders
 #   reconcile_interval: 10m  # how often the whole catalogue is compared with ORDRE
 #   debounce: 2s  # wait this long after the last change in catalogue/ before applying it
-#   state_dir: {DEFAULT_STATE_DIR}  # history and lock ($STATE_DIRECTORY under systemd); not in git
+#   state_dir: /var/lib/zedonk-ordre  # history and locks; default: $STATE_DIRECTORY under
+#                                     # systemd, else ~/.local/state/zedonk-ordre/<ORDRE host>-...
 #   status_listen: 127.0.0.1:9808  # the health, metrics and activity page
 #   remote_down_alert_after: 10m  # notify when Zedonk or ORDRE is unreachable this long
 
@@ -96,7 +98,8 @@ import:
 
 
 GITIGNORE = f"""\
-# zedonk-ordre keeps its history database and lock in the state directory: never commit it.
+# zedonk-ordre keeps its history database and lock in a state directory outside this
+# checkout; one an older version made here must never be committed either.
 /{DEFAULT_STATE_DIR}/
 # Tokens live in environment variables or systemd credentials, never in git.
 .env

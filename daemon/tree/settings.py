@@ -7,6 +7,7 @@ returns findings instead of raising.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 import re
@@ -26,7 +27,10 @@ from daemon.tree.schema import schema_findings
 from daemon.tree.yamlload import Document, load_file
 
 CONNECTOR_FILE = "connector.yaml"
+# The state directory's name inside the catalogue checkout, before it moved out of it; still
+# used where it holds a history (see ``_state_dir``), and kept out of git by ``init``.
 DEFAULT_STATE_DIR = ".zedonk-ordre"
+STATE_HOME_NAME = "zedonk-ordre"  # under $XDG_STATE_HOME (~/.local/state)
 
 
 SecretKind = Literal["token", "password", "url", "key"]
@@ -190,6 +194,9 @@ class ImportSettings:
     go_live: date | None  # orders created before this date are ignored
     order_reference: str  # template with {order_number} and {po_number}
     on_resubmit: str  # "report" | "inactivate_previous"
+    # seconds after a create whose outcome is unknown before it may be sent again: Zedonk's
+    # search may not show an order it stored until then (docs/orders.md)
+    settle_window: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -238,6 +245,8 @@ class Settings:
     state_dir: Path  # absolute
     email: EmailSettings | None = None
     webhook: WebhookSettings | None = None
+    # how state_dir was chosen, for the daemon's start line and status
+    state_dir_origin: str = field(default="", compare=False)
 
     @property
     def catalogue_dir(self) -> Path:
@@ -270,7 +279,7 @@ def find_root(start: Path) -> Path:
     """The nearest directory, from ``start`` upwards, that holds connector.yaml.
 
     Raises ``ConfigError`` (with a hint naming ``--root``) when no directory up to ``/`` does."""
-    start = start.resolve()
+    start = absolute(start)
     for directory in (start, *start.parents):
         if (directory / CONNECTOR_FILE).is_file():
             return directory
@@ -306,6 +315,7 @@ DEFAULTS: dict[str, Any] = {
     "statuses": ["submitted"],
     "order_reference": "{order_number} + {po_number}",
     "on_resubmit": "report",
+    "settle_window": "2m",
     "prune": True,
     "delete_threshold_count": 20,
     "delete_threshold_share": 0.25,
@@ -502,7 +512,7 @@ def _value_findings(doc: Document, root: Path, reported: set[str]) -> list[Findi
                 )
             )
     written = value("daemon", "state_dir")
-    if written is not None and _state_dir(root, written).is_relative_to(
+    if written is not None and _written_state_dir(written).resolve().is_relative_to(
         (root / "catalogue").resolve()
     ):
         findings.append(
@@ -593,10 +603,13 @@ def _build(data: dict[str, Any], root: Path) -> Settings:
     notifications = data.get("notifications", {})
     email = notifications.get("email")
     webhook = notifications.get("webhook")
+    zedonk, ordre = _remote(data["zedonk"]), _remote(data["ordre"])
+    root = absolute(root)
+    state_dir, origin = _state_dir(root, daemon_data.get("state_dir"), zedonk.url, ordre.url)
     return Settings(
-        root=root.resolve(),
-        zedonk=_remote(data["zedonk"]),
-        ordre=_remote(data["ordre"]),
+        root=root,
+        zedonk=zedonk,
+        ordre=ordre,
         import_=ImportSettings(
             season=imp["season"],
             approved=imp.get("approved", DEFAULTS["approved"]),
@@ -605,6 +618,7 @@ def _build(data: dict[str, Any], root: Path) -> Settings:
             go_live=date.fromisoformat(go_live) if go_live else None,
             order_reference=imp.get("order_reference", DEFAULTS["order_reference"]),
             on_resubmit=imp.get("on_resubmit", DEFAULTS["on_resubmit"]),
+            settle_window=parse_duration(imp.get("settle_window", DEFAULTS["settle_window"])),
         ),
         price_seasons=tuple(data.get("prices", {}).get("seasons", [imp["season"]])),
         catalogue=CatalogueSettings(
@@ -621,7 +635,8 @@ def _build(data: dict[str, Any], root: Path) -> Settings:
             status_listen=parse_listen(daemon_data.get("status_listen", DEFAULTS["status_listen"])),
             remote_down_alert_after=seconds("remote_down_alert_after"),
         ),
-        state_dir=_state_dir(root, daemon_data.get("state_dir")),
+        state_dir=state_dir,
+        state_dir_origin=origin,
         email=None
         if email is None
         else EmailSettings(
@@ -645,14 +660,77 @@ def _build(data: dict[str, Any], root: Path) -> Settings:
     )
 
 
-def _state_dir(root: Path, written: str | None) -> Path:
-    if written:
-        path = Path(written).expanduser()
-        return (path if path.is_absolute() else root / path).resolve()
+def absolute(path: Path) -> Path:
+    """``path`` made absolute without following symlinks: a catalogue reached through a
+    symlink (``current -> releases/r2``) keeps the link's name, so a swap of the link is
+    followed. A relative path starts from the working directory as the shell names it."""
+    return Path(os.path.normpath(path if path.is_absolute() else logical_cwd() / path))
+
+
+def logical_cwd() -> Path:
+    """The working directory as the shell names it (``$PWD``, which keeps the symlinks it was
+    reached through) when that names the same directory; else the physical one."""
+    cwd = Path.cwd()
+    shell = Path(os.environ.get("PWD", ""))
+    if shell.is_absolute():
+        try:
+            if shell.samefile(cwd):
+                return shell
+        except OSError:
+            pass
+    return cwd
+
+
+def state_home() -> Path:
+    """Where state directories live: systemd's ``$STATE_DIRECTORY`` (the first it lists),
+    else ``$XDG_STATE_HOME/zedonk-ordre``, else ``~/.local/state/zedonk-ordre``."""
     systemd = os.environ.get("STATE_DIRECTORY", "")
     if systemd:
-        return Path(systemd.split(":")[0])  # systemd may list several
-    return (root / DEFAULT_STATE_DIR).resolve()
+        return Path(systemd.split(":")[0])
+    xdg = Path(os.environ.get("XDG_STATE_HOME", ""))
+    base = xdg if xdg.is_absolute() else Path.home() / ".local" / "state"
+    return base / STATE_HOME_NAME
+
+
+def state_name(zedonk_url: str, ordre_url: str) -> str:
+    """The default state directory's name for one pair of remotes: the ORDRE host and a short
+    digest of both URLs. The ledger records what was imported from this ORDRE into this
+    Zedonk, so every checkout and every release of one brand shares it."""
+    host = re.sub(r"[^A-Za-z0-9.-]+", "-", urlsplit(ordre_url).hostname or "ordre")
+    digest = hashlib.sha256(f"{zedonk_url}\n{ordre_url}".encode()).hexdigest()[:10]
+    return f"{host}-{digest}"
+
+
+def _written_state_dir(written: str) -> Path:
+    path = Path(written).expanduser()
+    return Path(os.path.normpath(path if path.is_absolute() else state_home() / path))
+
+
+def _state_dir(
+    root: Path, written: str | None, zedonk_url: str, ordre_url: str
+) -> tuple[Path, str]:
+    """The state directory and how it was chosen. It never depends on where the catalogue
+    checkout is: a written relative ``state_dir`` is relative to ``state_home()``, and the
+    default is ``$STATE_DIRECTORY`` under systemd, else ``state_home()/state_name(...)``. A
+    history already kept inside the checkout (an older default, or a relative ``state_dir``
+    from before) is used where it is until it is moved, and the origin says so."""
+    checkout = root / (written or DEFAULT_STATE_DIR)
+    if written:
+        path = _written_state_dir(written)
+        origin = f"daemon.state_dir in {CONNECTOR_FILE}"
+        if Path(written).expanduser().is_absolute():
+            return path, origin
+    elif os.environ.get("STATE_DIRECTORY"):
+        return state_home(), "$STATE_DIRECTORY (systemd)"
+    else:
+        path = state_home() / state_name(zedonk_url, ordre_url)
+        origin = "the default for this Zedonk and ORDRE"
+    if (checkout / "history.sqlite").exists() and not (path / "history.sqlite").exists():
+        return Path(os.path.normpath(checkout)), (
+            f"a history inside the catalogue checkout; move the directory to {path} "
+            "(or set daemon.state_dir to an absolute path) so that it outlives the checkout"
+        )
+    return path, origin
 
 
 def _token(data: dict[str, str], kind: SecretKind = "token") -> TokenRef:

@@ -146,7 +146,7 @@ class IntakeTransitions(LedgerBase):
         conn.execute(
             "UPDATE imports SET payload = json_set(payload, '$.status', 'cancelled'),"
             " updated_at = ? WHERE ordre_id = ? AND payload_sha256 IS NOT NULL"
-            " AND state IN ('pending', 'sending', 'needs_attention')",
+            " AND state IN ('pending', 'sending', 'unresolved', 'needs_attention')",
             (now, ordre_id),
         )
         return conn.execute(
