@@ -61,7 +61,7 @@ class Brand:
             "prices: {seasons: [AW25, SS26, AW26]}\n"
             f"catalogue: {{prune: {str(prune).lower()}, "
             f"delete_threshold: {{count: {count}, share: {share}}}}}\n"
-            "daemon: {state_dir: state}\n",
+            f"daemon: {{state_dir: '{self.state_dir}'}}\n",
             encoding="utf-8",
         )
 

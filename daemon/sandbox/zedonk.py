@@ -281,7 +281,6 @@ class ZedonkSandbox(Sandbox):
         return [
             *super().admin_routes(),
             Route("/_admin/search-lag", self.admin_search_lag, methods=["PUT"]),
-            Route("/_admin/lookup-lag", self.admin_search_lag, methods=["PUT"]),  # older name
             Route("/_admin/sales-orders", self.admin_sales_orders, methods=["GET"]),
         ]
 

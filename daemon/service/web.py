@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 # The live side of health (loops stuck or failing), supplied by the running service.
 HealthSource = Callable[[], dict[str, Any]]
 
-PROBLEM_IMPORT_STATES = ("failed", "needs_attention", "partial")
+PROBLEM_IMPORT_STATES = ("failed", "needs_attention", "partial", "unresolved")
 PAGE_LIMIT = 50
 
 
@@ -68,7 +68,7 @@ input[type=search] { min-width: 12em; }
 .badge { font-weight: 600; }
 .ok, .created, .no-changes, .no-orders, .info { color: var(--ok); }
 .failed, .invalid, .error, .needs_attention, .interrupted { color: var(--bad); }
-.partial, .warning, .running, .pending, .sending, .paused { color: var(--warn); }
+.partial, .warning, .running, .pending, .sending, .unresolved, .paused { color: var(--warn); }
 pre { white-space: pre-wrap; overflow-wrap: anywhere; font-size: .85em; margin: 6px 0 0;
   padding: 6px; border-radius: 6px; background: rgba(127,127,127,.12); }
 .empty { color: var(--muted); font-style: italic; }

@@ -213,8 +213,9 @@ class History:
     def start_run(self, kind: str, trigger: str, *, git_commit: str | None = None) -> int:
         """Record that a run starts, with result ``running``, now and this pid; returns its id.
 
-        ``kind``: plan | apply | reconcile | import | validate. ``trigger``: cli | watch | timer |
-        retry | startup | demo. ``git_commit``: the catalogue's commit, when it is in git."""
+        ``kind``: plan | apply | reconcile | import | audit | validate. ``trigger``: cli |
+        watch | timer | retry | startup | demo. ``git_commit``: the catalogue's commit, when
+        it is in git."""
         with self.transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO runs (kind, trigger, started_at, git_commit, pid)"

@@ -21,7 +21,8 @@ STATUS_VERSION = 1
 PAUSED_KEY = "paused"
 
 WAITING_STATES = ("pending", "sending")
-ATTENTION_STATES = ("needs_attention", "failed", "partial")
+# unresolved: Zedonk may hold the order or not until its settle window has passed
+ATTENTION_STATES = ("needs_attention", "failed", "partial", "unresolved")
 RECONCILE_KINDS = ("reconcile", "apply")
 SUCCESS_RESULTS = ("ok", "no-changes", "no-orders")
 
@@ -90,7 +91,7 @@ def gather(state_dir: Path) -> dict[str, Any]:
         "last_good_reconcile": None,
         "last_poll": None,
         "last_good_poll": None,
-        "orders": {"waiting": [], "needs_attention": []},
+        "orders": {"waiting": [], "needs_attention": [], "rebuilt": None, "audit": None},
         "recent_errors": [],
     }
     if not (state_dir / HISTORY_FILE).exists():
@@ -114,6 +115,10 @@ def _fill(doc: dict[str, Any], state_dir: Path) -> dict[str, Any]:
         doc["orders"] = {
             "waiting": ledger.summaries(WAITING_STATES, limit=20),
             "needs_attention": ledger.summaries(ATTENTION_STATES, limit=20),
+            # Zedonk orders the ledger found that it had not recorded: it was new or lost
+            "rebuilt": ledger.rebuilt(),
+            # the last audit of the import season's Zedonk orders, with any duplicate
+            "audit": ledger.last_audit(),
         }
         doc["recent_errors"] = [
             {key: event[key] for key in ("at", "code", "subject", "message")}

@@ -78,8 +78,8 @@ import:
 #   poll_interval: 60s  # how often ORDRE is asked for new orders
 #   reconcile_interval: 10m  # how often the whole catalogue is compared with ORDRE
 #   debounce: 2s  # wait this long after the last change in catalogue/ before applying it
-#   state_dir: /var/lib/zedonk-ordre  # history and locks; default: $STATE_DIRECTORY under
-#                                     # systemd, else ~/.local/state/zedonk-ordre/<ORDRE host>-...
+#   The history and locks live outside this checkout, in $STATE_DIRECTORY under systemd,
+#   else in ~/.local/state/zedonk-ordre/<ORDRE host>-<digest>; state_dir chooses another.
 #   status_listen: 127.0.0.1:9808  # the health, metrics and activity page
 #   remote_down_alert_after: 10m  # notify when Zedonk or ORDRE is unreachable this long
 
