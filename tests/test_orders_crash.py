@@ -52,6 +52,11 @@ def crash_and_restart(tmp_path: Path, pair: SandboxPair, point: str, runs: int) 
         restarted = run_cli(settings, "orders", "import", "--once")
         assert restarted.returncode == 0, restarted.stdout + restarted.stderr
         assert orders_per_ref(pair) == {f"ordre:{k}": 1 for k in keys}, f"run {i}"
+        with History.open(settings.state_dir, read_only=True) as history:
+            done, killed = history.runs(kind="import", limit=2)  # newest first
+        # the pass cut off by kill -9 is closed by the next one, not left running forever
+        assert killed["result"] == "interrupted", killed
+        assert done["result"] in ("ok", "no-changes"), done
     rows = ledger(settings)
     assert {rows[k]["state"] for k in keys} == {"created"}
     assert sorted(int(rows[k]["lines_imported"]) for k in keys) == [1] * runs
