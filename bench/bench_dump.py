@@ -19,8 +19,8 @@ from pathlib import Path
 
 from bench import start_sandboxes
 from bench.bench_plan import ORDRE_TOKEN, ZEDONK_TOKEN, floor, write_catalogue
-from daemon.reconcile.adopt import dump_showroom
 from daemon.reconcile import load_tree, plan_only, reconcile
+from daemon.reconcile.adopt import dump_showroom
 from daemon.remotes import open_clients
 from daemon.store.history import History
 from daemon.tree.scaffold import Answers, repository_files, write_files

@@ -26,9 +26,9 @@ import httpx
 
 from bench import start_sandboxes
 from bench.bench_plan import ZEDONK_TOKEN, pages, write_catalogue
-from daemon.reconcile.adopt import find_products
 from daemon.core.products import Filters, render_text
 from daemon.gcpause import cyclic_gc_paused
+from daemon.reconcile.adopt import find_products
 from daemon.tree.settings import load_settings
 
 ROUNDS = 3  # interleaved, best of each: other load on the machine hits both alike

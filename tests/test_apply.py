@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -298,11 +299,51 @@ def test_the_delete_guard(brand: Brand) -> None:
     assert "Essentials" not in brand.showroom()
 
 
-def test_an_empty_catalogue_deletes_nothing(brand: Brand) -> None:
+def test_an_empty_catalogue_is_refused_never_taken_as_in_sync(brand: Brand) -> None:
     brand.reconcile()
     brand.write({})
+    before = writes(brand.sandbox)
     result = brand.reconcile(allow_deletes=True)
-    assert result.result == "no-changes"
+    assert result.result == "failed", result
+    assert "would delete all of them" in result.message
+    with History.open(brand.state_dir) as history:
+        [event] = [e for e in history.events(level="error") if e["run_id"] == result.run_id]
+    assert event["code"] == "catalogue-empty"
+
+    planned = brand.cli("plan", "--detailed-exitcode")
+    assert planned.exit_code == ExitCode.ERROR, planned.output
+    assert "No changes" not in planned.output
+    assert "2 collections, 3 looks and 7 listings" in planned.output
+    assert "refuses an empty catalogue" in planned.output
+    applied = brand.cli("apply", "--yes", "--allow-deletes")
+    assert applied.exit_code == ExitCode.ERROR, applied.output
+    assert writes(brand.sandbox) == before
+    assert brand.showroom() == expected(MAIN)
+
+    brand.configure(prune=False)  # nothing would be deleted, but it is not in sync either
+    kept = brand.cli("plan", "--detailed-exitcode")
+    assert kept.exit_code == ExitCode.ERROR and "prune off" in kept.output, kept.output
+
+
+@pytest.mark.parametrize("how", ["removed", "dangling symlink"])
+def test_a_vanished_catalogue_folder_is_an_error_everywhere(brand: Brand, how: str) -> None:
+    brand.reconcile()
+    shutil.rmtree(brand.root / "catalogue")
+    if how == "dangling symlink":
+        (brand.root / "catalogue").symlink_to(brand.root / "gone")
+    validated = brand.cli("validate")
+    assert validated.exit_code == ExitCode.ERROR, validated.output
+    assert "[catalogue-missing]" in validated.output
+    planned = brand.cli("plan", "--detailed-exitcode")
+    assert planned.exit_code == ExitCode.ERROR, planned.output
+    assert "[catalogue-missing]" in planned.output
+    assert "No changes" not in planned.output
+    result = brand.reconcile()
+    assert result.result == "invalid", result
+    assert "catalogue" in result.message
+    with History.open(brand.state_dir) as history:
+        codes = {e["code"] for e in history.events(level="error") if e["run_id"] == result.run_id}
+    assert codes == {"catalogue-missing"}
     assert brand.showroom() == expected(MAIN)
 
 

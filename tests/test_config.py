@@ -10,12 +10,11 @@ from pathlib import Path
 import pytest
 
 from daemon.errors import ConfigError
+from daemon.tree.secrets import TokenRef, looks_like_secret
 from daemon.tree.settings import (
-    TokenRef,
     check_settings,
     find_root,
     load_settings,
-    looks_like_secret,
     parse_duration,
     parse_listen,
     state_home,

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from daemon.core.model import Customer, OrdreOrder, OrdreOrderLine, SalesOrder
-from daemon.core.ordermap import LeftOutLine, ledger_copy
+from daemon.core.ordercopy import ledger_copy
+from daemon.core.ordermap import LeftOutLine
 from daemon.store.history import History, utcnow
 from daemon.store.ledger import CURSOR_KEY, Ledger, find_import, import_details, list_imports
 

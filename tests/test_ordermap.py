@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from daemon.core import gtin
 from daemon.core.model import Address, Customer, OrdreOrder, OrdreOrderLine, Product, ProductId, Sku
+from daemon.core.ordercopy import content_fingerprint, ledger_copy, order_from_json, order_to_json
 from daemon.core.ordermap import (
     ImportTarget,
     NoLinesMatched,
@@ -20,15 +21,11 @@ from daemon.core.ordermap import (
     Triage,
     addresses_to_add,
     connector_ref,
-    content_fingerprint,
-    ledger_copy,
     map_lines,
     map_order,
     match_customer,
     new_customer,
-    order_from_json,
     order_reference,
-    order_to_json,
     triage,
 )
 from daemon.errors import ConfigError

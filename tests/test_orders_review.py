@@ -21,10 +21,12 @@ from orders_support import (
     submit,
     write_connector,
 )
+from test_notify import Clock, send
 
 from daemon.clients import ZedonkClient
 from daemon.core.model import SalesOrder, SalesOrderLine
 from daemon.notify import Notifier
+from daemon.notify.drain import RETRY_BASE
 from daemon.orders import ImportResult, import_details, import_orders
 from daemon.sandbox import SandboxPair
 from daemon.store.history import History
@@ -151,15 +153,22 @@ def test_a_failed_order_notice_is_sent_once_the_mail_server_answers(
         )
     settings = orders_support.load_settings(settings.root)
     bad = submit(pair, [UNKNOWN])
-    assert run(settings).counts["failed"] == 1  # the mail server is down: nothing sent
+    clock = Clock()
+    assert run(settings).counts["failed"] == 1
+    with History.open(settings.state_dir) as history:
+        [down] = send(settings, history, clock).values()  # the mail server is down
+    assert down.error is not None and down.waiting == 1
     assert ledger(settings)[f"{bad['id']}#1"]["state"] == "failed"
 
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        run(settings)
-        run(settings)
+        for _ in range(2):
+            run(settings)
+            clock.advance(RETRY_BASE)  # the channel's back-off is over
+            with History.open(settings.state_dir) as history:
+                send(settings, history, clock)
     finally:
         controller.stop()
     assert [m["Subject"] for m in inbox.messages] == [

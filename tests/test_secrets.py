@@ -20,7 +20,7 @@ import orders_support
 import pytest
 from orders_support import submit, write_connector
 from sandbox_harness import Sandboxes
-from test_notify import Hook, hook, settings  # noqa: F401  (the hook fixture)
+from test_notify import Hook, hook, send, settings  # noqa: F401  (the hook fixture)
 from test_service import make_tree
 
 from daemon import redact
@@ -30,7 +30,8 @@ from daemon.notify import Notifier
 from daemon.sandbox import SandboxPair
 from daemon.service.web import ActivityServer
 from daemon.store.history import History
-from daemon.tree.settings import TokenRef, check_settings
+from daemon.tree.secrets import TokenRef
+from daemon.tree.settings import check_settings
 
 sandboxes, pair = orders_support.sandboxes, orders_support.pair  # fixtures
 
@@ -231,9 +232,14 @@ def test_the_activity_page_and_healthz_never_show_a_secret(tmp_path: Path) -> No
 def test_notices_never_carry_a_secret(tmp_path: Path, hook: Hook) -> None:  # noqa: F811
     redact.register(TOKEN)
     with History.open(tmp_path / "state") as history:
-        notifier = Notifier(settings(tmp_path, webhook=True), history)
-        notifier.problem("remote-auth:ordre", f"ORDRE refused {TOKEN}", json.dumps({"t": TOKEN}))
+        config = settings(tmp_path, webhook=True)
+        Notifier(config, history).problem(
+            "remote-auth:ordre", f"ORDRE refused {TOKEN}", json.dumps({"t": TOKEN})
+        )
+        send(config, history)
+        stored = json.dumps(history.query("SELECT * FROM deliveries"))
     [post] = hook.posts
+    assert TOKEN not in stored
     assert TOKEN not in json.dumps(post) and "***" in post["title"]
 
 

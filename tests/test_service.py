@@ -471,6 +471,7 @@ def test_an_invalid_catalogue_is_announced_by_email_once_and_its_fix_too(
             target.write_text(target.read_text() + edit)
             assert wait_until(lambda: running.service.loops["reconcile"].last_result == "invalid")
             running.service.loops["reconcile"].last_result = None
+        assert wait_until(lambda: len(inbox.messages) >= 1)  # the drainer sent the problem
         target.write_text(target.read_text() + "# fixed\n")
         assert wait_until(lambda: len(inbox.messages) >= 2)
         subjects = [" ".join(str(m["Subject"]).split()) for m in inbox.messages]

@@ -25,7 +25,8 @@ from daemon.tree.scaffold import (
     write_files,
     write_schemas,
 )
-from daemon.tree.settings import CONNECTOR_FILE, TokenRef
+from daemon.tree.secrets import TokenRef
+from daemon.tree.settings import CONNECTOR_FILE
 
 
 def _interactive() -> bool:

@@ -18,8 +18,8 @@ from daemon.cli.root import (
     print_json,
     repository_root,
 )
-from daemon.errors import ExitCode, ZedonkOrdreError
-from daemon.notify import Notifier
+from daemon.errors import ExitCode, LockHeld, ZedonkOrdreError
+from daemon.notify import Drainer, Notifier
 from daemon.orders import (
     ImportResult,
     audit_orders,
@@ -72,6 +72,23 @@ def _echo_result(result: ImportResult) -> None:
     echo(f"{stamp} import run {result.run_id}: {result.result}: {result.message}")
 
 
+DRAIN_WITHIN = 5.0  # seconds after a pass during which notices start going out
+
+
+def _send_notices(settings: Settings, history: History) -> None:
+    """Send what the pass owed, within a bound; say what stays owed. Never changes the exit
+    code: the orders are done whatever the mail server or the webhook does."""
+    rounds = Drainer(lambda: settings, history).drain_now(within=DRAIN_WITHIN)
+    for channel, done in rounds.items():
+        if done.waiting:
+            why = f" ({done.error})" if done.error else ""
+            echo(
+                f"notices: {done.waiting} not sent by {channel} yet{why}; the next "
+                "`orders import` or the daemon sends them",
+                err=True,
+            )
+
+
 @orders_app.command("import")
 def import_command(
     once: Annotated[bool, typer.Option("--once", help="Do one pass, then exit.")] = False,
@@ -81,6 +98,8 @@ def import_command(
 
     With --once: one pass; exit 0 when all went well, 3 when some orders failed or wait for
     the next pass, 1 when the pass failed, 4 when the daemon or another import holds the lock.
+    The notices a pass owes are sent after it (with --once, for a few seconds at most) or
+    beside the passes; what a channel does never changes the exit code.
     """
     settings = _settings(root)
     with (
@@ -90,15 +109,23 @@ def import_command(
         with open_clients(settings) as (zedonk, _):
             check_import_settings(settings, zedonk)  # before any order is touched
         notifier = Notifier(settings, history)
-        while True:
+        if once:
             result = import_orders(settings, history, trigger="cli", notifier=notifier)
             _echo_result(result)
-            if once:
-                raise typer.Exit(_exit_code(result))
-            try:
-                time.sleep(settings.daemon.poll_interval)
-            except KeyboardInterrupt:
-                raise typer.Exit(0) from None
+            _send_notices(settings, history)
+            raise typer.Exit(_exit_code(result))
+        drainer = Drainer(lambda: settings, history)  # sends beside the passes, as the daemon
+        drainer.start()
+        try:
+            while True:
+                _echo_result(import_orders(settings, history, trigger="cli", notifier=notifier))
+                drainer.poke()
+                try:
+                    time.sleep(settings.daemon.poll_interval)
+                except KeyboardInterrupt:
+                    raise typer.Exit(0) from None
+        finally:
+            drainer.stop()
 
 
 @orders_app.command("list")
@@ -198,6 +225,7 @@ def retry_command(
         key = _resolve(history, ident)
         result = retry_import(settings, history, key, notifier=Notifier(settings, history))
         row = Ledger(history).outcome(key)
+        _send_notices(settings, history)
     _echo_result(result)
     echo(f"{key}: {row['state']}" + (f" ({row['last_error']})" if row["last_error"] else ""))
     if result.result == "failed":
@@ -213,12 +241,23 @@ def audit_command(output: FormatOption = OutputFormat.text, root: RootOption = N
     Reads the import season's Zedonk orders that carry this connector's references, and
     reports (history, status, a notice) each submission held by several active ones; it never
     inactivates anything. The daemon does the same once a day. Exit 0 when there is none, 3
-    when there are, 1 when Zedonk could not be read. It may run while the daemon runs.
+    when there are, 1 when Zedonk could not be read. It may run while the daemon runs (which
+    then sends the notice); otherwise it sends the notice itself, for a few seconds at most.
     """
     settings = _settings(root)
     with History.open(settings.state_dir) as history:
         run_id, duplicates = audit_orders(settings, history, notifier=Notifier(settings, history))
         record = Ledger(history).last_audit()
+        lock = StateLock(settings.state_dir, "orders audit")
+        try:
+            lock.acquire()
+        except LockHeld:
+            pass  # the daemon runs: its drainer sends what the audit owes
+        else:
+            try:
+                _send_notices(settings, history)
+            finally:
+                lock.release()
     if duplicates is None:
         raise ZedonkOrdreError(
             "the audit could not read Zedonk's orders",

@@ -11,12 +11,12 @@ from typing import Annotated
 
 import typer
 
-from daemon.reconcile.adopt import DumpReport, ProductFinder, dump_showroom, find_products
 from daemon.cli.root import JSON_VERSION, OutputFormat, RootOption, app, print_json, repository_root
 from daemon.core import products as listing
 from daemon.core.planfmt import summary_line
 from daemon.core.words import plural
 from daemon.gcpause import cyclic_gc_paused
+from daemon.reconcile.adopt import DumpReport, ProductFinder, dump_showroom, find_products
 from daemon.tree.settings import load_settings
 
 # --------------------------------------------------------------------------- dump

@@ -229,6 +229,28 @@ def _deadline_transport(limits: httpx.Limits) -> httpx.HTTPTransport:
     return transport
 
 
+def post_once(
+    url: str, body: bytes, headers: Mapping[str, str], *, timeout: float, deadline: float
+) -> int:
+    """POST ``body`` to ``url`` once and return the answer's status code: no retry, no
+    redirect followed, no proxy from the environment, no cookie kept; the whole attempt ends
+    within ``deadline`` seconds (``timeout`` bounds the connect and each read or write).
+
+    For one-off posts outside the remotes' sessions (the webhook notices). Raises
+    ``httpx.InvalidURL`` for a URL httpx cannot use and ``httpx.HTTPError`` for a transport
+    failure; their messages may quote the URL.
+    """
+    transport = _deadline_transport(httpx.Limits(max_connections=1, max_keepalive_connections=0))
+    token = _attempt_ends.set(time.monotonic() + deadline)
+    try:
+        with httpx.Client(
+            transport=transport, timeout=min(timeout, deadline), trust_env=False
+        ) as client:
+            return client.post(url, content=body, headers=dict(headers)).status_code
+    finally:
+        _attempt_ends.reset(token)
+
+
 class HttpSession:
     """One long-lived connection pool to one remote, with its token and call policy.
 

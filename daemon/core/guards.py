@@ -2,6 +2,10 @@
 
 - ``check_deletes`` refuses a plan that deletes more than connector.yaml's
   ``catalogue.delete_threshold`` allows, unless the caller allows deletes;
+- ``refuse_empty_catalogue`` refuses a catalogue with no collection while ORDRE shows some,
+  whatever the caller allows: an emptied catalogue/ is far more often a mistake (a bad
+  checkout, a deploy that lost the folder) than a wish to take the showroom down, and taking it
+  as "in sync" would hide it;
 - ``check_stale`` compares a saved plan with ORDRE as it is now, object by object, and
   ``refuse_if_stale`` raises ``StalePlan`` naming every object that changed since the plan.
 """
@@ -54,6 +58,33 @@ def check_deletes(plan: Plan, guard: DeleteGuard, *, allow_deletes: bool) -> Non
             hint="review the plan; if the deletes are intended, apply with --allow-deletes "
             "(or raise catalogue.delete_threshold in connector.yaml)",
         )
+
+
+class EmptyCatalogue(DeletesRefused):
+    """The catalogue has no collection while ORDRE shows some: nothing is planned or applied."""
+
+
+def refuse_empty_catalogue(catalogue_is_empty: bool, ordre: OrdreSnapshot, *, prune: bool) -> None:
+    """Raise EmptyCatalogue when ``catalogue_is_empty`` and ORDRE holds collections; with
+    ``prune`` the message says the plan would delete everything, without it that everything
+    would be left unmanaged."""
+    if not catalogue_is_empty or not ordre.collections:
+        return
+    held = (
+        f"{plural(len(ordre.collections), 'collection')}, {plural(len(ordre.looks), 'look')} "
+        f"and {plural(len(ordre.listings), 'listing')}"
+    )
+    effect = (
+        "applied, it would delete all of them"
+        if prune
+        else "with prune off nothing would be deleted, but nothing would be kept in step either"
+    )
+    raise EmptyCatalogue(
+        f"catalogue/ holds no collection while ORDRE shows {held}: {effect}; "
+        "the delete guard refuses an empty catalogue, so nothing was planned or applied",
+        hint="restore the catalogue files (`git checkout -- catalogue`, or redeploy the "
+        "checkout); to take the showroom down, delete its collections in ORDRE itself",
+    )
 
 
 def check_stale(actions: Sequence[Action], ordre: OrdreSnapshot) -> list[str]:

@@ -79,7 +79,6 @@ CREATES_IN_FLIGHT = 3  # Zedonk creates on the wire at once: more are sent while
 AUDIT_INTERVAL = timedelta(days=1)  # how often a pass audits the season's Zedonk orders
 CRASH_ENV = "ZEDONK_ORDRE_CRASH_AT"
 CRASH_POINTS = ("after_intent_commit", "after_zedonk_create", "after_history_commit")
-NOTICE_KEYS = ("order-", "lines-left-out:")  # the notices only the import sends
 ACTIVITY = (
     "new",
     "created",

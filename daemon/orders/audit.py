@@ -4,9 +4,10 @@ Every ``AUDIT_INTERVAL`` (a day) an import pass, or ``zedonk-ordre orders audit`
 reads the active Zedonk orders of the import season that carry a connector reference of this
 connector, and reports each import key held by more than one of them, naming their SO
 numbers: an event in the history, the status (``orders.audit`` in the history's state) and a
-notice. It never inactivates anything: which order to keep is a person's call (one may have
-been edited or delivered already). A duplicate that is gone by the next audit (a person
-inactivated one) is reported resolved.
+notice, owed in the commit that records the audit (the drainer sends it). It never
+inactivates anything: which order to keep is a person's call (one may have been edited or
+delivered already). A duplicate that is gone by the next audit (a person inactivated one) is
+reported resolved.
 
 Such a duplicate can only come from outside the import's protocol: a person who keyed the
 order in by hand with the connector's reference, a second connector with its own history on
@@ -107,7 +108,6 @@ class Audit:
             "checked": checked,
             "duplicates": [d.as_json() for d in duplicates],
         }
-        owed = []
         with self.ledger.transaction() as conn:
             self.ledger.record_audit(conn, record)
             for duplicate in duplicates:
@@ -128,7 +128,6 @@ class Audit:
                     f"{len(duplicate.orders)} Zedonk orders"
                 )
                 self.state.notices.owe(conn, key, title, message)
-                owed.append(key)
             for key in sorted(set(before) - now):
                 self.ledger.event(
                     conn,
@@ -137,8 +136,6 @@ class Audit:
                     f"{self._label(key)} is on one active Zedonk order again",
                     key,
                 )
-        for key in owed:
-            self.state.notices.send_owed(key)
         for key in sorted(set(before) - now):
             self.state.notices.resolved(f"order-duplicate:{key}")
         if duplicates:

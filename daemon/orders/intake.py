@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING
 from daemon import orders as _orders
 from daemon.clients import BrokenItem, OrdreClient
 from daemon.core.model import OrdreOrder
-from daemon.core.ordermap import Triage, ledger_copy, triage
+from daemon.core.ordercopy import ledger_copy
+from daemon.core.ordermap import Triage, triage
 from daemon.errors import RemoteError
 from daemon.store.history import utcnow
 from daemon.store.ledger import DONE_STATES, OPEN_STATES, Ledger
@@ -113,8 +114,6 @@ class Intake:
                 self.ledger.advance_cursor(conn, cursor)
             for key, title, details in notices:
                 self.notices.owe(conn, key, title, details)
-        for key, _, _ in notices:
-            self.notices.send_owed(key)
         for key in self.superseded:
             self.notices.resolved(f"order-failed:{key}")
         self.superseded.clear()

@@ -1,10 +1,11 @@
 """The order import's notices: a remote down or refusing the token, a wrong setting, and the
 notices of single orders (failed, left-out lines, edited, cancelled, re-submitted).
 
-A notice about an order is owed (``owe``) in the transaction that commits what it reports and
-sent (``send_owed``) after the commit, so a crash in between leaves it owed; the next pass sends
-it (``redeliver``). ``Notices`` is the null object for a pass without a notifier: it records a
-remote's outage in the history like ``OrderNotices`` but owes and sends nothing.
+A notice about an order is owed (``owe``) in the transaction that commits what it reports, so
+it is owed exactly when the change is recorded. The pass sends nothing: the drainer
+(``daemon.notify.Drainer``) does, outside it, and groups what one pass owed into one digest.
+``Notices`` is the null object for a pass without a notifier: it records a remote's outage in
+the history like ``OrderNotices`` but owes nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 
-from daemon import orders as _orders
 from daemon.core.words import remote_name
 from daemon.errors import AuthError, RemoteError, ZedonkOrdreError
 from daemon.notify import Notifier
@@ -72,18 +72,10 @@ class Notices:
         """Announce problem ``key`` once while it is open."""
 
     def owe(self, conn: sqlite3.Connection, key: str, title: str, details: str) -> None:
-        """Record a notice in the transaction that commits what it reports, so a crash before
-        ``send_owed`` leaves it owed (``redeliver`` sends it) instead of lost."""
-
-    def send_owed(self, key: str) -> None:
-        """Send the notice ``owe`` recorded under ``key``."""
+        """Owe a notice in the transaction that commits what it reports."""
 
     def resolved(self, key: str) -> None:
-        """Close problem ``key``, with a recovery notice if it was announced."""
-
-    def redeliver(self) -> None:
-        """Send the open order notices not sent yet (a channel failed, or the process died
-        after the commit that owed them)."""
+        """Close problem ``key``, owing a recovery notice if it was announced."""
 
 
 class OrderNotices(Notices):
@@ -96,25 +88,10 @@ class OrderNotices(Notices):
         self.notifier = notifier
 
     def notify(self, key: str, title: str, details: str) -> None:
-        self.notifier.problem(key, title, details)
+        self.notifier.problem(key, title, details, run_id=self.run_id)
 
     def owe(self, conn: sqlite3.Connection, key: str, title: str, details: str) -> None:
-        self.notifier.owe(conn, key, title, details)
-
-    def send_owed(self, key: str) -> None:
-        self.notifier.send_owed(key)
+        self.notifier.owe(conn, key, title, details, run_id=self.run_id)
 
     def resolved(self, key: str) -> None:
-        self.notifier.resolved(key)
-
-    def redeliver(self) -> None:
-        # Most order problems (a failed order, left-out lines, an edit) are met only once, so
-        # nothing else would send them.
-        self.notifier.send_owed_recoveries()
-        for row in self.notifier.open_problems():
-            if not row["key"].startswith(_orders.NOTICE_KEYS):
-                continue
-            if any(row[f"{c}_sent_at"] is None for c in self.notifier.channels):
-                self.notifier.send_owed(row["key"])
-                if self.notifier.unsent(row["key"]):
-                    return  # still failing: try again next pass, not once per notice
+        self.notifier.resolved(key, run_id=self.run_id)

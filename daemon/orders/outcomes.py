@@ -131,9 +131,6 @@ class Outcomes:
             with self.ledger.transaction() as conn:
                 if report(self.state, conn, done.key, "cancelled", "", message):
                     self.notices.owe(conn, key, f"{order.number} cancelled", message)
-            self.notices.send_owed(key)
-        if done.left_out:
-            self.notices.send_owed(f"lines-left-out:{done.key}")  # owed by the confirm commit
 
     def failed(
         self,
@@ -169,7 +166,6 @@ class Outcomes:
             )
         self.state.counts["failed"] += 1
         _orders.crash_point("before_notice")  # test hook: the notice is owed already
-        self.notices.send_owed(f"order-failed:{key}")
 
     def unreadable_copy(self, row: Mapping[str, Any], exc: Exception) -> None:
         """The ledger's copy of an order cannot be read back: hold it for a person rather than
@@ -186,7 +182,6 @@ class Outcomes:
                 conn, f"order-failed:{key}", f"{row['ordre_number']} needs attention", message
             )
         self.state.counts["needs_attention"] += 1
-        self.notices.send_owed(f"order-failed:{key}")
 
     def needs_attention(self, key: str, order: OrdreOrder, exc: ZedonkOrdreError) -> None:
         with self.ledger.transaction() as conn:
@@ -200,7 +195,6 @@ class Outcomes:
                 + (f"\nHint: {exc.hint}" if exc.hint else ""),
             )
         self.state.counts["needs_attention"] += 1
-        self.notices.send_owed(f"order-failed:{key}")
 
     def unresolved(self, key: str, order: OrdreOrder, exc: ZedonkOrdreError) -> None:
         """The create's outcome is unknown: the row is ``unresolved``; Zedonk may hold the

@@ -57,8 +57,6 @@ class Resubmissions:
         self.state.counts["reported"] += 1
         if self.inactivate:
             self._inactivate_previous({**row, "previous_import_key": prev["import_key"]})
-        else:
-            self.state.notices.send_owed(notice)
 
     def _inactivate_previous(self, row: dict[str, Any]) -> None:
         prev = self.ledger.get(row["previous_import_key"])

@@ -19,7 +19,7 @@ from datetime import datetime
 from daemon import orders as _orders
 from daemon.clients import OrdreClient
 from daemon.core.model import OrdreOrder
-from daemon.core.ordermap import ledger_copy
+from daemon.core.ordercopy import ledger_copy
 from daemon.errors import ConfigError, RemoteError, ZedonkOrdreError
 from daemon.gcpause import cyclic_gc_paused
 from daemon.notify import Notifier
@@ -142,8 +142,6 @@ class ImportPass:
     def run(self, retry_key: str | None) -> None:
         for run_id in self.state.history.close_interrupted_imports(self.state.run_id):
             log.warning("import run %s was interrupted", run_id)
-        if retry_key is None:
-            self.state.notices.redeliver()
         try:
             zedonk, ordre = self.state.clients.enter_context(open_clients(self.state.settings))
         except ConfigError as exc:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from daemon import orders as _orders
 from daemon.clients import ZedonkClient
 from daemon.core.model import OrdreOrder, SalesOrder
+from daemon.core.ordercopy import order_from_json
 from daemon.core.ordermap import (
     CustomerIndex,
     ImportTarget,
@@ -40,7 +41,6 @@ from daemon.core.ordermap import (
     SkuIndex,
     connector_ref,
     map_order,
-    order_from_json,
 )
 from daemon.errors import (
     AuthError,

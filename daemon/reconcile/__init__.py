@@ -27,11 +27,12 @@ from pathlib import Path
 
 from daemon.clients.ordre import OrdreClient
 from daemon.core.findings import Finding
-from daemon.core.guards import DeletesRefused, check_deletes, refuse_if_stale
+from daemon.core.guards import DeletesRefused, EmptyCatalogue, check_deletes, refuse_if_stale
 from daemon.core.plan import Plan
 from daemon.core.spec import CatalogueSpec
 from daemon.core.words import plural
 from daemon.errors import ConfigError, RemoteError, ZedonkOrdreError
+from daemon.notify import Notifier
 from daemon.reconcile.applier import ApplyReport, Outcome, Progress, apply_plan, finish_apply_run
 from daemon.reconcile.gather import gather_ordre
 from daemon.reconcile.planfile import PlanFileError, SavedPlan, load_plan, plan_document, save_plan
@@ -226,6 +227,7 @@ def reconcile(
     trigger: str,
     allow_deletes: bool = False,
     converged: Converged | None = None,
+    notifier: Notifier | None = None,
 ) -> ReconcileResult:
     """Validate the tree, gather both remotes, plan and apply; record the run.
 
@@ -235,21 +237,26 @@ def reconcile(
 
     The caller holds the state lock. Expected failures (an invalid tree, an unreachable
     remote, refused writes, the delete guard) come back as the result, never as an exception.
+    A plan the delete guard refuses (an emptied catalogue, too many deletes) waits for a person,
+    so ``notifier`` owes a notice of it (``GUARD_NOTICE``), resolved once a plan passes.
     """
     run_id = open_run(history, "reconcile", trigger, catalogue_commit(settings.root))
     clean = CleanFiles(converged.clean_files if converged else frozenset())
-    reconciling = _Pass(settings, history, run_id, allow_deletes, converged, clean)
+    reconciling = _Pass(settings, history, run_id, allow_deletes, converged, clean, notifier)
     try:
         return reconciling.run()
     except Exception as exc:  # a bug must not stop the daemon; it is recorded and logged
         return reconciling.failed(exc)
 
 
+GUARD_NOTICE = "deletes-refused"  # the problem key of a plan the delete guard refused
 _NO_COUNTS = {"create": 0, "update": 0, "delete": 0, "failed": 0, "skipped": 0}
 
 
 def _failure_code(exc: ZedonkOrdreError) -> str:
     """The event code a pass that failed with ``exc`` records."""
+    if isinstance(exc, EmptyCatalogue):
+        return "catalogue-empty"
     if isinstance(exc, DeletesRefused):
         return "deletes-refused"
     if isinstance(exc, ConfigError):  # e.g. a token that is not set
@@ -277,6 +284,7 @@ class _Pass:
     allow_deletes: bool
     converged: Converged | None
     clean: CleanFiles = field(default_factory=CleanFiles)
+    notifier: Notifier | None = None
     planned: PlanResult | None = None
     quick: bool = False  # planned from collections and looks alone
 
@@ -360,6 +368,10 @@ class _Pass:
             log.exception("reconcile failed unexpectedly")
             code, message = "internal", f"internal error: {type(exc).__name__}: {exc}"
         self.history.record_event("error", code, message, run_id=self.run_id)
+        if isinstance(exc, DeletesRefused) and self.notifier is not None:
+            title = "the delete guard refused the catalogue; nothing was applied"
+            details = message + (f"\nHint: {exc.hint}" if exc.hint else "")
+            self.notifier.problem(GUARD_NOTICE, title, details, run_id=self.run_id)
         return self.finish("failed", message)
 
     def finish(
@@ -373,6 +385,8 @@ class _Pass:
         self.history.finish_run(
             self.run_id, result, summary=counts, error=None if converged else message
         )
+        if self.notifier is not None and result in ("ok", "no-changes", "partial"):
+            self.notifier.resolved(GUARD_NOTICE, run_id=self.run_id)  # the plan passed it
         now = None
         if converged and self.planned is not None and self.planned.structure:
             now = Converged(self.settings, self.planned.structure, frozenset(self.clean.now))

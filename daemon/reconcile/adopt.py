@@ -28,7 +28,8 @@ from daemon.errors import ConfigError, RemoteError, ZedonkOrdreError
 from daemon.gcpause import cyclic_gc_paused
 from daemon.remotes import open_clients, open_zedonk
 from daemon.tree.catalogue import CATALOGUE_DIR, YAML_SUFFIXES, check_catalogue
-from daemon.tree.settings import Settings, TokenRef
+from daemon.tree.secrets import TokenRef
+from daemon.tree.settings import Settings
 
 SCHEMAS_DIR = "schemas"  # where `init` and `schemas --write` put the JSON Schemas
 

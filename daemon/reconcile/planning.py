@@ -17,6 +17,7 @@ from pathlib import Path
 from daemon.clients.ordre import OrdreClient
 from daemon.clients.zedonk import ZedonkClient
 from daemon.core.findings import Finding, sort_findings
+from daemon.core.guards import refuse_empty_catalogue
 from daemon.core.plan import OrdreSnapshot, Plan, make_plan
 from daemon.core.resolve import Desired, Structure, resolve, resolve_structure
 from daemon.core.spec import CatalogueSpec
@@ -69,9 +70,11 @@ def plan_only(
     findings: Sequence[Finding] = (),
 ) -> PlanResult:
     """Read both remotes, resolve and plan. Raises ConfigError when the catalogue does not
-    resolve against Zedonk (unknown products, a product in two looks, ...)."""
+    resolve against Zedonk (unknown products, a product in two looks, ...), and EmptyCatalogue
+    when it has no collection while ORDRE shows some."""
     with cyclic_gc_paused():
         zedonk_state, ordre_state = gather(zedonk, ordre)
+        refuse_empty_catalogue(catalogue.is_empty, ordre_state, prune=settings.catalogue.prune)
         resolution = resolve(catalogue, zedonk_state, settings.price_seasons, strict=strict)
         every = sort_findings([*findings, *resolution.findings])
         errors = [f for f in every if f.is_error]
@@ -107,9 +110,12 @@ def plan_structure(
     """A plan of collections and looks alone, for an edit that only renames, reorders or moves
     catalogue entries: it reads ORDRE's collections and looks, not Zedonk or the listings.
 
-    None when the edit is more than that (see ``resolve_structure``), or when the plan would
-    delete something: then only a full plan can tell, and guard, what goes.
+    None when the edit is more than that (see ``resolve_structure``), when the plan would
+    delete something, or when the catalogue is empty: then only a full plan can tell, and
+    guard, what goes.
     """
+    if catalogue.is_empty:
+        return None
     collections = resolve_structure(catalogue, structure)
     if collections is None:
         return None

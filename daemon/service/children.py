@@ -56,11 +56,13 @@ def _pass_in_child(
         from daemon.reconcile import reconcile
 
         with History.open(settings.state_dir) as history:
+            configured = settings.email is not None or settings.webhook is not None
+            notifier = Notifier(settings, history) if configured else None  # owes, never sends
             if kind == "reconcile":
-                out: Any = reconcile(settings, history, trigger=trigger, converged=converged)
+                out: Any = reconcile(
+                    settings, history, trigger=trigger, converged=converged, notifier=notifier
+                )
             else:
-                configured = settings.email is not None or settings.webhook is not None
-                notifier = Notifier(settings, history) if configured else None
                 out = import_orders(settings, history, trigger=trigger, notifier=notifier)
         conn.send(PassOutcome(out.run_id, out.result, out.message, getattr(out, "converged", None)))
     except BaseException as exc:  # report it; the daemon records it as a failed pass

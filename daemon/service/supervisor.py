@@ -5,6 +5,8 @@ Threads, each with one job:
 - the reconcile loop runs a reconcile when the edits settle, every ``reconcile_interval``
   whatever the events say (drift), and again after a back-off when one failed;
 - the import loop runs the order import every ``poll_interval``, backing off while it fails;
+- the notice drainer (a thread per channel) sends what the passes owed, grouped into digests,
+  each channel with its own back-off: no pass waits for a mail server or a webhook;
 - the web server answers /healthz, /metrics and the activity page.
 The main thread supervises: it repairs the watcher, notices a loop that is stuck or dead, keeps
 systemd informed, and pings the watchdog only while everything is sound, so a hung daemon is
@@ -50,7 +52,7 @@ from daemon.store.lock import StateLock
 from daemon.tree.settings import Settings, check_secrets
 
 if TYPE_CHECKING:  # the import pass makes its own in its child process
-    from daemon.notify import Notifier
+    from daemon.notify import Drainer, Notifier
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +106,7 @@ class Service:
         )
         self.loops = {"reconcile": self.reconcile_loop.state, "import": self.import_loop.state}
         self.history: History | None = None
+        self.drainer: Drainer | None = None
         self.web: ActivityServer | None = None
         self.watcher: TreeWatcher | None = None
         self._lock = StateLock(self.state_dir, "zedonk-ordre run (the daemon)")
@@ -139,6 +142,7 @@ class Service:
             self.history = History.open(self.state_dir)
             if self.notifier is None:
                 self.notifier = make_notifier(self.settings, self.history)
+            self.drainer = make_drainer(lambda: self.settings, self.history)
             if self._check_against_zedonk:
                 check_against_zedonk(self.settings)
             if self.want_web:
@@ -170,6 +174,7 @@ class Service:
         }
         for name in self._targets:
             self._start_loop(name)
+        self.drainer.start()
         where = f"; activity page {self.web.url}" if self.web else ""
         real = self.root.resolve()
         if real != self.root:  # a release folder behind a symlink: a swap is followed
@@ -198,6 +203,8 @@ class Service:
         unfinished = [n for n, lp in self.loops.items() if lp.thread and lp.thread.is_alive()]
         if self.web is not None:
             self.web.stop()
+        if self.drainer is not None:
+            self.drainer.stop()  # what it has not sent stays owed: the next start sends it
         if self.history is not None:
             with contextlib.suppress(ZedonkOrdreError, OSError):
                 self.history.record_event(
@@ -265,6 +272,8 @@ class Service:
                 if thread is not None and not thread.is_alive() and not self.stopping.is_set():
                     log.error("the %s loop died; starting it again", name)
                     self._start_loop(name)
+            if self.drainer is not None:
+                self.drainer.check()
             health = self.health()
             stuck = [n for n, snap in health["loops"].items() if snap["stuck"]]
             if stuck:
@@ -319,6 +328,8 @@ class Service:
             )
         finally:
             loop.busy_since = None
+            if self.drainer is not None:
+                self.drainer.poke()  # the pass may have owed notices
         loop.passes += 1
         loop.last_result = result
         loop.last_message = message
@@ -381,6 +392,13 @@ def make_notifier(settings: Settings, history: History) -> Notifier | None:
     from daemon.notify import Notifier
 
     return Notifier(settings, history)
+
+
+def make_drainer(settings: Callable[[], Settings], history: History) -> Drainer:
+    """The daemon's notice drainer, sending on the channels the current ``settings()`` set."""
+    from daemon.notify import Drainer
+
+    return Drainer(settings, history)
 
 
 def check_against_zedonk(settings: Settings) -> None:

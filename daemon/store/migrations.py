@@ -182,7 +182,62 @@ def m002_orders_notifications(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m003_unresolved_imports(db: sqlite_utils.Database) -> None:
+def m003_notice_outbox(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        -- The notice of a problem's current opening, once it is in the outbox. NULL: no channel
+        -- was set when it opened, so no recovery notice is owed either.
+        ALTER TABLE notifications ADD COLUMN notice_id TEXT;
+
+        -- Notices waiting for delivery, committed with what they report. A drainer outside
+        -- the passes groups and sends them.
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,         -- commit order
+            notice_id TEXT NOT NULL UNIQUE, -- stable: the same in every delivery that carries it
+            key TEXT NOT NULL,              -- the problem key
+            event TEXT NOT NULL CHECK (event IN ('problem', 'resolved')),
+            title TEXT NOT NULL,
+            details TEXT NOT NULL,
+            run_id INTEGER,                 -- the pass that owed it: its notices go out together
+            created_at TEXT NOT NULL
+        );
+
+        -- One row per notice and channel it is owed on, with its delivery once it is grouped.
+        CREATE TABLE outbox_items (
+            notice_id TEXT NOT NULL REFERENCES outbox(notice_id),
+            channel TEXT NOT NULL,          -- email | webhook
+            delivery_id TEXT,
+            PRIMARY KEY (notice_id, channel)
+        );
+        CREATE INDEX outbox_items_delivery ON outbox_items(channel, delivery_id);
+
+        -- What goes out on one channel: one notice, or a digest of several. The payload is
+        -- made once, so every attempt sends the same id and body.
+        CREATE TABLE deliveries (
+            id TEXT NOT NULL,               -- stable on every attempt (X-Zedonk-Ordre-Id)
+            channel TEXT NOT NULL,
+            notices INTEGER NOT NULL,       -- how many notices it carries
+            payload TEXT NOT NULL,          -- JSON
+            state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'expired')),
+            created_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,  -- not before (the channel's back-off)
+            sent_at TEXT,
+            last_error TEXT,
+            PRIMARY KEY (channel, id)
+        );
+        CREATE INDEX deliveries_pending ON deliveries(channel, state, created_at);
+
+        -- Problems announced before the outbox existed still get their recovery notice.
+        UPDATE notifications SET notice_id = 'announced-' || key
+            WHERE state = 'open' AND (email_sent_at IS NOT NULL OR webhook_sent_at IS NOT NULL);
+        """,
+    )
+
+
+@migrations()
+def m004_unresolved_imports(db: sqlite_utils.Database) -> None:
     """Imports gain the state ``unresolved`` (a create whose outcome is unknown, waiting out
     the settle window) and ``sent_at``, the time the create that may have reached Zedonk was
     sent (the window runs from it).

@@ -2,9 +2,11 @@
 
 The spec (daemon.core.spec) is what the files say, not yet what Zedonk holds: product
 references and selectors are resolved against Zedonk later (daemon.core.resolve).
-``load_catalogue(root)`` raises ``ConfigError`` with every finding; an empty catalogue/ loads
-as no collections plus a warning, and the apply side refuses to delete everything because of
-it.
+``load_catalogue(root)`` raises ``ConfigError`` with every finding. A catalogue/ folder that is
+missing, not a folder, or cannot be read is an error (``catalogue-missing``,
+``file-unreadable``): a vanished folder must never read as "no collections". An empty one loads
+as no collections plus a warning, and plan, apply and the daemon refuse it while ORDRE shows
+collections (``daemon.core.guards.refuse_empty_catalogue``).
 """
 
 from __future__ import annotations
@@ -70,9 +72,19 @@ def check_catalogue(
 def _check_catalogue(root: Path, clean: CleanFiles) -> tuple[CatalogueSpec | None, list[Finding]]:
     directory = root / CATALOGUE_DIR
     findings: list[Finding] = []
-    if not directory.is_dir():
-        findings.append(_file_finding(CATALOGUE_DIR, "catalogue-empty", "warning", _NO_DIR))
-        return CatalogueSpec(()), findings
+    missing = _missing_folder(directory)
+    if missing is not None:
+        findings.append(
+            _file_finding(
+                CATALOGUE_DIR,
+                "catalogue-missing",
+                "error",
+                missing,
+                "restore the folder (`git checkout -- catalogue`, or `git pull`); "
+                "an empty catalogue/ would not be applied either",
+            )
+        )
+        return None, findings
     if not directory.resolve().is_relative_to(root.resolve()):
         findings.append(
             _file_finding(
@@ -132,8 +144,10 @@ def _check_catalogue(root: Path, clean: CleanFiles) -> tuple[CatalogueSpec | Non
                 CATALOGUE_DIR,
                 "catalogue-empty",
                 "warning",
-                "catalogue/ holds no collection files: ORDRE would show no collections",
-                "add one *.yaml file per collection; apply refuses to delete every collection",
+                "catalogue/ holds no collection files: applied, it would delete every "
+                "collection on ORDRE",
+                "add one *.yaml file per collection; plan, apply and the daemon refuse an empty "
+                "catalogue while ORDRE shows collections",
             )
         )
     ordered = sorted(collections, key=lambda c: (c.order is None, c.order or 0, c.file))
@@ -142,7 +156,18 @@ def _check_catalogue(root: Path, clean: CleanFiles) -> tuple[CatalogueSpec | Non
     return (None if has_errors(findings) else spec), findings
 
 
-_NO_DIR = "there is no catalogue/ directory: ORDRE would show no collections"
+def _missing_folder(directory: Path) -> str | None:
+    """Why ``directory`` is not a folder that can be read, or None when it is one."""
+    try:
+        if directory.is_dir():
+            return None
+    except OSError as exc:  # e.g. a symlink loop
+        return f"catalogue/ cannot be read: {exc.strerror}"
+    if directory.is_symlink():
+        return f"catalogue is a symlink to {directory.readlink()}, which does not exist"
+    if directory.exists():
+        return "catalogue is a file, not a folder"
+    return "there is no catalogue/ folder"
 
 
 def _file_finding(
