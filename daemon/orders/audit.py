@@ -1,13 +1,14 @@
 """The audit: duplicates that slipped through become visible.
 
-Every ``AUDIT_INTERVAL`` (a day) an import pass, or ``zedonk-ordre orders audit`` at any time,
-reads the active Zedonk orders of the import season that carry a connector reference of this
-connector, and reports each import key held by more than one of them, naming their SO
-numbers: an event in the history, the status (``orders.audit`` in the history's state) and a
-notice, owed in the commit that records the audit (the drainer sends it). It never
-inactivates anything: which order to keep is a person's call (one may have been edited or
-delivered already). A duplicate that is gone by the next audit (a person inactivated one) is
-reported resolved.
+Every ``AUDIT_INTERVAL`` (a day) an import pass that sent no create (so the audit never slows
+the orders down; a busy pass does it anyway once it is a day late), or ``zedonk-ordre orders
+audit`` at any time, reads the active Zedonk orders of the import season that carry a
+connector reference of this connector, and reports each import key held by more than one of
+them, naming their SO numbers: an event in the history, the status (``orders.audit`` in the
+history's state) and a notice, owed in the commit that records the audit (the drainer sends
+it). It never inactivates anything: which order to keep is a person's call (one may have been
+edited or delivered already). A duplicate that is gone by the next audit (a person
+inactivated one) is reported resolved.
 
 Such a duplicate can only come from outside the import's protocol: a person who keyed the
 order in by hand with the connector's reference, a second connector with its own history on
@@ -63,11 +64,15 @@ class Audit:
         self.zedonk = zedonk
 
     def due(self) -> bool:
-        """Whether the last audit is older than ``AUDIT_INTERVAL`` (or there was none)."""
+        """Whether to audit at the end of this pass: the last audit is older than
+        ``AUDIT_INTERVAL`` (or there was none), and the pass sent no create. A busy pass leaves
+        it to the next quiet one, unless the audit is a whole interval late."""
         last = self.ledger.last_audit()
-        if last is None:
-            return True
-        return datetime.now(UTC) - moment(last["at"]) >= _orders.AUDIT_INTERVAL
+        age = None if last is None else datetime.now(UTC) - moment(last["at"])
+        if age is not None and age < _orders.AUDIT_INTERVAL:
+            return False
+        late = age is not None and age >= 2 * _orders.AUDIT_INTERVAL
+        return late or not self.state.creates_sent
 
     def run(self) -> list[Duplicate] | None:
         """Audit now: record and announce the duplicates, and close the ones gone since.

@@ -51,6 +51,7 @@ class PassState:
     failure: ZedonkOrdreError | None = None  # the pass failed (a remote did not answer)
     clients: ExitStack = field(default_factory=ExitStack)  # closes both clients
     waiting_until: datetime | None = None  # from then on no row waits any more (UTC)
+    creates_sent: int = 0  # Zedonk order creates this pass sent
 
     def wait_until(self, until: datetime) -> None:
         """A row waits until ``until`` before it may be sent (its settle window)."""

@@ -290,6 +290,7 @@ class Sender:
             self.state.remote_failed("zedonk", exc)
             raise _StopPass from None
         reply = self.pool.submit(self.zedonk.create_sales_order, mapped.order)
+        self.state.creates_sent += 1
         return _Sending(key, order, mapped.left_out, reply)
 
     def _settle(self, sending: _Sending, *, stopping: bool = False) -> None:
