@@ -213,9 +213,12 @@ class Sender:
         """The ORDRE order of ``row``: as intake read it when its copy is unchanged, else
         parsed from the ledger's copy; None when that copy cannot be read (held for a
         person)."""
-        fresh = self.fresh.get(row["import_key"])
+        key = row["import_key"]
+        fresh = self.fresh.get(key)
         if fresh is not None and fresh[1] == row["payload_sha256"]:
             return fresh[0]  # the order as intake read it: no need to parse the copy
+        if "payload" not in row:  # a row read to decide it: its copy is read only now
+            row = {**row, "payload": (self.ledger.get(key) or {}).get("payload")}
         try:
             return order_from_json(json.loads(row["payload"]))
         except (ValueError, KeyError, TypeError) as exc:

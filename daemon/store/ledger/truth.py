@@ -14,21 +14,25 @@ from daemon.store.ledger.base import LedgerBase
 SINCE_KEY = "orders.ledger_since"  # when this ledger began to watch Zedonk
 REBUILT_KEY = "orders.rebuilt"  # the Zedonk orders it found that it had not recorded
 AUDIT_KEY = "orders.audit"  # the last audit of the import season's orders
+DECISION_COLUMNS = (
+    "import_key, ordre_number, submission, state, attempts, sent_at, updated_at, payload_sha256"
+)
 
 
 class ZedonkTruth(LedgerBase):
     """The ledger's view of what Zedonk holds (see the module docstring)."""
 
     def rows(self, keys: list[str]) -> list[dict[str, Any]]:
-        """The rows of ``keys`` as they are now, in the order of ``keys`` (missing ones left
-        out)."""
+        """What decides the rows of ``keys`` now (``DECISION_COLUMNS``: not the order's copy),
+        in the order of ``keys`` (missing ones left out)."""
         found: dict[str, dict[str, Any]] = {}
         for start in range(0, len(keys), 500):
             chunk = keys[start : start + 500]
             found.update(
                 (row["import_key"], row)
                 for row in self.history.query(
-                    f"SELECT * FROM imports WHERE import_key IN ({', '.join('?' * len(chunk))})",
+                    f"SELECT {DECISION_COLUMNS} FROM imports"
+                    f" WHERE import_key IN ({', '.join('?' * len(chunk))})",
                     chunk,
                 )
             )
