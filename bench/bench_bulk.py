@@ -101,7 +101,8 @@ def main() -> None:
                     )[0]["n"]
                 assert result.result in ("ok", "no-orders") and not waiting, result
                 reads, seq = sales_order_reads(zedonk_url, seq)
-                bulk = [r for r in reads if "connector_ref_prefix" in r["query"]]
+                # the bulk check's read (the audit's, in a quiet pass, has no created_since)
+                bulk = [r for r in reads if "created_since" in r["query"]]
                 listed = result.counts.get("zedonk_listed", 0)
                 rows.append((label, result.counts.get("new", 0), listed, len(bulk)))
 
