@@ -20,6 +20,9 @@ The hierarchy, with each class's exit code:
         │   └── OutcomeUnknown 1  a write's outcome is unknown: look before writing again
         └── BadResponse        1  an answer we cannot read
 
+``is_refusal`` tells a refusal of one request for its content (a 4xx but 401, 403, 408, 429)
+from a fault that may concern every request.
+
 Modules raise their own subclasses of ``ZedonkOrdreError`` too, all with exit code 1: the
 history's ``HistoryError``, notify's ``NotifyError``, the order mapper's ``OrderMappingError``
 (and its ``NoLinesMatched``), reconcile's ``DeletesRefused`` and ``PlanFileError``. Exit codes 2
@@ -158,3 +161,13 @@ class OutcomeUnknown(TransientError):
 
 class BadResponse(RemoteError):
     """The remote answered with something we cannot read (malformed JSON, wrong shape)."""
+
+
+def is_refusal(exc: RemoteError) -> bool:
+    """The remote refused this one request for what it holds: a 4xx other than the token's
+    (401, 403), a timeout (408) and the rate limit (429). Sending it again unchanged cannot
+    help, and other requests are not concerned (the order import fails that order alone; a
+    transient fault, which may concern every request, stops the pass instead)."""
+    if isinstance(exc, TransientError | AuthError | RateLimited | BadResponse):
+        return False
+    return exc.status is not None and 400 <= exc.status < 500 and exc.status not in (408, 429)

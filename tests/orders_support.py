@@ -42,7 +42,8 @@ def pair(sandboxes: SandboxPair, monkeypatch: pytest.MonkeyPatch) -> SandboxPair
 
 
 def write_connector(root: Path, pair: SandboxPair, **imports: Any) -> Settings:
-    """A connector.yaml in ``root`` for the sandboxes; ``imports`` overrides import keys."""
+    """A connector.yaml in ``root`` for the sandboxes; ``imports`` overrides import keys (None
+    leaves a key out, so its default holds)."""
     values: dict[str, Any] = {
         "season": "AW26",
         "approved": "false",
@@ -55,7 +56,7 @@ def write_connector(root: Path, pair: SandboxPair, **imports: Any) -> Settings:
         "settle_window": "0s",
         **imports,
     }
-    lines = "\n".join(f"  {k}: {v}" for k, v in values.items())
+    lines = "\n".join(f"  {k}: {v}" for k, v in values.items() if v is not None)
     root.mkdir(parents=True, exist_ok=True)
     (root / "connector.yaml").write_text(
         f"""version: 1
@@ -162,6 +163,22 @@ def ledger(settings: Settings) -> dict[str, dict[str, Any]]:
     with History.open(settings.state_dir) as history:
         rows = history.query("SELECT * FROM imports")
     return {r["import_key"]: r for r in rows}
+
+
+def cli(*args: str) -> Any:
+    """A command run in this process, as a user would type it (``--root`` included)."""
+    from typer.testing import CliRunner
+
+    from daemon.cli import app
+
+    return CliRunner().invoke(app, list(args), catch_exceptions=False)
+
+
+def notifications(settings: Settings) -> dict[str, str]:
+    """Each notice key the history holds, and its state (open, resolved)."""
+    with History.open(settings.state_dir) as history:
+        rows = history.query("SELECT key, state FROM notifications")
+    return {r["key"]: r["state"] for r in rows}
 
 
 def run_cli(

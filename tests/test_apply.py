@@ -53,7 +53,9 @@ class Brand:
         self.state_dir = root / "state"
         self.configure(prune=prune, count=count)
 
-    def configure(self, *, prune: bool = True, count: int = 20, share: float = 1.0) -> None:
+    def configure(
+        self, *, prune: bool = True, count: int = 20, share: float = 1.0, updates: int = 50
+    ) -> None:
         (self.root / "connector.yaml").write_text(
             "version: 1\n"
             f'zedonk: {{url: "{self.sandbox.zedonk_url}", token: {{env: ZEDONK_TOKEN}}}}\n'
@@ -61,7 +63,8 @@ class Brand:
             "import: {season: AW26, order_owner: sophie}\n"
             "prices: {seasons: [AW25, SS26, AW26]}\n"
             f"catalogue: {{prune: {str(prune).lower()}, "
-            f"delete_threshold: {{count: {count}, share: {share}}}}}\n"
+            f"delete_threshold: {{count: {count}, share: {share}}}, "
+            f"update_threshold: {{count: {updates}, share: 0.3}}}}\n"
             f"daemon: {{state_dir: '{self.state_dir}'}}\n",
             encoding="utf-8",
         )
@@ -297,6 +300,38 @@ def test_the_delete_guard(brand: Brand) -> None:
     allowed = brand.cli("apply", "--yes", "--allow-deletes")
     assert allowed.exit_code == 0, allowed.output
     assert "Essentials" not in brand.showroom()
+
+
+def test_the_update_guard(brand: Brand) -> None:
+    """Listings rewritten on ORDRE by hand stand for bad data from Zedonk: three of seven
+    listings to rewrite is over a guard of two and 30%."""
+    assert brand.reconcile().result == "ok"
+    brand.configure(updates=2)
+    http = brand.sandbox.client("ordre")
+    for key in ("ML-101/WOOL/NAVY", "ML-205/CASH/BLACK", "ML-510/COTTON/BLUE"):
+        body = {k: v for k, v in http.get(f"/listings/{key}").json().items() if k not in (
+            "key", "version", "created_at", "updated_at")}  # fmt: skip
+        assert http.put(f"/listings/{key}", json={**body, "description": "Wrong"}).is_success
+    shown = brand.cli("plan")
+    assert shown.exit_code == 0
+    assert "over the update guard (more than 2 listings and more than 30% of them)" in (
+        shown.output
+    )
+    assert "[plan-update-guard]" in shown.output and "connector.yaml:6:" in shown.output
+    before = writes(brand.sandbox)
+    refused = brand.cli("apply", "--yes")
+    assert refused.exit_code == ExitCode.ERROR
+    assert "error: the plan rewrites 3 of the 7 listings on ORDRE (43%)" in refused.output
+    assert "--allow-updates" in refused.output
+    assert writes(brand.sandbox) == before
+    result = brand.reconcile()
+    assert result.result == "failed" and "over the update guard" in result.message
+    with History.open(brand.state_dir) as history:
+        assert "updates-refused" in {e["code"] for e in history.events()}
+    allowed = brand.cli("apply", "--yes", "--allow-updates")
+    assert allowed.exit_code == 0, allowed.output
+    assert "0 created, 3 updated, 0 deleted; 0 failed, 0 skipped" in allowed.output
+    assert brand.plan().has_changes is False
 
 
 def test_an_empty_catalogue_is_refused_never_taken_as_in_sync(brand: Brand) -> None:

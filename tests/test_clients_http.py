@@ -15,7 +15,8 @@ import httpx
 import pytest
 from sandbox_harness import Sandboxes
 
-from daemon.clients.http import HttpSession, RetryPolicy, parse_retry_after
+from daemon.clients.failures import parse_retry_after
+from daemon.clients.http import HttpSession, RetryPolicy
 from daemon.errors import (
     AuthError,
     BadResponse,
@@ -287,6 +288,37 @@ def test_other_4xx_is_a_plain_remote_error_with_the_servers_reason() -> None:
     assert str(caught.value) == (
         "zedonk: POST /orders: HTTP 422: invalid; the order is invalid; season: is required"
     )
+
+
+@pytest.mark.parametrize(
+    ("message", "causes", "expected"),
+    [
+        (
+            "order_ref: must be at most 100 characters",
+            [("order_ref", "must be at most 100 characters")],
+            "invalid; order_ref: must be at most 100 characters",
+        ),
+        (
+            "lines[0].quantity: must be at least 1 (and 1 more)",
+            [("lines[0].quantity", "must be at least 1"), ("currency", "must be one of EUR")],
+            "invalid; lines[0].quantity: must be at least 1; currency: must be one of EUR",
+        ),
+        (
+            "season: is required",
+            [("season", "is required"), ("season", "is required")],
+            "invalid; season: is required",
+        ),
+    ],
+)
+def test_each_cause_of_a_refusal_is_named_once(
+    message: str, causes: list[tuple[str, str]], expected: str
+) -> None:
+    errors = [{"field": field, "message": text} for field, text in causes]
+    error = {"code": "invalid", "message": message, "details": {"errors": errors}}
+    handler, _ = scripted(httpx.Response(422, json={"error": error}))
+    with pytest.raises(RemoteError) as caught:
+        session(handler).post("/sales-orders", {})
+    assert str(caught.value) == f"zedonk: POST /sales-orders: HTTP 422: {expected}"
 
 
 def test_malformed_json_is_bad_response_naming_the_endpoint() -> None:

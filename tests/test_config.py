@@ -40,7 +40,8 @@ def test_the_example_connector_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.ordre.token == TokenRef(env="ORDRE_TOKEN")
     imp = settings.import_
     assert (imp.season, imp.approved, imp.order_owner) == ("AW26", False, "sophie")
-    assert imp.statuses == ("submitted",)
+    assert imp.statuses == ("submitted", "approved")
+    assert (imp.on_currency_mismatch, imp.on_zero_price) == ("hold", "hold")
     assert imp.go_live == date(2026, 1, 1)
     assert imp.order_reference == "{order_number} + {po_number}"
     assert imp.on_resubmit == "report"
@@ -53,6 +54,8 @@ def test_the_example_connector_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
         20,
         0.25,
     )
+    updates = settings.catalogue
+    assert (updates.update_threshold_count, updates.update_threshold_share) == (50, 0.3)
     daemon = settings.daemon
     assert (daemon.poll_interval, daemon.reconcile_interval, daemon.debounce) == (60, 600, 2)
     assert daemon.status_listen == ("127.0.0.1", 9808)
@@ -67,7 +70,11 @@ def test_the_example_connector_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_defaults_of_a_minimal_file(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("STATE_DIRECTORY", raising=False)
     settings = load_settings(root)
-    assert settings.import_.statuses == ("submitted",)
+    assert settings.import_.statuses == ("submitted", "approved")
+    assert (settings.import_.on_currency_mismatch, settings.import_.on_zero_price) == (
+        "hold",
+        "hold",
+    )
     assert settings.import_.go_live is None
     assert settings.import_.order_reference == "{order_number} + {po_number}"
     assert settings.price_seasons == ("AW26",)  # the import season

@@ -27,7 +27,7 @@ def test_history_lists_runs_of_every_kind_with_filters(brand: Brand) -> None:  #
         history.finish_run(imported, "partial", summary={"created": 1})
 
     listed = json.loads(brand.cli("history", "--format", "json").stdout)
-    assert listed["format_version"] == 1
+    assert listed["format_version"] == 2
     kinds = [(r["kind"], r["result"]) for r in listed["runs"]]
     assert kinds == [("import", "partial"), ("apply", "partial"), ("reconcile", "ok")]
 
@@ -69,7 +69,7 @@ def test_history_before_any_run_says_so(brand: Brand) -> None:  # noqa: F811
     assert empty.exit_code == ExitCode.OK
     assert "No runs yet" in empty.output
     document = json.loads(brand.cli("history", "--format", "json").stdout)
-    assert document == {"format_version": 1, "runs": [], "events": []}
+    assert document == {"format_version": 2, "runs": [], "events": []}
     listed = brand.cli("orders", "list")
     assert listed.exit_code == ExitCode.OK and "no imports" in listed.output
     assert json.loads(brand.cli("orders", "list", "--format", "json").stdout)["imports"] == []

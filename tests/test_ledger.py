@@ -333,10 +333,13 @@ def test_fail_hold_and_unknown_outcome(ledger: Ledger) -> None:
 def test_skip_and_back_to_pending(ledger: Ledger, history: History) -> None:
     skipped, refused, done = (sending(ledger, order(f"ord_{n}")) for n in (1, 2, 3))
     set_state(history, done, "created", 1)
-    ledger.skip(skipped, "cancelled in ORDRE before it was imported")
+    ledger.skip(skipped, "cancelled in ORDRE before it was imported", "cancelled")
     ledger.back_to_pending(refused, "Zedonk is busy")
     ledger.back_to_pending(done, "Zedonk is busy")  # only a sending row goes back
-    assert row(ledger, skipped)["state"] == "skipped"
+    assert (row(ledger, skipped)["state"], row(ledger, skipped)["skipped_for"]) == (
+        "skipped",
+        "cancelled",
+    )
     assert [row(ledger, refused)[c] for c in ("state", "attempts", "last_error")] == [
         "pending",
         1,

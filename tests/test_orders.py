@@ -53,7 +53,8 @@ def notifications(settings: Settings) -> dict[str, str]:
 
 
 def test_each_submission_becomes_one_zedonk_order(tmp_path: Path, pair: SandboxPair) -> None:
-    settings = write_connector(tmp_path, pair)
+    # A GBP order for a EUR customer is imported as sent, with a warning, when so set.
+    settings = write_connector(tmp_path, pair, on_currency_mismatch="warn")
     a, b = barcodes(pair, 2)
     customer = known_retailer(pair)
     first = submit(pair, [{"barcode": a, "quantity": 2}], po_number="PO-77")
@@ -88,6 +89,12 @@ def test_each_submission_becomes_one_zedonk_order(tmp_path: Path, pair: SandboxP
     rows = ledger(settings)
     assert {r["state"] for r in rows.values()} == {"created"}
     assert rows[f"{first['id']}#1"]["zedonk_order_number"] == one.number
+    with History.open(settings.state_dir) as history:
+        warned = history.events(subject=f"{second['id']}#1", level="warning")
+    assert [e["code"] for e in warned] == ["order-currency-mismatch"]
+    assert warned[0]["message"] == (
+        f"{second['number']}: the order is in GBP, but the customer's currency in Zedonk is EUR"
+    )
 
     # Nothing new: the next pass writes nothing.
     writes = pair.zedonk.write_count()

@@ -46,7 +46,7 @@ def test_import_list_show_and_retry(tmp_path: Path, pair: SandboxPair) -> None:
     assert ok["number"] in listed.output and "created" in listed.output
     attention = json.loads(cli("orders", "list", "--status", "attention", "--format", "json",
                                "--root", root).output)  # fmt: skip
-    assert attention["version"] == 1
+    assert attention["format_version"] == 2
     assert [i["import_key"] for i in attention["imports"]] == [f"{bad['id']}#1"]
 
     shown = cli("orders", "show", bad["number"], "--root", root)
@@ -64,8 +64,13 @@ def test_import_list_show_and_retry(tmp_path: Path, pair: SandboxPair) -> None:
     fixed = cli("orders", "retry", bad["number"], "--root", root)
     assert fixed.exit_code == 0, fixed.output
     assert orders_per_ref(pair) == {f"ordre:{ok['id']}#1": 1, f"ordre:{bad['id']}#1": 1}
+    runs_before = json.loads(cli("history", "--format", "json", "--root", root).output)["runs"]
     again = cli("orders", "retry", bad["number"], "--root", root)
-    assert again.exit_code == 1 and "already imported" in again.output
+    assert again.exit_code == 0, again.output
+    so_number = ledger(settings)[f"{bad['id']}#1"]["zedonk_order_number"]
+    assert f"already imported as Zedonk order {so_number}" in again.output
+    runs_after = json.loads(cli("history", "--format", "json", "--root", root).output)["runs"]
+    assert runs_after == runs_before  # no run, so none failed
 
 
 def test_unknown_ids_and_states_are_clear_errors(tmp_path: Path, pair: SandboxPair) -> None:

@@ -11,10 +11,13 @@ import itertools
 import json
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from daemon.clients.ordre import ORDRE_LIMITS
+from daemon.core.matching import keep_positions
 from daemon.core.model import (
     Address,
     Listing,
@@ -28,6 +31,8 @@ from daemon.core.plan import Action, OrdreSnapshot, Plan, make_plan
 from daemon.core.planfmt import NO_CHANGES, plan_json, render_markdown, render_text
 from daemon.core.resolve import Desired, DesiredCollection, DesiredLook
 from daemon.core.spec import Location
+
+NAMES = ORDRE_LIMITS.names
 
 HERE = Location("catalogue/a.yaml", 1, 1)
 
@@ -93,6 +98,15 @@ def simulate(snapshot: OrdreSnapshot, plan: Plan) -> OrdreSnapshot:
                     raise Refused(f"{key} is already in look {other.name}")
         if look.collection_id not in cols:
             raise Refused("no such collection")
+        for other in looks.values():
+            same = NAMES.key(other.name) == NAMES.key(look.name)
+            if other.id != look.id and other.collection_id == look.collection_id and same:
+                raise Refused(f"the collection already has a look named {other.name!r}")
+
+    def check_collection(cid: str, name: str) -> None:
+        for other in cols.values():
+            if other.id != cid and NAMES.key(other.name) == NAMES.key(name):
+                raise Refused(f"a collection named {other.name!r} exists")
 
     for a in plan.actions:
         body = dict(a.body or {})
@@ -128,10 +142,12 @@ def simulate(snapshot: OrdreSnapshot, plan: Plan) -> OrdreSnapshot:
                 del cols[a.remote_id]
             elif a.op == "create":
                 cid = new_id("col")
+                check_collection(cid, body["name"])
                 cols[cid] = OrdreCollection(body["name"], body["position"], "", cid, "1")
                 col_by_name[a.key] = cid
             else:
                 old_c = cols[a.remote_id]
+                check_collection(a.remote_id, body["name"])
                 cols[a.remote_id] = OrdreCollection(
                     body["name"], body["position"], "", a.remote_id, bump(old_c.version)
                 )
@@ -158,9 +174,9 @@ def simulate(snapshot: OrdreSnapshot, plan: Plan) -> OrdreSnapshot:
 def converge(
     want: Desired, have: OrdreSnapshot, *, prune: bool = True
 ) -> tuple[Plan, OrdreSnapshot]:
-    plan = make_plan(want, have, prune=prune)
+    plan = make_plan(want, have, prune=prune, names=NAMES)
     after = simulate(have, plan)
-    again = make_plan(want, after, prune=prune)
+    again = make_plan(want, after, prune=prune, names=NAMES)
     assert not again.has_changes, [a.label for a in again.actions]
     return plan, after
 
@@ -184,7 +200,7 @@ def test_create_from_empty_in_an_order_ordre_accepts() -> None:
 def test_no_changes_is_one_line() -> None:
     want = desired({"AW26": {"Look 1": ["A/W/N"]}})
     _, after = converge(want, EMPTY)
-    plan = make_plan(want, after, prune=True)
+    plan = make_plan(want, after, prune=True, names=NAMES)
     assert render_text(plan) == NO_CHANGES
     assert "\n" not in render_text(plan)
     assert plan_json(plan)["changes"] is False
@@ -233,7 +249,7 @@ def test_remove_a_collection_with_prune_deletes_looks_then_collection_then_listi
 
 def test_without_prune_nothing_is_deleted_and_the_plan_says_what_is_kept() -> None:
     _, after = converge(desired({"AW26": {"L1": ["A/W/N"]}, "SS26": {"L2": ["B/W/N"]}}), EMPTY)
-    plan = make_plan(desired({"AW26": {"L1": ["A/W/N"]}}), after, prune=False)
+    plan = make_plan(desired({"AW26": {"L1": ["A/W/N"]}}), after, prune=False, names=NAMES)
     assert not plan.has_changes
     assert set(plan.kept) == {"look SS26 / L2", "collection SS26", "listing B/W/N"}
 
@@ -249,7 +265,7 @@ def test_without_prune_a_product_moving_out_of_a_removed_look_is_released() -> N
 
 def test_an_empty_catalogue_never_deletes_anything() -> None:
     _, after = converge(desired({"AW26": {"L1": ["A/W/N"]}}), EMPTY)
-    plan = make_plan(Desired((), (), ()), after, prune=True)
+    plan = make_plan(Desired((), (), ()), after, prune=True, names=NAMES)
     assert not plan.deletes
 
 
@@ -269,12 +285,12 @@ def test_customers_are_created_updated_and_never_deleted() -> None:
     mine = OrdreCustomer("ATN001", "Atelier Nord", "EUR", address, address)
     other = OrdreCustomer("ZZZ", "Gone", "EUR", version="3")
     want = Desired((), (), (mine,))
-    plan = make_plan(want, OrdreSnapshot(customers=(other,)), prune=True)
+    plan = make_plan(want, OrdreSnapshot(customers=(other,)), prune=True, names=NAMES)
     assert [(a.op, a.kind, a.key) for a in plan.actions] == [("create", "customer", "ATN001")]
 
 
 def test_plan_json_is_versioned_and_actions_round_trip() -> None:
-    plan = make_plan(desired({"AW26": {"L1": ["A/W/N"]}}), EMPTY, prune=True)
+    plan = make_plan(desired({"AW26": {"L1": ["A/W/N"]}}), EMPTY, prune=True, names=NAMES)
     doc = json.loads(json.dumps(plan_json(plan)))
     assert doc["format_version"] == 1
     assert [Action.from_json(a) for a in doc["actions"]] == list(plan.actions)
@@ -284,11 +300,21 @@ def test_plan_json_is_versioned_and_actions_round_trip() -> None:
 # --------------------------------------------------------------------------- property
 
 KEYS = [f"S{i}/W/C" for i in range(8)]
+
+
+def _distinct(names: dict[str, Any]) -> bool:
+    """No two names ORDRE takes for the same (validate refuses such a catalogue)."""
+    return len({NAMES.key(name) for name in names}) == len(names)
+
+
+# Names in another case or with spaces at either end: ORDRE takes them for the same.
 trees = st.dictionaries(
-    st.sampled_from(["AW26", "SS26", "Pre"]),
-    st.dictionaries(st.sampled_from(["L1", "L2", "L3"]), st.just(0), max_size=3),
+    st.sampled_from(["AW26", "aw26 ", "SS26", " Pre", "PRE"]),
+    st.dictionaries(st.sampled_from(["L1", "l1 ", "L2", "L3"]), st.just(0), max_size=3).filter(
+        _distinct
+    ),
     max_size=3,
-)
+).filter(_distinct)
 
 
 @st.composite
@@ -338,7 +364,6 @@ PLAN_TEXT = """\
 Plan: 5 to create, 3 to update, 1 to delete.
 
 ~ collection "AW26"
-      position: 3 → 0
       description: "old" → ""
     ~ look "L1"
         + A/W/N  new listing, no main image
@@ -378,7 +403,7 @@ def test_plan_json_actions_are_written_exactly_so() -> None:
             replace(listing("Z/W/N"), version="1"),
         ),
     )
-    plan = make_plan(want, have, prune=True)
+    plan = make_plan(want, have, prune=True, names=NAMES)
     actions = plan_json(plan)["actions"]
     common = {"remote_id": "", "remote_version": "", "collection": "", "step": "", "changes": []}
     sizes = [{"size": "36", "gtin": "05061234500017"}]
@@ -402,11 +427,10 @@ def test_plan_json_actions_are_written_exactly_so() -> None:
                                  "city": "Oslo", "region": "", "postcode": "", "country": "NO"},
             "accounts_address": None, "contact_name": None, "contact_email": None}},
         {**common, "op": "update", "kind": "collection", "key": "AW26", "remote_id": "col_1",
-         "remote_version": "4", "body": {"name": "AW26", "position": 0, "description": ""},
-         "changes": [{"field": "position", "before": 3, "after": 0},
-                     {"field": "description", "before": "old", "after": ""}]},
+         "remote_version": "4", "body": {"name": "AW26", "position": 3, "description": ""},
+         "changes": [{"field": "description", "before": "old", "after": ""}]},
         {**common, "op": "create", "kind": "collection", "key": "SS27",
-         "body": {"name": "SS27", "position": 1, "description": ""}},
+         "body": {"name": "SS27", "position": 4, "description": ""}},
         {**common, "op": "update", "kind": "look", "key": "AW26 / L1", "remote_id": "look_1",
          "remote_version": "2", "collection": "AW26",
          "body": {"collection_id": "col_1", "name": "L1", "position": 0,
@@ -420,3 +444,62 @@ def test_plan_json_actions_are_written_exactly_so() -> None:
     ]  # fmt: skip
     assert [Action.from_json(a).to_json() for a in actions] == actions
     assert render_text(plan) == PLAN_TEXT
+
+
+# --------------------------------------------------------------------------- positions
+
+
+def _kept_most(existing: list[int | None]) -> int:
+    """The most existing positions any increasing numbering in whole numbers >= 0 keeps
+    (by trying every subset: for the small lists the property test draws)."""
+    best = 0
+    for size in range(len(existing), 0, -1):
+        for chosen in itertools.combinations(range(len(existing)), size):
+            if (
+                all(existing[i] is not None for i in chosen)
+                and all(
+                    (existing[j] or 0) - (existing[i] or 0) >= j - i
+                    for i, j in itertools.pairwise(chosen)
+                )
+                and (existing[chosen[0]] or 0) >= chosen[0]
+            ):
+                return size
+    return best
+
+
+@given(st.lists(st.one_of(st.none(), st.integers(0, 12)), max_size=7))
+def test_keep_positions_keeps_as_many_as_the_order_allows(existing: list[int | None]) -> None:
+    positions = keep_positions(existing)
+    assert len(positions) == len(existing)
+    assert all(p >= 0 for p in positions)
+    assert all(a < b for a, b in itertools.pairwise(positions))  # the display order
+    kept = sum(1 for old, new in zip(existing, positions, strict=True) if old == new)
+    assert kept == _kept_most(existing)
+
+
+def test_deleting_collections_does_not_renumber_the_others() -> None:
+    """19 collections deleted out of 41 used to give 19 `position: 22 → 3` updates."""
+    names = [f"C{i:02d}" for i in range(41)]
+    _, after = converge(desired({n: {"L": [f"{n}/W/N"]} for n in names}), EMPTY)
+    kept = [n for i, n in enumerate(names) if i % 2 == 0 or i > 38]
+    plan, again = converge(desired({n: {"L": [f"{n}/W/N"]} for n in kept}), after)
+    assert {(a.op, a.kind) for a in plan.actions} == {("delete", "collection"), ("delete", "look"),
+                                                      ("delete", "listing")}  # fmt: skip
+    assert "position" not in render_text(plan)
+    before = {c.name: c.position for c in after.collections}
+    assert {c.name: c.position for c in again.collections} == {n: before[n] for n in kept}
+    # a new collection in the middle takes a free number between its neighbours
+    middle = [*kept[:3], "New", *kept[3:]]
+    plan, _ = converge(desired({n: {"L": [f"{n}/W/N"]} for n in middle}), again)
+    assert [(a.op, a.kind, a.key) for a in plan.actions if a.kind == "collection"] == [
+        ("create", "collection", "New")
+    ]
+
+
+# --------------------------------------------------------------------------- names
+
+
+def test_a_name_ordre_takes_for_one_it_holds_is_an_update_not_a_create() -> None:
+    _, after = converge(desired({"AW26 Main": {"Other": ["A/W/N"]}}), EMPTY)
+    plan, _ = converge(desired({" aw26 MAIN ": {"OTHER ": ["A/W/N"]}}), after)
+    assert [(a.op, a.kind) for a in plan.actions] == [("update", "collection"), ("update", "look")]

@@ -19,6 +19,7 @@ from sandbox_harness import Sandboxes
 from typer.testing import CliRunner
 
 from daemon.cli import app
+from daemon.clients.ordre import ORDRE_LIMITS
 from daemon.clients.zedonk import ZedonkClient
 from daemon.core.entries import selector_matches
 from daemon.core.model import Price, Product, ProductId, Sku
@@ -66,19 +67,21 @@ def test_the_filters_pick_what_a_selector_picks_in_its_order() -> None:
         selector = Selector(
             filters.season, filters.category, filters.search, (), Location("", 0, 0)
         )
-        rows = product_rows(products, filters, ("AW26",), {})
+        rows = product_rows(products, filters, ("AW26",), {}, limits=ORDRE_LIMITS)
         expected = sorted(
             (p for p in products if selector_matches(selector, p)),
             key=lambda p: (p.id.style, p.id.fabric, p.id.colour),
         )
         assert [r.product for r in rows] == expected, filters
     placed = {"B-2/WOOL/CARD": ("Main", "Look 1")}
-    rows = product_rows(products, Filters(unplaced=True), ("AW26",), placed)
+    rows = product_rows(products, Filters(unplaced=True), ("AW26",), placed, limits=ORDRE_LIMITS)
     assert [str(r.product.id) for r in rows] == ["A-0/WOOL/CARD", "A-1/WOOL/NAVY"]
 
 
 def test_a_row_says_each_barcode_state_and_the_price_seasons() -> None:
-    [row] = product_rows([made("A-1/WOOL/NAVY")], Filters(), ("AW25", "AW26"), {})
+    [row] = product_rows(
+        [made("A-1/WOOL/NAVY")], Filters(), ("AW25", "AW26"), {}, limits=ORDRE_LIMITS
+    )
     assert [(s.size, s.state) for s in row.sizes] == [
         ("S", "valid"),
         ("M", "missing"),
@@ -211,7 +214,7 @@ def test_the_look_column_places_products_as_resolve_does(repo: Path, sandbox: Sa
     spec = load_catalogue(repo)
     with ZedonkClient(sandbox.zedonk_url, sandbox.zedonk_token) as zedonk:
         snapshot = ZedonkSnapshot(tuple(zedonk.products()), tuple(zedonk.seasons()))
-    resolved = resolve(spec, snapshot, settings.price_seasons)
+    resolved = resolve(spec, snapshot, settings.price_seasons, limits=ORDRE_LIMITS)
     assert resolved.ok
     by_resolve = {r.key: (r.collection, r.look) for r in resolved.desired.products}
     assert len(by_resolve) > 15

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
+from daemon.clients.ordre import ORDRE_LIMITS
 from daemon.core import gtin
 from daemon.core.model import Address, Customer, Price, Product, ProductId, Season, Sku
 from daemon.core.resolve import ZedonkSnapshot, resolve
@@ -93,7 +95,9 @@ PRODUCTS = (
 
 
 def run(spec: CatalogueSpec, products: tuple[Product, ...] = PRODUCTS, **kw: object):  # type: ignore[no-untyped-def]
-    return resolve(spec, ZedonkSnapshot(products, SEASONS), ("SS26", "AW26"), **kw)  # type: ignore[arg-type]
+    return resolve(
+        spec, ZedonkSnapshot(products, SEASONS), ("SS26", "AW26"), limits=ORDRE_LIMITS, **kw
+    )  # type: ignore[arg-type]
 
 
 def test_explicit_products_keep_their_order_and_become_listings() -> None:
@@ -214,6 +218,7 @@ def test_most_recent_price_season_wins_and_zero_price_warns() -> None:
         "ML-500/WOOL/NAVY",
         5,
         image=None,
+        seasons=("AW25", "SS26", "AW26"),
         prices=(
             Price("AW26", "EUR", Decimal("320"), Decimal("800")),
             Price("SS26", "EUR", Decimal("300"), Decimal("750")),
@@ -226,9 +231,44 @@ def test_most_recent_price_season_wins_and_zero_price_warns() -> None:
     assert {x.currency: x.wsp for x in listing.prices} == {
         "EUR": Decimal("320"),
         "GBP": Decimal("0"),
+        "USD": Decimal("0"),  # the brand prices in USD; no price season prices this one
     }
-    codes = {f.code for f in result.findings}
-    assert {"price-zero", "image-missing"} <= codes
+    codes = [f.code for f in result.findings]
+    assert {"price-zero", "image-missing", "price-missing"} <= set(codes)
+    [missing] = [f for f in result.findings if f.code == "price-missing"]
+    assert "has no price in USD in the price seasons it is visible in (SS26, AW26)" in (
+        missing.message
+    )
+
+
+def test_prices_come_only_from_price_seasons_the_product_is_visible_in() -> None:
+    """domain.md §7 rule 12: visible only in AW25 but holding AW26 prices, under price seasons
+    [AW26], the product gets 0.00, with a warning; a product with no price at all too."""
+    aw26 = (Price("AW26", "EUR", Decimal("400"), Decimal("990")),)
+    old = product("ML-600/WOOL/NAVY", 6, seasons=("AW25",), prices=aw26)
+    bare = product("ML-601/WOOL/NAVY", 7, prices=())
+    priced = product("ML-602/WOOL/NAVY", 8, prices=aw26)
+    spec = catalogue(look("L", 3, "ML-600/WOOL/NAVY", "ML-601/WOOL/NAVY", "ML-602/WOOL/NAVY"))
+    result = resolve(
+        spec, ZedonkSnapshot((old, bare, priced), SEASONS), ("AW26",), limits=ORDRE_LIMITS
+    )
+    prices = {
+        x.key: [(p.currency, p.wsp, p.rrp) for p in x.prices] for x in result.desired.listings
+    }
+    zero = [("EUR", Decimal("0.00"), Decimal("0.00"))]
+    assert prices == {
+        "ML-600/WOOL/NAVY": zero,
+        "ML-601/WOOL/NAVY": zero,
+        "ML-602/WOOL/NAVY": [("EUR", Decimal("400"), Decimal("990"))],
+    }
+    [hidden] = [f for f in result.findings if "ML-600" in f.message]
+    assert (hidden.code, hidden.severity) == ("price-not-visible", "warning")
+    assert "ML-600/WOOL/NAVY is not visible in any of the price seasons (AW26): it is sent " in (
+        hidden.message
+    )
+    [missing] = [f for f in result.findings if "ML-601" in f.message]
+    assert missing.code == "price-missing" and "sent as 0.00" in missing.message
+    assert not [f for f in result.findings if "ML-602" in f.message]
 
 
 def test_customers_active_with_account_code_and_store_fills_missing_addresses() -> None:
@@ -239,9 +279,34 @@ def test_customers_active_with_account_code_and_store_fills_missing_addresses() 
         Customer("C2", "No Code", None, True, "EUR", (store,)),
         Customer("C3", "Closed", "CLS001", False, "EUR", (store,)),
     )
-    result = resolve(catalogue(), ZedonkSnapshot((), SEASONS, customers), ("AW26",))
+    result = resolve(
+        catalogue(), ZedonkSnapshot((), SEASONS, customers), ("AW26",), limits=ORDRE_LIMITS
+    )
     (customer,) = result.desired.customers
     assert customer.account_code == "ATN001"
     assert customer.delivery_address is not None and customer.delivery_address.line1 == "2 Dock"
     assert customer.accounts_address is not None and customer.accounts_address.line1 == "1 High St"
     assert customer.contact_email == "a@x"
+
+
+def test_a_product_whose_listing_ordre_would_refuse_is_held_back_and_says_why() -> None:
+    odd = (
+        product("ML-101/WOOL/NAVY", 1, description="d" * 2400),
+        product("ML-101/WOOL/BLACK", 2, category=" "),
+        replace(product("ML-205/CASH/GREY", 3), skus=(Sku("X" * 40, barcode(31)),)),
+        product("ML-300/SILK/RED", 4, image="https://img.example/" + "i" * 1000),
+        product("ML-400/SILK/RED", 5, description="d" * 2000),  # at the limit: fine
+    )
+    spec = catalogue(look("Look 1", 3, *(str(p.id) for p in odd)))
+    result = run(spec, odd)
+    held = {p.key: p.problems for p in result.desired.products if not p.exported}
+    assert held == {
+        "ML-101/WOOL/NAVY": (
+            "its description is 2,400 characters long; at most 2,000 are allowed",
+        ),
+        "ML-101/WOOL/BLACK": ("it has no category, which ORDRE requires",),
+        "ML-205/CASH/GREY": (f"size {'X' * 30} is 40 characters long; at most 30 are allowed",),
+        "ML-300/SILK/RED": ("its Image 1 URL is 1,020 characters long; at most 1,000 are allowed",),
+    }
+    assert [x.key for x in result.desired.listings] == ["ML-400/SILK/RED"]
+    assert all("d" * 100 not in f.message for f in result.findings)

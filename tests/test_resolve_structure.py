@@ -15,6 +15,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from daemon.clients.ordre import ORDRE_LIMITS
 from daemon.core.model import Price, ProductId, Sku
 from daemon.core.resolve import Resolution, Structure, ZedonkSnapshot, resolve, resolve_structure
 from daemon.core.spec import (
@@ -77,7 +78,7 @@ def base() -> CatalogueSpec:
 
 
 def full(spec: CatalogueSpec) -> Resolution:
-    return resolve(spec, SNAPSHOT, ("AW26",))
+    return resolve(spec, SNAPSHOT, ("AW26",), limits=ORDRE_LIMITS)
 
 
 BASE = full(base())

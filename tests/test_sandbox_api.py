@@ -195,8 +195,8 @@ def test_seed_has_the_documented_flaws(sandbox: Sandboxes) -> None:
     assert products["ML-610/LEATHER/BLACK"]["image_1"] is None
     assert products["ML-101/WOOL/NAVY"]["image_1"].startswith("https://")
     barcodes = [(p, s["barcode"]) for p in products.values() for s in p["skus"] if s["barcode"]]
-    assert any(len(b) == 12 for _, b in barcodes), "some UPC-A"
-    assert sum(len(b) == 13 for _, b in barcodes) > len(barcodes) / 2, "mostly EAN-13"
+    # One barcode type per Zedonk system (domain.md §5): the demo brand's is EAN-13.
+    assert {len(b) for _, b in barcodes} == {13}, "EAN-13 only"
     bad = [p for p, b in barcodes if not gtin_is_valid(b)]
     assert bad and any("AW25" in p["seasons"] for p in bad)
     assert len({b for _, b in barcodes}) == len(barcodes), "barcodes are unique"
@@ -337,15 +337,92 @@ def test_sales_order_create_get_search_inactivate(sandbox: Sandboxes) -> None:
     assert len(left["items"]) == 1
 
 
-def test_sales_order_matches_upc_a_in_any_gtin_form(sandbox: Sandboxes) -> None:
+def test_the_us_brand_issues_upc_a_only_and_keeps_the_demo_brands_ids(
+    sandbox: Sandboxes,
+) -> None:
     client = sandbox.client("zedonk")
-    product = client.get("/products/ML-510/COTTON/BLUE").json()
-    upc = product["skus"][0]["barcode"]
-    assert len(upc) == 12
+    demo = {p["id"]: p for p in all_items(client, "/products", limit=200)}
+    sandbox.zedonk.reset(brand="us")
+    try:
+        us = {p["id"]: p for p in all_items(client, "/products", limit=200)}
+        customers = all_items(client, "/customers", limit=200)
+    finally:
+        sandbox.zedonk.reset(brand="demo")
+    assert us.keys() == demo.keys()
+    assert [p["description"] for p in us.values()] == [p["description"] for p in demo.values()]
+    codes = [s["barcode"] for p in us.values() for s in p["skus"] if s["barcode"]]
+    assert {len(b) for b in codes} == {12}, "UPC-A only"
+    assert len(customers) == len(all_items(client, "/customers", limit=200))
+
+
+def test_sales_order_matches_upc_a_in_any_gtin_form(sandbox: Sandboxes) -> None:
+    sandbox.zedonk.reset(brand="us")
+    try:
+        client = sandbox.client("zedonk")
+        product = client.get("/products/ML-510/COTTON/BLUE").json()
+        upc = product["skus"][0]["barcode"]
+        assert len(upc) == 12
+        answer = client.post("/sales-orders", json=order_body(lines=[
+            {"barcode": "00" + upc, "quantity": 1, "unit_price": "80.00"}]))  # fmt: skip
+        assert answer.status_code == 201, answer.text
+        assert answer.json()["lines"][0]["barcode"] == upc
+    finally:
+        sandbox.zedonk.reset(brand="demo")
+
+
+def test_an_order_takes_only_products_visible_in_its_season(sandbox: Sandboxes) -> None:
+    client = sandbox.client("zedonk")
+    products = all_items(client, "/products", limit=200, season="AW25")
+    aw25_only = next(p for p in products if p["seasons"] == ["AW25"] and p["active"])
+    sku = next(s for s in aw25_only["skus"] if s["barcode"] and gtin_is_valid(s["barcode"]))
     answer = client.post("/sales-orders", json=order_body(lines=[
-        {"barcode": "00" + upc, "quantity": 1, "unit_price": "80.00"}]))  # fmt: skip
-    assert answer.status_code == 201, answer.text
-    assert answer.json()["lines"][0]["barcode"] == upc
+        {"barcode": sku["barcode"], "quantity": 1, "unit_price": "80.00"}]))  # fmt: skip
+    assert answer.status_code == 422
+    assert answer.json()["error"]["details"]["errors"] == [
+        {
+            "field": "lines[0].product_id",
+            "message": f"{aw25_only['id']} is not visible in season AW26 (only in AW25)",
+        }
+    ]
+    in_aw25 = order_body(season="AW25", lines=[
+        {"barcode": sku["barcode"], "quantity": 1, "unit_price": "80.00"}])  # fmt: skip
+    assert client.post("/sales-orders", json=in_aw25).status_code == 201
+
+
+def test_currencies_are_listed(sandbox: Sandboxes) -> None:
+    listed = all_items(sandbox.client("zedonk"), "/currencies")
+    assert [c["code"] for c in listed] == ["EUR", "GBP", "USD"]
+
+
+def test_admin_edits_a_products_barcodes_and_a_customers_details(sandbox: Sandboxes) -> None:
+    client = sandbox.client("zedonk")
+    admin = sandbox.admin_client("zedonk")
+    new = "4006381333931"
+    changed = admin.put("/_admin/products/ML-101/WOOL/NAVY/barcodes",
+                        json={"barcodes": {"36": new, "38": None}})  # fmt: skip
+    assert changed.status_code == 200, changed.text
+    skus = {
+        s["size"]: s["barcode"] for s in client.get("/products/ML-101/WOOL/NAVY").json()["skus"]
+    }
+    assert (skus["36"], skus["38"]) == (new, None)
+    ordered = client.post("/sales-orders", json=order_body(lines=[
+        {"barcode": new, "quantity": 1, "unit_price": "80.00"}]))  # fmt: skip
+    assert ordered.json()["lines"][0]["size"] == "36"
+    taken = admin.put("/_admin/products/ML-101/WOOL/CAMEL/barcodes",
+                      json={"barcodes": {"36": new}})  # fmt: skip
+    assert taken.status_code == 409 and "ML-101/WOOL/NAVY size 36" in taken.text
+    assert admin.put("/_admin/products/ML-101/WOOL/NAVY/barcodes",
+                     json={"barcodes": {"99": new}}).status_code == 400  # fmt: skip
+
+    customer = client.get("/customers/C00001").json()
+    changes = {"name": "Atelier Nord ApS", "currency": "GBP", "active": False}
+    edited = admin.patch("/_admin/customers/C00001", json=changes)
+    assert edited.status_code == 200, edited.text
+    now = client.get("/customers/C00001").json()
+    assert (now["name"], now["currency"], now["active"]) == ("Atelier Nord ApS", "GBP", False)
+    assert now["account_code"] == customer["account_code"]
+    clash = admin.patch("/_admin/customers/C00001", json={"name": "maison verte"})
+    assert clash.status_code == 409
 
 
 def line(**fields: Any) -> dict[str, Any]:

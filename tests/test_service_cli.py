@@ -66,7 +66,7 @@ def test_status_before_anything_ran(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "daemon: not running" in done.stdout and "history: none yet" in done.stdout
     doc = json.loads(cli("status", "--root", str(root), "--format", "json").stdout)
-    assert doc["version"] == 1 and doc["history"] is False and doc["lock"]["held"] is False
+    assert doc["format_version"] == 2 and doc["history"] is False and doc["lock"]["held"] is False
 
 
 def test_pause_shows_in_status_and_resume_lifts_it(tmp_path: Path) -> None:

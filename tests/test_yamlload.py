@@ -203,3 +203,113 @@ def test_what_pyyaml_writes_is_read_back_or_flagged(data: dict[str, Any]) -> Non
 def test_never_raises_on_arbitrary_input(raw: bytes) -> None:
     result = load_bytes(raw, "f.yaml")
     assert result.document is not None or result.findings
+
+
+# ------------------------------------------------------------------- messages that are right
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a: 1\n\t\nb: 2\n",  # between two keys
+        "\t\na: 1\n",  # first
+        "a: 1\n \t \n",  # last, with spaces around
+        "a:\n  - x\n\t\n  - z\n",  # inside a list
+        "a: 1\r\n\t\r\nb: 2\r\n",  # with CRLF
+    ],
+)
+def test_a_line_holding_only_a_tab_is_a_blank_line(text: str) -> None:
+    data, codes = load(text)
+    assert codes == []
+    assert data in ({"a": 1, "b": 2}, {"a": 1}, {"a": ["x", "z"]})
+
+
+def test_a_tab_line_keeps_every_place_on_the_lines_after_it() -> None:
+    result = load_bytes(b"a: 1\n\t\n  \t\nb: [x, oops: 1]\n", "f.yaml")
+    assert result.document is not None
+    assert result.document.position(("b",)) == (4, 4)
+
+
+def test_a_tab_line_in_a_block_of_text_says_so() -> None:
+    result = load_bytes(b"a: |\n  one\n\t\n  two\n", "f.yaml")
+    [finding] = result.findings
+    assert (finding.code, finding.line, finding.column) == ("yaml-syntax", 3, 1)
+    assert "holds only a tab, inside a block of text" in finding.message
+    assert "indent with spaces" not in (finding.hint or "")
+
+
+def test_a_tab_used_for_indenting_is_still_indenting_with_a_tab() -> None:
+    result = load_bytes(b"a:\n\t- x\n", "f.yaml")
+    [finding] = result.findings
+    assert finding.hint == "indent with spaces, not tabs"
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("!\n", 1),
+        ("--- !\n", 1),
+        ("a: !\n", 1),
+        ("a: ! 12\n", 1),  # libyaml reads this as 12, as if no tag were written
+        ("a: ! [1]\n", 1),
+        ("a:\n  ! b: 1\n", 2),  # on a key
+    ],
+)
+def test_a_bare_tag_is_a_tag_not_an_empty_file(text: str, line: int) -> None:
+    result = load_bytes(text.encode(), "f.yaml")
+    codes = [f.code for f in result.findings]
+    assert "yaml-empty" not in codes
+    assert codes[0] in ("yaml-tag", "yaml-key") and result.findings[0].line == line
+    assert len(codes) == 1
+
+
+def test_the_str_tag_is_what_the_docs_say_is_accepted() -> None:
+    assert load("a: !!str 12\nb: '12'\n") == ({"a": "12", "b": "12"}, [])
+    docs = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
+    assert "no tags\n  (`!tag`, or a bare `!`) but `!!str`" in docs
+    assert load("a: !str 12\n")[1] == ["yaml-tag"]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "column"),
+    [
+        ("a:\n  b: [x,\nz]\n", 3, 1),
+        ("a:\n  b: [x,\n  z]\n", 3, 3),  # at the key's own indentation
+        ("a: [x,\nz]\n", 2, 1),  # the top level needs one space
+        ("a: {x: 1,\ny: 2}\n", 2, 1),
+        ("- [x,\nz]\n", 2, 1),
+    ],
+)
+def test_a_flow_list_continued_too_far_left_is_refused_as_yaml_1_2_does(
+    text: str, line: int, column: int
+) -> None:
+    result = load_bytes(text.encode(), "f.yaml")
+    problems = [f for f in result.findings if f.code == "yaml-syntax"]
+    assert [(f.line, f.column) for f in problems] == [(line, column)]
+    assert "not indented more than" in problems[0].message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a:\n  b: [x,\n    z]\n",
+        "a:\n  b: [x,\n     z\n  ]\n",  # the closing bracket under the key
+        "a: [x,\n z]\n",
+        "a: [\n  x,\n]\n",
+        "a: [x,\n\n z]\n",  # a blank line
+    ],
+)
+def test_a_flow_list_indented_further_is_read(text: str) -> None:
+    data, codes = load(text)
+    assert codes == []
+    assert data["a"] in (["x", "z"], ["x"], {"b": ["x", "z"]})
+
+
+def test_a_file_missing_two_required_keys_says_each_once(tmp_path: Path) -> None:
+    from daemon.tree.resources import CATALOGUE_SCHEMA
+    from daemon.tree.schema import schema_findings
+
+    result = load_bytes(b"description: x\n", "f.yaml")
+    assert result.document is not None
+    found = schema_findings(result.document, CATALOGUE_SCHEMA)
+    assert [f.message for f in found] == ["missing `collection`", "missing `looks`"]

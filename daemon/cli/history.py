@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from daemon.cli.root import (
-    JSON_VERSION,
+    HISTORY_JSON_VERSION,
     OutputFormat,
     RootOption,
     app,
@@ -71,10 +71,6 @@ def _counts(summary: Any) -> str:
     return " ".join(f"{k}={v}" for k, v in summary.items() if v)
 
 
-def _run_events(history: History, run_id: int) -> list[dict[str, Any]]:
-    return history.query("SELECT * FROM events WHERE run_id = ? ORDER BY id", (run_id,))
-
-
 @app.command()
 def history(
     root: RootOption = None,
@@ -106,7 +102,7 @@ def history(
     if not History.exists(settings.state_dir) and run is None:
         # Nothing has run yet: an empty answer, not an error.
         if output is OutputFormat.json:
-            print_json({"format_version": JSON_VERSION, "runs": [], "events": []})
+            print_json({"format_version": HISTORY_JSON_VERSION, "runs": [], "events": []})
         else:
             echo(f"No runs yet (no history in {settings.state_dir}).")
         return
@@ -120,11 +116,11 @@ def history(
             detail = rows[0]
             detail["summary"] = json.loads(detail["summary"]) if detail["summary"] else None
             actions = store.actions(run)
-            events = _run_events(store, run)
+            events = store.run_events(run)
             if output is OutputFormat.json:
                 print_json(
                     {
-                        "format_version": JSON_VERSION,
+                        "format_version": HISTORY_JSON_VERSION,
                         "run": detail,
                         "actions": actions,
                         "events": events,
@@ -147,7 +143,7 @@ def history(
         )
         events = store.events(since=since_at, level="error", limit=limit) if errors else []
         if output is OutputFormat.json:
-            print_json({"format_version": JSON_VERSION, "runs": runs, "events": events})
+            print_json({"format_version": HISTORY_JSON_VERSION, "runs": runs, "events": events})
             return
         if not runs and not events:
             echo("No runs match." if (errors or since or kind) else "No runs yet.")

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from daemon.cli.root import (
-    JSON_VERSION,
+    ORDERS_JSON_VERSION,
     FormatOption,
     OutputFormat,
     RootOption,
@@ -157,12 +157,12 @@ def list_command(
         with History.open(settings.state_dir, read_only=True) as history:
             rows = list_imports(history, states=states, limit=limit)
     if output is OutputFormat.json:
-        print_json({"version": JSON_VERSION, "imports": rows})
+        print_json({"format_version": ORDERS_JSON_VERSION, "imports": rows})
         return
     if not rows:
         echo("no imports" + (f" in state {', '.join(states)}" if states else ""))
         return
-    table = [("IMPORT", "ORDER", "PO", "RETAILER", "STATE", "ZEDONK", "LINES", "UPDATED")]
+    table = [("IMPORT", "ORDER", "PO", "RETAILER", "STATE", "ZEDONK", "LINES", "UPDATED", "REASON")]
     for row in rows:
         lines = (
             f"{row['lines_imported']}/{row['lines_total']}"
@@ -179,6 +179,7 @@ def list_command(
                 row["zedonk_order_number"] or "",
                 lines,
                 (row["updated_at"] or "")[:19].replace("T", " "),
+                _reason(row),
             )
         )
     widths = [max(len(str(r[i])) for r in table) for i in range(len(table[0]))]
@@ -203,7 +204,7 @@ def show_command(
         key = _resolve(history, ident)
         details = import_details(history, key)
     if output is OutputFormat.json:
-        print_json({"version": JSON_VERSION, "import": details})
+        print_json({"format_version": ORDERS_JSON_VERSION, "import": details})
         return
     _print_details(details)
 
@@ -213,19 +214,31 @@ def retry_command(
     ident: Annotated[
         str, typer.Argument(help="Import key (id#submission), ORDRE order id or number.")
     ],
+    accept: Annotated[
+        bool,
+        typer.Option(
+            "--accept",
+            help="Import an order held for review as it is: its currency, its 0.00 prices, "
+            "or a new customer whose name looks like an existing one's are accepted.",
+        ),
+    ] = False,
     root: RootOption = None,
 ) -> None:
-    """Import a failed (or skipped) submission again, once its data is fixed.
+    """Import a failed, skipped or held submission again, once its data is fixed.
 
-    Exit 0 when it is imported now, 3 when it still fails or waits, 1 on error, 4 when the
-    daemon holds the lock (pause it, or wait for it).
+    Exit 0 when it is imported now (or was already), 3 when it still fails, waits or is held,
+    1 on error, 4 when the daemon holds the lock (pause it, or wait for it).
     """
     settings = _settings(root)
     with StateLock(settings.state_dir, "orders retry"), History.open(settings.state_dir) as history:
         key = _resolve(history, ident)
-        result = retry_import(settings, history, key, notifier=Notifier(settings, history))
+        notifier = Notifier(settings, history)
+        result = retry_import(settings, history, key, notifier=notifier, accept=accept)
         row = Ledger(history).outcome(key)
         _send_notices(settings, history)
+    if result.run_id is None:  # imported already: nothing ran
+        echo(result.message)
+        return
     _echo_result(result)
     echo(f"{key}: {row['state']}" + (f" ({row['last_error']})" if row["last_error"] else ""))
     if result.result == "failed":
@@ -265,7 +278,7 @@ def audit_command(output: FormatOption = OutputFormat.text, root: RootOption = N
         )
     assert record is not None
     if output is OutputFormat.json:
-        print_json({"version": JSON_VERSION, "audit": record})
+        print_json({"format_version": ORDERS_JSON_VERSION, "audit": record})
     else:
         echo(_audit_line(record))
         for duplicate in record["duplicates"]:
@@ -284,6 +297,14 @@ def _audit_line(record: dict[str, Any]) -> str:
         f"{head}; {found} ORDRE submission(s) on more than one (keep one of each and "
         "inactivate the others in Zedonk):"
     )
+
+
+def _reason(row: dict[str, Any]) -> str:
+    """Why a row is not simply imported (its last error or skip reason), on one short line."""
+    if row["state"] in ("created", "partial") or not row["last_error"]:
+        return ""
+    text = " ".join(str(row["last_error"]).split())
+    return text if len(text) <= 80 else text[:79] + "…"
 
 
 def _resolve(history: History, ident: str) -> str:
@@ -314,7 +335,9 @@ def _print_details(d: dict[str, Any]) -> None:
     if d["lines_total"] is not None:
         echo(f"lines         {d['lines_imported'] or 0} of {d['lines_total']} imported")
     if d["previous_import_key"]:
-        done = "inactivated" if d["previous_inactivated"] else "to inactivate"
+        done = {1: "inactivated", -1: "Zedonk refused: inactivate it by hand"}.get(
+            d["previous_inactivated"], "to inactivate"
+        )
         echo(f"replaces      {d['previous_import_key']} ({done})")
     echo(f"first seen    {d['first_seen_at']}   updated {d['updated_at']}")
     order = d["order"] if isinstance(d["order"], dict) else {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -15,6 +16,7 @@ from daemon.cli.root import (
     RootOption,
     app,
     echo,
+    echo_styled,
     print_json,
     repository_root,
     safe_text,
@@ -22,10 +24,11 @@ from daemon.cli.root import (
 from daemon.core.actions import Action
 from daemon.core.findings import Finding
 from daemon.core.plan import Plan
-from daemon.core.planfmt import SHOWN_IN_PLAN, plan_json, render_markdown, render_text
+from daemon.core.planfmt import SHOWN_IN_PLAN, plan_json, render_markdown, text_lines
 from daemon.errors import ExitCode, ZedonkOrdreError
 from daemon.reconcile import (
     ApplyReport,
+    Outcome,
     PlanResult,
     apply_fresh,
     apply_saved,
@@ -47,9 +50,14 @@ StrictOption = Annotated[
 
 
 def _warn(findings: tuple[Finding, ...]) -> None:
-    for finding in findings:
-        if not finding.is_error and finding.code not in SHOWN_IN_PLAN:
-            echo(str(finding), err=True)
+    echo_styled(
+        (
+            (finding.severity, str(finding))
+            for finding in findings
+            if not finding.is_error and finding.code not in SHOWN_IN_PLAN
+        ),
+        err=True,
+    )
 
 
 # --------------------------------------------------------------------------- plan
@@ -86,7 +94,7 @@ def plan(
         echo(render_markdown(result.plan, findings=result.findings))
     else:
         _warn(result.findings)
-        echo(render_text(result.plan))
+        echo_styled(text_lines(result.plan))
     if out is not None:
         digest = save_plan(out, result)
         echo(
@@ -101,23 +109,61 @@ def plan(
 # --------------------------------------------------------------------------- apply
 
 
+def _clock(seconds: float) -> str:
+    """``83.4`` -> ``1:23``; an hour or more -> ``1:02:03``."""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
 class _Progress:
-    """One updating line on a terminal; one plain line per action otherwise."""
+    """A long apply's progress on stderr. On a terminal, one line that updates in place:
+    how many actions are done of how many, how many failed, the time so far and an
+    estimate of the time left. Otherwise (a log), that line at each tenth of the way."""
+
+    REDRAW = 0.1  # seconds between two redraws of the terminal line
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
         self.tty = sys.stderr.isatty()
+        self.started = time.monotonic()
+        self.drawn = 0.0
+        self.tenths = 0
+        self.problems = 0
+
+    def restart(self) -> None:
+        """The apply starts now (after the plan and the confirmation)."""
+        self.started = time.monotonic()
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    def line(self, done: int, total: int) -> str:
+        elapsed = self.elapsed
+        text = f"Applying: {done:,} of {total:,} ({done / max(total, 1):.0%})"
+        if self.problems:
+            text += f" · {self.problems:,} failed or skipped"
+        text += f" · {_clock(elapsed)} elapsed"
+        if 0 < done < total:
+            text += f" · about {_clock(elapsed / done * (total - done))} left"
+        return text
 
     def __call__(self, done: int, total: int, action: Action, status: str) -> None:
+        self.problems += status != "ok"
         if self.quiet:
             return
+        now = time.monotonic()
         if self.tty:
-            end = "\n" if done == total or status != "ok" else ""
-            line = f"[{done}/{total}] {status}: {action.label}"
-            sys.stderr.write(f"\r\x1b[2K{safe_text(line)}{end}")
+            if done < total and now - self.drawn < self.REDRAW:
+                return
+            self.drawn = now
+            end = "\n" if done == total else ""
+            sys.stderr.write(f"\r\x1b[2K{safe_text(self.line(done, total))}{end}")
             sys.stderr.flush()
-        else:
-            echo(f"[{done}/{total}] {status}: {action.label}", err=True)
+        elif done * 10 >= (self.tenths + 1) * total:
+            self.tenths = done * 10 // total
+            echo(self.line(done, total), err=True)
 
 
 def _report_json(report: ApplyReport) -> dict[str, Any]:
@@ -141,14 +187,16 @@ def _report_json(report: ApplyReport) -> dict[str, Any]:
     }
 
 
-def _finish(report: ApplyReport, output: OutputFormat) -> None:
+def _finish(report: ApplyReport, output: OutputFormat, elapsed: float) -> None:
     if output is OutputFormat.json:
         print_json(_report_json(report))
     else:
-        for outcome in report.outcomes:
-            if outcome.status != "ok":
-                echo(f"{outcome.status}: {outcome.action.label}: {outcome.error}", err=True)
-        echo(f"Apply (run {report.run_id}): {report.result}: {report.summary()}")
+        problems = [o for o in report.outcomes if o.status != "ok"]
+        echo_styled(
+            [("error" if o.status == "failed" else "warning", _outcome(o)) for o in problems],
+            err=True,
+        )
+        echo_styled([(_RESULT_STYLE.get(report.result, ""), _summary(report, elapsed))])
     if report.result == "partial":
         echo(
             "hint: run `zedonk-ordre apply` again once the cause is fixed; it converges",
@@ -157,6 +205,24 @@ def _finish(report: ApplyReport, output: OutputFormat) -> None:
         raise typer.Exit(int(ExitCode.PARTIAL))
     if report.result == "failed":
         raise typer.Exit(int(ExitCode.ERROR))
+
+
+_RESULT_STYLE = {"ok": "create", "partial": "warning", "failed": "error"}
+
+
+def _outcome(outcome: Outcome) -> str:
+    return f"{outcome.status}: {outcome.action.label}: {outcome.error}"
+
+
+def _summary(report: ApplyReport, elapsed: float) -> str:
+    """``Apply (run 12): ok in 1:23: 40 created, 12 updated, 0 deleted; 0 failed, 0 skipped``"""
+    counts = report.counts()
+    return (
+        f"Apply (run {report.run_id}): {report.result} in {_clock(elapsed)}: "
+        f"{counts['create']:,} created, {counts['update']:,} updated, "
+        f"{counts['delete']:,} deleted; {counts['failed']:,} failed, "
+        f"{counts['skipped']:,} skipped"
+    )
 
 
 @app.command()
@@ -169,6 +235,10 @@ def apply(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Apply without asking.")] = False,
     allow_deletes: Annotated[
         bool, typer.Option("--allow-deletes", help="Allow deletes over the delete guard.")
+    ] = False,
+    allow_updates: Annotated[
+        bool,
+        typer.Option("--allow-updates", help="Allow listing updates over the update guard."),
     ] = False,
     output: Annotated[
         OutputFormat, typer.Option("--format", help="text for people, json for scripts.")
@@ -183,20 +253,25 @@ def apply(
     progress = _Progress(output is OutputFormat.json)
     if plan_file is not None:
         report = apply_saved(
-            repository_root(root), plan_file, allow_deletes=allow_deletes, progress=progress
+            repository_root(root),
+            plan_file,
+            allow_deletes=allow_deletes,
+            allow_updates=allow_updates,
+            progress=progress,
         )
         if report is None:
             echo("No changes: the saved plan is empty.")
             return
-        _finish(report, output)
+        _finish(report, output, progress.elapsed)
         return
 
     def show(result: PlanResult) -> None:
         if output is OutputFormat.text:
             _warn(result.findings)
-            echo(render_text(result.plan))
+            echo_styled(text_lines(result.plan))
 
     def confirm(_: Plan) -> bool:
+        progress.restart()
         if yes:
             return True
         if not sys.stdin.isatty():
@@ -204,12 +279,15 @@ def apply(
                 "apply needs a confirmation, and there is no terminal to ask on",
                 hint="review the plan, then pass --yes (or apply a saved plan file)",
             )
-        return typer.confirm("Apply these changes to ORDRE?", default=False)
+        answer = typer.confirm("Apply these changes to ORDRE?", default=False)
+        progress.restart()
+        return answer
 
     fresh = apply_fresh(
         repository_root(root),
         strict=strict,
         allow_deletes=allow_deletes,
+        allow_updates=allow_updates,
         show=show,
         confirm=confirm,
         progress=progress,
@@ -217,6 +295,6 @@ def apply(
     if fresh is None:
         echo("Nothing applied.")
     elif fresh.result != "no-changes":
-        _finish(fresh, output)
+        _finish(fresh, output, progress.elapsed)
     elif output is OutputFormat.json:
         print_json(_report_json(fresh))

@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -42,6 +42,44 @@ def safe_text(text: str) -> str:
 def echo(text: str = "", *, err: bool = False, nl: bool = True) -> None:
     """Print text for people (the one way commands print): see ``safe_text``."""
     typer.echo(safe_text(text), err=err, nl=nl)
+
+
+# SGR codes by the style of a line (daemon.core.planfmt.text_lines names them).
+STYLES = {
+    "create": "32",  # green
+    "move-in": "32",
+    "update": "33",  # yellow
+    "change": "33",
+    "delete": "31",  # red
+    "move-out": "31",
+    "summary": "1",  # bold
+    "heading": "1",
+    "error": "1;31",
+    "warning": "33",
+    "note": "2",  # dim
+}
+
+
+def colour_wanted(*, err: bool = False) -> bool:
+    """Colour only on a terminal, and never when ``NO_COLOR`` is set to anything
+    (https://no-color.org) or the terminal is ``dumb``."""
+    stream = sys.stderr if err else sys.stdout
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or replaced stream
+        return False
+
+
+def echo_styled(lines: Iterable[tuple[str, str]], *, err: bool = False) -> None:
+    """Print (style, text) lines: each made safe (``safe_text``) first, then coloured by
+    its style when ``colour_wanted``, so no colour code can come from the data."""
+    colour = colour_wanted(err=err)
+    for style, text in lines:
+        shown = safe_text(text)
+        code = STYLES.get(style) if colour and shown else None
+        typer.echo(f"\x1b[{code}m{shown}\x1b[0m" if code else shown, err=err, color=colour)
 
 
 def render_error(exc: ZedonkOrdreError) -> None:
@@ -172,7 +210,12 @@ def root(
     redact.secure_logging()
 
 
-JSON_VERSION = 1  # format_version of what apply, dump, products, schemas, history and orders print
+# Every --format json document has its version under "format_version" (schemas/output/ holds
+# each document's JSON Schema). A version goes up when a document changes in a way a script
+# that reads it would notice.
+JSON_VERSION = 1  # format_version of what apply, dump, products and schemas print
+HISTORY_JSON_VERSION = 2  # history: 2 gave every event's details as JSON, not a JSON string
+ORDERS_JSON_VERSION = 2  # orders list and show: 2 renamed "version" to "format_version"
 
 
 class OutputFormat(StrEnum):

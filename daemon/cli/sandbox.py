@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from enum import StrEnum
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
@@ -15,6 +16,13 @@ from daemon.errors import ZedonkOrdreError
 from daemon.sandbox import ORDRE_TOKEN, ZEDONK_TOKEN, SandboxError, start_sandboxes
 from daemon.sandbox.base import ADMIN_TOKEN, DEFAULT_SEED
 from daemon.sandbox.server import is_loopback
+
+
+class SeedBrand(StrEnum):
+    """The brands the sandbox can seed (daemon/sandbox/seed.py)."""
+
+    demo = "demo"
+    us = "us"
 
 
 @app.command()
@@ -37,6 +45,14 @@ def sandbox(
         bool, typer.Option("--populated", help="Start ORDRE with the demo catalogue published.")
     ] = False,
     seed: Annotated[int, typer.Option(help="Seed of the generated brand.")] = DEFAULT_SEED,
+    brand: Annotated[
+        SeedBrand,
+        typer.Option(
+            help="demo: Maison Lune, whose Zedonk issues EAN-13; us: Maison Lune US, the same "
+            "collection in a Zedonk that issues UPC-A.",
+            case_sensitive=False,
+        ),
+    ] = SeedBrand.demo,
     zedonk_token: Annotated[
         str, typer.Option(help="Bearer token of the Zedonk API.")
     ] = ZEDONK_TOKEN,
@@ -60,6 +76,7 @@ def sandbox(
             seed=seed,
             large=large,
             populated=populated,
+            brand=brand.value,
             zedonk_token=zedonk_token,
             ordre_token=ordre_token,
             admin_token=admin_token,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +15,7 @@ from daemon.core.findings import Finding
 from daemon.core.spec import CatalogueSpec
 from daemon.core.words import plural
 from daemon.errors import ConfigError, ExitCode
+from daemon.tree.gitinfo import path_prefix
 from daemon.tree.settings import Settings
 from daemon.tree.validation import ValidationReport, validate_tree
 
@@ -61,12 +64,13 @@ def validate(
 
     Exit code 0 when valid (warnings allowed), 1 when there is an error.
     """
-    report = validate_tree(resolve_root(root))
+    where = resolve_root(root)
+    report = validate_tree(where)
     if output is OutputFormat.json:
         print_json(report.to_json())
     elif output is OutputFormat.github:
-        for finding in report.findings:
-            echo(github_command(finding))
+        for line in github_lines(report.findings, path_prefix(where)):
+            echo(line)
         echo(summary(report))
     else:
         for finding in report.findings:
@@ -104,11 +108,37 @@ def summary(report: ValidationReport) -> str:
 
 
 _GITHUB_LEVEL = {"error": "error", "warning": "warning", "note": "notice"}
+GITHUB_SHOWN = 10  # annotations of each level GitHub shows for one step; it drops the rest
 
 
-def github_command(finding: Finding) -> str:
-    """A GitHub Actions workflow command, so the pull request shows the finding inline."""
-    props = [f"file={_escape_property(finding.file)}"]
+def github_lines(findings: Sequence[Finding], prefix: str = "") -> list[str]:
+    """Workflow commands for the first ``GITHUB_SHOWN`` findings of each level, then a line
+    saying GitHub shows no more and every other finding as plain text, for the log.
+    ``prefix`` makes the files relative to the git top level (``path_prefix``)."""
+    lines: list[str] = []
+    rest: list[Finding] = []
+    shown: dict[str, int] = {}
+    for finding in findings:
+        level = _GITHUB_LEVEL[finding.severity]
+        if shown.get(level, 0) < GITHUB_SHOWN:
+            shown[level] = shown.get(level, 0) + 1
+            lines.append(github_command(finding, prefix))
+        else:
+            rest.append(finding)
+    if rest:
+        lines.append(
+            f"GitHub shows at most {GITHUB_SHOWN} annotations of each kind (error, warning, "
+            f"notice) for a step; the other {plural(len(rest), 'finding')} follow, here in "
+            "the log:"
+        )
+        lines += [str(replace(f, file=prefix + f.file)) for f in rest]
+    return lines
+
+
+def github_command(finding: Finding, prefix: str = "") -> str:
+    """A GitHub Actions workflow command, so the pull request shows the finding inline.
+    ``prefix`` goes before the file, to make it relative to the git top level."""
+    props = [f"file={_escape_property(prefix + finding.file)}"]
     if finding.line > 0:
         props += [f"line={finding.line}", f"col={finding.column}"]
     props.append(f"title={_escape_property(finding.code)}")

@@ -35,6 +35,7 @@ from daemon.clients.fields import (
     read_each,
 )
 from daemon.core.bodies import collection_body, customer_body, listing_body, look_body
+from daemon.core.limits import NameRule, OrdreLimits
 from daemon.core.model import (
     Address,
     AddressKind,
@@ -49,7 +50,22 @@ from daemon.core.model import (
 )
 from daemon.errors import BadResponse
 
-BATCH_MAX = 100  # listings per PUT /listings:batch
+# What ORDRE refuses, declared once: the plan receives it, and schemas/catalogue.schema.json
+# carries the same numbers for validate and editors (tests/test_limits.py holds them equal).
+ORDRE_LIMITS = OrdreLimits(
+    collection_name=200,
+    look_name=200,
+    collection_description=2000,
+    # A collection name is unique in the showroom, a look name in its collection; ORDRE
+    # compares names trimmed and case-folded, with no Unicode normalisation.
+    names=NameRule(trim=True, casefold=True, normalisation=None),
+    listing_batch=100,
+    listing_description=2000,
+    listing_category=100,
+    listing_size=30,
+    listing_image_url=1000,
+)
+BATCH_MAX = ORDRE_LIMITS.listing_batch  # listings per PUT /listings:batch
 BatchResult = Literal["created", "updated", "unchanged"]
 BATCH_RESULTS: dict[str, BatchResult] = {r: r for r in ("created", "updated", "unchanged")}
 T = TypeVar("T")

@@ -27,6 +27,7 @@ from daemon.clients.fields import (
     quick_text_in,
     quick_text_or,
 )
+from daemon.core.limits import NameRule, ZedonkLimits
 from daemon.core.model import (
     Address,
     AddressKind,
@@ -40,7 +41,33 @@ from daemon.core.model import (
     Sku,
     User,
 )
+from daemon.core.orderfit import FieldLimits
 from daemon.errors import Conflict
+
+# What Zedonk holds, declared once: a product id's parts as Zedonk limits them at creation
+# (schemas/catalogue.schema.json's product id patterns carry the same lengths), and how the
+# season codes and usernames that connector.yaml names must match Zedonk's: exactly.
+ZEDONK_LIMITS = ZedonkLimits(
+    style=50,
+    fabric=20,
+    colour=30,
+    seasons=NameRule(trim=False, casefold=False),
+    usernames=NameRule(trim=False, casefold=False),
+)
+
+# What Zedonk's fields take, in characters, where the order import writes them
+# (docs/sandbox-api.md, "Assumptions": the sandbox's limits, since Zedonk publishes none). The
+# import fits ORDRE's longer values into them (daemon.core.orderfit).
+ORDER_LIMITS = FieldLimits(
+    order_ref=100,
+    connector_ref=200,
+    comments=2000,
+    address_text=200,
+    address_country=60,
+    customer_name=200,
+    account_code=50,
+    contact=200,
+)
 
 ADDRESS_KINDS: dict[str, AddressKind] = {
     "delivery": "delivery",
@@ -65,6 +92,11 @@ class ZedonkClient(ApiClient):
 
     def users(self) -> list[User]:
         return list(self._list("/users", _user, id_key="username"))
+
+    def currencies(self) -> list[str]:
+        """The codes of the currencies Zedonk has (``EUR``...): an order or customer in any
+        other is refused."""
+        return list(self._list("/currencies", lambda f: f.text("code"), id_key="code"))
 
     # ------------------------------------------------------------------ products
 
@@ -190,7 +222,8 @@ class ZedonkClient(ApiClient):
         return found[0] if found else None
 
     def inactivate_sales_order(self, order_id: str) -> SalesOrder:
-        """Mark an order inactive. Zedonk documents this as idempotent, so it is retried."""
+        """Mark an order inactive. Idempotent (an assumption: docs/sandbox-api.md), so it is
+        retried."""
         path = f"/sales-orders/{seg(order_id)}/inactivate"
         return self._call("POST", path, _sales_order, idempotent=True)
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from daemon.core.findings import Finding
+from daemon.core.matching import keep_positions
 from daemon.core.model import OrdreCollection, OrdreLook, Product
 from daemon.core.plan import OrdreSnapshot
 from daemon.core.words import plural
@@ -199,6 +200,13 @@ def _about(product: Product) -> str:
     return comment(product.description) or comment(product.category) or "-"
 
 
+def _renumbered(positions: Sequence[int]) -> int:
+    """How many of these positions, in display order, apply would change."""
+    return sum(
+        1 for old, new in zip(positions, keep_positions(positions), strict=True) if old != new
+    )
+
+
 def _ordered(items: Iterable[Shown]) -> list[Shown]:
     """ORDRE's display order: by position, then name and id for ties."""
     return sorted(items, key=lambda item: (item.position, item.name, item.id))
@@ -287,9 +295,10 @@ def dump_catalogue(
             continue
         kept.append((collection, looks))
 
-    # The catalogue numbers collections and looks 0, 1, 2, ... in display order.
-    moved = sum(1 for i, (c, _) in enumerate(kept) if c.position != i)
-    moved_looks = sum(1 for _, looks in kept for i, x in enumerate(looks) if x.position != i)
+    # Apply keeps positions that already give the display order (``keep_positions``) and
+    # renumbers the rest, such as two that share one.
+    moved = _renumbered([c.position for c, _ in kept])
+    moved_looks = sum(_renumbered([x.position for x in looks]) for _, looks in kept)
     if moved or moved_looks:
         findings.append(
             Finding(
@@ -300,8 +309,8 @@ def dump_catalogue(
                 "dump-positions",
                 "note",
                 f"ORDRE numbers {plural(moved, 'collection')} and {plural(moved_looks, 'look')} "
-                "otherwise than the catalogue does (0, 1, 2, ... in display order): apply "
-                "renumbers them, and the order they are shown in stays the same",
+                "so that they share a position with another: apply renumbers them, and the "
+                "order they are shown in stays the same",
             )
         )
 

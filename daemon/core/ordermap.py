@@ -3,11 +3,16 @@
 The acting side (``daemon.orders``) gathers what Zedonk knows (customers, products) and asks
 this module what to do with one order:
 
-- ``triage``: import it, skip it (created before go-live) or ignore it (not importable yet);
+- ``triage``: import it, skip it (submitted before go-live, cancelled, or in a status that
+  is not imported) or ignore it (a draft);
 - ``match_customer``: the Zedonk customer, by account code when ORDRE carries one, otherwise by
-  exact name (trimmed, case-insensitive). An ambiguous match is an error, never a guess;
-- ``map_order``: the sales order to create, and the lines left out with their reasons;
-- ``order_reference``: the order reference from the template, without dangling separators.
+  name, compared as ``daemon.core.names.name_key`` folds it. An ambiguous match is an error,
+  never a guess; a name that differs from a customer's only in accents is a possible duplicate;
+- ``check_currency``: the order's currency must be one Zedonk has;
+- ``map_order``: the sales order to create, the lines left out with their reasons, and the
+  warnings (fields shortened to fit Zedonk, a currency other than the customer's, a 0.00 price);
+- ``order_reference``: the order reference from the template, without dangling separators
+  (``daemon.core.orderfit`` fits it into Zedonk's field).
 
 Prices and currency are carried exactly as ORDRE sent them; the PO number is free text and
 never a key. The ledger's copy of an order (its JSON and fingerprint) is ``ordercopy``.
@@ -16,10 +21,9 @@ never a key. The ledger's copy of an order (its JSON and fingerprint) is ``order
 from __future__ import annotations
 
 import functools
-import string
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from enum import Enum
@@ -27,8 +31,6 @@ from enum import Enum
 from daemon.core import gtin
 from daemon.core.model import (
     Address,
-    AddressKind,
-    Customer,
     OrdreOrder,
     OrdreOrderLine,
     Product,
@@ -36,10 +38,56 @@ from daemon.core.model import (
     SalesOrder,
     SalesOrderLine,
 )
-from daemon.errors import ConfigError, ZedonkOrdreError
+from daemon.core.names import name_key
+from daemon.core.ordercustomers import (
+    CustomerIndex,
+    CustomerMatch,
+    addresses_to_add,
+    as_kind,
+    match_customer,
+    new_customer,
+)
+from daemon.core.orderfit import (
+    TEMPLATE_FIELDS,
+    FieldLimits,
+    OrderMappingError,
+    OrderWarning,
+    check_template,
+    compose_comments,
+    fit_address,
+    fit_reference,
+    order_reference,
+)
+
+__all__ = [
+    "TEMPLATE_FIELDS",
+    "CustomerIndex",
+    "CustomerMatch",
+    "FieldLimits",
+    "ImportTarget",
+    "LeftOutLine",
+    "MappedOrder",
+    "NoLinesMatched",
+    "OrderMappingError",
+    "OrderWarning",
+    "SkuIndex",
+    "Triage",
+    "addresses_to_add",
+    "check_currency",
+    "check_template",
+    "connector_ref",
+    "created_before_go_live",
+    "label_of",
+    "map_lines",
+    "map_order",
+    "match_customer",
+    "name_key",
+    "new_customer",
+    "order_reference",
+    "triage",
+]
 
 CONNECTOR_REF_PREFIX = "ordre:"
-TEMPLATE_FIELDS = ("order_number", "po_number")
 
 
 def connector_ref(import_key: str) -> str:
@@ -51,29 +99,40 @@ def connector_ref(import_key: str) -> str:
 
 
 class Triage(Enum):
+    """What intake does with a submission. Each ``SKIP_*`` value is the stable code of why a
+    submission is recorded as skipped (``skipped_for`` in the ledger)."""
+
     IMPORT = "import"
-    SKIP = "skip"  # recorded, never imported: created before go-live
-    IGNORE = "ignore"  # not importable now (draft, status not listed, cancelled)
+    IGNORE = "ignore"  # a draft: not a submission yet, nothing is recorded
+    SKIP_GO_LIVE = "go-live"  # submitted before go-live: never imported
+    SKIP_CANCELLED = "cancelled"  # cancelled before the import saw it
+    SKIP_STATUS = "status"  # in a status import.statuses does not list (yet)
 
 
 def triage(order: OrdreOrder, *, statuses: Iterable[str], go_live: date | None) -> Triage:
-    if order.submission < 1 or order.status not in tuple(statuses):
+    """A submission made before ``go_live`` is skipped: it may have been keyed in Zedonk by
+    hand. A re-submission made after go-live is imported even when the order was created
+    before (``created_before_go_live`` tells the import to have the earlier order checked)."""
+    if order.submission < 1:
         return Triage.IGNORE
-    created = order.created_at or order.submitted_at
-    if go_live is not None and created is not None and created.date() < go_live:
-        return Triage.SKIP
+    if order.status == "cancelled":
+        return Triage.SKIP_CANCELLED
+    if order.status not in tuple(statuses):
+        return Triage.SKIP_STATUS
+    submitted = order.submitted_at or order.created_at
+    if go_live is not None and submitted is not None and submitted.date() < go_live:
+        return Triage.SKIP_GO_LIVE
     return Triage.IMPORT
 
 
+def created_before_go_live(order: OrdreOrder, go_live: date | None) -> bool:
+    """The order was created before ``go_live``: an earlier submission of it may be in Zedonk,
+    keyed in by hand."""
+    created = order.created_at or order.submitted_at
+    return go_live is not None and created is not None and created.date() < go_live
+
+
 # --------------------------------------------------------------------------- errors
-
-
-class OrderMappingError(ZedonkOrdreError):
-    """The order cannot become a Zedonk order as it stands. ``code`` is stable."""
-
-    def __init__(self, code: str, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -87,7 +146,8 @@ class LeftOutLine:
     size: str
     quantity: int
     unit_price: Decimal
-    reason: str  # missing | malformed | check-digit | unknown | ambiguous | quantity | price
+    reason: str  # missing | malformed | check-digit | unknown | ambiguous | season | quantity
+    #              | price
     message: str
 
 
@@ -111,6 +171,7 @@ class SkuRef:
     product_id: ProductId
     size: str
     barcode: str  # as Zedonk stores it
+    seasons: tuple[str, ...] = ()  # the seasons the product is visible in
 
 
 class SkuIndex:
@@ -123,7 +184,8 @@ class SkuIndex:
                 key = gtin.canonical(sku.barcode)
                 if key is not None:
                     assert sku.barcode is not None
-                    found[key].append(SkuRef(product.id, sku.size, sku.barcode.strip()))
+                    ref = SkuRef(product.id, sku.size, sku.barcode.strip(), product.seasons)
+                    found[key].append(ref)
         self._skus = {key: tuple(refs) for key, refs in found.items()}
 
     def __len__(self) -> int:
@@ -152,15 +214,18 @@ _canonical = functools.lru_cache(maxsize=1 << 16)(gtin.canonical)
 
 
 def map_lines(
-    lines: Iterable[OrdreOrderLine], skus: SkuIndex
+    lines: Iterable[OrdreOrderLine], skus: SkuIndex, season: str | None = None
 ) -> tuple[tuple[SalesOrderLine, ...], tuple[LeftOutLine, ...]]:
-    """Match each line by canonical GTIN-14; the rest are left out with their reason."""
+    """Match each line by canonical GTIN-14; the rest are left out with their reason. With
+    ``season``, a line whose product is not visible in that season is left out too: Zedonk
+    takes a product only into an order of a season it is visible in (domain.md §1.1-1.2)."""
     matched: list[SalesOrderLine] = []
     left_out: list[LeftOutLine] = []
     for line in lines:
         key = _canonical(line.barcode)
         refs = skus.lookup(key) if key is not None else ()
-        if len(refs) == 1 and line.quantity >= 1 and line.unit_price >= 0:
+        visible = len(refs) == 1 and (season is None or season in refs[0].seasons)
+        if visible and line.quantity >= 1 and line.unit_price >= 0:
             ref = refs[0]
             matched.append(
                 SalesOrderLine(
@@ -181,6 +246,14 @@ def map_lines(
             names = ", ".join(f"{r.product_id} size {r.size}" for r in refs)
             message = f"{where}: barcode {line.barcode} is on several Zedonk SKUs ({names})"
             left_out.append(_left_out(line, "ambiguous", message))
+        elif not visible:
+            ref = refs[0]
+            message = (
+                f"{where}: {ref.product_id} is not visible in season {season} in Zedonk (it is "
+                f"in {', '.join(ref.seasons) or 'no season'}); make it visible in {season}, "
+                "then add the line to the Zedonk order by hand"
+            )
+            left_out.append(_left_out(line, "season", message))
         elif line.quantity < 1:
             message = f"{where}: quantity {line.quantity} is not a positive whole number"
             left_out.append(_left_out(line, "quantity", message))
@@ -190,223 +263,63 @@ def map_lines(
     return tuple(matched), tuple(left_out)
 
 
-# --------------------------------------------------------------------------- customers
-
-
-def name_key(name: str) -> str:
-    """Customer names match exactly once trimmed, ignoring case."""
-    return name.strip().casefold()
-
-
-@dataclass(frozen=True)
-class CustomerMatch:
-    customer: Customer | None  # None: no customer matches, a new one is needed
-    matched_by: str  # "account_code" | "name" | "new"
-
-
-class CustomerIndex:
-    """Zedonk customers by account code and by name key; ``add`` keeps it current."""
-
-    def __init__(self, customers: Iterable[Customer] = ()) -> None:
-        self._by_id: dict[str, Customer] = {}
-        self._by_code: dict[str, dict[str, Customer]] = defaultdict(dict)
-        self._by_name: dict[str, dict[str, Customer]] = defaultdict(dict)
-        for customer in customers:
-            self.add(customer)
-
-    def add(self, customer: Customer) -> None:
-        """Add a customer, or replace the one with the same id (e.g. with a new address)."""
-        old = self._by_id.pop(customer.id, None)
-        if old is not None:
-            self._by_code[(old.account_code or "").strip()].pop(old.id, None)
-            self._by_name[name_key(old.name)].pop(old.id, None)
-        self._by_id[customer.id] = customer
-        self._by_code[(customer.account_code or "").strip()][customer.id] = customer
-        self._by_name[name_key(customer.name)][customer.id] = customer
-
-    def by_code(self, code: str) -> list[Customer]:
-        return list(self._by_code.get(code, {}).values()) if code else []
-
-    def by_name(self, name: str) -> list[Customer]:
-        return list(self._by_name.get(name_key(name), {}).values())
-
-    def match(self, order: OrdreOrder) -> CustomerMatch:
-        """The Zedonk customer an order belongs to. Raises OrderMappingError on ambiguity."""
-        retailer = order.retailer_name.strip()
-        code = (order.retailer_account_code or "").strip()
-        by_code = self.by_code(code)
-        if len(by_code) > 1:
-            ids = ", ".join(sorted(c.id for c in by_code))
-            raise OrderMappingError(
-                "customer-ambiguous",
-                f"account code {code!r} is on several Zedonk customers ({ids})",
-                hint="make the account code unique in Zedonk, then retry the order",
-            )
-        if by_code:
-            return _usable(CustomerMatch(by_code[0], "account_code"))
-        if not retailer:
-            raise OrderMappingError(
-                "customer-unnamed",
-                "the order names no retailer and its account code matches no Zedonk customer",
-                hint="add the retailer's account code to the Zedonk customer, then retry it",
-            )
-        by_name = self.by_name(retailer)
-        if len(by_name) > 1:
-            ids = ", ".join(sorted(c.id for c in by_name))
-            raise OrderMappingError(
-                "customer-ambiguous",
-                f"retailer {retailer!r} matches several Zedonk customers by name ({ids})",
-                hint="give the retailer an account code in ORDRE and Zedonk, then retry it",
-            )
-        if not by_name:
-            return CustomerMatch(None, "new")
-        found = by_name[0]
-        if code and found.account_code and found.account_code.strip() != code:
-            raise OrderMappingError(
-                "customer-conflict",
-                f"retailer {retailer!r} has account code {code!r} in ORDRE, but the Zedonk "
-                f"customer {found.id} of that name has account code {found.account_code!r}",
-                hint="make the account codes agree, then retry the order",
-            )
-        return _usable(CustomerMatch(found, "name"))
-
-
-def match_customer(order: OrdreOrder, customers: Iterable[Customer]) -> CustomerMatch:
-    """The Zedonk customer an order belongs to: by account code when ORDRE carries one,
-    otherwise by exact name. Raises OrderMappingError on ambiguity."""
-    return CustomerIndex(customers).match(order)
-
-
-def _usable(match: CustomerMatch) -> CustomerMatch:
-    customer = match.customer
-    if customer is not None and not customer.active:
-        raise OrderMappingError(
-            "customer-inactive",
-            f"the Zedonk customer {customer.name!r} ({customer.id}) is inactive",
-            hint="reactivate the customer in Zedonk, then retry the order",
-        )
-    return match
-
-
-def _as_kind(address: Address | None, kind: AddressKind) -> Address | None:
-    return address if address is None or address.kind == kind else replace(address, kind=kind)
-
-
-def _order_addresses(order: OrdreOrder) -> tuple[Address, ...]:
-    found = (
-        _as_kind(order.delivery_address, "delivery"),
-        _as_kind(order.accounts_address, "accounts"),
-    )
-    return tuple(address for address in found if address is not None)
-
-
-def new_customer(order: OrdreOrder) -> Customer:
-    """The Zedonk customer to create for a retailer Zedonk does not know (``id`` empty)."""
-    name = order.retailer_name.strip()
-    if not name:
-        raise OrderMappingError("customer-unnamed", "the order names no retailer")
-    return Customer(
-        id="",
-        name=name,
-        account_code=(order.retailer_account_code or "").strip() or None,
-        active=True,
-        currency=order.currency,
-        addresses=tuple(replace(a, is_default=True) for a in _order_addresses(order)),
-        contact_email=order.buyer_email,
-    )
-
-
-# A retailer's orders carry the same few addresses: compare each pair once.
-_same_place = functools.lru_cache(maxsize=1 << 12)(Address.same_place)
-
-
-def addresses_to_add(customer: Customer, order: OrdreOrder) -> tuple[Address, ...]:
-    """The order's delivery and accounts addresses that the customer does not have yet."""
-    return tuple(
-        replace(address, is_default=False)
-        for address in _order_addresses(order)
-        if not any(
-            known.kind == address.kind and _same_place(known, address)
-            for known in customer.addresses
-        )
-    )
-
-
 # --------------------------------------------------------------------------- the order
-
-
-@functools.lru_cache(maxsize=32)
-def _template_parts(template: str) -> tuple[tuple[str, str | None], ...]:
-    """(literal text, field name) pairs; raises ConfigError unless only known fields are used."""
-    try:
-        parsed = list(string.Formatter().parse(template))
-    except ValueError as exc:
-        raise ConfigError(
-            f"import.order_reference {template!r} is not a valid template: {exc}",
-            hint="use {order_number} and {po_number}, e.g. '{order_number} + {po_number}'",
-        ) from None
-    for _, field, spec, conversion in parsed:
-        if field is not None and (field not in TEMPLATE_FIELDS or spec or conversion):
-            raise ConfigError(
-                f"import.order_reference uses {{{field}}}, which is not a known field",
-                hint="the fields are {order_number} and {po_number}",
-            )
-    return tuple((literal, field) for literal, field, _, _ in parsed)
-
-
-def check_template(template: str) -> None:
-    """Raise ConfigError unless ``template`` uses only the known fields."""
-    _template_parts(template)
-
-
-def order_reference(template: str, *, order_number: str, po_number: str) -> str:
-    """Fill the template; text between fields is kept only when both sides have a value.
-
-    So ``{order_number} + {po_number}`` gives ``ORD-10003`` when the PO is empty.
-    """
-    values = {"order_number": order_number.strip(), "po_number": po_number.strip()}
-    prefix, pending, seen_field = "", "", False
-    pieces: list[tuple[str, str]] = []  # (text before the field, the field's value)
-    for literal, field in _template_parts(template):
-        if seen_field:
-            pending += literal
-        else:
-            prefix += literal
-        if field is not None:
-            pieces.append((pending, values[field]))
-            pending, seen_field = "", True
-    body = ""
-    for separator, value in pieces:
-        if value:
-            body += (separator if body else "") + value
-    return (prefix + body + pending).strip()
 
 
 @dataclass(frozen=True)
 class ImportTarget:
-    """Where imported orders go, from the import settings."""
+    """Where imported orders go, from the import settings, and what Zedonk's fields take
+    (``limits``, declared in ``daemon.clients.zedonk``)."""
 
     season: str
     owner: str
     approved: bool
     reference_template: str
+    limits: FieldLimits
 
 
 @dataclass(frozen=True)
 class MappedOrder:
     order: SalesOrder
     left_out: tuple[LeftOutLine, ...]
+    warnings: tuple[OrderWarning, ...] = ()
 
     @property
     def partial(self) -> bool:
         return bool(self.left_out)
 
 
+def check_currency(order: OrdreOrder, currencies: Collection[str]) -> None:
+    """Raise OrderMappingError unless Zedonk has the order's currency (``currencies``: the
+    codes Zedonk lists). Checked before anything is created for the order."""
+    if order.currency not in currencies:
+        raise OrderMappingError(
+            "currency-unknown",
+            f"the order is in {order.currency}, which Zedonk does not have "
+            f"(it has {', '.join(sorted(currencies)) or 'none'})",
+            hint=f"change the order's currency in ORDRE, or add {order.currency} to Zedonk, "
+            "then retry the order",
+        )
+
+
+def label_of(order: OrdreOrder) -> str:
+    """How warnings name an order: ``ORD-10003`` (``ORD-10003 submission 2`` after the first)."""
+    return order.number + (f" submission {order.submission}" if order.submission > 1 else "")
+
+
 def map_order(
-    order: OrdreOrder, *, import_key: str, customer_id: str, skus: SkuIndex, target: ImportTarget
+    order: OrdreOrder,
+    *,
+    import_key: str,
+    customer_id: str,
+    skus: SkuIndex,
+    target: ImportTarget,
+    customer_currency: str | None = None,
 ) -> MappedOrder:
-    """The Zedonk sales order for one ORDRE submission. Raises OrderMappingError."""
-    lines, left_out = map_lines(order.lines, skus)
+    """The Zedonk sales order for one ORDRE submission, the lines left out and the warnings:
+    fields shortened to fit Zedonk (``daemon.core.orderfit``), an order in another currency
+    than ``customer_currency``, a line priced 0.00. Raises OrderMappingError."""
+    lines, left_out = map_lines(order.lines, skus, target.season)
     if not lines:
         raise NoLinesMatched(left_out)
     if order.ship_start and order.ship_end and order.ship_end < order.ship_start:
@@ -415,22 +328,75 @@ def map_order(
             f"the ship window ends ({order.ship_end}) before it starts ({order.ship_start})",
             hint="correct the ship window in ORDRE, then retry the order",
         )
-    delivery, accounts = order.delivery_address, order.accounts_address
+    limits, label = target.limits, label_of(order)
+    ref = connector_ref(import_key)
+    if len(ref) > limits.connector_ref:
+        raise OrderMappingError(
+            "order-id-too-long",
+            f"the ORDRE order id makes a connector reference of {len(ref)} characters, and "
+            f"Zedonk takes {limits.connector_ref}",
+            hint="this needs a change in zedonk-ordre: report it with the order id",
+        )
+    warnings: list[OrderWarning] = []
+    notes: list[str] = []
+    if order.submission > 1:  # three submissions must not look alike in Zedonk
+        notes.append(f"ORDRE submission {order.submission} of {order.number}")
+    reference = fit_reference(
+        target.reference_template,
+        order_number=order.number,
+        po_number=order.po_number,
+        submission=order.submission,
+        limit=limits.order_ref,
+        label=label,
+    )
+    if reference.warning is not None:
+        warnings.append(reference.warning)
+    if reference.po_cut and order.po_number.strip():
+        notes.append(f"PO: {order.po_number.strip()}")
+    fitted: list[Address | None] = []
+    for address in (
+        as_kind(order.delivery_address, "delivery"),
+        as_kind(order.accounts_address, "accounts"),
+    ):
+        if address is not None:
+            address, more_notes, more_warnings = fit_address(address, limits, label)
+            notes += more_notes
+            warnings += more_warnings
+        fitted.append(address)
+    comments, comments_warning = compose_comments(order.comments, notes, limits.comments, label)
+    if comments_warning is not None:
+        warnings.append(comments_warning)
+    if customer_currency and order.currency != customer_currency:
+        warnings.append(
+            OrderWarning(
+                "currency-mismatch",
+                f"{label}: the order is in {order.currency}, but the customer's currency in "
+                f"Zedonk is {customer_currency}",
+            )
+        )
+    left_out_nos = {x.line_no for x in left_out}
+    for line in order.lines:
+        if line.unit_price == 0 and line.line_no not in left_out_nos:
+            warnings.append(
+                OrderWarning(
+                    "zero-price",
+                    f"{label} line {line.line_no} ({line.style} {line.colour} {line.size}): "
+                    "unit price 0.00",
+                )
+            )
     sales_order = SalesOrder(
         season=target.season,
         customer_id=customer_id,
-        order_ref=order_reference(
-            target.reference_template, order_number=order.number, po_number=order.po_number
-        ),
-        connector_ref=connector_ref(import_key),
+        order_ref=reference.text,
+        connector_ref=ref,
         owner=target.owner,
         approved=target.approved,
         currency=order.currency,
         lines=lines,
         delivery_start=order.ship_start,
         delivery_end=order.ship_end,
-        delivery_address=_as_kind(delivery, "delivery"),
-        accounts_address=_as_kind(accounts, "accounts"),
-        comments=order.comments,
+        delivery_address=fitted[0],
+        accounts_address=fitted[1],
+        comments=comments,
     )
-    return MappedOrder(sales_order, left_out)
+    return MappedOrder(sales_order, left_out, tuple(warnings))

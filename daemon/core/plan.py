@@ -25,7 +25,8 @@ from typing import Any
 from daemon.core.actions import OPS, Action, Change, Kind, Move, diff
 from daemon.core.bodies import body_of, collection_body
 from daemon.core.findings import Finding
-from daemon.core.matching import pair
+from daemon.core.limits import NameRule
+from daemon.core.matching import keep_positions, pair
 from daemon.core.model import Listing, OrdreCollection, OrdreCustomer, OrdreLook
 from daemon.core.planlooks import look_key, plan_looks
 from daemon.core.resolve import Desired, DesiredCollection, ProductReport
@@ -59,6 +60,7 @@ class Plan:
     kept: tuple[str, ...] = ()  # not in the catalogue, kept on ORDRE because prune is off
     prune: bool = False
     tracked: int = 0  # catalogue objects on ORDRE when planned
+    listings: int = 0  # listings on ORDRE when planned: the base of the update share
 
     @property
     def has_changes(self) -> bool:
@@ -85,18 +87,23 @@ def make_plan(
     ordre: OrdreSnapshot,
     *,
     prune: bool,
+    names: NameRule,
     findings: Iterable[Finding] = (),
 ) -> Plan:
     """Ordered actions that make ORDRE match ``desired``, in the four phases of the module's
-    docstring. Pure and deterministic."""
+    docstring. Pure and deterministic. ``names`` is how ORDRE compares names
+    (``ORDRE_LIMITS.names`` in daemon.clients.ordre): a catalogue name ORDRE takes for one
+    it holds updates that object."""
     # An empty catalogue never means "delete everything".
     prune = prune and not desired.is_empty
     looks_in: dict[str, list[OrdreLook]] = {}
     for look in ordre.looks:
         looks_in.setdefault(look.collection_id, []).append(look)
-    collections = _match_collections(desired, ordre, looks_in)
+    collections = _match_collections(desired, ordre, looks_in, names)
     collection_name = {c.id: c.name for c in ordre.collections}
-    looks = plan_looks(desired, ordre.looks, collections, looks_in, collection_name, prune=prune)
+    looks = plan_looks(
+        desired, ordre.looks, collections, looks_in, collection_name, prune=prune, names=names
+    )
     deletes, kept = _plan_deletes(desired, ordre, collections, prune=prune)
     return Plan(
         actions=(
@@ -116,6 +123,7 @@ def make_plan(
         kept=(*looks.kept, *kept),
         prune=prune,
         tracked=ordre.tracked,
+        listings=len(ordre.listings),
     )
 
 
@@ -137,7 +145,10 @@ def _plan_listings_and_customers(desired: Desired, ordre: OrdreSnapshot) -> list
 
 
 def _match_collections(
-    desired: Desired, ordre: OrdreSnapshot, looks_in: Mapping[str, list[OrdreLook]]
+    desired: Desired,
+    ordre: OrdreSnapshot,
+    looks_in: Mapping[str, list[OrdreLook]],
+    names: NameRule,
 ) -> dict[int, OrdreCollection]:
     """The ORDRE collection each desired collection becomes, by the index of the desired one:
     by name, then by the products their looks share, then by position."""
@@ -154,16 +165,22 @@ def _match_collections(
         lambda c: [k for look in looks_in.get(c.id, []) for k in look.product_keys],
         lambda c: c.position,
         lambda c: c.position,
+        name_key=names.key,
     )
 
 
 def _plan_collections(desired: Desired, collections: Mapping[int, OrdreCollection]) -> list[Action]:
-    """Phase 2: collections created or updated (looks need their collection)."""
+    """Phase 2: collections created or updated (looks need their collection). Positions
+    only change where the display order needs it (``keep_positions``)."""
     actions: list[Action] = []
+    existing = [
+        c.position if c else None for c in map(collections.get, range(len(desired.collections)))
+    ]
+    positions = keep_positions(existing)
     for i, wanted in enumerate(desired.collections):
         have = collections.get(i)
         new_collection = OrdreCollection(
-            wanted.name, wanted.position, wanted.description, have.id if have else ""
+            wanted.name, positions[i], wanted.description, have.id if have else ""
         )
         if have is None:
             actions.append(Action("create", "collection", wanted.name, payload=new_collection))

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field, replace
 
 from daemon.core.actions import Action, Change, Move, diff
 from daemon.core.bodies import look_body
-from daemon.core.matching import pair
+from daemon.core.limits import NameRule
+from daemon.core.matching import keep_positions, pair
 from daemon.core.model import OrdreCollection, OrdreLook
 from daemon.core.resolve import Desired, DesiredCollection
 
@@ -44,6 +45,7 @@ def plan_looks(
     collection_name: Mapping[str, str],
     *,
     prune: bool,
+    names: NameRule,
 ) -> LookPlan:
     """The look writes that make ORDRE's looks match ``desired``, in an order ORDRE accepts.
 
@@ -51,7 +53,7 @@ def plan_looks(
     matched; ``looks_in`` holds ORDRE's looks by collection id, ``collection_name`` ORDRE's
     collection names by id.
     """
-    looks = _Looks(collection_name)
+    looks = _Looks(collection_name, names)
     for i, wanted in enumerate(desired.collections):
         looks.catalogue_looks(wanted, collections.get(i), looks_in)
     looks.other_looks(desired, ordre_looks, prune=prune)
@@ -77,6 +79,7 @@ class _Looks:
     """The looks' writes as they are planned, before they are put in order."""
 
     collection_name: Mapping[str, str]  # ORDRE's collection names by id
+    names: NameRule  # how ORDRE compares look names within a collection
     nodes: dict[str, _LookNode] = field(default_factory=dict)  # by remote id, or "new:<key>"
     matched: set[str] = field(default_factory=set)  # remote ids of the catalogue's looks
     placement: dict[str, str] = field(default_factory=dict)
@@ -101,8 +104,13 @@ class _Looks:
             lambda x: x.product_keys,
             lambda x: x.position,
             lambda x: x.position,
+            name_key=self.names.key,
         )
-        for j, wanted_look in enumerate(wanted_collection.looks):
+        looks = wanted_collection.looks
+        positions = keep_positions(
+            [p.position if p else None for p in map(pairs.get, range(len(looks)))]
+        )
+        for j, wanted_look in enumerate(looks):
             key = look_key(wanted_collection.name, wanted_look.name)
             for product in wanted_look.product_keys:
                 self.placement[product] = key
@@ -111,7 +119,7 @@ class _Looks:
             new_look = OrdreLook(
                 collection_id,
                 wanted_look.name,
-                wanted_look.position,
+                positions[j],
                 wanted_look.product_keys,
                 have_look.id if have_look else "",
             )

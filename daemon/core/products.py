@@ -18,6 +18,7 @@ from typing import Any, Literal, NamedTuple
 
 from daemon.core import gtin
 from daemon.core.entries import product_sort_key, selector_matches
+from daemon.core.limits import OrdreLimits
 from daemon.core.model import Price, Product
 from daemon.core.spec import CatalogueSpec, Location, ProductRef, Selector, StyleRef
 from daemon.core.words import plural
@@ -98,8 +99,11 @@ def barcodes(product: Product) -> tuple[SizeBarcode, ...]:
     return tuple(rows)
 
 
-def _problems(product: Product, sizes: Sequence[SizeBarcode]) -> tuple[str, ...]:
-    """Why resolve would hold the product back: no sizes, a size twice, a barcode not valid."""
+def _problems(
+    product: Product, sizes: Sequence[SizeBarcode], limits: OrdreLimits
+) -> tuple[str, ...]:
+    """Why resolve would hold the product back: no sizes, a size twice, a barcode not valid,
+    something ORDRE would refuse in its listing."""
     problems: list[str] = [] if sizes else ["it has no sizes"]
     seen: set[str] = set()
     for size in sizes:
@@ -108,7 +112,7 @@ def _problems(product: Product, sizes: Sequence[SizeBarcode]) -> tuple[str, ...]
         seen.add(size.size)
         if size.state != "valid":
             problems.append(f"size {size.size}: {size.message}")
-    return tuple(problems)
+    return (*problems, *limits.listing_problems(product))
 
 
 def product_rows(
@@ -116,9 +120,12 @@ def product_rows(
     filters: Filters,
     price_seasons: Sequence[str],
     placement: Mapping[str, tuple[str, str]],
+    *,
+    limits: OrdreLimits,
 ) -> list[ProductRow]:
     """The products ``filters`` pick, ordered as a selector orders them (style, fabric,
-    colour). ``placement`` maps a product id to the (collection, look) it sits in."""
+    colour). ``placement`` maps a product id to the (collection, look) it sits in; ``limits``
+    are ORDRE's, which a product's listing must keep to."""
     selector = Selector(
         season=filters.season,
         category=filters.category,
@@ -137,7 +144,9 @@ def product_rows(
         sizes = barcodes(product)
         prices = [p for p in product.prices if p.season in rank]
         prices.sort(key=lambda p: (rank[p.season], p.currency))
-        rows.append(ProductRow(product, sizes, tuple(prices), look, _problems(product, sizes)))
+        rows.append(
+            ProductRow(product, sizes, tuple(prices), look, _problems(product, sizes, limits))
+        )
     return rows
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import NamedTuple
 
 from daemon.core import gtin
@@ -25,6 +26,7 @@ from daemon.core.entries import (
     resolve_look,
 )
 from daemon.core.findings import Finding, Severity, finding_at, sort_findings
+from daemon.core.limits import OrdreLimits
 from daemon.core.model import (
     Customer,
     Listing,
@@ -34,6 +36,7 @@ from daemon.core.model import (
     Product,
     ProductId,
     Season,
+    User,
 )
 from daemon.core.spec import CatalogueSpec, Location, LookSpec, ProductRef
 
@@ -45,6 +48,7 @@ class ZedonkSnapshot:
     products: tuple[Product, ...]
     seasons: tuple[Season, ...] = ()
     customers: tuple[Customer, ...] = ()
+    users: tuple[User, ...] = ()  # for checking the order owner the settings name
 
 
 @dataclass(frozen=True)
@@ -171,19 +175,29 @@ def _checked_barcodes(product: Product) -> list[tuple[gtin.GtinProblem | None, s
     return checked
 
 
+ZERO = Decimal("0.00")
+
+
 def _listing_prices(
-    product: Product, season_rank: dict[str, tuple[date, int]]
-) -> tuple[ListingPrice, ...]:
-    """Per currency, the price of the most recent configured season that has one."""
+    product: Product, season_rank: dict[str, tuple[date, int]], currencies: Iterable[str]
+) -> tuple[tuple[ListingPrice, ...], tuple[str, ...]]:
+    """The listing's price in each of ``currencies`` (the brand's), by domain.md §7 rule 12:
+    from the most recent price season the product is visible in that has one; 0.00 where no
+    such season prices it. Returns the prices and the currencies set to 0.00 for that."""
+    visible = set(product.seasons)
     best: dict[str, tuple[tuple[date, int], ListingPrice]] = {}
     for price in product.prices:
         rank = season_rank.get(price.season)
-        if rank is None:
+        if rank is None or price.season not in visible:
             continue
         held = best.get(price.currency)
         if held is None or rank > held[0]:
             best[price.currency] = (rank, ListingPrice(price.currency, price.wsp, price.rrp))
-    return tuple(best[c][1] for c in sorted(best))
+    prices = {currency: held[1] for currency, held in best.items()}
+    unpriced = tuple(sorted(c for c in set(currencies) if c not in prices))
+    for currency in unpriced:
+        prices[currency] = ListingPrice(currency, ZERO, ZERO)
+    return tuple(prices[c] for c in sorted(prices)), unpriced
 
 
 def _season_rank(
@@ -229,6 +243,11 @@ def _barcode_problems(
     return problems
 
 
+def _short(text: str, most: int = 60) -> str:
+    """A product's own text in a message: cut short, as a description may be long."""
+    return text if len(text) <= most else text[: most - 3] + "..."
+
+
 # --------------------------------------------------------------------------- resolve
 
 
@@ -237,13 +256,15 @@ def resolve(
     zedonk: ZedonkSnapshot,
     price_seasons: Sequence[str],
     *,
+    limits: OrdreLimits,
     strict: bool = False,
 ) -> Resolution:
     """The desired ORDRE state for ``spec``, and every finding on the way, in three phases:
-    place each entry's products in its look, check them for eligibility, build the tree."""
+    place each entry's products in its look, check them for eligibility (their barcodes, and
+    what ORDRE's ``limits`` would refuse in their listing), build the tree."""
     state = Placing.of(zedonk.products)
     placed = _place(state, spec)
-    problems, gtins = _eligibility(placed)
+    problems, gtins = _eligibility(placed, limits)
     tree = _Tree(
         state.findings,
         problems,
@@ -251,6 +272,7 @@ def resolve(
         _season_rank(price_seasons, zedonk.seasons),
         price_seasons,
         "error" if strict else "warning",
+        tuple(sorted({p.currency for product in zedonk.products for p in product.prices})),
     )
     collections = tree.build(spec, placed)
     customers, customer_findings = resolve_customers(zedonk.customers)
@@ -294,8 +316,9 @@ Problems = dict[ProductId, list[str]]  # why a product is not exported; empty wh
 Gtins = dict[ProductId, list[str | None]]  # per SKU, its canonical GTIN-14 (None if invalid)
 
 
-def _eligibility(placed: Sequence[_PlacedLook]) -> tuple[Problems, Gtins]:
-    """Phase 2: barcodes valid, and unique among the placed products."""
+def _eligibility(placed: Sequence[_PlacedLook], limits: OrdreLimits) -> tuple[Problems, Gtins]:
+    """Phase 2: barcodes valid, and unique among the placed products; nothing in the listing
+    that ORDRE would refuse."""
     problems: Problems = {}
     gtins: Gtins = {}
     owners: dict[str, tuple[ProductId, str]] = {}
@@ -303,6 +326,7 @@ def _eligibility(placed: Sequence[_PlacedLook]) -> tuple[Problems, Gtins]:
         for product, _where in kept:
             checked = _checked_barcodes(product)
             problems[product.id] = _barcode_problems(product, checked)
+            problems[product.id] += limits.listing_problems(product)
             gtins[product.id] = codes = [code for _, code in checked]
             for sku, code in zip(product.skus, codes, strict=True):
                 if code is None:
@@ -331,6 +355,7 @@ class _Tree:
     rank: dict[str, tuple[date, int]]
     price_seasons: Sequence[str]
     severity: Severity  # of a product that is not exported
+    currencies: tuple[str, ...]  # the brand's: every listing has a price in each
     listings: dict[str, Listing] = field(default_factory=dict)
     reports: list[ProductReport] = field(default_factory=list)
 
@@ -382,8 +407,10 @@ class _Tree:
                         where,
                         "product-not-exported",
                         self.severity,
-                        f"{label} ({product.description}) is not exported: {'; '.join(wrong)}",
-                        "fix the barcodes in Zedonk (every size needs a valid, unique GTIN)",
+                        f"{label} ({_short(product.description)}) is not exported: "
+                        + "; ".join(wrong),
+                        "fix the product in Zedonk: every size needs a valid, unique GTIN, "
+                        "and ORDRE refuses what is over its limits",
                     )
                 )
                 continue
@@ -397,19 +424,37 @@ class _Tree:
                         "upload Image 1 in Zedonk",
                     )
                 )
-            prices = _listing_prices(product, rank)
-            if not prices:
+            prices, unpriced = _listing_prices(product, rank, self.currencies)
+            seasons = ", ".join(self.price_seasons) or "none configured"
+            shown_in = [season for season in product.seasons if season in rank]
+            if not shown_in:
+                findings.append(
+                    finding_at(
+                        where,
+                        "price-not-visible",
+                        "warning",
+                        f"{label} is not visible in any of the price seasons ({seasons}): it "
+                        f"is sent with 0.00 prices (it is visible in "
+                        f"{', '.join(product.seasons) or 'no season'})",
+                        "make it visible in a price season in Zedonk, or add one of its "
+                        "seasons to prices.seasons",
+                    )
+                )
+            elif unpriced:
                 findings.append(
                     finding_at(
                         where,
                         "price-missing",
                         "warning",
-                        f"{label} has no price in the price seasons "
-                        f"({', '.join(self.price_seasons) or 'none configured'})",
-                        "enter its prices in Zedonk, or add its season to price_seasons",
+                        f"{label} has no price in {', '.join(unpriced)} in the price seasons it "
+                        f"is visible in ({', '.join(shown_in)}): it is sent as 0.00",
+                        "enter its prices in Zedonk, or add a season it is visible in and "
+                        "priced in to prices.seasons",
                     )
                 )
             for price in prices:
+                if price.currency in unpriced or not shown_in:
+                    continue  # reported above
                 if not price.wsp or not price.rrp:  # 0.00 in either
                     findings.append(
                         finding_at(

@@ -35,8 +35,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from daemon.clients import ZedonkClient
+from daemon.clients.zedonk import ZEDONK_LIMITS
+from daemon.core.choices import check_zedonk_names, refusal
 from daemon.core.ordermap import check_template
-from daemon.errors import ConfigError
 from daemon.notify import Notifier
 from daemon.orders.audit import Duplicate
 from daemon.orders.run import run_audit, run_pass
@@ -45,6 +46,7 @@ from daemon.store.ledger import (
     CURSOR_KEY,
     DONE_STATES,
     OPEN_STATES,
+    Ledger,
     find_import,
     import_details,
     list_imports,
@@ -85,6 +87,7 @@ ACTIVITY = (
     "found",
     "partial",
     "failed",
+    "held",
     "unresolved",
     "waiting",
     "skipped",
@@ -101,34 +104,22 @@ def crash_point(name: str) -> None:
 
 @dataclass(frozen=True)
 class ImportResult:
-    run_id: int
-    result: str  # "ok" | "partial" | "failed" | "no-orders"
+    run_id: int | None  # None: nothing ran (a retry of an order imported already)
+    result: str  # "ok" | "partial" | "failed" | "no-orders" | "already-imported"
     counts: dict[str, int]
     message: str
 
 
 def check_import_settings(settings: Settings, zedonk: ZedonkClient) -> None:
-    """The import season must exist and the order owner must be an active user."""
-    imp = settings.import_
-    check_template(imp.order_reference)
-    seasons = [s.code for s in zedonk.seasons()]
-    if imp.season not in seasons:
-        raise ConfigError(
-            f"import.season {imp.season!r} is not a Zedonk season",
-            hint=f"choose one of: {', '.join(seasons) or '(Zedonk has no seasons)'}",
-        )
-    users = {u.username: u for u in zedonk.users()}
-    owner = users.get(imp.order_owner)
-    if owner is None:
-        raise ConfigError(
-            f"import.order_owner {imp.order_owner!r} is not a Zedonk user",
-            hint=f"choose an active user: {', '.join(sorted(u for u in users if users[u].active))}",
-        )
-    if not owner.active:
-        raise ConfigError(
-            f"import.order_owner {imp.order_owner!r} is an inactive Zedonk user",
-            hint="reactivate the user in Zedonk or choose another order owner",
-        )
+    """The import season must exist and the order owner must be an active user: the check
+    ``plan`` makes too (``daemon.core.choices``). Raises ConfigError carrying a finding
+    with connector.yaml's line for each setting Zedonk does not hold."""
+    check_template(settings.import_.order_reference)
+    findings = check_zedonk_names(
+        settings.zedonk_names(), zedonk.seasons(), zedonk.users(), ZEDONK_LIMITS, import_only=True
+    )
+    if findings:
+        raise refusal(findings)
 
 
 def import_orders(
@@ -148,7 +139,23 @@ def audit_orders(
 
 
 def retry_import(
-    settings: Settings, history: History, import_key: str, *, notifier: Notifier | None = None
+    settings: Settings,
+    history: History,
+    import_key: str,
+    *,
+    notifier: Notifier | None = None,
+    accept: bool = False,
 ) -> ImportResult:
-    """Import one failed (or skipped) submission again, with ORDRE's and Zedonk's data as now."""
-    return run_pass(settings, history, "retry", notifier, retry_key=import_key)
+    """Import one failed (or skipped, or held) submission again, with ORDRE's and Zedonk's data
+    as now; ``accept``: import it as it is even if it is held for review.
+
+    A submission imported already is no failure: nothing runs, and the result says which
+    Zedonk order holds it (``already-imported``)."""
+    row = Ledger(history).get(import_key)
+    if row is not None and row["state"] in DONE_STATES:
+        message = (
+            f"{import_key} is already imported as Zedonk order {row['zedonk_order_number']};"
+            " nothing to retry"
+        )
+        return ImportResult(None, "already-imported", {}, message)
+    return run_pass(settings, history, "retry", notifier, retry_key=import_key, accept=accept)

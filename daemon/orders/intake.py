@@ -5,6 +5,12 @@ Rows, reports and the new cursor are committed together, so the cursor never run
 the ledger; seeing an order twice changes nothing. An order edited or cancelled after it was
 imported (or while its import was under way) is reported once; a submission that cannot be
 read is recorded as ``failed``.
+
+Every submission intake sees and does not import is recorded as ``skipped`` with its reason:
+submitted before go-live, cancelled before the import saw it, or in an ORDRE status that
+``import.statuses`` does not list. The last kind is imported once its status is listed (the
+order moves on in ORDRE, or the setting changes), so no order is lost to the cursor. A failed
+submission the retailer changes in ORDRE is imported again from the new copy.
 """
 
 from __future__ import annotations
@@ -19,11 +25,11 @@ from typing import TYPE_CHECKING
 from daemon import orders as _orders
 from daemon.clients import BrokenItem, OrdreClient
 from daemon.core.model import OrdreOrder
-from daemon.core.ordercopy import ledger_copy
+from daemon.core.ordercopy import ledger_copy, order_from_json
 from daemon.core.ordermap import Triage, triage
 from daemon.errors import RemoteError
 from daemon.store.history import utcnow
-from daemon.store.ledger import DONE_STATES, OPEN_STATES, Ledger
+from daemon.store.ledger import DONE_STATES, HELD, OPEN_STATES, Ledger
 
 if TYPE_CHECKING:
     from daemon.orders.run import PassState
@@ -97,6 +103,7 @@ class Intake:
         imp = self.state.settings.import_
         notices: list[Notice] = []
         with self.ledger.transaction() as conn:
+            self._revive_listed_statuses(conn)
             ordre_ids = [item.id for item in items if isinstance(item, OrdreOrder)]
             held = _Held.read(self.ledger, conn, ordre_ids)
             for item in items:
@@ -107,7 +114,7 @@ class Intake:
                     continue
                 notices += self._reports(conn, item)
                 decision = triage(item, statuses=imp.statuses, go_live=imp.go_live)
-                if decision is not Triage.IGNORE:
+                if decision is not Triage.IGNORE:  # a draft is no submission yet
                     notices += self._order(conn, item, decision, held)
                     held.add(item.import_key, item.id)
             if cursor is not None:
@@ -127,16 +134,38 @@ class Intake:
         self.fresh[key] = (order, fingerprint)
         row = self.ledger.row_in(conn, key) if key in held.keys else None
         if row is None:
-            skip = None
-            if decision is Triage.SKIP:
-                skip = f"created before go-live ({self.state.settings.import_.go_live})"
-            self.ledger.add_new(conn, order, payload, fingerprint, at=now, skip_reason=skip)
-            self.state.counts["skipped" if skip else "new"] += 1
-            if skip is None and order.id in held.ids:
+            if decision is not Triage.IMPORT:
+                reason = self._skip_reason(order, decision)
+                self.ledger.add_new(
+                    conn,
+                    order,
+                    payload,
+                    fingerprint,
+                    at=now,
+                    skip_reason=reason,
+                    skipped_for=decision.value,
+                )
+                self.state.counts["skipped"] += 1
+                return []
+            self.ledger.add_new(conn, order, payload, fingerprint, at=now)
+            self.state.counts["new"] += 1
+            if order.id in held.ids:
                 # An earlier submission nobody has started importing, or that failed, is
                 # superseded by this one.
                 self.superseded += self.ledger.supersede_earlier(conn, order, at=now)
             return []
+        if row["state"] == "skipped" and row["skipped_for"] == Triage.SKIP_STATUS.value:
+            if decision is Triage.IMPORT:  # its status is imported now
+                self.ledger.revive_skipped(conn, key, payload, fingerprint)
+                self.state.counts["new"] += 1
+            elif row["payload_sha256"] != fingerprint:
+                reason = self._skip_reason(order, decision)
+                self.ledger.reskip(
+                    conn, order, payload, fingerprint, reason=reason, skipped_for=decision.value
+                )
+            return []
+        if decision in (Triage.SKIP_CANCELLED, Triage.SKIP_STATUS):
+            return []  # a cancellation is reported by ``_reports``; a later status changes nothing
         if row["state"] == "pending" and row["attempts"] == 0:
             # Not started: import the retailer's latest content of this submission.
             self.ledger.refresh_unstarted(conn, order, payload, fingerprint)
@@ -144,6 +173,12 @@ class Intake:
             # It was unreadable before and reads now: import it.
             self.ledger.revive_unreadable(conn, order, payload, fingerprint)
             self.state.counts["new"] += 1
+        elif _failed_or_held(row) and row["payload_sha256"] != fingerprint:
+            if decision is Triage.IMPORT:
+                # The retailer changed it in ORDRE since it failed or was held: import (or
+                # check) the new copy.
+                self.ledger.revive_failed(conn, order, payload, fingerprint)
+                self.state.counts["new"] += 1
         elif row["payload_sha256"] not in (None, fingerprint) and row["state"] in (
             *DONE_STATES,
             *OPEN_STATES,  # tried before: Zedonk may hold the content as first read
@@ -166,6 +201,33 @@ class Intake:
                     (f"order-edited:{key}:{fingerprint[:12]}", f"{order.number} edited", message)
                 ]
         return []
+
+    def _skip_reason(self, order: OrdreOrder, decision: Triage) -> str:
+        imp = self.state.settings.import_
+        if decision is Triage.SKIP_GO_LIVE:
+            return f"submitted before go-live ({imp.go_live})"
+        if decision is Triage.SKIP_CANCELLED:
+            return "cancelled in ORDRE before it was imported"
+        return (
+            f"{order.status} in ORDRE, and import.statuses lists only "
+            f"{', '.join(imp.statuses)}: it is imported once it is in one of them (or with "
+            "`zedonk-ordre orders retry`)"
+        )
+
+    def _revive_listed_statuses(self, conn: sqlite3.Connection) -> None:
+        """Submissions skipped for a status that ``import.statuses`` lists now (the setting
+        changed) go back to ``pending``: the listing will not show them again."""
+        imp = self.state.settings.import_
+        for row in self.ledger.skipped_for_status(conn):
+            try:
+                order = order_from_json(json.loads(row["payload"]))
+            except (ValueError, TypeError):
+                continue
+            if triage(order, statuses=imp.statuses, go_live=imp.go_live) is Triage.IMPORT:
+                self.ledger.revive_skipped(
+                    conn, row["import_key"], row["payload"], row["payload_sha256"]
+                )
+                self.state.counts["new"] += 1
 
     def _reports(self, conn: sqlite3.Connection, order: OrdreOrder) -> list[Notice]:
         if order.status != "cancelled":
@@ -207,6 +269,14 @@ def cancelled_message(number: str, submission: int, zedonk_number: str) -> str:
         f"Zedonk order {zedonk_number}; the Zedonk order is unchanged. Force-close or "
         "inactivate it in Zedonk if it should not be delivered."
     )
+
+
+def _failed_or_held(row: sqlite3.Row) -> bool:
+    """Nothing was created for it in Zedonk, and it waits for a change: failed, or held for
+    review."""
+    if row["state"] == "failed":
+        return True
+    return row["state"] == "needs_attention" and str(row["last_error"] or "").startswith(HELD)
 
 
 def _broken_key(item: BrokenItem) -> str:

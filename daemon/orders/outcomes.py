@@ -3,9 +3,11 @@ notice, then the notice sent.
 
 The confirms of the orders Zedonk holds are committed together, once per batch and in row
 order (``flush_confirms``); should the ledger refuse one (a Zedonk order recorded for another
-submission), the others are committed one by one and that one is held for a person. Every
-other outcome is committed on its own: ``failed``, ``needs_attention``, ``unresolved`` (the
-answer to the create was lost: Zedonk may hold it), ``cancelled_before_import`` and
+submission), the others are committed one by one and that one is held for a person. An order
+imported with warnings (a field shortened to fit Zedonk, a currency or price let through) gets
+them as events and one notice, in its confirm commit. Every other outcome is committed on its
+own: ``failed``, ``needs_attention``, ``held`` (for review: a person decides), ``unresolved``
+(the answer to the create was lost: Zedonk may hold it), ``cancelled_before_import`` and
 ``back_to_pending`` (a remote refused before it processed the create). ``waits`` changes
 nothing: a row waits out its settle window, or a young ledger's.
 """
@@ -20,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from daemon import orders as _orders
 from daemon.core.model import OrdreOrder, SalesOrder
-from daemon.core.ordermap import LeftOutLine
+from daemon.core.ordermap import LeftOutLine, OrderWarning
 from daemon.errors import ZedonkOrdreError
 from daemon.orders.intake import cancelled_message, report
 
@@ -37,6 +39,7 @@ class Confirmed:
     created: SalesOrder
     left_out: tuple[LeftOutLine, ...]
     recovered: bool  # found in Zedonk, not created now
+    warnings: tuple[OrderWarning, ...] = ()
     untried: bool = False  # ... and nobody had tried it in this ledger: made before it knew
 
     @property
@@ -106,6 +109,17 @@ class Outcomes:
             how = "found in Zedonk after an interrupted try"
         message = f"{label}: {how} as {created.number}"
         self.ledger.event(conn, "info", "order-imported", message, done.key)
+        for warning in done.warnings:
+            self.ledger.event(conn, "warning", f"order-{warning.code}", warning.message, done.key)
+        if done.warnings:
+            lines = "\n".join(f"- {w.message}" for w in done.warnings)
+            self.notices.owe(
+                conn,
+                f"order-warnings:{done.key}",
+                f"{order.number} imported with {len(done.warnings)} warning(s)",
+                f"ORDRE order {order.number} (submission {order.submission}) was imported as "
+                f"Zedonk order {created.number}, with these warnings:\n{lines}",
+            )
         if left_out:
             self.ledger.event(
                 conn,
@@ -196,6 +210,26 @@ class Outcomes:
             )
         self.state.counts["needs_attention"] += 1
 
+    def held(self, key: str, order: OrdreOrder, reasons: tuple[OrderWarning, ...]) -> None:
+        """Held for review (``needs_attention``): nothing was created for the order, and a
+        person decides. ``orders retry --accept`` imports it as it is."""
+        text = "; ".join(w.message for w in reasons)
+        with self.ledger.transaction() as conn:
+            self.ledger.hold_for_review(conn, key, text)
+            for reason in reasons:
+                self.ledger.event(conn, "warning", "order-held", reason.message, key)
+            lines = "\n".join(f"- {w.message}" for w in reasons)
+            self.notices.owe(
+                conn,
+                f"order-failed:{key}",
+                f"{order.number} held for review",
+                f"ORDRE order {order.number} (submission {order.submission}) is held for "
+                f"review, not imported into Zedonk:\n{lines}\n\nCorrect it in ORDRE or Zedonk "
+                f"and run: zedonk-ordre orders retry {key}\nor, to import it as it is: "
+                f"zedonk-ordre orders retry {key} --accept",
+            )
+        self.state.counts["held"] += 1
+
     def unresolved(self, key: str, order: OrdreOrder, exc: ZedonkOrdreError) -> None:
         """The create's outcome is unknown: the row is ``unresolved``; Zedonk may hold the
         order, so nothing is sent again before the settle window has passed."""
@@ -220,7 +254,7 @@ class Outcomes:
         self.state.wait_until(until)
 
     def cancelled_before_import(self, key: str) -> None:
-        self.ledger.skip(key, "cancelled in ORDRE before it was imported")
+        self.ledger.skip(key, "cancelled in ORDRE before it was imported", "cancelled")
         self.state.counts["skipped"] += 1
         self.notices.resolved(f"order-failed:{key}")
 

@@ -3,15 +3,22 @@ per submission), and the earlier one is reported, or inactivated when
 ``import.on_resubmit`` is ``inactivate_previous``.
 
 Each imported re-submission is linked to the import before it once (``previous_import_key``);
-an inactivation that fails is tried again by the next pass until ``previous_inactivated``.
+an inactivation that fails for a transient fault is tried again by the next pass until
+``previous_inactivated``; one Zedonk refuses (a 4xx) is left to a person, with a notice naming
+the order. A re-submission of an order created before go-live, whose earlier submission the
+connector never imported, comes with a notice to check for an order keyed in Zedonk by hand.
 """
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from daemon.clients import ZedonkClient
-from daemon.errors import RemoteError
+from daemon.core.ordercopy import order_from_json
+from daemon.core.ordermap import created_before_go_live
+from daemon.errors import RemoteError, is_refusal
 
 if TYPE_CHECKING:
     from daemon.orders.run import PassState
@@ -39,6 +46,7 @@ class Resubmissions:
         if prev is None:
             with self.ledger.transaction() as conn:  # nothing earlier was imported
                 self.ledger.mark_inactivated(conn, row["import_key"])
+                self._before_go_live(conn, row)
             return
         key = row["import_key"]
         message = (
@@ -58,12 +66,37 @@ class Resubmissions:
         if self.inactivate:
             self._inactivate_previous({**row, "previous_import_key": prev["import_key"]})
 
+    def _before_go_live(self, conn: sqlite3.Connection, row: dict[str, Any]) -> None:
+        """A re-submission made after go-live of an order created before it: the earlier
+        submission may be in Zedonk, keyed in by hand. Owes the notice."""
+        go_live = self.state.settings.import_.go_live
+        try:
+            order = order_from_json(json.loads(row["payload"]))
+        except (ValueError, TypeError):
+            return
+        if not created_before_go_live(order, go_live):
+            return
+        key = row["import_key"]
+        message = (
+            f"{row['ordre_number']} was created in ORDRE before go-live ({go_live}) and "
+            f"re-submitted after it: submission {row['submission']} is imported as Zedonk order "
+            f"{row['zedonk_order_number']}. An earlier submission may have been keyed in Zedonk "
+            "by hand before go-live: check, and inactivate it there if so."
+        )
+        self.ledger.event(conn, "warning", "order-resubmitted-after-go-live", message, key)
+        notice = f"order-resubmitted:{key}"
+        self.state.notices.owe(conn, notice, f"{row['ordre_number']} re-submitted", message)
+        self.state.counts["reported"] += 1
+
     def _inactivate_previous(self, row: dict[str, Any]) -> None:
         prev = self.ledger.get(row["previous_import_key"])
         assert prev is not None  # a foreign key
         try:
             self.zedonk.inactivate_sales_order(prev["zedonk_order_id"])
         except RemoteError as exc:
+            if is_refusal(exc):
+                self._inactivation_refused(row, prev, exc)
+                return
             self.state.history.record_event(
                 "warning",
                 "order-inactivate-failed",
@@ -84,3 +117,21 @@ class Resubmissions:
                 row["import_key"],
             )
         self.state.counts["inactivated"] += 1
+
+    def _inactivation_refused(
+        self, row: dict[str, Any], prev: dict[str, Any], exc: RemoteError
+    ) -> None:
+        """Zedonk refused to inactivate the earlier order: trying again cannot help, so a
+        person is told to do it by hand, once."""
+        key = row["import_key"]
+        message = (
+            f"{row['ordre_number']} was re-submitted (submission {row['submission']}) and "
+            f"imported as Zedonk order {row['zedonk_order_number']}, but Zedonk refused to "
+            f"inactivate the earlier order {prev['zedonk_order_number']} (submission "
+            f"{prev['submission']}): {exc.message}. Inactivate it by hand in Zedonk."
+        )
+        notice = f"order-resubmitted:{key}"
+        with self.ledger.transaction() as conn:
+            self.ledger.inactivation_refused(conn, key)
+            self.ledger.event(conn, "error", "order-inactivate-refused", message, key)
+            self.state.notices.owe(conn, notice, f"{row['ordre_number']} re-submitted", message)

@@ -79,15 +79,18 @@ def run_pass(
     trigger: str,
     notifier: Notifier | None,
     retry_key: str | None,
+    *,
+    accept: bool = False,
 ) -> _orders.ImportResult:
-    """One pass (of import key ``retry_key`` alone when given). Never raises for an expected
-    failure: it records and notifies it."""
+    """One pass (of import key ``retry_key`` alone when given; ``accept``: import it even if
+    it was held for review). Never raises for an expected failure: it records and notifies
+    it."""
     run_id = history.start_run("import", trigger)
     importer = ImportPass(PassState.start(settings, history, run_id, notifier))
     with cyclic_gc_paused():
         try:
             with _import_lock(settings):
-                importer.run(retry_key)
+                importer.run(retry_key, accept=accept)
         except ZedonkOrdreError as exc:
             importer.fail(exc)
         except Exception as exc:  # a bug: record it, keep the daemon alive
@@ -140,7 +143,7 @@ class ImportPass:
         self.fresh: dict[str, tuple[OrdreOrder, str]] = {}  # the orders as intake read them
         self.sender: Sender | None = None
 
-    def run(self, retry_key: str | None) -> None:
+    def run(self, retry_key: str | None, *, accept: bool = False) -> None:
         for run_id in self.state.history.close_interrupted_imports(self.state.run_id):
             log.warning("import run %s was interrupted", run_id)
         try:
@@ -149,7 +152,7 @@ class ImportPass:
             self.state.notices.problem("import-config", "Order import cannot start", exc)
             raise
         if retry_key is not None:
-            self._prepare_retry(ordre, retry_key)
+            self._prepare_retry(ordre, retry_key, accept=accept)
         else:
             self.fresh = Intake(self.state, ordre).run()
         self.sender = Sender(self.state, zedonk, self.fresh)
@@ -188,7 +191,7 @@ class ImportPass:
         else:
             troubled = counts.get("failed", 0) + counts.get("partial", 0)
             troubled += counts.get("unresolved", 0) + counts.get("needs_attention", 0)
-            troubled += counts.get("waiting", 0)
+            troubled += counts.get("waiting", 0) + counts.get("held", 0)
             result = "partial" if troubled else "ok"
             message = _summary(counts, self.state.waiting_until)
         try:
@@ -202,9 +205,10 @@ class ImportPass:
             log.exception("cannot record the end of import run %s", self.state.run_id)
         return _orders.ImportResult(self.state.run_id, result, counts, message)
 
-    def _prepare_retry(self, ordre: OrdreClient, key: str) -> None:
+    def _prepare_retry(self, ordre: OrdreClient, key: str, *, accept: bool) -> None:
         """Put import ``key`` back in line, with ORDRE's copy of it as now when it is still
-        the same submission. Raises ZedonkOrdreError when there is nothing to retry."""
+        the same submission (``accept``: what it was held for is accepted). Raises
+        ZedonkOrdreError when there is nothing to retry."""
         row = self.state.ledger.get(key)
         if row is None:
             raise ZedonkOrdreError(f"no import {key!r}", hint="see `zedonk-ordre orders list`")
@@ -227,8 +231,9 @@ class ImportPass:
         if fingerprint is None:
             raise ZedonkOrdreError(f"ORDRE order {row['ordre_id']} still cannot be read")
         with self.state.ledger.transaction() as conn:
-            self.state.ledger.reopen_for_retry(conn, key, payload, fingerprint)
-            self.state.ledger.event(conn, "info", "order-retry", f"retry of {key} requested", key)
+            self.state.ledger.reopen_for_retry(conn, key, payload, fingerprint, accept=accept)
+            what = f"retry of {key} requested" + (", as it is (--accept)" if accept else "")
+            self.state.ledger.event(conn, "info", "order-retry", what, key)
 
 
 def _summary(counts: dict[str, int], waiting_until: datetime | None = None) -> str:
@@ -239,6 +244,7 @@ def _summary(counts: dict[str, int], waiting_until: datetime | None = None) -> s
         ("partial", "imported with lines left out"),
         ("failed", "failed"),
         ("needs_attention", "need attention"),
+        ("held", "held for review"),
         ("unresolved", "unresolved (Zedonk may hold them)"),
         ("waiting", "waiting for the next pass"),
         ("skipped", "skipped"),

@@ -16,6 +16,14 @@ A row tried before (an unresolved create whose settle window has passed, or a cr
 is looked up once more by its connector reference just before it is sent; it is created only
 when that lookup finds nothing either. A create whose outcome is unknown is never repeated in
 the same pass.
+
+Zedonk refusing a call the import makes for one order (a customer create, an order create: a
+4xx about the order's data, ``daemon.errors.is_refusal``) fails that order alone, with
+Zedonk's reason, and the pass goes on; only a transient fault (Zedonk down, the rate limit, the
+token) stops the pass. Before anything is created the order is checked: its currency must be
+one Zedonk has, and what ``import.on_currency_mismatch`` and ``import.on_zero_price`` say to
+hold (and a new customer whose name looks like an existing one's) holds it for a person
+(``needs_attention``) unless ``orders retry --accept`` accepted it.
 """
 
 from __future__ import annotations
@@ -30,16 +38,21 @@ from typing import TYPE_CHECKING, Any
 
 from daemon import orders as _orders
 from daemon.clients import ZedonkClient
+from daemon.clients.zedonk import ORDER_LIMITS
 from daemon.core.model import OrdreOrder, SalesOrder
 from daemon.core.ordercopy import order_from_json
 from daemon.core.ordermap import (
     CustomerIndex,
     ImportTarget,
     LeftOutLine,
+    MappedOrder,
     NoLinesMatched,
     OrderMappingError,
+    OrderWarning,
     SkuIndex,
+    check_currency,
     connector_ref,
+    label_of,
     map_order,
 )
 from daemon.errors import (
@@ -47,10 +60,12 @@ from daemon.errors import (
     BadResponse,
     ConfigError,
     Conflict,
+    NotFound,
     OutcomeUnknown,
     RateLimited,
     RemoteError,
     TransientError,
+    is_refusal,
 )
 from daemon.orders.customers import Customers
 from daemon.orders.outcomes import Confirmed, Outcomes
@@ -67,6 +82,7 @@ class _Context:
     customers: Customers
     skus: SkuIndex
     target: ImportTarget
+    currencies: frozenset[str] | None  # None: Zedonk does not list them (no check)
 
 
 @dataclass(frozen=True)
@@ -76,6 +92,7 @@ class _Sending:
     key: str
     order: OrdreOrder
     left_out: tuple[LeftOutLine, ...]
+    warnings: tuple[OrderWarning, ...]
     reply: Future[SalesOrder]
 
 
@@ -203,9 +220,9 @@ class Sender:
             )
             return False
         found = decision.holders[0]
-        left_out = self._left_out_for(order, key)
+        left_out, warnings = self._left_out_for(order, key)
         self.outcomes.confirm_later(
-            Confirmed(key, order, found, left_out, True, untried=decision.untried)
+            Confirmed(key, order, found, left_out, True, warnings, untried=decision.untried)
         )
         return False
 
@@ -231,6 +248,7 @@ class Sender:
             _orders.check_import_settings(self.state.settings, self.zedonk)
             customers = CustomerIndex(self.zedonk.customers())
             skus = SkuIndex(self.zedonk.products())
+            currencies = self._currencies()
         except ConfigError as exc:
             self.state.notices.problem("import-config", "Order import settings are wrong", exc)
             raise
@@ -238,8 +256,20 @@ class Sender:
             self.state.remote_failed("zedonk", exc)
             raise _StopPass from None
         self.state.notices.resolved("import-config")
-        target = ImportTarget(imp.season, imp.order_owner, imp.approved, imp.order_reference)
-        self.context = _Context(Customers(self.state, self.zedonk, customers), skus, target)
+        target = ImportTarget(
+            imp.season, imp.order_owner, imp.approved, imp.order_reference, ORDER_LIMITS
+        )
+        self.context = _Context(
+            Customers(self.state, self.zedonk, customers), skus, target, currencies
+        )
+
+    def _currencies(self) -> frozenset[str] | None:
+        """Zedonk's currencies; None when Zedonk has no list of them (404): then a currency
+        it lacks is caught when it refuses the order, which fails that order alone."""
+        try:
+            return frozenset(self.zedonk.currencies())
+        except NotFound:
+            return None
 
     def _prepare(self, row: Mapping[str, Any]) -> _Sending | None:
         """Everything before the create: recover, map, find the customer; then send it.
@@ -261,21 +291,19 @@ class Sender:
                 except Conflict as exc:  # several orders carry it: a person must choose
                     outcomes.needs_attention(key, order, exc)
                     return None
+                except RemoteError as exc:  # not about the order: never fail it on a lookup
+                    outcomes.back_to_pending(key, exc)
+                    self.state.remote_failed("zedonk", exc)
+                    raise _StopPass from None
                 if existing is not None:
-                    left_out = self._left_out_for(order, key)
-                    outcomes.confirm_later(Confirmed(key, order, existing, left_out, True))
+                    left_out, warnings = self._left_out_for(order, key)
+                    done = Confirmed(key, order, existing, left_out, True, warnings)
+                    outcomes.confirm_later(done)
                     return None
                 if order.status == "cancelled":  # seen cancelled since: Zedonk never got it
                     outcomes.cancelled_before_import(key)
                     return None
-            customer = self.context.customers.for_order(order, key)
-            mapped = map_order(
-                order,
-                import_key=key,
-                customer_id=customer.id,
-                skus=self.context.skus,
-                target=self.context.target,
-            )
+            mapped = self._map(order, key, accepted=bool(row["review_accepted"]))
         except NoLinesMatched as exc:
             outcomes.failed(key, order, exc.code, exc.message, left_out=exc.left_out)
             return None
@@ -289,12 +317,55 @@ class Sender:
             outcomes.failed(key, order, "customer-conflict", exc.message, hint=exc.hint)
             return None
         except RemoteError as exc:
+            if is_refusal(exc):  # about this order's data: it fails alone
+                outcomes.failed(key, order, "zedonk-refused", exc.message, hint=exc.hint)
+                return None
             outcomes.back_to_pending(key, exc)
             self.state.remote_failed("zedonk", exc)
             raise _StopPass from None
+        if isinstance(mapped, tuple):  # held for review
+            outcomes.held(key, order, mapped)
+            return None
         reply = self.pool.submit(self.zedonk.create_sales_order, mapped.order)
         self.state.creates_sent += 1
-        return _Sending(key, order, mapped.left_out, reply)
+        return _Sending(key, order, mapped.left_out, mapped.warnings, reply)
+
+    def _map(
+        self, order: OrdreOrder, key: str, *, accepted: bool
+    ) -> MappedOrder | tuple[OrderWarning, ...]:
+        """The order to create, its customer matched or created; or, when it must wait for a
+        person (and ``accepted`` does not say a person accepted it), what it is held for.
+        Raises OrderMappingError and RemoteError."""
+        assert self.context is not None
+        if self.context.currencies is not None:  # before any customer is created
+            check_currency(order, self.context.currencies)
+        customers = self.context.customers
+        match = customers.match(order)
+        duplicate = match.possible_duplicate(label_of(order))
+        if duplicate is not None and not accepted:
+            return (duplicate,)
+        customer = customers.for_order(order, key, match)
+        mapped = map_order(
+            order,
+            import_key=key,
+            customer_id=customer.id,
+            skus=self.context.skus,
+            target=self.context.target,
+            customer_currency=customer.currency,
+        )
+        warnings = (*([duplicate] if duplicate else []), *mapped.warnings)
+        holds = tuple(w for w in warnings if self._holds(w))
+        if holds and not accepted:
+            return holds
+        return MappedOrder(mapped.order, mapped.left_out, warnings)
+
+    def _holds(self, warning: OrderWarning) -> bool:
+        imp = self.state.settings.import_
+        return {
+            "currency-mismatch": imp.on_currency_mismatch == "hold",
+            "zero-price": imp.on_zero_price == "hold",
+            "possible-duplicate": True,
+        }.get(warning.code, False)
 
     def _settle(self, sending: _Sending, *, stopping: bool = False) -> None:
         """Record how a create ended. ``stopping``: the pass is ending already, so a refusal
@@ -313,13 +384,25 @@ class Sender:
                 return
             self.state.remote_failed("zedonk", exc)
             raise _StopPass from None
-        except RemoteError as exc:  # Zedonk refused the order (422 and the like)
+        except RemoteError as exc:
+            if not is_refusal(exc):  # e.g. a request that could not be sent: not the order's
+                self.outcomes.back_to_pending(key, exc)
+                if stopping:
+                    return
+                self.state.remote_failed("zedonk", exc)
+                raise _StopPass from None
+            # Zedonk refused the order (a 4xx about its data): it fails alone
             self.outcomes.failed(key, order, "zedonk-refused", exc.message, hint=exc.hint)
             return
         _orders.crash_point("after_zedonk_create")
-        self.outcomes.confirm_later(Confirmed(key, order, created, sending.left_out, False))
+        done = Confirmed(key, order, created, sending.left_out, False, sending.warnings)
+        self.outcomes.confirm_later(done)
 
-    def _left_out_for(self, order: OrdreOrder, key: str) -> tuple[LeftOutLine, ...]:
+    def _left_out_for(
+        self, order: OrdreOrder, key: str
+    ) -> tuple[tuple[LeftOutLine, ...], tuple[OrderWarning, ...]]:
+        """The lines left out of an order found in Zedonk, and its warnings (but the
+        customer's currency, which the lookup does not read)."""
         assert self.context is not None
         try:
             mapped = map_order(
@@ -330,5 +413,5 @@ class Sender:
                 target=self.context.target,
             )
         except OrderMappingError:
-            return ()
-        return mapped.left_out
+            return (), ()
+        return mapped.left_out, mapped.warnings

@@ -13,8 +13,8 @@ them into the apply sequence, once, for every entry point:
   that an invalid tree or an unreachable remote is recorded too, and never raises for
   expected failures.
 
-``guard_and_apply`` is the tail all three share: the delete guard, the confirmation, the run
-and the writes.
+``guard_and_apply`` is the tail all three share: the delete and update guards, the
+confirmation, the run and the writes.
 """
 
 from __future__ import annotations
@@ -25,9 +25,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from daemon.clients.ordre import OrdreClient
+from daemon.clients.ordre import ORDRE_LIMITS, OrdreClient
 from daemon.core.findings import Finding
-from daemon.core.guards import DeletesRefused, EmptyCatalogue, check_deletes, refuse_if_stale
+from daemon.core.guards import (
+    DeletesRefused,
+    EmptyCatalogue,
+    UpdatesRefused,
+    check_deletes,
+    check_updates,
+    refuse_if_stale,
+)
 from daemon.core.plan import Plan
 from daemon.core.spec import CatalogueSpec
 from daemon.core.words import plural
@@ -109,17 +116,21 @@ def guard_and_apply(
     settings: Settings,
     *,
     allow_deletes: bool,
+    allow_updates: bool = False,
     run: Callable[[], int],
     confirm: Confirm | None = None,
     progress: Progress | None = None,
 ) -> ApplyReport | None:
-    """The sequence's tail: the delete guard, the confirmation, the run, the writes.
+    """The sequence's tail: the delete and update guards, the confirmation, the run, the
+    writes.
 
     ``run`` opens the history run (or returns the one the caller opened) once the plan passed
-    the guard and ``confirm``; the writes are journalled in it. Returns the report, or None
-    when ``confirm`` said no. Raises DeletesRefused; never raises for a failed write.
+    the guards and ``confirm``; the writes are journalled in it. Returns the report, or None
+    when ``confirm`` said no. Raises DeletesRefused and UpdatesRefused; never raises for a
+    failed write.
     """
     check_deletes(plan, settings.catalogue, allow_deletes=allow_deletes)
+    check_updates(plan, settings.catalogue, allow_updates=allow_updates)
     if confirm is not None and not confirm(plan):
         return None
     return apply_plan(ordre, history, run(), plan.actions, progress=progress)
@@ -137,6 +148,7 @@ def apply_fresh(
     *,
     strict: bool = False,
     allow_deletes: bool = False,
+    allow_updates: bool = False,
     show: Callable[[PlanResult], None],
     confirm: Confirm,
     progress: Progress | None = None,
@@ -163,6 +175,7 @@ def apply_fresh(
             history,
             settings,
             allow_deletes=allow_deletes,
+            allow_updates=allow_updates,
             run=lambda: open_run(history, "apply", "cli", catalogue_commit(settings.root)),
             confirm=confirm,
             progress=progress,
@@ -177,21 +190,23 @@ def apply_saved(
     plan_file: Path,
     *,
     allow_deletes: bool = False,
+    allow_updates: bool = False,
     progress: Progress | None = None,
 ) -> ApplyReport | None:
     """Apply the plan saved in ``plan_file`` exactly, holding the state lock, once ORDRE is
     read again and every object the plan touches is as it was when planned.
 
     Returns None when the saved plan is empty. Raises PlanFileError, StalePlan, LockHeld,
-    DeletesRefused, ConfigError and the remotes' errors; a failed write is in the report.
+    DeletesRefused, UpdatesRefused, ConfigError and the remotes' errors; a failed write is
+    in the report.
     """
     settings = load_settings(root)
     with _holding_state(settings) as history:
         saved = load_plan(plan_file)
         with open_clients(settings) as (_, ordre):
             snapshot = gather_ordre(ordre)
-            refuse_if_stale(saved.actions, snapshot)
-            plan = Plan(saved.actions, tracked=snapshot.tracked)
+            refuse_if_stale(saved.actions, snapshot, ORDRE_LIMITS.names)
+            plan = Plan(saved.actions, tracked=snapshot.tracked, listings=len(snapshot.listings))
             if not plan.has_changes:
                 return None
             report = guard_and_apply(
@@ -200,6 +215,7 @@ def apply_saved(
                 history,
                 settings,
                 allow_deletes=allow_deletes,
+                allow_updates=allow_updates,
                 run=lambda: open_run(history, "apply", "cli", saved.git_commit),
                 progress=progress,
             )
@@ -226,6 +242,7 @@ def reconcile(
     *,
     trigger: str,
     allow_deletes: bool = False,
+    allow_updates: bool = False,
     converged: Converged | None = None,
     notifier: Notifier | None = None,
 ) -> ReconcileResult:
@@ -236,20 +253,23 @@ def reconcile(
     looks alone (``plan_structure``); anything else gets the full plan.
 
     The caller holds the state lock. Expected failures (an invalid tree, an unreachable
-    remote, refused writes, the delete guard) come back as the result, never as an exception.
-    A plan the delete guard refuses (an emptied catalogue, too many deletes) waits for a person,
-    so ``notifier`` owes a notice of it (``GUARD_NOTICE``), resolved once a plan passes.
+    remote, refused writes, the delete and update guards) come back as the result, never
+    as an exception. A plan a guard refuses (an emptied catalogue, too many deletes, too many
+    listings rewritten) waits for a person, so ``notifier`` owes a notice of it
+    (``GUARD_NOTICE``), resolved once a plan passes.
     """
     run_id = open_run(history, "reconcile", trigger, catalogue_commit(settings.root))
     clean = CleanFiles(converged.clean_files if converged else frozenset())
-    reconciling = _Pass(settings, history, run_id, allow_deletes, converged, clean, notifier)
+    reconciling = _Pass(
+        settings, history, run_id, allow_deletes, converged, clean, notifier, allow_updates
+    )
     try:
         return reconciling.run()
     except Exception as exc:  # a bug must not stop the daemon; it is recorded and logged
         return reconciling.failed(exc)
 
 
-GUARD_NOTICE = "deletes-refused"  # the problem key of a plan the delete guard refused
+GUARD_NOTICE = "deletes-refused"  # the problem key of a plan a guard refused
 _NO_COUNTS = {"create": 0, "update": 0, "delete": 0, "failed": 0, "skipped": 0}
 
 
@@ -259,6 +279,8 @@ def _failure_code(exc: ZedonkOrdreError) -> str:
         return "catalogue-empty"
     if isinstance(exc, DeletesRefused):
         return "deletes-refused"
+    if isinstance(exc, UpdatesRefused):
+        return "updates-refused"
     if isinstance(exc, ConfigError):  # e.g. a token that is not set
         return "config"
     if isinstance(exc, RemoteError):
@@ -285,6 +307,7 @@ class _Pass:
     converged: Converged | None
     clean: CleanFiles = field(default_factory=CleanFiles)
     notifier: Notifier | None = None
+    allow_updates: bool = False
     planned: PlanResult | None = None
     quick: bool = False  # planned from collections and looks alone
 
@@ -312,6 +335,7 @@ class _Pass:
                 self.history,
                 self.settings,
                 allow_deletes=self.allow_deletes,
+                allow_updates=self.allow_updates,
                 run=lambda: self.run_id,
             )
         assert applied is not None  # no confirmation asked
@@ -368,8 +392,9 @@ class _Pass:
             log.exception("reconcile failed unexpectedly")
             code, message = "internal", f"internal error: {type(exc).__name__}: {exc}"
         self.history.record_event("error", code, message, run_id=self.run_id)
-        if isinstance(exc, DeletesRefused) and self.notifier is not None:
-            title = "the delete guard refused the catalogue; nothing was applied"
+        if isinstance(exc, DeletesRefused | UpdatesRefused) and self.notifier is not None:
+            guard = "update" if isinstance(exc, UpdatesRefused) else "delete"
+            title = f"the {guard} guard refused the catalogue; nothing was applied"
             details = message + (f"\nHint: {exc.hint}" if exc.hint else "")
             self.notifier.problem(GUARD_NOTICE, title, details, run_id=self.run_id)
         return self.finish("failed", message)

@@ -16,7 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from daemon.clients.http import NO_RETRY
-from daemon.clients.ordre import OrdreClient
+from daemon.clients.ordre import ORDRE_LIMITS, OrdreClient
 from daemon.clients.zedonk import ZedonkClient
 from daemon.core.dump import CATALOGUE_SCHEMA_FILE, Dump, dump_catalogue
 from daemon.core.findings import Finding
@@ -108,7 +108,7 @@ def dump_showroom(
             list(errors),
             hint="this is a bug in zedonk-ordre: please report it with the errors above",
         )
-    resolution = resolve(spec, zedonk, settings.price_seasons)
+    resolution = resolve(spec, zedonk, settings.price_seasons, limits=ORDRE_LIMITS)
     plan: Plan | None = None
     plan_errors = tuple(f for f in resolution.findings if f.is_error)
     if not plan_errors:
@@ -116,6 +116,7 @@ def dump_showroom(
             resolution.desired,
             ordre,
             prune=settings.catalogue.prune,
+            names=ORDRE_LIMITS.names,
             findings=resolution.findings,
         )
 
@@ -164,7 +165,7 @@ def find_products(settings: Settings, filters: Filters) -> ProductFinder:
             )
         else:
             placed = placement(catalogue, products)
-        rows = product_rows(products, filters, settings.price_seasons, placed)
+        rows = product_rows(products, filters, settings.price_seasons, placed, limits=ORDRE_LIMITS)
     return ProductFinder(rows, {s.code: s.starts_on for s in seasons}, tuple(notes))
 
 

@@ -11,11 +11,12 @@ from daemon.core.resolve import ZedonkSnapshot
 
 
 def gather_zedonk(client: ZedonkClient) -> ZedonkSnapshot:
-    """Zedonk's products, seasons and customers."""
+    """Zedonk's products, seasons, customers and users."""
     return ZedonkSnapshot(
         products=tuple(client.products()),
         seasons=tuple(client.seasons()),
         customers=tuple(client.customers()),
+        users=tuple(client.users()),
     )
 
 

@@ -11,13 +11,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from daemon.clients.ordre import OrdreClient
-from daemon.clients.zedonk import ZedonkClient
+from daemon.clients.ordre import ORDRE_LIMITS, OrdreClient
+from daemon.clients.zedonk import ZEDONK_LIMITS, ZedonkClient
+from daemon.core.choices import check_zedonk_names
 from daemon.core.findings import Finding, sort_findings
-from daemon.core.guards import refuse_empty_catalogue
+from daemon.core.guards import guard_findings, refuse_empty_catalogue
 from daemon.core.plan import OrdreSnapshot, Plan, make_plan
 from daemon.core.resolve import Desired, Structure, resolve, resolve_structure
 from daemon.core.spec import CatalogueSpec
@@ -27,7 +28,7 @@ from daemon.gcpause import cyclic_gc_paused
 from daemon.reconcile.gather import gather
 from daemon.remotes import open_clients
 from daemon.tree.gitinfo import catalogue_commit
-from daemon.tree.settings import Settings
+from daemon.tree.settings import CONNECTOR_FILE, Settings
 from daemon.tree.validation import validate_tree
 
 
@@ -75,20 +76,55 @@ def plan_only(
     with cyclic_gc_paused():
         zedonk_state, ordre_state = gather(zedonk, ordre)
         refuse_empty_catalogue(catalogue.is_empty, ordre_state, prune=settings.catalogue.prune)
-        resolution = resolve(catalogue, zedonk_state, settings.price_seasons, strict=strict)
-        every = sort_findings([*findings, *resolution.findings])
+        resolution = resolve(
+            catalogue, zedonk_state, settings.price_seasons, limits=ORDRE_LIMITS, strict=strict
+        )
+        named = check_zedonk_names(
+            settings.zedonk_names(), zedonk_state.seasons, zedonk_state.users, ZEDONK_LIMITS
+        )
+        every = sort_findings([*findings, *named, *resolution.findings])
         errors = [f for f in every if f.is_error]
         if errors:
-            raise ConfigError(
-                f"the catalogue does not match Zedonk ({plural(len(errors), 'error')})",
-                list(errors),
-                hint="fix the entries above in catalogue/ (or the products in Zedonk)",
-            )
+            raise _does_not_match(errors)
         plan = make_plan(
-            resolution.desired, ordre_state, prune=settings.catalogue.prune, findings=every
+            resolution.desired,
+            ordre_state,
+            prune=settings.catalogue.prune,
+            names=ORDRE_LIMITS.names,
+            findings=every,
         )
+        warned = guard_findings(
+            plan,
+            settings.catalogue,
+            deletes_at=settings.place("catalogue.delete_threshold"),
+            updates_at=settings.place("catalogue.update_threshold"),
+        )
+        if warned:
+            every = sort_findings([*every, *warned])
+            plan = replace(plan, findings=every)
     commit = catalogue_commit(settings.root)
     return PlanResult(plan, every, commit, ordre_state, resolution.structure)
+
+
+def _does_not_match(errors: Sequence[Finding]) -> ConfigError:
+    """The error for a tree that does not match Zedonk, naming the files at fault."""
+    files = {f.file for f in errors}
+    settings = CONNECTOR_FILE in files
+    what = (
+        "connector.yaml and the catalogue do not"
+        if settings and len(files) > 1
+        else "connector.yaml does not"
+        if settings
+        else "the catalogue does not"
+    )
+    return ConfigError(
+        f"{what} match Zedonk ({plural(len(errors), 'error')})",
+        list(errors),
+        hint="fix the entries above"
+        + (" in connector.yaml" if settings else "")
+        + (" in catalogue/" if len(files) > settings else "")
+        + " (or the data in Zedonk)",
+    )
 
 
 def plan_tree(root: Path, *, strict: bool = False) -> PlanResult:
@@ -122,7 +158,13 @@ def plan_structure(
     ordre_state = OrdreSnapshot(collections=tuple(ordre.collections()), looks=tuple(ordre.looks()))
     # No listings on either side: the same products are exported as in the last full pass.
     desired = Desired(collections=collections, listings=(), customers=())
-    plan = make_plan(desired, ordre_state, prune=settings.catalogue.prune, findings=findings)
+    plan = make_plan(
+        desired,
+        ordre_state,
+        prune=settings.catalogue.prune,
+        names=ORDRE_LIMITS.names,
+        findings=findings,
+    )
     if any(action.op == "delete" for action in plan.actions):
         return None
     commit = catalogue_commit(settings.root)

@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 from daemon.sandbox.common import ApiError, Clock, error_response, no_content, read_object
 from daemon.sandbox.control import Control, ControlLayer, Faults, RateLimit
 from daemon.sandbox.openapi import describe
+from daemon.sandbox.seed import BRANDS
 from daemon.sandbox.store import Store, Table
 
 DEFAULT_SEED = 20260227
@@ -36,11 +37,17 @@ class Sandbox:
         seed: int = DEFAULT_SEED,
         large: bool = False,
         populated: bool = False,
+        brand: str = "demo",
     ) -> None:
         self.clock = Clock()
         self.control = Control(token=token, admin_token=admin_token, clock=self.clock)
         self.store = Store(self.name, state_path)
-        self.options: dict[str, Any] = {"seed": seed, "large": large, "populated": populated}
+        self.options: dict[str, Any] = {
+            "seed": seed,
+            "large": large,
+            "populated": populated,
+            "brand": brand,
+        }
         if not self.store.load():
             self.reseed(self.options)
         else:
@@ -120,13 +127,15 @@ class Sandbox:
         """Back to the freshly seeded state; clears log, faults, rate limit and clock offset."""
         body = await read_object(request, optional=True)
         changes: dict[str, Any] = {}
-        for name, kind in (("seed", int), ("large", bool), ("populated", bool)):
+        for name, kind in (("seed", int), ("large", bool), ("populated", bool), ("brand", str)):
             if name in body:
                 if type(body[name]) is not kind:
                     raise ApiError(400, "bad_request", f"{name} must be {kind.__name__}")
                 changes[name] = body.pop(name)
         if body:
             raise ApiError(400, "bad_request", f"unknown field(s): {', '.join(sorted(body))}")
+        if changes.get("brand", "demo") not in BRANDS:
+            raise ApiError(400, "bad_request", f"brand must be one of {', '.join(BRANDS)}")
         self.reset(changes)
         return JSONResponse({"ok": True, "options": self.options})
 

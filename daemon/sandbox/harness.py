@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -59,7 +60,8 @@ class SandboxHandle:
         return json.loads(raw) if raw else None
 
     def reset(self, **options: Any) -> None:
-        """Back to the seeded state; clears log and knobs. Options: seed, large, populated."""
+        """Back to the seeded state; clears log and knobs. Options: seed, large, populated,
+        brand."""
         self.call("POST", "/_admin/reset", options)
 
     def state(self) -> dict[str, int]:
@@ -117,7 +119,9 @@ class SandboxHandle:
 
 
 class ZedonkHandle(SandboxHandle):
-    """The Zedonk server, plus its search lag and a view of every order it holds."""
+    """The Zedonk server, plus its admin edits of products and customers (docs/sandbox-api.md
+    §5.6): what a person changes in Zedonk's screens; its search lag and a view of every order
+    it holds (§5.5)."""
 
     def set_search_lag(self, seconds: float) -> None:
         """Orders created from now on stay out of searches and listings for ``seconds``."""
@@ -127,6 +131,17 @@ class ZedonkHandle(SandboxHandle):
         """Every sales order Zedonk holds, by id, whatever the search lag."""
         items: list[dict[str, Any]] = self.call("GET", "/_admin/sales-orders")["items"]
         return items
+
+    def set_barcodes(self, product_id: str, barcodes: dict[str, str | None]) -> dict[str, Any]:
+        """Change the barcodes of some sizes of a product (None removes one)."""
+        path = f"/_admin/products/{urllib.parse.quote(product_id, safe='/')}/barcodes"
+        result: dict[str, Any] = self.call("PUT", path, {"barcodes": barcodes})
+        return result
+
+    def edit_customer(self, customer_id: str, **changes: Any) -> dict[str, Any]:
+        """Change a customer's name, account_code, currency, active or contact."""
+        result: dict[str, Any] = self.call("PATCH", f"/_admin/customers/{customer_id}", changes)
+        return result
 
 
 class OrdreHandle(SandboxHandle):
@@ -197,13 +212,20 @@ def start_sandboxes(
     seed: int = DEFAULT_SEED,
     large: bool = False,
     populated: bool = False,
+    brand: str = "demo",
     zedonk_token: str = ZEDONK_TOKEN,
     ordre_token: str = ORDRE_TOKEN,
     admin_token: str = ADMIN_TOKEN,
 ) -> SandboxPair:
-    """Start the Zedonk and ORDRE sandboxes in threads (port 0 = a free port)."""
+    """Start the Zedonk and ORDRE sandboxes in threads (port 0 = a free port). ``brand``:
+    "demo" (Maison Lune, EAN-13) or "us" (Maison Lune US, UPC-A)."""
     zedonk_box = ZedonkSandbox(
-        token=zedonk_token, admin_token=admin_token, state_path=state, seed=seed, large=large
+        token=zedonk_token,
+        admin_token=admin_token,
+        state_path=state,
+        seed=seed,
+        large=large,
+        brand=brand,
     )
     ordre_box = OrdreSandbox(
         token=ordre_token,
@@ -212,6 +234,7 @@ def start_sandboxes(
         seed=seed,
         large=large,
         populated=populated,
+        brand=brand,
     )
     zedonk_server = run_in_thread(zedonk_box.app(), host, zedonk_port)
     try:
@@ -220,7 +243,7 @@ def start_sandboxes(
         zedonk_server.stop()
         raise
     zedonk = ZedonkHandle("zedonk", zedonk_server.url, zedonk_token, admin_token,
-                           zedonk_server, zedonk_box)  # fmt: skip
+                          zedonk_server, zedonk_box)  # fmt: skip
     ordre = OrdreHandle("ordre", ordre_server.url, ordre_token, admin_token,
                         ordre_server, ordre_box)  # fmt: skip
     return SandboxPair(zedonk, ordre)

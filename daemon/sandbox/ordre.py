@@ -1,9 +1,11 @@
 """The ORDRE stand-in: collections, looks, listings and retailers the connector publishes,
 and the orders retailers place (through the ``/_retailer`` endpoints the demo and tests use).
 
-Every object has a ``version``; writes honour ``If-Match``. The showroom rules are enforced
-the way a real platform would: a listing sits in at most one look, a GTIN on one listing,
-and nothing is deleted while something else still points at it.
+Every object has a ``version``; writes honour ``If-Match``. The showroom rules: a listing sits
+in at most one look (domain.md §1.7), a GTIN on one listing, and nothing is deleted while
+something else still points at it. ORDRE publishes no API: this API, the connector pushing the
+catalogue to ORDRE and polling it for orders, the order statuses, the submission counter and
+the field lengths are assumptions, listed in docs/sandbox-api.md ("Assumptions").
 """
 
 from __future__ import annotations
@@ -54,7 +56,9 @@ class OrdreSandbox(Sandbox):
     title = "ORDRE sandbox"
 
     def seed_tables(self, options: dict[str, Any]) -> tuple[dict[str, Table], dict[str, int]]:
-        return ordre_tables(options["seed"], options["large"], options["populated"])
+        return ordre_tables(
+            options["seed"], options["large"], options["populated"], options.get("brand", "demo")
+        )
 
     def loaded(self) -> None:
         self.gtin_owner: dict[str, str] = {}

@@ -1,10 +1,15 @@
-"""Deterministic seed data: the demo brand "Maison Lune", and a large brand for benchmarks.
+"""Deterministic seed data: the demo brand "Maison Lune", its US twin, and a large brand for
+benchmarks.
 
 Everything comes from one seeded RNG, so the same seed gives byte-identical data. The demo
 brand has a handful of fixed products that the example catalogue refers to, and a few
 deliberate flaws the connector has to cope with: a missing barcode (ML-102/WOOL/BLACK size 36),
-a wrong check digit (one AW25 coat), UPC-A next to EAN-13, a product without Image 1
-(ML-610/LEATHER/BLACK), a zero price, customers without account code or without addresses.
+a wrong check digit (one AW25 coat), a product without Image 1 (ML-610/LEATHER/BLACK), a zero
+price, customers without account code or without addresses.
+
+A Zedonk system issues one barcode type, EAN-13 or UPC-A (domain.md §5), so each brand uses
+one: Maison Lune (``brand="demo"``) EAN-13, and "Maison Lune US" (``brand="us"``), the same
+collection, ids, names and customers in a Zedonk that issues UPC-A.
 """
 
 from __future__ import annotations
@@ -64,7 +69,7 @@ FIXED_PRODUCTS = [
     ("ML-510/COTTON/BLUE", "Shirts", "Poplin shirt"),
     ("ML-610/LEATHER/BLACK", "Accessories", "Leather tote"),
 ]
-UPC_FIXED = {"ML-510/COTTON/BLUE"}
+BRANDS = {"demo": "Maison Lune", "us": "Maison Lune US"}  # the "us" brand issues UPC-A
 
 # name, city, country, currency, street, postcode
 BOUTIQUES = [
@@ -136,7 +141,10 @@ def money(value: float) -> str:
 class _Brand:
     """Builds one brand; the RNG is consumed in a fixed order, so output is deterministic."""
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, brand: str = "demo") -> None:
+        if brand not in BRANDS:
+            raise ValueError(f"no brand {brand!r}; the brands are {', '.join(BRANDS)}")
+        self.upc = brand == "us"  # the barcode type of the whole system
         self.rng = random.Random(seed)
         self.barcode_no = 0
         self.products: dict[str, dict[str, Any]] = {}
@@ -160,7 +168,6 @@ class _Brand:
         description: str,
         seasons: list[str],
         *,
-        upc: bool = False,
         base_wsp: float | None = None,
     ) -> dict[str, Any]:
         rng = self.rng
@@ -170,7 +177,10 @@ class _Brand:
         for size in sizes:
             self.barcode_no += 1
             skus.append(
-                {"size": size, "barcode": upc_a(self.barcode_no) if upc else ean13(self.barcode_no)}
+                {
+                    "size": size,
+                    "barcode": upc_a(self.barcode_no) if self.upc else ean13(self.barcode_no),
+                }
             )
         wsp = base_wsp if base_wsp is not None else float(rng.randrange(lo, hi, 5))
         prices = []
@@ -207,13 +217,13 @@ class _Brand:
         seasons = [season]
         if season == "AW26" and rng.random() < 0.2:
             seasons.append("AW25")  # a carry-over style, priced in both seasons
-        upc = rng.random() < 0.1
+        rng.random()  # kept, so every brand draws the same products from one seed
         wsp = float(rng.randrange(*CATEGORIES[category][2], 5))
         colours = rng.sample(COLOURS, rng.randint(1, 3))[:limit]
         made = []
         for colour in colours:
             pid = f"{style}/{fabric}/{colour}"
-            made.append(self.product(pid, category, description, seasons, upc=upc, base_wsp=wsp))
+            made.append(self.product(pid, category, description, seasons, base_wsp=wsp))
         return made
 
 
@@ -221,11 +231,14 @@ def _season_order(code: str) -> str:
     return next(start for c, _, start in SEASONS if c == code)
 
 
-def zedonk_tables(seed: int, large: bool = False) -> tuple[dict[str, Any], dict[str, int]]:
-    """Every Zedonk table, seeded; and the id counters that continue after the seed."""
-    brand = _Brand(seed)
+def zedonk_tables(
+    seed: int, large: bool = False, brand_name: str = "demo"
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """Every Zedonk table, seeded; and the id counters that continue after the seed.
+    ``brand_name``: "demo" (EAN-13) or "us" (the same brand issuing UPC-A)."""
+    brand = _Brand(seed, brand_name)
     for pid, category, description in FIXED_PRODUCTS:
-        brand.product(pid, category, description, ["AW26"], upc=pid in UPC_FIXED)
+        brand.product(pid, category, description, ["AW26"])
     target = LARGE_PRODUCTS if large else DEMO_PRODUCT_TARGET
     generated: dict[str, list[dict[str, Any]]] = {code: [] for code, _, _ in SEASONS}
     while len(brand.products) < target:
@@ -343,9 +356,10 @@ def _customers(rng: random.Random, large: bool) -> tuple[dict[str, Any], int]:
 
 
 def ordre_tables(
-    seed: int, large: bool = False, populated: bool = False
+    seed: int, large: bool = False, populated: bool = False, brand_name: str = "demo"
 ) -> tuple[dict[str, Any], dict[str, int]]:
-    """ORDRE starts empty; ``populated`` publishes the AW26 demo catalogue and the retailers."""
+    """ORDRE starts empty; ``populated`` publishes the AW26 demo catalogue and the retailers
+    of ``brand_name``."""
     tables: dict[str, Any] = {
         name: {}
         for name in ("collections", "looks", "listings", "customers", "orders", "idempotency")
@@ -353,7 +367,7 @@ def ordre_tables(
     counters: dict[str, int] = {"order_number": 10000}
     if not populated:
         return tables, counters
-    zedonk, _ = zedonk_tables(seed, large)
+    zedonk, _ = zedonk_tables(seed, large, brand_name)
     stamp = "2026-01-20T09:00:00.000Z"
     meta = {"version": 1, "created_at": stamp, "updated_at": stamp}
     tables["collections"]["col_000001"] = {

@@ -1,7 +1,11 @@
-"""The Zedonk stand-in: seasons, categories, users, products, customers and sales orders.
+"""The Zedonk stand-in: seasons, categories, users, currencies, products, customers and sales
+orders.
 
-Like the real system, order create takes no idempotency key and ``connector_ref`` is
-searchable but not unique: a connector that loses an answer must look the order up.
+Zedonk publishes no API, so what this server does beyond the documented Zedonk behaviour is an
+assumption, listed in docs/sandbox-api.md ("Assumptions"): among them, that order create takes
+no idempotency key, that an order carries a searchable (not unique) ``connector_ref`` a
+connector can look a lost create up by, the field lengths below, and that a product is taken
+only into an order of a season it is visible in (the strict reading of domain.md §1.1-1.2).
 
 Searching and listing sales orders go through a search index that may trail the writes (the
 search lag, ``/_admin/search-lag``): an order created less than the lag ago is left out of
@@ -36,7 +40,16 @@ from daemon.sandbox.common import (
 from daemon.sandbox.seed import zedonk_tables
 from daemon.sandbox.store import Table
 
-CURRENCIES = ("EUR", "GBP", "USD")
+CURRENCIES = {"EUR": "Euro", "GBP": "Pound sterling", "USD": "US dollar"}
+# Field lengths, in characters (an assumption: Zedonk documents only Style 50, Fabric 20 and
+# Colour 30).
+ORDER_REF_MAX = 100
+CONNECTOR_REF_MAX = 200
+COMMENTS_MAX = 2000
+NAME_MAX = 200  # customer name, contact name and e-mail
+ACCOUNT_CODE_MAX = 50
+ADDRESS_TEXT_MAX = 200
+COUNTRY_MAX = 60
 ADDRESS_KINDS = ("delivery", "accounts", "store")
 ADDRESS_TEXT = ("company", "line1", "line2", "city", "region", "postcode")
 P = "/api/v1"
@@ -47,13 +60,17 @@ class ZedonkSandbox(Sandbox):
     title = "Zedonk sandbox"
 
     def seed_tables(self, options: dict[str, Any]) -> tuple[dict[str, Table], dict[str, int]]:
-        return zedonk_tables(options["seed"], options["large"])
+        return zedonk_tables(options["seed"], options["large"], options.get("brand", "demo"))
 
     def loaded(self) -> None:
         # Searches and listings of sales orders may lag behind a create, as a search index
         # would: an order shows there only from ``visible_from[id]`` (time.monotonic()) on.
         self.search_lag = 0.0
         self.visible_from: dict[str, float] = {}
+        self.loaded_barcodes()
+
+    def loaded_barcodes(self) -> None:
+        """Index every SKU by its barcode (as a GTIN, leading zeros ignored)."""
         self.sku_by_barcode: dict[str, tuple[str, str, str]] = {}
         for product in self.store.table("products").values():
             for sku in product["skus"]:
@@ -78,6 +95,7 @@ class ZedonkSandbox(Sandbox):
             Route(f"{P}/seasons", self.list_seasons, methods=["GET"]),
             Route(f"{P}/categories", self.list_categories, methods=["GET"]),
             Route(f"{P}/users", self.list_users, methods=["GET"]),
+            Route(f"{P}/currencies", self.list_currencies, methods=["GET"]),
             Route(f"{P}/products", self.list_products, methods=["GET"]),
             Route(f"{P}/products/{{id:path}}", self.get_product, methods=["GET"]),
             Route(f"{P}/customers", self.list_customers, methods=["GET"]),
@@ -102,6 +120,13 @@ class ZedonkSandbox(Sandbox):
     async def list_users(self, request: Request) -> Response:
         """Users with their active flag (paginated)."""
         return paginate(request, self.store.ordered("users", by("username")))
+
+    async def list_currencies(self, request: Request) -> Response:
+        """The currencies customers and orders may use, by code (paginated)."""
+        rows = [
+            ((code,), {"code": code, "name": name}) for code, name in sorted(CURRENCIES.items())
+        ]
+        return paginate(request, rows)
 
     # products ----------------------------------------------------------------
     async def list_products(self, request: Request) -> Response:
@@ -160,12 +185,12 @@ class ZedonkSandbox(Sandbox):
     async def create_customer(self, request: Request) -> Response:
         """Create a customer; 409 if the name (or account code) is taken."""
         body = Fields(await read_object(request))
-        name = body.text("name", required=True, max_len=200)
+        name = body.text("name", required=True, max_len=NAME_MAX)
         currency = body.choice("currency", CURRENCIES, required=True)
-        code = body.opt_text("account_code", max_len=50)
+        code = body.opt_text("account_code", max_len=ACCOUNT_CODE_MAX)
         active = body.boolean("active", default=True)
-        contact_name = body.opt_text("contact_name", max_len=200)
-        contact_email = body.opt_text("contact_email", max_len=200)
+        contact_name = body.opt_text("contact_name", max_len=NAME_MAX)
+        contact_email = body.opt_text("contact_email", max_len=NAME_MAX)
         addresses = [_address(a) for a in body.items("addresses")]
         body.done()
         for other in self.store.table("customers").values():
@@ -282,7 +307,71 @@ class ZedonkSandbox(Sandbox):
             *super().admin_routes(),
             Route("/_admin/search-lag", self.admin_search_lag, methods=["PUT"]),
             Route("/_admin/sales-orders", self.admin_sales_orders, methods=["GET"]),
+            Route("/_admin/products/{id:path}/barcodes", self.admin_set_barcodes, methods=["PUT"]),
+            Route("/_admin/customers/{id}", self.admin_edit_customer, methods=["PATCH"]),
         ]
+
+    async def admin_set_barcodes(self, request: Request) -> Response:
+        """Change the barcodes of a product's sizes: ``{"barcodes": {"36": "506...", "38":
+        null}}`` (null removes one). A barcode on another SKU is a 409, as in Zedonk."""
+        pid = request.path_params["id"]
+        product = self.store.get("products", pid)
+        if product is None:
+            raise not_found(f"product {pid!r}")
+        body = Fields(await read_object(request))
+        wanted = body.raw("barcodes")
+        body.done()
+        sizes = {sku["size"] for sku in product["skus"]}
+        if not isinstance(wanted, dict) or not all(
+            isinstance(v, str | None) for v in wanted.values()
+        ):
+            raise bad_request('barcodes must be an object {"<size>": "<barcode>" | null}')
+        unknown = sorted(set(wanted) - sizes)
+        if unknown:
+            raise bad_request(f"{pid} has no size {', '.join(unknown)}")
+        for size, code in wanted.items():
+            owner = self.sku_by_barcode.get(gtin_key(code)) if code else None
+            if owner is not None and owner[:2] != (pid, size):
+                raise conflict(
+                    f"barcode {code} is on {owner[0]} size {owner[1]}", product_id=owner[0]
+                )
+        product = dict(product)
+        product["skus"] = [
+            {**sku, "barcode": wanted.get(sku["size"], sku["barcode"])} for sku in product["skus"]
+        ]
+        product["updated_at"] = self.clock.tick()
+        self.store.put("products", pid, product)
+        self.loaded_barcodes()
+        return JSONResponse(product)
+
+    async def admin_edit_customer(self, request: Request) -> Response:
+        """Change a customer's name, account code, currency, active flag or contact."""
+        customer = self._customer(request.path_params["id"])
+        body = Fields(await read_object(request))
+        changes: dict[str, Any] = {}
+        if body.has("name"):
+            changes["name"] = body.text("name", required=True, max_len=NAME_MAX).strip()
+        if body.has("account_code"):
+            changes["account_code"] = body.opt_text("account_code", max_len=ACCOUNT_CODE_MAX)
+        if body.has("currency"):
+            changes["currency"] = body.choice("currency", CURRENCIES, required=True)
+        if body.has("active"):
+            changes["active"] = body.boolean("active", default=True)
+        for name in ("contact_name", "contact_email"):
+            if body.has(name):
+                changes[name] = body.opt_text(name, max_len=NAME_MAX)
+        body.done()
+        for other in self.store.table("customers").values():
+            if other["id"] == customer["id"]:
+                continue
+            if "name" in changes and _same_name(other["name"], changes["name"]):
+                raise _conflict(f"a customer named {other['name']!r} exists", other["id"])
+            code = changes.get("account_code")
+            if code and other["account_code"] == code:
+                raise _conflict(f"account code {code!r} belongs to {other['name']!r}", other["id"])
+        customer.update(changes, updated_at=self.clock.tick())
+        self.store.put("customers", customer["id"], customer)
+        return JSONResponse(customer)
 
     async def admin_search_lag(self, request: Request) -> Response:
         """Sales orders created from now on stay out of every search and listing of sales
@@ -319,14 +408,14 @@ class ZedonkSandbox(Sandbox):
         order: dict[str, Any] = {
             "season": season,
             "customer_id": customer_id,
-            "order_ref": body.text("order_ref", max_len=100),
-            "connector_ref": body.text("connector_ref", max_len=200),
+            "order_ref": body.text("order_ref", max_len=ORDER_REF_MAX),
+            "connector_ref": body.text("connector_ref", max_len=CONNECTOR_REF_MAX),
             "owner": owner,
             "approved": body.boolean("approved", default=False),
             "currency": body.choice("currency", CURRENCIES, required=True),
             "delivery_start": body.day("delivery_start"),
             "delivery_end": body.day("delivery_end"),
-            "comments": body.text("comments", max_len=2000),
+            "comments": body.text("comments", max_len=COMMENTS_MAX),
         }
         start, end = order["delivery_start"], order["delivery_end"]
         if start and end and end < start:
@@ -340,7 +429,7 @@ class ZedonkSandbox(Sandbox):
             address.pop("is_default", None)
             order[f"{kind}_address"] = address
         lines = [
-            self._read_line(n, line)
+            self._read_line(n, line, season)
             for n, line in enumerate(body.items("lines", required=True, min_items=1), 1)
         ]
         body.done()
@@ -350,7 +439,7 @@ class ZedonkSandbox(Sandbox):
         order["total_value"] = f"{total:.2f}"
         return order
 
-    def _read_line(self, line_no: int, line: Fields) -> dict[str, Any]:
+    def _read_line(self, line_no: int, line: Fields, season: str) -> dict[str, Any]:
         product_id = line.opt_text("product_id")
         size = line.opt_text("size")
         barcode = line.opt_text("barcode")
@@ -370,6 +459,12 @@ class ZedonkSandbox(Sandbox):
         elif barcode is None:
             line.fail("", "needs a barcode, or a product_id and size")
         pid, sku_size, sku_barcode = found or ("", "", None)
+        product = self.store.get("products", pid) if pid else None
+        if product is not None and season and season not in product["seasons"]:
+            # Products are seasonal (domain.md §1.1-1.2): the strict reading takes a product
+            # only into an order of a season it is visible in.
+            shown = ", ".join(product["seasons"]) or "no season"
+            line.fail("product_id", f"{pid} is not visible in season {season} (only in {shown})")
         return {
             "line_no": line_no,
             "product_id": pid,

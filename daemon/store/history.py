@@ -429,6 +429,13 @@ class History:
                 row[field] = json.loads(row[field]) if row[field] else None
         return rows
 
+    def run_events(self, run_id: int) -> list[dict[str, Any]]:
+        """The events of run ``run_id``, oldest first, in the shape ``events`` gives."""
+        rows = self.query("SELECT * FROM events WHERE run_id = ? ORDER BY id", (run_id,))
+        for row in rows:
+            row["details"] = json.loads(row["details"]) if row["details"] else None
+        return rows
+
     def events(
         self,
         *,
@@ -437,7 +444,8 @@ class History:
         subject: str | None = None,
         limit: int = 100,
     ) -> list[dict[str, Any]]:
-        """Recent events, newest first."""
+        """Recent events, newest first: each ``{"id", "run_id", "at", "level", "code",
+        "subject", "message", "details"}``, ``details`` as the JSON it was recorded with."""
         where, params = ["1 = 1"], []
         if since:
             where.append("at >= ?")

@@ -237,7 +237,20 @@ def m003_notice_outbox(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m004_unresolved_imports(db: sqlite_utils.Database) -> None:
+def m004_import_review(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        -- Why a skipped submission is skipped: go-live | status | cancelled | superseded.
+        ALTER TABLE imports ADD COLUMN skipped_for TEXT;
+        -- 1 once a person accepted what the order was held for (`orders retry --accept`).
+        ALTER TABLE imports ADD COLUMN review_accepted INTEGER NOT NULL DEFAULT 0
+        """,
+    )
+
+
+@migrations()
+def m005_unresolved_imports(db: sqlite_utils.Database) -> None:
     """Imports gain the state ``unresolved`` (a create whose outcome is unknown, waiting out
     the settle window) and ``sent_at``, the time the create that may have reached Zedonk was
     sent (the window runs from it).

@@ -17,7 +17,7 @@ from daemon.store.history import HISTORY_FILE, History, utcnow
 from daemon.store.ledger import Ledger
 from daemon.store.lock import current_holder
 
-STATUS_VERSION = 1
+STATUS_VERSION = 2  # 2: "format_version" (was "version"); recent errors as whole events
 PAUSED_KEY = "paused"
 
 WAITING_STATES = ("pending", "sending")
@@ -82,7 +82,7 @@ def gather(state_dir: Path) -> dict[str, Any]:
     """The status document (``status --format json`` prints it as is)."""
     holder = current_holder(state_dir)
     doc: dict[str, Any] = {
-        "version": STATUS_VERSION,
+        "format_version": STATUS_VERSION,
         "state_dir": str(state_dir),
         "lock": {"held": holder is not None, "holder": holder},
         "history": False,
@@ -120,9 +120,6 @@ def _fill(doc: dict[str, Any], state_dir: Path) -> dict[str, Any]:
             # the last audit of the import season's Zedonk orders, with any duplicate
             "audit": ledger.last_audit(),
         }
-        doc["recent_errors"] = [
-            {key: event[key] for key in ("at", "code", "subject", "message")}
-            for event in history.events(level="error", limit=5)
-        ]
+        doc["recent_errors"] = history.events(level="error", limit=5)
     doc["history"] = True
     return doc

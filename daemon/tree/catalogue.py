@@ -11,6 +11,7 @@ collections (``daemon.core.guards.refuse_empty_catalogue``).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from typing import Any
 import yaml
 
 from daemon.core.findings import Finding, has_errors, invalid
+from daemon.core.limits import NameRule
 from daemon.core.model import ProductId
 from daemon.core.spec import (
     CatalogueSpec,
@@ -29,7 +31,7 @@ from daemon.core.spec import (
     StyleRef,
 )
 from daemon.gcpause import cyclic_gc_paused
-from daemon.tree.resources import CATALOGUE_SCHEMA
+from daemon.tree.resources import CATALOGUE_SCHEMA, load_schema
 from daemon.tree.schema import schema_findings
 from daemon.tree.yamlload import Document, load_file
 
@@ -152,7 +154,7 @@ def _check_catalogue(root: Path, clean: CleanFiles) -> tuple[CatalogueSpec | Non
         )
     ordered = sorted(collections, key=lambda c: (c.order is None, c.order or 0, c.file))
     spec = CatalogueSpec(tuple(replace(c, position=i) for i, c in enumerate(ordered)))
-    findings += cross_file_findings(spec)
+    findings += cross_file_findings(spec, catalogue_names())
     return (None if has_errors(findings) else spec), findings
 
 
@@ -250,6 +252,13 @@ def _collection(doc: Document) -> CollectionSpec:
     )
 
 
+def _quoted(name: str) -> str:
+    """A name as a message shows it: quoted, so spaces at either end show; cut short when
+    long (a name may be 200 characters)."""
+    shown = name if len(name) <= 60 else name[:57] + "..."
+    return json.dumps(shown, ensure_ascii=False)
+
+
 def _finding(
     location: Location, path: str, code: str, message: str, hint: str, severity: str = "error"
 ) -> Finding:
@@ -265,22 +274,33 @@ def _finding(
     )
 
 
-def cross_file_findings(spec: CatalogueSpec) -> list[Finding]:
-    """Rules across looks and files: unique names, and each product in one place only."""
+def catalogue_names() -> NameRule:
+    """How names are compared for uniqueness, as the catalogue schema declares it for
+    validate (offline): the way ORDRE compares them (``ORDRE_LIMITS.names`` in
+    daemon.clients.ordre; tests/test_limits.py holds the two equal)."""
+    declared = load_schema(CATALOGUE_SCHEMA)["properties"]["collection"]["x-name-comparison"]
+    return NameRule(declared["trim"], declared["casefold"], declared["normalisation"])
+
+
+def cross_file_findings(spec: CatalogueSpec, names: NameRule) -> list[Finding]:
+    """Rules across looks and files: unique names (compared by ``names``), and each product
+    in one place only."""
     findings: list[Finding] = []
-    names: dict[str, CollectionSpec] = {}
+    same = f"ORDRE ignores {names.ignoring()} when it compares names"
+    seen_names: dict[str, CollectionSpec] = {}
     orders: dict[int, CollectionSpec] = {}
     # (style, colour) -> [(fabric or None, where, description)]: a missing fabric matches any
     seen: dict[tuple[str, str], list[tuple[str | None, Location, str]]] = {}
     for collection in sorted(spec.collections, key=lambda c: c.file):
-        first = names.setdefault(collection.name.casefold(), collection)
+        first = seen_names.setdefault(names.key(collection.name), collection)
         if first is not collection:
             findings.append(
                 _finding(
                     collection.location,
                     "collection",
                     "collection-duplicate-name",
-                    f"the collection name `{collection.name}` is already used at {first.location}",
+                    f"the collection name {_quoted(collection.name)} is already used at "
+                    f"{first.location} ({_quoted(first.name)}): {same}",
                     "give each collection file its own `collection:` name",
                 )
             )
@@ -300,14 +320,15 @@ def cross_file_findings(spec: CatalogueSpec) -> list[Finding]:
                 )
         looks: dict[str, LookSpec] = {}
         for look in collection.looks:
-            first_look = looks.setdefault(look.name.casefold(), look)
+            first_look = looks.setdefault(names.key(look.name), look)
             if first_look is not look:
                 findings.append(
                     _finding(
                         look.location,
                         f"looks[{look.position}].name",
                         "look-duplicate-name",
-                        f"the look name `{look.name}` is already used at {first_look.location}",
+                        f"the look name {_quoted(look.name)} is already used at "
+                        f"{first_look.location} ({_quoted(first_look.name)}): {same}",
                         "give each look of a collection its own name",
                     )
                 )

@@ -36,3 +36,17 @@ def catalogue_commit(root: Path) -> str | None:
         return None
     status = _git(root, "status", "--porcelain", "--", "connector.yaml", "catalogue")
     return f"{commit}-dirty" if status else commit
+
+
+def path_prefix(root: Path) -> str:
+    """What goes before a path relative to ``root`` to make it relative to the git top level
+    (``"brands/maison/"`` for a catalogue in a monorepo's subfolder; ``""`` at the top), as
+    GitHub wants an annotation's file. Outside git, relative to the current directory when
+    ``root`` is inside it; else ``""``."""
+    top = _git(root, "rev-parse", "--show-toplevel")
+    base = Path(top) if top else Path.cwd()
+    try:
+        relative = root.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return ""
+    return "" if relative == "." else relative + "/"

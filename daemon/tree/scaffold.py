@@ -61,10 +61,12 @@ import:
   season: {scalar(a.season)}  # the Zedonk season imported orders are created in
   order_owner: {scalar(a.order_owner)}  # the Zedonk user who owns imported orders
   # approved: false  # true: create imported orders already approved in Zedonk
-  # statuses: [submitted]  # ORDRE statuses to import: draft, submitted, approved, cancelled
-  # go_live: 2026-01-01  # ignore orders created in ORDRE before this date (default: none)
-  # order_reference: "{{order_number}} + {{po_number}}"  # the Zedonk order reference
+  # statuses: [submitted, approved]  # ORDRE statuses to import; others are listed as skipped
+  # go_live: 2026-01-01  # skip submissions made in ORDRE before this date (default: none)
+  # order_reference: "{{order_number}} + {{po_number}}"  # also {{submission}}; PO cut to fit 100
   # on_resubmit: report  # or inactivate_previous: also inactivate the earlier Zedonk order
+  # on_currency_mismatch: hold  # or warn: an order in another currency than its customer's
+  # on_zero_price: hold  # or warn: an order with a line priced 0.00
   # settle_window: 2m  # a create whose answer was lost is not sent again sooner than this
 
 # prices:
@@ -73,6 +75,7 @@ import:
 # catalogue:
 #   prune: true  # delete from ORDRE what is no longer in catalogue/
 #   delete_threshold: {{count: 20, share: 0.25}}  # bigger deletes need apply --allow-deletes
+#   update_threshold: {{count: 50, share: 0.3}}  # rewriting more listings needs --allow-updates
 
 # daemon:
 #   poll_interval: 60s  # how often ORDRE is asked for new orders

@@ -21,6 +21,7 @@ from jsonschema import Draft202012Validator, FormatChecker  # type: ignore[impor
 from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
 
 from daemon.core.findings import Finding, PathPart, kind_of
+from daemon.core.limits import too_long
 from daemon.tree.resources import load_schema
 from daemon.tree.yamlload import Document
 
@@ -76,7 +77,9 @@ def schema_findings(
         if error.validator in ("pattern", "format"):
             skipped.add(path)  # one complaint about a value's form is enough
         findings.extend(_explain(document, error, path))
-    return findings
+    # jsonschema reports a "required" error once per missing key, each naming every key
+    # that is missing: one finding per problem is enough.
+    return list(dict.fromkeys(findings))
 
 
 def _explain(
@@ -172,6 +175,21 @@ def _explain(
         yield doc.finding(
             path, "schema-value", "the list holds the same value twice", hint="remove the repeat"
         )
+    elif kind == "maxLength" and isinstance(instance, str):
+        limit = int(error.validator_value)
+        yield doc.finding(
+            path,
+            "schema-value",
+            too_long(f"the {_title(schema, path)}", instance, limit) or "",
+            hint=f"shorten it to at most {limit:,} characters: ORDRE refuses a longer one",
+        )
+    elif kind == "minLength" and isinstance(instance, str):
+        yield doc.finding(
+            path,
+            "schema-value",
+            f"the {_title(schema, path)} is empty",
+            hint=_describe(schema),
+        )
     elif kind == "minItems" and error.validator_value == 1:
         yield doc.finding(
             path,
@@ -180,7 +198,7 @@ def _explain(
             hint=_describe(schema),
         )
     else:
-        yield doc.finding(path, "schema-value", error.message, hint=_describe(schema))
+        yield doc.finding(path, "schema-value", _short(error.message), hint=_describe(schema))
 
 
 _FORMAT_NAMES = {"date": "date (YYYY-MM-DD)", "email": "e-mail address", "uri": "URL"}
@@ -264,6 +282,11 @@ def _did_you_mean(word: str, choices: Iterable[object], what: str) -> str:
 def _join(keys: list[str]) -> str:
     quoted = [f"`{k}`" for k in keys]
     return ", ".join(quoted[:-1]) + f" or {quoted[-1]}" if len(quoted) > 1 else quoted[0]
+
+
+def _short(message: str) -> str:
+    """jsonschema's own message, which quotes the whole value: cut short, never 10 kB."""
+    return message if len(message) <= 200 else message[:197] + "..."
 
 
 def _show(value: object) -> str:

@@ -11,14 +11,18 @@ import hashlib
 import ipaddress
 import os
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from string import Formatter
 from typing import Any
 from urllib.parse import urlsplit
 
+from daemon.core.choices import Named, ZedonkNames
 from daemon.core.findings import Finding, has_errors, invalid, parse_path
+from daemon.core.orderfit import TEMPLATE_FIELDS
+from daemon.core.spec import Location
 from daemon.errors import ConfigError
 from daemon.tree.resources import CONNECTOR_SCHEMA
 from daemon.tree.schema import schema_findings
@@ -49,9 +53,11 @@ class ImportSettings:
     approved: bool
     order_owner: str  # Zedonk username
     statuses: tuple[str, ...]  # ORDRE statuses to import
-    go_live: date | None  # orders created before this date are ignored
-    order_reference: str  # template with {order_number} and {po_number}
+    go_live: date | None  # submissions made before this date are skipped
+    order_reference: str  # template with {order_number}, {po_number} and {submission}
     on_resubmit: str  # "report" | "inactivate_previous"
+    on_currency_mismatch: str = "hold"  # "hold" | "warn": an order in another currency
+    on_zero_price: str = "hold"  # "hold" | "warn": a line priced 0.00
     # seconds after a create whose outcome is unknown before it may be sent again: Zedonk's
     # search may not show an order it stored until then (docs/orders.md)
     settle_window: float = 120.0
@@ -62,6 +68,10 @@ class CatalogueSettings:
     prune: bool  # delete ORDRE objects that are no longer in catalogue/
     delete_threshold_count: int  # deleting more than this many objects needs --allow-deletes
     delete_threshold_share: float  # ... or more than this share (0..1) of the tracked objects
+    # updating more listings than this count, and more than this share of them, needs
+    # --allow-updates
+    update_threshold_count: int = 50
+    update_threshold_share: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -103,12 +113,37 @@ class Settings:
     state_dir: Path  # absolute
     email: EmailSettings | None = None
     webhook: WebhookSettings | None = None
+    # Where each value is written in connector.yaml, by key path ("import.season"), for
+    # what is found out about a setting later, when Zedonk is asked (see ``zedonk_names``).
+    places: Mapping[str, Location] = field(default_factory=dict, compare=False, repr=False)
     # how state_dir was chosen, for the daemon's start line and status
     state_dir_origin: str = field(default="", compare=False)
 
     @property
     def catalogue_dir(self) -> Path:
         return self.root / "catalogue"
+
+    def place(self, path: str) -> Location:
+        """Where the setting at ``path`` is written: its value, else its nearest written
+        parent, else the file itself (line 0)."""
+        while path:
+            found = self.places.get(path)
+            if found is not None:
+                return found
+            path = path.rpartition("[" if path.endswith("]") else ".")[0]
+        return Location(CONNECTOR_FILE, 0, 0)
+
+    def zedonk_names(self) -> ZedonkNames:
+        """What the settings name in Zedonk, each with where it is written, for
+        ``daemon.core.choices.check_zedonk_names``."""
+        written = sorted((p for p in self.places if p.startswith("prices.seasons[")), key=_index)
+        # Not written: the price seasons are the import season, which is checked already.
+        prices = zip(written, self.price_seasons, strict=True) if written else ()
+        return ZedonkNames(
+            Named("import.season", self.import_.season, self.place("import.season")),
+            Named("import.order_owner", self.import_.order_owner, self.place("import.order_owner")),
+            tuple(Named(path, code, self.place(path)) for path, code in prices),
+        )
 
     def secrets(self) -> dict[tuple[str, ...], TokenRef]:
         """Every secret source in the settings, by its path in connector.yaml."""
@@ -123,6 +158,11 @@ class Settings:
             if self.webhook.secret is not None:
                 found["notifications", "webhook", "secret"] = self.webhook.secret
         return found
+
+
+def _index(path: str) -> int:
+    """``prices.seasons[12]`` -> 12."""
+    return int(path.rpartition("[")[2].rstrip("]"))
 
 
 def check_secrets(settings: Settings) -> None:
@@ -151,17 +191,20 @@ def find_root(start: Path) -> Path:
 
 _DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_TEMPLATE_FIELDS = ("order_number", "po_number")
 
 DEFAULTS: dict[str, Any] = {
     "approved": False,
-    "statuses": ["submitted"],
+    "statuses": ["submitted", "approved"],
     "order_reference": "{order_number} + {po_number}",
     "on_resubmit": "report",
+    "on_currency_mismatch": "hold",
+    "on_zero_price": "hold",
     "settle_window": "2m",
     "prune": True,
     "delete_threshold_count": 20,
     "delete_threshold_share": 0.25,
+    "update_threshold_count": 50,
+    "update_threshold_share": 0.3,
     "poll_interval": "60s",
     "reconcile_interval": "10m",
     "debounce": "2s",
@@ -216,7 +259,7 @@ def check_settings(root: Path) -> tuple[Settings | None, list[Finding]]:
     findings += _value_findings(doc, root, {f.path for f in findings})
     if has_errors(findings):
         return None, findings
-    settings = _build(doc.data, root)
+    settings = replace(_build(doc.data, root), places=doc.places())
     findings += secret_value_findings(doc, settings)
     if has_errors(findings):
         return None, findings
@@ -350,16 +393,16 @@ def _template_problems(template: str) -> list[tuple[str, str]]:
         return [
             (
                 f"the template is malformed: {exc}",
-                "braces go only around {order_number} and {po_number}; "
+                "braces go only around {order_number}, {po_number} and {submission}; "
                 "write {{ or }} for a literal brace",
             )
         ]
     return [
         (
             f"unknown placeholder {{{name}}} in the template",
-            "the placeholders are {order_number} and {po_number}",
+            "the placeholders are {order_number}, {po_number} and {submission}",
         )
-        for name in sorted(fields - set(_TEMPLATE_FIELDS))
+        for name in sorted(fields - set(TEMPLATE_FIELDS))
     ]
 
 
@@ -374,6 +417,7 @@ def _build(data: dict[str, Any], root: Path) -> Settings:
 
     cat = data.get("catalogue", {})
     threshold = cat.get("delete_threshold", {})
+    updates = cat.get("update_threshold", {})
     notifications = data.get("notifications", {})
     email = notifications.get("email")
     webhook = notifications.get("webhook")
@@ -392,6 +436,8 @@ def _build(data: dict[str, Any], root: Path) -> Settings:
             go_live=date.fromisoformat(go_live) if go_live else None,
             order_reference=imp.get("order_reference", DEFAULTS["order_reference"]),
             on_resubmit=imp.get("on_resubmit", DEFAULTS["on_resubmit"]),
+            on_currency_mismatch=imp.get("on_currency_mismatch", DEFAULTS["on_currency_mismatch"]),
+            on_zero_price=imp.get("on_zero_price", DEFAULTS["on_zero_price"]),
             settle_window=parse_duration(imp.get("settle_window", DEFAULTS["settle_window"])),
         ),
         price_seasons=tuple(data.get("prices", {}).get("seasons", [imp["season"]])),
@@ -401,6 +447,8 @@ def _build(data: dict[str, Any], root: Path) -> Settings:
             delete_threshold_share=float(
                 threshold.get("share", DEFAULTS["delete_threshold_share"])
             ),
+            update_threshold_count=updates.get("count", DEFAULTS["update_threshold_count"]),
+            update_threshold_share=float(updates.get("share", DEFAULTS["update_threshold_share"])),
         ),
         daemon=DaemonSettings(
             poll_interval=seconds("poll_interval"),

@@ -17,7 +17,6 @@ Every problem is a ``Finding``; loading never raises for bad input.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,52 +25,16 @@ from typing import Any
 import yaml
 from yaml.cyaml import CParser  # type: ignore[attr-defined]
 
-from daemon.core.findings import Finding, PathPart, format_path, kind_of, parse_path
+from daemon.core.findings import Finding, PathPart, format_path, parse_path
+from daemon.core.spec import Location
+from daemon.tree.yamlbuild import IMPLICIT, MAX_DEPTH, Ambiguous, Builder, TooDeep, tagged
 
 MAX_FILE_BYTES = 2 * 1024 * 1024  # far above any real catalogue file
-MAX_DEPTH = 64  # our formats nest 6 deep; this only stops pathological files
-
-_IMPLICIT = "?"  # the tag our composer gives every untagged node: we type scalars ourselves
-_STR_TAG = "tag:yaml.org,2002:str"
-
-# YAML 1.2 core schema: the only plain scalars that are not strings. Where YAML 1.1 tools read
-# a scalar differently (NO, 00123, 12:30, 1_000, 1e3), it is flagged, never guessed.
-_NULL = re.compile(r"~|null|Null|NULL|")
-_BOOL = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
-_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
-_INT_OTHER = re.compile(r"0o[0-7]+|0x[0-9a-fA-F]+")
-_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
-_FLOAT_SPECIAL = {
-    ".inf": float("inf"),
-    "+.inf": float("inf"),
-    "-.inf": float("-inf"),
-    ".Inf": float("inf"),
-    "+.Inf": float("inf"),
-    "-.Inf": float("-inf"),
-    ".INF": float("inf"),
-    "+.INF": float("inf"),
-    "-.INF": float("-inf"),
-    ".nan": float("nan"),
-    ".NaN": float("nan"),
-    ".NAN": float("nan"),
-}
-_INT_DIGITS = re.compile(r"[-+]?[0-9]+")  # 1.2 reads 0123 as 123 (1.1: octal 83)
-_YAML11_RESOLVER = yaml.resolver.Resolver()
-# Plain scalars that start with anything else are strings: a cheap first test.
-_MAYBE_TYPED = frozenset("0123456789+-.~nNtTfFyYoO")
-
-
-@dataclass(frozen=True)
-class Ambiguous:
-    """A plain scalar that YAML 1.1 and YAML 1.2 read differently."""
-
-    text: str
-    reading: str  # what YAML 1.1 makes of it, e.g. "the boolean false"
 
 
 class _Composer(CParser):  # libyaml builds the nodes, with marks; typing is ours
     def resolve(self, kind: object, value: object, implicit: object) -> str:
-        return _IMPLICIT
+        return IMPLICIT
 
     def descend_resolver(self, *args: object) -> None:
         pass
@@ -116,6 +79,21 @@ class Document:
         """1-based (line, column) of the value (or key) at ``path``."""
         node = self.key_node_at(path) if key else self.node_at(path)
         return node.start_mark.line + 1, node.start_mark.column + 1
+
+    def places(self) -> dict[str, Location]:
+        """Where every value is written, by its key path (``import.season``,
+        ``prices.seasons[1]``; ``""`` for the whole document)."""
+        found: dict[str, Location] = {}
+        stack: list[tuple[yaml.Node, tuple[PathPart, ...]]] = [(self.root, ())]
+        while stack:
+            node, path = stack.pop()
+            mark = node.start_mark
+            found[format_path(path)] = Location(self.file, mark.line + 1, mark.column + 1)
+            if isinstance(node, yaml.MappingNode):
+                stack += [(value, (*path, key.value)) for key, value in node.value]
+            elif isinstance(node, yaml.SequenceNode):
+                stack += [(item, (*path, i)) for i, item in enumerate(node.value)]
+        return found
 
     def finding(
         self,
@@ -220,35 +198,35 @@ def load_bytes(raw: bytes, name: str, *, max_bytes: int = MAX_FILE_BYTES) -> Loa
         anchors = _anchor_findings(text, name)
         if anchors:
             return LoadResult(None, anchors)
-    composer = _Composer(text)
     try:
-        root = composer.get_node() if composer.check_node() else None
-        if root is not None and composer.check_node():
-            extra = composer.get_node()
-            mark = (extra or root).start_mark
-            line, column = mark.line + 1, mark.column + 1
-            return LoadResult(
-                None,
-                [
-                    Finding(
-                        name,
-                        line,
-                        column,
-                        "",
-                        "yaml-multi-document",
-                        "error",
-                        "the file holds more than one YAML document",
-                        "remove the second `---` line and what follows, or move it to its own file",
-                    )
-                ],
-            )
-    except yaml.MarkedYAMLError as exc:
-        return LoadResult(None, [_syntax_finding(exc, name, text)])
+        text, root, extra = _compose(text)
+    except _Unparsable as failed:
+        return LoadResult(None, [_syntax_finding(failed.error, name, failed.text)])
     except yaml.YAMLError as exc:  # reader errors without a mark
         return _fail(name, "yaml-syntax", str(exc))
-    finally:
-        composer.dispose()
-    if root is None or (isinstance(root, yaml.ScalarNode) and root.value == "" and not root.style):
+    if root is not None and extra is not None:
+        mark = extra.start_mark
+        return LoadResult(
+            None,
+            [
+                Finding(
+                    name,
+                    mark.line + 1,
+                    mark.column + 1,
+                    "",
+                    "yaml-multi-document",
+                    "error",
+                    "the file holds more than one YAML document",
+                    "remove the second `---` line and what follows, or move it to its own file",
+                )
+            ],
+        )
+    if root is None or (
+        isinstance(root, yaml.ScalarNode)
+        and root.value == ""
+        and not root.style
+        and not tagged(text, root)
+    ):
         return _fail(
             name,
             "yaml-empty",
@@ -256,10 +234,10 @@ def load_bytes(raw: bytes, name: str, *, max_bytes: int = MAX_FILE_BYTES) -> Loa
             "write `key: value` lines (see docs/configuration.md), or delete the file",
         )
     findings: list[Finding] = []
-    builder = _Builder(name, findings)
+    builder = Builder(name, findings, text)
     try:
         data = builder.build(root, ())
-    except _TooDeep as exc:
+    except TooDeep as exc:
         mark = exc.node.start_mark
         findings.append(
             Finding(
@@ -275,6 +253,8 @@ def load_bytes(raw: bytes, name: str, *, max_bytes: int = MAX_FILE_BYTES) -> Loa
         )
         return LoadResult(None, findings)
     if not isinstance(root, yaml.MappingNode):
+        if data is None and findings:  # a tag on the only value: that finding says it
+            return LoadResult(None, findings)
         kind = "a list" if isinstance(root, yaml.SequenceNode) else "a single value"
         findings.append(
             Finding(
@@ -294,139 +274,50 @@ def load_bytes(raw: bytes, name: str, *, max_bytes: int = MAX_FILE_BYTES) -> Loa
     return LoadResult(Document(name, data, root, builder.ambiguous, flagged, digest), findings)
 
 
-class _TooDeep(Exception):
-    def __init__(self, node: yaml.Node) -> None:
-        self.node = node
+def _compose(text: str) -> tuple[str, yaml.Node | None, yaml.Node | None]:
+    """The first document's node tree, and the start of a second document if there is one.
+
+    libyaml refuses a line holding only spaces and a tab where YAML 1.2 reads a blank line
+    (a tab is allowed in separating whitespace): such a line is read as the empty line it
+    is, and the text the nodes' marks point into is returned with it. Raises _Unparsable
+    (with that text), or yaml.YAMLError for an error without a place.
+    """
+    for _ in range(text.count("\t") + 1):
+        composer = _Composer(text)
+        try:
+            root = composer.get_node() if composer.check_node() else None
+            extra = composer.get_node() if root is not None and composer.check_node() else None
+            return text, root, extra
+        except yaml.MarkedYAMLError as exc:
+            blank = _tab_only_line(text, exc)
+            if blank is None or "block scalar" in (exc.context or ""):
+                raise _Unparsable(exc, text) from None
+            start, end = blank
+            text = text[:start] + text[end:]
+        finally:
+            composer.dispose()
+    raise AssertionError("unreachable: each retry removes a tab")  # pragma: no cover
 
 
-class _Builder:
-    """Turns nodes into plain data, collecting findings instead of raising."""
-
-    def __init__(self, name: str, findings: list[Finding]) -> None:
-        self.name = name
-        self.findings = findings
-        self.ambiguous: dict[tuple[PathPart, ...], Ambiguous] = {}
-
-    def build(self, node: yaml.Node, path: tuple[PathPart, ...]) -> Any:
-        if len(path) > MAX_DEPTH:
-            raise _TooDeep(node)
-        tag = node.tag
-        if tag != _IMPLICIT and not (tag == _STR_TAG and isinstance(node, yaml.ScalarNode)):
-            self._add(
-                node,
-                path,
-                "yaml-tag",
-                f"explicit YAML tags like `{tag}` are not supported",
-                "remove the tag; quote the value if it must stay text",
-            )
-            return None
-        if isinstance(node, yaml.ScalarNode):
-            if node.style or tag == _STR_TAG:
-                return node.value
-            return self._plain(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self._mapping(node, path)
-
-    def _mapping(self, node: yaml.Node, path: tuple[PathPart, ...]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        first_seen: dict[str, yaml.Node] = {}
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in (
-                _IMPLICIT,
-                _STR_TAG,
-            ):
-                self._add(key_node, path, "yaml-key", "a key must be plain text", "quote the key")
-                continue
-            key = key_node.value
-            if key in first_seen:
-                first = first_seen[key].start_mark
-                self._add(
-                    key_node,
-                    (*path, key),
-                    "yaml-duplicate-key",
-                    f"the key `{key}` appears twice in this mapping "
-                    f"(first at line {first.line + 1}, column {first.column + 1})",
-                    "remove one of them; YAML does not merge repeated keys",
-                )
-                continue
-            first_seen[key] = key_node
-            result[key] = self.build(value_node, (*path, key))
-        return result
-
-    def _plain(self, node: yaml.Node, path: tuple[PathPart, ...]) -> Any:
-        text: str = node.value
-        if text == "" or text[0] not in _MAYBE_TYPED:
-            return None if text == "" else text
-        value = _yaml12_value(text)
-        old = _yaml11_value(text)
-        if type(value) is type(old) and (value == old or value != value):  # nan != nan
-            return value
-        self.ambiguous[path] = Ambiguous(text, kind_of(old))
-        quote = '"' + text + '"'
-        if isinstance(old, bool) or isinstance(value, bool):
-            hint = f"write true or false for a yes/no setting, or quote it ({quote}) for text"
-        else:
-            hint = f"quote it ({quote}) if it is text, e.g. a style code"
-        self._add(
-            node,
-            path,
-            "yaml-ambiguous",
-            f"`{text}` means different things to different YAML tools: "
-            f"YAML 1.1 reads {kind_of(old)}, YAML 1.2 {kind_of(value)}",
-            hint,
-        )
-        return text
-
-    def _add(
-        self,
-        node: yaml.Node,
-        path: tuple[PathPart, ...],
-        code: str,
-        message: str,
-        hint: str | None = None,
-    ) -> None:
-        mark = node.start_mark
-        self.findings.append(
-            Finding(
-                self.name,
-                mark.line + 1,
-                mark.column + 1,
-                format_path(path),
-                code,
-                "error",
-                message,
-                hint,
-            )
-        )
+class _Unparsable(Exception):
+    def __init__(self, error: yaml.MarkedYAMLError, text: str) -> None:
+        self.error = error
+        self.text = text
 
 
-def _yaml12_value(text: str) -> Any:
-    """A plain scalar as the YAML 1.2 core schema types it."""
-    if _NULL.fullmatch(text):
+def _tab_only_line(text: str, exc: yaml.MarkedYAMLError) -> tuple[int, int] | None:
+    """(start, end) of the line the error points at when it holds only spaces and tabs,
+    at least one of them a tab; else None."""
+    mark = exc.problem_mark
+    if mark is None:
         return None
-    if text in _BOOL:
-        return _BOOL[text]
-    if _INT.fullmatch(text) or _INT_DIGITS.fullmatch(text):
-        return int(text)
-    if _INT_OTHER.fullmatch(text):
-        return int(text, 0)
-    if _FLOAT.fullmatch(text) and any(c.isdigit() for c in text):
-        return float(text)
-    return _FLOAT_SPECIAL.get(text, text)
-
-
-def _yaml11_value(text: str) -> Any:
-    """A plain scalar as YAML 1.1 tools (PyYAML, and the spec's y/n) type it; dates stay text."""
-    if text in ("y", "Y", "n", "N"):
-        return text in ("y", "Y")
-    tag: str = _YAML11_RESOLVER.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
-    if tag.rsplit(":", 1)[-1] not in ("bool", "int", "float", "null"):
-        return text
-    try:
-        return yaml.load(text, Loader=yaml.CSafeLoader)
-    except yaml.YAMLError:  # pragma: no cover - the resolver admitted it
-        return text
+    start = text.rfind("\n", 0, mark.index) + 1
+    end = text.find("\n", mark.index)
+    end = len(text) if end < 0 else end
+    line = text[start:end].removesuffix("\r")
+    if "\t" in line and not line.strip(" \t"):
+        return start, start + len(line)
+    return None
 
 
 def _anchor_findings(text: str, name: str) -> list[Finding]:
@@ -464,6 +355,18 @@ def _syntax_finding(exc: yaml.MarkedYAMLError, name: str, text: str) -> Finding:
     mark = exc.problem_mark or exc.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
     problem = exc.problem or "invalid YAML"
+    if mark is not None and _tab_only_line(text, exc) is not None:
+        return Finding(
+            name,
+            line,
+            1,
+            "",
+            "yaml-syntax",
+            "error",
+            "invalid YAML: this line holds only a tab, inside a block of text (`|` or `>`), "
+            "where YAML takes a tab for the end of the text",
+            "delete the tab: an empty line inside the text is fine",
+        )
     if mark is not None and text[mark.index : mark.index + 1] == "\t" and "tab" not in problem:
         problem += " (a tab)"
     message = f"invalid YAML: {problem}"

@@ -11,13 +11,20 @@ Zedonk's orders for its open rows before it sends anything (``daemon.orders.send
 from                   to                method                    when
 =====================  ================  ========================  ================================
 (no row)               pending           ``add_new``               intake meets a new submission
-(no row)               skipped           ``add_new``               ... created before go-live
+(no row)               skipped           ``add_new``               ... submitted before go-live, in
+                                                                   a status not imported, or
+                                                                   cancelled (``skipped_for`` says
+                                                                   which)
 (no row)               failed            ``add_unreadable``        ORDRE sent it unreadable
 pending, attempts 0    pending           ``refresh_unstarted``     edited before its import began
 failed, no copy        pending           ``revive_unreadable``     it reads now
+failed; held           pending           ``revive_failed``         the retailer changed it in ORDRE
+skipped (status)       pending           ``revive_skipped``        its status is imported now
+skipped                skipped           ``reskip``                seen again, still not importable
 failed; pending,       skipped           ``supersede_earlier``     a later submission of the order
 attempts 0                                                         arrives
-pending, attempts 0    skipped           ``note_cancelled``        cancelled in ORDRE
+pending, attempts 0;   skipped           ``note_cancelled``        cancelled in ORDRE
+skipped (status)
 sending                unresolved        ``note_interrupted``      at the start of a pass: the pass
                                                                    that sent it died before it
                                                                    recorded the outcome
@@ -34,10 +41,15 @@ unresolved                                                         found by the 
                                                                    Zedonk's orders, or by lookup);
                                                                    partial: lines left out
 sending                failed            ``fail``                  unmappable, or Zedonk refused it
+                                                                   (a 4xx about the order's data)
 pending, sending,      needs_attention   ``hold_for_attention``    a person must decide: several
 unresolved                                                         Zedonk orders carry it, the
                                                                    ledger refused the Zedonk order,
                                                                    or the copy cannot be read
+sending                needs_attention   ``hold_for_review``       held for review (currency, 0.00
+                       (held)                                      price, a look-alike customer
+                                                                   name): ``last_error`` starts
+                                                                   with ``HELD``
 sending                unresolved        ``note_unknown_outcome``  the create's answer was lost:
                                                                    Zedonk may hold it; nothing is
                                                                    sent again within the window
@@ -45,23 +57,25 @@ sending                skipped           ``skip``                  cancelled, an
                                                                    nothing
 sending                pending           ``back_to_pending``       a remote refused before it
                                                                    processed the create
-any but created,       pending (sending  ``reopen_for_retry``      ``orders retry``
-partial                and unresolved
+any but created,       pending (sending  ``reopen_for_retry``      ``orders retry`` (``--accept``
+partial                and unresolved                              sets ``review_accepted``)
                        stay)
 =====================  ================  ========================  ================================
 
 ``note_cancelled`` also marks the copy of the submissions tried before as cancelled (they keep
 their state: the lookup decides). ``release``, ``back_to_pending``, ``claim``,
-``note_cancelled`` and ``supersede_earlier`` check the from-state themselves: on a row in
-another state they do nothing. The others trust their caller, which read the row in the same
-transaction (intake, retry) or holds its claim (one pass at a time holds the orders lock); a
+``note_cancelled``, ``supersede_earlier``, ``revive_failed``, ``revive_skipped`` and ``reskip``
+check the from-state themselves: on a row in another state they do nothing. The others trust
+their caller, which read the row in the same transaction (intake, retry) or holds its claim
+(one pass at a time holds the orders lock); a
 ``confirm`` that would record a Zedonk order already recorded for another submission raises
 ``sqlite3.IntegrityError`` (the UNIQUE constraint is the last guard against a doubled import).
 
-Besides ``state``: ``link_previous`` and ``mark_inactivated`` follow a re-submission's earlier
-Zedonk order; ``report`` records an edit or a cancellation once; ``customer_intent`` (no row →
-pending, committed before the create) and ``customer_created`` (→ created) make a new Zedonk
-customer exactly once; ``advance_cursor`` moves the listing cursor forward only.
+Besides ``state``: ``link_previous``, ``mark_inactivated`` and ``inactivation_refused`` follow a
+re-submission's earlier Zedonk order; ``report`` records an edit or a cancellation once;
+``customer_intent`` (no row → pending, committed before the create) and ``customer_created``
+(→ created) make a new Zedonk customer exactly once; ``advance_cursor`` moves the listing
+cursor forward only.
 
 Methods taking ``conn`` write inside the caller's open ``transaction()``, so that what one
 commit holds today stays one commit: intake commits its rows, reports, the cursor and the owed
@@ -77,7 +91,7 @@ The methods live in four parts, by who calls them: ``intake`` (``IntakeTransitio
 
 from __future__ import annotations
 
-from daemon.store.ledger.base import ATTENTION, CURSOR_KEY, DONE_STATES, OPEN_STATES
+from daemon.store.ledger.base import ATTENTION, CURSOR_KEY, DONE_STATES, HELD, OPEN_STATES
 from daemon.store.ledger.claims import ImportTransitions
 from daemon.store.ledger.intake import IntakeTransitions
 from daemon.store.ledger.reports import LedgerReports, find_import, import_details, list_imports
@@ -87,6 +101,7 @@ __all__ = [
     "ATTENTION",
     "CURSOR_KEY",
     "DONE_STATES",
+    "HELD",
     "OPEN_STATES",
     "Ledger",
     "find_import",

@@ -14,6 +14,7 @@ DONE_STATES = ("created", "partial")
 # ``orders list --status attention``: a person should look (an unresolved row settles by
 # itself once the settle window has passed, but may be a doubled order until then)
 ATTENTION = ("failed", "needs_attention", "unresolved")
+HELD = "held for review: "  # how the last_error of an order held for review starts
 
 
 def connector_ref(import_key: str) -> str:

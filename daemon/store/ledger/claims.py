@@ -7,7 +7,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from daemon.store.history import utcnow
-from daemon.store.ledger.base import LedgerBase
+from daemon.store.ledger.base import HELD, LedgerBase
 
 if TYPE_CHECKING:
     from daemon.core.model import Customer, SalesOrder
@@ -155,6 +155,11 @@ class ImportTransitions(LedgerBase):
             (error, utcnow(), key),
         )
 
+    def hold_for_review(self, conn: sqlite3.Connection, key: str, reasons: str) -> None:
+        """Import ``key`` is held for review (``needs_attention``, its ``last_error`` starting
+        with ``HELD``): nothing was created for it, and a person decides."""
+        self.hold_for_attention(conn, key, HELD + reasons)
+
     def note_unknown_outcome(self, conn: sqlite3.Connection, key: str, error: str) -> None:
         """The create's outcome is unknown: the row is ``unresolved`` until a lookup finds the
         order, or the settle window from ``sent_at`` has passed and the lookups found nothing."""
@@ -164,13 +169,14 @@ class ImportTransitions(LedgerBase):
             (error, utcnow(), key),
         )
 
-    def skip(self, key: str, reason: str) -> None:
-        """Import ``key`` is ``skipped`` for ``reason``: it is never created."""
+    def skip(self, key: str, reason: str, skipped_for: str) -> None:
+        """Import ``key`` is ``skipped`` for ``reason`` (its code: ``skipped_for``): it is
+        never created."""
         with self.history.transaction() as conn:
             conn.execute(
-                "UPDATE imports SET state = 'skipped', updated_at = ?, last_error = ?"
-                " WHERE import_key = ?",
-                (utcnow(), reason, key),
+                "UPDATE imports SET state = 'skipped', updated_at = ?, last_error = ?,"
+                " skipped_for = ? WHERE import_key = ?",
+                (utcnow(), reason, skipped_for, key),
             )
 
     def back_to_pending(self, key: str, error: str) -> None:
@@ -247,6 +253,11 @@ class ImportTransitions(LedgerBase):
         """Nothing is left to inactivate for re-submission ``key``."""
         conn.execute("UPDATE imports SET previous_inactivated = 1 WHERE import_key = ?", (key,))
 
+    def inactivation_refused(self, conn: sqlite3.Connection, key: str) -> None:
+        """Zedonk refused to inactivate the order re-submission ``key`` replaces: a person
+        inactivates it (``previous_inactivated = -1``); no pass tries again."""
+        conn.execute("UPDATE imports SET previous_inactivated = -1 WHERE import_key = ?", (key,))
+
     # ------------------------------------------------------------------ retry
 
     def get(self, key: str) -> dict[str, Any] | None:
@@ -254,13 +265,22 @@ class ImportTransitions(LedgerBase):
         return rows[0] if rows else None
 
     def reopen_for_retry(
-        self, conn: sqlite3.Connection, key: str, payload: str, fingerprint: str
+        self,
+        conn: sqlite3.Connection,
+        key: str,
+        payload: str,
+        fingerprint: str,
+        *,
+        accept: bool = False,
     ) -> None:
         """Import ``key`` again from this copy: ``pending``, or still ``sending`` or
-        ``unresolved`` (a create may have reached Zedonk, so it is looked up first)."""
+        ``unresolved`` (a create may have reached Zedonk, so it is looked up first).
+        ``accept``: what it was held for is accepted (``review_accepted``), so it is imported
+        as it is."""
         conn.execute(
             "UPDATE imports SET state = CASE WHEN state IN ('sending', 'unresolved') THEN state"
-            " ELSE 'pending' END, payload = ?, payload_sha256 = ?, updated_at = ?"
+            " ELSE 'pending' END, payload = ?, payload_sha256 = ?, updated_at = ?,"
+            " skipped_for = NULL, review_accepted = MAX(review_accepted, ?)"
             " WHERE import_key = ?",
-            (payload, fingerprint, utcnow(), key),
+            (payload, fingerprint, utcnow(), int(accept), key),
         )

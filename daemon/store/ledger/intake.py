@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from daemon.store.history import utcnow
-from daemon.store.ledger.base import CURSOR_KEY, LedgerBase, connector_ref
+from daemon.store.ledger.base import CURSOR_KEY, HELD, LedgerBase, connector_ref
 
 if TYPE_CHECKING:
     from daemon.core.model import OrdreOrder
@@ -54,14 +54,16 @@ class IntakeTransitions(LedgerBase):
         *,
         at: str,
         skip_reason: str | None = None,
+        skipped_for: str | None = None,
     ) -> None:
-        """A new ``pending`` row for ``order`` (``skipped`` with ``skip_reason``), holding
-        ``payload``, the ledger's copy of it, and its ``fingerprint``."""
+        """A new ``pending`` row for ``order`` (``skipped`` with ``skip_reason``, for people,
+        and ``skipped_for``, its code), holding ``payload``, the ledger's copy of it, and its
+        ``fingerprint``."""
         conn.execute(
             "INSERT INTO imports (import_key, ordre_id, ordre_number, submission,"
             " connector_ref, state, po_number, retailer_name, payload, payload_sha256,"
-            " lines_total, last_error, first_seen_at, updated_at, run_id)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " lines_total, last_error, first_seen_at, updated_at, run_id, skipped_for)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 order.import_key,
                 order.id,
@@ -78,6 +80,7 @@ class IntakeTransitions(LedgerBase):
                 at,
                 at,
                 self.run_id,
+                skipped_for if skip_reason is not None else None,
             ),
         )
 
@@ -92,8 +95,8 @@ class IntakeTransitions(LedgerBase):
             (order.id, order.submission),
         ).fetchall()
         conn.executemany(
-            "UPDATE imports SET state = 'skipped', updated_at = ?, last_error = ?"
-            " WHERE import_key = ?",
+            "UPDATE imports SET state = 'skipped', updated_at = ?, last_error = ?,"
+            " skipped_for = 'superseded' WHERE import_key = ?",
             [
                 (at, f"superseded by submission {order.submission}", r["import_key"])
                 for r in superseded
@@ -109,6 +112,75 @@ class IntakeTransitions(LedgerBase):
             "UPDATE imports SET payload = ?, payload_sha256 = ?, po_number = ?,"
             " lines_total = ?, updated_at = ? WHERE import_key = ?",
             (payload, fingerprint, order.po_number, len(order.lines), utcnow(), order.import_key),
+        )
+
+    def revive_failed(
+        self, conn: sqlite3.Connection, order: OrdreOrder, payload: str, fingerprint: str
+    ) -> None:
+        """A failed submission, or one held for review, that the retailer has since changed in
+        ORDRE: back to ``pending`` with the new copy. It keeps its attempts, so the import looks
+        it up before creating."""
+        conn.execute(
+            "UPDATE imports SET state = 'pending', payload = ?, payload_sha256 = ?,"
+            " po_number = ?, retailer_name = ?, lines_total = ?, updated_at = ?"
+            " WHERE import_key = ? AND (state = 'failed'"
+            " OR state = 'needs_attention' AND substr(last_error, 1, ?) = ?)",
+            (
+                payload,
+                fingerprint,
+                order.po_number,
+                order.retailer_name,
+                len(order.lines),
+                utcnow(),
+                order.import_key,
+                len(HELD),
+                HELD,
+            ),
+        )
+
+    def skipped_for_status(self, conn: sqlite3.Connection) -> list[sqlite3.Row]:
+        """The submissions skipped for their ORDRE status (``skipped_for = 'status'``)."""
+        return conn.execute(
+            "SELECT * FROM imports WHERE state = 'skipped' AND skipped_for = 'status'"
+        ).fetchall()
+
+    def revive_skipped(
+        self, conn: sqlite3.Connection, key: str, payload: str, fingerprint: str
+    ) -> None:
+        """A submission skipped for its status is importable now (its status changed in ORDRE,
+        or ``import.statuses`` lists it now): back to ``pending`` with this copy."""
+        conn.execute(
+            "UPDATE imports SET state = 'pending', payload = ?, payload_sha256 = ?,"
+            " skipped_for = NULL, last_error = NULL, updated_at = ?"
+            " WHERE import_key = ? AND state = 'skipped'",
+            (payload, fingerprint, utcnow(), key),
+        )
+
+    def reskip(
+        self,
+        conn: sqlite3.Connection,
+        order: OrdreOrder,
+        payload: str,
+        fingerprint: str,
+        *,
+        reason: str,
+        skipped_for: str,
+    ) -> None:
+        """A skipped submission stays skipped, with the latest copy and reason."""
+        conn.execute(
+            "UPDATE imports SET payload = ?, payload_sha256 = ?, po_number = ?, lines_total = ?,"
+            " last_error = ?, skipped_for = ?, updated_at = ?"
+            " WHERE import_key = ? AND state = 'skipped'",
+            (
+                payload,
+                fingerprint,
+                order.po_number,
+                len(order.lines),
+                reason,
+                skipped_for,
+                utcnow(),
+                order.import_key,
+            ),
         )
 
     def revive_unreadable(
@@ -137,8 +209,10 @@ class IntakeTransitions(LedgerBase):
         now = utcnow()
         conn.execute(
             "UPDATE imports SET state = 'skipped', updated_at = ?,"
-            " last_error = 'cancelled in ORDRE before it was imported'"
-            " WHERE ordre_id = ? AND state = 'pending' AND attempts = 0",
+            " last_error = 'cancelled in ORDRE before it was imported',"
+            " skipped_for = 'cancelled'"
+            " WHERE ordre_id = ? AND (state = 'pending' AND attempts = 0"
+            " OR state = 'skipped' AND skipped_for = 'status')",
             (now, ordre_id),
         )
         # Submissions tried before keep the news: the listing may not show it again. If the

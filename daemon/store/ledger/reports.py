@@ -11,8 +11,8 @@ from daemon.store.ledger.base import ATTENTION, LedgerBase
 LIST_COLUMNS = (
     "import_key, ordre_id, ordre_number, submission, state, po_number, retailer_name,"
     " customer_id, zedonk_order_id, zedonk_order_number, previous_import_key,"
-    " previous_inactivated, lines_total, lines_imported, attempts, last_error, first_seen_at,"
-    " updated_at, run_id"
+    " previous_inactivated, lines_total, lines_imported, attempts, last_error, skipped_for,"
+    " first_seen_at, updated_at, run_id"
 )
 SUMMARY_COLUMNS = (
     "import_key, ordre_number, submission, state, po_number, retailer_name,"
