@@ -84,6 +84,13 @@ def test_defaults_of_a_minimal_file(root: Path, monkeypatch: pytest.MonkeyPatch)
     assert not settings.state_dir.is_relative_to(root)  # outside the checkout
     assert settings.state_dir_origin == "the default for this Zedonk and ORDRE"
     assert settings.email is None and settings.webhook is None
+    assert settings.history.retention == 365 * 86400
+
+
+def test_history_retention(root: Path) -> None:
+    connector = root / "connector.yaml"
+    connector.write_text(connector.read_text() + "history:\n  retention: 30d\n")
+    assert load_settings(root).history.retention == 30 * 86400
 
 
 def tmp_state_home() -> Path:
