@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from daemon.errors import ConfigError
+from daemon.tree.places import state_home, state_name
 from daemon.tree.secrets import TokenRef, looks_like_secret
 from daemon.tree.settings import (
     check_settings,
@@ -17,8 +18,6 @@ from daemon.tree.settings import (
     load_settings,
     parse_duration,
     parse_listen,
-    state_home,
-    state_name,
 )
 
 REPO = Path(__file__).resolve().parent.parent

@@ -23,7 +23,7 @@ Zedonk's reason, and the pass goes on; only a transient fault (Zedonk down, the 
 token) stops the pass. Before anything is created the order is checked: its currency must be
 one Zedonk has, and what ``import.on_currency_mismatch`` and ``import.on_zero_price`` say to
 hold (and a new customer whose name looks like an existing one's) holds it for a person
-(``needs_attention``) unless ``orders retry --accept`` accepted it.
+(``needs_attention``) unless ``orders retry --accept`` accepted it (``mapping.OrderMapper``).
 """
 
 from __future__ import annotations
@@ -38,51 +38,32 @@ from typing import TYPE_CHECKING, Any
 
 from daemon import orders as _orders
 from daemon.clients import ZedonkClient
-from daemon.clients.zedonk import ORDER_LIMITS
 from daemon.core.model import OrdreOrder, SalesOrder
 from daemon.core.ordercopy import order_from_json
 from daemon.core.ordermap import (
-    CustomerIndex,
-    ImportTarget,
     LeftOutLine,
-    MappedOrder,
     NoLinesMatched,
     OrderMappingError,
     OrderWarning,
-    SkuIndex,
-    check_currency,
     connector_ref,
-    label_of,
-    map_order,
 )
 from daemon.errors import (
     AuthError,
     BadResponse,
     ConfigError,
     Conflict,
-    NotFound,
     OutcomeUnknown,
     RateLimited,
     RemoteError,
     TransientError,
     is_refusal,
 )
-from daemon.orders.customers import Customers
+from daemon.orders.mapping import OrderMapper
 from daemon.orders.outcomes import Confirmed, Outcomes
 from daemon.orders.settle import Verdict, ZedonkView
 
 if TYPE_CHECKING:
     from daemon.orders.run import PassState
-
-
-@dataclass
-class _Context:
-    """What Zedonk knows, loaded once per pass and only when there is something to import."""
-
-    customers: Customers
-    skus: SkuIndex
-    target: ImportTarget
-    currencies: frozenset[str] | None  # None: Zedonk does not list them (no check)
 
 
 @dataclass(frozen=True)
@@ -112,7 +93,7 @@ class Sender:
         self.zedonk = zedonk
         self.fresh = fresh
         self.outcomes = Outcomes(state)
-        self.context: _Context | None = None
+        self.mapper: OrderMapper | None = None  # what Zedonk knows, once there is work
         self.view: ZedonkView | None = None  # what Zedonk holds for the open rows
         self.pool: ThreadPoolExecutor | None = None  # runs the Zedonk creates
 
@@ -138,7 +119,7 @@ class Sender:
 
     def close(self) -> None:
         """Drop what Zedonk knows (all its customers and products)."""
-        self.context = None
+        self.mapper = None
         self.view = None
 
     def _read_zedonk(self, keys: list[str]) -> None:
@@ -220,7 +201,8 @@ class Sender:
             )
             return False
         found = decision.holders[0]
-        left_out, warnings = self._left_out_for(order, key)
+        assert self.mapper is not None
+        left_out, warnings = self.mapper.left_out_for(order, key)
         self.outcomes.confirm_later(
             Confirmed(key, order, found, left_out, True, warnings, untried=decision.untried)
         )
@@ -243,12 +225,8 @@ class Sender:
             return None
 
     def _load_context(self) -> None:
-        imp = self.state.settings.import_
         try:
-            _orders.check_import_settings(self.state.settings, self.zedonk)
-            customers = CustomerIndex(self.zedonk.customers())
-            skus = SkuIndex(self.zedonk.products())
-            currencies = self._currencies()
+            self.mapper = OrderMapper.load(self.state, self.zedonk)
         except ConfigError as exc:
             self.state.notices.problem("import-config", "Order import settings are wrong", exc)
             raise
@@ -256,27 +234,13 @@ class Sender:
             self.state.remote_failed("zedonk", exc)
             raise _StopPass from None
         self.state.notices.resolved("import-config")
-        target = ImportTarget(
-            imp.season, imp.order_owner, imp.approved, imp.order_reference, ORDER_LIMITS
-        )
-        self.context = _Context(
-            Customers(self.state, self.zedonk, customers), skus, target, currencies
-        )
-
-    def _currencies(self) -> frozenset[str] | None:
-        """Zedonk's currencies; None when Zedonk has no list of them (404): then a currency
-        it lacks is caught when it refuses the order, which fails that order alone."""
-        try:
-            return frozenset(self.zedonk.currencies())
-        except NotFound:
-            return None
 
     def _prepare(self, row: Mapping[str, Any]) -> _Sending | None:
         """Everything before the create: recover, map, find the customer; then send it.
 
         Returns None when the row is settled without a create.
         """
-        assert self.context is not None and self.pool is not None
+        assert self.mapper is not None and self.pool is not None
         outcomes = self.outcomes
         key = row["import_key"]
         order = self._order_of(row)
@@ -296,14 +260,14 @@ class Sender:
                     self.state.remote_failed("zedonk", exc)
                     raise _StopPass from None
                 if existing is not None:
-                    left_out, warnings = self._left_out_for(order, key)
+                    left_out, warnings = self.mapper.left_out_for(order, key)
                     done = Confirmed(key, order, existing, left_out, True, warnings)
                     outcomes.confirm_later(done)
                     return None
                 if order.status == "cancelled":  # seen cancelled since: Zedonk never got it
                     outcomes.cancelled_before_import(key)
                     return None
-            mapped = self._map(order, key, accepted=bool(row["review_accepted"]))
+            mapped = self.mapper.map(order, key, accepted=bool(row["review_accepted"]))
         except NoLinesMatched as exc:
             outcomes.failed(key, order, exc.code, exc.message, left_out=exc.left_out)
             return None
@@ -329,43 +293,6 @@ class Sender:
         reply = self.pool.submit(self.zedonk.create_sales_order, mapped.order)
         self.state.creates_sent += 1
         return _Sending(key, order, mapped.left_out, mapped.warnings, reply)
-
-    def _map(
-        self, order: OrdreOrder, key: str, *, accepted: bool
-    ) -> MappedOrder | tuple[OrderWarning, ...]:
-        """The order to create, its customer matched or created; or, when it must wait for a
-        person (and ``accepted`` does not say a person accepted it), what it is held for.
-        Raises OrderMappingError and RemoteError."""
-        assert self.context is not None
-        if self.context.currencies is not None:  # before any customer is created
-            check_currency(order, self.context.currencies)
-        customers = self.context.customers
-        match = customers.match(order)
-        duplicate = match.possible_duplicate(label_of(order))
-        if duplicate is not None and not accepted:
-            return (duplicate,)
-        customer = customers.for_order(order, key, match)
-        mapped = map_order(
-            order,
-            import_key=key,
-            customer_id=customer.id,
-            skus=self.context.skus,
-            target=self.context.target,
-            customer_currency=customer.currency,
-        )
-        warnings = (*([duplicate] if duplicate else []), *mapped.warnings)
-        holds = tuple(w for w in warnings if self._holds(w))
-        if holds and not accepted:
-            return holds
-        return MappedOrder(mapped.order, mapped.left_out, warnings)
-
-    def _holds(self, warning: OrderWarning) -> bool:
-        imp = self.state.settings.import_
-        return {
-            "currency-mismatch": imp.on_currency_mismatch == "hold",
-            "zero-price": imp.on_zero_price == "hold",
-            "possible-duplicate": True,
-        }.get(warning.code, False)
 
     def _settle(self, sending: _Sending, *, stopping: bool = False) -> None:
         """Record how a create ended. ``stopping``: the pass is ending already, so a refusal
@@ -397,21 +324,3 @@ class Sender:
         _orders.crash_point("after_zedonk_create")
         done = Confirmed(key, order, created, sending.left_out, False, sending.warnings)
         self.outcomes.confirm_later(done)
-
-    def _left_out_for(
-        self, order: OrdreOrder, key: str
-    ) -> tuple[tuple[LeftOutLine, ...], tuple[OrderWarning, ...]]:
-        """The lines left out of an order found in Zedonk, and its warnings (but the
-        customer's currency, which the lookup does not read)."""
-        assert self.context is not None
-        try:
-            mapped = map_order(
-                order,
-                import_key=key,
-                customer_id="",
-                skus=self.context.skus,
-                target=self.context.target,
-            )
-        except OrderMappingError:
-            return (), ()
-        return mapped.left_out, mapped.warnings

@@ -17,8 +17,9 @@ from daemon import PROJECT_URL, RELEASE_TAG
 from daemon.core.yamlwrite import scalar
 from daemon.errors import ZedonkOrdreError
 from daemon.tree.catalogue import CATALOGUE_DIR
+from daemon.tree.places import DEFAULT_STATE_DIR
 from daemon.tree.resources import PR_WORKFLOW, SCHEMAS, example_dir, schema_dir
-from daemon.tree.settings import CONNECTOR_FILE, DEFAULT_STATE_DIR
+from daemon.tree.settings import CONNECTOR_FILE
 
 SCHEMAS_DIR = "schemas"
 WORKFLOW_PATH = f".github/workflows/{PR_WORKFLOW}"

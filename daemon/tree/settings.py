@@ -7,9 +7,7 @@ returns findings instead of raising.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -17,13 +15,13 @@ from datetime import date
 from pathlib import Path
 from string import Formatter
 from typing import Any
-from urllib.parse import urlsplit
 
 from daemon.core.choices import Named, ZedonkNames
 from daemon.core.findings import Finding, has_errors, invalid, parse_path
 from daemon.core.orderfit import TEMPLATE_FIELDS
 from daemon.core.spec import Location
 from daemon.errors import ConfigError
+from daemon.tree.places import absolute, state_dir_for, written_state_dir
 from daemon.tree.resources import CONNECTOR_SCHEMA
 from daemon.tree.schema import schema_findings
 from daemon.tree.secrets import (
@@ -31,14 +29,11 @@ from daemon.tree.secrets import (
     TokenRef,
     secret_findings,
     secret_value_findings,
+    smtp_login_findings,
 )
 from daemon.tree.yamlload import Document, load_file
 
 CONNECTOR_FILE = "connector.yaml"
-# The state directory's name inside the catalogue checkout, before it moved out of it; still
-# used where it holds a history (see ``_state_dir``), and kept out of git by ``init``.
-DEFAULT_STATE_DIR = ".zedonk-ordre"
-STATE_HOME_NAME = "zedonk-ordre"  # under $XDG_STATE_HOME (~/.local/state)
 
 
 @dataclass(frozen=True)
@@ -324,7 +319,7 @@ def _value_findings(doc: Document, root: Path, reported: set[str]) -> list[Findi
                         severity="warning",
                     )
                 )
-    findings += _email_findings(doc)
+    findings += smtp_login_findings(doc)
     for key in ("poll_interval", "reconcile_interval"):
         text = value("daemon", key)
         if text is not None and parse_duration(text) < 1:
@@ -347,7 +342,7 @@ def _value_findings(doc: Document, root: Path, reported: set[str]) -> list[Findi
             )
         )
     written = value("daemon", "state_dir")
-    if written is not None and _written_state_dir(written).resolve().is_relative_to(
+    if written is not None and written_state_dir(written).resolve().is_relative_to(
         (root / "catalogue").resolve()
     ):
         findings.append(
@@ -369,39 +364,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False  # a host name, or an empty host (every address)
-
-
-def _email_findings(doc: Document) -> list[Finding]:
-    """The SMTP password never crosses the network in clear text."""
-    email = doc.data.get("notifications", {}) if isinstance(doc.data, dict) else {}
-    email = email.get("email") if isinstance(email, dict) else None
-    if not isinstance(email, dict):
-        return []
-    starttls, tls = email.get("starttls") is True, email.get("tls") is True
-    if starttls and tls:
-        return [
-            doc.finding(
-                ("notifications", "email", "tls"),
-                "config-smtp-tls",
-                "starttls and tls are both set; a connection uses one of them",
-                hint="tls: true for implicit TLS (port 465), or starttls: true to upgrade "
-                "a plain connection (port 587 or 25)",
-            )
-        ]
-    logs_in = email.get("username") or email.get("password")
-    if logs_in and not (starttls or tls):
-        key = "password" if "password" in email else "username"
-        return [
-            doc.finding(
-                ("notifications", "email", key),
-                "config-smtp-cleartext",
-                "the SMTP login would cross the network in clear text: neither starttls "
-                "nor tls is set",
-                hint="set tls: true (implicit TLS, port 465) or starttls: true (port 587), "
-                "or drop username and password for a relay that needs no login",
-            )
-        ]
-    return []
 
 
 def _template_problems(template: str) -> list[tuple[str, str]]:
@@ -441,7 +403,7 @@ def _build(data: dict[str, Any], root: Path) -> Settings:
     webhook = notifications.get("webhook")
     zedonk, ordre = _remote(data["zedonk"]), _remote(data["ordre"])
     root = absolute(root)
-    state_dir, origin = _state_dir(root, daemon_data.get("state_dir"), zedonk.url, ordre.url)
+    state_dir, origin = state_dir_for(root, daemon_data.get("state_dir"), zedonk.url, ordre.url)
     return Settings(
         root=root,
         zedonk=zedonk,
@@ -503,79 +465,6 @@ def _build(data: dict[str, Any], root: Path) -> Settings:
             )
         ),
     )
-
-
-def absolute(path: Path) -> Path:
-    """``path`` made absolute without following symlinks: a catalogue reached through a
-    symlink (``current -> releases/r2``) keeps the link's name, so a swap of the link is
-    followed. A relative path starts from the working directory as the shell names it."""
-    return Path(os.path.normpath(path if path.is_absolute() else logical_cwd() / path))
-
-
-def logical_cwd() -> Path:
-    """The working directory as the shell names it (``$PWD``, which keeps the symlinks it was
-    reached through) when that names the same directory; else the physical one."""
-    cwd = Path.cwd()
-    shell = Path(os.environ.get("PWD", ""))
-    if shell.is_absolute():
-        try:
-            if shell.samefile(cwd):
-                return shell
-        except OSError:
-            pass
-    return cwd
-
-
-def state_home() -> Path:
-    """Where state directories live: systemd's ``$STATE_DIRECTORY`` (the first it lists),
-    else ``$XDG_STATE_HOME/zedonk-ordre``, else ``~/.local/state/zedonk-ordre``."""
-    systemd = os.environ.get("STATE_DIRECTORY", "")
-    if systemd:
-        return Path(systemd.split(":")[0])
-    xdg = Path(os.environ.get("XDG_STATE_HOME", ""))
-    base = xdg if xdg.is_absolute() else Path.home() / ".local" / "state"
-    return base / STATE_HOME_NAME
-
-
-def state_name(zedonk_url: str, ordre_url: str) -> str:
-    """The default state directory's name for one pair of remotes: the ORDRE host and a short
-    digest of both URLs. The ledger records what was imported from this ORDRE into this
-    Zedonk, so every checkout and every release of one brand shares it."""
-    host = re.sub(r"[^A-Za-z0-9.-]+", "-", urlsplit(ordre_url).hostname or "ordre")
-    digest = hashlib.sha256(f"{zedonk_url}\n{ordre_url}".encode()).hexdigest()[:10]
-    return f"{host}-{digest}"
-
-
-def _written_state_dir(written: str) -> Path:
-    path = Path(written).expanduser()
-    return Path(os.path.normpath(path if path.is_absolute() else state_home() / path))
-
-
-def _state_dir(
-    root: Path, written: str | None, zedonk_url: str, ordre_url: str
-) -> tuple[Path, str]:
-    """The state directory and how it was chosen. It never depends on where the catalogue
-    checkout is: a written relative ``state_dir`` is relative to ``state_home()``, and the
-    default is ``$STATE_DIRECTORY`` under systemd, else ``state_home()/state_name(...)``. A
-    history already kept inside the checkout (an older default, or a relative ``state_dir``
-    from before) is used where it is until it is moved, and the origin says so."""
-    checkout = root / (written or DEFAULT_STATE_DIR)
-    if written:
-        path = _written_state_dir(written)
-        origin = f"daemon.state_dir in {CONNECTOR_FILE}"
-        if Path(written).expanduser().is_absolute():
-            return path, origin
-    elif os.environ.get("STATE_DIRECTORY"):
-        return state_home(), "$STATE_DIRECTORY (systemd)"
-    else:
-        path = state_home() / state_name(zedonk_url, ordre_url)
-        origin = "the default for this Zedonk and ORDRE"
-    if (checkout / "history.sqlite").exists() and not (path / "history.sqlite").exists():
-        return Path(os.path.normpath(checkout)), (
-            f"a history inside the catalogue checkout; move the directory to {path} "
-            "(or set daemon.state_dir to an absolute path) so that it outlives the checkout"
-        )
-    return path, origin
 
 
 def _token(data: dict[str, str], kind: SecretKind = "token") -> TokenRef:
