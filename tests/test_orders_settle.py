@@ -40,6 +40,7 @@ from daemon.tree.settings import Settings, load_settings
 sandboxes, pair = orders_support.sandboxes, orders_support.pair  # fixtures
 
 CREATE = "/api/v1/sales-orders"
+OPEN = ("pending", "sending", "unresolved")  # the states a pass still works on
 ORDERS, LOST = 10, 4  # submissions per lag case, and how many create answers are lost
 
 
@@ -311,6 +312,47 @@ def test_a_new_history_holds_its_orders_for_a_settle_window(
     done = run_cli(settings, "orders", "import", "--once")
     assert done.returncode == 0, done.stdout
     assert orders_per_ref(pair) == {f"ordre:{key}": 1}
+
+
+def test_an_order_cancelled_after_a_lost_history_imported_it_is_reported_not_skipped(
+    tmp_path: Path, pair: SandboxPair
+) -> None:
+    settings = write_connector(tmp_path, pair, settle_window="1s")
+    established(settings)
+    [kept, cancelled_first, never_imported] = submissions(pair, 3)
+    pair.ordre.cancel_order(never_imported.partition("#")[0])
+    first = run_cli(settings, "orders", "import", "--once")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert set(orders_per_ref(pair)) == {f"ordre:{kept}", f"ordre:{cancelled_first}"}
+    assert ledger(settings)[never_imported]["skipped_for"] == "cancelled"
+
+    shutil.rmtree(settings.state_dir)  # the history is lost ...
+    pair.ordre.cancel_order(cancelled_first.partition("#")[0])  # ... and then this one cancelled
+
+    def rerun() -> None:
+        done = run_cli(settings, "orders", "import", "--once")
+        assert done.returncode in (0, 3), done.stdout + done.stderr
+        time.sleep(0.3)
+
+    def settled() -> bool:
+        rows = ledger(settings)
+        return bool(rows) and all(r["state"] not in OPEN for r in rows.values())
+
+    until(settled, 30, rerun)
+    rows = ledger(settings)
+    # Zedonk holds it: the new ledger says so, and a person is asked to inactivate it
+    assert rows[cancelled_first]["state"] == "created", rows[cancelled_first]
+    assert rows[kept]["state"] == "created"
+    assert (rows[never_imported]["state"], rows[never_imported]["skipped_for"]) == (
+        "skipped",
+        "cancelled",
+    )
+    assert orders_per_ref(pair) == {f"ordre:{kept}": 1, f"ordre:{cancelled_first}": 1}
+    with History.open(settings.state_dir, read_only=True) as history:
+        reports = history.query(
+            "SELECT import_key, kind FROM import_reports WHERE kind = 'cancelled'"
+        )
+    assert [(r["import_key"], r["kind"]) for r in reports] == [(cancelled_first, "cancelled")]
 
 
 # ---------------------------------------------------------------------- the audit

@@ -14,8 +14,9 @@ stops early still records every create it sent, and puts the rows it never sent 
 
 A row tried before (an unresolved create whose settle window has passed, or a create refused)
 is looked up once more by its connector reference just before it is sent; it is created only
-when that lookup finds nothing either. A create whose outcome is unknown is never repeated in
-the same pass.
+when that lookup finds nothing either. A submission cancelled in ORDRE is never sent: found in
+Zedonk it is imported (and the cancellation reported), else skipped. A create whose outcome
+is unknown is never repeated in the same pass.
 
 Zedonk refusing a call the import makes for one order (a customer create, an order create: a
 4xx about the order's data, ``daemon.errors.is_refusal``) fails that order alone, with
@@ -177,7 +178,13 @@ class Sender:
         key = row["import_key"]
         decision = self.view.decide(dict(row), datetime.now(UTC))
         if decision.verdict is Verdict.SEND:
-            return True
+            if row["attempts"] > 0:  # tried before: the lookup before the create decides
+                return True
+            order = self._order_of(row)
+            if order is not None and order.status == "cancelled":  # and Zedonk holds none
+                self.outcomes.cancelled_before_import(key)
+                return False
+            return order is not None
         if decision.verdict in (Verdict.SETTLING, Verdict.HELD):
             assert decision.until is not None
             self.outcomes.waits(

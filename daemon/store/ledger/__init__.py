@@ -13,8 +13,8 @@ from                   to                method                    when
 (no row)               pending           ``add_new``               intake meets a new submission
 (no row)               skipped           ``add_new``               ... submitted before go-live, in
                                                                    a status not imported, or
-                                                                   cancelled (``skipped_for`` says
-                                                                   which)
+                                                                   cancelled before go-live
+                                                                   (``skipped_for`` says which)
 (no row)               failed            ``add_unreadable``        ORDRE sent it unreadable
 pending, attempts 0    pending           ``refresh_unstarted``     edited before its import began
 failed, no copy        pending           ``revive_unreadable``     it reads now
@@ -23,8 +23,7 @@ skipped (status)       pending           ``revive_skipped``        its status is
 skipped                skipped           ``reskip``                seen again, still not importable
 failed; pending,       skipped           ``supersede_earlier``     a later submission of the order
 attempts 0                                                         arrives
-pending, attempts 0;   skipped           ``note_cancelled``        cancelled in ORDRE
-skipped (status)
+skipped (status)       skipped           ``note_cancelled``        cancelled in ORDRE
 sending                unresolved        ``note_interrupted``      at the start of a pass: the pass
                                                                    that sent it died before it
                                                                    recorded the outcome
@@ -53,8 +52,9 @@ sending                needs_attention   ``hold_for_review``       held for revi
 sending                unresolved        ``note_unknown_outcome``  the create's answer was lost:
                                                                    Zedonk may hold it; nothing is
                                                                    sent again within the window
-sending                skipped           ``skip``                  cancelled, and the lookup found
-                                                                   nothing
+pending, sending        skipped           ``skip``                  cancelled, and Zedonk's orders
+                                                                   (the pass's read, a lookup)
+                                                                   hold none for it
 sending                pending           ``back_to_pending``       a remote refused before it
                                                                    processed the create
 any but created,       pending (sending  ``reopen_for_retry``      ``orders retry`` (``--accept``
@@ -62,8 +62,8 @@ partial                and unresolved                              sets ``review
                        stay)
 =====================  ================  ========================  ================================
 
-``note_cancelled`` also marks the copy of the submissions tried before as cancelled (they keep
-their state: the lookup decides). ``release``, ``back_to_pending``, ``claim``,
+``note_cancelled`` also marks the copy of the open submissions as cancelled (they keep their
+state: what Zedonk holds decides). ``release``, ``back_to_pending``, ``claim``,
 ``note_cancelled``, ``supersede_earlier``, ``revive_failed``, ``revive_skipped`` and ``reskip``
 check the from-state themselves: on a row in another state they do nothing. The others trust
 their caller, which read the row in the same transaction (intake, retry) or holds its claim
