@@ -173,10 +173,10 @@ def test_edits_behind_a_symlinked_root_are_seen_and_a_swap_is_followed(tmp_path:
         rec.seen.clear()
         (r2 / "catalogue" / "shoes.yaml").write_text("name: Shoes\n")
         assert rec.wait_for("catalogue/shoes.yaml")  # the watches moved to the new release
-        rec.seen.clear()
         (r1 / "catalogue" / "old.yaml").write_text("name: Old\n")
         time.sleep(0.3)
-        assert not rec.seen  # and left the old one
+        # and left the old one (shoes.yaml's write may still report its later events)
+        assert not [path for path in rec.seen if "old.yaml" in path], rec.seen
     finally:
         w.stop()
 
