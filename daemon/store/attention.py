@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from daemon.core import attention as words
+from daemon.core import attentionitems as words
 from daemon.core.attention import TASK_ACK_SHOWN, Ack, AttentionItem, Inbox, gather_inbox
 from daemon.errors import ZedonkOrdreError
 from daemon.store.history import History, utcnow
