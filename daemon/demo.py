@@ -26,9 +26,11 @@ from typing import Any
 import yaml
 
 from daemon.clients import OrdreClient
+from daemon.core.attentionitems import order_label
 from daemon.errors import ConfigError
 from daemon.sandbox import SandboxPair, start_sandboxes
 from daemon.service import Service
+from daemon.store.attention import inbox
 from daemon.store.history import History
 from daemon.store.ledger import Ledger
 from daemon.tree.settings import CONNECTOR_FILE, find_root, load_settings
@@ -157,6 +159,17 @@ class Narrator:
         else:
             self.say(f"   ✘ Reconcile {run['result']}: {run['error']}")
 
+    def _tell_attention(self, history: History, item_id: str) -> None:
+        """Say where the inbox lists ``item_id``, when it does."""
+        item = inbox(history).find(item_id)
+        if item is None:
+            return
+        self.say(
+            f"     It needs a person ({item.who}): `zedonk-ordre attention` and the page's "
+            f"'Needs attention' section list it as {item.id}, with the fix:\n"
+            f"       {item.fix}"
+        )
+
     def _tell_import(self, history: History, imp: dict[str, Any]) -> None:
         key, state = imp["import_key"], imp["state"]
         if state in ("pending", "sending", "unresolved") or self.told_imports.get(key) == state:
@@ -186,7 +199,7 @@ class Narrator:
                     f"{line['size']}, barcode {line['barcode'] or 'none'}): "
                     f"{REASONS.get(line['reason'], line['reason'])}"
                 )
-            self.say("     It is listed under 'needs attention' in status and on the page.")
+            self._tell_attention(history, f"order:{order_label(imp)}:partial")
         elif state == "skipped":
             self.say(f"   · {order} was superseded by a newer submission before import.")
         else:

@@ -10,7 +10,7 @@ it is about. Products that fail eligibility (barcodes, no sizes) are left out an
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
@@ -79,6 +79,7 @@ class ProductReport:
     exported: bool
     has_image: bool
     problems: tuple[str, ...] = ()  # why it is not exported, for people
+    warnings: tuple[str, ...] = ()  # exported, but without a main image or a price
 
 
 @dataclass(frozen=True)
@@ -390,18 +391,11 @@ class _Tree:
             label = f"{collection} / {look.name}: {key}"
             wrong = problems[product.id]
             has_image = bool(product.image_url)
-            reports.append(
-                ProductReport(
-                    key,
-                    collection,
-                    look.name,
-                    where,
-                    exported=not wrong,
-                    has_image=has_image,
-                    problems=tuple(wrong),
-                )
+            report = ProductReport(
+                key, collection, look.name, where, not wrong, has_image, tuple(wrong)
             )
             if wrong:
+                reports.append(report)
                 findings.append(
                     finding_at(
                         where,
@@ -414,6 +408,7 @@ class _Tree:
                     )
                 )
                 continue
+            warned = len(findings)
             if not has_image:
                 findings.append(
                     finding_at(
@@ -466,6 +461,9 @@ class _Tree:
                             "enter the price in Zedonk",
                         )
                     )
+            # What a person must fix for it, for the "needs attention" inbox.
+            warnings = tuple(f.message.removeprefix(label + " ") for f in findings[warned:])
+            reports.append(replace(report, warnings=warnings) if warnings else report)
             listings[key] = _listing(product, key, prices, gtins[product.id])
             keys.append(key)
         return DesiredLook(look.name, look.position, tuple(keys), look.location)

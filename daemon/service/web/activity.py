@@ -1,4 +1,5 @@
-"""The activity page: recent runs (with their ORDRE actions), orders and events, filtered.
+"""The activity page: what needs a person first (``daemon.store.attention``), then recent runs
+(with their ORDRE actions), orders and events, filtered.
 
 ``page(history, health, filters)`` reads the history and fills ``templates/activity.html``.
 The filters come from the query string: a section (``show``), problems only, a search text,
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from daemon.service.web.render import render
+from daemon.store.attention import inbox
 from daemon.store.history import History
 from daemon.store.ledger import Ledger
 from daemon.store.status import PAUSED_KEY
@@ -123,8 +125,10 @@ def page(history: History | None, health: dict[str, Any], f: Filters) -> str:
         "runs": None,
         "imports": None,
         "events": None,
+        "inbox": None,
     }
     if history is not None:
+        context["inbox"] = inbox(history)
         context["paused"] = history.get_state(PAUSED_KEY)
         context["last_runs"] = [
             {"title": "Last reconcile", "run": _last_run(history, ("reconcile", "apply"))},
