@@ -402,6 +402,11 @@ def test_a_duplicate_planted_in_zedonk_is_reported_by_the_audit(
     assert event["code"] == "order-duplicate" and planted in event["message"]
     assert notices == {f"order-duplicate:{keys[1]}": "open"}
     assert all(o["active"] for o in pair.zedonk.sales_orders())  # it inactivates nothing
+    inbox = run_cli(settings, "attention", "--format", "json")
+    [item] = [i for i in json.loads(inbox.stdout)["items"] if i["kind"] == "doubled_order"]
+    number = ledger(settings)[keys[1]]["ordre_number"]
+    assert item["id"] == f"order:{number}:doubled" and item["who"] == "Zedonk"
+    assert original in item["what"] and planted in item["what"], item
 
     # A person inactivates the copy: the next audit finds none, and says it is resolved.
     with ZedonkClient(pair.zedonk.api_url, pair.zedonk.token) as zedonk:
@@ -411,6 +416,8 @@ def test_a_duplicate_planted_in_zedonk_is_reported_by_the_audit(
     with History.open(settings.state_dir, read_only=True) as history:
         notices = {r["key"]: r["state"] for r in history.query("SELECT * FROM notifications")}
     assert notices == {f"order-duplicate:{keys[1]}": "resolved"}
+    inbox = run_cli(settings, "attention", "--format", "json")
+    assert not [i for i in json.loads(inbox.stdout)["items"] if i["kind"] == "doubled_order"]
 
 
 def test_the_audit_reads_a_page_per_200_orders(tmp_path: Path, pair: SandboxPair) -> None:
