@@ -14,6 +14,7 @@ else ``build/test-artifacts/console`` in the repository (``build/`` is git-ignor
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import select
@@ -116,7 +117,8 @@ class Browser:
 
     def _receive(self, deadline: float) -> dict[str, Any]:
         while b"\0" not in self._buffer:
-            ready, _, _ = select.select([self._from_browser], [], [], max(0.0, deadline - time.monotonic()))
+            left = max(0.0, deadline - time.monotonic())
+            ready, _, _ = select.select([self._from_browser], [], [], left)
             if not ready:
                 raise TimeoutError("the browser did not answer in time")
             chunk = os.read(self._from_browser, 1 << 16)
@@ -155,7 +157,9 @@ class Browser:
             self._events.append(self._receive(deadline))
 
     def evaluate(self, expression: str) -> Any:
-        found = self.call("Runtime.evaluate", session=True, expression=expression, returnByValue=True)
+        found = self.call(
+            "Runtime.evaluate", session=True, expression=expression, returnByValue=True
+        )
         return found["result"].get("value")
 
     def visit(self, url: str, *, width: int, height: int = 900, dark: bool = False) -> Visit:
@@ -197,10 +201,8 @@ class Browser:
         )
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError, TimeoutError, OSError):
             self.call("Browser.close")
-        except (RuntimeError, TimeoutError, OSError):
-            pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:

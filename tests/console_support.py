@@ -2,9 +2,9 @@
 
 ``make_brand`` copies this repository's catalogue (Maison Lune: ML-102/WOOL/BLACK has a size
 without a barcode, so it is held back; ML-610/LEATHER/BLACK has no main image), applies it to
-the ORDRE sandbox (the populated one: its extra listings go), and plays retailers: a partial order (one line with a barcode Zedonk does
-not know), an order from a new retailer whose name carries markup, and an order re-submitted
-once. ``zedonk-ordre orders import --once`` imports them.
+the ORDRE sandbox (the populated one: its other listings go), and plays retailers: a partial
+order (one line with a barcode Zedonk does not know), an order from a new retailer whose name
+carries markup, and an order re-submitted once. ``zedonk-ordre orders import --once`` imports them.
 """
 
 from __future__ import annotations

@@ -17,6 +17,20 @@ from daemon.store.lock import describe
 from daemon.store.status import PROBLEM_RESULTS, gather
 
 REMOTES = (("zedonk", "Zedonk"), ("ordre", "ORDRE"))
+# What a loop's snapshot holds (``daemon.service.loops``); a key it lacks shows as unknown.
+LOOP_KEYS = (
+    "alive",
+    "stuck",
+    "busy_for",
+    "waiting_for",
+    "failing_for",
+    "passes",
+    "failures",
+    "last_result",
+    "last_message",
+    "last_finished_at",
+    "last_ok_at",
+)
 
 
 def _failures(doc: dict[str, Any]) -> list[str]:
@@ -59,7 +73,10 @@ def page(state_dir: Path, live: dict[str, Any], inactivating: bool = False) -> s
         live={
             "healthy": live.get("healthy", True),
             "problems": live.get("problems", []),
-            "loops": sorted(loops.items()),
+            "loops": [
+                (name, {key: loop.get(key) for key in LOOP_KEYS})
+                for name, loop in sorted(loops.items())
+            ],
             "watcher": live.get("watcher"),
         },
         working=[
