@@ -35,10 +35,6 @@ def _settings(root: RootOption) -> Settings:
     return load_settings(repository_root(root))
 
 
-def _inactivating(settings: Settings) -> bool:
-    return settings.import_.on_resubmit == "inactivate_previous"
-
-
 @attention_app.callback()
 def attention(
     ctx: typer.Context,
@@ -64,7 +60,7 @@ def attention(
     settings = _settings(root)
     if History.exists(settings.state_dir):
         with History.open(settings.state_dir, read_only=True) as history:
-            found = inbox(history, inactivating=_inactivating(settings))
+            found = inbox(history)
     else:
         found = Inbox(())
     if output == OutputFormat.json:
@@ -99,9 +95,7 @@ def ack(
         raise ConfigError("--note is empty", hint="say what was done, e.g. --note 'lines added'")
     settings = _settings(root)
     with History.open(settings.state_dir) as history:
-        done = acknowledge(
-            history, item_ids, note.strip(), by=who(), inactivating=_inactivating(settings)
-        )
+        done = acknowledge(history, item_ids, note.strip(), by=who())
     if output == OutputFormat.json:
         print_json(
             {"format_version": ATTENTION_VERSION, "acknowledged": [i.as_json() for i in done]}

@@ -201,9 +201,7 @@ def status(
     """Show the present: how many items need a person (`attention` lists them), whether the
     daemon runs, what works now, the last pass of each loop, orders waiting or in trouble,
     any pause, and what is wrong now."""
-    settings = _settings(root)
-    inactivating = settings.import_.on_resubmit == "inactivate_previous"
-    doc = gather(settings.state_dir, inactivating=inactivating)
+    doc = gather(_state_dir(root))
     if output == OutputFormat.json:
         print_json(doc)
     else:

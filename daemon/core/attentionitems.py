@@ -267,12 +267,23 @@ def product_item(key: str, trouble: Mapping[str, Any], since: str) -> AttentionI
         subject=key,
         what=f"{key} ({place}) is on ORDRE, but it " + "; it ".join(trouble["warnings"]),
         who="Zedonk",
-        fix=f"in Zedonk, upload Image 1 or enter the prices of product {key}; the next "
-        "reconcile sends them",
+        fix=_completing(key, trouble["warnings"]),
         since=since,
         details=tuple(trouble["warnings"]),
         link={"product": key},
     )
+
+
+def _completing(key: str, warnings: Sequence[str]) -> str:
+    steps = []
+    if any("main image" in w for w in warnings):
+        steps.append(f"upload Image 1 of {key} in Zedonk")
+    if any("price" in w for w in warnings):
+        steps.append(
+            f"enter the prices of {key} in Zedonk in a price season (or name a season it is "
+            "priced in under prices.seasons in connector.yaml)"
+        )
+    return "; ".join(steps or [f"complete {key} in Zedonk"]) + "; the next reconcile sends it"
 
 
 def invalid_catalogue(

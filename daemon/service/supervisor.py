@@ -421,12 +421,7 @@ def start_web(settings: Settings, health: Callable[[], dict[str, Any]]) -> Statu
     Raises ``ZedonkOrdreError`` when the address cannot be bound (another process uses it)."""
     host, port = settings.daemon.status_listen
     try:
-        server = StatusServer(
-            settings.state_dir,
-            (host, port),
-            health,
-            inactivating=settings.import_.on_resubmit == "inactivate_previous",
-        )
+        server = StatusServer(settings.state_dir, (host, port), health)
     except OSError as exc:
         raise ZedonkOrdreError(
             f"cannot serve the status page on {host}:{port}: {exc.strerror}",

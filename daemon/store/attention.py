@@ -42,16 +42,12 @@ class UnknownItem(ZedonkOrdreError):
     """An id that names no item in the inbox now."""
 
 
-def attention(
-    history: History, *, now: datetime | None = None, inactivating: bool = False
-) -> list[AttentionItem]:
-    """The items of the inbox at ``now`` (aware; default: the clock), most urgent first.
-    ``inactivating``: ``import.on_resubmit`` is ``inactivate_previous``, so an earlier
-    Zedonk order still active is the import's to inactivate, unless Zedonk refused."""
-    return list(inbox(history, now=now, inactivating=inactivating).items)
+def attention(history: History, *, now: datetime | None = None) -> list[AttentionItem]:
+    """The items of the inbox at ``now`` (aware; default: the clock), most urgent first."""
+    return list(inbox(history, now=now).items)
 
 
-def inbox(history: History, *, now: datetime | None = None, inactivating: bool = False) -> Inbox:
+def inbox(history: History, *, now: datetime | None = None) -> Inbox:
     """``attention`` as an ``Inbox`` (counts, ``as_json``); see ``attention``."""
     now = now or datetime.now(UTC)
     try:
@@ -63,7 +59,7 @@ def inbox(history: History, *, now: datetime | None = None, inactivating: bool =
     reader = _Reader(history, acks, now)
     items = [
         *reader.orders(),
-        *reader.resubmissions(inactivating=inactivating),
+        *reader.resubmissions(),
         *reader.after_import(),
         *reader.checks_after_go_live(),
         *reader.products(),
@@ -78,13 +74,12 @@ def acknowledge(
     note: str,
     *,
     by: str,
-    inactivating: bool = False,
 ) -> list[AttentionItem]:
     """Record ``by``'s acknowledgement with ``note`` of each item in ``item_ids`` (an event
     ``attention-acknowledged`` each, too); returns the items, acknowledged. Raises
     UnknownItem, before recording anything, when an id names no item in the inbox now."""
     now = utcnow()
-    found = inbox(history, inactivating=inactivating)
+    found = inbox(history)
     items = []
     for item_id in item_ids:
         item = found.find(item_id.strip())
@@ -186,13 +181,16 @@ class _Reader:
                 if not self.done_long_ago(item_id, row["updated_at"]):
                     yield words.partial_order(row, self.lines(key))
 
-    def resubmissions(self, *, inactivating: bool) -> Iterator[AttentionItem]:
-        waiting = "previous_inactivated = -1" + (
-            "" if inactivating else " OR previous_inactivated = 0"
-        )
+    def resubmissions(self) -> Iterator[AttentionItem]:
+        # A person was told to inactivate the earlier order (``import.on_resubmit: report``,
+        # the notice still open) or Zedonk refused to (-1); a 0 without a notice is the
+        # import's own to retry.
         rows = self.history.query(
             "SELECT * FROM imports WHERE state IN ('created', 'partial')"
-            f" AND previous_import_key IS NOT NULL AND ({waiting}) ORDER BY updated_at"
+            " AND previous_import_key IS NOT NULL AND (previous_inactivated = -1"
+            " OR (previous_inactivated = 0 AND EXISTS (SELECT 1 FROM notifications"
+            " WHERE key = 'order-resubmitted:' || import_key AND state = 'open')))"
+            " ORDER BY updated_at"
         )
         for row in rows:
             item_id = f"order:{words.order_label(row)}:inactivate-earlier"

@@ -110,12 +110,12 @@ def _problems(history: History, run: dict[str, Any] | None) -> list[dict[str, An
     return events
 
 
-def gather(state_dir: Path, *, inactivating: bool = False) -> dict[str, Any]:
+def gather(state_dir: Path) -> dict[str, Any]:
     """The status document (``status --format json`` prints it as is): the present, never
-    the past. The counts of the "needs a person" inbox (``daemon.store.attention``;
-    ``inactivating`` as there), whether a daemon runs (its lock), who works on the catalogue
-    or the orders now, the pause, the last pass of each loop (and the last good one), the
-    orders waiting or in trouble, and the errors of the last passes that did not succeed."""
+    the past. The counts of the "needs a person" inbox (``daemon.store.attention``), whether
+    a daemon runs (its lock), who works on the catalogue or the orders now, the pause, the
+    last pass of each loop (and the last good one), the orders waiting or in trouble, and
+    the errors of the last passes that did not succeed."""
     daemon = running_daemon(state_dir)
     doc: dict[str, Any] = {
         "format_version": STATUS_VERSION,
@@ -139,16 +139,16 @@ def gather(state_dir: Path, *, inactivating: bool = False) -> dict[str, Any]:
     if not (state_dir / HISTORY_FILE).exists():
         return doc
     try:
-        return _fill(doc, state_dir, inactivating)
+        return _fill(doc, state_dir)
     except sqlite3.OperationalError as exc:
         if "no such table" in str(exc):  # the daemon is creating it this very moment
             return doc
         raise
 
 
-def _fill(doc: dict[str, Any], state_dir: Path, inactivating: bool) -> dict[str, Any]:
+def _fill(doc: dict[str, Any], state_dir: Path) -> dict[str, Any]:
     with History.open(state_dir, read_only=True) as history:
-        doc["attention"] = inbox(history, inactivating=inactivating).counts()
+        doc["attention"] = inbox(history).counts()
         doc["paused"] = history.get_state(PAUSED_KEY)
         if doc["paused"]:
             doc["reconciling"] = "paused"

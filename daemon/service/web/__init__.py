@@ -22,8 +22,7 @@ from daemon.service.web.server import WebServer
 
 class StatusServer(WebServer):
     """The console of the history in ``state_dir``, served on ``listen`` (host, port; port 0
-    picks a free one) with the daemon's live ``health``; ``inactivating``: the settings'
-    ``import.on_resubmit`` is ``inactivate_previous``. Raises ``OSError`` when the address
+    picks a free one) with the daemon's live ``health``. Raises ``OSError`` when the address
     cannot be bound."""
 
     def __init__(
@@ -31,10 +30,8 @@ class StatusServer(WebServer):
         state_dir: Path,
         listen: tuple[str, int] = ("127.0.0.1", 8787),
         health: HealthSource = no_live_health,
-        *,
-        inactivating: bool = False,
     ) -> None:
-        super().__init__(make_app(state_dir, health, inactivating=inactivating), listen)
+        super().__init__(make_app(state_dir, health), listen)
         self.state_dir = state_dir
 
 

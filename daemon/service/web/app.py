@@ -102,14 +102,11 @@ Draw = Callable[[History | None], str | None]  # a page from the history; None: 
 
 
 class Site:
-    """The endpoints, sharing the state directory and the live health. ``inactivating``:
-    the daemon's ``import.on_resubmit`` is ``inactivate_previous`` (the inbox words an earlier
-    Zedonk order still active by it)."""
+    """The endpoints, sharing the state directory and the live health."""
 
-    def __init__(self, state_dir: Path, health: HealthSource, inactivating: bool = False) -> None:
+    def __init__(self, state_dir: Path, health: HealthSource) -> None:
         self.state_dir = state_dir
         self.health = health
-        self.inactivating = inactivating
         self.collector = metrics.HistoryCollector(health, self.open_history)
 
     def open_history(self) -> MaybeHistory:
@@ -155,7 +152,7 @@ class Site:
 
     async def inbox(self, request: Request) -> Response:
         query = request.query_params
-        return await self.page(lambda h: inbox.page(h, query, inactivating=self.inactivating))
+        return await self.page(lambda h: inbox.page(h, query))
 
     async def orders(self, request: Request) -> Response:
         query = request.query_params
@@ -179,7 +176,7 @@ class Site:
 
     async def health_panel(self, request: Request) -> Response:
         def draw() -> Response:
-            return answer(health.page(self.state_dir, self.health(), self.inactivating), HTML)
+            return answer(health.page(self.state_dir, self.health()), HTML)
 
         return await self.drawn(draw)
 
@@ -198,12 +195,10 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
     return answer("internal error\n", TEXT, 500)
 
 
-def make_app(
-    state_dir: Path, health: HealthSource = no_live_health, *, inactivating: bool = False
-) -> Starlette:
+def make_app(state_dir: Path, health: HealthSource = no_live_health) -> Starlette:
     """The application: the console's pages, ``/healthz`` and ``/metrics``, each for GET and
     HEAD (see the module's docstring)."""
-    site = Site(state_dir, health, inactivating)
+    site = Site(state_dir, health)
     routes = [
         Route("/healthz", site.healthz, methods=["GET"]),
         Route("/metrics", site.metrics, methods=["GET"]),

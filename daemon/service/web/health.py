@@ -59,10 +59,9 @@ def _remotes(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def page(state_dir: Path, live: dict[str, Any], inactivating: bool = False) -> str:
-    """``/health``; ``inactivating`` as ``daemon.store.attention`` takes it, for the inbox's
-    count."""
-    doc = gather(state_dir, inactivating=inactivating)
+def page(state_dir: Path, live: dict[str, Any]) -> str:
+    """``/health``."""
+    doc = gather(state_dir)
     loops = live.get("loops") or {}
     return render(
         "health.html",

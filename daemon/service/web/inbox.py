@@ -48,15 +48,14 @@ def _shown(item: AttentionItem) -> dict[str, Any]:
     }
 
 
-def page(history: History | None, query: Mapping[str, str], *, inactivating: bool) -> str:
-    """``/``, with the filters ``who``, ``kind`` and ``page``. ``inactivating``: the
-    daemon's ``import.on_resubmit`` is ``inactivate_previous`` (see ``store.attention``)."""
+def page(history: History | None, query: Mapping[str, str]) -> str:
+    """``/``, with the filters ``who``, ``kind`` and ``page``."""
     who = choice(query, "who", WHO)
     kind = choice(query, "kind", KINDS)
     paging = Paging("/", query, {"who": who, "kind": kind})
     context: dict[str, Any] = {"counts": None, "by_who": {}, "items": [], "acknowledged": 0}
     if history is not None:
-        found = inbox(history, now=datetime.now(UTC), inactivating=inactivating)
+        found = inbox(history, now=datetime.now(UTC))
         kept = [
             item
             for item in found.items
