@@ -197,6 +197,23 @@ def test_a_pass_that_changes_nothing_leaves_the_kept_view_as_it_was(
     assert after[catalogue_store.PASS_KEY] > before[catalogue_store.PASS_KEY]
 
 
+def test_the_daemons_reconcile_pass_keeps_the_view_too(
+    console: tuple[StatusServer, Brand],
+) -> None:
+    server, brand = console
+    done = cli("reconcile", "--root", str(brand.settings.root))  # no daemon: the pass runs here
+    assert done.exit_code == 0, done.output
+    with History.open(brand.settings.state_dir) as history:
+        [last] = history.runs(kind="reconcile", limit=1)
+        found = catalogue_store.last(history)
+    assert found is not None
+    view, meta = found
+    assert (meta["source"], meta["run_id"]) == ("reconcile", last["id"])
+    assert view["counts"] == {"products": 20, "exported": 19, "held_back": 1, "without_image": 1}
+    _, page = get(server.url + "catalogue")
+    assert f'<a href="/runs/{last["id"]}">the reconcile of run {last["id"]}</a>' in page
+
+
 # --------------------------------------------------------------------------- inbox, runs, health
 
 

@@ -35,9 +35,18 @@ from daemon.core.resolve import ProductReport
 VIEW_VERSION = 1
 
 
+def _sizes(report: ProductReport) -> list[list[str | None]]:
+    product = report.product
+    if product is None:
+        return []
+    if report.exported:  # resolve exports a product only when every size has a valid GTIN
+        return [[sku.size, sku.barcode, "valid"] for sku in product.skus]
+    return [[size.size, size.barcode, size.state] for size in barcodes(product)]
+
+
 def _product(report: ProductReport) -> dict[str, Any]:
     product = report.product
-    sizes = [list(size[:3]) for size in barcodes(product)] if product is not None else []
+    sizes = _sizes(report)
     return {
         "key": report.key,
         "description": product.description if product is not None else "",
@@ -78,6 +87,7 @@ def catalogue_view(plan: Plan) -> dict[str, Any]:
 
 
 def digest(view: dict[str, Any]) -> str:
-    """A short fingerprint of ``view``: equal views, equal digests."""
-    text = json.dumps(view, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """A short fingerprint of ``view``: equal views (built by ``catalogue_view``, whose keys
+    come in one order), equal digests."""
+    text = json.dumps(view, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()[:32]
