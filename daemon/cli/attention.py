@@ -23,11 +23,7 @@ from daemon.store.history import History
 from daemon.store.status import who
 from daemon.tree.settings import Settings, load_settings
 
-attention_app = typer.Typer(
-    invoke_without_command=True,
-    help="What needs a person: failed and partial orders, products held back, an invalid "
-    "catalogue, ... each with who must act and the fix; `ack` acknowledges one.",
-)
+attention_app = typer.Typer(invoke_without_command=True)  # its help: the callback's docstring
 app.add_typer(attention_app, name="attention")
 
 
@@ -49,8 +45,13 @@ def attention(
     ] = False,
 ) -> None:
     """List what needs a person, most urgent first: what is wrong, who must act (ORDRE,
-    Zedonk or the catalogue) and the exact fix. Items leave once their problem clears;
-    acknowledged ones are listed apart and not counted.
+    Zedonk or the catalogue) and the exact fix; `attention ack ID --note TEXT` records that
+    someone saw to one.
+
+    Failed, held and partly imported orders, unresolved creates, earlier orders to
+    inactivate, edits and cancellations after import, products held back from ORDRE or
+    without a main image or a price, an invalid catalogue. Items leave once their problem
+    clears; acknowledged ones are listed apart and not counted.
 
     Exit codes: 0 (also when items are listed), 1 an error; with --detailed-exitcode, 2
     when an item is open.

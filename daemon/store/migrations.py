@@ -433,6 +433,8 @@ def m007_attention_acks(db: sqlite_utils.Database) -> None:
             acked_by TEXT NOT NULL,
             acked_at TEXT NOT NULL,
             since TEXT                      -- when the item's problem began, as it was then
-        )
+        );
+        -- The inbox looks for some events by their code (a re-submission after go-live).
+        CREATE INDEX events_code ON events(code)
         """,
     )
