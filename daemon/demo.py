@@ -165,8 +165,8 @@ class Narrator:
         if item is None:
             return
         self.say(
-            f"     It needs a person ({item.who}): `zedonk-ordre attention` and the page's "
-            f"'Needs attention' section list it as {item.id}, with the fix:\n"
+            f"     It needs a person ({item.who}): `zedonk-ordre attention` and the console's "
+            f"first page, 'Needs a person', list it as {item.id}, with the fix:\n"
             f"       {item.fix}"
         )
 
@@ -448,13 +448,13 @@ def run_demo(
             assert service.web is not None
             # From the moment the page's address is shown, Ctrl-C means "stop cleanly".
             try:
-                say(f"\nThe daemon is running. Activity page: {service.web.url}")
+                say(f"\nThe daemon is running. Console: {service.web.url}")
                 say("   (health at /healthz, metrics at /metrics; Ctrl-C stops the demo)")
                 narrator = Narrator(settings.state_dir, say)
                 story = Story(pair, root, narrator, say, speed=speed, deadline=deadline)
                 story.play()
                 say("\nThat is the whole loop: edit YAML -> ORDRE follows; orders -> Zedonk.")
-                say(f"Look around the activity page: {service.web.url}")
+                say(f"Look around the console: {service.web.url}")
                 if not once:
                     say("The daemon keeps running and narrating; press Ctrl-C to stop.")
                     while True:

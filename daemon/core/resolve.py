@@ -80,6 +80,8 @@ class ProductReport:
     has_image: bool
     problems: tuple[str, ...] = ()  # why it is not exported, for people
     warnings: tuple[str, ...] = ()  # exported, but without a main image or a price
+    # The product as Zedonk holds it (its sizes and barcodes), for the catalogue's view.
+    product: Product | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -392,7 +394,7 @@ class _Tree:
             wrong = problems[product.id]
             has_image = bool(product.image_url)
             report = ProductReport(
-                key, collection, look.name, where, not wrong, has_image, tuple(wrong)
+                key, collection, look.name, where, not wrong, has_image, tuple(wrong), (), product
             )
             if wrong:
                 reports.append(report)

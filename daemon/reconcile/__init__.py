@@ -51,6 +51,7 @@ from daemon.reconcile.planning import (
     plan_only,
     plan_structure,
     plan_tree,
+    remember_catalogue,
 )
 from daemon.remotes import open_clients
 from daemon.store.attention import record_products
@@ -185,6 +186,7 @@ def apply_fresh(
     ):
         result = plan_only(settings, catalogue, zedonk, ordre, strict=strict, findings=findings)
         record_products(history, product_troubles(result.plan.products), run_id=None)
+        remember_catalogue(history, result, run_id=None, source="apply")
         show(result)
         if not result.plan.has_changes:
             run_id = history.start_run("apply", "cli", git_commit=result.git_commit)
@@ -431,6 +433,7 @@ class _Pass:
         if self.planned is not None and not self.quick:  # the products as read just now
             troubles = product_troubles(self.planned.plan.products)
             record_products(self.history, troubles, run_id=self.run_id)
+            remember_catalogue(self.history, self.planned, run_id=self.run_id, source="reconcile")
         if self.quick:
             message += " (collections and looks only: the products are as last read)"
         converged = result in ("ok", "no-changes")

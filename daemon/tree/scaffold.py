@@ -84,7 +84,7 @@ import:
 #   debounce: 2s  # wait this long after the last change in catalogue/ before applying it
 #   The history and locks live outside this checkout, in $STATE_DIRECTORY under systemd,
 #   else in ~/.local/state/zedonk-ordre/<ORDRE host>-<digest>; state_dir chooses another.
-#   status_listen: 127.0.0.1:9808  # the health, metrics and activity page
+#   status_listen: 127.0.0.1:9808  # the console, /healthz and /metrics
 #   remote_down_alert_after: 10m  # notify when Zedonk or ORDRE is unreachable this long
 
 # history:
