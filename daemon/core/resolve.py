@@ -10,7 +10,7 @@ it is about. Products that fail eligibility (barcodes, no sizes) are left out an
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
@@ -33,13 +33,10 @@ from daemon.core.model import (
     ListingPrice,
     ListingSize,
     OrdreCustomer,
-    Price,
     Product,
     ProductId,
     Season,
     User,
-    assemble,
-    new_tuple,
 )
 from daemon.core.spec import CatalogueSpec, Location, LookSpec, ProductRef
 
@@ -82,6 +79,9 @@ class ProductReport:
     exported: bool
     has_image: bool
     problems: tuple[str, ...] = ()  # why it is not exported, for people
+    warnings: tuple[str, ...] = ()  # exported, but without a main image or a price
+    # The product as Zedonk holds it (its sizes and barcodes), for the catalogue's view.
+    product: Product | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -182,31 +182,25 @@ ZERO = Decimal("0.00")
 
 
 def _listing_prices(
-    product: Product, season_rank: dict[str, tuple[date, int]], currencies: Sequence[str]
+    product: Product, season_rank: dict[str, tuple[date, int]], currencies: Iterable[str]
 ) -> tuple[tuple[ListingPrice, ...], tuple[str, ...]]:
-    """The listing's price in each of ``currencies`` (the brand's, sorted), by domain.md §7
-    rule 12: from the most recent price season the product is visible in that has one; 0.00
-    where no such season prices it. Returns the prices, by currency, and the currencies set to
-    0.00 for that."""
-    visible = product.seasons
-    best: dict[str, tuple[tuple[date, int], Price]] = {}
+    """The listing's price in each of ``currencies`` (the brand's), by domain.md §7 rule 12:
+    from the most recent price season the product is visible in that has one; 0.00 where no
+    such season prices it. Returns the prices and the currencies set to 0.00 for that."""
+    visible = set(product.seasons)
+    best: dict[str, tuple[tuple[date, int], ListingPrice]] = {}
     for price in product.prices:
         rank = season_rank.get(price.season)
         if rank is None or price.season not in visible:
             continue
         held = best.get(price.currency)
         if held is None or rank > held[0]:
-            best[price.currency] = (rank, price)
-    unpriced: tuple[str, ...] = ()
-    if len(best) < len(currencies):
-        unpriced = tuple([c for c in currencies if c not in best])
-    prices = [
-        new_tuple(ListingPrice, (c, held[1].wsp, held[1].rrp))
-        if (held := best.get(c)) is not None
-        else new_tuple(ListingPrice, (c, ZERO, ZERO))
-        for c in currencies
-    ]
-    return tuple(prices), unpriced
+            best[price.currency] = (rank, ListingPrice(price.currency, price.wsp, price.rrp))
+    prices = {currency: held[1] for currency, held in best.items()}
+    unpriced = tuple(sorted(c for c in set(currencies) if c not in prices))
+    for currency in unpriced:
+        prices[currency] = ListingPrice(currency, ZERO, ZERO)
+    return tuple(prices[c] for c in sorted(prices)), unpriced
 
 
 def _season_rank(
@@ -220,25 +214,19 @@ def _season_rank(
 def _listing(
     product: Product, key: str, prices: tuple[ListingPrice, ...], gtins: Sequence[str | None]
 ) -> Listing:
-    pid = product.id
-    sizes = [
-        new_tuple(ListingSize, (sku.size, code or ""))
-        for sku, code in zip(product.skus, gtins, strict=True)
-    ]
-    return assemble(
-        Listing,
-        {
-            "key": key,
-            "style": pid.style,
-            "fabric": pid.fabric,
-            "colour": pid.colour,
-            "description": product.description,
-            "category": product.category,
-            "sizes": tuple(sizes),
-            "prices": prices,
-            "image_url": product.image_url or None,
-            "version": "",
-        },
+    sizes = tuple(
+        [ListingSize(sku.size, code or "") for sku, code in zip(product.skus, gtins, strict=True)]
+    )
+    return Listing(
+        key=key,
+        style=product.id.style,
+        fabric=product.id.fabric,
+        colour=product.id.colour,
+        description=product.description,
+        category=product.category,
+        sizes=sizes,
+        prices=prices,
+        image_url=product.image_url or None,
     )
 
 
@@ -295,14 +283,14 @@ def resolve(
     listings = tree.listings
     desired = Desired(
         collections=collections,
-        listings=tuple([listings[k] for k in sorted(listings)]),
+        listings=tuple(listings[k] for k in sorted(listings)),
         customers=tuple(customers),
         products=tuple(tree.reports),
     )
     findings = sort_findings(state.findings)
     structure = None
     if not any(f.is_error for f in findings):
-        catalogued = frozenset([report.key for report in tree.reports])  # = state.placed
+        catalogued = frozenset(str(pid) for pid in state.placed)
         structure = Structure(state.expanded, catalogued, catalogued.difference(listings))
     return Resolution(desired, findings, structure)
 
@@ -336,31 +324,14 @@ def _eligibility(placed: Sequence[_PlacedLook], limits: OrdreLimits) -> tuple[Pr
     that ORDRE would refuse."""
     problems: Problems = {}
     gtins: Gtins = {}
-    every: list[str | None] = []  # each valid barcode of each product, as a GTIN-14
-    canonical, listing_problems = gtin.canonical, limits.listing_problems
-    for _, _, kept in placed:
-        for product, _where in kept:
-            skus = product.skus
-            codes = [canonical(sku.barcode) for sku in skus]
-            gtins[product.id] = codes
-            if skus and None not in codes and len({sku.size for sku in skus}) == len(skus):
-                problems[product.id] = listing_problems(product)  # the common case
-                every += codes
-                continue
-            checked = _checked_barcodes(product)
-            problems[product.id] = _barcode_problems(product, checked) + listing_problems(product)
-            every += [code for code in codes if code is not None]
-    if len(set(every)) < len(every):
-        _shared_barcodes(placed, problems, gtins)
-    return problems, gtins
-
-
-def _shared_barcodes(placed: Sequence[_PlacedLook], problems: Problems, gtins: Gtins) -> None:
-    """Report each barcode that more than one size carries, on every product concerned."""
     owners: dict[str, tuple[ProductId, str]] = {}
     for _, _, kept in placed:
         for product, _where in kept:
-            for sku, code in zip(product.skus, gtins[product.id], strict=True):
+            checked = _checked_barcodes(product)
+            problems[product.id] = _barcode_problems(product, checked)
+            problems[product.id] += limits.listing_problems(product)
+            gtins[product.id] = codes = [code for _, code in checked]
+            for sku, code in zip(product.skus, codes, strict=True):
                 if code is None:
                     continue
                 mine = (product.id, sku.size)
@@ -374,6 +345,7 @@ def _shared_barcodes(placed: Sequence[_PlacedLook], problems: Problems, gtins: G
                         f"size {size}: barcode {sku.barcode} is also on {product.id} "
                         f"size {sku.size}"
                     )
+    return problems, gtins
 
 
 @dataclass
@@ -415,110 +387,85 @@ class _Tree:
         """One look: its exported products as listings, each product reported."""
         findings, listings, reports = self.findings, self.listings, self.reports
         problems, gtins, rank = self.problems, self.gtins, self.rank  # per product: locals
-        currencies, severity, name = self.currencies, self.severity, look.name
         keys: list[str] = []
         for product, where in kept:
             key = str(product.id)
+            label = f"{collection} / {look.name}: {key}"
             wrong = problems[product.id]
             has_image = bool(product.image_url)
-            reports.append(
-                assemble(
-                    ProductReport,
-                    {
-                        "key": key,
-                        "collection": collection,
-                        "look": name,
-                        "location": where,
-                        "exported": not wrong,
-                        "has_image": has_image,
-                        "problems": tuple(wrong),
-                    },
-                )
+            report = ProductReport(
+                key, collection, look.name, where, not wrong, has_image, tuple(wrong), (), product
             )
             if wrong:
+                reports.append(report)
                 findings.append(
                     finding_at(
                         where,
                         "product-not-exported",
-                        severity,
-                        f"{collection} / {name}: {key} ({_short(product.description)}) is not "
-                        "exported: " + "; ".join(wrong),
+                        self.severity,
+                        f"{label} ({_short(product.description)}) is not exported: "
+                        + "; ".join(wrong),
                         "fix the product in Zedonk: every size needs a valid, unique GTIN, "
                         "and ORDRE refuses what is over its limits",
                     )
                 )
                 continue
-            prices, unpriced = _listing_prices(product, rank, currencies)
-            if not has_image or unpriced or rank.keys().isdisjoint(product.seasons):
-                label = f"{collection} / {name}: {key}"
-                self.price_findings(label, product, where, prices, unpriced)
-            else:  # visible in a price season and priced in each currency: is any 0.00?
-                for price in prices:
-                    if not price.wsp or not price.rrp:
-                        findings.append(_price_zero(f"{collection} / {name}: {key}", where, price))
+            warned = len(findings)
+            if not has_image:
+                findings.append(
+                    finding_at(
+                        where,
+                        "image-missing",
+                        "warning",
+                        f"{label} has no main image (Zedonk's Image 1)",
+                        "upload Image 1 in Zedonk",
+                    )
+                )
+            prices, unpriced = _listing_prices(product, rank, self.currencies)
+            seasons = ", ".join(self.price_seasons) or "none configured"
+            shown_in = [season for season in product.seasons if season in rank]
+            if not shown_in:
+                findings.append(
+                    finding_at(
+                        where,
+                        "price-not-visible",
+                        "warning",
+                        f"{label} is not visible in any of the price seasons ({seasons}): it "
+                        f"is sent with 0.00 prices (it is visible in "
+                        f"{', '.join(product.seasons) or 'no season'})",
+                        "make it visible in a price season in Zedonk, or add one of its "
+                        "seasons to prices.seasons",
+                    )
+                )
+            elif unpriced:
+                findings.append(
+                    finding_at(
+                        where,
+                        "price-missing",
+                        "warning",
+                        f"{label} has no price in {', '.join(unpriced)} in the price seasons it "
+                        f"is visible in ({', '.join(shown_in)}): it is sent as 0.00",
+                        "enter its prices in Zedonk, or add a season it is visible in and "
+                        "priced in to prices.seasons",
+                    )
+                )
+            for price in prices:
+                if price.currency in unpriced or not shown_in:
+                    continue  # reported above
+                if not price.wsp or not price.rrp:  # 0.00 in either
+                    findings.append(
+                        finding_at(
+                            where,
+                            "price-zero",
+                            "warning",
+                            f"{label} has a 0.00 price in {price.currency} "
+                            f"(wholesale {price.wsp}, retail {price.rrp})",
+                            "enter the price in Zedonk",
+                        )
+                    )
+            # What a person must fix for it, for the "needs attention" inbox.
+            warnings = tuple(f.message.removeprefix(label + " ") for f in findings[warned:])
+            reports.append(replace(report, warnings=warnings) if warnings else report)
             listings[key] = _listing(product, key, prices, gtins[product.id])
             keys.append(key)
         return DesiredLook(look.name, look.position, tuple(keys), look.location)
-
-    def price_findings(
-        self,
-        label: str,
-        product: Product,
-        where: Location,
-        prices: tuple[ListingPrice, ...],
-        unpriced: tuple[str, ...],
-    ) -> None:
-        """What is worth a look in an exported product: a missing image, a product visible in
-        no price season, prices missing or 0.00 (``label`` names the product in its look)."""
-        findings, rank = self.findings, self.rank
-        if not product.image_url:
-            findings.append(
-                finding_at(
-                    where,
-                    "image-missing",
-                    "warning",
-                    f"{label} has no main image (Zedonk's Image 1)",
-                    "upload Image 1 in Zedonk",
-                )
-            )
-        shown_in = [season for season in product.seasons if season in rank]
-        if not shown_in:
-            seasons = ", ".join(self.price_seasons) or "none configured"
-            findings.append(
-                finding_at(
-                    where,
-                    "price-not-visible",
-                    "warning",
-                    f"{label} is not visible in any of the price seasons ({seasons}): it "
-                    f"is sent with 0.00 prices (it is visible in "
-                    f"{', '.join(product.seasons) or 'no season'})",
-                    "make it visible in a price season in Zedonk, or add one of its "
-                    "seasons to prices.seasons",
-                )
-            )
-            return  # every price is 0.00, said above
-        if unpriced:
-            findings.append(
-                finding_at(
-                    where,
-                    "price-missing",
-                    "warning",
-                    f"{label} has no price in {', '.join(unpriced)} in the price seasons it "
-                    f"is visible in ({', '.join(shown_in)}): it is sent as 0.00",
-                    "enter its prices in Zedonk, or add a season it is visible in and "
-                    "priced in to prices.seasons",
-                )
-            )
-        for price in prices:
-            if price.currency not in unpriced and (not price.wsp or not price.rrp):
-                findings.append(_price_zero(label, where, price))
-
-
-def _price_zero(label: str, where: Location, price: ListingPrice) -> Finding:
-    return finding_at(
-        where,
-        "price-zero",
-        "warning",
-        f"{label} has a 0.00 price in {price.currency} (wholesale {price.wsp}, retail {price.rrp})",
-        "enter the price in Zedonk",
-    )

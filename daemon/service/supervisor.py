@@ -7,7 +7,7 @@ Threads, each with one job:
 - the import loop runs the order import every ``poll_interval``, backing off while it fails;
 - the notice drainer (a thread per channel) sends what the passes owed, grouped into digests,
   each channel with its own back-off: no pass waits for a mail server or a webhook;
-- the web server answers /healthz, /metrics and the activity page.
+- the web server answers the operations console, /healthz and /metrics.
 The main thread supervises: it repairs the watcher, notices a loop that is stuck or dead, keeps
 systemd informed, and pings the watchdog only while everything is sound, so a hung daemon is
 restarted by systemd. A failure in one loop never stops the other: each pass goes through
@@ -165,12 +165,20 @@ class Service:
                 self.web.stop()
             self._release()
             raise
+        origin = self.settings.state_dir_origin
         self.history.record_event(
             "info",
             "daemon-started",
-            f"daemon started (pid {os.getpid()})",
-            details={"root": str(self.root), "web": self.web.url if self.web else None},
+            f"daemon started (pid {os.getpid()}); state directory {self.state_dir}",
+            details={
+                "root": str(self.root),
+                "root_leads_to": str(self.root.resolve()),
+                "state_dir": str(self.state_dir),
+                "state_dir_origin": origin,
+                "web": self.web.url if self.web else None,
+            },
         )
+        log.info("state directory: %s (%s)", self.state_dir, origin or "as set")
         self._targets = {
             "reconcile": partial(self.reconcile_loop.run, self.history),
             "import": partial(self.import_loop.run, self.history, self.notifier),
@@ -178,7 +186,10 @@ class Service:
         for name in self._targets:
             self._start_loop(name)
         self.drainer.start()
-        where = f"; activity page {self.web.url}" if self.web else ""
+        where = f"; console {self.web.url}" if self.web else ""
+        real = self.root.resolve()
+        if real != self.root:  # a release folder behind a symlink: a swap is followed
+            where = f" (now {real}){where}"
         log.info("started: watching %s%s", self.root, where)
         self.systemd.ready(f"started; watching {self.root}{where}")
 
@@ -416,7 +427,7 @@ def check_against_zedonk(settings: Settings) -> None:
 
 
 def start_web(settings: Settings, health: Callable[[], dict[str, Any]]) -> StatusServer:
-    """Serve /healthz, /metrics and the activity page on ``daemon.status_listen``.
+    """Serve the operations console, /healthz and /metrics on ``daemon.status_listen``.
 
     Raises ``ZedonkOrdreError`` when the address cannot be bound (another process uses it)."""
     host, port = settings.daemon.status_listen

@@ -13,17 +13,19 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from daemon.store.attention import inbox
 from daemon.store.history import HISTORY_FILE, History, utcnow
 from daemon.store.ledger import Ledger
 from daemon.store.lock import LOCK_FILE, ORDERS_LOCK_FILE, current_holder, running_daemon
 
-STATUS_VERSION = 3  # 2: "format_version" (was "version"); 3: the present: "daemon", "working",
+STATUS_VERSION = 4  # 2: "format_version" (was "version"); 3: the present: "daemon", "working",
 # "reconciling" and "problems" (the errors of the last passes that failed) for "lock" and
-# "recent_errors"
+# "recent_errors"; 4: "attention", the counts of the "needs a person" inbox
 PAUSED_KEY = "paused"
 
 WAITING_STATES = ("pending", "sending")
-ATTENTION_STATES = ("needs_attention", "failed", "partial")
+# unresolved: Zedonk may hold the order or not until its settle window has passed
+ATTENTION_STATES = ("needs_attention", "failed", "partial", "unresolved")
 RECONCILE_KINDS = ("reconcile", "apply")
 SUCCESS_RESULTS = ("ok", "no-changes", "no-orders")
 PROBLEM_RESULTS = ("failed", "invalid", "partial", "interrupted")
@@ -111,12 +113,14 @@ def _problems(history: History, run: dict[str, Any] | None) -> list[dict[str, An
 
 def gather(state_dir: Path) -> dict[str, Any]:
     """The status document (``status --format json`` prints it as is): the present, never
-    the past. Whether a daemon runs (its lock), who works on the catalogue or the orders
-    now, the pause, the last pass of each loop (and the last good one), the orders waiting
-    or in trouble, and the errors of the last passes that did not succeed."""
+    the past. The counts of the "needs a person" inbox (``daemon.store.attention``), whether
+    a daemon runs (its lock), who works on the catalogue or the orders now, the pause, the
+    last pass of each loop (and the last good one), the orders waiting or in trouble, and
+    the errors of the last passes that did not succeed."""
     daemon = running_daemon(state_dir)
     doc: dict[str, Any] = {
         "format_version": STATUS_VERSION,
+        "attention": {"open": 0, "acknowledged": 0, "by_kind": {}},
         "state_dir": str(state_dir),
         "daemon": {"running": daemon is not None, "holder": daemon},
         "working": {
@@ -130,7 +134,7 @@ def gather(state_dir: Path) -> dict[str, Any]:
         "last_good_reconcile": None,
         "last_poll": None,
         "last_good_poll": None,
-        "orders": {"waiting": [], "needs_attention": []},
+        "orders": {"waiting": [], "needs_attention": [], "rebuilt": None, "audit": None},
         "problems": [],
     }
     if not (state_dir / HISTORY_FILE).exists():
@@ -145,6 +149,7 @@ def gather(state_dir: Path) -> dict[str, Any]:
 
 def _fill(doc: dict[str, Any], state_dir: Path) -> dict[str, Any]:
     with History.open(state_dir, read_only=True) as history:
+        doc["attention"] = inbox(history).counts()
         doc["paused"] = history.get_state(PAUSED_KEY)
         if doc["paused"]:
             doc["reconciling"] = "paused"
@@ -156,6 +161,10 @@ def _fill(doc: dict[str, Any], state_dir: Path) -> dict[str, Any]:
         doc["orders"] = {
             "waiting": ledger.summaries(WAITING_STATES, limit=20),
             "needs_attention": ledger.summaries(ATTENTION_STATES, limit=20),
+            # Zedonk orders the ledger found that it had not recorded: it was new or lost
+            "rebuilt": ledger.rebuilt(),
+            # the last audit of the import season's Zedonk orders, with any duplicate
+            "audit": ledger.last_audit(),
         }
         doc["problems"] = _problems(history, doc["last_reconcile"]) + _problems(
             history, doc["last_poll"]

@@ -10,9 +10,11 @@ from daemon.store.history import History
 
 CURSOR_KEY = "orders.cursor"  # the listing cursor, in the history's durable state
 SYNC_KEY = "orders.sync_token"  # where ORDRE's order changes start, and from which ORDRE
-OPEN_STATES = ("pending", "sending")
+OPEN_STATES = ("pending", "sending", "unresolved")  # rows the import still works on
 DONE_STATES = ("created", "partial")
-ATTENTION = ("failed", "needs_attention")  # ``orders list --status attention``
+# ``orders list --status attention``: a person should look (an unresolved row settles by
+# itself once the settle window has passed, but may be a doubled order until then)
+ATTENTION = ("failed", "needs_attention", "unresolved")
 HELD = "held for review: "  # how the last_error of an order held for review starts
 
 
