@@ -94,12 +94,13 @@ class StateDirError(ConfigError):
 
 
 class LockHeld(ZedonkOrdreError):
-    """Another apply or daemon holds the state directory's lock."""
+    """Another command holds one of the state directory's locks (it is working on the same
+    thing right now), or another daemon holds the state directory."""
 
     exit_code = ExitCode.LOCKED
 
-    def __init__(self, holder: str) -> None:
-        super().__init__(f"another process holds the lock: {holder}", hint="wait for it to finish")
+    def __init__(self, holder: str, *, hint: str = "wait for it to finish") -> None:
+        super().__init__(f"another process holds the lock: {holder}", hint=hint)
         self.holder = holder
 
 

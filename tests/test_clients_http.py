@@ -15,7 +15,8 @@ import httpx
 import pytest
 from sandbox_harness import Sandboxes
 
-from daemon.clients.http import HttpSession, RetryPolicy, parse_retry_after
+from daemon.clients.failures import parse_retry_after
+from daemon.clients.http import HttpSession, RetryPolicy
 from daemon.errors import (
     AuthError,
     BadResponse,

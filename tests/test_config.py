@@ -77,6 +77,13 @@ def test_defaults_of_a_minimal_file(root: Path, monkeypatch: pytest.MonkeyPatch)
     assert settings.daemon.debounce == 2
     assert settings.state_dir == root.resolve() / ".zedonk-ordre"
     assert settings.email is None and settings.webhook is None
+    assert settings.history.retention == 365 * 86400
+
+
+def test_history_retention(root: Path) -> None:
+    connector = root / "connector.yaml"
+    connector.write_text(connector.read_text() + "history:\n  retention: 30d\n")
+    assert load_settings(root).history.retention == 30 * 86400
 
 
 def test_state_directory_from_systemd(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:

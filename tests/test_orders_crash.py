@@ -84,7 +84,7 @@ def test_a_second_import_command_is_refused_while_one_runs(
 ) -> None:
     settings = write_connector(tmp_path, pair)
     with subprocess.Popen(
-        [sys.executable, "-c", HOLD_LOCK, str(settings.state_dir)],
+        [sys.executable, "-c", HOLD_LOCK, str(settings.state_dir), "command", "60"],
         stdout=subprocess.PIPE,
         text=True,
     ) as holder:
@@ -92,7 +92,23 @@ def test_a_second_import_command_is_refused_while_one_runs(
             assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
             refused = run_cli(settings, "orders", "import", "--once")
             assert refused.returncode == 4, refused.stderr
-            assert "another process holds the lock" in refused.stderr
+            assert "another process holds the lock: orders retry (pid" in refused.stderr
+        finally:
+            holder.kill()
+
+
+def test_an_import_command_waits_for_the_daemons_pass(tmp_path: Path, pair: SandboxPair) -> None:
+    settings = write_connector(tmp_path, pair)
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(settings.state_dir), "daemon", "2"],
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as holder:
+        try:
+            assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+            waited = run_cli(settings, "orders", "import", "--once")
+            assert waited.returncode == 0, waited.stderr
+            assert "waiting for order import pass" in waited.stderr
         finally:
             holder.kill()
 
@@ -101,10 +117,15 @@ HOLD_LOCK = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from daemon.store.lock import StateLock
-    with StateLock(Path(sys.argv[1]), "daemon"):
+    from daemon.store import lock
+    if sys.argv[2] == "daemon":  # as the daemon's import pass holds it
+        lock.mark_as_daemon_pass()
+        purpose = "order import pass"
+    else:
+        purpose = "orders retry"
+    with lock.StateLock(Path(sys.argv[1]), purpose, name=lock.ORDERS_LOCK_FILE):
         print("locked", flush=True)
-        time.sleep(60)
+        time.sleep(float(sys.argv[3]))
     """
 )
 

@@ -99,6 +99,7 @@ def documents(repo: Repo) -> Iterator[tuple[str, dict[str, Any]]]:
     yield "history-run", repo.json("history", "--run", "1")
     yield "history-run", repo.json("history", "--run", "2")
     yield "status", repo.json("status")
+    yield "reconcile", repo.json("reconcile")  # no daemon: the command runs the pass
 
 
 def test_every_json_document_validates_against_its_schema(repo: Repo) -> None:
@@ -118,7 +119,7 @@ def test_an_event_has_one_shape_in_history_orders_and_status(repo: Repo) -> None
     assert isinstance(failed["details"], list) and failed["details"]  # JSON, not a string
     in_run = docs["history-run"]["events"]
     assert failed in in_run
-    assert failed in docs["status"]["recent_errors"]
+    assert failed in docs["status"]["problems"]  # the last poll's error, still unfixed
     errors = repo.json("history", "--errors")["events"]
     assert failed in errors
 

@@ -28,7 +28,7 @@ from daemon.cli import root as cli_root
 from daemon.errors import ConfigError, ExitCode
 from daemon.notify import Notifier
 from daemon.sandbox import SandboxPair
-from daemon.service.web import ActivityServer
+from daemon.service.web import StatusServer
 from daemon.store.history import History
 from daemon.tree.secrets import TokenRef
 from daemon.tree.settings import check_settings
@@ -211,13 +211,13 @@ def test_the_activity_page_and_healthz_never_show_a_secret(tmp_path: Path) -> No
         loop = {"last_message": leak, "failing_long": True, "stuck": False, "alive": True}
         return {"healthy": False, "problems": [leak], "loops": {"import": loop}}
 
-    server = ActivityServer(tmp_path, ("127.0.0.1", 0), health)
+    server = StatusServer(tmp_path, ("127.0.0.1", 0), health)
     server.start()
     try:
         pages = {}
         for path in ("/healthz", "/", "/metrics"):
             try:
-                with urllib.request.urlopen(server.url + path, timeout=10) as answer:
+                with urllib.request.urlopen(server.url + path[1:], timeout=10) as answer:
                     pages[path] = answer.read().decode()
             except urllib.error.HTTPError as unhealthy:  # 503 while unhealthy
                 pages[path] = unhealthy.read().decode()

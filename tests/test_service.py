@@ -20,8 +20,10 @@ import pytest
 import yaml
 
 from daemon.errors import ConfigError, LockHeld
-from daemon.service import JournalFormatter, Service, backoff, tree_fingerprint
+from daemon.service import JournalFormatter, PassOutcome, Service, backoff, tree_fingerprint
+from daemon.service.housekeeping import Housekeeping
 from daemon.service.sdnotify import SystemdNotifier
+from daemon.store import requests, retention
 from daemon.store.history import History
 from daemon.store.status import pause, resume
 from daemon.tree.settings import load_settings
@@ -499,3 +501,73 @@ def test_a_dead_watcher_is_restarted_by_the_daemon_and_edits_are_seen_again(
     target = next((root / "catalogue").glob("*.yaml"))
     target.write_text(target.read_text() + "# edit after the restart\n")
     assert wait_until(lambda: rec.calls == ["startup", "watch"])
+
+
+def test_requests_are_answered_by_one_full_pass_and_refused_while_paused(
+    tmp_path: Path, start: Callable[..., Running]
+) -> None:
+    root = make_tree(tmp_path)
+    rec = StandIn("reconcile")
+    running = start(root, reconcile=rec)
+    history = running.service.history
+    assert history is not None and wait_until(lambda: rec.calls == ["startup"])
+    first = requests.ask(history, requests.RECONCILE)
+    second = requests.ask(history, requests.RECONCILE)
+    assert wait_until(lambda: requests.answer_of(history, second) is not None)
+    one, two = requests.answer_of(history, first), requests.answer_of(history, second)
+    assert one is not None and two is not None
+    assert rec.calls == ["startup", "request"]  # two requests, one pass
+    assert one["run_id"] == two["run_id"] and two["result"] == "ok"
+    assert two["message"] == "reconcile said ok"
+    pause(history, "stock count", by="ines")
+    asked = requests.ask(history, requests.RECONCILE)
+    assert wait_until(lambda: requests.answer_of(history, asked) is not None)
+    answered = requests.answer_of(history, asked)
+    assert answered is not None and answered["result"] == "paused"
+    assert "stock count" in answered["message"]
+    assert rec.calls == ["startup", "request"]
+
+
+def test_a_pass_that_finds_a_command_at_work_waits_and_keeps_its_trigger(
+    tmp_path: Path, start: Callable[..., Running]
+) -> None:
+    root = make_tree(tmp_path)
+    calls: list[str] = []
+
+    def reconcile(settings: Any, history: History, *, trigger: str) -> Any:
+        calls.append(trigger)
+        if len(calls) == 2:  # the watch pass finds `apply` holding the lock, once
+            return PassOutcome(None, "busy", "apply (pid 42 on host, since now)")
+        return StandIn("reconcile")(settings, history, trigger=trigger)
+
+    running = start(root, reconcile=reconcile)
+    assert wait_until(lambda: calls == ["startup"])
+    target = next((root / "catalogue").glob("*.yaml"))
+    target.write_text(target.read_text() + "\n# edited\n")
+    assert wait_until(lambda: running.service.loops["reconcile"].waiting_for is not None)
+    assert running.service.health()["loops"]["reconcile"]["waiting_for"].startswith("apply")
+    assert wait_until(lambda: calls == ["startup", "watch", "watch"], timeout=10)
+    loop = running.service.loops["reconcile"]
+    assert wait_until(lambda: loop.passes == 2)  # the busy try was no pass
+    assert loop.waiting_for is None and loop.last_result == "ok"
+
+
+def test_housekeeping_prunes_with_the_retention_and_records_it(tmp_path: Path) -> None:
+    settings = load_settings(make_tree(tmp_path))
+    with History.open(settings.state_dir) as history:
+        old = history.start_run("reconcile", "timer")
+        history.finish_run(old, "failed", error="ordre: 503")
+        with history.transaction() as conn:
+            conn.execute(
+                "UPDATE runs SET started_at = '2020-01-01T00:00:00.000000+00:00',"
+                " finished_at = '2020-01-01T00:00:01.000000+00:00'"
+            )
+        keeper = Housekeeping(lambda: settings, first_after=0)
+        keeper.tick(history)
+        assert keeper.thread is not None
+        keeper.thread.join(10)
+        assert keeper.last == {**dict.fromkeys(retention.KINDS, 0), "runs": 1}
+        [event] = history.events(limit=1)
+        assert event["code"] == "history-pruned" and "older than 365 days" in event["message"]
+        keeper.tick(history)  # not due again for hours
+        assert not keeper.thread.is_alive() and keeper.last["runs"] == 1

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from daemon.cli import app
 from daemon.store.history import History
-from daemon.store.lock import StateLock
+from daemon.store.lock import DAEMON_LOCK_FILE, StateLock
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -52,12 +52,13 @@ def test_run_exits_78_when_a_token_is_missing(tmp_path: Path) -> None:
     assert "ORDRE_TOKEN is not set" in done.stderr
 
 
-def test_run_exits_4_when_another_process_holds_the_lock(tmp_path: Path) -> None:
+def test_run_exits_4_when_another_daemon_runs_on_the_state_directory(tmp_path: Path) -> None:
     root = make_tree(tmp_path)
-    with StateLock(tmp_path / "state", "zedonk-ordre apply"):
+    with StateLock(tmp_path / "state", "zedonk-ordre run (the daemon)", name=DAEMON_LOCK_FILE):
         done = cli("run", "--root", str(root), env={"ZEDONK_TOKEN": "a", "ORDRE_TOKEN": "b"})
     assert done.returncode == 4, done.stderr
-    assert "zedonk-ordre apply" in done.stderr
+    assert "zedonk-ordre run (the daemon) (pid" in done.stderr
+    assert "one daemon runs per state directory" in done.stderr
 
 
 def test_status_before_anything_ran(tmp_path: Path) -> None:
@@ -65,8 +66,11 @@ def test_status_before_anything_ran(tmp_path: Path) -> None:
     done = cli("status", "--root", str(root))
     assert done.returncode == 0, done.stderr
     assert "daemon: not running" in done.stdout and "history: none yet" in done.stdout
+    assert "reconciling: off (no daemon runs" in done.stdout
     doc = json.loads(cli("status", "--root", str(root), "--format", "json").stdout)
-    assert doc["format_version"] == 2 and doc["history"] is False and doc["lock"]["held"] is False
+    assert doc["format_version"] == 3 and doc["history"] is False and "version" not in doc
+    assert doc["daemon"] == {"running": False, "holder": None}
+    assert doc["reconciling"] == "off"
 
 
 def test_pause_shows_in_status_and_resume_lifts_it(tmp_path: Path) -> None:
@@ -93,8 +97,37 @@ def test_pause_shows_in_status_and_resume_lifts_it(tmp_path: Path) -> None:
     assert doc["orders"]["needs_attention"][0]["ordre_number"] == "ORD-1"
     code, out, _ = invoke("resume", "--root", str(root))
     assert code == 0 and "resumed (it was paused: stock count)" in out
-    assert "reconciling: active" in invoke("status", "--root", str(root))[1]
+    assert "reconciling: off" in invoke("status", "--root", str(root))[1]  # no daemon runs
     assert "was not paused" in invoke("resume", "--root", str(root))[1]
+
+
+def test_status_tells_the_present_and_leaves_cleared_errors_to_the_history(
+    tmp_path: Path,
+) -> None:
+    root = make_tree(tmp_path)
+    with History.open(tmp_path / "state") as history:
+        bad = history.start_run("reconcile", "watch")
+        history.record_event("error", "catalogue-invalid", "a.yaml: broken", run_id=bad)
+        history.finish_run(bad, "invalid", error="a.yaml: broken")
+        failed = history.start_run("import", "timer")
+        history.record_event("error", "import-failed", "ordre: 503 from /orders", run_id=failed)
+        history.finish_run(failed, "failed", error="ordre: 503 from /orders")
+    text = invoke("status", "--root", str(root))[1]
+    assert "problems now:" in text
+    assert "reconcile: catalogue-invalid: a.yaml: broken" in text
+    assert "import: import-failed: ordre: 503 from /orders" in text
+    with History.open(tmp_path / "state") as history:
+        for kind in ("reconcile", "import"):
+            fixed = history.start_run(kind, "timer")
+            history.finish_run(fixed, "ok")
+    text = invoke("status", "--root", str(root))[1]
+    assert "problems now: none" in text and "a.yaml: broken" not in text
+    doc = json.loads(invoke("status", "--root", str(root), "--format", "json")[1])
+    assert doc["problems"] == [] and "recent_errors" not in doc
+    with StateLock(tmp_path / "state", "zedonk-ordre run (the daemon)", name=DAEMON_LOCK_FILE):
+        text = invoke("status", "--root", str(root))[1]
+    assert f"daemon: running - zedonk-ordre run (the daemon) (pid {os.getpid()}" in text
+    assert "reconciling: active" in text
 
 
 def test_pause_needs_a_reason(tmp_path: Path) -> None:

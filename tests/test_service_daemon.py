@@ -3,6 +3,7 @@
 import contextlib
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -11,6 +12,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,12 @@ from sandbox_harness import Sandboxes
 from test_service import make_tree, wait_until
 
 from daemon.store.history import History
+
+
+def limit_files(soft: int) -> None:
+    """In the child, before exec: at most ``soft`` open files."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 class Daemon:
@@ -36,7 +44,9 @@ class Daemon:
         self.proc: subprocess.Popen[bytes] | None = None
         self.received: list[bytes] = []
 
-    def start(self, **env: str) -> None:
+    def start(self, *, open_files: int | None = None, **env: str) -> None:
+        """Start ``run``; ``open_files`` sets its soft limit of open files, as systemd's
+        ``LimitNOFILE=`` does (its default soft limit is 1024)."""
         environ = {
             **os.environ,
             "ZEDONK_TOKEN": self.sandbox.zedonk_token,
@@ -52,6 +62,7 @@ class Daemon:
                 env=environ,
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                preexec_fn=None if open_files is None else partial(limit_files, open_files),
             )
 
     def drain(self, seconds: float) -> list[bytes]:
@@ -75,6 +86,13 @@ class Daemon:
         assert self.proc is not None
         self.proc.send_signal(sig)
         return self.proc.wait(timeout)
+
+    @property
+    def url(self) -> str:
+        """The status page's address, from connector.yaml."""
+        text = (self.root / "connector.yaml").read_text()
+        port = int(text.split("status_listen: 127.0.0.1:")[1].split()[0])
+        return f"http://127.0.0.1:{port}/"
 
     def logs(self) -> str:
         return self.log_path.read_text(errors="replace")[-4000:] if self.log_path.exists() else ""
@@ -235,7 +253,9 @@ def test_an_invalid_edit_keeps_the_last_good_state_and_records_the_error(
     doc = json.loads(status.stdout)
     assert doc["last_reconcile"]["result"] == "invalid"
     assert doc["last_good_reconcile"]["result"] == "ok"
-    assert doc["lock"]["held"] is True
+    assert doc["daemon"]["running"] is True
+    assert doc["daemon"]["holder"]["pid"] == d.proc.pid if d.proc else False
+    assert any("essentials.yaml" in p["message"] for p in doc["problems"]), doc["problems"]
     edit(path, "- nme: Shirts", "- name: Shirts")
     assert wait_until(lambda: d.runs()[-1]["result"] in ("ok", "no-changes"), timeout=30)
     assert d.stop() == 0

@@ -1,4 +1,5 @@
-"""The shipped unit file: valid for systemd, and hardened (exposure at most 2.0)."""
+"""The shipped unit files, the single one and the template for many brands on one host: valid
+for systemd, and hardened (exposure at most 2.0)."""
 
 import os
 import re
@@ -11,7 +12,9 @@ import pytest
 
 pytestmark = pytest.mark.systemd
 
-UNIT = Path(__file__).resolve().parent.parent / "contrib" / "systemd" / "zedonk-ordre.service"
+UNITS = Path(__file__).resolve().parent.parent / "contrib" / "systemd"
+UNIT = UNITS / "zedonk-ordre.service"
+TEMPLATE = UNITS / "zedonk-ordre@.service"
 ANALYZE = shutil.which("systemd-analyze")
 SHIPPED_EXEC = "/opt/zedonk-ordre/.venv/bin/zedonk-ordre"
 
@@ -24,16 +27,17 @@ def analyze(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([ANALYZE, *args], capture_output=True, text=True, timeout=60, check=False)
 
 
-def installed_copy(tmp_path: Path) -> Path:
-    """The unit as an installer would place it: ExecStart pointing at a real executable."""
-    text = UNIT.read_text()
+def installed_copy(tmp_path: Path, unit: Path = UNIT) -> Path:
+    """The unit as an installer would place it: ExecStart pointing at a real executable.
+    For the template, the path of one instance of it (``zedonk-ordre@brand-a.service``)."""
+    text = unit.read_text()
     assert SHIPPED_EXEC in text
     executable = Path(sys.executable).parent / "zedonk-ordre"
     if not executable.exists():
         executable = Path(sys.executable)
-    copy = tmp_path / UNIT.name
+    copy = tmp_path / unit.name
     copy.write_text(text.replace(SHIPPED_EXEC, str(executable)))
-    return copy
+    return copy.with_name(unit.name.replace("@.", "@brand-a.")) if "@." in unit.name else copy
 
 
 def directives(text: str) -> dict[str, list[str]]:
@@ -60,14 +64,36 @@ def test_the_unit_asks_for_the_hardening_the_daemon_relies_on() -> None:
     assert credentials == {"zedonk_token", "ordre_token"}
 
 
-def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path) -> None:
-    done = analyze("verify", str(installed_copy(tmp_path)))
+def test_the_template_gives_each_brand_its_own_state_tokens_port_and_user() -> None:
+    single, template = directives(UNIT.read_text()), directives(TEMPLATE.read_text())
+    assert template["StateDirectory"] == ["zedonk-ordre/%i"]
+    assert template["WorkingDirectory"] == ["/srv/zedonk-ordre/%i"]
+    assert template["EnvironmentFile"] == ["/etc/zedonk-ordre/%i.env"]  # required: the port
+    [start] = template["ExecStart"]
+    assert "--root /srv/zedonk-ordre/%i" in start and "--status-listen ${STATUS_LISTEN}" in start
+    sources = [value.split(":", 1)[1] for value in template["LoadCredential"]]
+    assert sources and all("%i" in source for source in sources)
+    assert template["DynamicUser"] == ["yes"]  # a user per instance
+    # Otherwise the same service as the single unit: the same hardening, the same behaviour.
+    per_brand = {
+        "Description", "ExecStart", "WorkingDirectory", "StateDirectory", "LoadCredential",
+        "EnvironmentFile", "AssertPathExists",
+    }  # fmt: skip
+    for key in set(single) | set(template):
+        if key not in per_brand:
+            assert single.get(key) == template.get(key), key
+
+
+@pytest.mark.parametrize("unit", [UNIT, TEMPLATE], ids=lambda unit: unit.name)
+def test_systemd_analyze_verify_accepts_the_unit(tmp_path: Path, unit: Path) -> None:
+    done = analyze("verify", str(installed_copy(tmp_path, unit)))
     assert done.returncode == 0, done.stderr
-    assert UNIT.name not in done.stderr, done.stderr
+    assert unit.name not in done.stderr, done.stderr
 
 
-def test_the_security_exposure_is_at_most_2(tmp_path: Path) -> None:
-    done = analyze("security", "--offline=true", "--no-pager", str(installed_copy(tmp_path)))
+@pytest.mark.parametrize("unit", [UNIT, TEMPLATE], ids=lambda unit: unit.name)
+def test_the_security_exposure_is_at_most_2(tmp_path: Path, unit: Path) -> None:
+    done = analyze("security", "--offline=true", "--no-pager", str(installed_copy(tmp_path, unit)))
     assert done.returncode == 0, done.stderr
     match = re.search(r"Overall exposure level for \S+: ([0-9.]+)", done.stdout)
     assert match, done.stdout[-2000:]

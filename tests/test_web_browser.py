@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.service.web import ActivityServer
+from daemon.service.web import StatusServer
 from daemon.store.history import History
 from tests.test_web import fill
 
@@ -42,19 +42,17 @@ def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[ActivityServer]:
+def server(tmp_path: Path) -> Iterator[StatusServer]:
     state = tmp_path / "state"
     with History.open(state) as history:
         fill(history)
-    srv = ActivityServer(state, ("127.0.0.1", 0))
+    srv = StatusServer(state, ("127.0.0.1", 0))
     srv.start()
     yield srv
     srv.stop()
 
 
-def test_chromium_renders_the_filtered_activity_page(
-    server: ActivityServer, tmp_path: Path
-) -> None:
+def test_chromium_renders_the_filtered_activity_page(server: StatusServer, tmp_path: Path) -> None:
     done = chromium(tmp_path, "--dump-dom", server.url + "?show=imports&problems=1")
     assert done.returncode == 0, done.stderr[-2000:]
     dom = done.stdout
@@ -66,7 +64,7 @@ def test_chromium_renders_the_filtered_activity_page(
     assert '<option value="imports" selected="">' in dom
 
 
-def test_chromium_draws_the_page_at_phone_width(server: ActivityServer, tmp_path: Path) -> None:
+def test_chromium_draws_the_page_at_phone_width(server: StatusServer, tmp_path: Path) -> None:
     shot = tmp_path / "phone.png"
     done = chromium(
         tmp_path,

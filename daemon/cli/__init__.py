@@ -41,6 +41,7 @@ COMMANDS = {
     "status": "service",
     "pause": "service",
     "resume": "service",
+    "reconcile": "service",
     "demo": "service",
     "sandbox": "sandbox",
 }
@@ -48,7 +49,10 @@ PROG = "zedonk-ordre"
 
 
 # What `zedonk-ordre[all]` adds to the base install (import names).
-FULL_INSTALL = frozenset({"httpx", "httpcore", "watchdog", "sqlite_utils", "starlette", "uvicorn"})
+FULL_INSTALL = frozenset(
+    {"httpx", "httpcore", "watchdog", "sqlite_utils", "starlette", "uvicorn"}
+    | {"jinja2", "prometheus_client"}
+)
 
 
 def load(modules: Iterable[str] = MODULES) -> typer.Typer:

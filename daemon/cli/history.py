@@ -170,6 +170,8 @@ def _echo_run(row: dict[str, Any]) -> None:
     )
     if commit:
         line += f" @{commit}"
+    if (row.get("repeats") or 1) > 1:  # a streak of idle runs, kept as its last one
+        line += f" (x{row['repeats']} since {row['first_started_at'][:19]})"
     echo(line.rstrip())
     if row.get("error"):
         echo(f"      {_short(row['error'])}")

@@ -17,6 +17,7 @@ from daemon.cli.root import (
     echo,
     print_json,
     repository_root,
+    say_waiting,
 )
 from daemon.errors import ExitCode, ZedonkOrdreError
 from daemon.notify import Drainer, Notifier
@@ -32,7 +33,12 @@ from daemon.orders import (
 from daemon.remotes import open_clients
 from daemon.store.history import History
 from daemon.store.ledger import Ledger
-from daemon.store.lock import StateLock
+from daemon.store.lock import (
+    ORDERS_LOCK_FILE,
+    describe,
+    refuse_unless_daemon_pass,
+    running_daemon,
+)
 from daemon.tree.settings import Settings, load_settings
 
 STATES = (
@@ -75,7 +81,10 @@ DRAIN_WITHIN = 5.0  # seconds after a pass during which notices start going out
 
 def _send_notices(settings: Settings, history: History) -> None:
     """Send what the pass owed, within a bound; say what stays owed. Never changes the exit
-    code: the orders are done whatever the mail server or the webhook does."""
+    code: the orders are done whatever the mail server or the webhook does. With a daemon
+    running, its drainer sends them (within seconds), so that one sender owns the outbox."""
+    if running_daemon(settings.state_dir) is not None:
+        return
     rounds = Drainer(lambda: settings, history).drain_now(within=DRAIN_WITHIN)
     for channel, done in rounds.items():
         if done.waiting:
@@ -94,16 +103,23 @@ def import_command(
 ) -> None:
     """Poll ORDRE and create its new orders in Zedonk, every import poll interval until Ctrl-C.
 
-    With --once: one pass; exit 0 when all went well, 3 when some orders failed or wait for
-    the next pass, 1 when the pass failed, 4 when the daemon or another import holds the lock.
-    The notices a pass owes are sent after it (with --once, for a few seconds at most) or
-    beside the passes; what a channel does never changes the exit code.
+    With the daemon running, each pass waits for the daemon's import pass in flight, if any
+    (saying so on stderr). With --once: one pass; exit 0 when all went well, 3 when some
+    orders failed or wait for the next pass, 1 when the pass failed, 4 when another command
+    (an import or a retry) is importing. The notices a pass owes are sent after it (with
+    --once, for a few seconds at most) or beside the passes, by the daemon when one runs;
+    what a channel does never changes the exit code.
     """
     settings = _settings(root)
-    with (
-        StateLock(settings.state_dir, "orders import"),
-        History.open(settings.state_dir) as history,
-    ):
+    refuse_unless_daemon_pass(settings.state_dir, ORDERS_LOCK_FILE, say=say_waiting)
+    daemon = running_daemon(settings.state_dir)
+    if daemon is not None and not once:
+        echo(
+            f"note: the daemon ({describe(daemon)}) imports orders too; "
+            "this command's passes take turns with its passes",
+            err=True,
+        )
+    with History.open(settings.state_dir) as history:
         with open_clients(settings) as (zedonk, _):
             check_import_settings(settings, zedonk)  # before any order is touched
         notifier = Notifier(settings, history)
@@ -113,7 +129,8 @@ def import_command(
             _send_notices(settings, history)
             raise typer.Exit(_exit_code(result))
         drainer = Drainer(lambda: settings, history)  # sends beside the passes, as the daemon
-        drainer.start()
+        if daemon is None:  # else the daemon's drainer sends what these passes owe
+            drainer.start()
         try:
             while True:
                 _echo_result(import_orders(settings, history, trigger="cli", notifier=notifier))
@@ -223,11 +240,14 @@ def retry_command(
 ) -> None:
     """Import a failed, skipped or held submission again, once its data is fixed.
 
-    Exit 0 when it is imported now (or was already), 3 when it still fails, waits or is held,
-    1 on error, 4 when the daemon holds the lock (pause it, or wait for it).
+    Works beside the running daemon: it waits for the daemon's import pass in flight, if
+    any (saying so on stderr). Exit 0 when it is imported now (or was already), 3 when it
+    still fails, waits or is held, 1 on error, 4 when another command (an import or a retry)
+    is importing.
     """
     settings = _settings(root)
-    with StateLock(settings.state_dir, "orders retry"), History.open(settings.state_dir) as history:
+    refuse_unless_daemon_pass(settings.state_dir, ORDERS_LOCK_FILE, say=say_waiting)
+    with History.open(settings.state_dir) as history:
         key = _resolve(history, ident)
         notifier = Notifier(settings, history)
         result = retry_import(settings, history, key, notifier=notifier, accept=accept)

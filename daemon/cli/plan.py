@@ -20,6 +20,7 @@ from daemon.cli.root import (
     print_json,
     repository_root,
     safe_text,
+    say_waiting,
 )
 from daemon.core.actions import Action
 from daemon.core.findings import Finding
@@ -247,8 +248,11 @@ def apply(
 ) -> None:
     """Make ORDRE match the catalogue: plan, show, ask, apply (or apply a saved plan).
 
-    Exit codes: 0 done or nothing to do, 1 error, 3 applied only partly,
-    4 another process holds the lock, 5 the saved plan no longer matches ORDRE.
+    With the daemon running, it waits for the daemon's reconcile pass in flight, if any
+    (saying so on stderr), then plans and applies as usual.
+
+    Exit codes: 0 done or nothing to do, 1 error, 3 applied only partly, 4 another command
+    (an apply) holds the lock, 5 the saved plan no longer matches ORDRE.
     """
     progress = _Progress(output is OutputFormat.json)
     if plan_file is not None:
@@ -258,6 +262,7 @@ def apply(
             allow_deletes=allow_deletes,
             allow_updates=allow_updates,
             progress=progress,
+            waiting=say_waiting,
         )
         if report is None:
             echo("No changes: the saved plan is empty.")
@@ -291,6 +296,7 @@ def apply(
         show=show,
         confirm=confirm,
         progress=progress,
+        waiting=say_waiting,
     )
     if fresh is None:
         echo("Nothing applied.")

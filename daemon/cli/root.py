@@ -44,6 +44,11 @@ def echo(text: str = "", *, err: bool = False, nl: bool = True) -> None:
     typer.echo(safe_text(text), err=err, nl=nl)
 
 
+def say_waiting(line: str) -> None:
+    """Tell, on stderr, that the command waits (for the daemon's pass in flight)."""
+    echo(f"{line} ...", err=True)
+
+
 # SGR codes by the style of a line (daemon.core.planfmt.text_lines names them).
 STYLES = {
     "create": "32",  # green

@@ -28,7 +28,7 @@ from email.utils import formatdate
 import httpx
 
 from daemon import __version__, redact
-from daemon.clients.http import post_once
+from daemon.clients.transport import post_once
 from daemon.errors import ZedonkOrdreError
 from daemon.tree.settings import EmailSettings, WebhookSettings
 

@@ -74,6 +74,7 @@ __all__ = [
     "close_interrupted_runs",
     "finish_apply_run",
     "guard_and_apply",
+    "holding_catalogue",
     "load_plan",
     "load_tree",
     "open_run",
@@ -136,11 +137,23 @@ def guard_and_apply(
     return apply_plan(ordre, history, run(), plan.actions, progress=progress)
 
 
+Waiting = Callable[[str], None]  # told once, in words, that a command waits for a pass
+
+
 @contextmanager
-def _holding_state(settings: Settings) -> Iterator[History]:
-    """The state directory's lock, and its history, for an apply from the command line."""
-    with StateLock(settings.state_dir, "apply"), History.open(settings.state_dir) as history:
-        yield history
+def holding_catalogue(
+    settings: Settings, purpose: str, waiting: Waiting | None = None
+) -> Iterator[History]:
+    """The catalogue's lock, and the history, for a command: it waits for a pass of the
+    daemon that holds the lock (telling ``waiting``), and raises LockHeld at once when
+    another command holds it."""
+    lock = StateLock(settings.state_dir, purpose)
+    lock.acquire(behind_daemon=waiting or (lambda _: None))
+    try:
+        with History.open(settings.state_dir) as history:
+            yield history
+    finally:
+        lock.release()
 
 
 def apply_fresh(
@@ -152,9 +165,11 @@ def apply_fresh(
     show: Callable[[PlanResult], None],
     confirm: Confirm,
     progress: Progress | None = None,
+    waiting: Waiting | None = None,
 ) -> ApplyReport | None:
     """Plan the tree at ``root`` against both remotes, ``show`` the plan, guard it, ask
-    ``confirm`` and apply it, holding the state lock.
+    ``confirm`` and apply it, holding the catalogue's lock (``holding_catalogue``: after the
+    daemon's pass in flight, if any, which ``waiting`` is told about).
 
     A plan without changes is recorded as a "no-changes" run (the report has no outcomes).
     Returns None when ``confirm`` said no. Raises ConfigError (an invalid tree, a catalogue
@@ -162,7 +177,10 @@ def apply_fresh(
     remotes' errors while planning; a failed write is in the report instead.
     """
     settings, catalogue, findings = load_tree(root)
-    with _holding_state(settings) as history, open_clients(settings) as (zedonk, ordre):
+    with (
+        holding_catalogue(settings, "apply", waiting) as history,
+        open_clients(settings) as (zedonk, ordre),
+    ):
         result = plan_only(settings, catalogue, zedonk, ordre, strict=strict, findings=findings)
         show(result)
         if not result.plan.has_changes:
@@ -192,16 +210,19 @@ def apply_saved(
     allow_deletes: bool = False,
     allow_updates: bool = False,
     progress: Progress | None = None,
+    waiting: Waiting | None = None,
 ) -> ApplyReport | None:
-    """Apply the plan saved in ``plan_file`` exactly, holding the state lock, once ORDRE is
-    read again and every object the plan touches is as it was when planned.
+    """Apply the plan saved in ``plan_file`` exactly, holding the catalogue's lock (after
+    the daemon's pass in flight, which ``waiting`` is told about), once ORDRE is read again
+    and every object the plan touches is as it was when planned: a change the daemon applied
+    meanwhile makes the plan stale (StalePlan), never applied twice.
 
     Returns None when the saved plan is empty. Raises PlanFileError, StalePlan, LockHeld,
     DeletesRefused, UpdatesRefused, ConfigError and the remotes' errors; a failed write is
     in the report.
     """
     settings = load_settings(root)
-    with _holding_state(settings) as history:
+    with holding_catalogue(settings, "apply (a saved plan)", waiting) as history:
         saved = load_plan(plan_file)
         with open_clients(settings) as (_, ordre):
             snapshot = gather_ordre(ordre)

@@ -5,7 +5,9 @@
 - ``loops.py``: the reconcile loop and the import loop, and the state each one reports;
 - ``children.py``: each pass in a short-lived child process from a fork server;
 - ``journal.py``: journald-friendly logging;
-- ``watch.py``, ``sdnotify.py``, ``web.py``: the file watcher, systemd notify, the web page.
+- ``housekeeping.py``: the history's retention, applied every few hours;
+- ``watch.py``, ``sdnotify.py``: the file watcher, systemd notify;
+- ``web/``: the status pages (uvicorn and Starlette), ``metrics.py``: what /metrics says.
 """
 
 from __future__ import annotations

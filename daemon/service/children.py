@@ -14,21 +14,32 @@ import multiprocessing
 import signal
 import threading
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from daemon.errors import LockHeld
 from daemon.service.journal import setup_logging
 from daemon.store.history import History
+from daemon.store.lock import StateLock, mark_as_daemon_pass
+from daemon.store.status import PAUSED_KEY
 from daemon.tree.settings import Settings
 
 if TYPE_CHECKING:  # the passes import daemon.reconcile in their child process
     from daemon.reconcile import Converged
 
 
+BUSY = "busy"  # the pass did not start: a command holds the catalogue's lock
+PAUSED = "paused"  # the pass did not start: reconciling is paused
+NOT_STARTED = (BUSY, PAUSED)
+
+
 @dataclass(frozen=True)
 class PassOutcome:
     """What a child pass sends back: its run in the history (None when it never started one),
-    the run's result (``ok``, ``no-changes``, ``failed``, ...) and a one-line message."""
+    the run's result (``ok``, ``no-changes``, ``failed``, ...; ``busy`` when a command held
+    the lock, ``paused`` when reconciling was paused: the pass did not start, and the
+    message names the command or the pause's reason) and a one-line message."""
 
     run_id: int | None
     result: str
@@ -50,12 +61,28 @@ def _pass_in_child(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     setup_logging(debug=level <= logging.DEBUG)
     logging.getLogger().setLevel(level)
+    mark_as_daemon_pass()  # the locks it takes say so: commands wait for them
     try:
         from daemon.notify import Notifier
         from daemon.orders import import_orders
         from daemon.reconcile import reconcile
 
-        with History.open(settings.state_dir) as history:
+        with ExitStack() as stack:
+            if kind == "reconcile":
+                # Held for this pass only: an apply from the command line waits for the pass,
+                # and the pass waits its turn behind a command that holds it.
+                lock = StateLock(settings.state_dir, "the daemon's reconcile pass")
+                try:
+                    lock.acquire()
+                except LockHeld as exc:
+                    conn.send(PassOutcome(None, BUSY, exc.holder))
+                    return
+                stack.callback(lock.release)
+            history = stack.enter_context(History.open(settings.state_dir))
+            paused = history.get_state(PAUSED_KEY) if kind == "reconcile" else None
+            if paused:  # read under the lock: once `pause` has returned, nothing is applied
+                conn.send(PassOutcome(None, PAUSED, str(paused.get("reason"))))
+                return
             configured = settings.email is not None or settings.webhook is not None
             notifier = Notifier(settings, history) if configured else None  # owes, never sends
             if kind == "reconcile":

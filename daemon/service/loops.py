@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from daemon.errors import ConfigError
-from daemon.service.children import ChildPasses, PassOutcome
+from daemon.service.children import BUSY, NOT_STARTED, PAUSED, ChildPasses, PassOutcome
 from daemon.service.watch import CATALOGUE_DIR, YAML_SUFFIXES, Debouncer, is_ignored
+from daemon.store import requests
 from daemon.store.history import History, utcnow
 from daemon.store.status import PAUSED_KEY
 from daemon.tree.settings import CONNECTOR_FILE, Settings, load_settings
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 FAILED_RESULTS = ("failed", "partial")
 MAX_BACKOFF = 300.0
 TICK = 1.0  # the longest the loops and the main loop sleep before looking again
+BUSY_RETRY = 2.0  # seconds before a pass tries again the lock a command held
+REQUEST = "request"  # the trigger of a pass that `zedonk-ordre reconcile` asked for
 
 
 class PassResult(Protocol):
@@ -123,9 +126,43 @@ class LoopState:
     failing_since: float | None = None  # monotonic
     last_result: str | None = None
     last_message: str | None = None
+    last_run_id: int | None = None
+    waiting_for: str | None = None  # the command whose lock the pass waits for, if any
     last_finished_at: str | None = None
     last_ok_at: str | None = None
     thread: threading.Thread | None = field(default=None, repr=False)
+
+    def finished(self, result: str, message: str, run_id: int | None, now: float) -> bool:
+        """Record a pass that ran to its end (``now``: ``time.monotonic()``). Returns whether
+        the loop was failing before and no longer is, so the caller can say it recovered."""
+        self.waiting_for = None
+        self.passes += 1
+        self.last_result = result
+        self.last_message = message
+        self.last_run_id = run_id
+        self.last_finished_at = utcnow()
+        if result in FAILED_RESULTS:
+            self.failures += 1
+            if self.failing_since is None:
+                self.failing_since = now
+            return False
+        if result != "invalid":
+            self.last_ok_at = self.last_finished_at
+        recovered = self.failures > 0
+        self.failures = 0
+        self.failing_since = None
+        return recovered
+
+    def status(self, label: str) -> str | None:
+        """This loop's part of the systemd status line, e.g. ``last poll ok at 10:42:07Z``."""
+        if self.waiting_for:
+            return f"{self.name} waits for {self.waiting_for}"
+        if self.busy_since is not None:
+            return f"{self.name} running"
+        if self.last_result:
+            at = (self.last_finished_at or "")[11:19]
+            return f"{label} {self.last_result} at {at}Z"
+        return None
 
     def snapshot(self, now: float, stuck_after: float, down_after: float) -> dict[str, Any]:
         """The loop's state as plain data, for /healthz, /metrics and the status line.
@@ -149,6 +186,7 @@ class LoopState:
             "last_message": self.last_message,
             "last_finished_at": self.last_finished_at,
             "last_ok_at": self.last_ok_at,
+            "waiting_for": self.waiting_for,
             "alive": self.thread is not None and self.thread.is_alive(),
         }
 
@@ -189,11 +227,12 @@ class ReconcileLoop:
 
     def _in_child(self, settings: Settings, history: History, *, trigger: str) -> PassOutcome:
         # A saved edit may need only a look at ORDRE's collections and looks (see
-        # daemon.reconcile.plan_structure); the startup, timer and retry passes always read
-        # everything.
+        # daemon.reconcile.plan_structure); the startup, timer, retry and requested passes
+        # always read everything.
         known = self._converged if trigger == "watch" else None
         outcome = self.children.run("reconcile", settings, trigger, known)
-        self._converged = outcome.converged
+        if outcome.result not in NOT_STARTED:  # a pass that did not start changed nothing
+            self._converged = outcome.converged
         return outcome
 
     def run(self, history: History) -> None:
@@ -218,10 +257,32 @@ class ReconcileLoop:
                 due = due or "timer"
             if retry_at is not None and now >= retry_at:
                 due, retry_at = due or "retry", None
+            paused = self.is_paused(history)  # again: it may have changed while waiting
+            asked = self.open_request(history)
+            if asked is not None and paused:
+                self.answer(history, asked, None, PAUSED, f"reconciling is paused: {paused}")
+                asked = None
+            if asked is not None and due != "startup":
+                due = REQUEST  # a full pass, which covers a saved edit too
             if due is None or paused:
                 continue
             trigger, due = due, None
             result = self.reconcile_once(history, trigger)
+            if result == BUSY:  # a command holds the catalogue's lock: try again shortly
+                due, retry_at = trigger, None
+                self.stopping.wait(BUSY_RETRY)
+                continue
+            if result == PAUSED:  # paused just now: the edit waits for `resume`
+                due = trigger
+                continue
+            if asked is not None:
+                self.answer(
+                    history,
+                    asked,
+                    self.state.last_run_id,
+                    result,
+                    self.state.last_message or "",
+                )
             next_full = time.monotonic() + self.settings.daemon.reconcile_interval
             if result in FAILED_RESULTS:
                 failures = self.state.failures
@@ -278,8 +339,28 @@ class ReconcileLoop:
             exc.message,
             utcnow(),
         )
+        self.state.last_run_id = run_id
         self.problem("settings-invalid", f"{CONNECTOR_FILE} is invalid; nothing is applied", text)
         return "invalid"
+
+    def open_request(self, history: History) -> int | None:
+        """The newest open request for a reconcile (``daemon.store.requests``), or None."""
+        try:
+            return requests.newest_open(history, requests.RECONCILE)
+        except Exception as exc:  # a busy database must not kill the loop: next tick
+            log.warning("cannot read the requests to reconcile: %s", exc)
+            return None
+
+    def answer(
+        self, history: History, up_to: int, run_id: int | None, result: str, message: str
+    ) -> None:
+        """Answer the requests up to ``up_to`` with the pass that ran for them."""
+        try:
+            requests.answer(
+                history, requests.RECONCILE, up_to, run_id=run_id, result=result, message=message
+            )
+        except Exception as exc:  # the command waiting for it says so after its own timeout
+            log.error("cannot answer the requests to reconcile: %s", exc)
 
     def adopt(self, settings: Settings) -> None:
         """Use freshly read settings; say which changes need a restart."""
@@ -293,20 +374,21 @@ class ReconcileLoop:
         self.debouncer.quiet = settings.daemon.debounce
         self.settings = settings
 
-    def is_paused(self, history: History) -> bool:
-        """Read the pause switch; a history that cannot be read keeps the last known answer."""
+    def is_paused(self, history: History) -> str | None:
+        """Read the pause switch: the pause's reason while paused, else None. A history that
+        cannot be read keeps the last known answer."""
         try:
             paused = history.get_state(PAUSED_KEY)
         except Exception as exc:  # a busy database must not kill the loop
             log.warning("cannot read the pause switch: %s", exc)
-            return self.paused is not None
+            paused = self.paused
         if paused != self.paused:
             if paused:
                 log.info("reconciling paused: %s", paused.get("reason"))
             else:
                 log.info("reconciling resumed")
             self.paused = paused
-        return paused is not None
+        return None if paused is None else str(paused.get("reason") or "no reason given")
 
 
 class ImportLoop:

@@ -15,10 +15,14 @@ restarted by systemd. A failure in one loop never stops the other: each pass goe
 and sends the notices. The loops are in ``loops.py``; the passes themselves run in short-lived
 child processes (``children.py``), so the daemon stays small between them.
 
-The daemon holds the state directory's lock for its whole life, so a CLI ``apply`` cannot run
-beside it. Stopping is graceful when it can be (the call in flight may finish, within
-``stop_grace`` seconds), but correctness never depends on it: reconcile and import are both
-safe to interrupt at any point.
+The daemon holds ``daemon.lock`` for its whole life (one daemon per state directory), and
+the catalogue's and the orders' locks only while one of its passes runs, in that pass's child
+process: commands (``apply``, ``orders retry``, ...) run between the passes, and a pass that
+finds a command holding its lock waits for it (docs/architecture.md says why). It answers
+requests (``zedonk-ordre reconcile``) from the reconcile loop, and applies the history's
+retention every few hours. Stopping is graceful when it can be (the call in flight may
+finish, within ``stop_grace`` seconds), but correctness never depends on it: reconcile and
+import are both safe to interrupt at any point.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from daemon.errors import ConfigError, ZedonkOrdreError
-from daemon.service.children import ChildPasses
+from daemon.service.children import BUSY, PAUSED, ChildPasses
+from daemon.service.housekeeping import Housekeeping
 from daemon.service.loops import (
     FAILED_RESULTS,
     TICK,
@@ -46,9 +51,9 @@ from daemon.service.loops import (
 )
 from daemon.service.sdnotify import SystemdNotifier
 from daemon.service.watch import Debouncer, TreeWatcher
-from daemon.service.web import ActivityServer
-from daemon.store.history import History, utcnow
-from daemon.store.lock import StateLock
+from daemon.service.web import StatusServer
+from daemon.store.history import History
+from daemon.store.lock import DAEMON_LOCK_FILE, StateLock
 from daemon.tree.settings import Settings, check_secrets
 
 if TYPE_CHECKING:  # the import pass makes its own in its child process
@@ -93,8 +98,8 @@ class Service:
             debouncer=self.debouncer,
             children=self.children,
             run_pass=self._pass,
-            problem=self._notify_problem,
-            resolved=self._notify_resolved,
+            problem=lambda key, title, details: _notice(self.notifier, key, title, details),
+            resolved=lambda key: _notice(self.notifier, key),
             reconcile=reconcile,
         )
         self.import_loop = ImportLoop(
@@ -107,9 +112,12 @@ class Service:
         self.loops = {"reconcile": self.reconcile_loop.state, "import": self.import_loop.state}
         self.history: History | None = None
         self.drainer: Drainer | None = None
-        self.web: ActivityServer | None = None
+        self.web: StatusServer | None = None
         self.watcher: TreeWatcher | None = None
-        self._lock = StateLock(self.state_dir, "zedonk-ordre run (the daemon)")
+        self._lock = StateLock(
+            self.state_dir, "zedonk-ordre run (the daemon)", name=DAEMON_LOCK_FILE
+        )
+        self.housekeeping = Housekeeping(lambda: self.settings)
         self._targets: dict[str, Callable[[], None]] = {}  # each loop's thread, once started
         self._last_status = ""
 
@@ -137,7 +145,10 @@ class Service:
         # Fail fast on what a restart cannot fix: every secret must be there and well formed,
         # the webhook URL one that can be sent to (ConfigError -> 78).
         check_secrets(self.settings)
-        self._lock.acquire()
+        self._lock.acquire(
+            hint="one daemon runs per state directory: stop the other one first "
+            "(`systemctl stop zedonk-ordre`), or give this one its own daemon.state_dir"
+        )
         try:
             self.history = History.open(self.state_dir)
             if self.notifier is None:
@@ -272,6 +283,8 @@ class Service:
                 self.systemd.watchdog()
                 pings += 1
             self._update_status()
+            if self.history is not None:
+                self.housekeeping.tick(self.history)
             if hang_after is not None and pings >= hang_after:
                 log.warning("test hook %s: the main loop hangs now", HANG_AFTER_ENV)
                 while True:
@@ -284,12 +297,9 @@ class Service:
         if paused:
             parts.append(f"reconciling paused: {paused.get('reason')}")
         for name, label in (("reconcile", "last reconcile"), ("import", "last poll")):
-            loop = self.loops[name]
-            if loop.busy_since is not None:
-                parts.append(f"{name} running")
-            elif loop.last_result:
-                at = (loop.last_finished_at or "")[11:19]
-                parts.append(f"{label} {loop.last_result} at {at}Z")
+            part = self.loops[name].status(label)
+            if part:
+                parts.append(part)
         text = "; ".join(parts) or "starting"
         if text != self._last_status:
             self._last_status = text
@@ -301,15 +311,18 @@ class Service:
         """Run one pass of a loop, isolated: any exception becomes a recorded failure."""
         loop = self.loops[name]
         loop.busy_since = time.monotonic()
+        run_id = None
         try:
             outcome = call()
             result = outcome.result
             message = outcome.message or ""
+            run_id = outcome.run_id
         except Exception as exc:
             result = "failed"
             message = exc.message if isinstance(exc, ZedonkOrdreError) else f"{exc!r}"
             log.error("the %s pass failed: %s", name, message)
-            self._record(
+            _record(
+                self.history,
                 "error",
                 f"{name}-error",
                 f"the {name} pass failed: {message}",
@@ -319,51 +332,43 @@ class Service:
             loop.busy_since = None
             if self.drainer is not None:
                 self.drainer.poke()  # the pass may have owed notices
-        loop.passes += 1
-        loop.last_result = result
-        loop.last_message = message
-        loop.last_finished_at = utcnow()
-        if result in FAILED_RESULTS:
-            loop.failures += 1
-            if loop.failing_since is None:
-                loop.failing_since = time.monotonic()
-            if time.monotonic() - loop.failing_since > self.settings.daemon.remote_down_alert_after:
-                self._notify_problem(f"{name}-failing", f"the {name} keeps failing", message)
-        else:
-            if result != "invalid":
-                loop.last_ok_at = loop.last_finished_at
-            if loop.failures:
-                self._notify_resolved(f"{name}-failing")
-            loop.failures = 0
-            loop.failing_since = None
+        if result == BUSY:  # it did not start: the loop tries again shortly
+            if loop.waiting_for != message:
+                log.info("the %s waits: %s holds the lock", name, message)
+            loop.waiting_for = message
+            return result
+        if result == PAUSED:  # it did not start: the loop waits for `resume`
+            return result
+        if loop.finished(result, message, run_id, time.monotonic()):
+            _notice(self.notifier, f"{name}-failing")
+        alert_after = self.settings.daemon.remote_down_alert_after
+        if loop.failing_since is not None and time.monotonic() - loop.failing_since > alert_after:
+            _notice(self.notifier, f"{name}-failing", f"the {name} keeps failing", message)
         log.log(_log_level(result), "%s: %s%s", name, result, f" - {message}" if message else "")
         return result
 
-    # ------------------------------------------------------------------ history and notices
 
-    def _record(self, level: str, code: str, message: str, **kwargs: Any) -> None:
-        if self.history is None:
-            return
-        try:
-            self.history.record_event(level, code, message, **kwargs)
-        except Exception as exc:
-            log.error("cannot record %s in the history: %s", code, exc)
+def _record(history: History | None, level: str, code: str, message: str, **kw: Any) -> None:
+    """An event in the history, if there is one; a history that fails is only logged."""
+    if history is None:
+        return
+    try:
+        history.record_event(level, code, message, **kw)
+    except Exception as exc:
+        log.error("cannot record %s in the history: %s", code, exc)
 
-    def _notify_problem(self, key: str, title: str, details: str) -> None:
-        if self.notifier is None:
-            return
-        try:
-            self.notifier.problem(key, title, details)
-        except Exception as exc:
-            log.error("cannot send the notice %s: %s", key, exc)
 
-    def _notify_resolved(self, key: str) -> None:
-        if self.notifier is None:
-            return
-        try:
-            self.notifier.resolved(key)
-        except Exception as exc:
-            log.error("cannot send the recovery notice %s: %s", key, exc)
+def _notice(notifier: Notifier | None, key: str, title: str = "", details: str = "") -> None:
+    """Owe a problem notice (with a title) or its recovery (without); never raises."""
+    if notifier is None:
+        return
+    try:
+        if title:
+            notifier.problem(key, title, details)
+        else:
+            notifier.resolved(key)
+    except Exception as exc:
+        log.error("cannot owe the notice %s: %s", key, exc)
 
 
 def _log_level(result: str) -> int:
@@ -410,17 +415,18 @@ def check_against_zedonk(settings: Settings) -> None:
         log.warning("could not check the import settings against Zedonk: %s", exc.message)
 
 
-def start_web(settings: Settings, health: Callable[[], dict[str, Any]]) -> ActivityServer:
+def start_web(settings: Settings, health: Callable[[], dict[str, Any]]) -> StatusServer:
     """Serve /healthz, /metrics and the activity page on ``daemon.status_listen``.
 
     Raises ``ZedonkOrdreError`` when the address cannot be bound (another process uses it)."""
     host, port = settings.daemon.status_listen
     try:
-        server = ActivityServer(settings.state_dir, (host, port), health)
+        server = StatusServer(settings.state_dir, (host, port), health)
     except OSError as exc:
         raise ZedonkOrdreError(
             f"cannot serve the status page on {host}:{port}: {exc.strerror}",
-            hint="another process uses that port; change daemon.status_listen in connector.yaml",
+            hint="another process uses that port; change daemon.status_listen in connector.yaml"
+            " (or `run --status-listen`)",
         ) from None
     server.start()
     return server

@@ -33,9 +33,11 @@ import sqlite_utils
 from daemon import redact
 from daemon.errors import StateDirError, ZedonkOrdreError
 from daemon.store.migrations import migrations
+from daemon.store.reports import HistoryReports
 
 HISTORY_FILE = "history.sqlite"
 BUSY_TIMEOUT_SECONDS = 10.0
+IDLE_RESULT = "no-changes"  # a run that found nothing to do
 
 
 def utcnow() -> str:
@@ -82,11 +84,42 @@ class _RedactingConnection(sqlite3.Connection):
         return super().executemany(sql, seq_of_parameters)
 
 
+def _fold_idle_streak(conn: sqlite3.Connection, run_id: int) -> None:
+    """Fold the run just before idle run ``run_id`` (of its kind) into it, when that one was
+    idle too and nothing refers to it (no action, event or import): ``run_id`` then carries
+    the streak's count and first start. Call it inside the transaction that finished it."""
+    row = conn.execute("SELECT kind FROM runs WHERE id = ?", (run_id,)).fetchone()
+    if row is None:
+        return
+    before = conn.execute(
+        "SELECT id, repeats, started_at, first_started_at, result, error FROM runs"
+        " WHERE kind = ? AND id < ? ORDER BY id DESC LIMIT 1",
+        (row["kind"], run_id),
+    ).fetchone()
+    if before is None or before["result"] != IDLE_RESULT or before["error"] is not None:
+        return
+    for table in ("actions", "events", "imports"):
+        if conn.execute(
+            f"SELECT 1 FROM {table} WHERE run_id = ? LIMIT 1", (before["id"],)
+        ).fetchone():
+            return
+    conn.execute("SAVEPOINT fold")
+    try:
+        conn.execute(
+            "UPDATE runs SET repeats = repeats + ?, first_started_at = ? WHERE id = ?",
+            (before["repeats"], before["first_started_at"] or before["started_at"], run_id),
+        )
+        conn.execute("DELETE FROM runs WHERE id = ?", (before["id"],))
+    except sqlite3.IntegrityError:  # something else refers to it: keep both rows
+        conn.execute("ROLLBACK TO fold")
+    conn.execute("RELEASE fold")
+
+
 class HistoryError(ZedonkOrdreError):
     """The history file cannot be opened or written."""
 
 
-class History:
+class History(HistoryReports):
     """A connection to the history file. Safe to share between the daemon's threads.
 
     Times are ``utcnow()`` strings; JSON arguments take anything ``json.dumps`` can write
@@ -189,10 +222,6 @@ class History:
                 raise
             self.conn.execute("COMMIT")
 
-    def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
-        with self._lock:
-            return [dict(row) for row in self.conn.execute(sql, params)]
-
     # ------------------------------------------------------------------ runs and actions
 
     def start_run(self, kind: str, trigger: str, *, git_commit: str | None = None) -> int:
@@ -219,12 +248,20 @@ class History:
     ) -> None:
         """Close the run ``run_id`` now with ``result`` (ok | no-changes | partial | failed |
         invalid | interrupted), its JSON ``summary`` (counts, e.g. ``{"create": 3}``) and, when
-        it failed, the ``error`` for people. An unknown ``run_id`` changes nothing."""
+        it failed, the ``error`` for people. An unknown ``run_id`` changes nothing.
+
+        An idle run (``no-changes`` without an error: an order poll that found nothing, a
+        reconcile or apply without changes) takes the place of the run of its kind just before
+        it when that one was idle too: the row counts the streak (``repeats``, from
+        ``first_started_at``), so polling every few seconds does not grow the history. The
+        tallies behind /metrics count every run all the same."""
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE runs SET finished_at = ?, result = ?, summary = ?, error = ? WHERE id = ?",
                 (utcnow(), result, _json(summary), error, run_id),
             )
+            if result == IDLE_RESULT and error is None:
+                _fold_idle_streak(conn, run_id)
 
     def close_interrupted_runs(self) -> list[int]:
         """Close the apply and reconcile runs a dead process left "running": the run is
@@ -356,73 +393,3 @@ class History:
     def delete_state(self, key: str) -> None:
         with self.transaction() as conn:
             conn.execute("DELETE FROM state WHERE key = ?", (key,))
-
-    # ------------------------------------------------------------------ reports
-
-    def runs(
-        self,
-        *,
-        kind: str | None = None,
-        since: str | None = None,
-        errors_only: bool = False,
-        limit: int = 50,
-    ) -> list[dict[str, Any]]:
-        """Recent runs, newest first. ``since`` is an RFC 3339 timestamp."""
-        where, params = ["1 = 1"], []
-        if kind:
-            where.append("kind = ?")
-            params.append(kind)
-        if since:
-            where.append("started_at >= ?")
-            params.append(since)
-        if errors_only:
-            where.append("result IN ('partial', 'failed', 'invalid', 'interrupted')")
-        rows = self.query(
-            f"SELECT * FROM runs WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
-            (*params, limit),
-        )
-        for row in rows:
-            row["summary"] = json.loads(row["summary"]) if row["summary"] else None
-        return rows
-
-    def actions(self, run_id: int) -> list[dict[str, Any]]:
-        rows = self.query("SELECT * FROM actions WHERE run_id = ? ORDER BY seq", (run_id,))
-        for row in rows:
-            for field in ("before", "after"):
-                row[field] = json.loads(row[field]) if row[field] else None
-        return rows
-
-    def run_events(self, run_id: int) -> list[dict[str, Any]]:
-        """The events of run ``run_id``, oldest first, in the shape ``events`` gives."""
-        rows = self.query("SELECT * FROM events WHERE run_id = ? ORDER BY id", (run_id,))
-        for row in rows:
-            row["details"] = json.loads(row["details"]) if row["details"] else None
-        return rows
-
-    def events(
-        self,
-        *,
-        since: str | None = None,
-        level: str | None = None,
-        subject: str | None = None,
-        limit: int = 100,
-    ) -> list[dict[str, Any]]:
-        """Recent events, newest first: each ``{"id", "run_id", "at", "level", "code",
-        "subject", "message", "details"}``, ``details`` as the JSON it was recorded with."""
-        where, params = ["1 = 1"], []
-        if since:
-            where.append("at >= ?")
-            params.append(since)
-        if level:
-            where.append("level = ?")
-            params.append(level)
-        if subject:
-            where.append("subject = ?")
-            params.append(subject)
-        rows = self.query(
-            f"SELECT * FROM events WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
-            (*params, limit),
-        )
-        for row in rows:
-            row["details"] = json.loads(row["details"]) if row["details"] else None
-        return rows

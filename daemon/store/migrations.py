@@ -247,3 +247,173 @@ def m004_import_review(db: sqlite_utils.Database) -> None:
         ALTER TABLE imports ADD COLUMN review_accepted INTEGER NOT NULL DEFAULT 0
         """,
     )
+
+
+# The seconds since the epoch of one of the history's timestamps (``utcnow()``: RFC 3339 with
+# microseconds), to the microsecond: SQLite's own date functions keep only milliseconds.
+_EPOCH_SECONDS = (
+    "(CAST(strftime('%s', {at}) AS REAL) + CASE WHEN substr({at}, 20, 1) = '.'"
+    " THEN CAST('0.' || substr({at}, 21, 6) AS REAL) ELSE 0 END)"
+)
+
+
+def _bump(name: str, labels: str, by: str = "1") -> str:
+    """A statement that adds ``by`` to the tally ``name`` with ``labels`` (a json_object)."""
+    return (
+        f"INSERT INTO tallies (name, labels, value) VALUES ('{name}', {labels}, {by})"
+        f" ON CONFLICT (name, labels) DO UPDATE SET value = value + excluded.value"
+    )
+
+
+def _put(name: str, labels: str, value: str) -> str:
+    """A statement that sets the tally ``name`` with ``labels`` to ``value``."""
+    return (
+        f"INSERT INTO tallies (name, labels, value) VALUES ('{name}', {labels}, {value})"
+        f" ON CONFLICT (name, labels) DO UPDATE SET value = excluded.value"
+    )
+
+
+def _trigger(name: str, event: str, when: str, *statements: str) -> str:
+    body = "".join(f"    {statement};\n" for statement in statements)
+    return f"CREATE TRIGGER {name} {event} FOR EACH ROW WHEN {when}\nBEGIN\n{body}END"
+
+
+_SUCCESS = "('ok', 'no-changes', 'no-orders')"
+_IMPORTED = "('created', 'partial')"
+_TROUBLED = "('failed', 'needs_attention')"
+
+
+@migrations()
+def m005_tallies_requests_idle_runs(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        -- A streak of idle runs of one kind (an order poll that found nothing, a reconcile
+        -- without changes) is one row: the last one, counting the others.
+        ALTER TABLE runs ADD COLUMN repeats INTEGER NOT NULL DEFAULT 1;
+        ALTER TABLE runs ADD COLUMN first_started_at TEXT;  -- the streak's first start
+
+        -- Deleting a run (idle streaks, retention) checks these references.
+        CREATE INDEX events_run ON events(run_id);
+        CREATE INDEX imports_run ON imports(run_id);
+
+        -- Requests to the running daemon, e.g. `zedonk-ordre reconcile`: it answers each with
+        -- the pass it ran for it.
+        CREATE TABLE requests (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL,             -- reconcile
+            requested_at TEXT NOT NULL,
+            requested_by TEXT NOT NULL,
+            pid INTEGER,                    -- the command that asks
+            run_id INTEGER,                 -- the run that answered it (it may be gone later)
+            answered_at TEXT,
+            result TEXT,                    -- the run's result
+            message TEXT
+        );
+        CREATE INDEX requests_open ON requests(kind, answered_at);
+
+        -- Counters that only go up and gauges of current states, kept by triggers as the
+        -- history changes, so /metrics reads a few rows and never counts the history.
+        CREATE TABLE tallies (
+            name TEXT NOT NULL,
+            labels TEXT NOT NULL,           -- JSON object, keys in alphabetical order
+            value REAL NOT NULL,
+            PRIMARY KEY (name, labels)
+        ) WITHOUT ROWID
+        """,
+    )
+    run_labels = "json_object('kind', new.kind, 'result', new.result)"
+    finished = _EPOCH_SECONDS.format(at="new.finished_at")
+    action_labels = (
+        "json_object('object_type', new.object_type, 'op', new.op, 'status', new.status)"
+    )
+    triggers = [
+        _trigger(
+            "tally_runs",
+            "AFTER UPDATE OF result ON runs",
+            "old.result = 'running' AND new.result <> 'running'",
+            _bump("runs_total", run_labels),
+        ),
+        _trigger(
+            "tally_last_success",
+            "AFTER UPDATE OF result ON runs",
+            f"old.result = 'running' AND new.result IN {_SUCCESS} AND new.finished_at IS NOT NULL",
+            _put("last_success_timestamp_seconds", "json_object('kind', new.kind)", finished),
+        ),
+        _trigger(
+            "tally_actions",
+            "AFTER UPDATE OF status ON actions",
+            "old.status = 'pending' AND new.status <> 'pending'",
+            _bump("actions_total", action_labels),
+        ),
+        _trigger(
+            "tally_import_new",
+            "AFTER INSERT ON imports",
+            "1",
+            _bump("orders", "json_object('state', new.state)"),
+        ),
+        _trigger(
+            "tally_import_gone",
+            "AFTER DELETE ON imports",
+            "1",
+            _bump("orders", "json_object('state', old.state)", "-1"),
+        ),
+        _trigger(
+            "tally_import_moved",
+            "AFTER UPDATE OF state ON imports",
+            "old.state <> new.state",
+            _bump("orders", "json_object('state', old.state)", "-1"),
+            _bump("orders", "json_object('state', new.state)"),
+        ),
+        _trigger(
+            "tally_imported_new",
+            "AFTER INSERT ON imports",
+            f"new.state IN {_IMPORTED}",
+            _bump("orders_imported_total", "json_object()"),
+        ),
+        _trigger(
+            "tally_imported",
+            "AFTER UPDATE OF state ON imports",
+            f"new.state IN {_IMPORTED} AND old.state NOT IN {_IMPORTED}",
+            _bump("orders_imported_total", "json_object()"),
+        ),
+        _trigger(
+            "tally_troubled_new",
+            "AFTER INSERT ON imports",
+            f"new.state IN {_TROUBLED}",
+            _bump("orders_failed_total", "json_object('state', new.state)"),
+        ),
+        _trigger(
+            "tally_troubled",
+            "AFTER UPDATE OF state ON imports",
+            f"new.state IN {_TROUBLED} AND old.state <> new.state",
+            _bump("orders_failed_total", "json_object('state', new.state)"),
+        ),
+        _trigger(
+            "tally_lines_left_out",
+            "AFTER INSERT ON import_lines",
+            "1",
+            _bump("order_lines_unmatched_total", "json_object('reason', new.reason)"),
+        ),
+    ]
+    for trigger in triggers:
+        db.execute(trigger)
+    # What the history holds already, counted once.
+    backfill = [
+        "SELECT 'runs_total', json_object('kind', kind, 'result', result), COUNT(*)"
+        " FROM runs WHERE result <> 'running' GROUP BY kind, result",
+        "SELECT 'last_success_timestamp_seconds', json_object('kind', kind),"
+        f" {_EPOCH_SECONDS.format(at='MAX(finished_at)')}"
+        f" FROM runs WHERE result IN {_SUCCESS} AND finished_at IS NOT NULL GROUP BY kind",
+        f"SELECT 'actions_total', {action_labels.replace('new.', '')}, COUNT(*)"
+        " FROM actions WHERE status <> 'pending' GROUP BY object_type, op, status",
+        "SELECT 'orders', json_object('state', state), COUNT(*) FROM imports GROUP BY state",
+        "SELECT 'orders_imported_total', json_object(), COUNT(*) FROM imports"
+        f" WHERE state IN {_IMPORTED} HAVING COUNT(*) > 0",
+        "SELECT 'orders_failed_total', json_object('state', state), COUNT(*) FROM imports"
+        f" WHERE state IN {_TROUBLED} GROUP BY state",
+        "SELECT 'order_lines_unmatched_total', json_object('reason', reason), COUNT(*)"
+        " FROM import_lines GROUP BY reason",
+    ]
+    for select in backfill:
+        db.execute(f"INSERT INTO tallies (name, labels, value) {select}")

@@ -222,3 +222,31 @@ class Outbox:
                 " WHERE channel = ? AND id = ? AND state = 'pending'",
                 (error, channel, delivery_id),
             )
+
+    # ------------------------------------------------------------------ retention
+
+    def prune(self, conn: sqlite3.Connection, before: str) -> dict[str, int]:
+        """What the history's retention lets go of from before ``before`` (a timestamp):
+        problems resolved, deliveries sent or given up, and the notices no delivery still
+        owes nor an open problem names. Nothing still owed or pending is touched. Returns how
+        many ``notifications``, ``deliveries`` and ``notices`` went."""
+        problems = conn.execute(
+            "DELETE FROM notifications WHERE state = 'resolved' AND resolved_at < ?", (before,)
+        ).rowcount
+        deliveries = conn.execute(
+            "DELETE FROM deliveries WHERE state IN ('sent', 'expired') AND created_at < ?",
+            (before,),
+        ).rowcount
+        conn.execute(
+            "DELETE FROM outbox_items WHERE delivery_id IS NOT NULL AND NOT EXISTS (SELECT 1"
+            " FROM deliveries d WHERE d.channel = outbox_items.channel"
+            " AND d.id = outbox_items.delivery_id)"
+        )
+        notices = conn.execute(
+            "DELETE FROM outbox WHERE created_at < ?"
+            " AND NOT EXISTS (SELECT 1 FROM outbox_items i WHERE i.notice_id = outbox.notice_id)"
+            " AND notice_id NOT IN (SELECT notice_id FROM notifications"
+            " WHERE notice_id IS NOT NULL)",
+            (before,),
+        ).rowcount
+        return {"notifications": problems, "deliveries": deliveries, "notices": notices}

@@ -1,6 +1,6 @@
-"""What the daemon is doing, from the history and the lock: the data behind ``status``.
+"""What the daemon is doing now, from the history and the locks: the data behind ``status``.
 
-Read-only: it never takes the lock and never writes, so it works while the daemon runs.
+Read-only: it never takes a lock and never writes, so it works while the daemon runs.
 The pause switch lives here too, because ``pause``/``resume`` and the daemon must agree on it.
 """
 
@@ -15,18 +15,21 @@ from typing import Any
 
 from daemon.store.history import HISTORY_FILE, History, utcnow
 from daemon.store.ledger import Ledger
-from daemon.store.lock import current_holder
+from daemon.store.lock import LOCK_FILE, ORDERS_LOCK_FILE, current_holder, running_daemon
 
-STATUS_VERSION = 2  # 2: "format_version" (was "version"); recent errors as whole events
+STATUS_VERSION = 3  # 2: "format_version" (was "version"); 3: the present: "daemon", "working",
+# "reconciling" and "problems" (the errors of the last passes that failed) for "lock" and
+# "recent_errors"
 PAUSED_KEY = "paused"
 
 WAITING_STATES = ("pending", "sending")
 ATTENTION_STATES = ("needs_attention", "failed", "partial")
 RECONCILE_KINDS = ("reconcile", "apply")
 SUCCESS_RESULTS = ("ok", "no-changes", "no-orders")
+PROBLEM_RESULTS = ("failed", "invalid", "partial", "interrupted")
 
 
-def _who() -> str:
+def who() -> str:
     try:
         return getpass.getuser()
     except (KeyError, OSError):
@@ -35,7 +38,7 @@ def _who() -> str:
 
 def pause(history: History, reason: str, *, by: str | None = None) -> dict[str, Any]:
     """Stop automatic reconciling (order import goes on). Returns the pause record."""
-    record = {"reason": reason, "at": utcnow(), "by": by or _who()}
+    record = {"reason": reason, "at": utcnow(), "by": by or who()}
     history.set_state(PAUSED_KEY, record)
     history.record_event("info", "paused", f"reconciling paused: {reason}", details=record)
     return record
@@ -50,7 +53,7 @@ def resume(history: History, *, by: str | None = None) -> dict[str, Any] | None:
             "info",
             "resumed",
             "reconciling resumed",
-            details={"by": by or _who(), "paused": record},
+            details={"by": by or who(), "paused": record},
         )
     return record
 
@@ -58,7 +61,18 @@ def resume(history: History, *, by: str | None = None) -> dict[str, Any] | None:
 def _run(row: dict[str, Any] | None) -> dict[str, Any] | None:
     if row is None:
         return None
-    keys = ("id", "kind", "trigger", "started_at", "finished_at", "result", "summary", "error")
+    keys = (
+        "id",
+        "kind",
+        "trigger",
+        "started_at",
+        "finished_at",
+        "result",
+        "summary",
+        "error",
+        "repeats",
+        "first_started_at",
+    )
     return {key: row.get(key) for key in keys}
 
 
@@ -67,6 +81,8 @@ def _last_run(history: History, kinds: tuple[str, ...], *, ok_only: bool = False
     where = f"kind IN ({marks})"
     if ok_only:
         where += f" AND result IN ({', '.join(repr(r) for r in SUCCESS_RESULTS)})"
+    else:
+        where += " AND result <> 'running'"
     rows = history.query(f"SELECT * FROM runs WHERE {where} ORDER BY id DESC LIMIT 1", kinds)
     if not rows:
         return None
@@ -77,21 +93,45 @@ def _last_run(history: History, kinds: tuple[str, ...], *, ok_only: bool = False
     return _run(row)
 
 
+def _problems(history: History, run: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """What is wrong now: the error events of a loop's last pass, when that pass did not
+    succeed (whole events, as ``History.events`` gives them; none when the run itself says
+    it all, in its ``error``). An error a later pass cleared is history, not status
+    (``zedonk-ordre history --errors``)."""
+    if run is None or run["result"] not in PROBLEM_RESULTS:
+        return []
+    events = history.query(
+        "SELECT * FROM events WHERE run_id = ? AND level = 'error' ORDER BY id LIMIT 20",
+        (run["id"],),
+    )
+    for event in events:
+        event["details"] = json.loads(event["details"]) if event["details"] else None
+    return events
+
+
 def gather(state_dir: Path) -> dict[str, Any]:
-    """The status document (``status --format json`` prints it as is)."""
-    holder = current_holder(state_dir)
+    """The status document (``status --format json`` prints it as is): the present, never
+    the past. Whether a daemon runs (its lock), who works on the catalogue or the orders
+    now, the pause, the last pass of each loop (and the last good one), the orders waiting
+    or in trouble, and the errors of the last passes that did not succeed."""
+    daemon = running_daemon(state_dir)
     doc: dict[str, Any] = {
         "format_version": STATUS_VERSION,
         "state_dir": str(state_dir),
-        "lock": {"held": holder is not None, "holder": holder},
+        "daemon": {"running": daemon is not None, "holder": daemon},
+        "working": {
+            "catalogue": current_holder(state_dir, LOCK_FILE),
+            "orders": current_holder(state_dir, ORDERS_LOCK_FILE),
+        },
         "history": False,
+        "reconciling": "active" if daemon is not None else "off",
         "paused": None,
         "last_reconcile": None,
         "last_good_reconcile": None,
         "last_poll": None,
         "last_good_poll": None,
         "orders": {"waiting": [], "needs_attention": []},
-        "recent_errors": [],
+        "problems": [],
     }
     if not (state_dir / HISTORY_FILE).exists():
         return doc
@@ -106,6 +146,8 @@ def gather(state_dir: Path) -> dict[str, Any]:
 def _fill(doc: dict[str, Any], state_dir: Path) -> dict[str, Any]:
     with History.open(state_dir, read_only=True) as history:
         doc["paused"] = history.get_state(PAUSED_KEY)
+        if doc["paused"]:
+            doc["reconciling"] = "paused"
         doc["last_reconcile"] = _last_run(history, RECONCILE_KINDS)
         doc["last_good_reconcile"] = _last_run(history, RECONCILE_KINDS, ok_only=True)
         doc["last_poll"] = _last_run(history, ("import",))
@@ -115,6 +157,8 @@ def _fill(doc: dict[str, Any], state_dir: Path) -> dict[str, Any]:
             "waiting": ledger.summaries(WAITING_STATES, limit=20),
             "needs_attention": ledger.summaries(ATTENTION_STATES, limit=20),
         }
-        doc["recent_errors"] = history.events(level="error", limit=5)
+        doc["problems"] = _problems(history, doc["last_reconcile"]) + _problems(
+            history, doc["last_poll"]
+        )
     doc["history"] = True
     return doc

@@ -84,6 +84,9 @@ import:
 #   status_listen: 127.0.0.1:9808  # the health, metrics and activity page
 #   remote_down_alert_after: 10m  # notify when Zedonk or ORDRE is unreachable this long
 
+# history:
+#   retention: 365d  # the daemon deletes runs and events older than this; orders stay for good
+
 # notifications:
 #   email:
 #     smtp_host: smtp.example.com

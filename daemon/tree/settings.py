@@ -76,6 +76,11 @@ class DaemonSettings:
 
 
 @dataclass(frozen=True)
+class HistorySettings:
+    retention: float = 365 * 86400.0  # seconds the daemon keeps runs, actions and events
+
+
+@dataclass(frozen=True)
 class EmailSettings:
     smtp_host: str
     smtp_port: int
@@ -105,6 +110,7 @@ class Settings:
     state_dir: Path  # absolute
     email: EmailSettings | None = None
     webhook: WebhookSettings | None = None
+    history: HistorySettings = HistorySettings()
     # Where each value is written in connector.yaml, by key path ("import.season"), for
     # what is found out about a setting later, when Zedonk is asked (see ``zedonk_names``).
     places: Mapping[str, Location] = field(default_factory=dict, compare=False, repr=False)
@@ -199,9 +205,11 @@ DEFAULTS: dict[str, Any] = {
     "debounce": "2s",
     "status_listen": "127.0.0.1:9808",
     "remote_down_alert_after": "10m",
+    "retention": "365d",
     "smtp_port": 25,
 }
 SMTPS_PORT = 465  # implicit TLS (RFC 8314)
+MIN_RETENTION = 86400.0  # seconds: retention runs every few hours, on what is older than this
 
 
 def parse_duration(text: str) -> float:
@@ -317,6 +325,16 @@ def _value_findings(doc: Document, root: Path, reported: set[str]) -> list[Findi
                     hint="write at least 1s",
                 )
             )
+    retention = value("history", "retention")
+    if retention is not None and parse_duration(retention) < MIN_RETENTION:
+        findings.append(
+            doc.finding(
+                ("history", "retention"),
+                "config-duration",
+                "the history retention is shorter than one day",
+                hint="write at least 1d; orders are kept for good whatever it says",
+            )
+        )
     written = value("daemon", "state_dir")
     if written is not None and _state_dir(root, written).is_relative_to(
         (root / "catalogue").resolve()
@@ -462,6 +480,11 @@ def _build(data: dict[str, Any], root: Path) -> Settings:
         else WebhookSettings(
             url=_token(webhook["url"], "url"),
             secret=_token(webhook["secret"], "key") if webhook.get("secret") else None,
+        ),
+        history=HistorySettings(
+            retention=parse_duration(
+                data.get("history", {}).get("retention", DEFAULTS["retention"])
+            )
         ),
     )
 
