@@ -1,7 +1,8 @@
 """The quick readers agree with the careful ones, and are never more lenient.
 
-Every product, ORDRE listing, ORDRE order and Zedonk create answer is read first by plain dict
-access; only when that raises does the careful ``Fields`` reader run (and name the wrong field).
+Every product, customer (Zedonk's and ORDRE's), ORDRE listing, ORDRE order and Zedonk create
+answer is read first by plain dict access; only when that raises does the careful ``Fields``
+reader run (and name the wrong field).
 Here both readers get the same objects: well-formed ones, and ones with a field removed or
 replaced by any JSON value. Where the quick reader returns something, the careful one must
 return the same thing.
@@ -20,7 +21,15 @@ from hypothesis import strategies as st
 
 from daemon.clients import ordre, zedonk
 from daemon.clients.fields import Fields, ShapeError
-from tests.test_clients_mapping import LISTING, ORDER, PRODUCT, stored_order
+from tests.test_clients_mapping import (
+    ADDRESS,
+    CUSTOMER,
+    LISTING,
+    ORDER,
+    ORDRE_ADDRESS,
+    PRODUCT,
+    stored_order,
+)
 
 json_scalars = (
     st.none()
@@ -35,7 +44,9 @@ json_values = st.recursive(
     lambda inner: (
         st.lists(inner, max_size=3)
         | st.dictionaries(
-            st.sampled_from(["size", "barcode", "gtin", "wsp", "x"]), inner, max_size=3
+            st.sampled_from(["size", "barcode", "gtin", "wsp", "kind", "country", "x"]),
+            inner,
+            max_size=3,
         )
     ),
     max_leaves=6,
@@ -54,7 +65,26 @@ FULL_ORDER: dict[str, Any] = {
     "retailer": {**ORDER["retailer"], "email": "buying@ateliernord.example"},
 }
 
+# Two addresses of different kinds, one of them not the default, and every contact field.
+FULL_CUSTOMER: dict[str, Any] = {
+    **CUSTOMER,
+    "addresses": [ADDRESS, {**ADDRESS, "kind": "store", "is_default": False, "line2": "3rd"}],
+}
+ORDRE_CUSTOMER: dict[str, Any] = {
+    "account_code": "ATN001",
+    "name": "Atelier Nord",
+    "currency": "EUR",
+    "delivery_address": ORDRE_ADDRESS,
+    "accounts_address": {**ORDRE_ADDRESS, "line2": "2nd floor"},
+    "contact_name": "Ingrid Berg",
+    "contact_email": "buying@ateliernord.example",
+    "version": 2,
+    "updated_at": "2026-11-27T07:00:00.000Z",
+}
+
 READERS: dict[str, tuple[dict[str, Any], Callable[[dict[str, Any]], Any], Any]] = {
+    "customer": (FULL_CUSTOMER, zedonk._customer_quick, zedonk._customer.__wrapped__),  # type: ignore[attr-defined]
+    "ordre-customer": (ORDRE_CUSTOMER, ordre._customer_quick, ordre._customer.__wrapped__),  # type: ignore[attr-defined]
     "product": (PRODUCT, zedonk._product_quick, zedonk._product.__wrapped__),  # type: ignore[attr-defined]
     "listing": (LISTING, ordre._listing_quick, ordre._listing.__wrapped__),  # type: ignore[attr-defined]
     "order": (FULL_ORDER, ordre._order_quick, ordre._order.__wrapped__),  # type: ignore[attr-defined]
@@ -105,6 +135,7 @@ def test_quick_and_careful_agree_on_well_formed_objects(kind: str) -> None:
 
 TRICKY = [None, True, False, 0, 7, -1, "", "x", "NaN", "-Infinity", "12.5", 3.5, Decimal("NaN")]
 TRICKY += [Decimal("Infinity"), Decimal("1.10"), [], [None], ["x"], {}, {"size": "36"}]
+TRICKY += ["delivery", "warehouse", {"kind": "store"}, {"country": "DK"}]
 
 
 @pytest.mark.parametrize("kind", sorted(READERS))

@@ -9,14 +9,12 @@ it is about. Products that fail eligibility (barcodes, no sizes) are left out an
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
-from decimal import Decimal
 from typing import NamedTuple
 
-from daemon.core import gtin
 from daemon.core.customers import resolve_customers
+from daemon.core.eligibility import Checked, Eligibility, SeasonRank
 from daemon.core.entries import (
     EntryKey,
     Placing,
@@ -31,15 +29,12 @@ from daemon.core.model import (
     Customer,
     Listing,
     ListingPrice,
-    ListingSize,
     OrdreCustomer,
-    Price,
     Product,
     ProductId,
     Season,
     User,
     assemble,
-    new_tuple,
 )
 from daemon.core.spec import CatalogueSpec, Location, LookSpec, ProductRef
 
@@ -52,6 +47,9 @@ class ZedonkSnapshot:
     seasons: tuple[Season, ...] = ()
     customers: tuple[Customer, ...] = ()
     users: tuple[User, ...] = ()  # for checking the order owner the settings name
+    # The products' eligibility as far as it was worked out while they were read; resolve
+    # works out the rest (and all of it when this is None or made for other settings).
+    eligibility: Eligibility | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -165,99 +163,6 @@ def resolve_structure(
     return tuple(collections) if placed == structure.catalogued else None
 
 
-# --------------------------------------------------------------------------- eligibility
-
-
-def _checked_barcodes(product: Product) -> list[tuple[gtin.GtinProblem | None, str | None]]:
-    """Per SKU: (the barcode's problem or None, its canonical GTIN-14 or None)."""
-    checked: list[tuple[gtin.GtinProblem | None, str | None]] = []
-    for sku in product.skus:
-        wrong = gtin.problem(sku.barcode)
-        canonical = None if wrong or sku.barcode is None else sku.barcode.strip().zfill(14)
-        checked.append((wrong, canonical))
-    return checked
-
-
-ZERO = Decimal("0.00")
-
-
-def _listing_prices(
-    product: Product, season_rank: dict[str, tuple[date, int]], currencies: Sequence[str]
-) -> tuple[tuple[ListingPrice, ...], tuple[str, ...]]:
-    """The listing's price in each of ``currencies`` (the brand's, sorted), by domain.md §7
-    rule 12: from the most recent price season the product is visible in that has one; 0.00
-    where no such season prices it. Returns the prices, by currency, and the currencies set to
-    0.00 for that."""
-    visible = product.seasons
-    best: dict[str, tuple[tuple[date, int], Price]] = {}
-    for price in product.prices:
-        rank = season_rank.get(price.season)
-        if rank is None or price.season not in visible:
-            continue
-        held = best.get(price.currency)
-        if held is None or rank > held[0]:
-            best[price.currency] = (rank, price)
-    unpriced: tuple[str, ...] = ()
-    if len(best) < len(currencies):
-        unpriced = tuple([c for c in currencies if c not in best])
-    prices = [
-        new_tuple(ListingPrice, (c, held[1].wsp, held[1].rrp))
-        if (held := best.get(c)) is not None
-        else new_tuple(ListingPrice, (c, ZERO, ZERO))
-        for c in currencies
-    ]
-    return tuple(prices), unpriced
-
-
-def _season_rank(
-    price_seasons: Sequence[str], seasons: Iterable[Season]
-) -> dict[str, tuple[date, int]]:
-    """Most recent = starts last; the configured order breaks ties and covers unknown seasons."""
-    starts = {s.code: s.starts_on for s in seasons}
-    return {code: (starts.get(code, date.min), index) for index, code in enumerate(price_seasons)}
-
-
-def _listing(
-    product: Product, key: str, prices: tuple[ListingPrice, ...], gtins: Sequence[str | None]
-) -> Listing:
-    pid = product.id
-    sizes = [
-        new_tuple(ListingSize, (sku.size, code or ""))
-        for sku, code in zip(product.skus, gtins, strict=True)
-    ]
-    return assemble(
-        Listing,
-        {
-            "key": key,
-            "style": pid.style,
-            "fabric": pid.fabric,
-            "colour": pid.colour,
-            "description": product.description,
-            "category": product.category,
-            "sizes": tuple(sizes),
-            "prices": prices,
-            "image_url": product.image_url or None,
-            "version": "",
-        },
-    )
-
-
-def _barcode_problems(
-    product: Product, checked: Sequence[tuple[gtin.GtinProblem | None, str | None]]
-) -> list[str]:
-    problems: list[str] = []
-    if not product.skus:
-        problems.append("it has no sizes")
-    sizes_seen: set[str] = set()
-    for sku, (wrong, _) in zip(product.skus, checked, strict=True):
-        if sku.size in sizes_seen:
-            problems.append(f"size {sku.size} appears twice")
-        sizes_seen.add(sku.size)
-        if wrong is not None:
-            problems.append(f"size {sku.size}: {wrong.message}")
-    return problems
-
-
 def _short(text: str, most: int = 60) -> str:
     """A product's own text in a message: cut short, as a description may be long."""
     return text if len(text) <= most else text[: most - 3] + "..."
@@ -279,15 +184,18 @@ def resolve(
     what ORDRE's ``limits`` would refuse in their listing), build the tree."""
     state = Placing.of(zedonk.products)
     placed = _place(state, spec)
-    problems, gtins = _eligibility(placed, limits)
+    eligibility = zedonk.eligibility
+    if eligibility is None or not eligibility.matches(limits, price_seasons, zedonk.seasons):
+        eligibility = Eligibility(limits, price_seasons, zedonk.seasons)
+    currencies = tuple(sorted({p.currency for product in zedonk.products for p in product.prices}))
+    checked, shared = _eligibility(placed, eligibility, currencies)
     tree = _Tree(
         state.findings,
-        problems,
-        gtins,
-        _season_rank(price_seasons, zedonk.seasons),
+        checked,
+        shared,
+        eligibility.rank,
         price_seasons,
         "error" if strict else "warning",
-        tuple(sorted({p.currency for product in zedonk.products for p in product.prices})),
     )
     collections = tree.build(spec, placed)
     customers, customer_findings = resolve_customers(zedonk.customers)
@@ -327,50 +235,46 @@ def _place(state: Placing, spec: CatalogueSpec) -> list[_PlacedLook]:
     return placed
 
 
-Problems = dict[ProductId, list[str]]  # why a product is not exported; empty when it is
-Gtins = dict[ProductId, list[str | None]]  # per SKU, its canonical GTIN-14 (None if invalid)
+Shared = dict[ProductId, list[str]]  # a product's barcodes that other sizes carry too
 
 
-def _eligibility(placed: Sequence[_PlacedLook], limits: OrdreLimits) -> tuple[Problems, Gtins]:
-    """Phase 2: barcodes valid, and unique among the placed products; nothing in the listing
-    that ORDRE would refuse."""
-    problems: Problems = {}
-    gtins: Gtins = {}
-    every: list[str | None] = []  # each valid barcode of each product, as a GTIN-14
-    canonical, listing_problems = gtin.canonical, limits.listing_problems
+def _eligibility(
+    placed: Sequence[_PlacedLook], eligibility: Eligibility, currencies: tuple[str, ...]
+) -> tuple[dict[ProductId, Checked], Shared]:
+    """Phase 2: each placed product checked (its barcodes valid, nothing in its listing that
+    ORDRE would refuse: ``Eligibility``, mostly worked out while Zedonk was read), and its
+    barcodes unique among the placed products."""
+    checked: dict[ProductId, Checked] = {}
+    every: list[str | None] = []  # each barcode of each product, as a GTIN-14 (None: invalid)
+    of = eligibility.of
     for _, _, kept in placed:
         for product, _where in kept:
-            skus = product.skus
-            codes = [canonical(sku.barcode) for sku in skus]
-            gtins[product.id] = codes
-            if skus and None not in codes and len({sku.size for sku in skus}) == len(skus):
-                problems[product.id] = listing_problems(product)  # the common case
-                every += codes
-                continue
-            checked = _checked_barcodes(product)
-            problems[product.id] = _barcode_problems(product, checked) + listing_problems(product)
-            every += [code for code in codes if code is not None]
-    if len(set(every)) < len(every):
-        _shared_barcodes(placed, problems, gtins)
-    return problems, gtins
+            found = checked[product.id] = of(product, currencies)
+            every += found.gtins
+    shared: Shared = {}
+    if len(set(every)) - (None in every) < len(every) - every.count(None):
+        _shared_barcodes(placed, checked, shared)
+    return checked, shared
 
 
-def _shared_barcodes(placed: Sequence[_PlacedLook], problems: Problems, gtins: Gtins) -> None:
+def _shared_barcodes(
+    placed: Sequence[_PlacedLook], checked: Mapping[ProductId, Checked], shared: Shared
+) -> None:
     """Report each barcode that more than one size carries, on every product concerned."""
     owners: dict[str, tuple[ProductId, str]] = {}
     for _, _, kept in placed:
         for product, _where in kept:
-            for sku, code in zip(product.skus, gtins[product.id], strict=True):
+            for sku, code in zip(product.skus, checked[product.id].gtins, strict=True):
                 if code is None:
                     continue
                 mine = (product.id, sku.size)
                 first = owners.setdefault(code, mine)
                 if first is not mine and first != mine:
                     other, size = first
-                    problems[product.id].append(
+                    shared.setdefault(product.id, []).append(
                         f"size {sku.size}: barcode {sku.barcode} is also on {other} size {size}"
                     )
-                    problems[other].append(
+                    shared.setdefault(other, []).append(
                         f"size {size}: barcode {sku.barcode} is also on {product.id} "
                         f"size {sku.size}"
                     )
@@ -381,12 +285,11 @@ class _Tree:
     """Phase 3: the desired tree, reporting what is left out and what is worth a look."""
 
     findings: list[Finding]
-    problems: Problems
-    gtins: Gtins
-    rank: dict[str, tuple[date, int]]
+    checked: Mapping[ProductId, Checked]
+    shared: Shared  # problems that phase 2 found beside each product's own
+    rank: SeasonRank
     price_seasons: Sequence[str]
     severity: Severity  # of a product that is not exported
-    currencies: tuple[str, ...]  # the brand's: every listing has a price in each
     listings: dict[str, Listing] = field(default_factory=dict)
     reports: list[ProductReport] = field(default_factory=list)
 
@@ -414,13 +317,14 @@ class _Tree:
     ) -> DesiredLook:
         """One look: its exported products as listings, each product reported."""
         findings, listings, reports = self.findings, self.listings, self.reports
-        problems, gtins, rank = self.problems, self.gtins, self.rank  # per product: locals
-        currencies, severity, name = self.currencies, self.severity, look.name
+        checked, shared, rank = self.checked, self.shared, self.rank  # per product: locals
+        severity, name = self.severity, look.name
         keys: list[str] = []
         for product, where in kept:
-            key = str(product.id)
-            wrong = problems[product.id]
-            has_image = bool(product.image_url)
+            found = checked[product.id]
+            key, wrong = found.key, found.problems
+            if shared and product.id in shared:
+                wrong = wrong + shared[product.id]
             reports.append(
                 assemble(
                     ProductReport,
@@ -430,7 +334,7 @@ class _Tree:
                         "look": name,
                         "location": where,
                         "exported": not wrong,
-                        "has_image": has_image,
+                        "has_image": bool(product.image_url),
                         "problems": tuple(wrong),
                     },
                 )
@@ -448,15 +352,18 @@ class _Tree:
                     )
                 )
                 continue
-            prices, unpriced = _listing_prices(product, rank, currencies)
-            if not has_image or unpriced or rank.keys().isdisjoint(product.seasons):
-                label = f"{collection} / {name}: {key}"
-                self.price_findings(label, product, where, prices, unpriced)
-            else:  # visible in a price season and priced in each currency: is any 0.00?
-                for price in prices:
-                    if not price.wsp or not price.rrp:
-                        findings.append(_price_zero(f"{collection} / {name}: {key}", where, price))
-            listings[key] = _listing(product, key, prices, gtins[product.id])
+            if not found.plain:
+                prices, unpriced = found.prices, found.unpriced
+                if not product.image_url or unpriced or rank.keys().isdisjoint(product.seasons):
+                    label = f"{collection} / {name}: {key}"
+                    self.price_findings(label, product, where, prices, unpriced)
+                else:  # visible in a price season and priced in each currency: some are 0.00
+                    for price in prices:
+                        if not price.wsp or not price.rrp:
+                            label = f"{collection} / {name}: {key}"
+                            findings.append(_price_zero(label, where, price))
+            assert found.listing is not None  # exported
+            listings[key] = found.listing
             keys.append(key)
         return DesiredLook(look.name, look.position, tuple(keys), look.location)
 
@@ -519,7 +426,6 @@ def _price_zero(label: str, where: Location, price: ListingPrice) -> Finding:
         where,
         "price-zero",
         "warning",
-        f"{label} has a 0.00 price in {price.currency} "
-        f"(wholesale {price.wsp}, retail {price.rrp})",
+        f"{label} has a 0.00 price in {price.currency} (wholesale {price.wsp}, retail {price.rrp})",
         "enter the price in Zedonk",
     )
