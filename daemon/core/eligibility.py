@@ -93,11 +93,11 @@ class Eligibility:
         return found
 
     def _check(self, product: Product, currencies: tuple[str, ...]) -> Checked:
-        key = str(product.id)
+        key = "/".join(product.id)  # str(product.id), without a call more
         skus = product.skus
         canonical = gtin.canonical
-        codes = [canonical(sku.barcode) for sku in skus]
-        if skus and None not in codes and len({sku.size for sku in skus}) == len(skus):
+        codes = [canonical(barcode) for _, barcode in skus]
+        if skus and None not in codes and len({size for size, _ in skus}) == len(skus):
             problems = self.limits.listing_problems(product)  # the common case
         else:
             problems = _barcode_problems(product) + self.limits.listing_problems(product)
@@ -149,11 +149,10 @@ def _listing_prices(
 def _listing(
     product: Product, key: str, prices: tuple[ListingPrice, ...], gtins: Sequence[str | None]
 ) -> Listing:
+    """The listing of an exported product (every barcode valid: ``gtins`` has no None)."""
     pid = product.id
-    sizes = [
-        new_tuple(ListingSize, (sku.size, code or ""))
-        for sku, code in zip(product.skus, gtins, strict=True)
-    ]
+    pairs = zip(product.skus, gtins, strict=True)
+    sizes = [new_tuple(ListingSize, (size, code)) for (size, _), code in pairs]
     return assemble(
         Listing,
         {
