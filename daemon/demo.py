@@ -26,9 +26,11 @@ from typing import Any
 import yaml
 
 from daemon.clients import OrdreClient
+from daemon.core.attentionitems import order_label
 from daemon.errors import ConfigError
 from daemon.sandbox import SandboxPair, start_sandboxes
 from daemon.service import Service
+from daemon.store.attention import inbox
 from daemon.store.history import History
 from daemon.store.ledger import Ledger
 from daemon.tree.settings import CONNECTOR_FILE, find_root, load_settings
@@ -154,6 +156,17 @@ class Narrator:
         else:
             self.say(f"   ✘ Reconcile {run['result']}: {run['error']}")
 
+    def _tell_attention(self, history: History, item_id: str) -> None:
+        """Say where the inbox lists ``item_id``, when it does."""
+        item = inbox(history).find(item_id)
+        if item is None:
+            return
+        self.say(
+            f"     It needs a person ({item.who}): `zedonk-ordre attention` and the console's "
+            f"first page, 'Needs a person', list it as {item.id}, with the fix:\n"
+            f"       {item.fix}"
+        )
+
     def _tell_import(self, history: History, imp: dict[str, Any]) -> None:
         key, state = imp["import_key"], imp["state"]
         if state in ("pending", "sending") or self.told_imports.get(key) == state:
@@ -183,7 +196,7 @@ class Narrator:
                     f"{line['size']}, barcode {line['barcode'] or 'none'}): "
                     f"{REASONS.get(line['reason'], line['reason'])}"
                 )
-            self.say("     It is listed under 'needs attention' in status and on the page.")
+            self._tell_attention(history, f"order:{order_label(imp)}:partial")
         elif state == "skipped":
             self.say(f"   · {order} was superseded by a newer submission before import.")
         else:
@@ -432,13 +445,13 @@ def run_demo(
             assert service.web is not None
             # From the moment the page's address is shown, Ctrl-C means "stop cleanly".
             try:
-                say(f"\nThe daemon is running. Activity page: {service.web.url}")
+                say(f"\nThe daemon is running. Console: {service.web.url}")
                 say("   (health at /healthz, metrics at /metrics; Ctrl-C stops the demo)")
                 narrator = Narrator(settings.state_dir, say)
                 story = Story(pair, root, narrator, say, speed=speed, deadline=deadline)
                 story.play()
                 say("\nThat is the whole loop: edit YAML -> ORDRE follows; orders -> Zedonk.")
-                say(f"Look around the activity page: {service.web.url}")
+                say(f"Look around the console: {service.web.url}")
                 if not once:
                     say("The daemon keeps running and narrating; press Ctrl-C to stop.")
                     while True:

@@ -5,8 +5,8 @@ which registers it here. From then on ``redact(text)`` replaces it with ``***`` 
 it may take on the way out: as written, Python-repr-escaped (``b'Bearer abc\\n'``, as
 exceptions show header values), JSON-escaped, URL-encoded, HTML-escaped, and without the
 whitespace around it. The places that write text out call it: the log handlers (through
-``RedactingFilter``), the history's connection (every parameter it writes), the activity
-page and /healthz, the notices, and the command line's printer and error renderer.
+``RedactingFilter``), the history's connection (every parameter it writes), the operations
+console and /healthz, the notices, and the command line's printer and error renderer.
 
 A webhook URL is registered whole, with its path and query and any password, since a
 webhook's secret usually sits in one of them.

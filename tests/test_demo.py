@@ -40,7 +40,7 @@ def test_the_demo_tells_the_whole_story_and_leaves_the_repository_alone() -> Non
     # The story, in order: publish, a clean order, an edit, a bad barcode, a new retailer,
     # a re-submission, a typo that applies nothing, the fix.
     expected = [
-        "Activity page: http://127.0.0.1:",
+        "Console: http://127.0.0.1:",
         "ORDRE updated at start-up:",
         "became Zedonk sales order SO-",
         "ORDRE updated after the edit: 1 updated",
@@ -82,7 +82,7 @@ def test_ctrl_c_stops_everything_cleanly() -> None:
     )
     assert proc.stdout is not None
     for line in proc.stdout:
-        if "Activity page" in line:
+        if "Console: http" in line:
             break
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=40)

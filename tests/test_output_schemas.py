@@ -79,6 +79,7 @@ def repo(sandbox: Sandboxes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 def documents(repo: Repo) -> Iterator[tuple[str, dict[str, Any]]]:
     """(schema name, document) for every --format json document, from a life-like session."""
     yield "status", repo.json("status")  # before anything ran: no history yet
+    yield "attention", repo.json("attention")
     yield "history", repo.json("history")
     yield "validate", repo.json("validate")
     yield "plan", repo.json("plan")
@@ -99,6 +100,9 @@ def documents(repo: Repo) -> Iterator[tuple[str, dict[str, Any]]]:
     yield "history-run", repo.json("history", "--run", "1")
     yield "history-run", repo.json("history", "--run", "2")
     yield "status", repo.json("status")
+    yield "attention", repo.json("attention")
+    yield "attention-ack", repo.json("attention", "ack", "order:ORD-10001:failed", "--note", "ok")
+    yield "attention", repo.json("attention")  # listed as acknowledged
     yield "reconcile", repo.json("reconcile")  # no daemon: the command runs the pass
 
 

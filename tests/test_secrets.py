@@ -1,5 +1,5 @@
 """Secrets: refused when malformed where they are read, and redacted in every form from
-every place that writes text out (logs, history, the activity page and /healthz, notices,
+every place that writes text out (logs, history, the console and /healthz, notices,
 the command line and its --debug tracebacks)."""
 
 from __future__ import annotations
@@ -200,7 +200,7 @@ def test_history_rows_never_hold_a_secret_whoever_writes_them(tmp_path: Path) ->
     assert TOKEN.encode() not in raw
 
 
-def test_the_activity_page_and_healthz_never_show_a_secret(tmp_path: Path) -> None:
+def test_the_console_and_healthz_never_show_a_secret(tmp_path: Path) -> None:
     redact.register(TOKEN)
     with History.open(tmp_path) as history:
         run = history.start_run("reconcile", "timer")
@@ -215,7 +215,7 @@ def test_the_activity_page_and_healthz_never_show_a_secret(tmp_path: Path) -> No
     server.start()
     try:
         pages = {}
-        for path in ("/healthz", "/", "/metrics"):
+        for path in ("/healthz", "/", "/runs", "/runs/1", "/health", "/metrics"):
             try:
                 with urllib.request.urlopen(server.url + path[1:], timeout=10) as answer:
                     pages[path] = answer.read().decode()
@@ -223,10 +223,11 @@ def test_the_activity_page_and_healthz_never_show_a_secret(tmp_path: Path) -> No
                 pages[path] = unhealthy.read().decode()
     finally:
         server.stop()
-    assert "Bearer ***" in pages["/healthz"] and "Bearer ***" in pages["/"]
+    assert "Bearer ***" in pages["/healthz"] and "Bearer ***" in pages["/health"]
     for text in pages.values():
         assert TOKEN not in text
-    assert "\\x1b]0;pwned\\x07" in pages["/"] and "\x1b" not in pages["/"]
+    for path in ("/runs", "/runs/1"):
+        assert "\\x1b]0;pwned\\x07" in pages[path] and "\x1b" not in pages[path]
 
 
 def test_notices_never_carry_a_secret(tmp_path: Path, hook: Hook) -> None:  # noqa: F811

@@ -68,7 +68,7 @@ def test_status_before_anything_ran(tmp_path: Path) -> None:
     assert "daemon: not running" in done.stdout and "history: none yet" in done.stdout
     assert "reconciling: off (no daemon runs" in done.stdout
     doc = json.loads(cli("status", "--root", str(root), "--format", "json").stdout)
-    assert doc["format_version"] == 3 and doc["history"] is False and "version" not in doc
+    assert doc["format_version"] == 4 and doc["history"] is False and "version" not in doc
     assert doc["daemon"] == {"running": False, "holder": None}
     assert doc["reconciling"] == "off"
 

@@ -1,5 +1,4 @@
 import json
-import re
 import socket
 import time
 import urllib.error
@@ -16,12 +15,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from daemon.service import metrics
 from daemon.service.web import StatusServer
-from daemon.service.web import activity as web_activity
 from daemon.service.web import app as web_app
+from daemon.service.web import inbox as web_inbox
 from daemon.service.web import server as web_server
 from daemon.store import retention
 from daemon.store.history import History, utcnow
-from daemon.store.status import pause
 
 
 def fill(history: History) -> None:
@@ -212,66 +210,6 @@ def test_a_scrape_reads_the_same_few_rows_however_long_the_history(tmp_path: Pat
     assert large <= small + 2, (small, large)
 
 
-def test_the_activity_page_shows_runs_orders_and_errors_with_details(
-    served: tuple[StatusServer, Health],
-) -> None:
-    server, _ = served
-    status, headers, page = get(server.url)
-    assert status == 200 and headers["Content-Type"].startswith("text/html")
-    assert "default-src 'none'" in headers["Content-Security-Policy"]
-    assert '<meta name="viewport" content="width=device-width' in page
-    for text in (
-        "Maison Lune",
-        "SO-5001",
-        "unknown barcode",
-        "retailer not found in Zedonk",
-        "unknown key &#39;lokos&#39;",
-        "+ look Look 1",
-        "needs_attention",
-    ):
-        assert text in page, text
-    # Messages are escaped, and nothing is loaded from elsewhere.
-    assert "<script>alert(1)</script>" not in page
-    assert "&lt;script&gt;" in page
-    assert not re.search(r"""(src|href)=['"]?(https?:)?//""", page)
-    assert "<script" not in page and "<link" not in page
-
-
-def test_the_page_filters_by_section_problems_and_text(
-    served: tuple[StatusServer, Health],
-) -> None:
-    server, _ = served
-    _, _, page = get(server.url + "?show=imports&q=po-88")
-    assert "New Shop Ltd" in page and "Maison Lune" not in page
-    assert 'id="runs"' not in page and 'id="events"' not in page
-    _, _, page = get(server.url + "?show=runs&problems=1")
-    assert "catalogue/coats.yaml:3:5" in page
-    assert "+ look Look 1" not in page  # the ok reconcile is hidden
-    _, _, page = get(server.url + "?q=nothing-like-this")
-    assert page.count('class="empty"') == 3
-
-
-def test_idle_order_polls_are_hidden_unless_asked_for(
-    served: tuple[StatusServer, Health],
-) -> None:
-    server, _ = served
-    with History.open(server.state_dir) as history:
-        idle = history.start_run("import", "timer")
-        history.finish_run(idle, "no-changes")
-    _, _, page = get(server.url + "?show=runs")
-    assert page.count("import (timer)") == 1  # the partial one only
-    _, _, page = get(server.url + "?show=runs&idle=1")
-    assert page.count("import (timer)") == 2
-
-
-def test_a_pause_shows_on_the_page(served: tuple[StatusServer, Health]) -> None:
-    server, _ = served
-    with History.open(server.state_dir) as history:
-        pause(history, "stock count until Monday", by="ines")
-    _, _, page = get(server.url)
-    assert "Reconciling paused" in page and "stock count until Monday" in page and "ines" in page
-
-
 def test_without_history_the_page_says_so_and_creates_nothing(tmp_path: Path) -> None:
     server = StatusServer(tmp_path, ("127.0.0.1", 0))
     server.start()
@@ -328,13 +266,13 @@ def test_an_answer_that_takes_too_long_is_a_503(
 ) -> None:
     server, _ = served
     monkeypatch.setattr(web_app, "ANSWER_SECONDS", 0.2)
-    real_page = web_activity.page
+    real_page = web_inbox.page
 
-    def slow_page(*args: Any) -> str:
+    def slow_page(*args: Any, **kwargs: Any) -> str:
         time.sleep(1.0)
-        return real_page(*args)
+        return real_page(*args, **kwargs)
 
-    monkeypatch.setattr(web_activity, "page", slow_page)
+    monkeypatch.setattr(web_inbox, "page", slow_page)
     status, _, body = get(server.url)
     assert status == 503 and "took too long" in body
     assert get(server.url + "healthz")[0] == 200  # the event loop was never held

@@ -24,6 +24,7 @@ MODULES = (  # --help lists them so
     "plan",
     "history",
     "orders",
+    "attention",
     "service",
     "sandbox",
 )
@@ -37,6 +38,7 @@ COMMANDS = {
     "apply": "plan",
     "history": "history",
     "orders": "orders",
+    "attention": "attention",
     "run": "service",
     "status": "service",
     "pause": "service",

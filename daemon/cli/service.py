@@ -112,8 +112,20 @@ def _working_line(side: str, holder: dict[str, Any] | None) -> str | None:
     return f"now working on the {side}: {describe(holder)}"
 
 
+def _attention_line(counts: dict[str, Any]) -> str:
+    line = f"needs a person: {counts['open']}"
+    if counts["open"]:
+        kinds = ", ".join(
+            f"{n} {kind.replace('_', ' ')}" for kind, n in sorted(counts["by_kind"].items())
+        )
+        line += f" ({kinds}): `zedonk-ordre attention` says what and how to fix it"
+    if counts["acknowledged"]:
+        line += f"; {counts['acknowledged']} acknowledged"
+    return line
+
+
 def render_status(doc: dict[str, Any]) -> str:
-    lines = []
+    lines = [_attention_line(doc["attention"])]
     daemon = doc["daemon"]
     lines.append(
         f"daemon: running - {describe(daemon['holder'])}"
@@ -186,8 +198,9 @@ def status(
     root: RootOption = None,
     output: OutputFormat = FORMAT_OPTION,
 ) -> None:
-    """Show the present: whether the daemon runs, what works now, the last pass of each
-    loop, orders waiting or in trouble, any pause, and what is wrong now."""
+    """Show the present: how many items need a person (`attention` lists them), whether the
+    daemon runs, what works now, the last pass of each loop, orders waiting or in trouble,
+    any pause, and what is wrong now."""
     doc = gather(_state_dir(root))
     if output == OutputFormat.json:
         print_json(doc)

@@ -10,7 +10,7 @@ it is about. Products that fail eligibility (barcodes, no sizes) are left out an
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from daemon.core.customers import resolve_customers
@@ -80,6 +80,9 @@ class ProductReport:
     exported: bool
     has_image: bool
     problems: tuple[str, ...] = ()  # why it is not exported, for people
+    warnings: tuple[str, ...] = ()  # exported, but without a main image or a price
+    # The product as Zedonk holds it (its sizes and barcodes), for the catalogue's view.
+    product: Product | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -325,21 +328,22 @@ class _Tree:
             key, wrong = found.key, found.problems
             if shared and product.id in shared:
                 wrong = wrong + shared[product.id]
-            reports.append(
-                assemble(
-                    ProductReport,
-                    {
-                        "key": key,
-                        "collection": collection,
-                        "look": name,
-                        "location": where,
-                        "exported": not wrong,
-                        "has_image": bool(product.image_url),
-                        "problems": tuple(wrong),
-                    },
-                )
+            report = assemble(
+                ProductReport,
+                {
+                    "key": key,
+                    "collection": collection,
+                    "look": name,
+                    "location": where,
+                    "exported": not wrong,
+                    "has_image": bool(product.image_url),
+                    "problems": tuple(wrong),
+                    "warnings": (),
+                    "product": product,
+                },
             )
             if wrong:
+                reports.append(report)
                 findings.append(
                     finding_at(
                         where,
@@ -353,15 +357,20 @@ class _Tree:
                 )
                 continue
             if not found.plain:
+                label = f"{collection} / {name}: {key}"
+                warned = len(findings)
                 prices, unpriced = found.prices, found.unpriced
                 if not product.image_url or unpriced or rank.keys().isdisjoint(product.seasons):
-                    label = f"{collection} / {name}: {key}"
                     self.price_findings(label, product, where, prices, unpriced)
                 else:  # visible in a price season and priced in each currency: some are 0.00
                     for price in prices:
                         if not price.wsp or not price.rrp:
-                            label = f"{collection} / {name}: {key}"
                             findings.append(_price_zero(label, where, price))
+                # What a person must fix for it, for the "needs attention" inbox.
+                warnings = tuple(f.message.removeprefix(label + " ") for f in findings[warned:])
+                if warnings:
+                    report = replace(report, warnings=warnings)
+            reports.append(report)
             assert found.listing is not None  # exported
             listings[key] = found.listing
             keys.append(key)

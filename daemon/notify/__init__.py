@@ -71,5 +71,5 @@ class Notifier:
             self.outbox.close_problem(conn, key, channels=self.channels, run_id=run_id)
 
     def open_problems(self) -> list[dict[str, Any]]:
-        """Problems not resolved yet, oldest first (for ``status`` and the activity page)."""
+        """Problems not resolved yet, oldest first (for ``status`` and the console)."""
         return self.outbox.open_problems()

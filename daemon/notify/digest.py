@@ -155,7 +155,7 @@ def digest_text(message: Message) -> str:
     return "\n".join(lines)
 
 
-_SEE_ALL = "`zedonk-ordre history --errors` and the activity page list them all"
+_SEE_ALL = "`zedonk-ordre history --errors` and the console's runs list them all"
 
 
 def _more(count: int, *, listed: bool, dots: str = "...") -> str:

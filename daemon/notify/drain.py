@@ -6,7 +6,8 @@ neither the other nor any pass. One round on a channel:
 1. **Group.** The notices owed on the channel that no delivery carries yet become one delivery
    once they have settled: every pass that owed one has finished and none came for
    ``quiet`` seconds, or the oldest has waited ``max_wait`` seconds. One notice goes out as
-   itself; several as one digest (``daemon.notify.digest``). The payload is made here, once.
+   itself; several as one digest (``daemon.notify.digest``), headed by what needs a person
+   now (``daemon.store.attention``). The payload is made here, once.
 2. **Send.** The channel's pending deliveries go out oldest first. The first that fails stops
    the round and waits (``retry_after``: doubling from ``RETRY_BASE`` up to ``RETRY_CAP``),
    and so does every delivery behind it: the back-off is the channel's. A delivery that has
@@ -31,8 +32,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from daemon.core.attention import brief_lines
 from daemon.errors import ZedonkOrdreError
-from daemon.notify.digest import Notice, compose, email_payload, webhook_payload
+from daemon.notify.digest import Notice, Section, compose, email_payload, webhook_payload
+from daemon.store.attention import inbox
 from daemon.store.history import History
 from daemon.store.outbox import Outbox, new_id
 from daemon.tree.settings import Settings
@@ -143,11 +146,20 @@ class Drainer:
             notices = [Notice.from_row(row) for row in rows]
             delivery_id = notices[0].id if len(notices) == 1 else new_id()
             now = self.clock().isoformat()
-            message = compose(delivery_id, notices, host=self.host, at=now)
+            header = self._needs_a_person() if len(notices) > 1 else ()
+            message = compose(delivery_id, notices, host=self.host, at=now, header=header)
             payload = email_payload(message) if channel == "email" else webhook_payload(message)
             ids = [n.id for n in notices]
             self.outbox.add_delivery(conn, channel, delivery_id, ids, payload, now)
         return True
+
+    def _needs_a_person(self) -> tuple[Section, ...]:
+        """The head of a digest: what needs a person now (the inbox's open items)."""
+        found = inbox(self.history, now=self.clock())
+        if not found.open:
+            return ()
+        heading = f"Needs a person ({len(found.open)}; `zedonk-ordre attention`)"
+        return (Section(heading, tuple(brief_lines(found))),)
 
     def _settled(self, rows: list[dict[str, Any]]) -> bool:
         now = self.clock()

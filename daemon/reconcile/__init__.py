@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from daemon.clients.ordre import ORDRE_LIMITS, OrdreClient
+from daemon.core.attentionitems import product_troubles
 from daemon.core.findings import Finding
 from daemon.core.guards import (
     DeletesRefused,
@@ -50,8 +51,10 @@ from daemon.reconcile.planning import (
     plan_only,
     plan_structure,
     plan_tree,
+    remember_catalogue,
 )
 from daemon.remotes import open_clients
+from daemon.store.attention import record_products
 from daemon.store.history import History
 from daemon.store.lock import StateLock
 from daemon.tree.catalogue import CleanFiles
@@ -182,6 +185,8 @@ def apply_fresh(
         open_clients(settings) as (zedonk, ordre),
     ):
         result = plan_only(settings, catalogue, zedonk, ordre, strict=strict, findings=findings)
+        record_products(history, product_troubles(result.plan.products), run_id=None)
+        remember_catalogue(history, result, run_id=None, source="apply")
         show(result)
         if not result.plan.has_changes:
             run_id = history.start_run("apply", "cli", git_commit=result.git_commit)
@@ -425,6 +430,10 @@ class _Pass:
     ) -> ReconcileResult:
         """Close the run; a pass that left ORDRE matching the catalogue hands on Converged."""
         counts = counts or dict(_NO_COUNTS)
+        if self.planned is not None and not self.quick:  # the products as read just now
+            troubles = product_troubles(self.planned.plan.products)
+            record_products(self.history, troubles, run_id=self.run_id)
+            remember_catalogue(self.history, self.planned, run_id=self.run_id, source="reconcile")
         if self.quick:
             message += " (collections and looks only: the products are as last read)"
         converged = result in ("ok", "no-changes")

@@ -5,7 +5,8 @@
   ``plan_tree`` does all of that for a repository (``zedonk-ordre plan``);
 - ``plan_structure`` plans an edit that only renames, reorders or moves catalogue entries
   from ORDRE's collections and looks alone, using what the last full pass resolved;
-- ``Converged`` is what such a pass hands the daemon's next one.
+- ``Converged`` is what such a pass hands the daemon's next one;
+- ``remember_catalogue`` keeps what a full plan resolved, for the console's catalogue page.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from daemon.clients.ordre import ORDRE_LIMITS, OrdreClient
 from daemon.clients.zedonk import ZEDONK_LIMITS, ZedonkClient
+from daemon.core.catalogueview import catalogue_view
 from daemon.core.choices import check_zedonk_names
 from daemon.core.findings import Finding, sort_findings
 from daemon.core.guards import guard_findings, refuse_empty_catalogue
@@ -27,6 +29,8 @@ from daemon.errors import ConfigError
 from daemon.gcpause import cyclic_gc_paused
 from daemon.reconcile.gather import gather
 from daemon.remotes import open_clients
+from daemon.store import catalogue as catalogue_store
+from daemon.store.history import History
 from daemon.tree.gitinfo import catalogue_commit
 from daemon.tree.settings import CONNECTOR_FILE, Settings
 from daemon.tree.validation import validate_tree
@@ -169,3 +173,12 @@ def plan_structure(
         return None
     commit = catalogue_commit(settings.root)
     return PlanResult(plan, tuple(findings), commit, ordre_state, structure)
+
+
+def remember_catalogue(
+    history: History, result: PlanResult, *, run_id: int | None, source: str
+) -> None:
+    """Keep the catalogue as ``result`` (a full plan) resolved it, in the history
+    (``daemon.store.catalogue``); a quick plan, which resolved no product, keeps nothing."""
+    if result.plan.products or result.plan.tree:
+        catalogue_store.record(history, catalogue_view(result.plan), run_id=run_id, source=source)

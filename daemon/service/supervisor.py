@@ -7,7 +7,7 @@ Threads, each with one job:
 - the import loop runs the order import every ``poll_interval``, backing off while it fails;
 - the notice drainer (a thread per channel) sends what the passes owed, grouped into digests,
   each channel with its own back-off: no pass waits for a mail server or a webhook;
-- the web server answers /healthz, /metrics and the activity page.
+- the web server answers the operations console, /healthz and /metrics.
 The main thread supervises: it repairs the watcher, notices a loop that is stuck or dead, keeps
 systemd informed, and pings the watchdog only while everything is sound, so a hung daemon is
 restarted by systemd. A failure in one loop never stops the other: each pass goes through
@@ -178,7 +178,7 @@ class Service:
         for name in self._targets:
             self._start_loop(name)
         self.drainer.start()
-        where = f"; activity page {self.web.url}" if self.web else ""
+        where = f"; console {self.web.url}" if self.web else ""
         log.info("started: watching %s%s", self.root, where)
         self.systemd.ready(f"started; watching {self.root}{where}")
 
@@ -416,7 +416,7 @@ def check_against_zedonk(settings: Settings) -> None:
 
 
 def start_web(settings: Settings, health: Callable[[], dict[str, Any]]) -> StatusServer:
-    """Serve /healthz, /metrics and the activity page on ``daemon.status_listen``.
+    """Serve the operations console, /healthz and /metrics on ``daemon.status_listen``.
 
     Raises ``ZedonkOrdreError`` when the address cannot be bound (another process uses it)."""
     host, port = settings.daemon.status_listen

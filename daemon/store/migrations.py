@@ -417,3 +417,24 @@ def m005_tallies_requests_idle_runs(db: sqlite_utils.Database) -> None:
     ]
     for select in backfill:
         db.execute(f"INSERT INTO tallies (name, labels, value) {select}")
+
+
+@migrations()
+def m007_attention_acks(db: sqlite_utils.Database) -> None:
+    _run_script(
+        db,
+        """
+        -- A person's acknowledgement of an item of the "needs a person" inbox (the latest per
+        -- item, and every one is an event too). It covers the item while the problem it was made
+        -- for lasts: one that begins after it is not acknowledged.
+        CREATE TABLE attention_acks (
+            item_id TEXT PRIMARY KEY,       -- e.g. order:ORD-1:partial
+            note TEXT NOT NULL,
+            acked_by TEXT NOT NULL,
+            acked_at TEXT NOT NULL,
+            since TEXT                      -- when the item's problem began, as it was then
+        );
+        -- The inbox looks for some events by their code (a re-submission after go-live).
+        CREATE INDEX events_code ON events(code)
+        """,
+    )

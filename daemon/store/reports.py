@@ -31,12 +31,17 @@ class HistoryReports:
         since: str | None = None,
         errors_only: bool = False,
         limit: int = 50,
+        before: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Recent runs, newest first. ``since`` is an RFC 3339 timestamp."""
-        where, params = ["1 = 1"], []
+        """Recent runs, newest first. ``since`` is an RFC 3339 timestamp; ``before`` a run id
+        (the runs older than it: the next page of a list)."""
+        where, params = ["1 = 1"], list[Any]()
         if kind:
             where.append("kind = ?")
             params.append(kind)
+        if before is not None:
+            where.append("id < ?")
+            params.append(before)
         if since:
             where.append("started_at >= ?")
             params.append(since)
@@ -50,16 +55,31 @@ class HistoryReports:
             row["summary"] = json.loads(row["summary"]) if row["summary"] else None
         return rows
 
-    def actions(self, run_id: int) -> list[dict[str, Any]]:
-        rows = self.query("SELECT * FROM actions WHERE run_id = ? ORDER BY seq", (run_id,))
+    def run(self, run_id: int) -> dict[str, Any] | None:
+        """One run, as ``runs`` gives it, or None when there is none with that id."""
+        rows = self.query("SELECT * FROM runs WHERE id = ?", (run_id,))
+        for row in rows:
+            row["summary"] = json.loads(row["summary"]) if row["summary"] else None
+        return rows[0] if rows else None
+
+    def actions(self, run_id: int, *, limit: int = -1, offset: int = 0) -> list[dict[str, Any]]:
+        """The ORDRE actions of run ``run_id``, in the order they were planned; ``limit``
+        of them (all when negative) from ``offset``."""
+        rows = self.query(
+            "SELECT * FROM actions WHERE run_id = ? ORDER BY seq LIMIT ? OFFSET ?",
+            (run_id, limit, offset),
+        )
         for row in rows:
             for field in ("before", "after"):
                 row[field] = json.loads(row[field]) if row[field] else None
         return rows
 
-    def run_events(self, run_id: int) -> list[dict[str, Any]]:
-        """The events of run ``run_id``, oldest first, in the shape ``events`` gives."""
-        rows = self.query("SELECT * FROM events WHERE run_id = ? ORDER BY id", (run_id,))
+    def run_events(self, run_id: int, *, limit: int = -1) -> list[dict[str, Any]]:
+        """The events of run ``run_id``, oldest first, in the shape ``events`` gives (the
+        first ``limit``, all when negative)."""
+        rows = self.query(
+            "SELECT * FROM events WHERE run_id = ? ORDER BY id LIMIT ?", (run_id, limit)
+        )
         for row in rows:
             row["details"] = json.loads(row["details"]) if row["details"] else None
         return rows

@@ -13,13 +13,14 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from daemon.store.attention import inbox
 from daemon.store.history import HISTORY_FILE, History, utcnow
 from daemon.store.ledger import Ledger
 from daemon.store.lock import LOCK_FILE, ORDERS_LOCK_FILE, current_holder, running_daemon
 
-STATUS_VERSION = 3  # 2: "format_version" (was "version"); 3: the present: "daemon", "working",
+STATUS_VERSION = 4  # 2: "format_version" (was "version"); 3: the present: "daemon", "working",
 # "reconciling" and "problems" (the errors of the last passes that failed) for "lock" and
-# "recent_errors"
+# "recent_errors"; 4: "attention", the counts of the "needs a person" inbox
 PAUSED_KEY = "paused"
 
 WAITING_STATES = ("pending", "sending")
@@ -111,12 +112,14 @@ def _problems(history: History, run: dict[str, Any] | None) -> list[dict[str, An
 
 def gather(state_dir: Path) -> dict[str, Any]:
     """The status document (``status --format json`` prints it as is): the present, never
-    the past. Whether a daemon runs (its lock), who works on the catalogue or the orders
-    now, the pause, the last pass of each loop (and the last good one), the orders waiting
-    or in trouble, and the errors of the last passes that did not succeed."""
+    the past. The counts of the "needs a person" inbox (``daemon.store.attention``), whether
+    a daemon runs (its lock), who works on the catalogue or the orders now, the pause, the
+    last pass of each loop (and the last good one), the orders waiting or in trouble, and
+    the errors of the last passes that did not succeed."""
     daemon = running_daemon(state_dir)
     doc: dict[str, Any] = {
         "format_version": STATUS_VERSION,
+        "attention": {"open": 0, "acknowledged": 0, "by_kind": {}},
         "state_dir": str(state_dir),
         "daemon": {"running": daemon is not None, "holder": daemon},
         "working": {
@@ -145,6 +148,7 @@ def gather(state_dir: Path) -> dict[str, Any]:
 
 def _fill(doc: dict[str, Any], state_dir: Path) -> dict[str, Any]:
     with History.open(state_dir, read_only=True) as history:
+        doc["attention"] = inbox(history).counts()
         doc["paused"] = history.get_state(PAUSED_KEY)
         if doc["paused"]:
             doc["reconciling"] = "paused"

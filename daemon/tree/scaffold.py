@@ -81,7 +81,7 @@ import:
 #   reconcile_interval: 10m  # how often the whole catalogue is compared with ORDRE
 #   debounce: 2s  # wait this long after the last change in catalogue/ before applying it
 #   state_dir: {DEFAULT_STATE_DIR}  # history and lock ($STATE_DIRECTORY under systemd); not in git
-#   status_listen: 127.0.0.1:9808  # the health, metrics and activity page
+#   status_listen: 127.0.0.1:9808  # the console, /healthz and /metrics
 #   remote_down_alert_after: 10m  # notify when Zedonk or ORDRE is unreachable this long
 
 # history:

@@ -1,8 +1,11 @@
-"""The daemon's web side: /healthz, /metrics and the activity page, on uvicorn and Starlette.
+"""The daemon's web side: the operations console, /healthz and /metrics, on uvicorn and
+Starlette.
 
 - ``app.py``: the Starlette application: routes, answers, their headers and time limit;
 - ``render.py`` and ``templates/``: the pages' HTML (Jinja2, escaped by default);
-- ``activity.py``: the activity page's data;
+- ``paging.py``: a page's filters from its query string, and its pagination;
+- ``inbox.py``, ``orders.py``, ``catalogue.py``, ``runs.py``, ``health.py``: the console's
+  pages, each filled from the history (read-only) and the daemon's live health;
 - ``server.py``: uvicorn on a thread of the daemon, with its connections bounded.
 
 ``StatusServer`` puts them together for the daemon: ``StatusServer(state_dir, listen,
@@ -18,9 +21,9 @@ from daemon.service.web.server import WebServer
 
 
 class StatusServer(WebServer):
-    """The status pages of the history in ``state_dir``, served on ``listen`` (host, port;
-    port 0 picks a free one) with the daemon's live ``health``. Raises ``OSError`` when the
-    address cannot be bound."""
+    """The console of the history in ``state_dir``, served on ``listen`` (host, port; port 0
+    picks a free one) with the daemon's live ``health``. Raises ``OSError`` when the address
+    cannot be bound."""
 
     def __init__(
         self,

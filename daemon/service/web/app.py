@@ -1,17 +1,23 @@
-"""The status pages as a Starlette application: routes, answers and their limits.
+"""The operations console as a Starlette application: routes, answers and their limits.
 
 ``make_app(state_dir, health)`` builds it; ``daemon.service.web.server.WebServer`` serves it.
+The pages (each a module of this package and a template): ``/`` the "needs a person" inbox
+(``inbox``), ``/orders`` and ``/orders/KEY`` (``orders``), ``/catalogue`` (``catalogue``),
+``/runs`` and ``/runs/ID`` (``runs``), ``/health`` (``health``); beside them ``/healthz`` and
+``/metrics``. ``/activity``, the page the console replaced, redirects to ``/runs``.
+
 Each request that needs the history opens it read-only (``MaybeHistory``), so no page can
 change anything, and a state directory without a history shows an empty page and creates
-nothing. ``/healthz`` answers from the daemon's memory on the event loop itself, so it stays
-quick while pages are being drawn; the rest is drawn on worker threads, and an answer that
-takes longer than ``ANSWER_SECONDS`` (a history locked by a long write) is a 503, so a
-stuck page never holds a connection for good.
+nothing. Every route answers GET (and HEAD) only: the console reads, the commands act.
+``/healthz`` answers from the daemon's memory on the event loop itself, so it stays quick
+while pages are being drawn; the rest is drawn on worker threads, and an answer that takes
+longer than ``ANSWER_SECONDS`` (a history locked by a long write) is a 503, so a stuck page
+never holds a connection for good.
 
 Every answer passes ``daemon.redact`` on its way out and carries headers that keep the
 browser from loading anything from elsewhere (``Content-Security-Policy``), guessing types
 or caching. To add a page: a template extending ``base.html`` in ``templates/``, a function
-that fills it (like ``activity.page``), a route in ``make_app`` and, for the navigation, an
+that fills it (like ``runs.listing``), a route in ``make_app`` and, for the navigation, an
 entry in ``render.NAV``.
 """
 
@@ -27,12 +33,12 @@ import anyio
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from daemon import redact
 from daemon.service import metrics
-from daemon.service.web import activity
+from daemon.service.web import catalogue, health, inbox, orders, runs
 from daemon.store.history import History
 
 log = logging.getLogger(__name__)
@@ -92,6 +98,9 @@ class MaybeHistory:
             self.history.close()
 
 
+Draw = Callable[[History | None], str | None]  # a page from the history; None: 404
+
+
 class Site:
     """The endpoints, sharing the state directory and the live health."""
 
@@ -113,6 +122,17 @@ class Site:
             log.warning("web: an answer took longer than %ss; answered 503", ANSWER_SECONDS)
             return answer("the page took too long; try again\n", TEXT, 503)
 
+    async def page(self, fill: Draw) -> Response:
+        """A page ``fill`` draws from the history (read-only, or None when there is none);
+        404 when it draws nothing."""
+
+        def draw() -> Response:
+            with self.open_history() as history:
+                html = fill(history)
+            return answer(html, HTML) if html is not None else answer("not found\n", TEXT, 404)
+
+        return await self.drawn(draw)
+
     async def healthz(self, request: Request) -> Response:
         health = self.health()
         healthy = health.get("healthy", True)
@@ -130,14 +150,38 @@ class Site:
 
         return await self.drawn(draw)
 
-    async def activity(self, request: Request) -> Response:
-        filters = activity.Filters(request.query_params)
+    async def inbox(self, request: Request) -> Response:
+        query = request.query_params
+        return await self.page(lambda h: inbox.page(h, query))
 
+    async def orders(self, request: Request) -> Response:
+        query = request.query_params
+        return await self.page(lambda h: orders.listing(h, query))
+
+    async def order(self, request: Request) -> Response:
+        key = request.path_params["key"]
+        return await self.page(lambda h: orders.detail(h, key))
+
+    async def catalogue(self, request: Request) -> Response:
+        query = request.query_params
+        return await self.page(lambda h: catalogue.page(h, query))
+
+    async def runs(self, request: Request) -> Response:
+        query = request.query_params
+        return await self.page(lambda h: runs.listing(h, query))
+
+    async def run(self, request: Request) -> Response:
+        run_id, query = request.path_params["run_id"], request.query_params
+        return await self.page(lambda h: runs.detail(h, run_id, query))
+
+    async def health_panel(self, request: Request) -> Response:
         def draw() -> Response:
-            with self.open_history() as history:
-                return answer(activity.page(history, self.health(), filters), HTML)
+            return answer(health.page(self.state_dir, self.health()), HTML)
 
         return await self.drawn(draw)
+
+    async def activity(self, request: Request) -> Response:
+        return RedirectResponse("/runs", status_code=301, headers=HEADERS)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -152,13 +196,19 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
 
 
 def make_app(state_dir: Path, health: HealthSource = no_live_health) -> Starlette:
-    """The application: ``/healthz``, ``/metrics`` and the activity page (``/``,
-    ``/activity``), each for GET and HEAD."""
+    """The application: the console's pages, ``/healthz`` and ``/metrics``, each for GET and
+    HEAD (see the module's docstring)."""
     site = Site(state_dir, health)
     routes = [
         Route("/healthz", site.healthz, methods=["GET"]),
         Route("/metrics", site.metrics, methods=["GET"]),
-        Route("/", site.activity, methods=["GET"]),
+        Route("/", site.inbox, methods=["GET"]),
+        Route("/orders", site.orders, methods=["GET"]),
+        Route("/orders/{key}", site.order, methods=["GET"]),
+        Route("/catalogue", site.catalogue, methods=["GET"]),
+        Route("/runs", site.runs, methods=["GET"]),
+        Route("/runs/{run_id:int}", site.run, methods=["GET"]),
+        Route("/health", site.health_panel, methods=["GET"]),
         Route("/activity", site.activity, methods=["GET"]),
     ]
     return Starlette(

@@ -20,6 +20,11 @@ SUMMARY_COLUMNS = (
 )
 
 
+def _like_escaped(text: str) -> str:
+    """``text`` matched literally by SQL's LIKE (with ``ESCAPE '\\'``)."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 class LedgerReports(LedgerBase):
     """The ledger's read-only queries."""
 
@@ -37,6 +42,32 @@ class LedgerReports(LedgerBase):
             f"SELECT {LIST_COLUMNS} FROM imports {where}"
             " ORDER BY updated_at DESC, import_key LIMIT ?",
             params,
+        )
+
+    def browse(
+        self,
+        *,
+        states: tuple[str, ...] = (),
+        retailer: str = "",
+        po: str = "",
+        limit: int,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """``LIST_COLUMNS`` of the imports in one of ``states`` (any when empty) whose
+        retailer name and PO contain ``retailer`` and ``po`` (ASCII letters in any case),
+        most recently changed first: ``limit`` rows from ``offset``."""
+        where, params = ["1 = 1"], list[object]()
+        if states:
+            where.append(f"state IN ({', '.join('?' * len(states))})")
+            params += states
+        for column, text in (("retailer_name", retailer), ("po_number", po)):
+            if text:
+                where.append(f"{column} LIKE ? ESCAPE '\\'")
+                params.append("%" + _like_escaped(text) + "%")
+        return self.history.query(
+            f"SELECT {LIST_COLUMNS} FROM imports WHERE {' AND '.join(where)}"
+            " ORDER BY updated_at DESC, import_key LIMIT ? OFFSET ?",
+            (*params, limit, offset),
         )
 
     def find(self, ident: str) -> str | None:
