@@ -119,7 +119,7 @@ def write_catalogue(root: Path, zedonk_url: str, ordre_url: str) -> int:
         "import: {season: AW26, order_owner: sophie}\n"
         "prices: {seasons: [AW25, SS26, AW26]}\n"
         "catalogue: {prune: true}\n"
-        "daemon: {state_dir: state}\n"
+        f"daemon: {{state_dir: '{root / 'state'}'}}\n"
     )
     catalogue = root / "catalogue"
     catalogue.mkdir()

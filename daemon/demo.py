@@ -71,6 +71,9 @@ def prepare_copy(source: Path, target: Path, pair: SandboxPair) -> Path:
     doc["zedonk"] = {"url": pair.zedonk.api_url, "token": {"env": ZEDONK_TOKEN_ENV}}
     doc["ordre"] = {"url": pair.ordre.api_url, "token": {"env": ORDRE_TOKEN_ENV}}
     doc.pop("notifications", None)  # the demo sends no e-mail
+    # The sandbox's search shows an order as soon as it is stored, so no create needs to
+    # settle: the demo's first orders are imported at once, not after the default 2 minutes.
+    doc["import"] = {**doc.get("import", {}), "settle_window": "0s"}
     doc["daemon"] = {
         **doc.get("daemon", {}),
         "poll_interval": "2s",
@@ -169,7 +172,7 @@ class Narrator:
 
     def _tell_import(self, history: History, imp: dict[str, Any]) -> None:
         key, state = imp["import_key"], imp["state"]
-        if state in ("pending", "sending") or self.told_imports.get(key) == state:
+        if state in ("pending", "sending", "unresolved") or self.told_imports.get(key) == state:
             return
         self.told_imports[key] = state
         who = imp["retailer_name"] or "a retailer"
@@ -401,7 +404,7 @@ def run_demo(
 ) -> int:
     """Play the demo; returns the exit code. Ctrl-C stops everything cleanly."""
     try:
-        source = source or find_root(Path.cwd())
+        source = source or find_root(Path())
     except ConfigError as exc:
         raise ConfigError(
             exc.message, hint="run the demo from the zedonk-ordre repository (make demo)"

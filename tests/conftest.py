@@ -5,6 +5,8 @@
 - ``sandbox_pair``: the session's ``SandboxPair`` itself, not reset (for read-only tests).
 - An autouse guard refuses any socket connection that is not loopback.
 - Secrets registered for redaction by one test are forgotten after it.
+- Each test has a state home of its own (``$XDG_STATE_HOME``), so a default state directory
+  never lands in the home directory nor is shared between tests.
 """
 
 from __future__ import annotations
@@ -39,6 +41,13 @@ def sandbox(sandbox_pair: SandboxPair) -> Iterator[Sandboxes]:
 def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests talk to loopback only: any other connect() fails at once."""
     monkeypatch.setattr(socket.socket, "connect", loopback_only(socket.socket.connect))
+
+
+@pytest.fixture(autouse=True)
+def _state_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Default state directories go under a fresh ``$XDG_STATE_HOME``, never ``~``."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state-home")))
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
 
 
 @pytest.fixture(autouse=True)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,9 @@ def write_connector(root: Path, pair: SandboxPair, **imports: Any) -> Settings:
         "statuses": "[submitted, approved]",
         "order_reference": '"{order_number} + {po_number}"',
         "on_resubmit": "report",
+        # Zedonk's search never lags here unless a test makes it: no settle window, so a
+        # pass may create at once; the tests of the lag set one.
+        "settle_window": "0s",
         **imports,
     }
     lines = "\n".join(f"  {k}: {v}" for k, v in values.items() if v is not None)
@@ -65,7 +69,7 @@ ordre:
 import:
 {lines}
 daemon:
-  state_dir: state
+  state_dir: {root / "state"}
   remote_down_alert_after: 0s
 """
     )
@@ -142,7 +146,17 @@ def sales_orders(pair: SandboxPair) -> list[SalesOrder]:
 
 
 def orders_per_ref(pair: SandboxPair) -> Counter[str]:
-    return Counter(o.connector_ref for o in sales_orders(pair))
+    """Zedonk orders per connector reference, as Zedonk holds them: its search may lag, this
+    view does not."""
+    return Counter(str(o["connector_ref"]) for o in pair.zedonk.sales_orders())
+
+
+def established(settings: Settings, ago: float = 3600) -> None:
+    """The history of ``settings`` as a ledger that has watched Zedonk for ``ago`` seconds
+    (a new one holds its first orders for a settle window)."""
+    since = datetime.now(UTC) - timedelta(seconds=ago)
+    with History.open(settings.state_dir) as history:
+        history.set_state("orders.ledger_since", since.isoformat())
 
 
 def ledger(settings: Settings) -> dict[str, dict[str, Any]]:

@@ -65,7 +65,7 @@ class Brand:
             f"catalogue: {{prune: {str(prune).lower()}, "
             f"delete_threshold: {{count: {count}, share: {share}}}, "
             f"update_threshold: {{count: {updates}, share: 0.3}}}}\n"
-            "daemon: {state_dir: state}\n",
+            f"daemon: {{state_dir: '{self.state_dir}'}}\n",
             encoding="utf-8",
         )
 

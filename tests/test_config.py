@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import date
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from daemon.errors import ConfigError
+from daemon.tree.places import state_home, state_name
 from daemon.tree.secrets import TokenRef, looks_like_secret
 from daemon.tree.settings import (
     check_settings,
@@ -57,7 +59,8 @@ def test_the_example_connector_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (daemon.poll_interval, daemon.reconcile_interval, daemon.debounce) == (60, 600, 2)
     assert daemon.status_listen == ("127.0.0.1", 9808)
     assert daemon.remote_down_alert_after == 600
-    assert settings.state_dir == REPO / ".zedonk-ordre"
+    assert imp.settle_window == 120
+    assert settings.state_dir == state_home() / state_name(settings.zedonk.url, settings.ordre.url)
     assert settings.email is not None and settings.email.recipients == ("ops@example.com",)
     assert settings.webhook is not None
     assert settings.webhook.url == TokenRef(env="ZEDONK_ORDRE_WEBHOOK_URL")
@@ -75,7 +78,10 @@ def test_defaults_of_a_minimal_file(root: Path, monkeypatch: pytest.MonkeyPatch)
     assert settings.import_.order_reference == "{order_number} + {po_number}"
     assert settings.price_seasons == ("AW26",)  # the import season
     assert settings.daemon.debounce == 2
-    assert settings.state_dir == root.resolve() / ".zedonk-ordre"
+    assert settings.import_.settle_window == 120
+    assert settings.state_dir.parent == tmp_state_home() / "zedonk-ordre"
+    assert not settings.state_dir.is_relative_to(root)  # outside the checkout
+    assert settings.state_dir_origin == "the default for this Zedonk and ORDRE"
     assert settings.email is None and settings.webhook is None
     assert settings.history.retention == 365 * 86400
 
@@ -86,12 +92,66 @@ def test_history_retention(root: Path) -> None:
     assert load_settings(root).history.retention == 30 * 86400
 
 
+def tmp_state_home() -> Path:
+    return Path(os.environ["XDG_STATE_HOME"])  # each test has its own (conftest.py)
+
+
 def test_state_directory_from_systemd(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STATE_DIRECTORY", "/var/lib/zedonk-ordre:/var/lib/other")
     assert load_settings(root).state_dir == Path("/var/lib/zedonk-ordre")
     connector = root / "connector.yaml"
     connector.write_text(connector.read_text() + "daemon:\n  state_dir: state\n")
-    assert load_settings(root).state_dir == root.resolve() / "state"  # written wins
+    # written wins; a relative path is in the state home, never in the checkout
+    assert load_settings(root).state_dir == Path("/var/lib/zedonk-ordre/state")
+
+
+def test_every_release_of_one_brand_shares_one_state_directory(tmp_path: Path) -> None:
+    """A deploy swaps ``current -> releases/r2``: the history must not stay behind in r1."""
+    for release in ("r1", "r2"):
+        shutil.copytree(BASE, tmp_path / "releases" / release)
+    current = tmp_path / "current"
+    current.symlink_to(tmp_path / "releases" / "r1")
+    before = load_settings(current)
+    assert before.root == current  # the link's name is kept, so a swap is followed
+    swapped = tmp_path / "swap"
+    swapped.symlink_to(tmp_path / "releases" / "r2")
+    swapped.replace(current)
+    after = load_settings(current)
+    assert after.state_dir == before.state_dir
+    assert after.state_dir.is_relative_to(tmp_state_home())
+    # a relative state_dir is in the state home, so it does not move with the release either
+    for release in ("r1", "r2"):
+        connector = tmp_path / "releases" / release / "connector.yaml"
+        connector.write_text(connector.read_text() + "daemon:\n  state_dir: brand\n")
+    assert load_settings(current).state_dir == tmp_state_home() / "zedonk-ordre" / "brand"
+
+
+def test_a_history_an_older_version_kept_in_the_checkout_is_used_until_moved(
+    root: Path,
+) -> None:
+    old = root / ".zedonk-ordre"
+    old.mkdir()
+    (old / "history.sqlite").write_bytes(b"")
+    settings = load_settings(root)
+    assert settings.state_dir == old
+    assert "inside the catalogue checkout" in settings.state_dir_origin
+    new = state_home() / state_name(settings.zedonk.url, settings.ordre.url)
+    assert str(new) in settings.state_dir_origin  # where to move it
+    new.mkdir(parents=True)
+    (new / "history.sqlite").write_bytes(b"")
+    assert load_settings(root).state_dir == new  # once moved, the new place wins
+
+
+def test_the_working_directory_keeps_the_symlink_it_was_reached_through(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shutil.copytree(BASE, tmp_path / "r1")
+    (tmp_path / "current").symlink_to(tmp_path / "r1")
+    monkeypatch.chdir(tmp_path / "current")
+    monkeypatch.setenv("PWD", str(tmp_path / "current"))  # as the shell sets it after cd
+    assert find_root(Path()) == tmp_path / "current"
+    monkeypatch.setenv("PWD", str(tmp_path))  # stale: names another directory
+    assert find_root(Path()) == (tmp_path / "r1").resolve()
 
 
 def test_load_settings_raises_with_every_finding(root: Path) -> None:

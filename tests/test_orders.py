@@ -272,7 +272,7 @@ def test_a_lost_create_answer_is_resolved_by_lookup(tmp_path: Path, pair: Sandbo
     first = run(settings)
     assert first.counts["unresolved"] == 1
     key = f"{order['id']}#1"
-    assert ledger(settings)[key]["state"] == "sending"
+    assert ledger(settings)[key]["state"] == "unresolved"
     assert orders_per_ref(pair) == {f"ordre:{key}": 1}  # Zedonk stored it
 
     second = run(settings)
@@ -305,7 +305,7 @@ def test_a_pass_stopped_with_two_creates_on_the_wire_records_both(
     )  # fmt: skip
     stopped = run(settings)
     assert stopped.result == "failed" and "429" in stopped.message
-    assert (stopped.counts["created"], stopped.counts["unresolved"]) == (1, 1)
+    assert (stopped.counts["created"], stopped.counts["waiting"]) == (1, 1)
     rows = ledger(settings)
     assert (rows[first]["state"], rows[second]["state"]) == ("pending", "created")
     assert orders_per_ref(pair) == {f"ordre:{second}": 1}

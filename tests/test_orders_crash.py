@@ -1,4 +1,5 @@
-"""kill -9 at each step of an import, then restart: every submission ends as exactly one order.
+"""kill -9 at each step of an import, then restart (also with a lagging search, or with the
+state directory lost): every submission ends as exactly one order.
 
 The importer runs as a real subprocess (``zedonk-ordre orders import --once``) against the
 sandboxes on loopback. Each crash point runs CRASH_RUNS times in every test run and SLOW_RUNS
@@ -7,15 +8,18 @@ times in the ``-m slow`` soak (each run starts two processes, about a second eac
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import orders_support
 import pytest
 from orders_support import (
     barcodes,
+    established,
     ledger,
     orders_per_ref,
     run_cli,
@@ -32,6 +36,8 @@ sandboxes, pair = orders_support.sandboxes, orders_support.pair  # fixtures
 
 CRASH_RUNS = 20
 SLOW_RUNS = 100
+WORLD_RUNS, SLOW_WORLD_RUNS = 2, 20  # per crash point, with a lagging search or a lost state
+WORLDS = ("search-lag", "lost-state")
 
 
 def crash_and_restart(tmp_path: Path, pair: SandboxPair, point: str, runs: int) -> None:
@@ -52,6 +58,11 @@ def crash_and_restart(tmp_path: Path, pair: SandboxPair, point: str, runs: int) 
         restarted = run_cli(settings, "orders", "import", "--once")
         assert restarted.returncode == 0, restarted.stdout + restarted.stderr
         assert orders_per_ref(pair) == {f"ordre:{k}": 1 for k in keys}, f"run {i}"
+        with History.open(settings.state_dir, read_only=True) as history:
+            done, killed = history.runs(kind="import", limit=2)  # newest first
+        # the pass cut off by kill -9 is closed by the next one, not left running forever
+        assert killed["result"] == "interrupted", killed
+        assert done["result"] in ("ok", "no-changes"), done
     rows = ledger(settings)
     assert {rows[k]["state"] for k in keys} == {"created"}
     assert sorted(int(rows[k]["lines_imported"]) for k in keys) == [1] * runs
@@ -77,6 +88,60 @@ def test_kill_9_at_each_crash_point_100_times(
     if "slow" not in request.config.getoption("markexpr"):
         pytest.skip("a soak run: select it with -m slow")
     crash_and_restart(tmp_path, pair, point, SLOW_RUNS)
+
+
+def crash_in_a_world(tmp_path: Path, pair: SandboxPair, point: str, world: str, runs: int) -> None:
+    """kill -9 at ``point``; then Zedonk's search lags 1 s behind its writes, or the state
+    directory is deleted; passes run at once and again until the order is imported: each
+    submission ends on exactly one Zedonk order, and none is ever on two."""
+    settings = write_connector(tmp_path, pair, settle_window="2s")
+    established(settings)
+    if world == "search-lag":
+        pair.zedonk.set_search_lag(1)
+    codes = barcodes(pair, runs)
+    keys: list[str] = []
+    for i in range(runs):
+        keys.append(f"{submit(pair, [{'barcode': codes[i], 'quantity': 1}])['id']}#1")
+        if world == "lost-state" and i:
+            time.sleep(2.1)  # the new history of the run before has waited its window out
+        crashed = run_cli(settings, "orders", "import", "--once", crash_at=point)
+        assert crashed.returncode == -9, crashed.stdout + crashed.stderr
+        if world == "lost-state":
+            shutil.rmtree(settings.state_dir)
+        deadline = time.monotonic() + 30
+        while True:
+            done = run_cli(settings, "orders", "import", "--once")
+            assert done.returncode in (0, 3), done.stdout + done.stderr
+            per_ref = orders_per_ref(pair)
+            assert all(n == 1 for n in per_ref.values()), (i, per_ref)
+            rows = ledger(settings)
+            if per_ref == {f"ordre:{k}": 1 for k in keys} and all(
+                rows[k]["state"] == "created" for k in keys
+            ):
+                break
+            assert time.monotonic() < deadline, (i, per_ref, done.stdout)
+            time.sleep(0.3)
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("world", WORLDS)
+@pytest.mark.parametrize("point", CRASH_POINTS)
+def test_kill_9_then_a_lagging_search_or_a_lost_state_directory(
+    tmp_path: Path, pair: SandboxPair, point: str, world: str
+) -> None:
+    crash_in_a_world(tmp_path, pair, point, world, WORLD_RUNS)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(3600)
+@pytest.mark.parametrize("world", WORLDS)
+@pytest.mark.parametrize("point", CRASH_POINTS)
+def test_kill_9_then_a_lagging_search_or_a_lost_state_directory_20_times(
+    tmp_path: Path, pair: SandboxPair, point: str, world: str, request: pytest.FixtureRequest
+) -> None:
+    if "slow" not in request.config.getoption("markexpr"):
+        pytest.skip("a soak run: select it with -m slow")
+    crash_in_a_world(tmp_path, pair, point, world, SLOW_WORLD_RUNS)
 
 
 def test_a_second_import_command_is_refused_while_one_runs(

@@ -1,4 +1,4 @@
-"""Order notices survive a crash, and a Zedonk lookup that lags behind a create is re-checked."""
+"""Order notices survive a crash."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from pathlib import Path
 
 import orders_support
 from aiosmtpd.controller import Controller
-from orders_support import barcodes, ledger, orders_per_ref, run_cli, submit, write_connector
-from test_orders_review import CREATE, UNKNOWN, Inbox, run
+from orders_support import ledger, run_cli, submit, write_connector
+from test_orders_review import UNKNOWN, Inbox
 
-from daemon.orders import LOOKUP_LAG
 from daemon.sandbox import SandboxPair
 from daemon.tree.settings import Settings
 
@@ -51,23 +50,3 @@ def test_a_notice_owed_when_the_import_dies_is_sent_by_the_next_pass(
     assert [m["Subject"] for m in inbox.messages] == [
         f"[zedonk-ordre] problem: {bad['number']} not imported"
     ]
-
-
-def test_a_lookup_that_lags_behind_a_create_is_checked_again_before_creating(
-    tmp_path: Path, pair: SandboxPair
-) -> None:
-    settings = write_connector(tmp_path, pair)
-    [good] = barcodes(pair, 1)
-    order = submit(pair, [{"barcode": good, "quantity": 1}])
-    key = f"{order['id']}#1"
-    pair.zedonk.call("PUT", "/_admin/lookup-lag", {"seconds": LOOKUP_LAG * 0.6})
-    pair.zedonk.set_faults(rules=[{"method": "POST", "path_prefix": CREATE, "times": 1,
-                                   "action": "lose_response"}])  # fmt: skip
-    lost = run(settings)  # Zedonk stores the order; its answer is lost
-    assert ledger(settings)[key]["state"] == "sending", lost
-    assert orders_per_ref(pair) == {f"ordre:{key}": 1}
-
-    again = run(settings)  # at once: Zedonk's lookup does not show the order yet
-    assert again.counts["recovered"] == 1, again
-    assert ledger(settings)[key]["state"] == "created"
-    assert orders_per_ref(pair) == {f"ordre:{key}": 1}

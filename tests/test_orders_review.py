@@ -78,7 +78,7 @@ def test_an_unreadable_2xx_answer_to_a_create_is_resolved_by_lookup(
     pair.zedonk.set_faults(rules=[{"method": "POST", "path_prefix": CREATE, "times": 1,
                                    "action": "malformed"}])  # fmt: skip
     first = run(settings)
-    assert ledger(settings)[key]["state"] == "sending", first
+    assert ledger(settings)[key]["state"] == "unresolved", first
     store_in_zedonk(pair, key, good)
 
     second = run(settings)
@@ -97,7 +97,7 @@ def test_a_resubmission_links_an_earlier_submission_that_resolves_later(
     # Pass 1: submission 1's create gets a 503, so its outcome is unknown.
     pair.zedonk.fail_next("POST", CREATE, status=503)
     run(settings)
-    assert ledger(settings)[first]["state"] == "sending"
+    assert ledger(settings)[first]["state"] == "unresolved"
     # Pass 2: the retailer has re-submitted. Submission 1 is not in Zedonk, so it is created
     # again, but that answer is lost too (Zedonk stores it); submission 2 is created.
     pair.ordre.resubmit_order(order["id"], {"lines": [{"barcode": b, "quantity": 3}]})
@@ -105,7 +105,7 @@ def test_a_resubmission_links_an_earlier_submission_that_resolves_later(
                                    "action": "lose_response"}])  # fmt: skip
     run(settings)
     rows = ledger(settings)
-    assert (rows[first]["state"], rows[second]["state"]) == ("sending", "created")
+    assert (rows[first]["state"], rows[second]["state"]) == ("unresolved", "created")
     # Pass 3: submission 1 is found by lookup. Both orders are in Zedonk now, so the
     # re-submission must still replace the first one.
     run(settings)
@@ -197,7 +197,7 @@ def test_an_order_cancelled_while_its_create_is_unresolved_is_not_created(
     key = f"{order['id']}#1"
     pair.zedonk.fail_next("POST", CREATE, status=503)  # outcome unknown: Zedonk has nothing
     run(settings)
-    assert ledger(settings)[key]["state"] == "sending"
+    assert ledger(settings)[key]["state"] == "unresolved"
     cancelled = pair.ordre.cancel_order(order["id"])
     an_hour_after(pair, cancelled["updated_at"])  # later orders move the cursor well past it
     later = submit(pair, [{"barcode": b, "quantity": 1}])
@@ -217,7 +217,7 @@ def test_a_cancellation_seen_before_an_unresolved_create_is_found_is_reported(
     pair.zedonk.set_faults(rules=[{"method": "POST", "path_prefix": CREATE, "times": 1,
                                    "action": "lose_response"}])  # fmt: skip
     run(settings)
-    assert ledger(settings)[key]["state"] == "sending"
+    assert ledger(settings)[key]["state"] == "unresolved"
     cancelled = pair.ordre.cancel_order(order["id"])
     an_hour_after(pair, cancelled["updated_at"])
     submit(pair, [{"barcode": b, "quantity": 1}])
@@ -239,7 +239,7 @@ def test_an_edit_seen_while_a_create_is_unresolved_is_reported(
     key = f"{order['id']}#1"
     pair.zedonk.fail_next("POST", CREATE, status=503)  # outcome unknown: Zedonk has nothing
     run(settings)
-    assert ledger(settings)[key]["state"] == "sending"
+    assert ledger(settings)[key]["state"] == "unresolved"
     edited = pair.ordre.edit_order(order["id"], {"lines": [{"barcode": b, "quantity": 9}]})
     an_hour_after(pair, edited["updated_at"])  # the edit falls behind the cursor
     submit(pair, [{"barcode": a, "quantity": 2}])

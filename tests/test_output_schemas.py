@@ -53,7 +53,8 @@ class Repo:
             "version: 1\n"
             f'zedonk: {{url: "{sandbox.zedonk_url}", token: {{env: ZEDONK_TOKEN}}}}\n'
             f'ordre: {{url: "{sandbox.ordre_url}", token: {{env: ORDRE_TOKEN}}}}\n'
-            "import: {season: AW26, order_owner: sophie}\n"
+            # the sandbox's search does not lag: a new history need not wait to import
+            "import: {season: AW26, order_owner: sophie, settle_window: 0s}\n"
             "prices: {seasons: [AW25, SS26, AW26]}\n"
             "daemon: {state_dir: state}\n",
             encoding="utf-8",
@@ -95,6 +96,7 @@ def documents(repo: Repo) -> Iterator[tuple[str, dict[str, Any]]]:
     repo.run("orders", "import", "--once")
     yield "orders-list", repo.json("orders", "list")
     yield "orders-show", repo.json("orders", "show", "ORD-10001")
+    yield "orders-audit", repo.json("orders", "audit")
     yield "history", repo.json("history")
     yield "history", repo.json("history", "--errors")
     yield "history-run", repo.json("history", "--run", "1")

@@ -44,9 +44,11 @@ def make_tree(
     zedonk_url: str = "http://127.0.0.1:9/api/v1",
     ordre_url: str = "http://127.0.0.1:9/api/v1",
     notifications: dict[str, Any] | None = None,
+    settle_window: str = "0s",
     **daemon: str,
 ) -> Path:
-    """A copy of the repository's connector.yaml and catalogue/ with short daemon timings."""
+    """A copy of the repository's connector.yaml and catalogue/ with short daemon timings
+    (and no settle window: the sandbox's search does not lag unless a test makes it)."""
     root = tmp_path / "repo"
     root.mkdir()
     shutil.copytree(REPO / "catalogue", root / "catalogue")
@@ -56,6 +58,7 @@ def make_tree(
         doc["notifications"] = notifications
     doc["zedonk"]["url"] = zedonk_url
     doc["ordre"]["url"] = ordre_url
+    doc["import"]["settle_window"] = settle_window
     doc["daemon"] = {
         "poll_interval": "1s",  # the shortest the schema allows
         "reconcile_interval": "1h",

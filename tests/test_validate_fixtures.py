@@ -32,6 +32,9 @@ def build_tree(fixture: Path, tmp_path: Path) -> tuple[Path, dict[str, Any]]:
         shutil.rmtree(target) if target.is_dir() else target.unlink()
     if (fixture / "tree").is_dir():
         shutil.copytree(fixture / "tree", root, dirs_exist_ok=True)
+    connector = root / "connector.yaml"
+    if connector.is_file() and "{ROOT}" in connector.read_text():  # a path in the tree
+        connector.write_text(connector.read_text().replace("{ROOT}", str(root)))
     outside = tmp_path / "outside.yaml"
     outside.write_text("collection: Outside\nlooks:\n  - name: x\n    select: [{season: AW26}]\n")
     for rel, target in meta.get("symlinks", {}).items():

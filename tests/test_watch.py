@@ -141,6 +141,66 @@ def test_a_replaced_catalogue_directory_is_watched_again(
     assert rec.wait_for("catalogue/bags.yaml")
 
 
+def release(tmp_path: Path, name: str) -> Path:
+    root = tmp_path / "releases" / name
+    (root / "catalogue").mkdir(parents=True)
+    (root / "connector.yaml").write_text(f"release: {name}\n")
+    (root / "catalogue" / "coats.yaml").write_text("name: Coats\n")
+    return root
+
+
+def swap(link: Path, target: Path) -> None:
+    new = link.with_name(f".{link.name}.new")
+    new.symlink_to(target)
+    new.replace(link)
+
+
+def test_edits_behind_a_symlinked_root_are_seen_and_a_swap_is_followed(tmp_path: Path) -> None:
+    r1, r2 = release(tmp_path, "r1"), release(tmp_path, "r2")
+    current = tmp_path / "current"
+    current.symlink_to(r1)
+    rec = Recorder()
+    w = TreeWatcher(current, rec)
+    w.start()
+    try:
+        (r1 / "catalogue" / "bags.yaml").write_text("name: Bags\n")
+        assert rec.wait_for("catalogue/bags.yaml")  # reported by its path under the link
+        assert w.check() is None
+        swap(current, r2)
+        reason = w.check()
+        assert reason is not None and "now leads to" in reason and str(r2) in reason
+        assert rec.wait_for("(rescan: the catalogue root now leads to")
+        rec.seen.clear()
+        (r2 / "catalogue" / "shoes.yaml").write_text("name: Shoes\n")
+        assert rec.wait_for("catalogue/shoes.yaml")  # the watches moved to the new release
+        (r1 / "catalogue" / "old.yaml").write_text("name: Old\n")
+        time.sleep(0.3)
+        # and left the old one (shoes.yaml's write may still report its later events)
+        assert not [path for path in rec.seen if "old.yaml" in path], rec.seen
+    finally:
+        w.stop()
+
+
+def test_a_swapped_connector_yaml_link_is_followed(tree: Path) -> None:
+    configs = tree / "configs"
+    configs.mkdir()
+    (configs / "a.yaml").write_text("a: 1\n")
+    (configs / "b.yaml").write_text("b: 1\n")
+    (tree / "connector.yaml").unlink()
+    (tree / "connector.yaml").symlink_to(configs / "a.yaml")
+    rec = Recorder()
+    w = TreeWatcher(tree, rec)
+    w.start()
+    try:
+        (configs / "a.yaml").write_text("a: 2\n")  # an edit of the file the link leads to
+        assert rec.wait_for("connector.yaml")
+        swap(tree / "connector.yaml", configs / "b.yaml")
+        reason = w.check()
+        assert reason is not None and reason.startswith("connector.yaml now leads to")
+    finally:
+        w.stop()
+
+
 def test_the_debouncer_settles_a_burst_into_one_batch() -> None:
     debouncer = Debouncer(quiet=0.2)
     for i in range(500):

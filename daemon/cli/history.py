@@ -29,6 +29,7 @@ class RunKind(StrEnum):
     apply = "apply"
     reconcile = "reconcile"
     import_ = "import"
+    audit = "audit"
 
 
 def parse_since(text: str, *, now: datetime | None = None) -> str:

@@ -23,6 +23,7 @@ from daemon.errors import ExitCode, ZedonkOrdreError
 from daemon.notify import Drainer, Notifier
 from daemon.orders import (
     ImportResult,
+    audit_orders,
     check_import_settings,
     find_import,
     import_details,
@@ -49,6 +50,7 @@ STATES = (
     "failed",
     "needs_attention",
     "skipped",
+    "unresolved",
     "attention",
 )
 
@@ -149,8 +151,9 @@ def list_command(
         list[str] | None,
         typer.Option(
             "--status",
-            help="Only imports in this state (repeatable): pending, sending, created, partial, "
-            "failed, needs_attention, skipped, or attention (failed and needs_attention).",
+            help="Only imports in this state (repeatable): pending, sending, unresolved, "
+            "created, partial, failed, needs_attention, skipped, or attention (failed, "
+            "needs_attention and unresolved).",
         ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many.")] = 100,
@@ -262,6 +265,49 @@ def retry_command(
         raise typer.Exit(int(ExitCode.ERROR))
     if row["state"] not in ("created", "partial"):
         raise typer.Exit(int(ExitCode.PARTIAL))
+
+
+@orders_app.command("audit")
+def audit_command(output: FormatOption = OutputFormat.text, root: RootOption = None) -> None:
+    """Look for ORDRE submissions that are on more than one active Zedonk order, now.
+
+    Reads the import season's Zedonk orders that carry this connector's references, and
+    reports (history, status, a notice) each submission held by several active ones; it never
+    inactivates anything. The daemon does the same once a day. Exit 0 when there is none, 3
+    when there are, 1 when Zedonk could not be read. It may run while the daemon runs (which
+    then sends the notice); otherwise it sends the notice itself, for a few seconds at most.
+    """
+    settings = _settings(root)
+    with History.open(settings.state_dir) as history:
+        run_id, duplicates = audit_orders(settings, history, notifier=Notifier(settings, history))
+        record = Ledger(history).last_audit()
+        _send_notices(settings, history)  # with a daemon running, its drainer sends them
+    if duplicates is None:
+        raise ZedonkOrdreError(
+            "the audit could not read Zedonk's orders",
+            hint=f"see `zedonk-ordre history --run {run_id}`; try again when Zedonk answers",
+        )
+    assert record is not None
+    if output is OutputFormat.json:
+        print_json({"format_version": ORDERS_JSON_VERSION, "audit": record})
+    else:
+        echo(_audit_line(record))
+        for duplicate in record["duplicates"]:
+            numbers = ", ".join(o["number"] or o["id"] for o in duplicate["orders"])
+            echo(f"  {duplicate['import_key']}: {numbers}")
+    if duplicates:
+        raise typer.Exit(int(ExitCode.PARTIAL))
+
+
+def _audit_line(record: dict[str, Any]) -> str:
+    found = len(record["duplicates"])
+    head = f"audit of {record['season']}: {record['checked']} active Zedonk order(s) checked"
+    if not found:
+        return head + "; no ORDRE submission is on more than one"
+    return (
+        f"{head}; {found} ORDRE submission(s) on more than one (keep one of each and "
+        "inactivate the others in Zedonk):"
+    )
 
 
 def _reason(row: dict[str, Any]) -> str:

@@ -249,7 +249,7 @@ def repository_root(root: Path | None) -> Path:
         if not root.is_dir():
             raise ConfigError(f"--root {root} is not a directory", hint="pass the repository root")
         return root
-    return find_root(Path.cwd())
+    return find_root(Path())
 
 
 def print_json(document: Any) -> None:

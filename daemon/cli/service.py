@@ -167,6 +167,25 @@ def render_status(doc: dict[str, Any]) -> str:
             f"  {imp['ordre_number']} ({imp['retailer_name']}): {imp['state']}"
             + (f" - {imp['last_error']}" if imp["last_error"] else "")
         )
+    rebuilt = doc["orders"].get("rebuilt")
+    if rebuilt:
+        lines.append(
+            f"ledger rebuilt from Zedonk: {rebuilt['found']} orders found "
+            f"(since {_when(rebuilt['at'])})"
+        )
+    audit = doc["orders"].get("audit")
+    if audit:
+        found = audit["duplicates"]
+        lines.append(
+            f"last audit: {_when(audit['at'])}, {audit['checked']} active Zedonk orders of "
+            f"{audit['season']} checked: "
+            + (f"{len(found)} ORDRE submission(s) on more than one" if found else "no duplicate")
+        )
+        for duplicate in found:
+            numbers = ", ".join(o["number"] or o["id"] for o in duplicate["orders"])
+            lines.append(
+                f"  {duplicate['import_key']}: {numbers} (keep one, inactivate the others)"
+            )
     problems = _problem_lines(doc)
     if problems:
         lines.append("problems now:")

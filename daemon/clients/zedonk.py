@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from daemon.clients.base import ApiClient, OnBroken, query, seg
@@ -182,11 +183,26 @@ class ZedonkClient(ApiClient):
         connector_ref: str | None = None,
         customer_id: str | None = None,
         active: bool | None = None,
+        season: str | None = None,
+        connector_ref_prefix: str | None = None,
+        created_since: datetime | None = None,
     ) -> Iterator[SalesOrder]:
-        """Sales orders matching every given filter exactly; inactive ones too unless
-        ``active`` says otherwise."""
+        """Sales orders matching every given filter, sorted by id and fetched page by page
+        (200 a page); inactive ones too unless ``active`` says otherwise.
+
+        ``order_ref``, ``connector_ref``, ``customer_id`` and ``season`` match exactly,
+        ``connector_ref_prefix`` the start of the connector reference, and ``created_since``
+        (timezone-aware) orders created at or after it. Every search and listing of sales
+        orders may trail Zedonk's writes by a few seconds (a search index); ``get_sales_order``
+        reads the order itself."""
         filters = query(
-            order_ref=order_ref, connector_ref=connector_ref, customer_id=customer_id, active=active
+            order_ref=order_ref,
+            connector_ref=connector_ref,
+            customer_id=customer_id,
+            active=active,
+            season=season,
+            connector_ref_prefix=connector_ref_prefix,
+            created_since=None if created_since is None else _stamp(created_since),
         )
         return self._list("/sales-orders", _sales_order, filters)
 
@@ -215,6 +231,13 @@ class ZedonkClient(ApiClient):
 
 
 # --------------------------------------------------------------------------- mapping
+
+
+def _stamp(moment: datetime) -> str:
+    """RFC 3339 in UTC with milliseconds, as Zedonk writes its times."""
+    if moment.tzinfo is None:
+        raise ValueError("a time zone is needed: Zedonk compares times in UTC")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _season(f: Fields) -> Season:

@@ -36,6 +36,7 @@ KINDS = (
     "unresolved_create",  # a create whose outcome is unknown
     "partial_order",  # in Zedonk without some of its lines
     "inactivate_earlier",  # two Zedonk orders for one ORDRE order
+    "doubled_order",  # one submission on several active Zedonk orders (the audit)
     "cancelled_after_import",
     "changed_after_import",
     "resubmitted_after_go_live",  # check for an earlier order keyed in by hand

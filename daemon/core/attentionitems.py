@@ -124,6 +124,33 @@ def unresolved_create(row: Mapping[str, Any]) -> AttentionItem:
     )
 
 
+def doubled_order(
+    duplicate: Mapping[str, Any], row: Mapping[str, Any] | None, since: str
+) -> AttentionItem:
+    """An ORDRE submission on more than one active Zedonk order, as the last audit found it
+    (``duplicate``: ``import_key`` and ``orders``, each ``id`` and ``number``; ``row``: its
+    import, when the ledger has it). It clears when an audit finds one order left."""
+    key = duplicate["import_key"]
+    label = order_label(row) if row is not None else key
+    numbers = [o.get("number") or o["id"] for o in duplicate["orders"]]
+    return AttentionItem(
+        id=f"order:{label}:doubled",
+        kind="doubled_order",
+        subject=label,
+        what=(
+            f"ORDRE order {label}{_retailer(row or {})} is on {len(numbers)} active Zedonk "
+            f"orders: {', '.join(numbers)}"
+        ),
+        who="Zedonk",
+        fix=(
+            "keep one of them and inactivate the others in Zedonk, then run "
+            "`zedonk-ordre orders audit` (the daemon's daily audit clears it too)"
+        ),
+        since=since,
+        link={"order": (row or {}).get("ordre_number") or key},
+    )
+
+
 def partial_order(row: Mapping[str, Any], lines: Sequence[Mapping[str, Any]]) -> AttentionItem:
     """An import in state ``partial``: in Zedonk without ``lines``."""
     label = order_label(row)

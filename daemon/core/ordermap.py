@@ -119,10 +119,16 @@ def triage(order: OrdreOrder, *, statuses: Iterable[str], go_live: date | None) 
         return Triage.SKIP_CANCELLED
     if order.status not in tuple(statuses):
         return Triage.SKIP_STATUS
-    submitted = order.submitted_at or order.created_at
-    if go_live is not None and submitted is not None and submitted.date() < go_live:
+    if submitted_before_go_live(order, go_live):
         return Triage.SKIP_GO_LIVE
     return Triage.IMPORT
+
+
+def submitted_before_go_live(order: OrdreOrder, go_live: date | None) -> bool:
+    """This submission was made before ``go_live`` (never imported: it may have been keyed in
+    Zedonk by hand)."""
+    submitted = order.submitted_at or order.created_at
+    return go_live is not None and submitted is not None and submitted.date() < go_live
 
 
 def created_before_go_live(order: OrdreOrder, go_live: date | None) -> bool:

@@ -39,7 +39,8 @@ from daemon.clients.zedonk import ZEDONK_LIMITS
 from daemon.core.choices import check_zedonk_names, refusal
 from daemon.core.ordermap import check_template
 from daemon.notify import Notifier
-from daemon.orders.run import run_pass
+from daemon.orders.audit import Duplicate
+from daemon.orders.run import run_audit, run_pass
 from daemon.store.history import History
 from daemon.store.ledger import (
     CURSOR_KEY,
@@ -53,15 +54,17 @@ from daemon.store.ledger import (
 from daemon.tree.settings import Settings
 
 __all__ = [
+    "AUDIT_INTERVAL",
     "BATCH",
     "CRASH_ENV",
     "CRASH_POINTS",
     "CREATES_IN_FLIGHT",
     "CURSOR_KEY",
     "DONE_STATES",
-    "LOOKUP_LAG",
     "OPEN_STATES",
+    "Duplicate",
     "ImportResult",
+    "audit_orders",
     "check_import_settings",
     "crash_point",
     "find_import",
@@ -75,10 +78,22 @@ OVERLAP = timedelta(minutes=5)  # re-read this much before the cursor: clocks an
 BATCH = 50  # orders per intent commit and per confirm commit
 LOCK_WAIT = 60.0  # seconds a pass waits for another pass to finish
 CREATES_IN_FLIGHT = 3  # Zedonk creates on the wire at once: more are sent while one is stored
-LOOKUP_LAG = 1.0  # seconds Zedonk's lookup by connector_ref may lag behind a create
+AUDIT_INTERVAL = timedelta(days=1)  # how often a pass audits the season's Zedonk orders
 CRASH_ENV = "ZEDONK_ORDRE_CRASH_AT"
 CRASH_POINTS = ("after_intent_commit", "after_zedonk_create", "after_history_commit")
-ACTIVITY = ("new", "created", "partial", "failed", "held", "unresolved", "skipped", "reported")
+ACTIVITY = (
+    "new",
+    "created",
+    "found",
+    "partial",
+    "failed",
+    "held",
+    "unresolved",
+    "waiting",
+    "skipped",
+    "reported",
+    "duplicates",
+)
 
 
 def crash_point(name: str) -> None:
@@ -112,6 +127,15 @@ def import_orders(
 ) -> ImportResult:
     """One import pass. Never raises for an expected failure: it records and notifies it."""
     return run_pass(settings, history, trigger, notifier, retry_key=None)
+
+
+def audit_orders(
+    settings: Settings, history: History, *, notifier: Notifier | None = None
+) -> tuple[int, list[Duplicate] | None]:
+    """Audit the import season's Zedonk orders now (``daemon.orders.audit``): returns the
+    run's id and each import key held by more than one active order (None when Zedonk could
+    not be read). Raises ``ZedonkOrdreError`` when the clients cannot be opened."""
+    return run_audit(settings, history, notifier)
 
 
 def retry_import(

@@ -7,10 +7,12 @@ imported (or while its import was under way) is reported once; a submission that
 read is recorded as ``failed``.
 
 Every submission intake sees and does not import is recorded as ``skipped`` with its reason:
-submitted before go-live, cancelled before the import saw it, or in an ORDRE status that
-``import.statuses`` does not list. The last kind is imported once its status is listed (the
-order moves on in ORDRE, or the setting changes), so no order is lost to the cursor. A failed
-submission the retailer changes in ORDRE is imported again from the new copy.
+submitted before go-live, or in an ORDRE status that ``import.statuses`` does not list. The
+latter is imported once its status is listed (the order moves on in ORDRE, or the setting
+changes), so no order is lost to the cursor. A failed submission the retailer changes in ORDRE
+is imported again from the new copy. A submission cancelled before it was imported is skipped
+by the pass once its read of Zedonk finds no order for it: a lost or restored history may
+have imported it after all.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from daemon import orders as _orders
 from daemon.clients import BrokenItem, OrdreClient
 from daemon.core.model import OrdreOrder
 from daemon.core.ordercopy import ledger_copy, order_from_json
-from daemon.core.ordermap import Triage, triage
+from daemon.core.ordermap import Triage, submitted_before_go_live, triage
 from daemon.errors import RemoteError
 from daemon.store.history import utcnow
 from daemon.store.ledger import DONE_STATES, HELD, OPEN_STATES, Ledger
@@ -134,6 +136,14 @@ class Intake:
         self.fresh[key] = (order, fingerprint)
         row = self.ledger.row_in(conn, key) if key in held.keys else None
         if row is None:
+            if decision is Triage.SKIP_CANCELLED and not submitted_before_go_live(
+                order, self.state.settings.import_.go_live
+            ):
+                # Cancelled before this ledger saw it, yet Zedonk may hold it: a history that
+                # was lost or restored may have imported it. The pass's read of Zedonk decides
+                # (found: imported, and the cancellation reported; else skipped).
+                self.ledger.add_new(conn, order, payload, fingerprint, at=now)
+                return []
             if decision is not Triage.IMPORT:
                 reason = self._skip_reason(order, decision)
                 self.ledger.add_new(

@@ -7,15 +7,18 @@ submission), the others are committed one by one and that one is held for a pers
 imported with warnings (a field shortened to fit Zedonk, a currency or price let through) gets
 them as events and one notice, in its confirm commit. Every other outcome is committed on its
 own: ``failed``, ``needs_attention``, ``held`` (for review: a person decides), ``unresolved``
-(the answer to the create was lost: the next pass looks it up), ``cancelled_before_import``
-and ``back_to_pending`` (a remote refused before it processed the create).
+(the answer to the create was lost: Zedonk may hold it), ``cancelled_before_import`` and
+``back_to_pending`` (a remote refused before it processed the create). ``waits`` changes
+nothing: a row waits out its settle window, or a young ledger's.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from daemon import orders as _orders
 from daemon.core.model import OrdreOrder, SalesOrder
@@ -35,8 +38,9 @@ class Confirmed:
     order: OrdreOrder
     created: SalesOrder
     left_out: tuple[LeftOutLine, ...]
-    recovered: bool  # found by lookup after an interrupted try
+    recovered: bool  # found in Zedonk, not created now
     warnings: tuple[OrderWarning, ...] = ()
+    untried: bool = False  # ... and nobody had tried it in this ledger: made before it knew
 
     @property
     def state(self) -> str:
@@ -98,7 +102,11 @@ class Outcomes:
                 f"Zedonk order {created.number}, but these lines were left out:\n{lines}"
                 "\n\nAdd them to the Zedonk order by hand once the barcodes are fixed.",
             )
-        how = "found in Zedonk after an interrupted try" if done.recovered else "created"
+        how = "created"
+        if done.untried:
+            how = "found in Zedonk, made before this history recorded it,"
+        elif done.recovered:
+            how = "found in Zedonk after an interrupted try"
         message = f"{label}: {how} as {created.number}"
         self.ledger.event(conn, "info", "order-imported", message, done.key)
         for warning in done.warnings:
@@ -123,9 +131,12 @@ class Outcomes:
             )
 
     def _after_confirm(self, done: Confirmed) -> None:
-        if done.recovered:
-            self.state.counts["recovered"] += 1
-        self.state.counts[done.state] += 1
+        if done.untried:
+            self.state.counts["found"] += 1
+        else:
+            if done.recovered:
+                self.state.counts["recovered"] += 1
+            self.state.counts[done.state] += 1
         self.notices.resolved(f"order-failed:{done.key}")
         if done.order.status == "cancelled":  # seen cancelled while its create was unresolved
             order = done.order
@@ -170,7 +181,7 @@ class Outcomes:
         self.state.counts["failed"] += 1
         _orders.crash_point("before_notice")  # test hook: the notice is owed already
 
-    def unreadable_copy(self, row: sqlite3.Row, exc: Exception) -> None:
+    def unreadable_copy(self, row: Mapping[str, Any], exc: Exception) -> None:
         """The ledger's copy of an order cannot be read back: hold it for a person rather than
         stop every pass at it (and never create from a copy we cannot read)."""
         key = row["import_key"]
@@ -220,18 +231,27 @@ class Outcomes:
         self.state.counts["held"] += 1
 
     def unresolved(self, key: str, order: OrdreOrder, exc: ZedonkOrdreError) -> None:
-        """The create's outcome is unknown: the row stays ``sending``; the next pass looks."""
+        """The create's outcome is unknown: the row is ``unresolved``; Zedonk may hold the
+        order, so nothing is sent again before the settle window has passed."""
         with self.ledger.transaction() as conn:
             self.ledger.note_unknown_outcome(conn, key, exc.message)
             self.ledger.event(
                 conn,
                 "warning",
                 "order-outcome-unknown",
-                f"{order.number}: Zedonk's answer to the create was lost ({exc.message}); "
-                "the next pass looks the order up before creating it",
+                f"{order.number}: Zedonk's answer to the create was lost ({exc.message}); it is "
+                "looked up, and not sent again before the settle window has passed",
                 key,
             )
         self.state.counts["unresolved"] += 1
+        window = timedelta(seconds=self.state.settings.import_.settle_window)
+        self.state.wait_until(datetime.now(UTC) + window)
+
+    def waits(self, key: str, until: datetime, *, unresolved: bool) -> None:
+        """Row ``key`` waits until ``until``: an ``unresolved`` one for its settle window, a
+        pending one for a young ledger's. Nothing is written."""
+        self.state.counts["unresolved" if unresolved else "waiting"] += 1
+        self.state.wait_until(until)
 
     def cancelled_before_import(self, key: str) -> None:
         self.ledger.skip(key, "cancelled in ORDRE before it was imported", "cancelled")
@@ -240,4 +260,4 @@ class Outcomes:
 
     def back_to_pending(self, key: str, exc: ZedonkOrdreError) -> None:
         self.ledger.back_to_pending(key, exc.message)
-        self.state.counts["unresolved"] += 1
+        self.state.counts["waiting"] += 1

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from daemon import orders as _orders
 from daemon.clients import OrdreClient
@@ -22,6 +23,7 @@ from daemon.core.ordercopy import ledger_copy
 from daemon.errors import ConfigError, RemoteError, ZedonkOrdreError
 from daemon.gcpause import cyclic_gc_paused
 from daemon.notify import Notifier
+from daemon.orders.audit import Audit, Duplicate
 from daemon.orders.intake import Intake
 from daemon.orders.notices import Notices
 from daemon.orders.resubmit import Resubmissions
@@ -48,6 +50,13 @@ class PassState:
     counts: Counter[str] = field(default_factory=Counter)
     failure: ZedonkOrdreError | None = None  # the pass failed (a remote did not answer)
     clients: ExitStack = field(default_factory=ExitStack)  # closes both clients
+    waiting_until: datetime | None = None  # from then on no row waits any more (UTC)
+    creates_sent: int = 0  # Zedonk order creates this pass sent
+
+    def wait_until(self, until: datetime) -> None:
+        """A row waits until ``until`` before it may be sent (its settle window)."""
+        if self.waiting_until is None or until > self.waiting_until:
+            self.waiting_until = until
 
     @classmethod
     def start(
@@ -92,6 +101,28 @@ def run_pass(
     return importer.finish()
 
 
+def run_audit(
+    settings: Settings, history: History, notifier: Notifier | None
+) -> tuple[int, list[Duplicate] | None]:
+    """Audit the import season's Zedonk orders now, in a run of its own (kind ``audit``).
+    Returns the run's id and the duplicates (None when Zedonk could not be read). Raises
+    ``ZedonkOrdreError`` when the clients cannot be opened."""
+    run_id = history.start_run("audit", "cli")
+    state = PassState.start(settings, history, run_id, notifier)
+    duplicates = None
+    try:
+        with open_clients(settings) as (zedonk, _):
+            duplicates = Audit(state, zedonk).run()
+    finally:
+        if duplicates is None:
+            history.finish_run(run_id, "failed", error="Zedonk's orders could not be read")
+        else:
+            history.finish_run(
+                run_id, "partial" if duplicates else "ok", summary={"duplicates": len(duplicates)}
+            )
+    return run_id, duplicates
+
+
 @contextmanager
 def _import_lock(settings: Settings) -> Iterator[None]:
     """One import pass at a time per state directory, waiting up to ``LOCK_WAIT`` seconds
@@ -113,6 +144,8 @@ class ImportPass:
         self.sender: Sender | None = None
 
     def run(self, retry_key: str | None, *, accept: bool = False) -> None:
+        for run_id in self.state.history.close_interrupted_imports(self.state.run_id):
+            log.warning("import run %s was interrupted", run_id)
         try:
             zedonk, ordre = self.state.clients.enter_context(open_clients(self.state.settings))
         except ConfigError as exc:
@@ -126,6 +159,9 @@ class ImportPass:
         self.sender.import_open_rows(only=retry_key)
         if retry_key is None:
             Resubmissions(self.state, zedonk).finish()
+            audit = Audit(self.state, zedonk)
+            if self.state.failure is None and audit.due():
+                audit.run()
 
     def close(self) -> None:
         self.state.clients.close()
@@ -155,9 +191,9 @@ class ImportPass:
         else:
             troubled = counts.get("failed", 0) + counts.get("partial", 0)
             troubled += counts.get("unresolved", 0) + counts.get("needs_attention", 0)
-            troubled += counts.get("held", 0)
+            troubled += counts.get("waiting", 0) + counts.get("held", 0)
             result = "partial" if troubled else "ok"
-            message = _summary(counts)
+            message = _summary(counts, self.state.waiting_until)
         try:
             self.state.history.finish_run(
                 self.state.run_id,
@@ -200,18 +236,24 @@ class ImportPass:
             self.state.ledger.event(conn, "info", "order-retry", what, key)
 
 
-def _summary(counts: dict[str, int]) -> str:
+def _summary(counts: dict[str, int], waiting_until: datetime | None = None) -> str:
     parts = []
     for key, label in (
         ("created", "imported"),
+        ("found", "found in Zedonk already"),
         ("partial", "imported with lines left out"),
         ("failed", "failed"),
         ("needs_attention", "need attention"),
         ("held", "held for review"),
-        ("unresolved", "waiting for the next pass"),
+        ("unresolved", "unresolved (Zedonk may hold them)"),
+        ("waiting", "waiting for the next pass"),
         ("skipped", "skipped"),
         ("reported", "reported"),
+        ("duplicates", "Zedonk order(s) held by more than one order (see status)"),
     ):
         if counts.get(key):
             parts.append(f"{counts[key]} {label}")
-    return ", ".join(parts) or "nothing to import"
+    text = ", ".join(parts) or "nothing to import"
+    if waiting_until is not None and (counts.get("unresolved") or counts.get("waiting")):
+        text += f"; a pass from {waiting_until:%H:%M:%S} UTC on settles them"
+    return text

@@ -1,4 +1,9 @@
-"""Import, the second half of a pass: each ``pending`` or ``sending`` row becomes a Zedonk order.
+"""Import, the second half of a pass: each open row becomes exactly one Zedonk order.
+
+First the rows a dead pass left ``sending`` become ``unresolved``, and one read of Zedonk's
+orders (``ZedonkView``, in ``settle``) says which open rows Zedonk holds already: those are
+confirmed without a create, whatever the ledger said, and the others are created, or wait
+while an earlier create of theirs may still show up in Zedonk (the settle window).
 
 Per batch of up to ``BATCH`` rows: commit the intent (``claim``: the rows go to ``sending``),
 create each Zedonk order carrying ``connector_ref = "ordre:" + import_key``, then commit the
@@ -7,9 +12,11 @@ wire at once on sender threads, so the next orders are mapped while Zedonk store
 this main thread touches the ledger, and it settles their outcomes in row order. A pass that
 stops early still records every create it sent, and puts the rows it never sent back.
 
-A row that was claimed before (a crash, a timeout, a lost answer) is first looked up in Zedonk
-by its connector reference; it is created only when the lookup finds nothing. A create whose
-outcome is unknown is never repeated in the same pass: the next pass looks.
+A row tried before (an unresolved create whose settle window has passed, or a create refused)
+is looked up once more by its connector reference just before it is sent; it is created only
+when that lookup finds nothing either. A submission cancelled in ORDRE is never sent: found in
+Zedonk it is imported (and the cancellation reported), else skipped. A create whose outcome
+is unknown is never repeated in the same pass.
 
 Zedonk refusing a call the import makes for one order (a customer create, an order create: a
 4xx about the order's data, ``daemon.errors.is_refusal``) fails that order alone, with
@@ -17,66 +24,47 @@ Zedonk's reason, and the pass goes on; only a transient fault (Zedonk down, the 
 token) stops the pass. Before anything is created the order is checked: its currency must be
 one Zedonk has, and what ``import.on_currency_mismatch`` and ``import.on_zero_price`` say to
 hold (and a new customer whose name looks like an existing one's) holds it for a person
-(``needs_attention``) unless ``orders retry --accept`` accepted it.
+(``needs_attention``) unless ``orders retry --accept`` accepted it (``mapping.OrderMapper``).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
-import time
 from collections import deque
+from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from daemon import orders as _orders
 from daemon.clients import ZedonkClient
-from daemon.clients.zedonk import ORDER_LIMITS
 from daemon.core.model import OrdreOrder, SalesOrder
 from daemon.core.ordercopy import order_from_json
 from daemon.core.ordermap import (
-    CustomerIndex,
-    ImportTarget,
     LeftOutLine,
-    MappedOrder,
     NoLinesMatched,
     OrderMappingError,
     OrderWarning,
-    SkuIndex,
-    check_currency,
     connector_ref,
-    label_of,
-    map_order,
 )
 from daemon.errors import (
     AuthError,
     BadResponse,
     ConfigError,
     Conflict,
-    NotFound,
     OutcomeUnknown,
     RateLimited,
     RemoteError,
     TransientError,
     is_refusal,
 )
-from daemon.orders.customers import Customers
+from daemon.orders.mapping import OrderMapper
 from daemon.orders.outcomes import Confirmed, Outcomes
+from daemon.orders.settle import Verdict, ZedonkView
 
 if TYPE_CHECKING:
     from daemon.orders.run import PassState
-
-
-@dataclass
-class _Context:
-    """What Zedonk knows, loaded once per pass and only when there is something to import."""
-
-    customers: Customers
-    skus: SkuIndex
-    target: ImportTarget
-    currencies: frozenset[str] | None  # None: Zedonk does not list them (no check)
 
 
 @dataclass(frozen=True)
@@ -106,49 +94,68 @@ class Sender:
         self.zedonk = zedonk
         self.fresh = fresh
         self.outcomes = Outcomes(state)
-        self.context: _Context | None = None
+        self.mapper: OrderMapper | None = None  # what Zedonk knows, once there is work
+        self.view: ZedonkView | None = None  # what Zedonk holds for the open rows
         self.pool: ThreadPoolExecutor | None = None  # runs the Zedonk creates
 
     def import_open_rows(self, only: str | None) -> None:
         """Import every open row, oldest first (only import key ``only`` when given)."""
+        self.ledger.note_interrupted()  # the orders lock is held: no other pass is sending
         keys = [only] if only is not None else self.ledger.open_keys()
         if not keys:
             return
         try:
             self._load_context()
+            self._read_zedonk(keys)
             with ThreadPoolExecutor(_orders.CREATES_IN_FLIGHT, "zedonk-create") as self.pool:
                 for start in range(0, len(keys), _orders.BATCH):
                     self._import_batch(keys[start : start + _orders.BATCH])
         except _StopPass:
             counts = self.state.counts
-            counts["unresolved"] = max(counts["unresolved"], self.ledger.count_open())
+            counts["waiting"] = max(
+                counts["waiting"], self.ledger.count_by_state().get("pending", 0)
+            )
             return
         self.state.notices.remote_ok("zedonk")
 
     def close(self) -> None:
         """Drop what Zedonk knows (all its customers and products)."""
-        self.context = None
+        self.mapper = None
+        self.view = None
+
+    def _read_zedonk(self, keys: list[str]) -> None:
+        """Read what Zedonk holds for the open rows, before anything is sent."""
+        view = ZedonkView(self.state, self.zedonk)
+        try:
+            view.read(self.ledger.rows(keys))
+        except RemoteError as exc:
+            self.state.remote_failed("zedonk", exc)
+            raise _StopPass from None
+        self.view = view
 
     def _import_batch(self, keys: list[str]) -> None:
-        """Claim a batch in one commit, create each order, confirm them in one commit.
+        """Decide each row by what Zedonk holds; claim the ones to send in one commit, create
+        each order, confirm them in one commit.
 
         A crash before the confirm commit leaves the rows ``sending``: the next pass finds
-        their orders by lookup, so deferring the confirm trades a few GETs after a crash for
-        one fsync per batch instead of two per order.
+        their orders by its read of Zedonk, so deferring the confirm trades a few reads after
+        a crash for one fsync per batch instead of two per order.
 
         Up to ``CREATES_IN_FLIGHT`` creates are on the wire at once, so the next orders are
         mapped and sent while Zedonk stores one; their outcomes are settled in row order.
         """
         assert self.pool is not None
-        rows = self.ledger.claim(keys)  # the intent: committed before any Zedonk write
+        to_send = [row["import_key"] for row in self.ledger.rows(keys) if self._decide(row)]
+        rows = self.ledger.claim(to_send)  # the intent: committed before any Zedonk write
         if not rows:
+            self.outcomes.flush_confirms()
             return
         _orders.crash_point("after_intent_commit")
-        untried = [row["import_key"] for row in rows]
+        untried = list(rows)
         in_flight: deque[_Sending] = deque()
         try:
             for row in rows:
-                untried.remove(row["import_key"])
+                untried.remove(row)
                 sending = self._prepare(row)
                 if sending is not None:
                     in_flight.append(sending)
@@ -165,13 +172,68 @@ class Sender:
         self.outcomes.flush_confirms()
         _orders.crash_point("after_history_commit")
 
-    def _load_context(self) -> None:
-        imp = self.state.settings.import_
+    def _decide(self, row: Mapping[str, Any]) -> bool:
+        """Settle ``row`` by what Zedonk holds, or say it is to be sent (True)."""
+        assert self.view is not None
+        key = row["import_key"]
+        decision = self.view.decide(dict(row), datetime.now(UTC))
+        if decision.verdict is Verdict.SEND:
+            if row["attempts"] > 0:  # tried before: the lookup before the create decides
+                return True
+            order = self._order_of(row)
+            if order is not None and order.status == "cancelled":  # and Zedonk holds none
+                self.outcomes.cancelled_before_import(key)
+                return False
+            return order is not None
+        if decision.verdict in (Verdict.SETTLING, Verdict.HELD):
+            assert decision.until is not None
+            self.outcomes.waits(
+                key, decision.until, unresolved=decision.verdict is Verdict.SETTLING
+            )
+            return False
+        order = self._order_of(row)
+        if order is None:
+            return False
+        if decision.verdict is Verdict.DOUBLED:
+            numbers = ", ".join(o.number or o.id for o in decision.holders)
+            self.outcomes.needs_attention(
+                key,
+                order,
+                Conflict(
+                    f"{len(decision.holders)} Zedonk orders carry connector reference "
+                    f"{connector_ref(key)!r}: {numbers}",
+                    remote="zedonk",
+                    hint="keep one and inactivate the others in Zedonk",
+                ),
+            )
+            return False
+        found = decision.holders[0]
+        assert self.mapper is not None
+        left_out, warnings = self.mapper.left_out_for(order, key)
+        self.outcomes.confirm_later(
+            Confirmed(key, order, found, left_out, True, warnings, untried=decision.untried)
+        )
+        return False
+
+    def _order_of(self, row: Mapping[str, Any]) -> OrdreOrder | None:
+        """The ORDRE order of ``row``: as intake read it when its copy is unchanged, else
+        parsed from the ledger's copy; None when that copy cannot be read (held for a
+        person)."""
+        key = row["import_key"]
+        fresh = self.fresh.get(key)
+        if fresh is not None and fresh[1] == row["payload_sha256"]:
+            return fresh[0]  # the order as intake read it: no need to parse the copy
+        if "payload" not in row:  # a row read to decide it: its copy is read only now
+            row = {**row, "payload": (self.ledger.get(key) or {}).get("payload")}
         try:
-            _orders.check_import_settings(self.state.settings, self.zedonk)
-            customers = CustomerIndex(self.zedonk.customers())
-            skus = SkuIndex(self.zedonk.products())
-            currencies = self._currencies()
+            return order_from_json(json.loads(row["payload"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            self.outcomes.unreadable_copy(row, exc)
+            return None
+
+    def _load_context(self) -> None:
+        try:
+            self.mapper = OrderMapper.load(self.state, self.zedonk)
         except ConfigError as exc:
             self.state.notices.problem("import-config", "Order import settings are wrong", exc)
             raise
@@ -179,45 +241,24 @@ class Sender:
             self.state.remote_failed("zedonk", exc)
             raise _StopPass from None
         self.state.notices.resolved("import-config")
-        target = ImportTarget(
-            imp.season, imp.order_owner, imp.approved, imp.order_reference, ORDER_LIMITS
-        )
-        self.context = _Context(
-            Customers(self.state, self.zedonk, customers), skus, target, currencies
-        )
 
-    def _currencies(self) -> frozenset[str] | None:
-        """Zedonk's currencies; None when Zedonk has no list of them (404): then a currency
-        it lacks is caught when it refuses the order, which fails that order alone."""
-        try:
-            return frozenset(self.zedonk.currencies())
-        except NotFound:
-            return None
-
-    def _prepare(self, row: sqlite3.Row) -> _Sending | None:
+    def _prepare(self, row: Mapping[str, Any]) -> _Sending | None:
         """Everything before the create: recover, map, find the customer; then send it.
 
         Returns None when the row is settled without a create.
         """
-        assert self.context is not None and self.pool is not None
+        assert self.mapper is not None and self.pool is not None
         outcomes = self.outcomes
         key = row["import_key"]
-        fresh = self.fresh.get(key)
-        if fresh is not None and fresh[1] == row["payload_sha256"]:
-            order = fresh[0]  # the order as intake read it: no need to parse the copy
-        else:
-            try:
-                order = order_from_json(json.loads(row["payload"]))
-            except (ValueError, KeyError, TypeError) as exc:
-                outcomes.unreadable_copy(row, exc)
-                return None
+        order = self._order_of(row)
+        if order is None:
+            return None
         try:
-            if row["attempts"] > 0 or row["state"] == "sending":
-                # Tried before: Zedonk may have the order already. Look before creating.
+            if row["attempts"] > 0 or row["state"] in ("sending", "unresolved"):
+                # Tried before: Zedonk may have the order already. Look once more, just
+                # before creating (for an unresolved row, after its settle window).
                 try:
-                    # Only an interrupted create may be lagging behind in Zedonk's lookup.
-                    sent_at = row["updated_at"] if row["state"] == "sending" else None
-                    existing = self._lookup(key, sent_at)
+                    existing = self.zedonk.find_sales_order(connector_ref(key))
                 except Conflict as exc:  # several orders carry it: a person must choose
                     outcomes.needs_attention(key, order, exc)
                     return None
@@ -226,14 +267,14 @@ class Sender:
                     self.state.remote_failed("zedonk", exc)
                     raise _StopPass from None
                 if existing is not None:
-                    left_out, warnings = self._left_out_for(order, key)
+                    left_out, warnings = self.mapper.left_out_for(order, key)
                     done = Confirmed(key, order, existing, left_out, True, warnings)
                     outcomes.confirm_later(done)
                     return None
                 if order.status == "cancelled":  # seen cancelled since: Zedonk never got it
                     outcomes.cancelled_before_import(key)
                     return None
-            mapped = self._map(order, key, accepted=bool(row["review_accepted"]))
+            mapped = self.mapper.map(order, key, accepted=bool(row["review_accepted"]))
         except NoLinesMatched as exc:
             outcomes.failed(key, order, exc.code, exc.message, left_out=exc.left_out)
             return None
@@ -257,44 +298,8 @@ class Sender:
             outcomes.held(key, order, mapped)
             return None
         reply = self.pool.submit(self.zedonk.create_sales_order, mapped.order)
+        self.state.creates_sent += 1
         return _Sending(key, order, mapped.left_out, mapped.warnings, reply)
-
-    def _map(
-        self, order: OrdreOrder, key: str, *, accepted: bool
-    ) -> MappedOrder | tuple[OrderWarning, ...]:
-        """The order to create, its customer matched or created; or, when it must wait for a
-        person (and ``accepted`` does not say a person accepted it), what it is held for.
-        Raises OrderMappingError and RemoteError."""
-        assert self.context is not None
-        if self.context.currencies is not None:  # before any customer is created
-            check_currency(order, self.context.currencies)
-        customers = self.context.customers
-        match = customers.match(order)
-        duplicate = match.possible_duplicate(label_of(order))
-        if duplicate is not None and not accepted:
-            return (duplicate,)
-        customer = customers.for_order(order, key, match)
-        mapped = map_order(
-            order,
-            import_key=key,
-            customer_id=customer.id,
-            skus=self.context.skus,
-            target=self.context.target,
-            customer_currency=customer.currency,
-        )
-        warnings = (*([duplicate] if duplicate else []), *mapped.warnings)
-        holds = tuple(w for w in warnings if self._holds(w))
-        if holds and not accepted:
-            return holds
-        return MappedOrder(mapped.order, mapped.left_out, warnings)
-
-    def _holds(self, warning: OrderWarning) -> bool:
-        imp = self.state.settings.import_
-        return {
-            "currency-mismatch": imp.on_currency_mismatch == "hold",
-            "zero-price": imp.on_zero_price == "hold",
-            "possible-duplicate": True,
-        }.get(warning.code, False)
 
     def _settle(self, sending: _Sending, *, stopping: bool = False) -> None:
         """Record how a create ended. ``stopping``: the pass is ending already, so a refusal
@@ -326,33 +331,3 @@ class Sender:
         _orders.crash_point("after_zedonk_create")
         done = Confirmed(key, order, created, sending.left_out, False, sending.warnings)
         self.outcomes.confirm_later(done)
-
-    def _lookup(self, key: str, sent_at: str | None) -> SalesOrder | None:
-        """The Zedonk order carrying this import's connector reference, if any. Zedonk's
-        lookup may lag behind a create: finding nothing within ``LOOKUP_LAG`` of a create sent
-        at ``sent_at`` is checked again once that time is up, before anything is created."""
-        found = self.zedonk.find_sales_order(connector_ref(key))
-        if found is None and sent_at is not None:
-            since = (datetime.now(UTC) - datetime.fromisoformat(sent_at)).total_seconds()
-            if since < _orders.LOOKUP_LAG:
-                time.sleep(_orders.LOOKUP_LAG - max(since, 0.0))
-                found = self.zedonk.find_sales_order(connector_ref(key))
-        return found
-
-    def _left_out_for(
-        self, order: OrdreOrder, key: str
-    ) -> tuple[tuple[LeftOutLine, ...], tuple[OrderWarning, ...]]:
-        """The lines left out of an order found in Zedonk, and its warnings (but the
-        customer's currency, which the lookup does not read)."""
-        assert self.context is not None
-        try:
-            mapped = map_order(
-                order,
-                import_key=key,
-                customer_id="",
-                skus=self.context.skus,
-                target=self.context.target,
-            )
-        except OrderMappingError:
-            return (), ()
-        return mapped.left_out, mapped.warnings

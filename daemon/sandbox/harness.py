@@ -120,7 +120,17 @@ class SandboxHandle:
 
 class ZedonkHandle(SandboxHandle):
     """The Zedonk server, plus its admin edits of products and customers (docs/sandbox-api.md
-    §5.6): what a person changes in Zedonk's screens."""
+    §5.6): what a person changes in Zedonk's screens; its search lag and a view of every order
+    it holds (§5.5)."""
+
+    def set_search_lag(self, seconds: float) -> None:
+        """Orders created from now on stay out of searches and listings for ``seconds``."""
+        self.call("PUT", "/_admin/search-lag", {"seconds": seconds})
+
+    def sales_orders(self) -> list[dict[str, Any]]:
+        """Every sales order Zedonk holds, by id, whatever the search lag."""
+        items: list[dict[str, Any]] = self.call("GET", "/_admin/sales-orders")["items"]
+        return items
 
     def set_barcodes(self, product_id: str, barcodes: dict[str, str | None]) -> dict[str, Any]:
         """Change the barcodes of some sizes of a product (None removes one)."""

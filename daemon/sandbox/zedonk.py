@@ -6,6 +6,11 @@ assumption, listed in docs/sandbox-api.md ("Assumptions"): among them, that orde
 no idempotency key, that an order carries a searchable (not unique) ``connector_ref`` a
 connector can look a lost create up by, the field lengths below, and that a product is taken
 only into an order of a season it is visible in (the strict reading of domain.md §1.1-1.2).
+
+Searching and listing sales orders go through a search index that may trail the writes (the
+search lag, ``/_admin/search-lag``): an order created less than the lag ago is left out of
+every ``GET /sales-orders``, whatever the filters, while ``GET /sales-orders/{id}`` reads the
+order itself and never lags.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from daemon.sandbox.common import (
     gtin_key,
     not_found,
     paginate,
+    parse_timestamp,
     read_object,
 )
 from daemon.sandbox.seed import zedonk_tables
@@ -57,9 +63,9 @@ class ZedonkSandbox(Sandbox):
         return zedonk_tables(options["seed"], options["large"], options.get("brand", "demo"))
 
     def loaded(self) -> None:
-        # A lookup by connector_ref may lag behind a create, as a search index would: an
-        # order shows there only from ``visible_from[id]`` (time.monotonic()) on.
-        self.lookup_lag = 0.0
+        # Searches and listings of sales orders may lag behind a create, as a search index
+        # would: an order shows there only from ``visible_from[id]`` (time.monotonic()) on.
+        self.search_lag = 0.0
         self.visible_from: dict[str, float] = {}
         self.loaded_barcodes()
 
@@ -233,21 +239,31 @@ class ZedonkSandbox(Sandbox):
 
     # sales orders ------------------------------------------------------------
     async def list_orders(self, request: Request) -> Response:
-        """Sales orders; filters connector_ref, order_ref, customer_id, active (paginated)."""
+        """Sales orders; filters connector_ref, connector_ref_prefix, order_ref, customer_id,
+        season, created_since, active (paginated). Orders the search index has not caught up
+        with yet (the search lag) are left out."""
         params = request.query_params
         active = flag(request, "active")
         wanted = {
-            k: params[k] for k in ("connector_ref", "order_ref", "customer_id") if k in params
+            k: params[k]
+            for k in ("connector_ref", "order_ref", "customer_id", "season")
+            if k in params
         }
+        prefix = params.get("connector_ref_prefix")
+        since = params.get("created_since")
+        since_stamp = parse_timestamp(since) if since is not None else None
 
         now = time.monotonic()
-        lagging = "connector_ref" in wanted and self.visible_from
+        visible_from = self.visible_from
 
         def keep(o: dict[str, Any]) -> bool:
-            if lagging and self.visible_from.get(o["id"], 0.0) > now:
+            if visible_from and visible_from.get(o["id"], 0.0) > now:
                 return False
-            return all(o[k] == v for k, v in wanted.items()) and (
-                active is None or o["active"] == active
+            return (
+                all(o[k] == v for k, v in wanted.items())
+                and (prefix is None or o["connector_ref"].startswith(prefix))
+                and (since_stamp is None or o["created_at"] >= since_stamp)
+                and (active is None or o["active"] == active)
             )
 
         return paginate(request, self.store.ordered("sales_orders", _by_number), keep)
@@ -282,14 +298,15 @@ class ZedonkSandbox(Sandbox):
             id=str(number), number=f"SO-{number:06d}", active=True, created_at=now, updated_at=now
         )
         self.store.put("sales_orders", order["id"], order)
-        if self.lookup_lag:
-            self.visible_from[order["id"]] = time.monotonic() + self.lookup_lag
+        if self.search_lag:
+            self.visible_from[order["id"]] = time.monotonic() + self.search_lag
         return JSONResponse(order, 201, headers={"Location": f"{P}/sales-orders/{order['id']}"})
 
     def admin_routes(self) -> list[BaseRoute]:
         return [
             *super().admin_routes(),
-            Route("/_admin/lookup-lag", self.admin_lookup_lag, methods=["PUT"]),
+            Route("/_admin/search-lag", self.admin_search_lag, methods=["PUT"]),
+            Route("/_admin/sales-orders", self.admin_sales_orders, methods=["GET"]),
             Route("/_admin/products/{id:path}/barcodes", self.admin_set_barcodes, methods=["PUT"]),
             Route("/_admin/customers/{id}", self.admin_edit_customer, methods=["PATCH"]),
         ]
@@ -356,17 +373,22 @@ class ZedonkSandbox(Sandbox):
         self.store.put("customers", customer["id"], customer)
         return JSONResponse(customer)
 
-    async def admin_lookup_lag(self, request: Request) -> Response:
-        """Sales orders created from now on stay out of lookups by connector_ref for
-        ``seconds`` (0 ends it); a reset ends it too."""
+    async def admin_search_lag(self, request: Request) -> Response:
+        """Sales orders created from now on stay out of every search and listing of sales
+        orders for ``seconds`` (0 ends it); a reset ends it too. GET by id never lags."""
         body = await read_object(request)
         seconds = body.get("seconds")
         if isinstance(seconds, bool) or not isinstance(seconds, int | float):
             raise bad_request("seconds must be a number from 0 to 60")
         if not 0 <= seconds <= 60:
             raise bad_request("seconds must be a number from 0 to 60")
-        self.lookup_lag = float(seconds)
-        return JSONResponse({"seconds": self.lookup_lag})
+        self.search_lag = float(seconds)
+        return JSONResponse({"seconds": self.search_lag})
+
+    async def admin_sales_orders(self, request: Request) -> Response:
+        """Every sales order as stored, by id, whatever the search lag: what Zedonk holds."""
+        orders = [order for _, order in self.store.ordered("sales_orders", _by_number)]
+        return JSONResponse({"items": orders})
 
     def _read_order(self, body: Fields) -> dict[str, Any]:
         store = self.store

@@ -165,12 +165,20 @@ class Service:
                 self.web.stop()
             self._release()
             raise
+        origin = self.settings.state_dir_origin
         self.history.record_event(
             "info",
             "daemon-started",
-            f"daemon started (pid {os.getpid()})",
-            details={"root": str(self.root), "web": self.web.url if self.web else None},
+            f"daemon started (pid {os.getpid()}); state directory {self.state_dir}",
+            details={
+                "root": str(self.root),
+                "root_leads_to": str(self.root.resolve()),
+                "state_dir": str(self.state_dir),
+                "state_dir_origin": origin,
+                "web": self.web.url if self.web else None,
+            },
         )
+        log.info("state directory: %s (%s)", self.state_dir, origin or "as set")
         self._targets = {
             "reconcile": partial(self.reconcile_loop.run, self.history),
             "import": partial(self.import_loop.run, self.history, self.notifier),
@@ -179,6 +187,9 @@ class Service:
             self._start_loop(name)
         self.drainer.start()
         where = f"; console {self.web.url}" if self.web else ""
+        real = self.root.resolve()
+        if real != self.root:  # a release folder behind a symlink: a swap is followed
+            where = f" (now {real}){where}"
         log.info("started: watching %s%s", self.root, where)
         self.systemd.ready(f"started; watching {self.root}{where}")
 

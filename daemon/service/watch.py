@@ -6,7 +6,11 @@ the edits settle. So the watcher only has to be sure not to miss that *something
   it over the original, which would kill a watch on the old inode;
 - editor droppings (swap, backup and probe files) are ignored;
 - an inotify queue overflow, a dead watcher thread or a replaced catalogue/ directory makes it
-  restart its watches and report a change, so the caller rescans.
+  restart its watches and report a change, so the caller rescans;
+- the root, catalogue/ and connector.yaml may be reached through symlinks (a release folder
+  deployed by swapping ``current -> releases/r2``, as git-sync and Capistrano do): inotify
+  watches what they lead to now, and when one leads somewhere else (the link was swapped) the
+  watches move to the new target and a change is reported.
 """
 
 from __future__ import annotations
@@ -82,16 +86,25 @@ def relevant(root: Path, path: str, *, is_directory: bool = False) -> str | None
 
 
 class _Handler(FileSystemEventHandler):
-    def __init__(self, root: Path, report: Callable[[str], None]) -> None:
+    """Reports the changes under ``base``, a directory reached from ``root`` as ``prefix``
+    (its real path, where inotify sees the events), by their path under ``root``."""
+
+    def __init__(self, root: Path, base: Path, prefix: str, report: Callable[[str], None]) -> None:
         self.root = root
+        self.base = base
+        self.prefix = prefix
         self.report = report
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         for raw in (event.src_path, getattr(event, "dest_path", "")):
             if not raw:
                 continue
-            path = os.fsdecode(raw)
-            rel = relevant(self.root, path, is_directory=event.is_directory)
+            try:
+                inside = Path(os.fsdecode(raw)).relative_to(self.base)
+            except ValueError:
+                continue
+            path = self.root / self.prefix / inside
+            rel = relevant(self.root, str(path), is_directory=event.is_directory)
             if rel is not None:
                 self.report(rel)
                 return
@@ -117,11 +130,12 @@ class TreeWatcher:
     """
 
     def __init__(self, root: Path, on_change: Callable[[str], None]) -> None:
-        self.root = root.resolve()
+        self.root = root  # absolute, as the settings name it: symlinks are not resolved
         self.on_change = on_change
         self.restarts = 0
         self._observer: Any = None
         self._catalogue_id: tuple[int, int] | None = None
+        self._targets: dict[str, Path | None] = {}
         self._overflowed = threading.Event()
         self._spy = _OverflowSpy(self._overflowed.set)
         self._lock = threading.Lock()
@@ -133,6 +147,20 @@ class TreeWatcher:
             return None
         return (st.st_dev, st.st_ino)
 
+    def targets(self) -> dict[str, Path | None]:
+        """Where the root, catalogue/ and connector.yaml lead now (None: they do not exist)."""
+        found: dict[str, Path | None] = {}
+        for name, path in (
+            ("the catalogue root", self.root),
+            (CATALOGUE_DIR + "/", self.root / CATALOGUE_DIR),
+            (CONNECTOR_FILE, self.root / CONNECTOR_FILE),
+        ):
+            try:
+                found[name] = path.resolve(strict=True)
+            except (OSError, RuntimeError):  # missing, or a symlink loop
+                found[name] = None
+        return found
+
     def start(self) -> None:
         with self._lock:
             self._start_locked()
@@ -140,12 +168,32 @@ class TreeWatcher:
 
     def _start_locked(self) -> None:
         observer = Observer()
-        handler = _Handler(self.root, self.on_change)
-        observer.schedule(handler, str(self.root), recursive=False, event_filter=_EVENT_FILTER)
-        catalogue = self.root / CATALOGUE_DIR
-        self._catalogue_id = self._dir_id(catalogue)
-        if self._catalogue_id is not None:
-            observer.schedule(handler, str(catalogue), recursive=True, event_filter=_EVENT_FILTER)
+        self._targets = targets = self.targets()
+        real_root = targets["the catalogue root"] or self.root
+        observer.schedule(
+            _Handler(self.root, real_root, "", self.on_change),
+            str(real_root),
+            recursive=False,
+            event_filter=_EVENT_FILTER,
+        )
+        catalogue = targets[CATALOGUE_DIR + "/"]
+        self._catalogue_id = None if catalogue is None else self._dir_id(catalogue)
+        if catalogue is not None and catalogue.is_dir():
+            observer.schedule(
+                _Handler(self.root, catalogue, CATALOGUE_DIR, self.on_change),
+                str(catalogue),
+                recursive=True,
+                event_filter=_EVENT_FILTER,
+            )
+        connector = targets[CONNECTOR_FILE]
+        if connector is not None and connector.parent != real_root:
+            # connector.yaml is a link to a file elsewhere: watch that file's folder too
+            observer.schedule(
+                _Handler(self.root, connector, CONNECTOR_FILE, self.on_change),
+                str(connector),
+                recursive=False,
+                event_filter=_EVENT_FILTER,
+            )
         observer.daemon = True
         observer.start()
         self._observer = observer
@@ -176,7 +224,12 @@ class TreeWatcher:
             return "the watcher thread died"
         if any(not emitter.is_alive() for emitter in observer.emitters):
             return "a watcher thread died"
-        if self._dir_id(self.root / CATALOGUE_DIR) != self._catalogue_id:
+        targets = self.targets()
+        for name, target in targets.items():
+            if target != self._targets.get(name):
+                return f"{name} now leads to {target or 'nothing'}"
+        catalogue = targets[CATALOGUE_DIR + "/"]
+        if (None if catalogue is None else self._dir_id(catalogue)) != self._catalogue_id:
             return "catalogue/ was replaced"
         return None
 

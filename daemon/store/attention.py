@@ -1,12 +1,13 @@
 """The "needs a person" inbox, computed from the history; acknowledgements recorded in it.
 
 ``inbox(history, now=...)`` reads the ledger (orders failed, held, unresolved, partial;
-re-submissions whose earlier Zedonk order is still active; edits and cancellations after
-import), the products the last full plan held back or found incomplete (``record_products``
-keeps them, in the durable state), the last catalogue pass (invalid, or refused by a guard)
-and the acknowledgements (table ``attention_acks``). ``daemon.core.attention`` words each item
-and orders them. Nothing here writes but ``acknowledge`` and ``record_products``; reading works
-on a read-only history, beside a running daemon.
+re-submissions whose earlier Zedonk order is still active; submissions the last audit found
+on several active Zedonk orders; edits and cancellations after import), the products the last
+full plan held back or found incomplete (``record_products`` keeps them, in the durable
+state), the last catalogue pass (invalid, or refused by a guard) and the acknowledgements
+(table ``attention_acks``). ``daemon.core.attention`` words each item and orders them.
+Nothing here writes but ``acknowledge`` and ``record_products``; reading works on a read-only
+history, beside a running daemon.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from daemon.core import attentionitems as words
 from daemon.core.attention import TASK_ACK_SHOWN, Ack, AttentionItem, Inbox, gather_inbox
 from daemon.errors import ZedonkOrdreError
 from daemon.store.history import History, utcnow
+from daemon.store.ledger import Ledger
 from daemon.store.ledger.base import HELD
 
 PRODUCTS_KEY = "attention.products"  # the durable state: what the last full plan found
@@ -60,6 +62,7 @@ def inbox(history: History, *, now: datetime | None = None) -> Inbox:
     items = [
         *reader.orders(),
         *reader.resubmissions(),
+        *reader.duplicates(),
         *reader.after_import(),
         *reader.checks_after_go_live(),
         *reader.products(),
@@ -200,6 +203,20 @@ class _Reader:
                 "SELECT * FROM imports WHERE import_key = ?", (row["previous_import_key"],)
             )
             yield words.inactivate_earlier(row, previous)
+
+    def duplicates(self) -> Iterator[AttentionItem]:
+        """The submissions the last audit found on several active Zedonk orders, each since
+        an audit first reported it."""
+        record = Ledger(self.history).last_audit() or {}
+        for duplicate in record.get("duplicates", []):
+            key = duplicate["import_key"]
+            rows = self.history.query("SELECT * FROM imports WHERE import_key = ?", (key,))
+            [first] = self.history.query(
+                "SELECT MIN(at) AS at FROM events WHERE code = 'order-duplicate' AND subject = ?",
+                (key,),
+            )
+            since = first["at"] or record["at"]
+            yield words.doubled_order(duplicate, rows[0] if rows else None, since)
 
     def after_import(self) -> Iterator[AttentionItem]:
         rows = self.history.query(

@@ -32,6 +32,7 @@ import sqlite_utils
 
 from daemon import redact
 from daemon.errors import StateDirError, ZedonkOrdreError
+from daemon.store.lock import ensure_state_dir
 from daemon.store.migrations import migrations
 from daemon.store.reports import HistoryReports
 
@@ -61,6 +62,19 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
             if "locked" not in str(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(0.02)
+
+
+def _alive(pid: int | None) -> bool:
+    """Whether process ``pid`` still runs on this machine (the history is local to it)."""
+    if not pid or pid == os.getpid():
+        return bool(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it runs, as another user
+        return True
+    return True
 
 
 def _redacted(parameters: Any) -> Any:
@@ -177,10 +191,11 @@ class History(HistoryReports):
     def open(cls, state_dir: Path, *, read_only: bool = False) -> History:
         """Open (creating when missing) the history in ``state_dir``, with safe permissions.
 
-        Creates ``state_dir`` (0700) and the file (0600) and applies pending migrations, unless
-        ``read_only``. Raises ``HistoryError`` when a read-only history does not exist yet or
-        SQLite cannot open the file, and ``StateDirError`` (a ``ConfigError`` naming the
-        directory and the fix) when the directory or the file cannot be created."""
+        Creates ``state_dir`` (0700, with a ``.gitignore`` of everything) and the file (0600)
+        and applies pending migrations, unless ``read_only``. Raises ``HistoryError`` when a
+        read-only history does not exist yet or SQLite cannot open the file, and
+        ``StateDirError`` (a ``ConfigError`` naming the directory and the fix) when the
+        directory or the file cannot be created."""
         path = state_dir / HISTORY_FILE
         if read_only:
             if not path.exists():
@@ -190,7 +205,7 @@ class History(HistoryReports):
                 )
             return cls(path, read_only=True)
         try:
-            state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+            ensure_state_dir(state_dir)
             if not path.exists():
                 # Create it 0600 before SQLite does, so it is never briefly world-readable.
                 fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
@@ -227,8 +242,9 @@ class History(HistoryReports):
     def start_run(self, kind: str, trigger: str, *, git_commit: str | None = None) -> int:
         """Record that a run starts, with result ``running``, now and this pid; returns its id.
 
-        ``kind``: plan | apply | reconcile | import | validate. ``trigger``: cli | watch | timer |
-        retry | startup | demo. ``git_commit``: the catalogue's commit, when it is in git."""
+        ``kind``: plan | apply | reconcile | import | audit | validate. ``trigger``: cli |
+        watch | timer | retry | startup | demo. ``git_commit``: the catalogue's commit, when
+        it is in git."""
         with self.transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO runs (kind, trigger, started_at, git_commit, pid)"
@@ -284,6 +300,27 @@ class History(HistoryReports):
                 f" WHERE id IN ({stuck})",
                 (utcnow(), "the process ended before the run did"),
             )
+        return closed
+
+    def close_interrupted_imports(self, current: int) -> list[int]:
+        """Close the import runs other than ``current`` that a process killed mid-pass left
+        "running" (its pid is gone): the run is "interrupted". Returns their ids.
+
+        Call it holding the orders lock: a pass still waiting for the lock keeps its run,
+        since its process is alive. What the killed pass left ``sending`` is the ledger's to
+        resolve (``Ledger.note_interrupted``)."""
+        rows = self.query(
+            "SELECT id, pid FROM runs WHERE result = 'running' AND kind = 'import' AND id != ?",
+            (current,),
+        )
+        closed = [row["id"] for row in rows if not _alive(row["pid"])]
+        if closed:
+            with self.transaction() as conn:
+                conn.executemany(
+                    "UPDATE runs SET finished_at = ?, result = 'interrupted', error = ?"
+                    " WHERE id = ? AND result = 'running'",
+                    [(utcnow(), "the process ended before the import pass did", i) for i in closed],
+                )
         return closed
 
     def record_action(

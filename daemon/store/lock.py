@@ -37,6 +37,19 @@ _in_daemon_pass = False  # set in the daemon's pass processes: their locks say s
 
 PASS_WAIT = 30 * 60.0  # seconds a command waits for the daemon's pass (the daemon's stuck limit)
 POLL = 0.05  # seconds between two tries of a busy lock
+STATE_GITIGNORE = (
+    "# zedonk-ordre's state directory: the history and the locks. Never in git, wherever it"
+    " is.\n*\n"
+)
+
+
+def ensure_state_dir(state_dir: Path) -> None:
+    """Create ``state_dir`` (0700) when missing, with a ``.gitignore`` that keeps it out of any
+    git checkout it may sit in. Raises OSError when it cannot be created."""
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    ignore = state_dir / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text(STATE_GITIGNORE)
 
 
 def describe(holder: dict[str, Any] | None) -> str:
@@ -83,7 +96,7 @@ class StateLock:
         be written.
         """
         try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            ensure_state_dir(self.path.parent)
             handle = open(self.path, "a+")  # noqa: SIM115 - held open for the lock's lifetime
         except OSError as exc:  # before any call to a remote: nothing is half done
             raise StateDirError(self.path.parent, exc) from None

@@ -420,6 +420,35 @@ def m005_tallies_requests_idle_runs(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
+def m006_unresolved_imports(db: sqlite_utils.Database) -> None:
+    """Imports gain the state ``unresolved`` (a create whose outcome is unknown, waiting out
+    the settle window) and ``sent_at``, the time the create that may have reached Zedonk was
+    sent (the window runs from it).
+
+    SQLite cannot change a CHECK constraint with ALTER TABLE. Widening one (every row that
+    passed the old check passes the new one) is the case SQLite documents the schema edit for,
+    in one transaction with the schema version bumped ("Making Other Kinds Of Table Schema
+    Changes", https://www.sqlite.org/lang_altertable.html#otheralter); it keeps the table, its
+    rows and the foreign keys that point at it as they are."""
+    old = "'needs_attention',\n                'skipped')"
+    new = "'needs_attention',\n                'skipped', 'unresolved')"
+    [(sql,)] = db.execute(
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'imports'"
+    ).fetchall()
+    if old not in sql:
+        raise RuntimeError("the imports table is not the one m001 made; cannot widen its states")
+    [(version,)] = db.execute("PRAGMA schema_version").fetchall()
+    db.execute("PRAGMA writable_schema = ON")
+    db.execute(
+        "UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = 'imports'",
+        [sql.replace(old, new)],
+    )
+    db.execute(f"PRAGMA schema_version = {int(version) + 1}")
+    db.execute("PRAGMA writable_schema = OFF")
+    db.execute("ALTER TABLE imports ADD COLUMN sent_at TEXT")
+
+
+@migrations()
 def m007_attention_acks(db: sqlite_utils.Database) -> None:
     _run_script(
         db,

@@ -24,7 +24,8 @@ STATUS_VERSION = 4  # 2: "format_version" (was "version"); 3: the present: "daem
 PAUSED_KEY = "paused"
 
 WAITING_STATES = ("pending", "sending")
-ATTENTION_STATES = ("needs_attention", "failed", "partial")
+# unresolved: Zedonk may hold the order or not until its settle window has passed
+ATTENTION_STATES = ("needs_attention", "failed", "partial", "unresolved")
 RECONCILE_KINDS = ("reconcile", "apply")
 SUCCESS_RESULTS = ("ok", "no-changes", "no-orders")
 PROBLEM_RESULTS = ("failed", "invalid", "partial", "interrupted")
@@ -133,7 +134,7 @@ def gather(state_dir: Path) -> dict[str, Any]:
         "last_good_reconcile": None,
         "last_poll": None,
         "last_good_poll": None,
-        "orders": {"waiting": [], "needs_attention": []},
+        "orders": {"waiting": [], "needs_attention": [], "rebuilt": None, "audit": None},
         "problems": [],
     }
     if not (state_dir / HISTORY_FILE).exists():
@@ -160,6 +161,10 @@ def _fill(doc: dict[str, Any], state_dir: Path) -> dict[str, Any]:
         doc["orders"] = {
             "waiting": ledger.summaries(WAITING_STATES, limit=20),
             "needs_attention": ledger.summaries(ATTENTION_STATES, limit=20),
+            # Zedonk orders the ledger found that it had not recorded: it was new or lost
+            "rebuilt": ledger.rebuilt(),
+            # the last audit of the import season's Zedonk orders, with any duplicate
+            "audit": ledger.last_audit(),
         }
         doc["problems"] = _problems(history, doc["last_reconcile"]) + _problems(
             history, doc["last_poll"]

@@ -17,8 +17,9 @@ from daemon import PROJECT_URL, RELEASE_TAG
 from daemon.core.yamlwrite import scalar
 from daemon.errors import ZedonkOrdreError
 from daemon.tree.catalogue import CATALOGUE_DIR
+from daemon.tree.places import DEFAULT_STATE_DIR
 from daemon.tree.resources import PR_WORKFLOW, SCHEMAS, example_dir, schema_dir
-from daemon.tree.settings import CONNECTOR_FILE, DEFAULT_STATE_DIR
+from daemon.tree.settings import CONNECTOR_FILE
 
 SCHEMAS_DIR = "schemas"
 WORKFLOW_PATH = f".github/workflows/{PR_WORKFLOW}"
@@ -67,6 +68,7 @@ import:
   # on_resubmit: report  # or inactivate_previous: also inactivate the earlier Zedonk order
   # on_currency_mismatch: hold  # or warn: an order in another currency than its customer's
   # on_zero_price: hold  # or warn: an order with a line priced 0.00
+  # settle_window: 2m  # a create whose answer was lost is not sent again sooner than this
 
 # prices:
 #   seasons: [{scalar(a.season)}]  # seasons that supply prices; the most recent with a price wins
@@ -80,7 +82,8 @@ import:
 #   poll_interval: 60s  # how often ORDRE is asked for new orders
 #   reconcile_interval: 10m  # how often the whole catalogue is compared with ORDRE
 #   debounce: 2s  # wait this long after the last change in catalogue/ before applying it
-#   state_dir: {DEFAULT_STATE_DIR}  # history and lock ($STATE_DIRECTORY under systemd); not in git
+#   The history and locks live outside this checkout, in $STATE_DIRECTORY under systemd,
+#   else in ~/.local/state/zedonk-ordre/<ORDRE host>-<digest>; state_dir chooses another.
 #   status_listen: 127.0.0.1:9808  # the console, /healthz and /metrics
 #   remote_down_alert_after: 10m  # notify when Zedonk or ORDRE is unreachable this long
 
@@ -102,7 +105,8 @@ import:
 
 
 GITIGNORE = f"""\
-# zedonk-ordre keeps its history database and lock in the state directory: never commit it.
+# zedonk-ordre keeps its history database and lock in a state directory outside this
+# checkout; one an older version made here must never be committed either.
 /{DEFAULT_STATE_DIR}/
 # Tokens live in environment variables or systemd credentials, never in git.
 .env

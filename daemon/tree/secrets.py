@@ -255,3 +255,37 @@ def secret_value_findings(doc: Document, settings: Settings) -> list[Finding]:
         except ConfigError as exc:
             findings.append(doc.finding(path, "config-secret-value", exc.message, hint=exc.hint))
     return findings
+
+
+def smtp_login_findings(doc: Document) -> list[Finding]:
+    """The SMTP login (username, password) never crosses the network in clear text: it needs
+    ``tls`` or ``starttls``, and not both."""
+    email = doc.data.get("notifications", {}) if isinstance(doc.data, dict) else {}
+    email = email.get("email") if isinstance(email, dict) else None
+    if not isinstance(email, dict):
+        return []
+    starttls, tls = email.get("starttls") is True, email.get("tls") is True
+    if starttls and tls:
+        return [
+            doc.finding(
+                ("notifications", "email", "tls"),
+                "config-smtp-tls",
+                "starttls and tls are both set; a connection uses one of them",
+                hint="tls: true for implicit TLS (port 465), or starttls: true to upgrade "
+                "a plain connection (port 587 or 25)",
+            )
+        ]
+    logs_in = email.get("username") or email.get("password")
+    if logs_in and not (starttls or tls):
+        key = "password" if "password" in email else "username"
+        return [
+            doc.finding(
+                ("notifications", "email", key),
+                "config-smtp-cleartext",
+                "the SMTP login would cross the network in clear text: neither starttls "
+                "nor tls is set",
+                hint="set tls: true (implicit TLS, port 465) or starttls: true (port 587), "
+                "or drop username and password for a relay that needs no login",
+            )
+        ]
+    return []

@@ -8,7 +8,6 @@ returns findings instead of raising.
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -22,6 +21,7 @@ from daemon.core.findings import Finding, has_errors, invalid, parse_path
 from daemon.core.orderfit import TEMPLATE_FIELDS
 from daemon.core.spec import Location
 from daemon.errors import ConfigError
+from daemon.tree.places import absolute, state_dir_for, written_state_dir
 from daemon.tree.resources import CONNECTOR_SCHEMA
 from daemon.tree.schema import schema_findings
 from daemon.tree.secrets import (
@@ -29,11 +29,11 @@ from daemon.tree.secrets import (
     TokenRef,
     secret_findings,
     secret_value_findings,
+    smtp_login_findings,
 )
 from daemon.tree.yamlload import Document, load_file
 
 CONNECTOR_FILE = "connector.yaml"
-DEFAULT_STATE_DIR = ".zedonk-ordre"
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,9 @@ class ImportSettings:
     on_resubmit: str  # "report" | "inactivate_previous"
     on_currency_mismatch: str = "hold"  # "hold" | "warn": an order in another currency
     on_zero_price: str = "hold"  # "hold" | "warn": a line priced 0.00
+    # seconds after a create whose outcome is unknown before it may be sent again: Zedonk's
+    # search may not show an order it stored until then (docs/orders.md)
+    settle_window: float = 120.0
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,8 @@ class Settings:
     # Where each value is written in connector.yaml, by key path ("import.season"), for
     # what is found out about a setting later, when Zedonk is asked (see ``zedonk_names``).
     places: Mapping[str, Location] = field(default_factory=dict, compare=False, repr=False)
+    # how state_dir was chosen, for the daemon's start line and status
+    state_dir_origin: str = field(default="", compare=False)
 
     @property
     def catalogue_dir(self) -> Path:
@@ -173,7 +178,7 @@ def find_root(start: Path) -> Path:
     """The nearest directory, from ``start`` upwards, that holds connector.yaml.
 
     Raises ``ConfigError`` (with a hint naming ``--root``) when no directory up to ``/`` does."""
-    start = start.resolve()
+    start = absolute(start)
     for directory in (start, *start.parents):
         if (directory / CONNECTOR_FILE).is_file():
             return directory
@@ -195,6 +200,7 @@ DEFAULTS: dict[str, Any] = {
     "on_resubmit": "report",
     "on_currency_mismatch": "hold",
     "on_zero_price": "hold",
+    "settle_window": "2m",
     "prune": True,
     "delete_threshold_count": 20,
     "delete_threshold_share": 0.25,
@@ -313,7 +319,7 @@ def _value_findings(doc: Document, root: Path, reported: set[str]) -> list[Findi
                         severity="warning",
                     )
                 )
-    findings += _email_findings(doc)
+    findings += smtp_login_findings(doc)
     for key in ("poll_interval", "reconcile_interval"):
         text = value("daemon", key)
         if text is not None and parse_duration(text) < 1:
@@ -336,7 +342,7 @@ def _value_findings(doc: Document, root: Path, reported: set[str]) -> list[Findi
             )
         )
     written = value("daemon", "state_dir")
-    if written is not None and _state_dir(root, written).is_relative_to(
+    if written is not None and written_state_dir(written).resolve().is_relative_to(
         (root / "catalogue").resolve()
     ):
         findings.append(
@@ -358,39 +364,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False  # a host name, or an empty host (every address)
-
-
-def _email_findings(doc: Document) -> list[Finding]:
-    """The SMTP password never crosses the network in clear text."""
-    email = doc.data.get("notifications", {}) if isinstance(doc.data, dict) else {}
-    email = email.get("email") if isinstance(email, dict) else None
-    if not isinstance(email, dict):
-        return []
-    starttls, tls = email.get("starttls") is True, email.get("tls") is True
-    if starttls and tls:
-        return [
-            doc.finding(
-                ("notifications", "email", "tls"),
-                "config-smtp-tls",
-                "starttls and tls are both set; a connection uses one of them",
-                hint="tls: true for implicit TLS (port 465), or starttls: true to upgrade "
-                "a plain connection (port 587 or 25)",
-            )
-        ]
-    logs_in = email.get("username") or email.get("password")
-    if logs_in and not (starttls or tls):
-        key = "password" if "password" in email else "username"
-        return [
-            doc.finding(
-                ("notifications", "email", key),
-                "config-smtp-cleartext",
-                "the SMTP login would cross the network in clear text: neither starttls "
-                "nor tls is set",
-                hint="set tls: true (implicit TLS, port 465) or starttls: true (port 587), "
-                "or drop username and password for a relay that needs no login",
-            )
-        ]
-    return []
 
 
 def _template_problems(template: str) -> list[tuple[str, str]]:
@@ -428,10 +401,13 @@ def _build(data: dict[str, Any], root: Path) -> Settings:
     notifications = data.get("notifications", {})
     email = notifications.get("email")
     webhook = notifications.get("webhook")
+    zedonk, ordre = _remote(data["zedonk"]), _remote(data["ordre"])
+    root = absolute(root)
+    state_dir, origin = state_dir_for(root, daemon_data.get("state_dir"), zedonk.url, ordre.url)
     return Settings(
-        root=root.resolve(),
-        zedonk=_remote(data["zedonk"]),
-        ordre=_remote(data["ordre"]),
+        root=root,
+        zedonk=zedonk,
+        ordre=ordre,
         import_=ImportSettings(
             season=imp["season"],
             approved=imp.get("approved", DEFAULTS["approved"]),
@@ -442,6 +418,7 @@ def _build(data: dict[str, Any], root: Path) -> Settings:
             on_resubmit=imp.get("on_resubmit", DEFAULTS["on_resubmit"]),
             on_currency_mismatch=imp.get("on_currency_mismatch", DEFAULTS["on_currency_mismatch"]),
             on_zero_price=imp.get("on_zero_price", DEFAULTS["on_zero_price"]),
+            settle_window=parse_duration(imp.get("settle_window", DEFAULTS["settle_window"])),
         ),
         price_seasons=tuple(data.get("prices", {}).get("seasons", [imp["season"]])),
         catalogue=CatalogueSettings(
@@ -460,7 +437,8 @@ def _build(data: dict[str, Any], root: Path) -> Settings:
             status_listen=parse_listen(daemon_data.get("status_listen", DEFAULTS["status_listen"])),
             remote_down_alert_after=seconds("remote_down_alert_after"),
         ),
-        state_dir=_state_dir(root, daemon_data.get("state_dir")),
+        state_dir=state_dir,
+        state_dir_origin=origin,
         email=None
         if email is None
         else EmailSettings(
@@ -487,16 +465,6 @@ def _build(data: dict[str, Any], root: Path) -> Settings:
             )
         ),
     )
-
-
-def _state_dir(root: Path, written: str | None) -> Path:
-    if written:
-        path = Path(written).expanduser()
-        return (path if path.is_absolute() else root / path).resolve()
-    systemd = os.environ.get("STATE_DIRECTORY", "")
-    if systemd:
-        return Path(systemd.split(":")[0])  # systemd may list several
-    return (root / DEFAULT_STATE_DIR).resolve()
 
 
 def _token(data: dict[str, str], kind: SecretKind = "token") -> TokenRef:

@@ -9,9 +9,11 @@ from typing import Any
 from daemon.store.history import History
 
 CURSOR_KEY = "orders.cursor"  # the listing cursor, in the history's durable state
-OPEN_STATES = ("pending", "sending")
+OPEN_STATES = ("pending", "sending", "unresolved")  # rows the import still works on
 DONE_STATES = ("created", "partial")
-ATTENTION = ("failed", "needs_attention")  # ``orders list --status attention``
+# ``orders list --status attention``: a person should look (an unresolved row settles by
+# itself once the settle window has passed, but may be a doubled order until then)
+ATTENTION = ("failed", "needs_attention", "unresolved")
 HELD = "held for review: "  # how the last_error of an order held for review starts
 
 

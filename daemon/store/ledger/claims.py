@@ -7,7 +7,7 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from daemon.store.history import utcnow
-from daemon.store.ledger.base import HELD, OPEN_STATES, LedgerBase
+from daemon.store.ledger.base import HELD, LedgerBase
 
 if TYPE_CHECKING:
     from daemon.core.model import Customer, SalesOrder
@@ -18,11 +18,13 @@ class ImportTransitions(LedgerBase):
     """The rows the import claims, and how each ended."""
 
     def open_keys(self) -> list[str]:
-        """The import keys of the ``pending`` and ``sending`` rows, oldest first."""
+        """The import keys of the ``pending``, ``sending`` and ``unresolved`` rows, oldest
+        first."""
         return [
             r["import_key"]
             for r in self.history.query(
-                "SELECT import_key FROM imports WHERE state IN ('pending', 'sending')"
+                "SELECT import_key FROM imports"
+                " WHERE state IN ('pending', 'sending', 'unresolved')"
                 " ORDER BY first_seen_at, import_key"
             )
         ]
@@ -30,14 +32,17 @@ class ImportTransitions(LedgerBase):
     def count_open(self) -> int:
         return int(
             self.history.query(
-                "SELECT COUNT(*) AS n FROM imports WHERE state IN ('pending', 'sending')"
+                "SELECT COUNT(*) AS n FROM imports"
+                " WHERE state IN ('pending', 'sending', 'unresolved')"
             )[0]["n"]
         )
 
-    def claim(self, keys: list[str]) -> list[sqlite3.Row]:
-        """Commit the intent: the ``pending`` and ``sending`` rows among ``keys`` go to
-        ``sending`` (one more attempt) before any Zedonk write. Returns them as they were
-        before, in the order of ``keys``; a key in another state is left out."""
+    def claim(self, keys: list[str]) -> list[dict[str, Any]]:
+        """Commit the intent: the ``pending`` and ``unresolved`` rows among ``keys`` go to
+        ``sending`` (one more attempt, ``sent_at`` now) before any Zedonk write. Returns them
+        as they were before, in the order of ``keys``; a key in another state is left out."""
+        if not keys:
+            return []
         with self.history.transaction() as conn:
             found = {
                 row["import_key"]: row
@@ -47,24 +52,27 @@ class ImportTransitions(LedgerBase):
                 )
             }
             rows = [
-                r for key in keys if (r := found.get(key)) is not None and r["state"] in OPEN_STATES
+                dict(r)
+                for key in keys
+                if (r := found.get(key)) is not None and r["state"] in ("pending", "unresolved")
             ]
             now = utcnow()
             conn.executemany(
                 "UPDATE imports SET state = 'sending', attempts = attempts + 1, updated_at = ?,"
-                " run_id = ? WHERE import_key = ?",
-                [(now, self.run_id, row["import_key"]) for row in rows],
+                " sent_at = ?, run_id = ? WHERE import_key = ?",
+                [(now, now, self.run_id, row["import_key"]) for row in rows],
             )
         return rows
 
-    def release(self, keys: list[str]) -> None:
-        """Claimed rows the pass never sent go back to ``pending``, their attempt undone."""
-        if keys:
+    def release(self, rows: list[dict[str, Any]]) -> None:
+        """Claimed rows the pass never sent go back to the state they were claimed from
+        (``rows`` as ``claim`` returned them), their attempt undone."""
+        if rows:
             with self.history.transaction() as conn:
                 conn.executemany(
-                    "UPDATE imports SET state = 'pending', attempts = attempts - 1"
+                    "UPDATE imports SET state = ?, attempts = attempts - 1, sent_at = ?"
                     " WHERE import_key = ? AND state = 'sending'",
-                    [(key,) for key in keys],
+                    [(row["state"], row["sent_at"], row["import_key"]) for row in rows],
                 )
 
     def confirm(
@@ -153,9 +161,11 @@ class ImportTransitions(LedgerBase):
         self.hold_for_attention(conn, key, HELD + reasons)
 
     def note_unknown_outcome(self, conn: sqlite3.Connection, key: str, error: str) -> None:
-        """The create's outcome is unknown: the row stays ``sending``; the next pass looks."""
+        """The create's outcome is unknown: the row is ``unresolved`` until a lookup finds the
+        order, or the settle window from ``sent_at`` has passed and the lookups found nothing."""
         conn.execute(
-            "UPDATE imports SET last_error = ?, updated_at = ? WHERE import_key = ?",
+            "UPDATE imports SET state = 'unresolved', last_error = ?, updated_at = ?"
+            " WHERE import_key = ?",
             (error, utcnow(), key),
         )
 
@@ -263,11 +273,12 @@ class ImportTransitions(LedgerBase):
         *,
         accept: bool = False,
     ) -> None:
-        """Import ``key`` again from this copy: ``pending``, or still ``sending`` (a create may
-        have reached Zedonk, so it is looked up first). ``accept``: what it was held for is
-        accepted (``review_accepted``), so it is imported as it is."""
+        """Import ``key`` again from this copy: ``pending``, or still ``sending`` or
+        ``unresolved`` (a create may have reached Zedonk, so it is looked up first).
+        ``accept``: what it was held for is accepted (``review_accepted``), so it is imported
+        as it is."""
         conn.execute(
-            "UPDATE imports SET state = CASE state WHEN 'sending' THEN 'sending'"
+            "UPDATE imports SET state = CASE WHEN state IN ('sending', 'unresolved') THEN state"
             " ELSE 'pending' END, payload = ?, payload_sha256 = ?, updated_at = ?,"
             " skipped_for = NULL, review_accepted = MAX(review_accepted, ?)"
             " WHERE import_key = ?",

@@ -204,23 +204,24 @@ class IntakeTransitions(LedgerBase):
         )
 
     def note_cancelled(self, conn: sqlite3.Connection, ordre_id: str) -> list[sqlite3.Row]:
-        """ORDRE order ``ordre_id`` is cancelled: skip its submissions nobody started, mark the
-        copy of those tried before as cancelled, and return the ones already imported."""
+        """ORDRE order ``ordre_id`` is cancelled: skip its submissions skipped for their
+        status, mark the copy of its open ones as cancelled, and return the ones already
+        imported."""
         now = utcnow()
         conn.execute(
             "UPDATE imports SET state = 'skipped', updated_at = ?,"
             " last_error = 'cancelled in ORDRE before it was imported',"
             " skipped_for = 'cancelled'"
-            " WHERE ordre_id = ? AND (state = 'pending' AND attempts = 0"
-            " OR state = 'skipped' AND skipped_for = 'status')",
+            " WHERE ordre_id = ? AND state = 'skipped' AND skipped_for = 'status'",
             (now, ordre_id),
         )
-        # Submissions tried before keep the news: the listing may not show it again. If the
-        # lookup finds nothing they are not created; if it finds them, it is reported.
+        # Open submissions keep the news: the listing may not show it again. Even one nobody
+        # tried may be in Zedonk (a lost or restored history imported it): the pass's read of
+        # Zedonk decides. Found, it is imported and the cancellation reported; else skipped.
         conn.execute(
             "UPDATE imports SET payload = json_set(payload, '$.status', 'cancelled'),"
             " updated_at = ? WHERE ordre_id = ? AND payload_sha256 IS NOT NULL"
-            " AND state IN ('pending', 'sending', 'needs_attention')",
+            " AND state IN ('pending', 'sending', 'unresolved', 'needs_attention')",
             (now, ordre_id),
         )
         return conn.execute(

@@ -143,10 +143,11 @@ class LedgerReports(LedgerBase):
         }
 
     def count_settled(self) -> int:
-        """Rows that are neither ``pending`` nor ``sending``."""
+        """Rows that are neither ``pending``, ``sending`` nor ``unresolved``."""
         return int(
             self.history.query(
-                "SELECT COUNT(*) AS n FROM imports WHERE state NOT IN ('pending', 'sending')"
+                "SELECT COUNT(*) AS n FROM imports"
+                " WHERE state NOT IN ('pending', 'sending', 'unresolved')"
             )[0]["n"]
         )
 
