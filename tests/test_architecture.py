@@ -245,6 +245,35 @@ def import_cycles(modules: dict[str, Module]) -> list[str]:
     return problems
 
 
+MAX_MODULE_LINES = 500
+MAX_CLASS_LINES = 300
+
+
+def module_size(modules: dict[str, Module]) -> list[str]:
+    """Modules outside the sandbox stay under ``MAX_MODULE_LINES`` lines: past that, a module
+    holds more than one idea and wants splitting along a seam (docs/architecture.md)."""
+    return [
+        f"{module.name} has {lines} lines (at most {MAX_MODULE_LINES})"
+        for module in modules.values()
+        if not in_room(module.name, SANDBOX)
+        and (lines := len(module.path.read_text().splitlines())) > MAX_MODULE_LINES
+    ]
+
+
+def class_size(modules: dict[str, Module]) -> list[str]:
+    """Classes outside the sandbox stay under ``MAX_CLASS_LINES`` lines (decorators and
+    docstring included): a class past that has become a manager of several jobs."""
+    return [
+        f"{module.name}:{node.lineno} class {node.name} has {lines} lines"
+        f" (at most {MAX_CLASS_LINES})"
+        for module in modules.values()
+        if not in_room(module.name, SANDBOX)
+        for node in ast.walk(module.tree)
+        if isinstance(node, ast.ClassDef)
+        and (lines := (node.end_lineno or node.lineno) - node.lineno + 1) > MAX_CLASS_LINES
+    ]
+
+
 RULES = {
     "core_io": core_io,
     "http_outside_edge": http_outside_edge,
@@ -252,6 +281,8 @@ RULES = {
     "sandbox_apart": sandbox_apart,
     "upward_imports": upward_imports,
     "import_cycles": import_cycles,
+    "module_size": module_size,
+    "class_size": class_size,
 }
 
 
@@ -273,6 +304,8 @@ PLANTED = {
     "sandbox_apart": ("sandbox/store.py", "from daemon.core import model\n"),
     "upward_imports": ("core/gtin.py", "from daemon.store import history\n"),
     "import_cycles": ("core/model.py", "from daemon.core import plan\n"),
+    "module_size": ("core/gtin.py", "".join(f"_FILLER_{i} = {i}\n" for i in range(500))),
+    "class_size": ("core/model.py", "class _Manager:\n" + "    x = 1\n" * 300),
 }
 
 
