@@ -1,9 +1,8 @@
 """The quick readers agree with the careful ones, and are never more lenient.
 
-Every product, customer (Zedonk's and ORDRE's), ORDRE listing, ORDRE order and Zedonk create
-answer is read first by plain dict access; only when that raises does the careful ``Fields``
-reader run (and name the wrong field).
-Here both readers get the same objects: well-formed ones, and ones with a field removed or
+Every product, Zedonk customer, ORDRE listing, ORDRE order and Zedonk create answer is read
+first by plain dict access; only when that raises does the careful ``Fields`` reader run (and
+name the wrong field). Here both readers get the same objects: well-formed ones, and ones with a field removed or
 replaced by any JSON value. Where the quick reader returns something, the careful one must
 return the same thing.
 """
@@ -26,7 +25,6 @@ from tests.test_clients_mapping import (
     CUSTOMER,
     LISTING,
     ORDER,
-    ORDRE_ADDRESS,
     PRODUCT,
     stored_order,
 )
@@ -70,21 +68,8 @@ FULL_CUSTOMER: dict[str, Any] = {
     **CUSTOMER,
     "addresses": [ADDRESS, {**ADDRESS, "kind": "store", "is_default": False, "line2": "3rd"}],
 }
-ORDRE_CUSTOMER: dict[str, Any] = {
-    "account_code": "ATN001",
-    "name": "Atelier Nord",
-    "currency": "EUR",
-    "delivery_address": ORDRE_ADDRESS,
-    "accounts_address": {**ORDRE_ADDRESS, "line2": "2nd floor"},
-    "contact_name": "Ingrid Berg",
-    "contact_email": "buying@ateliernord.example",
-    "version": 2,
-    "updated_at": "2026-11-27T07:00:00.000Z",
-}
-
 READERS: dict[str, tuple[dict[str, Any], Callable[[dict[str, Any]], Any], Any]] = {
     "customer": (FULL_CUSTOMER, zedonk._customer_quick, zedonk._customer.__wrapped__),  # type: ignore[attr-defined]
-    "ordre-customer": (ORDRE_CUSTOMER, ordre._customer_quick, ordre._customer.__wrapped__),  # type: ignore[attr-defined]
     "product": (PRODUCT, zedonk._product_quick, zedonk._product.__wrapped__),  # type: ignore[attr-defined]
     "listing": (LISTING, ordre._listing_quick, ordre._listing.__wrapped__),  # type: ignore[attr-defined]
     "order": (FULL_ORDER, ordre._order_quick, ordre._order.__wrapped__),  # type: ignore[attr-defined]

@@ -19,16 +19,12 @@ that shortens every connect, read and write to the time the current attempt has 
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import logging
-import queue
 import random
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -47,6 +43,8 @@ from daemon.clients.failures import (
     status_error,
     unknown_outcome,
 )
+from daemon.clients.pages import Helpers, walk
+from daemon.clients.pages import ahead as pages_ahead
 from daemon.clients.transport import attempt_ends, deadline_transport
 from daemon.errors import (
     Conflict,
@@ -143,8 +141,7 @@ class HttpSession:
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
         self._owns_transport = transport is None
-        self._pages_ahead: ThreadPoolExecutor | None = None
-        self._helper_lock = threading.Lock()
+        self._helpers = Helpers(remote)
         # Room for the import's creates in flight and one call beside them, all kept open.
         self._transport = transport or deadline_transport(
             httpx.Limits(max_connections=4, max_keepalive_connections=4)
@@ -160,9 +157,7 @@ class HttpSession:
         return f"HttpSession(remote={self.remote!r}, base_url={self.base_url!r})"
 
     def close(self) -> None:
-        if self._pages_ahead is not None:
-            self._pages_ahead.shutdown(wait=True, cancel_futures=True)
-            self._pages_ahead = None
+        self._helpers.close()
         if self._owns_transport:
             self._transport.close()
 
@@ -204,23 +199,9 @@ class HttpSession:
     def delete(self, path: str, *, if_match: str | None = None) -> Reply:
         return self.request("DELETE", path, if_match=if_match)
 
-    def paginate(
-        self,
-        path: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        items_key: str = "items",
-        cursor_key: str = "next_cursor",
-        cursor_param: str = "cursor",
-    ) -> Iterator[Any]:
-        """Yield every raw item of a cursor-paginated listing, one page at a time."""
-        for items in self.pages(
-            path,
-            params=params,
-            items_key=items_key,
-            cursor_key=cursor_key,
-            cursor_param=cursor_param,
-        ):
+    def paginate(self, path: str, **options: Any) -> Iterator[Any]:
+        """Yield every raw item of a cursor-paginated listing (``options``: as ``pages``)."""
+        for items in self.pages(path, **options):
             yield from items
 
     def pages(
@@ -233,87 +214,15 @@ class HttpSession:
         cursor_param: str = "cursor",
         ahead: bool = False,
     ) -> Iterator[list[Any]]:
-        """Yield the raw items of a cursor-paginated listing, a page (a list) at a time.
+        """Yield the raw items of a cursor-paginated listing, a page (a list) at a time; with
+        ``ahead``, the next page is read on a helper thread while the caller works on the last
+        one (``daemon.clients.pages.ahead``)."""
+        get = self._page_body
+        read = partial(walk, get, self.remote, path, params, items_key, cursor_key, cursor_param)
+        return pages_ahead(read, self._helpers) if ahead else read()
 
-        With ``ahead``, a helper thread reads the pages: it asks for the next page as soon as
-        it has read one, while the caller works on that one. Never more than one request of
-        the listing is in flight, but the remote's time and the caller's overlap (the helper
-        sends each request while it still holds the interpreter, instead of waiting for the
-        caller to let go of it). For listings read to the end: a caller that stops early
-        leaves one page read for nothing.
-        """
-        read = partial(self._pages, path, params, items_key, cursor_key, cursor_param)
-        if not ahead:
-            yield from read()
-            return
-        handed: queue.Queue[tuple[list[Any] | None, BaseException | None]] = queue.Queue(1)
-        stop = threading.Event()
-
-        def produce() -> None:
-            try:
-                for page in read():
-                    handed.put((page, None))
-                    if stop.is_set():
-                        return
-                handed.put((None, None))
-            except BaseException as exc:  # handed to the caller's thread, raised there
-                handed.put((None, exc))
-
-        producing = self._helper().submit(produce)
-        try:
-            while True:
-                page, error = handed.get()
-                if error is not None:
-                    raise error
-                if page is None:
-                    return
-                yield page
-        finally:
-            stop.set()
-            while not producing.done():  # let the helper finish its page and go
-                with contextlib.suppress(queue.Empty):
-                    handed.get(timeout=0.05)
-
-    def _pages(
-        self,
-        path: str,
-        params: Mapping[str, Any] | None,
-        items_key: str,
-        cursor_key: str,
-        cursor_param: str,
-    ) -> Iterator[list[Any]]:
-        query = dict(params or {})
-        seen: set[str] = set()
-        where = f"GET {path}"
-        while True:
-            body = self.get(path, params=query).body
-            if not isinstance(body, dict):
-                raise bad_response(
-                    self.remote, f"{where}: expected a JSON object with {items_key!r}"
-                )
-            items = body.get(items_key)
-            if not isinstance(items, list):
-                raise bad_response(self.remote, f"{where}: {items_key!r} is missing or not a list")
-            cursor = body.get(cursor_key)
-            if cursor is None or cursor == "":
-                yield items
-                return
-            if not isinstance(cursor, str | int) or str(cursor) in seen:
-                raise bad_response(
-                    self.remote, f"{where}: {cursor_key!r} is invalid or repeats ({cursor!r})"
-                )
-            seen.add(str(cursor))
-            query[cursor_param] = str(cursor)
-            yield items
-
-    def _helper(self) -> ThreadPoolExecutor:
-        """The threads that read a listing's pages ahead of its caller (``pages(ahead=True)``)."""
-        with self._helper_lock:
-            if self._pages_ahead is None:
-                self._pages_ahead = ThreadPoolExecutor(
-                    max_workers=4, thread_name_prefix=f"{self.remote}-pages"
-                )
-            return self._pages_ahead
+    def _page_body(self, path: str, query: Mapping[str, Any]) -> Any:
+        return self.get(path, params=query).body
 
     # ------------------------------------------------------------------ core
 

@@ -390,21 +390,6 @@ def _address(f: Fields | None, kind: AddressKind) -> Address | None:
     return Address.from_fields(kind, f.text_or)
 
 
-def _customer_quick(raw: dict[str, Any]) -> OrdreCustomer:
-    """``_customer`` by plain dict access: every plan reads every retailer."""
-    return OrdreCustomer(
-        account_code=quick_text(raw["account_code"]),
-        name=quick_text(raw["name"]),
-        currency=quick_text(raw["currency"]),
-        delivery_address=_quick_address(raw.get("delivery_address"), "delivery"),
-        accounts_address=_quick_address(raw.get("accounts_address"), "accounts"),
-        contact_email=quick_opt_text(raw.get("contact_email")),
-        contact_name=quick_opt_text(raw.get("contact_name")),
-        version=str(quick_int(raw["version"])),
-    )
-
-
-@fast_path(_customer_quick)
 def _customer(f: Fields) -> OrdreCustomer:
     return OrdreCustomer(
         account_code=f.text("account_code"),
