@@ -2,9 +2,9 @@
 
 Every product, Zedonk customer, ORDRE listing, ORDRE order and Zedonk create answer is read
 first by plain dict access; only when that raises does the careful ``Fields`` reader run (and
-name the wrong field). Here both readers get the same objects: well-formed ones, and ones with a field removed or
-replaced by any JSON value. Where the quick reader returns something, the careful one must
-return the same thing.
+name the wrong field). Here both readers get the same objects: well-formed ones, and ones with
+a field removed or replaced by any JSON value. Where the quick reader returns something, the
+careful one must return the same thing.
 """
 
 from __future__ import annotations
