@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 import httpx
 
-from daemon.clients.fields import BrokenItem, Fields, read_each, read_one
+from daemon.clients.fields import BrokenItem, Fields, read_one, read_pages
 from daemon.clients.http import HttpSession, RetryPolicy
 
 T = TypeVar("T")
@@ -79,10 +79,13 @@ class ApiClient:
         on_broken: OnBroken = None,
         id_key: str = "id",
     ) -> Iterator[T]:
-        """Every item of a paginated listing, mapped by ``read``, fetched page by page."""
-        raws = self.session.paginate(path, params={"limit": self.page_size, **(query or {})})
-        return read_each(
-            raws, read, remote=self.remote, where=f"GET {path}", on_broken=on_broken, id_key=id_key
+        """Every item of a paginated listing, mapped by ``read``, fetched page by page (the
+        next page while this one is mapped)."""
+        pages = self.session.pages(
+            path, params={"limit": self.page_size, **(query or {})}, ahead=True
+        )
+        return read_pages(
+            pages, read, remote=self.remote, where=f"GET {path}", on_broken=on_broken, id_key=id_key
         )
 
 

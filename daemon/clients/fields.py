@@ -208,6 +208,7 @@ def fast_path(
             except _QUICK_SLIPS:
                 return careful(f)
 
+        read.quick = quick  # type: ignore[attr-defined]  # for read_pages
         return read
 
     return decorate
@@ -349,9 +350,11 @@ def read_all(
     *,
     where: str,
     id_key: str = "id",
+    start: int = 1,
 ) -> Iterator[T | BrokenItem]:
-    """Map every item of a listing; a malformed one comes out as a ``BrokenItem``."""
-    for number, raw in enumerate(raws, start=1):
+    """Map every item of a listing; a malformed one comes out as a ``BrokenItem`` (``#n``
+    counts the items from ``start`` when it has no id)."""
+    for number, raw in enumerate(raws, start=start):
         try:
             yield read(Fields(raw))
         except ShapeError as exc:
@@ -368,16 +371,47 @@ def read_each(
     where: str,
     on_broken: Callable[[BrokenItem], None] | None = None,
     id_key: str = "id",
+    start: int = 1,
 ) -> Iterator[T]:
     """Map every item of a listing.
 
     A malformed item raises ``BadResponse`` unless ``on_broken`` is given: then it is passed
     there and the listing carries on.
     """
-    for item in read_all(raws, read, where=where, id_key=id_key):
+    for item in read_all(raws, read, where=where, id_key=id_key, start=start):
         if not isinstance(item, BrokenItem):
             yield item
         elif on_broken is None:
             raise BadResponse(item.reason, remote=remote)
         else:
             on_broken(item)
+
+
+def read_pages(
+    pages: Iterable[list[Any]],
+    read: Callable[[Fields], T],
+    *,
+    remote: str,
+    where: str,
+    on_broken: Callable[[BrokenItem], None] | None = None,
+    id_key: str = "id",
+) -> Iterator[T]:
+    """``read_each`` over a listing read a page at a time. A reader made with ``fast_path``
+    maps a whole page with its quick reader in one go; a page where that slips is read again
+    item by item, each with its careful reader where the quick one slips."""
+    quick: Callable[[Any], T] | None = getattr(read, "quick", None)
+    start = 1
+    for page in pages:
+        if quick is not None:
+            try:
+                mapped = [quick(raw) for raw in page]
+            except _QUICK_SLIPS:
+                pass
+            else:
+                yield from mapped
+                start += len(page)
+                continue
+        yield from read_each(
+            page, read, remote=remote, where=where, on_broken=on_broken, id_key=id_key, start=start
+        )
+        start += len(page)

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import httpx
@@ -42,6 +43,8 @@ from daemon.clients.failures import (
     status_error,
     unknown_outcome,
 )
+from daemon.clients.pages import Helpers, walk
+from daemon.clients.pages import ahead as pages_ahead
 from daemon.clients.transport import attempt_ends, deadline_transport
 from daemon.errors import (
     Conflict,
@@ -138,6 +141,7 @@ class HttpSession:
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
         self._owns_transport = transport is None
+        self._helpers = Helpers(remote)
         # Room for the import's creates in flight and one call beside them, all kept open.
         self._transport = transport or deadline_transport(
             httpx.Limits(max_connections=4, max_keepalive_connections=4)
@@ -153,6 +157,7 @@ class HttpSession:
         return f"HttpSession(remote={self.remote!r}, base_url={self.base_url!r})"
 
     def close(self) -> None:
+        self._helpers.close()
         if self._owns_transport:
             self._transport.close()
 
@@ -194,7 +199,12 @@ class HttpSession:
     def delete(self, path: str, *, if_match: str | None = None) -> Reply:
         return self.request("DELETE", path, if_match=if_match)
 
-    def paginate(
+    def paginate(self, path: str, **options: Any) -> Iterator[Any]:
+        """Yield every raw item of a cursor-paginated listing (``options``: as ``pages``)."""
+        for items in self.pages(path, **options):
+            yield from items
+
+    def pages(
         self,
         path: str,
         *,
@@ -202,30 +212,17 @@ class HttpSession:
         items_key: str = "items",
         cursor_key: str = "next_cursor",
         cursor_param: str = "cursor",
-    ) -> Iterator[Any]:
-        """Yield every raw item of a cursor-paginated listing, one page at a time."""
-        query = dict(params or {})
-        seen: set[str] = set()
-        while True:
-            body = self.get(path, params=query).body
-            where = f"GET {path}"
-            if not isinstance(body, dict):
-                raise bad_response(
-                    self.remote, f"{where}: expected a JSON object with {items_key!r}"
-                )
-            items = body.get(items_key)
-            if not isinstance(items, list):
-                raise bad_response(self.remote, f"{where}: {items_key!r} is missing or not a list")
-            yield from items
-            cursor = body.get(cursor_key)
-            if cursor is None or cursor == "":
-                return
-            if not isinstance(cursor, str | int) or str(cursor) in seen:
-                raise bad_response(
-                    self.remote, f"{where}: {cursor_key!r} is invalid or repeats ({cursor!r})"
-                )
-            seen.add(str(cursor))
-            query[cursor_param] = str(cursor)
+        ahead: bool = False,
+    ) -> Iterator[list[Any]]:
+        """Yield the raw items of a cursor-paginated listing, a page (a list) at a time; with
+        ``ahead``, the next page is read on a helper thread while the caller works on the last
+        one (``daemon.clients.pages.ahead``)."""
+        get = self._page_body
+        read = partial(walk, get, self.remote, path, params, items_key, cursor_key, cursor_param)
+        return pages_ahead(read, self._helpers) if ahead else read()
+
+    def _page_body(self, path: str, query: Mapping[str, Any]) -> Any:
+        return self.get(path, params=query).body
 
     # ------------------------------------------------------------------ core
 

@@ -47,6 +47,8 @@ from daemon.core.model import (
     OrdreLook,
     OrdreOrder,
     OrdreOrderLine,
+    assemble,
+    new_tuple,
 )
 from daemon.errors import BadResponse
 
@@ -300,30 +302,54 @@ def _look(f: Fields) -> OrdreLook:
     )
 
 
+# Listings of one style share their prices, and every pass reads every price: one object for
+# each price as sent, kept by the three strings that make it (see _listing_quick).
+_prices: dict[tuple[Any, ...], ListingPrice] = {}
+
+
+def _quick_listing_price(key: tuple[Any, ...]) -> ListingPrice:
+    """A price from its raw currency, wsp and rrp, kept when all three are strings (a string
+    equals only a string, so a kept one is found again only for strings)."""
+    currency, wsp, rrp = key
+    price = ListingPrice(quick_text(currency), quick_money(wsp), quick_money(rrp))
+    if type(wsp) is str and type(rrp) is str:
+        if len(_prices) >= 1 << 14:
+            _prices.clear()
+        _prices[key] = price
+    return price
+
+
 def _listing_quick(raw: dict[str, Any]) -> Listing:
-    return Listing(
-        key=quick_text(raw["key"]),
-        style=quick_text(raw["style"]),
-        fabric=quick_text(raw["fabric"]),
-        colour=quick_text(raw["colour"]),
-        description=quick_text_or(raw.get("description")),
-        category=quick_text_or(raw.get("category")),
-        sizes=tuple(
-            [
-                ListingSize(quick_text(s["size"]), quick_text(s["gtin"]))
-                for s in quick_list(raw["sizes"])
-            ]
-        ),
-        prices=tuple(
-            [
-                ListingPrice(
-                    quick_text(p["currency"]), quick_money(p["wsp"]), quick_money(p["rrp"])
-                )
-                for p in quick_list(raw.get("prices"), required=False)
-            ]
-        ),
-        image_url=quick_opt_text(raw.get("image_url")),
-        version=str(quick_int(raw["version"])),
+    """``_listing`` by plain dict access, its checks written out: every pass reads every
+    listing."""
+    sizes = []
+    for s in quick_list(raw["sizes"]):
+        size, gtin = s["size"], s["gtin"]
+        if type(size) is not str or type(gtin) is not str:
+            raise TypeError
+        sizes.append(new_tuple(ListingSize, (size, gtin)))
+    return assemble(
+        Listing,
+        {
+            "key": quick_text(raw["key"]),
+            "style": quick_text(raw["style"]),
+            "fabric": quick_text(raw["fabric"]),
+            "colour": quick_text(raw["colour"]),
+            "description": quick_text_or(raw.get("description")),
+            "category": quick_text_or(raw.get("category")),
+            "sizes": tuple(sizes),
+            "prices": tuple(
+                [
+                    _prices.get(key) or _quick_listing_price(key)
+                    for key in [
+                        (p["currency"], p["wsp"], p["rrp"])
+                        for p in quick_list(raw.get("prices"), required=False)
+                    ]
+                ]
+            ),
+            "image_url": quick_opt_text(raw.get("image_url")),
+            "version": str(quick_int(raw["version"])),
+        },
     )
 
 

@@ -40,6 +40,8 @@ from daemon.core.model import (
     Season,
     Sku,
     User,
+    assemble,
+    new_tuple,
 )
 from daemon.core.orderfit import FieldLimits
 from daemon.errors import Conflict
@@ -246,40 +248,64 @@ def _user(f: Fields) -> User:
     return User(username=f.text("username"), name=f.text_or("name"), active=f.flag("active"))
 
 
+# Colours of a style share their prices, and every pass reads every price: one object for each
+# price as sent, kept by the four strings that make it (see _product_quick).
+_prices: dict[tuple[Any, ...], Price] = {}
+
+
+def _quick_price(key: tuple[Any, ...]) -> Price:
+    """A price from its raw season, currency, wsp and rrp, kept when all four are strings (a
+    string equals only a string, so a kept one is found again only for strings)."""
+    season, currency, wsp, rrp = key
+    price = Price(quick_text(season), quick_text(currency), quick_money(wsp), quick_money(rrp))
+    if type(wsp) is str and type(rrp) is str:
+        if len(_prices) >= 1 << 14:
+            _prices.clear()
+        _prices[key] = price
+    return price
+
+
 def _product_quick(raw: dict[str, Any]) -> Product:
+    """``_product`` by plain dict access, its checks written out: every pass reads every
+    product."""
     active = raw.get("active")
     if active is None:
         active = True
     elif type(active) is not bool:
         raise TypeError
-    return Product(
-        id=ProductId(
-            quick_text(raw["style"]), quick_text(raw["fabric"]), quick_text(raw["colour"])
-        ),
-        description=quick_text_or(raw.get("description")),
-        category=quick_text_or(raw.get("category")),
-        seasons=tuple([quick_text(season) for season in quick_list(raw["seasons"])]),
-        skus=tuple(
-            [
-                Sku(quick_text(s["size"]), quick_opt_text(s.get("barcode")))
-                for s in quick_list(raw["skus"])
-            ]
-        ),
-        prices=tuple(
-            [
-                Price(
-                    quick_text(p["season"]),
-                    quick_text(p["currency"]),
-                    quick_money(p["wsp"]),
-                    quick_money(p["rrp"]),
-                )
-                for p in quick_list(raw.get("prices"), required=False)
-            ]
-        ),
-        image_url=quick_opt_text(raw.get("image_1")),
-        textile_content=quick_text_or(raw.get("textile_content")),
-        country_of_origin=quick_text_or(raw.get("country_of_origin")),
-        active=active,
+    skus = []
+    for s in quick_list(raw["skus"]):
+        size, barcode = s["size"], s.get("barcode")
+        if type(size) is not str or (barcode is not None and type(barcode) is not str):
+            raise TypeError
+        skus.append(new_tuple(Sku, (size, barcode or None)))
+    seasons = quick_list(raw["seasons"])
+    for season in seasons:
+        if type(season) is not str:
+            raise TypeError
+    return assemble(
+        Product,
+        {
+            "id": new_tuple(
+                ProductId,
+                (quick_text(raw["style"]), quick_text(raw["fabric"]), quick_text(raw["colour"])),
+            ),
+            "description": quick_text_or(raw.get("description")),
+            "category": quick_text_or(raw.get("category")),
+            "seasons": tuple(seasons),
+            "skus": tuple(skus),
+            "prices": tuple(
+                [
+                    _prices.get(key) or _quick_price(key)
+                    for key in [
+                        (p["season"], p["currency"], p["wsp"], p["rrp"])
+                        for p in quick_list(raw.get("prices"), required=False)
+                    ]
+                ]
+            ),
+            "image_url": quick_opt_text(raw.get("image_1")),
+            "active": active,
+        },
     )
 
 
@@ -296,8 +322,6 @@ def _product(f: Fields) -> Product:
             for p in f.objects("prices", required=False)
         ),
         image_url=f.opt_text("image_1"),
-        textile_content=f.text_or("textile_content"),
-        country_of_origin=f.text_or("country_of_origin"),
         active=f.flag("active", default=True),
     )
 
@@ -309,6 +333,33 @@ def _address(f: Fields, kind: str | None = None) -> Address:
     return Address.from_fields(found, f.text_or, is_default=f.flag("is_default", default=False))
 
 
+def _customer_quick(raw: dict[str, Any]) -> Customer:
+    """``_customer`` by plain dict access: every plan reads every customer."""
+    addresses = []
+    for address in quick_list(raw.get("addresses"), required=False):
+        if type(address) is not dict:
+            raise TypeError
+        default = address.get("is_default")
+        addresses.append(
+            Address.from_fields(
+                ADDRESS_KINDS[address["kind"]],
+                functools.partial(quick_text_in, address),
+                is_default=False if default is None else quick_flag(default),
+            )
+        )
+    return Customer(
+        id=quick_ident(raw["id"]),
+        name=quick_text(raw["name"]),
+        account_code=quick_opt_text(raw.get("account_code")),
+        active=quick_flag(raw["active"]),
+        currency=quick_text(raw["currency"]),
+        addresses=tuple(addresses),
+        contact_email=quick_opt_text(raw.get("contact_email")),
+        contact_name=quick_opt_text(raw.get("contact_name")),
+    )
+
+
+@fast_path(_customer_quick)
 def _customer(f: Fields) -> Customer:
     return Customer(
         id=f.ident("id"),

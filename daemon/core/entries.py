@@ -9,23 +9,21 @@ is an error finding.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from operator import attrgetter
+from typing import Any, NamedTuple
 
 from daemon.core.findings import Finding, finding_at
-from daemon.core.model import Product, ProductId
+from daemon.core.model import Product, ProductId, new_tuple
 from daemon.core.spec import Location, LookSpec, ProductRef, Selector, StyleRef
-
-T = TypeVar("T")
 
 EntryKey = tuple[Any, ...]
 Entry = ProductRef | StyleRef | Selector
 
 
-def product_sort_key(product: Product) -> tuple[str, str, str]:
-    """Selector results are ordered by style, then fabric, then colour."""
-    return (product.id.style, product.id.fabric, product.id.colour)
+# Selector results are ordered by style, then fabric, then colour: by their ids.
+product_sort_key: Callable[[Product], ProductId] = attrgetter("id")
 
 
 def selector_matches(selector: Selector, product: Product) -> bool:
@@ -47,8 +45,7 @@ def selector_matches(selector: Selector, product: Product) -> bool:
     return True
 
 
-@dataclass
-class Placed:
+class Placed(NamedTuple):
     """Where a product was put first: for the "one look, one collection" rule."""
 
     collection: str
@@ -63,36 +60,54 @@ class Placing:
     expanded to, and the findings so far."""
 
     products: dict[ProductId, Product]
-    by_style: dict[str, list[Product]]
-    by_season: dict[str, list[Product]]
-    by_category: dict[str, list[Product]]
     findings: list[Finding] = field(default_factory=list)
     placed: dict[ProductId, Placed] = field(default_factory=dict)
     expanded: dict[EntryKey, tuple[str, ...]] = field(default_factory=dict)
+    _indexes: _Indexes | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def of(cls, products: Sequence[Product]) -> Placing:
-        """Zedonk's products by id, and by style, season and category in display order."""
-        state = cls({p.id: p for p in products}, by_style={}, by_season={}, by_category={})
+        """Zedonk's products by id; the indexes by style, season and category are built when
+        a style or selector entry first needs them (a catalogue of ids needs none)."""
+        return cls({p.id: p for p in products})
+
+    @property
+    def indexes(self) -> _Indexes:
+        if self._indexes is None:
+            self._indexes = _Indexes.of(self.products.values())
+        return self._indexes
+
+
+@dataclass(frozen=True)
+class _Indexes:
+    """Zedonk's products by style, season and category, each in display order."""
+
+    by_style: dict[str, list[Product]]
+    by_season: dict[str, list[Product]]
+    by_category: dict[str, list[Product]]
+
+    @classmethod
+    def of(cls, products: Iterable[Product]) -> _Indexes:
+        indexes = cls({}, {}, {})
         for product in sorted(products, key=product_sort_key):
-            state.by_style.setdefault(product.id.style, []).append(product)
-            state.by_category.setdefault(product.category.casefold(), []).append(product)
+            indexes.by_style.setdefault(product.id.style, []).append(product)
+            indexes.by_category.setdefault(product.category.casefold(), []).append(product)
             for season in product.seasons:
-                state.by_season.setdefault(season, []).append(product)
-        return state
+                indexes.by_season.setdefault(season, []).append(product)
+        return indexes
 
 
 def _candidates(state: Placing, selector: Selector) -> Iterable[Product]:
     """The products a selector can match, narrowed by an index so large brands stay fast."""
     if selector.season is not None:
-        return state.by_season.get(selector.season, [])
+        return state.indexes.by_season.get(selector.season, [])
     if selector.category is not None:
-        return state.by_category.get(selector.category.casefold(), [])
+        return state.indexes.by_category.get(selector.category.casefold(), [])
     return state.products.values()
 
 
 def _style_products(state: Placing, ref: StyleRef, collection: str, look: str) -> list[Product]:
-    candidates = state.by_style.get(ref.style, [])
+    candidates = state.indexes.by_style.get(ref.style, [])
     if not candidates:
         state.findings.append(
             finding_at(
@@ -154,18 +169,6 @@ def look_entries(look: LookSpec) -> list[Entry]:
     return [*listed, *look.selectors]
 
 
-def _unique(items: Iterable[T], key: Callable[[T], Hashable]) -> list[T]:
-    """The same product twice in one look shows once, where it first appears."""
-    seen: set[Hashable] = set()
-    unique: list[T] = []
-    for item in items:
-        ident = key(item)
-        if ident not in seen:
-            seen.add(ident)
-            unique.append(item)
-    return unique
-
-
 def _expand(state: Placing, entry: Entry, collection: str, look: str) -> list[Product]:
     """The products one entry stands for; an unknown product or style is an error finding."""
     if isinstance(entry, StyleRef):
@@ -199,23 +202,30 @@ def _expand(state: Placing, entry: Entry, collection: str, look: str) -> list[Pr
 
 def resolve_look(state: Placing, look: LookSpec, collection: str) -> list[tuple[Product, Location]]:
     """The look's products in display order, each with the place of the entry that named it."""
-    ordered: list[tuple[Product, Location]] = []
+    products = state.products
+    ordered: dict[ProductId, tuple[Product, Location]] = {}  # the first place of each wins
     for entry in look_entries(look):
+        if type(entry) is ProductRef:  # most entries: looked up here, with no list each
+            product = products.get(entry.id)
+            if product is not None:
+                ordered.setdefault(product.id, (product, entry.location))
+                continue
         noted = len(state.findings)
-        products = _expand(state, entry, collection, look.name)
+        found = _expand(state, entry, collection, look.name)
         # A product entry needs no record: any catalogued product exists in Zedonk. An entry
         # with a finding is left out, so that it is resolved (and reported) afresh.
         if not isinstance(entry, ProductRef) and len(state.findings) == noted:
-            state.expanded[entry_key(entry)] = tuple(str(p.id) for p in products)
-        ordered.extend((product, entry.location) for product in products)
-    return _unique(ordered, key=lambda item: item[0].id)
+            state.expanded[entry_key(entry)] = tuple([str(p.id) for p in found])
+        for product in found:
+            ordered.setdefault(product.id, (product, entry.location))
+    return list(ordered.values())
 
 
 def claim(state: Placing, product: Product, where: Location, collection: str, look: str) -> bool:
     """Place a product in a look; False (and an error) when it already sits elsewhere."""
     first = state.placed.get(product.id)
     if first is None:
-        state.placed[product.id] = Placed(collection, look, where)
+        state.placed[product.id] = new_tuple(Placed, (collection, look, where))
         return True
     state.findings.append(
         finding_at(

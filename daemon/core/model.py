@@ -3,6 +3,10 @@
 The clients map each remote system's JSON to these at the edge; resolve, plan and the order
 import work only with them. Money is ``Decimal``; style codes, colours and barcodes are
 strings (a barcode as sent may be missing or malformed, so it is never an int).
+
+The small values a product is made of (its id, SKUs and prices, and a listing's sizes and
+prices) are named tuples: immutable like the dataclasses, but built, hashed and compared in C,
+which a plan over a large brand does a few hundred thousand times.
 """
 
 from __future__ import annotations
@@ -11,16 +15,36 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal, NamedTuple, TypeVar
+
+T = TypeVar("T")
+
+# A named tuple made from a tuple of its fields, without the Python-level ``__new__`` (three
+# times faster), where the fields are already known good: ``new_tuple(Sku, (size, barcode))``.
+new_tuple: Callable[[type[T], tuple[Any, ...]], T] = tuple.__new__  # type: ignore[assignment]
+
+_new_object = object.__new__
+_set_attribute = object.__setattr__
+
+
+def assemble(cls: type[T], fields: dict[str, Any]) -> T:
+    """``cls(**fields)`` for one of the frozen dataclasses here, given every field by name
+    (``fields`` becomes the object's own), without running ``__init__``: a third of the time,
+    for the readers and the resolve that make tens of thousands per pass. None of these
+    classes checks anything in ``__init__``, so the object is the same."""
+    obj = _new_object(cls)
+    _set_attribute(obj, "__dict__", fields)
+    return obj
+
 
 # --------------------------------------------------------------------------- Zedonk
 
 
-@dataclass(frozen=True, order=True)
-class ProductId:
+class ProductId(NamedTuple):
     """Zedonk identifies a product by style + fabric + colour (sizes are SKUs beneath it).
 
-    Its one readable form is ``STYLE/FABRIC/COLOUR``, e.g. ``AW25-101/WOOL/NAVY``.
+    Its one readable form is ``STYLE/FABRIC/COLOUR``, e.g. ``AW25-101/WOOL/NAVY``; ids sort
+    by style, then fabric, then colour.
     """
 
     style: str
@@ -28,7 +52,7 @@ class ProductId:
     colour: str
 
     def __str__(self) -> str:
-        return f"{self.style}/{self.fabric}/{self.colour}"
+        return "/".join(self)
 
     @classmethod
     def parse(cls, text: str) -> ProductId:
@@ -53,14 +77,12 @@ class User:
     active: bool
 
 
-@dataclass(frozen=True)
-class Sku:
+class Sku(NamedTuple):
     size: str
     barcode: str | None  # as stored in Zedonk: may be missing or invalid
 
 
-@dataclass(frozen=True)
-class Price:
+class Price(NamedTuple):
     season: str
     currency: str  # ISO 4217, e.g. "EUR"
     wsp: Decimal  # wholesale
@@ -76,8 +98,6 @@ class Product:
     skus: tuple[Sku, ...]  # one per size, in size-run order
     prices: tuple[Price, ...] = ()
     image_url: str | None = None  # Zedonk's "Image 1"; None when missing
-    textile_content: str = ""
-    country_of_origin: str = ""
     active: bool = True
 
 
@@ -183,14 +203,12 @@ class SalesOrder:
 # --------------------------------------------------------------------------- ORDRE
 
 
-@dataclass(frozen=True)
-class ListingSize:
+class ListingSize(NamedTuple):
     size: str
     gtin: str  # canonical GTIN-14
 
 
-@dataclass(frozen=True)
-class ListingPrice:
+class ListingPrice(NamedTuple):
     currency: str
     wsp: Decimal
     rrp: Decimal
