@@ -216,6 +216,17 @@ DEFAULTS: dict[str, Any] = {
 }
 SMTPS_PORT = 465  # implicit TLS (RFC 8314)
 MIN_RETENTION = 86400.0  # seconds: retention runs every few hours, on what is older than this
+# Seconds: the longest duration any setting takes. Longer ones overflow the clock arithmetic
+# (a wait, a date a window ahead) and mean "never" anyway.
+MAX_DURATION = 100 * 365 * 86400.0
+DURATION_KEYS = (
+    ("import", "settle_window"),
+    ("daemon", "poll_interval"),
+    ("daemon", "reconcile_interval"),
+    ("daemon", "debounce"),
+    ("daemon", "remote_down_alert_after"),
+    ("history", "retention"),
+)
 
 
 def parse_duration(text: str) -> float:
@@ -329,6 +340,17 @@ def _value_findings(doc: Document, root: Path, reported: set[str]) -> list[Findi
                     "config-duration",
                     "the interval is shorter than one second",
                     hint="write at least 1s",
+                )
+            )
+    for path in DURATION_KEYS:
+        text = value(*path)
+        if text is not None and parse_duration(text) > MAX_DURATION:
+            findings.append(
+                doc.finding(
+                    path,
+                    "config-duration",
+                    "the duration is longer than 100 years",
+                    hint="write a duration of at most 36500d",
                 )
             )
     retention = value("history", "retention")
