@@ -60,5 +60,5 @@ def import_summary(counts: Mapping[str, int], waiting_until: datetime | None = N
             parts.append(f"{counts[key]} {label}")
     text = ", ".join(parts) or "nothing to import"
     if waiting_until is not None and (counts.get("unresolved") or counts.get("waiting")):
-        text += f"; a pass from {waiting_until:%H:%M:%S} UTC on settles them"
+        text += f"; a pass from {waiting_until:%Y-%m-%d %H:%M:%S} UTC on settles them"
     return text
