@@ -1,10 +1,10 @@
 """The quick readers agree with the careful ones, and are never more lenient.
 
-Every product, ORDRE listing, ORDRE order and Zedonk create answer is read first by plain dict
-access; only when that raises does the careful ``Fields`` reader run (and name the wrong field).
-Here both readers get the same objects: well-formed ones, and ones with a field removed or
-replaced by any JSON value. Where the quick reader returns something, the careful one must
-return the same thing.
+Every product, Zedonk customer, ORDRE listing, ORDRE order and Zedonk create answer is read
+first by plain dict access; only when that raises does the careful ``Fields`` reader run (and
+name the wrong field). Here both readers get the same objects: well-formed ones, and ones with
+a field removed or replaced by any JSON value. Where the quick reader returns something, the
+careful one must return the same thing.
 """
 
 from __future__ import annotations
@@ -20,7 +20,14 @@ from hypothesis import strategies as st
 
 from daemon.clients import ordre, zedonk
 from daemon.clients.fields import Fields, ShapeError
-from tests.test_clients_mapping import LISTING, ORDER, PRODUCT, stored_order
+from tests.test_clients_mapping import (
+    ADDRESS,
+    CUSTOMER,
+    LISTING,
+    ORDER,
+    PRODUCT,
+    stored_order,
+)
 
 json_scalars = (
     st.none()
@@ -35,7 +42,9 @@ json_values = st.recursive(
     lambda inner: (
         st.lists(inner, max_size=3)
         | st.dictionaries(
-            st.sampled_from(["size", "barcode", "gtin", "wsp", "x"]), inner, max_size=3
+            st.sampled_from(["size", "barcode", "gtin", "wsp", "kind", "country", "x"]),
+            inner,
+            max_size=3,
         )
     ),
     max_leaves=6,
@@ -54,7 +63,13 @@ FULL_ORDER: dict[str, Any] = {
     "retailer": {**ORDER["retailer"], "email": "buying@ateliernord.example"},
 }
 
+# Two addresses of different kinds, one of them not the default, and every contact field.
+FULL_CUSTOMER: dict[str, Any] = {
+    **CUSTOMER,
+    "addresses": [ADDRESS, {**ADDRESS, "kind": "store", "is_default": False, "line2": "3rd"}],
+}
 READERS: dict[str, tuple[dict[str, Any], Callable[[dict[str, Any]], Any], Any]] = {
+    "customer": (FULL_CUSTOMER, zedonk._customer_quick, zedonk._customer.__wrapped__),  # type: ignore[attr-defined]
     "product": (PRODUCT, zedonk._product_quick, zedonk._product.__wrapped__),  # type: ignore[attr-defined]
     "listing": (LISTING, ordre._listing_quick, ordre._listing.__wrapped__),  # type: ignore[attr-defined]
     "order": (FULL_ORDER, ordre._order_quick, ordre._order.__wrapped__),  # type: ignore[attr-defined]
@@ -105,6 +120,7 @@ def test_quick_and_careful_agree_on_well_formed_objects(kind: str) -> None:
 
 TRICKY = [None, True, False, 0, 7, -1, "", "x", "NaN", "-Infinity", "12.5", 3.5, Decimal("NaN")]
 TRICKY += [Decimal("Infinity"), Decimal("1.10"), [], [None], ["x"], {}, {"size": "36"}]
+TRICKY += ["delivery", "warehouse", {"kind": "store"}, {"country": "DK"}]
 
 
 @pytest.mark.parametrize("kind", sorted(READERS))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -312,6 +313,28 @@ def test_a_new_history_holds_its_orders_for_a_settle_window(
     done = run_cli(settings, "orders", "import", "--once")
     assert done.returncode == 0, done.stdout
     assert orders_per_ref(pair) == {f"ordre:{key}": 1}
+
+
+def test_a_rebuilt_ledger_holds_for_the_settle_window_in_force_now(
+    tmp_path: Path, pair: SandboxPair
+) -> None:
+    """The hold after a rebuild is worked out from the window set now: a window shortened
+    since (a typo of 1h corrected to 1s) shortens the hold, and the wait names its date."""
+    settings = write_connector(tmp_path, pair)
+    established(settings)
+    [imported] = submissions(pair, 1)
+    assert run_cli(settings, "orders", "import", "--once").returncode == 0
+    shutil.rmtree(settings.state_dir)  # the history is lost
+    [waiting] = submissions(pair, 1)
+    settings = write_connector(tmp_path, pair, settle_window="1h")
+    held = run_cli(settings, "orders", "import", "--once")
+    assert held.returncode == 3 and "1 waiting" in held.stdout, held.stdout
+    assert re.search(r"a pass from \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC on", held.stdout)
+    settings = write_connector(tmp_path, pair, settle_window="1s")
+    time.sleep(1.2)
+    done = run_cli(settings, "orders", "import", "--once")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert orders_per_ref(pair) == {f"ordre:{imported}": 1, f"ordre:{waiting}": 1}
 
 
 def test_an_order_cancelled_after_a_lost_history_imported_it_is_reported_not_skipped(

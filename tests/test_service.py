@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +170,52 @@ def test_startup_reconciles_once_and_the_import_loop_polls(
     assert health["healthy"] and health["loops"]["import"]["passes"] >= 2
     running.stop()
     assert running.exit == [0]
+
+
+class SeeingStandIn(StandIn):
+    """A stand-in reconcile that keeps the settings each pass was given."""
+
+    def __init__(self, kind: str) -> None:
+        super().__init__(kind)
+        self.settings: list[Any] = []
+
+    def __call__(self, settings: Any, history: History, *, trigger: str, **_: Any) -> Outcome:
+        self.settings.append(settings)
+        return super().__call__(settings, history, trigger=trigger)
+
+
+def test_the_state_directory_and_status_address_stay_as_started_until_a_restart(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = make_tree(tmp_path)
+    started = load_settings(root)
+    listen = ("127.0.0.1", free_port())  # what `run --status-listen` gives instead of the file
+    rec = SeeingStandIn("reconcile")
+    service = Service(
+        replace(started, daemon=replace(started.daemon, status_listen=listen)),
+        reconcile=rec,
+        import_orders=StandIn("import"),
+        stop_grace=5,
+    )
+    running = Running(service)
+    caplog.set_level(logging.WARNING, logger="daemon.service.loops")
+    running.thread.start()
+    try:
+        assert wait_until(lambda: rec.count("startup") == 1)
+        assert "take effect after a restart" not in caplog.text  # the override is no change
+        assert rec.settings[0].daemon.status_listen == listen
+        connector = root / "connector.yaml"
+        connector.write_text(
+            connector.read_text().replace(str(tmp_path / "state"), str(tmp_path / "moved"))
+        )
+        assert wait_until(lambda: rec.count("watch") == 1)
+        assert caplog.text.count("take effect after a restart") == 1
+        seen = rec.settings[-1]
+        assert seen.state_dir == started.state_dir and seen.daemon.status_listen == listen
+        assert service.settings.state_dir == started.state_dir
+        assert not (tmp_path / "moved").exists()
+    finally:
+        running.stop()
 
 
 def test_an_atomic_save_through_a_rename_triggers_one_reconcile(

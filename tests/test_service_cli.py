@@ -73,6 +73,16 @@ def test_status_before_anything_ran(tmp_path: Path) -> None:
     assert doc["reconciling"] == "off"
 
 
+def test_status_says_in_words_what_a_partial_import_pass_left(tmp_path: Path) -> None:
+    root = make_tree(tmp_path)
+    with History.open(tmp_path / "state") as history:
+        run = history.start_run("import", "cli")
+        history.finish_run(run, "partial", summary={"seen": 10, "created": 6, "unresolved": 4})
+    text = invoke("status", "--root", str(root))[1]
+    assert "  import: partial: 6 imported, 4 unresolved (Zedonk may hold them) (" in text, text
+    assert "partial: partial" not in text
+
+
 def test_pause_shows_in_status_and_resume_lifts_it(tmp_path: Path) -> None:
     root = make_tree(tmp_path)
     with History.open(tmp_path / "state") as history:

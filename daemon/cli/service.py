@@ -23,6 +23,7 @@ from daemon.cli.root import (
     repository_root,
     say_waiting,
 )
+from daemon.core.words import import_summary
 from daemon.errors import ConfigError, ExitCode, LockHeld, ZedonkOrdreError
 from daemon.store import requests
 from daemon.store.history import History
@@ -205,7 +206,9 @@ def _problem_lines(doc: dict[str, Any]) -> list[str]:
             continue
         events = [e for e in doc["problems"] if e["run_id"] == run["id"]]
         if not events:
-            first = (run.get("error") or run["result"]).splitlines()[0]
+            summary = run.get("summary")
+            said = import_summary(summary) if loop == "import" and isinstance(summary, dict) else ""
+            first = (run.get("error") or said or run["result"]).splitlines()[0]
             lines.append(f"  {loop}: {run['result']}: {first} ({_when(run['finished_at'])})")
         for event in events:
             lines.append(f"  {loop}: {event['code']}: {event['message']} ({_when(event['at'])})")

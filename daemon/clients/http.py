@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import httpx
@@ -42,7 +43,8 @@ from daemon.clients.failures import (
     status_error,
     unknown_outcome,
 )
-from daemon.clients.paging import Pager
+from daemon.clients.pages import Helpers, walk
+from daemon.clients.pages import ahead as pages_ahead
 from daemon.clients.transport import attempt_ends, deadline_transport
 from daemon.errors import (
     Conflict,
@@ -139,7 +141,7 @@ class HttpSession:
         self._clock = clock
         self._rng = rng if rng is not None else random.Random()
         self._owns_transport = transport is None
-        self._pager = Pager(self)
+        self._helpers = Helpers(remote)
         # Room for the import's creates in flight and one call beside them, all kept open.
         self._transport = transport or deadline_transport(
             httpx.Limits(max_connections=4, max_keepalive_connections=4)
@@ -155,7 +157,7 @@ class HttpSession:
         return f"HttpSession(remote={self.remote!r}, base_url={self.base_url!r})"
 
     def close(self) -> None:
-        self._pager.close()
+        self._helpers.close()
         if self._owns_transport:
             self._transport.close()
 
@@ -198,13 +200,33 @@ class HttpSession:
         return self.request("DELETE", path, if_match=if_match)
 
     def paginate(self, path: str, **options: Any) -> Iterator[Any]:
-        """Every raw item of a cursor-paginated listing (options: ``Pager.pages``)."""
-        for items in self._pager.pages(path, **options):
+        """Yield every raw item of a cursor-paginated listing (``options``: as ``pages``)."""
+        for items in self.pages(path, **options):
             yield from items
 
-    def pages(self, path: str, **options: Any) -> Iterator[list[Any]]:
-        """A cursor-paginated listing, a page (a list) at a time: ``Pager.pages``."""
-        return self._pager.pages(path, **options)
+    def pages(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        items_key: str = "items",
+        cursor_key: str = "next_cursor",
+        cursor_param: str = "cursor",
+        ahead: bool = False,
+        last: dict[str, Any] | None = None,
+    ) -> Iterator[list[Any]]:
+        """Yield the raw items of a cursor-paginated listing, a page (a list) at a time; with
+        ``ahead``, the next page is read on a helper thread while the caller works on the last
+        one (``daemon.clients.pages.ahead``). ``last`` receives what the last page holds
+        beside its items (a ``sync_token``), before that page is yielded."""
+        get = self._page_body
+        read = partial(
+            walk, get, self.remote, path, params, items_key, cursor_key, cursor_param, last
+        )
+        return pages_ahead(read, self._helpers) if ahead else read()
+
+    def _page_body(self, path: str, query: Mapping[str, Any]) -> Any:
+        return self.get(path, params=query).body
 
     # ------------------------------------------------------------------ core
 

@@ -304,8 +304,6 @@ def _product_quick(raw: dict[str, Any]) -> Product:
                 ]
             ),
             "image_url": quick_opt_text(raw.get("image_1")),
-            "textile_content": quick_text_or(raw.get("textile_content")),
-            "country_of_origin": quick_text_or(raw.get("country_of_origin")),
             "active": active,
         },
     )
@@ -324,8 +322,6 @@ def _product(f: Fields) -> Product:
             for p in f.objects("prices", required=False)
         ),
         image_url=f.opt_text("image_1"),
-        textile_content=f.text_or("textile_content"),
-        country_of_origin=f.text_or("country_of_origin"),
         active=f.flag("active", default=True),
     )
 
@@ -337,6 +333,33 @@ def _address(f: Fields, kind: str | None = None) -> Address:
     return Address.from_fields(found, f.text_or, is_default=f.flag("is_default", default=False))
 
 
+def _customer_quick(raw: dict[str, Any]) -> Customer:
+    """``_customer`` by plain dict access: every plan reads every customer."""
+    addresses = []
+    for address in quick_list(raw.get("addresses"), required=False):
+        if type(address) is not dict:
+            raise TypeError
+        default = address.get("is_default")
+        addresses.append(
+            Address.from_fields(
+                ADDRESS_KINDS[address["kind"]],
+                functools.partial(quick_text_in, address),
+                is_default=False if default is None else quick_flag(default),
+            )
+        )
+    return Customer(
+        id=quick_ident(raw["id"]),
+        name=quick_text(raw["name"]),
+        account_code=quick_opt_text(raw.get("account_code")),
+        active=quick_flag(raw["active"]),
+        currency=quick_text(raw["currency"]),
+        addresses=tuple(addresses),
+        contact_email=quick_opt_text(raw.get("contact_email")),
+        contact_name=quick_opt_text(raw.get("contact_name")),
+    )
+
+
+@fast_path(_customer_quick)
 def _customer(f: Fields) -> Customer:
     return Customer(
         id=f.ident("id"),

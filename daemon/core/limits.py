@@ -72,9 +72,13 @@ class OrdreLimits:
             and len(product.category) <= self.listing_category
             and len(product.image_url or "") <= self.listing_image_url
             and product.category.strip()
-            and all(0 < len(s.size) <= self.listing_size and s.size.strip() for s in product.skus)
         ):
-            return []
+            most = self.listing_size
+            for name, _ in product.skus:
+                if not (len(name) <= most and name.strip()):
+                    break
+            else:
+                return []
         problems = [
             problem
             for problem in (

@@ -98,8 +98,6 @@ class Product:
     skus: tuple[Sku, ...]  # one per size, in size-run order
     prices: tuple[Price, ...] = ()
     image_url: str | None = None  # Zedonk's "Image 1"; None when missing
-    textile_content: str = ""
-    country_of_origin: str = ""
     active: bool = True
 
 

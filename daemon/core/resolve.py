@@ -9,14 +9,12 @@ it is about. Products that fail eligibility (barcodes, no sizes) are left out an
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
-from decimal import Decimal
 from typing import NamedTuple
 
-from daemon.core import gtin
 from daemon.core.customers import resolve_customers
+from daemon.core.eligibility import Checked, Eligibility, SeasonRank
 from daemon.core.entries import (
     EntryKey,
     Placing,
@@ -31,12 +29,12 @@ from daemon.core.model import (
     Customer,
     Listing,
     ListingPrice,
-    ListingSize,
     OrdreCustomer,
     Product,
     ProductId,
     Season,
     User,
+    assemble,
 )
 from daemon.core.spec import CatalogueSpec, Location, LookSpec, ProductRef
 
@@ -49,6 +47,9 @@ class ZedonkSnapshot:
     seasons: tuple[Season, ...] = ()
     customers: tuple[Customer, ...] = ()
     users: tuple[User, ...] = ()  # for checking the order owner the settings name
+    # The products' eligibility as far as it was worked out while they were read; resolve
+    # works out the rest (and all of it when this is None or made for other settings).
+    eligibility: Eligibility | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -165,87 +166,6 @@ def resolve_structure(
     return tuple(collections) if placed == structure.catalogued else None
 
 
-# --------------------------------------------------------------------------- eligibility
-
-
-def _checked_barcodes(product: Product) -> list[tuple[gtin.GtinProblem | None, str | None]]:
-    """Per SKU: (the barcode's problem or None, its canonical GTIN-14 or None)."""
-    checked: list[tuple[gtin.GtinProblem | None, str | None]] = []
-    for sku in product.skus:
-        wrong = gtin.problem(sku.barcode)
-        canonical = None if wrong or sku.barcode is None else sku.barcode.strip().zfill(14)
-        checked.append((wrong, canonical))
-    return checked
-
-
-ZERO = Decimal("0.00")
-
-
-def _listing_prices(
-    product: Product, season_rank: dict[str, tuple[date, int]], currencies: Iterable[str]
-) -> tuple[tuple[ListingPrice, ...], tuple[str, ...]]:
-    """The listing's price in each of ``currencies`` (the brand's), by domain.md §7 rule 12:
-    from the most recent price season the product is visible in that has one; 0.00 where no
-    such season prices it. Returns the prices and the currencies set to 0.00 for that."""
-    visible = set(product.seasons)
-    best: dict[str, tuple[tuple[date, int], ListingPrice]] = {}
-    for price in product.prices:
-        rank = season_rank.get(price.season)
-        if rank is None or price.season not in visible:
-            continue
-        held = best.get(price.currency)
-        if held is None or rank > held[0]:
-            best[price.currency] = (rank, ListingPrice(price.currency, price.wsp, price.rrp))
-    prices = {currency: held[1] for currency, held in best.items()}
-    unpriced = tuple(sorted(c for c in set(currencies) if c not in prices))
-    for currency in unpriced:
-        prices[currency] = ListingPrice(currency, ZERO, ZERO)
-    return tuple(prices[c] for c in sorted(prices)), unpriced
-
-
-def _season_rank(
-    price_seasons: Sequence[str], seasons: Iterable[Season]
-) -> dict[str, tuple[date, int]]:
-    """Most recent = starts last; the configured order breaks ties and covers unknown seasons."""
-    starts = {s.code: s.starts_on for s in seasons}
-    return {code: (starts.get(code, date.min), index) for index, code in enumerate(price_seasons)}
-
-
-def _listing(
-    product: Product, key: str, prices: tuple[ListingPrice, ...], gtins: Sequence[str | None]
-) -> Listing:
-    sizes = tuple(
-        [ListingSize(sku.size, code or "") for sku, code in zip(product.skus, gtins, strict=True)]
-    )
-    return Listing(
-        key=key,
-        style=product.id.style,
-        fabric=product.id.fabric,
-        colour=product.id.colour,
-        description=product.description,
-        category=product.category,
-        sizes=sizes,
-        prices=prices,
-        image_url=product.image_url or None,
-    )
-
-
-def _barcode_problems(
-    product: Product, checked: Sequence[tuple[gtin.GtinProblem | None, str | None]]
-) -> list[str]:
-    problems: list[str] = []
-    if not product.skus:
-        problems.append("it has no sizes")
-    sizes_seen: set[str] = set()
-    for sku, (wrong, _) in zip(product.skus, checked, strict=True):
-        if sku.size in sizes_seen:
-            problems.append(f"size {sku.size} appears twice")
-        sizes_seen.add(sku.size)
-        if wrong is not None:
-            problems.append(f"size {sku.size}: {wrong.message}")
-    return problems
-
-
 def _short(text: str, most: int = 60) -> str:
     """A product's own text in a message: cut short, as a description may be long."""
     return text if len(text) <= most else text[: most - 3] + "..."
@@ -267,15 +187,18 @@ def resolve(
     what ORDRE's ``limits`` would refuse in their listing), build the tree."""
     state = Placing.of(zedonk.products)
     placed = _place(state, spec)
-    problems, gtins = _eligibility(placed, limits)
+    eligibility = zedonk.eligibility
+    if eligibility is None or not eligibility.matches(limits, price_seasons, zedonk.seasons):
+        eligibility = Eligibility(limits, price_seasons, zedonk.seasons)
+    currencies = tuple(sorted({p.currency for product in zedonk.products for p in product.prices}))
+    checked, shared = _eligibility(placed, eligibility, currencies)
     tree = _Tree(
         state.findings,
-        problems,
-        gtins,
-        _season_rank(price_seasons, zedonk.seasons),
+        checked,
+        shared,
+        eligibility.rank,
         price_seasons,
         "error" if strict else "warning",
-        tuple(sorted({p.currency for product in zedonk.products for p in product.prices})),
     )
     collections = tree.build(spec, placed)
     customers, customer_findings = resolve_customers(zedonk.customers)
@@ -283,14 +206,14 @@ def resolve(
     listings = tree.listings
     desired = Desired(
         collections=collections,
-        listings=tuple(listings[k] for k in sorted(listings)),
+        listings=tuple([listings[k] for k in sorted(listings)]),
         customers=tuple(customers),
         products=tuple(tree.reports),
     )
     findings = sort_findings(state.findings)
     structure = None
     if not any(f.is_error for f in findings):
-        catalogued = frozenset(str(pid) for pid in state.placed)
+        catalogued = frozenset([report.key for report in tree.reports])  # = state.placed
         structure = Structure(state.expanded, catalogued, catalogued.difference(listings))
     return Resolution(desired, findings, structure)
 
@@ -315,37 +238,49 @@ def _place(state: Placing, spec: CatalogueSpec) -> list[_PlacedLook]:
     return placed
 
 
-Problems = dict[ProductId, list[str]]  # why a product is not exported; empty when it is
-Gtins = dict[ProductId, list[str | None]]  # per SKU, its canonical GTIN-14 (None if invalid)
+Shared = dict[ProductId, list[str]]  # a product's barcodes that other sizes carry too
 
 
-def _eligibility(placed: Sequence[_PlacedLook], limits: OrdreLimits) -> tuple[Problems, Gtins]:
-    """Phase 2: barcodes valid, and unique among the placed products; nothing in the listing
-    that ORDRE would refuse."""
-    problems: Problems = {}
-    gtins: Gtins = {}
+def _eligibility(
+    placed: Sequence[_PlacedLook], eligibility: Eligibility, currencies: tuple[str, ...]
+) -> tuple[dict[ProductId, Checked], Shared]:
+    """Phase 2: each placed product checked (its barcodes valid, nothing in its listing that
+    ORDRE would refuse: ``Eligibility``, mostly worked out while Zedonk was read), and its
+    barcodes unique among the placed products."""
+    checked: dict[ProductId, Checked] = {}
+    every: list[str | None] = []  # each barcode of each product, as a GTIN-14 (None: invalid)
+    of = eligibility.of
+    for _, _, kept in placed:
+        for product, _where in kept:
+            found = checked[product.id] = of(product, currencies)
+            every += found.gtins
+    shared: Shared = {}
+    if len(set(every)) - (None in every) < len(every) - every.count(None):
+        _shared_barcodes(placed, checked, shared)
+    return checked, shared
+
+
+def _shared_barcodes(
+    placed: Sequence[_PlacedLook], checked: Mapping[ProductId, Checked], shared: Shared
+) -> None:
+    """Report each barcode that more than one size carries, on every product concerned."""
     owners: dict[str, tuple[ProductId, str]] = {}
     for _, _, kept in placed:
         for product, _where in kept:
-            checked = _checked_barcodes(product)
-            problems[product.id] = _barcode_problems(product, checked)
-            problems[product.id] += limits.listing_problems(product)
-            gtins[product.id] = codes = [code for _, code in checked]
-            for sku, code in zip(product.skus, codes, strict=True):
+            for sku, code in zip(product.skus, checked[product.id].gtins, strict=True):
                 if code is None:
                     continue
                 mine = (product.id, sku.size)
                 first = owners.setdefault(code, mine)
                 if first is not mine and first != mine:
                     other, size = first
-                    problems[product.id].append(
+                    shared.setdefault(product.id, []).append(
                         f"size {sku.size}: barcode {sku.barcode} is also on {other} size {size}"
                     )
-                    problems[other].append(
+                    shared.setdefault(other, []).append(
                         f"size {size}: barcode {sku.barcode} is also on {product.id} "
                         f"size {sku.size}"
                     )
-    return problems, gtins
 
 
 @dataclass
@@ -353,12 +288,11 @@ class _Tree:
     """Phase 3: the desired tree, reporting what is left out and what is worth a look."""
 
     findings: list[Finding]
-    problems: Problems
-    gtins: Gtins
-    rank: dict[str, tuple[date, int]]
+    checked: Mapping[ProductId, Checked]
+    shared: Shared  # problems that phase 2 found beside each product's own
+    rank: SeasonRank
     price_seasons: Sequence[str]
     severity: Severity  # of a product that is not exported
-    currencies: tuple[str, ...]  # the brand's: every listing has a price in each
     listings: dict[str, Listing] = field(default_factory=dict)
     reports: list[ProductReport] = field(default_factory=list)
 
@@ -386,15 +320,27 @@ class _Tree:
     ) -> DesiredLook:
         """One look: its exported products as listings, each product reported."""
         findings, listings, reports = self.findings, self.listings, self.reports
-        problems, gtins, rank = self.problems, self.gtins, self.rank  # per product: locals
+        checked, shared, rank = self.checked, self.shared, self.rank  # per product: locals
+        severity, name = self.severity, look.name
         keys: list[str] = []
         for product, where in kept:
-            key = str(product.id)
-            label = f"{collection} / {look.name}: {key}"
-            wrong = problems[product.id]
-            has_image = bool(product.image_url)
-            report = ProductReport(
-                key, collection, look.name, where, not wrong, has_image, tuple(wrong), (), product
+            found = checked[product.id]
+            key, wrong = found.key, found.problems
+            if shared and product.id in shared:
+                wrong = wrong + shared[product.id]
+            report = assemble(
+                ProductReport,
+                {
+                    "key": key,
+                    "collection": collection,
+                    "look": name,
+                    "location": where,
+                    "exported": not wrong,
+                    "has_image": bool(product.image_url),
+                    "problems": tuple(wrong),
+                    "warnings": (),
+                    "product": product,
+                },
             )
             if wrong:
                 reports.append(report)
@@ -402,70 +348,93 @@ class _Tree:
                     finding_at(
                         where,
                         "product-not-exported",
-                        self.severity,
-                        f"{label} ({_short(product.description)}) is not exported: "
-                        + "; ".join(wrong),
+                        severity,
+                        f"{collection} / {name}: {key} ({_short(product.description)}) is not "
+                        "exported: " + "; ".join(wrong),
                         "fix the product in Zedonk: every size needs a valid, unique GTIN, "
                         "and ORDRE refuses what is over its limits",
                     )
                 )
                 continue
-            warned = len(findings)
-            if not has_image:
-                findings.append(
-                    finding_at(
-                        where,
-                        "image-missing",
-                        "warning",
-                        f"{label} has no main image (Zedonk's Image 1)",
-                        "upload Image 1 in Zedonk",
-                    )
-                )
-            prices, unpriced = _listing_prices(product, rank, self.currencies)
-            seasons = ", ".join(self.price_seasons) or "none configured"
-            shown_in = [season for season in product.seasons if season in rank]
-            if not shown_in:
-                findings.append(
-                    finding_at(
-                        where,
-                        "price-not-visible",
-                        "warning",
-                        f"{label} is not visible in any of the price seasons ({seasons}): it "
-                        f"is sent with 0.00 prices (it is visible in "
-                        f"{', '.join(product.seasons) or 'no season'})",
-                        "make it visible in a price season in Zedonk, or add one of its "
-                        "seasons to prices.seasons",
-                    )
-                )
-            elif unpriced:
-                findings.append(
-                    finding_at(
-                        where,
-                        "price-missing",
-                        "warning",
-                        f"{label} has no price in {', '.join(unpriced)} in the price seasons it "
-                        f"is visible in ({', '.join(shown_in)}): it is sent as 0.00",
-                        "enter its prices in Zedonk, or add a season it is visible in and "
-                        "priced in to prices.seasons",
-                    )
-                )
-            for price in prices:
-                if price.currency in unpriced or not shown_in:
-                    continue  # reported above
-                if not price.wsp or not price.rrp:  # 0.00 in either
-                    findings.append(
-                        finding_at(
-                            where,
-                            "price-zero",
-                            "warning",
-                            f"{label} has a 0.00 price in {price.currency} "
-                            f"(wholesale {price.wsp}, retail {price.rrp})",
-                            "enter the price in Zedonk",
-                        )
-                    )
-            # What a person must fix for it, for the "needs attention" inbox.
-            warnings = tuple(f.message.removeprefix(label + " ") for f in findings[warned:])
-            reports.append(replace(report, warnings=warnings) if warnings else report)
-            listings[key] = _listing(product, key, prices, gtins[product.id])
+            if not found.plain:
+                label = f"{collection} / {name}: {key}"
+                warned = len(findings)
+                prices, unpriced = found.prices, found.unpriced
+                if not product.image_url or unpriced or rank.keys().isdisjoint(product.seasons):
+                    self.price_findings(label, product, where, prices, unpriced)
+                else:  # visible in a price season and priced in each currency: some are 0.00
+                    for price in prices:
+                        if not price.wsp or not price.rrp:
+                            findings.append(_price_zero(label, where, price))
+                # What a person must fix for it, for the "needs attention" inbox.
+                warnings = tuple(f.message.removeprefix(label + " ") for f in findings[warned:])
+                if warnings:
+                    report = replace(report, warnings=warnings)
+            reports.append(report)
+            assert found.listing is not None  # exported
+            listings[key] = found.listing
             keys.append(key)
         return DesiredLook(look.name, look.position, tuple(keys), look.location)
+
+    def price_findings(
+        self,
+        label: str,
+        product: Product,
+        where: Location,
+        prices: tuple[ListingPrice, ...],
+        unpriced: tuple[str, ...],
+    ) -> None:
+        """What is worth a look in an exported product: a missing image, a product visible in
+        no price season, prices missing or 0.00 (``label`` names the product in its look)."""
+        findings, rank = self.findings, self.rank
+        if not product.image_url:
+            findings.append(
+                finding_at(
+                    where,
+                    "image-missing",
+                    "warning",
+                    f"{label} has no main image (Zedonk's Image 1)",
+                    "upload Image 1 in Zedonk",
+                )
+            )
+        shown_in = [season for season in product.seasons if season in rank]
+        if not shown_in:
+            seasons = ", ".join(self.price_seasons) or "none configured"
+            findings.append(
+                finding_at(
+                    where,
+                    "price-not-visible",
+                    "warning",
+                    f"{label} is not visible in any of the price seasons ({seasons}): it "
+                    f"is sent with 0.00 prices (it is visible in "
+                    f"{', '.join(product.seasons) or 'no season'})",
+                    "make it visible in a price season in Zedonk, or add one of its "
+                    "seasons to prices.seasons",
+                )
+            )
+            return  # every price is 0.00, said above
+        if unpriced:
+            findings.append(
+                finding_at(
+                    where,
+                    "price-missing",
+                    "warning",
+                    f"{label} has no price in {', '.join(unpriced)} in the price seasons it "
+                    f"is visible in ({', '.join(shown_in)}): it is sent as 0.00",
+                    "enter its prices in Zedonk, or add a season it is visible in and "
+                    "priced in to prices.seasons",
+                )
+            )
+        for price in prices:
+            if price.currency not in unpriced and (not price.wsp or not price.rrp):
+                findings.append(_price_zero(label, where, price))
+
+
+def _price_zero(label: str, where: Location, price: ListingPrice) -> Finding:
+    return finding_at(
+        where,
+        "price-zero",
+        "warning",
+        f"{label} has a 0.00 price in {price.currency} (wholesale {price.wsp}, retail {price.rrp})",
+        "enter the price in Zedonk",
+    )

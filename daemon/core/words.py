@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from datetime import datetime
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:
@@ -35,3 +37,28 @@ def printable(text: str) -> str:
     that starts a terminal escape sequence, a carriage return that overwrites a line, a bidi
     override) are shown escaped, ``\\x1b``, ``\\r``, ``\\u202e``; tabs and line breaks stay."""
     return _CONTROL.sub(_escaped, text)
+
+
+def import_summary(counts: Mapping[str, int], waiting_until: datetime | None = None) -> str:
+    """An import pass's counts in words: ``{"created": 6, "unresolved": 4}`` -> "6 imported,
+    4 unresolved (Zedonk may hold them)", with when a pass settles what waits (UTC)."""
+    parts = []
+    for key, label in (
+        ("created", "imported"),
+        ("found", "found in Zedonk already"),
+        ("partial", "imported with lines left out"),
+        ("failed", "failed"),
+        ("needs_attention", "need attention"),
+        ("held", "held for review"),
+        ("unresolved", "unresolved (Zedonk may hold them)"),
+        ("waiting", "waiting for the next pass"),
+        ("skipped", "skipped"),
+        ("reported", "reported"),
+        ("duplicates", "Zedonk order(s) held by more than one order (see status)"),
+    ):
+        if counts.get(key):
+            parts.append(f"{counts[key]} {label}")
+    text = ", ".join(parts) or "nothing to import"
+    if waiting_until is not None and (counts.get("unresolved") or counts.get("waiting")):
+        text += f"; a pass from {waiting_until:%Y-%m-%d %H:%M:%S} UTC on settles them"
+    return text

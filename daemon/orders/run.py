@@ -20,6 +20,7 @@ from daemon import orders as _orders
 from daemon.clients import OrdreClient
 from daemon.core.model import OrdreOrder
 from daemon.core.ordercopy import ledger_copy
+from daemon.core.words import import_summary
 from daemon.errors import ConfigError, RemoteError, ZedonkOrdreError
 from daemon.gcpause import cyclic_gc_paused
 from daemon.notify import Notifier
@@ -193,7 +194,7 @@ class ImportPass:
             troubled += counts.get("unresolved", 0) + counts.get("needs_attention", 0)
             troubled += counts.get("waiting", 0) + counts.get("held", 0)
             result = "partial" if troubled else "ok"
-            message = _summary(counts, self.state.waiting_until)
+            message = import_summary(counts, self.state.waiting_until)
         try:
             self.state.history.finish_run(
                 self.state.run_id,
@@ -234,26 +235,3 @@ class ImportPass:
             self.state.ledger.reopen_for_retry(conn, key, payload, fingerprint, accept=accept)
             what = f"retry of {key} requested" + (", as it is (--accept)" if accept else "")
             self.state.ledger.event(conn, "info", "order-retry", what, key)
-
-
-def _summary(counts: dict[str, int], waiting_until: datetime | None = None) -> str:
-    parts = []
-    for key, label in (
-        ("created", "imported"),
-        ("found", "found in Zedonk already"),
-        ("partial", "imported with lines left out"),
-        ("failed", "failed"),
-        ("needs_attention", "need attention"),
-        ("held", "held for review"),
-        ("unresolved", "unresolved (Zedonk may hold them)"),
-        ("waiting", "waiting for the next pass"),
-        ("skipped", "skipped"),
-        ("reported", "reported"),
-        ("duplicates", "Zedonk order(s) held by more than one order (see status)"),
-    ):
-        if counts.get(key):
-            parts.append(f"{counts[key]} {label}")
-    text = ", ".join(parts) or "nothing to import"
-    if waiting_until is not None and (counts.get("unresolved") or counts.get("waiting")):
-        text += f"; a pass from {waiting_until:%H:%M:%S} UTC on settles them"
-    return text

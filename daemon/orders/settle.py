@@ -103,7 +103,9 @@ class ZedonkView:
             )
         rebuilt = ledger.rebuilt()
         if rebuilt is not None:
-            hold_until = max(hold_until, moment(rebuilt["hold_until"]))
+            # from the last rebuild and today's window, so a window shortened since (say, a
+            # typo of 999999d corrected) shortens the hold too
+            hold_until = max(hold_until, moment(rebuilt["last_at"]) + self.window)
         self.hold_until = hold_until
 
     def decide(self, row: dict[str, Any], now: datetime) -> Decision:

@@ -81,7 +81,9 @@ def plan_only(
     a product in two looks, ...), and EmptyCatalogue when it has no collection while ORDRE
     shows some."""
     with cyclic_gc_paused():
-        zedonk_state, ordre_state = gathered() if gathered else gather(zedonk, ordre)
+        zedonk_state, ordre_state = (
+            gathered() if gathered else gather(zedonk, ordre, price_seasons=settings.price_seasons)
+        )
         refuse_empty_catalogue(catalogue.is_empty, ordre_state, prune=settings.catalogue.prune)
         resolution = resolve(
             catalogue, zedonk_state, settings.price_seasons, limits=ORDRE_LIMITS, strict=strict

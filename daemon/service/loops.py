@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -224,6 +224,8 @@ class ReconcileLoop:
         self._reconcile: ReconcileFn = reconcile or self._in_child
         self._last_good_fingerprint: str | None = None
         self._converged: Converged | None = None  # the last reconcile's, if it converged
+        # daemon.state_dir and daemon.status_listen as connector.yaml last said them
+        self._restart_read: tuple[Path, tuple[str, int]] | None = None
 
     def _in_child(self, settings: Settings, history: History, *, trigger: str) -> PassOutcome:
         # A saved edit may need only a look at ORDRE's collections and looks (see
@@ -306,7 +308,7 @@ class ReconcileLoop:
             settings = load_settings(self.root)
         except ConfigError as exc:
             return self._record_invalid_settings(history, trigger, exc)
-        self.adopt(settings)
+        settings = self.adopt(settings)
         self.resolved("settings-invalid")
         result = self.run_pass(
             "reconcile", partial(self._reconcile, settings, history, trigger=trigger)
@@ -364,17 +366,27 @@ class ReconcileLoop:
         except Exception as exc:  # the command waiting for it says so after its own timeout
             log.error("cannot answer the requests to reconcile: %s", exc)
 
-    def adopt(self, settings: Settings) -> None:
-        """Use freshly read settings; say which changes need a restart."""
+    def adopt(self, settings: Settings) -> Settings:
+        """Use freshly read settings, and return them as in effect: the state directory and
+        the status address stay as the daemon started with them, and a change of either in
+        connector.yaml is logged as needing a restart."""
         old = self.settings
-        if settings == old:
-            return
-        if settings.state_dir != old.state_dir or settings.daemon.status_listen != (
-            old.daemon.status_listen
-        ):
+        # Compared with the file as last read, so that a change is logged once, and the
+        # address `run --status-listen` gave instead of the file's is no change.
+        read = (settings.state_dir, settings.daemon.status_listen)
+        if read != (self._restart_read or (old.state_dir, settings.daemon.status_listen)):
             log.warning("state_dir and status_listen changes take effect after a restart")
-        self.debouncer.quiet = settings.daemon.debounce
-        self.settings = settings
+        self._restart_read = read
+        settings = replace(
+            settings,
+            state_dir=old.state_dir,
+            state_dir_origin=old.state_dir_origin,
+            daemon=replace(settings.daemon, status_listen=old.daemon.status_listen),
+        )
+        if settings != old:
+            self.debouncer.quiet = settings.daemon.debounce
+            self.settings = settings
+        return settings
 
     def is_paused(self, history: History) -> str | None:
         """Read the pause switch: the pause's reason while paused, else None. A history that

@@ -63,8 +63,7 @@ class CatalogueSettings:
     prune: bool  # delete ORDRE objects that are no longer in catalogue/
     delete_threshold_count: int  # deleting more than this many objects needs --allow-deletes
     delete_threshold_share: float  # ... or more than this share (0..1) of the tracked objects
-    # updating more listings than this count, and more than this share of them, needs
-    # --allow-updates
+    # updating more listings than this count and share of them needs --allow-updates
     update_threshold_count: int = 50
     update_threshold_share: float = 0.3
 
@@ -76,8 +75,7 @@ class DaemonSettings:
     debounce: float  # seconds
     status_listen: tuple[str, int]  # (host, port)
     remote_down_alert_after: float  # seconds
-    # seconds between the reconcile passes that read everything whole as well as warm
-    full_read_interval: float = 6 * 3600.0
+    full_read_interval: float = 6 * 3600.0  # seconds between passes that also read all whole
 
 
 @dataclass(frozen=True)
@@ -219,6 +217,18 @@ DEFAULTS: dict[str, Any] = {
 }
 SMTPS_PORT = 465  # implicit TLS (RFC 8314)
 MIN_RETENTION = 86400.0  # seconds: retention runs every few hours, on what is older than this
+# Seconds: the longest duration any setting takes. Longer ones overflow the clock arithmetic
+# (a wait, a date a window ahead) and mean "never" anyway.
+MAX_DURATION = 100 * 365 * 86400.0
+DURATION_KEYS = (
+    ("import", "settle_window"),
+    ("daemon", "poll_interval"),
+    ("daemon", "reconcile_interval"),
+    ("daemon", "full_read_interval"),
+    ("daemon", "debounce"),
+    ("daemon", "remote_down_alert_after"),
+    ("history", "retention"),
+)
 
 
 def parse_duration(text: str) -> float:
@@ -332,6 +342,17 @@ def _value_findings(doc: Document, root: Path, reported: set[str]) -> list[Findi
                     "config-duration",
                     "the interval is shorter than one second",
                     hint="write at least 1s",
+                )
+            )
+    for path in DURATION_KEYS:
+        text = value(*path)
+        if text is not None and parse_duration(text) > MAX_DURATION:
+            findings.append(
+                doc.finding(
+                    path,
+                    "config-duration",
+                    "the duration is longer than 100 years",
+                    hint="write a duration of at most 36500d",
                 )
             )
     retention = value("history", "retention")
