@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import httpx
 
-from daemon.sandbox import OrdreHandle, SandboxHandle, SandboxPair
+from daemon.sandbox import OrdreHandle, SandboxHandle, SandboxPair, ZedonkHandle
 
 Remote = Literal["zedonk", "ordre"]
 
@@ -25,7 +25,7 @@ class Sandboxes:
 
     def __init__(self, pair: SandboxPair) -> None:
         self.pair = pair
-        self.zedonk: SandboxHandle = pair.zedonk
+        self.zedonk: ZedonkHandle = pair.zedonk
         self.ordre: OrdreHandle = pair.ordre
         self.zedonk_url = pair.zedonk.api_url
         self.ordre_url = pair.ordre.api_url

@@ -56,9 +56,10 @@ def test_the_example_connector_yaml(monkeypatch: pytest.MonkeyPatch) -> None:
     updates = settings.catalogue
     assert (updates.update_threshold_count, updates.update_threshold_share) == (50, 0.3)
     daemon = settings.daemon
-    assert (daemon.poll_interval, daemon.reconcile_interval, daemon.debounce) == (60, 600, 2)
+    assert (daemon.poll_interval, daemon.reconcile_interval, daemon.debounce) == (15, 600, 2)
     assert daemon.status_listen == ("127.0.0.1", 9808)
     assert daemon.remote_down_alert_after == 600
+    assert daemon.full_read_interval == 6 * 3600
     assert imp.settle_window == 120
     assert settings.state_dir == state_home() / state_name(settings.zedonk.url, settings.ordre.url)
     assert settings.email is not None and settings.email.recipients == ("ops@example.com",)

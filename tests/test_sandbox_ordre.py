@@ -36,7 +36,9 @@ def ordre(sandbox: Sandboxes) -> httpx.Client:
 
 def test_ordre_starts_empty(sandbox: Sandboxes, ordre: httpx.Client) -> None:
     for path in ("/collections", "/looks", "/listings", "/customers", "/orders"):
-        assert ordre.get(path).json() == {"items": [], "next_cursor": None}
+        page = ordre.get(path).json()
+        assert (page["items"], page["next_cursor"]) == ([], None)
+        assert isinstance(page["sync_token"], str), "the last page says where changes start"
 
 
 def test_listing_upsert_versions_and_etag(ordre: httpx.Client) -> None:

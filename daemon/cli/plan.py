@@ -86,9 +86,19 @@ def plan(
         ),
     ] = False,
     strict: StrictOption = False,
+    cache: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache",
+            help="Keep what was read in DIR, and next time read only what changed since "
+            "(for CI runners that keep a cache folder).",
+            file_okay=False,
+            metavar="DIR",
+        ),
+    ] = None,
 ) -> None:
     """Show what apply would change on ORDRE to match the catalogue. Writes nothing."""
-    result = plan_tree(repository_root(root), strict=strict)
+    result = plan_tree(repository_root(root), strict=strict, cache=cache)
     if output is PlanFormat.json:
         print_json(plan_json(result.plan))
     elif output is PlanFormat.markdown:

@@ -8,6 +8,8 @@ from urllib.parse import quote
 
 import httpx
 
+from daemon.clients import feeds
+from daemon.clients.feeds import Changed, Feed, Whole
 from daemon.clients.fields import BrokenItem, Fields, read_one, read_pages
 from daemon.clients.http import HttpSession, RetryPolicy
 
@@ -86,6 +88,17 @@ class ApiClient:
         )
         return read_pages(
             pages, read, remote=self.remote, where=f"GET {path}", on_broken=on_broken, id_key=id_key
+        )
+
+    def read_whole(self, feed: Feed) -> Whole:
+        """Every raw item of one of this remote's lists, and the point to ask for its
+        changes from (``daemon.clients.feeds``)."""
+        return feeds.read_whole(self.session, feed, self.page_size)
+
+    def read_changed(self, feed: Feed, token: str, *, keyed_items: bool = True) -> Changed | None:
+        """What changed in one of this remote's lists after ``token``; None: read it whole."""
+        return feeds.read_changed(
+            self.session, feed, token, self.page_size, keyed_items=keyed_items
         )
 
 

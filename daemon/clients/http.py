@@ -213,12 +213,16 @@ class HttpSession:
         cursor_key: str = "next_cursor",
         cursor_param: str = "cursor",
         ahead: bool = False,
+        last: dict[str, Any] | None = None,
     ) -> Iterator[list[Any]]:
         """Yield the raw items of a cursor-paginated listing, a page (a list) at a time; with
         ``ahead``, the next page is read on a helper thread while the caller works on the last
-        one (``daemon.clients.pages.ahead``)."""
+        one (``daemon.clients.pages.ahead``). ``last`` receives what the last page holds
+        beside its items (a ``sync_token``), before that page is yielded."""
         get = self._page_body
-        read = partial(walk, get, self.remote, path, params, items_key, cursor_key, cursor_param)
+        read = partial(
+            walk, get, self.remote, path, params, items_key, cursor_key, cursor_param, last
+        )
         return pages_ahead(read, self._helpers) if ahead else read()
 
     def _page_body(self, path: str, query: Mapping[str, Any]) -> Any:

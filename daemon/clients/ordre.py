@@ -223,9 +223,12 @@ class OrdreClient(ApiClient):
         self,
         statuses: Iterable[str] | None = None,
         updated_since: datetime | None = None,
+        *,
+        last: dict[str, Any] | None = None,
     ) -> Iterator[OrdreOrder | BrokenItem]:
         """Orders by ``(updated_at, id)``, oldest change first, from ``updated_since`` on
-        (inclusive).
+        (inclusive). ``last`` receives the last page's ``sync_token``, where the changes after
+        this listing start (``lists.order_changes``), once the listing is read to its end.
 
         A malformed order does not stop the listing: it comes out as a ``BrokenItem`` (with
         the order's id when it has one) so the caller can record it as failed and go on.
@@ -236,7 +239,9 @@ class OrdreClient(ApiClient):
             status=next(iter(wanted)) if wanted is not None and len(wanted) == 1 else None,
             updated_since=_timestamp(updated_since) if updated_since is not None else None,
         )
-        raws = self.session.paginate("/orders", params={"limit": self.page_size, **filters})
+        raws = self.session.paginate(
+            "/orders", params={"limit": self.page_size, **filters}, last=last
+        )
         for order in read_all(raws, _order, where="GET /orders"):
             if isinstance(order, BrokenItem) or wanted is None or order.status in wanted:
                 yield order

@@ -24,9 +24,11 @@ def walk(
     items_key: str,
     cursor_key: str,
     cursor_param: str,
+    last: dict[str, Any] | None = None,
 ) -> Iterator[list[Any]]:
     """The raw items of ``path``, a page (a list) at a time; ``get(path, query)`` answers a
-    page's JSON body. Raises BadResponse for a page without its items or a cursor that repeats."""
+    page's JSON body, and ``last`` receives what the last page holds beside its items. Raises
+    BadResponse for a page without its items or a cursor that repeats."""
     query = dict(params or {})
     seen: set[str] = set()
     where = f"GET {path}"
@@ -39,6 +41,8 @@ def walk(
             raise bad_response(remote, f"{where}: {items_key!r} is missing or not a list")
         cursor = body.get(cursor_key)
         if cursor is None or cursor == "":
+            if last is not None:
+                last.update((k, v) for k, v in body.items() if k != items_key)
             yield items
             return
         if not isinstance(cursor, str | int) or str(cursor) in seen:

@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from hashlib import sha256
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from daemon import orders as _orders
 from daemon.clients import BrokenItem, OrdreClient
+from daemon.clients.lists import order_changes
 from daemon.core.model import OrdreOrder
 from daemon.core.ordercopy import ledger_copy, order_from_json
 from daemon.core.ordermap import Triage, submitted_before_go_live, triage
@@ -69,6 +71,7 @@ class Intake:
         self.ordre = ordre
         self.fresh: dict[str, tuple[OrdreOrder, str]] = {}
         self.superseded: list[str] = []  # import keys
+        self._next_token: str | None = None  # where the next intake's changes start
 
     def run(self) -> dict[str, tuple[OrdreOrder, str]]:
         """Record what ORDRE lists. Returns each order as just read, with its fingerprint, by
@@ -85,8 +88,11 @@ class Intake:
         seen: dict[str, OrdreOrder | BrokenItem] = {}
         newest: datetime | None = None
         complete = False
+        origin = self.ordre.session.base_url
+        token: str | None = None
         try:
-            for item in self.ordre.orders(updated_since=since):
+            listed = self._listed(origin, since)
+            for item in listed:
                 if isinstance(item, BrokenItem):
                     seen[_broken_key(item)] = item
                     continue
@@ -94,14 +100,40 @@ class Intake:
                 if item.updated_at and (newest is None or item.updated_at > newest):
                     newest = item.updated_at
             complete = True
+            token = self._next_token
             self.notices.remote_ok("ordre")
         except RemoteError as exc:
             self.state.remote_failed("ordre", exc)
         self.state.counts["seen"] += len(seen)
-        self._record(list(seen.values()), newest if complete else None)
+        sync = (origin, token) if complete else None
+        self._record(list(seen.values()), newest if complete else None, sync)
         return self.fresh
 
-    def _record(self, items: list[OrdreOrder | BrokenItem], cursor: datetime | None) -> None:
+    def _listed(self, origin: str, since: datetime | None) -> Iterable[OrdreOrder | BrokenItem]:
+        """ORDRE's orders changed since the last complete intake: by the sync token when ORDRE
+        gave one (one small request when nothing changed), else by the cursor minus the
+        overlap. ``_next_token`` is where the next intake's changes start, once read through."""
+        known = self.ledger.sync_token(origin)
+        changed = order_changes(self.ordre, known) if known else None
+        if changed is not None:
+            self._next_token = changed[1]
+            return changed[0]
+        last: dict[str, Any] = {}
+
+        def listing() -> Iterator[OrdreOrder | BrokenItem]:
+            yield from self.ordre.orders(updated_since=since, last=last)
+            token = last.get("sync_token")
+            self._next_token = token if isinstance(token, str) and token else None
+
+        self._next_token = None
+        return listing()
+
+    def _record(
+        self,
+        items: list[OrdreOrder | BrokenItem],
+        cursor: datetime | None,
+        sync: tuple[str, str | None] | None = None,
+    ) -> None:
         imp = self.state.settings.import_
         notices: list[Notice] = []
         with self.ledger.transaction() as conn:
@@ -121,6 +153,8 @@ class Intake:
                     held.add(item.import_key, item.id)
             if cursor is not None:
                 self.ledger.advance_cursor(conn, cursor)
+            if sync is not None:
+                self.ledger.set_sync_token(conn, *sync)
             for key, title, details in notices:
                 self.notices.owe(conn, key, title, details)
         for key in self.superseded:

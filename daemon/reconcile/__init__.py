@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from daemon.clients.ordre import ORDRE_LIMITS, OrdreClient
@@ -53,10 +53,12 @@ from daemon.reconcile.planning import (
     plan_tree,
     remember_catalogue,
 )
+from daemon.reconcile.warm import converged_mark, fetch_warm, open_cache, record_defects
 from daemon.remotes import open_clients
 from daemon.store.attention import record_products
 from daemon.store.history import History
 from daemon.store.lock import StateLock
+from daemon.store.readcache import ReadCache
 from daemon.tree.catalogue import CleanFiles
 from daemon.tree.gitinfo import catalogue_commit
 from daemon.tree.settings import Settings, load_settings
@@ -260,6 +262,7 @@ class ReconcileResult:
     counts: dict[str, int]  # e.g. {"create": 3, "update": 1, "delete": 0, "failed": 0}
     message: str  # one line for logs and notifications
     converged: Converged | None = None  # set when ORDRE now matches the catalogue
+    unchanged: bool = False  # nothing changed since the last pass: ``converged`` still holds
 
 
 def reconcile(
@@ -276,7 +279,11 @@ def reconcile(
 
     With ``converged`` from the previous pass (and the same settings), an edit that only
     renames, reorders or moves catalogue entries is planned from ORDRE's collections and
-    looks alone (``plan_structure``); anything else gets the full plan.
+    looks alone (``plan_structure``); anything else gets the full plan, read warm through
+    the read cache in the state directory (``daemon.reconcile.warm``): when nothing changed
+    in either remote or in the files since a pass that planned no change, the pass ends
+    there. Every ``full_read_interval`` the pass reads everything whole as well, and a
+    difference from the warm state is recorded as a ``cache-defect`` event.
 
     The caller holds the state lock. Expected failures (an invalid tree, an unreachable
     remote, refused writes, the delete and update guards) come back as the result, never
@@ -293,6 +300,9 @@ def reconcile(
         return reconciling.run()
     except Exception as exc:  # a bug must not stop the daemon; it is recorded and logged
         return reconciling.failed(exc)
+    finally:
+        if reconciling.cache is not None:
+            reconciling.cache.close()
 
 
 GUARD_NOTICE = "deletes-refused"  # the problem key of a plan a guard refused
@@ -336,24 +346,49 @@ class _Pass:
     allow_updates: bool = False
     planned: PlanResult | None = None
     quick: bool = False  # planned from collections and looks alone
+    cache: ReadCache | None = None  # the read cache, once the pass opened it
 
     def run(self) -> ReconcileResult:
-        report = validate_tree(self.settings.root, self.clean)
-        try:
-            report.raise_if_invalid()
-        except ConfigError as exc:
-            return self.invalid(exc)
-        assert report.catalogue is not None
-        with open_clients(self.settings) as (zedonk, ordre):
+        self.cache = open_cache(self.settings.state_dir, self.settings)
+        mark = converged_mark(self.settings)
+        with ExitStack() as stack:
+            reads, clients = None, None
+            if self.cache is not None and self.cache.converged() == mark:
+                # The files are as when a pass last planned no change from the cache: ask
+                # the remotes first, and stop there when nothing changed either.
+                clients = stack.enter_context(open_clients(self.settings))
+                reads = fetch_warm(self.cache, self.settings, *clients)
+                if reads.unchanged:
+                    message = "ORDRE matches the catalogue; nothing changed since the last pass"
+                    return replace(self.finish("no-changes", message), unchanged=True)
+            report = validate_tree(self.settings.root, self.clean)
+            try:
+                report.raise_if_invalid()
+            except ConfigError as exc:
+                return self.invalid(exc)
+            assert report.catalogue is not None
+            zedonk, ordre = clients or stack.enter_context(open_clients(self.settings))
             self.plan_quick(report.catalogue, report.findings, ordre)
+            if reads is None and self.planned is None and self.cache is not None:
+                reads = fetch_warm(self.cache, self.settings, zedonk, ordre)
             try:
                 planned = self.planned or plan_only(
-                    self.settings, report.catalogue, zedonk, ordre, findings=report.findings
+                    self.settings,
+                    report.catalogue,
+                    zedonk,
+                    ordre,
+                    findings=report.findings,
+                    gathered=reads.snapshots if reads is not None else None,
                 )
             except ConfigError as exc:
                 return self.invalid(exc)
+            finally:
+                if reads is not None:
+                    record_defects(reads, self.history, self.run_id)
             self.planned = planned
             if not planned.plan.has_changes:
+                if reads is not None:
+                    reads.cache.mark_converged(mark)
                 return self.finish("no-changes", "ORDRE matches the catalogue")
             applied = guard_and_apply(
                 planned.plan,

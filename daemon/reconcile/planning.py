@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -22,12 +22,13 @@ from daemon.core.choices import check_zedonk_names
 from daemon.core.findings import Finding, sort_findings
 from daemon.core.guards import guard_findings, refuse_empty_catalogue
 from daemon.core.plan import OrdreSnapshot, Plan, make_plan
-from daemon.core.resolve import Desired, Structure, resolve, resolve_structure
+from daemon.core.resolve import Desired, Structure, ZedonkSnapshot, resolve, resolve_structure
 from daemon.core.spec import CatalogueSpec
 from daemon.core.words import plural
 from daemon.errors import ConfigError
 from daemon.gcpause import cyclic_gc_paused
 from daemon.reconcile.gather import gather
+from daemon.reconcile.warm import WarmReads, open_cache
 from daemon.remotes import open_clients
 from daemon.store import catalogue as catalogue_store
 from daemon.store.history import History
@@ -73,12 +74,16 @@ def plan_only(
     *,
     strict: bool = False,
     findings: Sequence[Finding] = (),
+    gathered: Callable[[], tuple[ZedonkSnapshot, OrdreSnapshot]] | None = None,
 ) -> PlanResult:
-    """Read both remotes, resolve and plan. Raises ConfigError when the catalogue does not
-    resolve against Zedonk (unknown products, a product in two looks, ...), and EmptyCatalogue
-    when it has no collection while ORDRE shows some."""
+    """Read both remotes (through ``gathered`` when given: the warm reads), resolve and plan.
+    Raises ConfigError when the catalogue does not resolve against Zedonk (unknown products,
+    a product in two looks, ...), and EmptyCatalogue when it has no collection while ORDRE
+    shows some."""
     with cyclic_gc_paused():
-        zedonk_state, ordre_state = gather(zedonk, ordre, price_seasons=settings.price_seasons)
+        zedonk_state, ordre_state = (
+            gathered() if gathered else gather(zedonk, ordre, price_seasons=settings.price_seasons)
+        )
         refuse_empty_catalogue(catalogue.is_empty, ordre_state, prune=settings.catalogue.prune)
         resolution = resolve(
             catalogue, zedonk_state, settings.price_seasons, limits=ORDRE_LIMITS, strict=strict
@@ -131,12 +136,32 @@ def _does_not_match(errors: Sequence[Finding]) -> ConfigError:
     )
 
 
-def plan_tree(root: Path, *, strict: bool = False) -> PlanResult:
-    """Validate the tree at ``root``, read both remotes and plan (no writes). Raises ConfigError
-    for an invalid tree, a catalogue that does not resolve or a token that is not set."""
+def plan_tree(root: Path, *, strict: bool = False, cache: Path | None = None) -> PlanResult:
+    """Validate the tree at ``root``, read both remotes and plan (no writes). With ``cache``
+    (a folder), the remotes are read through the read cache kept there: only what changed
+    since the last plan that used it. Raises ConfigError for an invalid tree, a catalogue
+    that does not resolve or a token that is not set."""
     settings, catalogue, findings = load_tree(root)
-    with open_clients(settings) as (zedonk, ordre):
-        return plan_only(settings, catalogue, zedonk, ordre, strict=strict, findings=findings)
+    kept = open_cache(cache, settings) if cache is not None else None
+    try:
+        with open_clients(settings) as (zedonk, ordre):
+            gathered = None
+            if kept is not None:
+                reads = WarmReads(kept, zedonk, ordre)
+                reads.fetch()
+                gathered = reads.snapshots
+            return plan_only(
+                settings,
+                catalogue,
+                zedonk,
+                ordre,
+                strict=strict,
+                findings=findings,
+                gathered=gathered,
+            )
+    finally:
+        if kept is not None:
+            kept.close()
 
 
 def plan_structure(

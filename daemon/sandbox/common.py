@@ -21,7 +21,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from daemon.sandbox.store import SortKey
+from daemon.sandbox.store import SortKey, Store
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
@@ -326,18 +326,29 @@ def paginate(
     rows: Sequence[tuple[SortKey, Any]],
     keep: Callable[[Any], bool] | None = None,
     show: Callable[[Any], Any] | None = None,
+    *,
+    changes: tuple[Store, str] | None = None,
 ) -> JSONResponse:
     """One page of ``rows`` (sort key, item), already sorted by key (``Store.ordered``).
 
     Only items ``keep`` accepts count; ``show`` turns an item into what the page holds. The
-    page is ``{"items": [...], "next_cursor": ...}``; the scan stops once the page is full.
+    page is ``{"items": [...], "next_cursor": ..., "sync_token": ...}``; the scan stops once
+    the page is full. With ``changes`` (the store and the table the rows come from), the last
+    page's ``sync_token`` names the point the listing began at, and ``?changed_since=<token>``
+    lists what changed in the table after such a point instead (``changes_page``).
     """
+    if changes is not None and "changed_since" in request.query_params:
+        return changes_page(request, *changes, show)
     limit = _limit(request)
     start = 0
+    # A first page: the listing starts at the store's latest change (a later page carries
+    # that point in its cursor, so the last page's token names it, whatever changed since).
+    began = [changes[0].epoch, changes[0].seq] if changes is not None else None
     cursor = request.query_params.get("cursor")
     if cursor:
+        after, began = decode_cursor(cursor)
         try:
-            start = bisect.bisect_right(rows, decode_cursor(cursor), key=itemgetter(0))
+            start = bisect.bisect_right(rows, after, key=itemgetter(0))
         except TypeError:
             raise bad_request(f"{cursor!r} is not a cursor for this list") from None
     chunk: list[tuple[SortKey, Any]] = []
@@ -348,9 +359,59 @@ def paginate(
                 more = True
                 break
             chunk.append(rows[i])
-    next_cursor = encode_cursor(chunk[-1][0]) if more else None
+    next_cursor = encode_cursor(chunk[-1][0], began) if more else None
+    token = _encode(began) if changes is not None and not more and began is not None else None
     items = [item if show is None else show(item) for _, item in chunk]
-    return JSONResponse({"items": items, "next_cursor": next_cursor})
+    return JSONResponse({"items": items, "next_cursor": next_cursor, "sync_token": token})
+
+
+def changes_page(
+    request: Request, store: Store, table: str, show: Callable[[Any], Any] | None = None
+) -> JSONResponse:
+    """One page of what changed in ``table`` after the point ``?changed_since=`` names, in the
+    order it changed: each key once, in ``items`` as it is now or in ``deleted`` (its key) when
+    its last change deleted it. The last page's ``sync_token`` is the point to ask from next.
+    ``410 sync_token_expired`` when the point is not of this epoch (the server was reseeded,
+    reset or restarted since): the client reads the whole list again. No filter but ``limit``
+    and ``cursor`` goes with it."""
+    params = request.query_params
+    extra = sorted(set(params) - {"changed_since", "limit", "cursor"})
+    if extra:
+        raise bad_request(f"changed_since takes no other filter ({', '.join(extra)})")
+    since = _decode(params["changed_since"], "sync token")
+    if not _is_point(since):
+        raise bad_request(f"{params['changed_since']!r} is not a sync token this server gave out")
+    epoch, after = since
+    if epoch != store.epoch or not 0 <= after <= store.seq:
+        raise ApiError(
+            410,
+            "sync_token_expired",
+            "this sync token is from before the server's data was replaced; list everything again",
+        )
+    limit = _limit(request)
+    cursor = params.get("cursor")
+    if cursor:
+        position = _decode(cursor, "cursor")
+        if type(position) is not int or position < after:
+            raise bad_request(f"{cursor!r} is not a cursor for this list")
+        after = position
+    found = store.changes(table, after)
+    chunk, more = found[:limit], len(found) > limit
+    items = [obj if show is None else show(obj) for _, _, obj in chunk if obj is not None]
+    deleted = [key for _, key, obj in chunk if obj is None]
+    return JSONResponse(
+        {
+            "items": items,
+            "deleted": deleted,
+            "next_cursor": _encode(chunk[-1][0]) if more else None,
+            "sync_token": None if more else sync_token(store, store.seq),
+        }
+    )
+
+
+def sync_token(store: Store, seq: int) -> str:
+    """The point after change ``seq`` of ``store``'s current epoch, as an opaque token."""
+    return _encode([store.epoch, seq])
 
 
 def _limit(request: Request) -> int:
@@ -362,19 +423,42 @@ def _limit(request: Request) -> int:
     return int(text)
 
 
-def encode_cursor(key: SortKey) -> str:
-    return base64.urlsafe_b64encode(json.dumps(list(key)).encode()).decode().rstrip("=")
+def encode_cursor(key: SortKey, began: list[Any] | None = None) -> str:
+    """The cursor after sort key ``key`` of a listing that began at ``began`` (the store's
+    epoch and its latest change then)."""
+    return _encode([list(key), began])
 
 
-def decode_cursor(cursor: str) -> SortKey:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (ValueError, binascii.Error):
-        raise bad_request(f"{cursor!r} is not a cursor this server gave out") from None
-    if not isinstance(value, list):
+def decode_cursor(cursor: str) -> tuple[SortKey, list[Any] | None]:
+    value = _decode(cursor, "cursor")
+    if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], list)):
         raise bad_request(f"{cursor!r} is not a cursor this server gave out")
-    return tuple(value)
+    began = value[1]
+    if began is not None and not _is_point(began):
+        raise bad_request(f"{cursor!r} is not a cursor this server gave out")
+    return tuple(value[0]), began
+
+
+def _is_point(value: Any) -> bool:
+    """``[epoch, seq]``: a point in a store's changes."""
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], str)
+        and type(value[1]) is int
+    )
+
+
+def _encode(value: Any) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+def _decode(text: str, what: str) -> Any:
+    try:
+        padded = text + "=" * (-len(text) % 4)
+        return json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error):
+        raise bad_request(f"{text!r} is not a {what} this server gave out") from None
 
 
 def flag(request: Request, name: str) -> bool | None:

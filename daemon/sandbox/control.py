@@ -13,6 +13,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 from starlette.responses import Response
@@ -26,6 +27,8 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 API_PREFIX = "/api/v1"
+# uvicorn adds "date: Sat, 29 Nov 2026 17:59:54 GMT" to every answer, after this layer
+DATE_HEADER_BYTES = len("date: Sat, 29 Nov 2026 17:59:54 GMT\r\n")
 ACTIONS = ("error", "drop", "drip", "lose_response", "delay", "malformed")
 FAULT_STATUSES = frozenset({429, *range(400, 600)})
 
@@ -228,7 +231,32 @@ class Control:
             "writes": sum(1 for e in self.log if e["write"]),
             "by_status": dict(sorted(by_status.items())),
             "faults": sum(1 for e in self.log if e["fault"]),
+            "bytes_in": sum(e["bytes_in"] for e in self.log),
+            "bytes_out": sum(e["bytes_out"] for e in self.log),
         }
+
+
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
+
+
+def _request_bytes(scope: Scope) -> int:
+    """What the request took on the wire as HTTP/1.1 frames it: request line, headers and
+    the body its Content-Length announces."""
+    query = scope.get("query_string", b"")
+    target = len(scope.get("raw_path") or scope["path"].encode()) + (len(query) + 1 if query else 0)
+    size = len(scope["method"]) + 1 + target + len(" HTTP/1.1\r\n") + 2
+    for name, value in scope.get("headers", []):
+        size += len(name) + 2 + len(value) + 2
+        if name == b"content-length" and value.isdigit():
+            size += int(value)
+    return size
+
+
+def _head_bytes(status: int, headers: list[tuple[bytes, bytes]]) -> int:
+    """An answer's status line and headers as HTTP/1.1 frames them (uvicorn's Date header
+    included)."""
+    size = len(f"HTTP/1.1 {status} {_PHRASES.get(status, '')}\r\n") + 2 + DATE_HEADER_BYTES
+    return size + sum(len(name) + 2 + len(value) + 2 for name, value in headers)
 
 
 def _token(scope: Scope) -> str:
@@ -316,6 +344,8 @@ class ControlLayer:
             "status": None,
             "fault": None,
             "write": bool(authorised and actor == "connector" and method in WRITE_METHODS),
+            "bytes_in": _request_bytes(scope),
+            "bytes_out": 0,
         }
         control.log.append(entry)
         send = self._recording(send, entry)
@@ -401,6 +431,9 @@ class ControlLayer:
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", str(entry["seq"]).encode()))
                 message = {**message, "headers": headers}
+                entry["bytes_out"] += _head_bytes(message["status"], headers)
+            elif message["type"] == "http.response.body":
+                entry["bytes_out"] += len(message.get("body", b""))
             await send(message)
 
         # keep uvicorn's object reachable, so that faults can still reach the socket

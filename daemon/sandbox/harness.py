@@ -143,6 +143,24 @@ class ZedonkHandle(SandboxHandle):
         result: dict[str, Any] = self.call("PATCH", f"/_admin/customers/{customer_id}", changes)
         return result
 
+    def put_product(self, product_id: str, product: dict[str, Any]) -> dict[str, Any]:
+        """Create or replace a product (a ``Product`` without ``id`` and ``updated_at``)."""
+        result: dict[str, Any] = self.call("PUT", _product_path(product_id), product)
+        return result
+
+    def edit_product(self, product_id: str, **changes: Any) -> dict[str, Any]:
+        """Change some of a product's fields (``description``, ``prices``, ``skus``, ...)."""
+        result: dict[str, Any] = self.call("PATCH", _product_path(product_id), changes)
+        return result
+
+    def delete_product(self, product_id: str) -> None:
+        """Delete a product."""
+        self.call("DELETE", _product_path(product_id))
+
+
+def _product_path(product_id: str) -> str:
+    return f"/_admin/products/{urllib.parse.quote(product_id, safe='/')}"
+
 
 class OrdreHandle(SandboxHandle):
     """The ORDRE server, plus the retailer side (docs/sandbox-api.md §4)."""

@@ -164,7 +164,8 @@ class OrdreSandbox(Sandbox):
     # collections -------------------------------------------------------------
     async def list_collections(self, request: Request) -> Response:
         """Collections, sorted by position then id (paginated)."""
-        return paginate(request, self.store.ordered("collections", by("position", "id")))
+        rows = self.store.ordered("collections", by("position", "id"))
+        return paginate(request, rows, changes=(self.store, "collections"))
 
     async def get_collection(self, request: Request) -> Response:
         """One collection."""
@@ -245,9 +246,11 @@ class OrdreSandbox(Sandbox):
         """Looks with their ordered product keys; filter collection_id (paginated)."""
         wanted = request.query_params.get("collection_id")
         rows = self.store.ordered("looks", by("collection_id", "position", "id"))
-        if wanted is None:
-            return paginate(request, rows)
-        return paginate(request, rows, lambda lk: lk["collection_id"] == wanted)
+
+        def keep(look: dict[str, Any]) -> bool:
+            return wanted is None or look["collection_id"] == wanted
+
+        return paginate(request, rows, keep, changes=(self.store, "looks"))
 
     async def get_look(self, request: Request) -> Response:
         """One look."""
@@ -348,7 +351,8 @@ class OrdreSandbox(Sandbox):
     # listings ----------------------------------------------------------------
     async def list_listings(self, request: Request) -> Response:
         """Product listings, sorted by key (paginated)."""
-        return paginate(request, self.store.ordered("listings", by("key")))
+        rows = self.store.ordered("listings", by("key"))
+        return paginate(request, rows, changes=(self.store, "listings"))
 
     async def get_listing(self, request: Request) -> Response:
         """One listing by key STYLE/FABRIC/COLOUR."""
@@ -455,7 +459,8 @@ class OrdreSandbox(Sandbox):
     # customers ---------------------------------------------------------------
     async def list_customers(self, request: Request) -> Response:
         """Retailers, sorted by account code (paginated)."""
-        return paginate(request, self.store.ordered("customers", by("account_code")))
+        rows = self.store.ordered("customers", by("account_code"))
+        return paginate(request, rows, changes=(self.store, "customers"))
 
     async def get_customer(self, request: Request) -> Response:
         """One retailer by account code."""
@@ -508,7 +513,7 @@ class OrdreSandbox(Sandbox):
             return "raw_body" in o or status is None or o["status"] == status
 
         rows = self.store.ordered("orders", by("updated_at", "id"))
-        return paginate(request, rows, keep, _shown)
+        return paginate(request, rows, keep, _shown, changes=(self.store, "orders"))
 
     async def get_order(self, request: Request) -> Response:
         """One order by its ORDRE id."""

@@ -2,11 +2,17 @@
 
 With a state file each table is one JSON blob in one row, rewritten when the table changed.
 That is plenty for a stand-in server and keeps the format obvious.
+
+Every write is numbered (``seq``), so a list endpoint can say what changed since a point
+(``changes``), deletions included: the last number of each live key, and a tombstone with the
+number of each deleted one. The numbering starts again in each ``epoch`` (a new seed, a reset,
+a restart from the state file), which ends every earlier point.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -29,6 +35,7 @@ class Store:
         self._dirty: set[str] = set()
         # per table: the key function and the rows it sorted, dropped when the table changes
         self._sorted: dict[str, tuple[Callable[[Any], SortKey], Rows]] = {}
+        self._restart_changes()
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()
         if path:
@@ -62,13 +69,47 @@ class Store:
         self._sorted[table] = (key, rows)
         return rows
 
+    # changes -----------------------------------------------------------------
+    def _restart_changes(self) -> None:
+        """A new epoch: every object as it is now is change number 0 of it."""
+        self.epoch = secrets.token_hex(4)
+        self.seq = 0
+        self._last: dict[str, dict[str, int]] = {}  # table -> live key -> its last change
+        self._gone: dict[str, dict[str, int]] = {}  # table -> deleted key -> when
+        self._newest: dict[str, int] = {}  # table -> its last change
+
+    def changes(self, table: str, after: int) -> list[tuple[int, str, Any]]:
+        """``(seq, key, object)`` of each key of ``table`` whose last change is numbered after
+        ``after``, in the order of those numbers; ``object`` is None for a deleted key."""
+        if self._newest.get(table, 0) <= after:
+            return []
+        rows = self.table(table)
+        found = [(n, key, rows[key]) for key, n in self._last.get(table, {}).items() if n > after]
+        found += [(n, key, None) for key, n in self._gone.get(table, {}).items() if n > after]
+        found.sort(key=itemgetter(0))
+        return found
+
+    def _mark(self, table: str, key: str, *, deleted: bool) -> None:
+        self.seq += 1
+        live, gone = self._last.setdefault(table, {}), self._gone.setdefault(table, {})
+        if deleted:
+            live.pop(key, None)
+            gone[key] = self.seq
+        else:
+            gone.pop(key, None)
+            live[key] = self.seq
+        self._newest[table] = self.seq
+
     # writing -----------------------------------------------------------------
     def put(self, table: str, key: str, value: Any) -> None:
         self.table(table)[key] = value
         self._changed(table)
+        self._mark(table, key, deleted=False)
 
     def delete(self, table: str, key: str) -> None:
-        self.table(table).pop(key, None)
+        if key in self.table(table):
+            self.table(table).pop(key)
+            self._mark(table, key, deleted=True)
         self._changed(table)
 
     def _changed(self, table: str) -> None:
@@ -89,6 +130,7 @@ class Store:
         self.meta = meta
         self._dirty = {*tables, "_counters", "_meta"}
         self._sorted.clear()
+        self._restart_changes()
 
     # persistence -------------------------------------------------------------
     def load(self) -> bool:
@@ -108,6 +150,7 @@ class Store:
         self.tables = saved
         self._dirty.clear()
         self._sorted.clear()
+        self._restart_changes()
         return True
 
     def flush(self) -> None:

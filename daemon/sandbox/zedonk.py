@@ -111,15 +111,18 @@ class ZedonkSandbox(Sandbox):
     # reference data ----------------------------------------------------------
     async def list_seasons(self, request: Request) -> Response:
         """Seasons, sorted by start date (paginated)."""
-        return paginate(request, self.store.ordered("seasons", by("starts_on", "code")))
+        rows = self.store.ordered("seasons", by("starts_on", "code"))
+        return paginate(request, rows, changes=(self.store, "seasons"))
 
     async def list_categories(self, request: Request) -> Response:
         """Product categories (paginated)."""
-        return paginate(request, self.store.ordered("categories", by("name")))
+        rows = self.store.ordered("categories", by("name"))
+        return paginate(request, rows, changes=(self.store, "categories"))
 
     async def list_users(self, request: Request) -> Response:
         """Users with their active flag (paginated)."""
-        return paginate(request, self.store.ordered("users", by("username")))
+        rows = self.store.ordered("users", by("username"))
+        return paginate(request, rows, changes=(self.store, "users"))
 
     async def list_currencies(self, request: Request) -> Response:
         """The currencies customers and orders may use, by code (paginated)."""
@@ -144,7 +147,8 @@ class ZedonkSandbox(Sandbox):
                 and (active is None or p["active"] == active)
             )
 
-        return paginate(request, self.store.ordered("products", by("id")), keep)
+        rows = self.store.ordered("products", by("id"))
+        return paginate(request, rows, keep, changes=(self.store, "products"))
 
     async def get_product(self, request: Request) -> Response:
         """One product by its id STYLE/FABRIC/COLOUR."""
@@ -170,7 +174,8 @@ class ZedonkSandbox(Sandbox):
                 and (active is None or c["active"] == active)
             )
 
-        return paginate(request, self.store.ordered("customers", by("id")), keep)
+        rows = self.store.ordered("customers", by("id"))
+        return paginate(request, rows, keep, changes=(self.store, "customers"))
 
     async def get_customer(self, request: Request) -> Response:
         """One customer by id."""
@@ -266,7 +271,8 @@ class ZedonkSandbox(Sandbox):
                 and (active is None or o["active"] == active)
             )
 
-        return paginate(request, self.store.ordered("sales_orders", _by_number), keep)
+        rows = self.store.ordered("sales_orders", _by_number)
+        return paginate(request, rows, keep, changes=(self.store, "sales_orders"))
 
     async def get_order(self, request: Request) -> Response:
         """One sales order by id (or by its SO number)."""
@@ -308,6 +314,9 @@ class ZedonkSandbox(Sandbox):
             Route("/_admin/search-lag", self.admin_search_lag, methods=["PUT"]),
             Route("/_admin/sales-orders", self.admin_sales_orders, methods=["GET"]),
             Route("/_admin/products/{id:path}/barcodes", self.admin_set_barcodes, methods=["PUT"]),
+            Route("/_admin/products/{id:path}", self.admin_put_product, methods=["PUT"]),
+            Route("/_admin/products/{id:path}", self.admin_edit_product, methods=["PATCH"]),
+            Route("/_admin/products/{id:path}", self.admin_delete_product, methods=["DELETE"]),
             Route("/_admin/customers/{id}", self.admin_edit_customer, methods=["PATCH"]),
         ]
 
@@ -343,6 +352,101 @@ class ZedonkSandbox(Sandbox):
         self.store.put("products", pid, product)
         self.loaded_barcodes()
         return JSONResponse(product)
+
+    async def admin_put_product(self, request: Request) -> Response:
+        """Create or replace a product, as Zedonk's product screens would: the body is a
+        ``Product`` without ``id`` and ``updated_at`` (its style, fabric and colour must make
+        the id in the path)."""
+        pid = request.path_params["id"]
+        body = Fields(await read_object(request))
+        product: dict[str, Any] = {"id": pid}
+        for name, most in (("style", 50), ("fabric", 20), ("colour", 30)):
+            product[name] = body.text(name, required=True, max_len=most)
+        if not body.errors and pid != f"{product['style']}/{product['fabric']}/{product['colour']}":
+            body.fail("", f"{pid!r} must be style/fabric/colour")
+        product.update(self._product_fields(body, partial=False))
+        body.done()
+        self._check_barcodes(pid, product["skus"])
+        current = self.store.get("products", pid)
+        product["updated_at"] = self.clock.tick()
+        self.store.put("products", pid, product)
+        self.loaded_barcodes()
+        return JSONResponse(product, 200 if current else 201)
+
+    async def admin_edit_product(self, request: Request) -> Response:
+        """Change some of a product's fields (any of ``PUT``'s but its id's parts)."""
+        pid = request.path_params["id"]
+        current = self.store.get("products", pid)
+        if current is None:
+            raise not_found(f"product {pid!r}")
+        body = Fields(await read_object(request))
+        product = {**current, **self._product_fields(body, partial=True)}
+        body.done()
+        self._check_barcodes(pid, product["skus"])
+        product["updated_at"] = self.clock.tick()
+        self.store.put("products", pid, product)
+        self.loaded_barcodes()
+        return JSONResponse(product)
+
+    async def admin_delete_product(self, request: Request) -> Response:
+        """Delete a product (its barcodes are free again)."""
+        pid = request.path_params["id"]
+        if self.store.get("products", pid) is None:
+            raise not_found(f"product {pid!r}")
+        self.store.delete("products", pid)
+        self.loaded_barcodes()
+        return Response(status_code=204)
+
+    def _product_fields(self, body: Fields, *, partial: bool) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        if not partial or body.has("description"):
+            fields["description"] = body.text("description", max_len=2000)
+        if not partial or body.has("category"):
+            fields["category"] = body.text("category", max_len=200)
+        if not partial or body.has("seasons"):
+            seasons = body.raw("seasons") or []
+            known = self.store.table("seasons")
+            if not isinstance(seasons, list) or not all(s in known for s in seasons):
+                body.fail("seasons", "must be a list of season codes Zedonk has")
+            fields["seasons"] = list(seasons) if isinstance(seasons, list) else []
+        if not partial or body.has("skus"):
+            skus = []
+            for item in body.items("skus"):
+                size = item.text("size", required=True, max_len=50)
+                barcode = item.opt_text("barcode", max_len=50)
+                item.done()
+                skus.append({"size": size, "barcode": barcode})
+            fields["skus"] = skus
+        if not partial or body.has("prices"):
+            prices = []
+            for item in body.items("prices"):
+                price = {
+                    "season": item.text("season", required=True),
+                    "currency": item.choice("currency", CURRENCIES, required=True),
+                    "wsp": item.money("wsp"),
+                    "rrp": item.money("rrp"),
+                }
+                item.done()
+                prices.append(price)
+            fields["prices"] = prices
+        if not partial or body.has("image_1"):
+            fields["image_1"] = body.opt_text("image_1", max_len=1000)
+        for name, most in (("textile_content", 200), ("country_of_origin", 2)):
+            if not partial or body.has(name):
+                fields[name] = body.text(name, max_len=most)
+        if not partial or body.has("active"):
+            fields["active"] = body.boolean("active", default=True)
+        return fields
+
+    def _check_barcodes(self, pid: str, skus: list[dict[str, Any]]) -> None:
+        """A barcode sits on one SKU (domain.md §5): 409 when one is on another product's."""
+        for sku in skus:
+            owner = self.sku_by_barcode.get(gtin_key(sku["barcode"])) if sku["barcode"] else None
+            if owner is not None and owner[0] != pid:
+                raise conflict(
+                    f"barcode {sku['barcode']} is on {owner[0]} size {owner[1]}",
+                    product_id=owner[0],
+                )
 
     async def admin_edit_customer(self, request: Request) -> Response:
         """Change a customer's name, account code, currency, active flag or contact."""

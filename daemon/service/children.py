@@ -45,6 +45,7 @@ class PassOutcome:
     result: str
     message: str
     converged: Converged | None = None  # after a reconcile that left ORDRE matching
+    unchanged: bool = False  # a reconcile that found nothing changed since the last one
 
 
 def _pass_in_child(
@@ -91,7 +92,8 @@ def _pass_in_child(
                 )
             else:
                 out = import_orders(settings, history, trigger=trigger, notifier=notifier)
-        conn.send(PassOutcome(out.run_id, out.result, out.message, getattr(out, "converged", None)))
+        converged, unchanged = getattr(out, "converged", None), getattr(out, "unchanged", False)
+        conn.send(PassOutcome(out.run_id, out.result, out.message, converged, unchanged))
     except BaseException as exc:  # report it; the daemon records it as a failed pass
         conn.send(PassOutcome(None, "failed", f"{type(exc).__name__}: {exc}"))
     finally:

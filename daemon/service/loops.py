@@ -233,7 +233,9 @@ class ReconcileLoop:
         # always read everything.
         known = self._converged if trigger == "watch" else None
         outcome = self.children.run("reconcile", settings, trigger, known)
-        if outcome.result not in NOT_STARTED:  # a pass that did not start changed nothing
+        # A pass that did not start changed nothing; one that found nothing changed since the
+        # last pass (the warm reads) leaves what that pass resolved as it was.
+        if outcome.result not in NOT_STARTED and not outcome.unchanged:
             self._converged = outcome.converged
         return outcome
 

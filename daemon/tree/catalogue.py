@@ -11,6 +11,7 @@ collections (``daemon.core.guards.refuse_empty_catalogue``).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -37,6 +38,29 @@ from daemon.tree.yamlload import Document, load_file
 
 CATALOGUE_DIR = "catalogue"
 YAML_SUFFIXES = (".yaml", ".yml")
+
+
+def tree_digest(root: Path) -> str:
+    """A digest of what a plan reads of the repository at ``root``: connector.yaml and the
+    YAML files in catalogue/, names and bytes (a file that cannot be read counts by its
+    error). Equal digests, equal settings and catalogue."""
+    digest = hashlib.sha256()
+    directory = root / CATALOGUE_DIR
+    try:
+        entries = sorted(directory.iterdir()) if directory.is_dir() else []
+    except OSError:
+        entries = []
+    files = [root / "connector.yaml"] + [
+        e for e in entries if e.suffix.lower() in YAML_SUFFIXES and not e.name.startswith(".")
+    ]
+    for path in files:
+        digest.update(path.name.encode() + b"\0")
+        try:
+            digest.update(path.read_bytes())
+        except OSError as exc:
+            digest.update(f"unreadable: {exc}".encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------- loading

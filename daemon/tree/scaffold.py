@@ -79,8 +79,9 @@ import:
 #   update_threshold: {{count: 50, share: 0.3}}  # rewriting more listings needs --allow-updates
 
 # daemon:
-#   poll_interval: 60s  # how often ORDRE is asked for new orders
+#   poll_interval: 15s  # how often ORDRE is asked for new orders (one small request)
 #   reconcile_interval: 10m  # how often the whole catalogue is compared with ORDRE
+#   full_read_interval: 6h  # how often that pass reads both remotes whole, not just changes
 #   debounce: 2s  # wait this long after the last change in catalogue/ before applying it
 #   The history and locks live outside this checkout, in $STATE_DIRECTORY under systemd,
 #   else in ~/.local/state/zedonk-ordre/<ORDRE host>-<digest>; state_dir chooses another.

@@ -63,8 +63,7 @@ class CatalogueSettings:
     prune: bool  # delete ORDRE objects that are no longer in catalogue/
     delete_threshold_count: int  # deleting more than this many objects needs --allow-deletes
     delete_threshold_share: float  # ... or more than this share (0..1) of the tracked objects
-    # updating more listings than this count, and more than this share of them, needs
-    # --allow-updates
+    # updating more listings than this count and share of them needs --allow-updates
     update_threshold_count: int = 50
     update_threshold_share: float = 0.3
 
@@ -76,6 +75,7 @@ class DaemonSettings:
     debounce: float  # seconds
     status_listen: tuple[str, int]  # (host, port)
     remote_down_alert_after: float  # seconds
+    full_read_interval: float = 6 * 3600.0  # seconds between passes that also read all whole
 
 
 @dataclass(frozen=True)
@@ -206,9 +206,10 @@ DEFAULTS: dict[str, Any] = {
     "delete_threshold_share": 0.25,
     "update_threshold_count": 50,
     "update_threshold_share": 0.3,
-    "poll_interval": "60s",
+    "poll_interval": "15s",
     "reconcile_interval": "10m",
     "debounce": "2s",
+    "full_read_interval": "6h",
     "status_listen": "127.0.0.1:9808",
     "remote_down_alert_after": "10m",
     "retention": "365d",
@@ -223,6 +224,7 @@ DURATION_KEYS = (
     ("import", "settle_window"),
     ("daemon", "poll_interval"),
     ("daemon", "reconcile_interval"),
+    ("daemon", "full_read_interval"),
     ("daemon", "debounce"),
     ("daemon", "remote_down_alert_after"),
     ("history", "retention"),
@@ -331,7 +333,7 @@ def _value_findings(doc: Document, root: Path, reported: set[str]) -> list[Findi
                     )
                 )
     findings += smtp_login_findings(doc)
-    for key in ("poll_interval", "reconcile_interval"):
+    for key in ("poll_interval", "reconcile_interval", "full_read_interval"):
         text = value("daemon", key)
         if text is not None and parse_duration(text) < 1:
             findings.append(
@@ -458,6 +460,7 @@ def _build(data: dict[str, Any], root: Path) -> Settings:
             debounce=seconds("debounce"),
             status_listen=parse_listen(daemon_data.get("status_listen", DEFAULTS["status_listen"])),
             remote_down_alert_after=seconds("remote_down_alert_after"),
+            full_read_interval=seconds("full_read_interval"),
         ),
         state_dir=state_dir,
         state_dir_origin=origin,

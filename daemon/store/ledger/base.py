@@ -9,6 +9,7 @@ from typing import Any
 from daemon.store.history import History
 
 CURSOR_KEY = "orders.cursor"  # the listing cursor, in the history's durable state
+SYNC_KEY = "orders.sync_token"  # where ORDRE's order changes start, and from which ORDRE
 OPEN_STATES = ("pending", "sending", "unresolved")  # rows the import still works on
 DONE_STATES = ("created", "partial")
 # ``orders list --status attention``: a person should look (an unresolved row settles by

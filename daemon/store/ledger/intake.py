@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from daemon.store.history import utcnow
-from daemon.store.ledger.base import CURSOR_KEY, HELD, LedgerBase, connector_ref
+from daemon.store.ledger.base import CURSOR_KEY, HELD, SYNC_KEY, LedgerBase, connector_ref
 
 if TYPE_CHECKING:
     from daemon.core.model import OrdreOrder
@@ -28,6 +28,19 @@ class IntakeTransitions(LedgerBase):
         old = self.history.get_state(CURSOR_KEY, conn=conn)
         if old is None or datetime.fromisoformat(old) < cursor:
             self.history.set_state(CURSOR_KEY, cursor.isoformat(), conn=conn)
+
+    def sync_token(self, origin: str) -> str | None:
+        """The point ORDRE's order changes start at (``daemon.clients.feeds``), when it was
+        given by the ORDRE at ``origin``; None: list by the cursor."""
+        value = self.history.get_state(SYNC_KEY)
+        if isinstance(value, dict) and value.get("origin") == origin:
+            token = value.get("token")
+            return token if isinstance(token, str) else None
+        return None
+
+    def set_sync_token(self, conn: sqlite3.Connection, origin: str, token: str | None) -> None:
+        """Where the next listing's changes start (None: by the cursor), with the cursor."""
+        self.history.set_state(SYNC_KEY, {"origin": origin, "token": token}, conn=conn)
 
     def held(self, conn: sqlite3.Connection, ordre_ids: list[str]) -> Iterator[tuple[str, str]]:
         """``(import_key, ordre_id)`` of every row of these ORDRE orders, 500 ids a query."""
