@@ -34,7 +34,7 @@ from daemon.store.history import History
 
 sandboxes, pair = orders_support.sandboxes, orders_support.pair  # fixtures
 
-CRASH_RUNS = 20
+CRASH_RUNS = 14  # 42 kill -9 cycles over the three points in every run; the soak runs 100 each
 SLOW_RUNS = 100
 WORLD_RUNS, SLOW_WORLD_RUNS = 2, 20  # per crash point, with a lagging search or a lost state
 WORLDS = ("search-lag", "lost-state")
