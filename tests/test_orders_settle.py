@@ -315,6 +315,21 @@ def test_a_new_history_holds_its_orders_for_a_settle_window(
     assert orders_per_ref(pair) == {f"ordre:{key}": 1}
 
 
+def test_the_window_of_a_new_history_runs_from_its_first_pass_not_its_first_order(
+    tmp_path: Path, pair: SandboxPair
+) -> None:
+    """A daemon that has polled for longer than a settle window imports the first order it
+    sees at once: its history began to watch Zedonk at its first pass, order or not."""
+    settings = write_connector(tmp_path, pair, settle_window="2s")
+    idle = run_cli(settings, "orders", "import", "--once")
+    assert idle.returncode == 0, idle.stdout + idle.stderr
+    time.sleep(2.2)
+    [key] = submissions(pair, 1)
+    done = run_cli(settings, "orders", "import", "--once")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert orders_per_ref(pair) == {f"ordre:{key}": 1}
+
+
 def test_a_rebuilt_ledger_holds_for_the_settle_window_in_force_now(
     tmp_path: Path, pair: SandboxPair
 ) -> None:

@@ -329,6 +329,23 @@ def test_a_failing_import_loop_does_not_stop_reconciling_and_backs_off(
         assert any(e["code"] == "import-error" for e in history.events(level="error"))
 
 
+def test_an_import_pass_that_leaves_orders_waiting_does_not_slow_the_polls(
+    tmp_path: Path, start: Callable[..., Running]
+) -> None:
+    """Orders waiting for a settle window or held for a person ("partial") are no sign of a
+    remote in trouble: the next poll still comes after ``poll_interval``, so that an order
+    submitted meanwhile is not kept waiting minutes."""
+    root = make_tree(tmp_path)
+    rec, imp = StandIn("reconcile"), StandIn("import", lambda: "partial")
+    running = start(root, reconcile=rec, import_orders=imp)
+    loop = running.service.loops["import"]
+    assert wait_until(lambda: loop.passes >= 4)
+    assert loop.last_result == "partial"
+    # The poll interval is 1s; a back-off would wait 2s, then 4s.
+    gaps = [later - earlier for earlier, later in zip(imp.times, imp.times[1:], strict=False)]
+    assert all(0.9 <= gap < 1.9 for gap in gaps[:3]), gaps
+
+
 def test_a_failing_reconcile_does_not_stop_the_import_loop(
     tmp_path: Path, start: Callable[..., Running]
 ) -> None:

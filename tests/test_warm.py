@@ -5,7 +5,11 @@ bad, old or foreign cache, and a full read finds a cache that went wrong."""
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -175,3 +179,43 @@ def test_a_full_read_of_a_sound_cache_finds_nothing(brand: Brand, sandbox: Sandb
     assert result.result == "ok", result.message
     with History.open(brand.state_dir) as history:
         assert not [e for e in history.run_events(result.run_id) if e["code"] == "cache-defect"]
+
+
+def test_a_cache_folder_that_cannot_be_written_is_read_past_with_a_log_line(
+    brand: Brand, sandbox: Sandboxes, tmp_path: Path
+) -> None:
+    """As a CI runner that restored the cache folder read-only: a full read, never a crash."""
+    if (
+        shutil.which("unshare") is None
+        or subprocess.run(
+            ["unshare", "-rm", "mount", "--bind", str(tmp_path), str(tmp_path)],
+            capture_output=True,
+            check=False,
+        ).returncode
+    ):
+        pytest.skip("no user and mount namespaces here to mount a folder read-only")
+    brand.reconcile()
+    cache = tmp_path / "ci-cache"
+    assert brand.cli("plan", "--format", "json", "--cache", str(cache)).exit_code == 0
+    sandbox.zedonk.edit_product("ML-205/CASH/BLACK", description="Black cashmere jumper")
+    script = (
+        f"mount --bind {cache} {cache} && mount -o remount,ro,bind {cache} && "
+        f"exec {sys.executable} -m daemon plan --format json --cache {cache} --root {brand.root}"
+    )
+    done = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            **os.environ,
+            "ZEDONK_TOKEN": sandbox.zedonk_token,
+            "ORDRE_TOKEN": sandbox.ordre_token,
+        },
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "internal error" not in done.stderr
+    assert f"cannot use a read cache in {cache}" in done.stderr
+    assert "Black cashmere jumper" in done.stdout
+    assert brand.cli("plan", "--format", "json").output == done.stdout  # as a cold plan

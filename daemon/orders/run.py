@@ -147,6 +147,8 @@ class ImportPass:
     def run(self, retry_key: str | None, *, accept: bool = False) -> None:
         for run_id in self.state.history.close_interrupted_imports(self.state.run_id):
             log.warning("import run %s was interrupted", run_id)
+        # A new history's settle window runs from its first pass, idle or not (recorded once).
+        self.state.ledger.since()
         try:
             zedonk, ordre = self.state.clients.enter_context(open_clients(self.state.settings))
         except ConfigError as exc:

@@ -444,6 +444,7 @@ class ImportLoop:
             )
             trigger = "timer"
             poll = self.settings().daemon.poll_interval
-            failures = self.state.failures
-            delay = backoff(failures, poll) if result in FAILED_RESULTS else poll
+            # Only a failed pass backs off: "partial" leaves orders waiting for the settle
+            # window or held for a person, and slower polls would delay the next orders too.
+            delay = backoff(self.state.failures, poll) if result == "failed" else poll
             self.stopping.wait(delay)

@@ -49,8 +49,8 @@ class Unreadable(Exception):
 
 class ReadCache:
     """The read cache in ``directory`` for remotes at ``origins`` (remote name -> base URL);
-    use as a context manager, or call ``close()``. Raises OSError when the folder cannot be
-    written."""
+    use as a context manager, or call ``close()``. Raises OSError or sqlite3.Error when the
+    folder or the file cannot be written."""
 
     def __init__(self, directory: Path, origins: Mapping[str, str]) -> None:
         self.path = directory / CACHE_FILE
@@ -63,10 +63,15 @@ class ReadCache:
             )
             self._remove()
         self._conn = self._connect()
-        if self._meta("format") is None:
+        try:
+            # Always a write, so that a file or folder that cannot be written (a cache
+            # restored read-only) is refused here rather than halfway through a pass.
             with self._conn:
                 self._set("format", FORMAT)
                 self._set("origins", self.origins)
+        except sqlite3.Error:
+            self._conn.close()
+            raise
 
     # ------------------------------------------------------------------ opening
 
