@@ -17,6 +17,7 @@ import pytest
 from sandbox_harness import Sandboxes
 from test_apply import MAIN, Brand
 
+from daemon.reconcile.warm import open_cache
 from daemon.store.history import History
 from daemon.store.readcache import CACHE_FILE
 
@@ -129,6 +130,25 @@ def test_a_bad_old_or_foreign_cache_is_discarded_with_a_log_line(
     assert "/api/v1/products" in whole_reads(sandbox)
     assert brand.reconcile().result == "no-changes"
     assert brand.plan().has_changes is False
+
+
+def test_a_cache_read_with_another_account_at_the_same_address_is_discarded(
+    brand: Brand, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two brands on one shared host: same URLs, other tokens. The cache keeps no token."""
+    brand.reconcile()
+    cache = (brand.state_dir / CACHE_FILE).read_bytes()
+    assert brand.sandbox.zedonk_token.encode() not in cache
+    with caplog.at_level(logging.WARNING):
+        same = open_cache(brand.state_dir, brand.settings)
+        assert same is not None
+        same.close()
+        assert "discarding" not in caplog.text
+        monkeypatch.setenv("ZEDONK_TOKEN", "another-brands-token")
+        other = open_cache(brand.state_dir, brand.settings)
+        assert other is not None
+        other.close()
+    assert "read from other remotes or accounts" in caplog.text
 
 
 def test_the_full_read_finds_a_cache_defect_and_plans_from_what_it_read(

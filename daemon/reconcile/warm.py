@@ -43,12 +43,25 @@ log = logging.getLogger(__name__)
 def open_cache(directory: Path, settings: Settings) -> ReadCache | None:
     """The read cache in ``directory`` for the remotes ``settings`` name; None (and a log
     line) when the folder cannot hold it: the pass then reads everything."""
-    origins = {"zedonk": settings.zedonk.url, "ordre": settings.ordre.url}
+    origins = {
+        "zedonk": settings.zedonk.url,
+        "ordre": settings.ordre.url,
+        # The accounts as well as the addresses: two brands on one shared host never read each
+        # other's cache. A digest, never the tokens; a rotated token costs one full read.
+        "accounts": account_digest(settings),
+    }
     try:
         return ReadCache(directory, origins)
     except (OSError, sqlite3.Error) as exc:  # the cache is only a help
         log.warning("cannot use a read cache in %s (%s); every list is read whole", directory, exc)
         return None
+
+
+def account_digest(settings: Settings) -> str:
+    """A short digest (12 hex digits of SHA-256) of both remotes' tokens: which accounts a
+    cache was read with, without keeping anything that gives the tokens back."""
+    tokens = f"{settings.zedonk.token.resolve()}\n{settings.ordre.token.resolve()}"
+    return hashlib.sha256(f"zedonk-ordre read cache\n{tokens}".encode()).hexdigest()[:12]
 
 
 def fetch_warm(

@@ -4,9 +4,9 @@ the remotes only for what changed since (``daemon.reconcile.warm``).
 One SQLite file, ``reads.sqlite`` in the state directory (or the folder ``plan --cache``
 names), mode 0600 since it holds customers' details:
 
-- ``meta``: ``format``; ``origins``, the remotes' URLs (JSON); ``full_read_at``, Unix seconds
-  of the last full read; ``converged``, what the last pass that planned no change saw
-  (dropped by any change of the lists);
+- ``meta``: ``format``; ``origins``, the remotes' URLs and a digest of the accounts (JSON);
+  ``full_read_at``, Unix seconds of the last full read; ``converged``, what the last pass
+  that planned no change saw (dropped by any change of the lists);
 - ``lists``: per remote and list, ``token``, the point its changes start at;
 - ``items``: per remote, list and key, the item as the remote sent it (JSON text).
 
@@ -48,7 +48,8 @@ class Unreadable(Exception):
 
 
 class ReadCache:
-    """The read cache in ``directory`` for remotes at ``origins`` (remote name -> base URL);
+    """The read cache in ``directory`` for remotes at ``origins`` (remote name -> base URL,
+    and ``accounts``, a digest of the tokens it reads with);
     use as a context manager, or call ``close()``. Raises OSError or sqlite3.Error when the
     folder or the file cannot be written."""
 
@@ -101,7 +102,7 @@ class ReadCache:
         if rows.get("format") != FORMAT:
             return f"it is of format {rows.get('format')!r}, this version reads {FORMAT!r}"
         if rows.get("origins") != self.origins:
-            return f"it was read from other remotes ({rows.get('origins')})"
+            return f"it was read from other remotes or accounts ({rows.get('origins')})"
         return None
 
     def _remove(self) -> None:
