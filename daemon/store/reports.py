@@ -51,15 +51,11 @@ class HistoryReports:
             f"SELECT * FROM runs WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
             (*params, limit),
         )
-        for row in rows:
-            row["summary"] = json.loads(row["summary"]) if row["summary"] else None
-        return rows
+        return _with_summaries(rows)
 
     def run(self, run_id: int) -> dict[str, Any] | None:
         """One run, as ``runs`` gives it, or None when there is none with that id."""
-        rows = self.query("SELECT * FROM runs WHERE id = ?", (run_id,))
-        for row in rows:
-            row["summary"] = json.loads(row["summary"]) if row["summary"] else None
+        rows = _with_summaries(self.query("SELECT * FROM runs WHERE id = ?", (run_id,)))
         return rows[0] if rows else None
 
     def actions(self, run_id: int, *, limit: int = -1, offset: int = 0) -> list[dict[str, Any]]:
@@ -111,3 +107,10 @@ class HistoryReports:
         for row in rows:
             row["details"] = json.loads(row["details"]) if row["details"] else None
         return rows
+
+
+def _with_summaries(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Runs' rows with ``summary`` decoded from its JSON text (None when empty)."""
+    for row in rows:
+        row["summary"] = json.loads(row["summary"]) if row["summary"] else None
+    return rows
