@@ -83,8 +83,12 @@ class ApiClient:
     ) -> Iterator[T]:
         """Every item of a paginated listing, mapped by ``read``, fetched page by page (the
         next page while this one is mapped)."""
+        typed = getattr(read, "typed", None)
         pages = self.session.pages(
-            path, params={"limit": self.page_size, **(query or {})}, ahead=True
+            path,
+            params={"limit": self.page_size, **(query or {})},
+            ahead=True,
+            decode=typed.decode if typed is not None else None,
         )
         return read_pages(
             pages, read, remote=self.remote, where=f"GET {path}", on_broken=on_broken, id_key=id_key

@@ -43,6 +43,7 @@ from daemon.clients.failures import (
     status_error,
     unknown_outcome,
 )
+from daemon.clients.fields import parse_json
 from daemon.clients.pages import Helpers, walk
 from daemon.clients.pages import ahead as pages_ahead
 from daemon.clients.transport import attempt_ends, deadline_transport
@@ -214,19 +215,23 @@ class HttpSession:
         cursor_param: str = "cursor",
         ahead: bool = False,
         last: dict[str, Any] | None = None,
+        decode: Callable[[bytes], Any] | None = None,
     ) -> Iterator[list[Any]]:
         """Yield the raw items of a cursor-paginated listing, a page (a list) at a time; with
         ``ahead``, the next page is read on a helper thread while the caller works on the last
         one (``daemon.clients.pages.ahead``). ``last`` receives what the last page holds
-        beside its items (a ``sync_token``), before that page is yielded."""
-        get = self._page_body
+        beside its items (a ``sync_token``), before that page is yielded. ``decode`` parses a
+        page's bytes in place of ``json`` (``daemon.clients.typed``)."""
+        get = partial(self._page_body, decode=decode)
         read = partial(
             walk, get, self.remote, path, params, items_key, cursor_key, cursor_param, last
         )
         return pages_ahead(read, self._helpers) if ahead else read()
 
-    def _page_body(self, path: str, query: Mapping[str, Any]) -> Any:
-        return self.get(path, params=query).body
+    def _page_body(
+        self, path: str, query: Mapping[str, Any], decode: Callable[[bytes], Any] | None
+    ) -> Any:
+        return self.request("GET", path, params=query, decode=decode).body
 
     # ------------------------------------------------------------------ core
 
@@ -241,8 +246,10 @@ class HttpSession:
         if_none_match: str | None = None,
         idempotency_key: str | None = None,
         idempotent: bool = False,
+        decode: Callable[[bytes], Any] | None = None,
     ) -> Reply:
-        """One call with retries. Raises a ``RemoteError`` subclass on failure."""
+        """One call with retries. Raises a ``RemoteError`` subclass on failure. ``decode``
+        parses a successful answer's bytes in place of ``json`` (``parse_json``)."""
         method = method.upper()
         idempotent = idempotent or method in IDEMPOTENT_METHODS or idempotency_key is not None
         headers = dict(self._headers)
@@ -262,7 +269,7 @@ class HttpSession:
         maybe_applied = False  # an earlier attempt may have reached the server
         for attempt in range(1, policy.attempts + 1):
             try:
-                return self._once(method, path, params, content, headers)
+                return self._once(method, path, params, content, headers, decode)
             except Attempt as failed:
                 may_retry = failed.retryable and (idempotent or not failed.sent)
                 if not may_retry:
@@ -299,6 +306,7 @@ class HttpSession:
         params: Mapping[str, Any] | None,
         content: bytes | None,
         headers: dict[str, str],
+        decode: Callable[[bytes], Any] | None = None,
     ) -> Reply:
         where = f"{method} {path}"
         until = self._clock() + self.deadline
@@ -378,28 +386,38 @@ class HttpSession:
             ) from None
         finally:
             attempt_ends.reset(ends)
-        return self._reply(where, response, bytes(raw))
-
-    def _reply(self, where: str, response: httpx.Response, raw: bytes) -> Reply:
-        status = response.status_code
-        body: Any = None
-        parse_error = ""
-        if raw.strip():
-            try:
-                body = json.loads(raw, parse_float=Decimal)  # money stays exact
-            except (ValueError, UnicodeDecodeError) as exc:
-                parse_error = str(exc)
-        if 200 <= status < 300:
-            if parse_error:
-                raise Attempt(
-                    bad_response(self.remote, f"{where}: answer is not valid JSON ({parse_error})"),
-                    sent=True,
-                    retryable=False,
-                )
-            headers = {k.lower(): v for k, v in response.headers.items()}
-            return Reply(status, body, response.headers.get("etag"), headers)
-        raise status_error(self.remote, where, status, body, response.headers.get("retry-after"))
+        return _reply(self.remote, where, response, bytes(raw), decode)
 
     def _scrub(self, text: str) -> str:
         """Never let a secret into a message, in any form, even if a server echoes it."""
         return redact.redact(text)
+
+
+def _reply(
+    remote: str,
+    where: str,
+    response: httpx.Response,
+    raw: bytes,
+    decode: Callable[[bytes], Any] | None = None,
+) -> Reply:
+    """The answer's Reply, its body parsed by ``decode`` (a success) or ``parse_json``; raises
+    the status's error, or a non-retryable Attempt for a success that is not JSON."""
+    status = response.status_code
+    body: Any = None
+    parse_error = ""
+    if raw.strip():
+        parse = decode if decode is not None and 200 <= status < 300 else parse_json
+        try:
+            body = parse(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            parse_error = str(exc)
+    if 200 <= status < 300:
+        if parse_error:
+            raise Attempt(
+                bad_response(remote, f"{where}: answer is not valid JSON ({parse_error})"),
+                sent=True,
+                retryable=False,
+            )
+        headers = {k.lower(): v for k, v in response.headers.items()}
+        return Reply(status, body, response.headers.get("etag"), headers)
+    raise status_error(remote, where, status, body, response.headers.get("retry-after"))

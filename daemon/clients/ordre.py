@@ -34,6 +34,7 @@ from daemon.clients.fields import (
     read_all,
     read_each,
 )
+from daemon.clients.typed import LISTINGS
 from daemon.core.bodies import collection_body, customer_body, listing_body, look_body
 from daemon.core.limits import NameRule, OrdreLimits
 from daemon.core.model import (
@@ -358,7 +359,7 @@ def _listing_quick(raw: dict[str, Any]) -> Listing:
     )
 
 
-@fast_path(_listing_quick)
+@fast_path(_listing_quick, typed=LISTINGS)
 def _listing(f: Fields) -> Listing:
     return Listing(
         key=f.text("key"),

@@ -27,6 +27,7 @@ from daemon.clients.fields import (
     quick_text_in,
     quick_text_or,
 )
+from daemon.clients.typed import PRODUCTS
 from daemon.core.limits import NameRule, ZedonkLimits
 from daemon.core.model import (
     Address,
@@ -309,7 +310,7 @@ def _product_quick(raw: dict[str, Any]) -> Product:
     )
 
 
-@fast_path(_product_quick)
+@fast_path(_product_quick, typed=PRODUCTS)
 def _product(f: Fields) -> Product:
     return Product(
         id=ProductId(f.text("style"), f.text("fabric"), f.text("colour")),
