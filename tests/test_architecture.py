@@ -40,8 +40,8 @@ CORE_FORBIDDEN_IMPORTS = frozenset(
     {
         "os", "sys", "time", "logging", "socket", "subprocess", "threading", "multiprocessing",
         "random", "uuid", "shutil", "tempfile", "pathlib", "io", "sqlite3", "sqlite_utils",
-        "httpx", "httpcore", "yaml", "jsonschema", "watchdog", "starlette", "uvicorn",
-        "smtplib", "fcntl", "signal", "asyncio", "concurrent",
+        "httpx", "httpcore", "msgspec", "yaml", "jsonschema", "watchdog", "starlette",
+        "uvicorn", "smtplib", "fcntl", "signal", "asyncio", "concurrent",
     }
 )  # fmt: skip
 CLOCK_CALLS = frozenset({"now", "today", "utcnow", "time", "monotonic", "perf_counter"})

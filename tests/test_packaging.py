@@ -31,7 +31,8 @@ def test_the_base_install_is_what_validate_needs_and_all_adds_the_rest() -> None
     assert names(project["dependencies"]) == VALIDATE_NEEDS
     full = names(project["optional-dependencies"]["all"])
     assert full == {
-        "httpx", "watchdog", "sqlite-utils", "starlette", "uvicorn", "jinja2", "prometheus-client"
+        "httpx", "msgspec", "watchdog", "sqlite-utils", "starlette", "uvicorn", "jinja2",
+        "prometheus-client",
     }  # fmt: skip
     assert {n.replace("-", "_") for n in full} <= FULL_INSTALL
     assert f"zedonk-ordre[all] @ git+{PROJECT_URL}@v{__version__}" == INSTALL_REQUIREMENT

@@ -208,7 +208,7 @@ _QUICK_SLIPS = (KeyError, TypeError, ValueError, AttributeError, ArithmeticError
 
 
 def fast_path(
-    quick: Callable[[dict[str, Any]], T], *, typed: Any = None
+    quick: Callable[[dict[str, Any]], T] | None, *, typed: Any = None
 ) -> Callable[[Callable[[Fields], T]], Callable[[Fields], T]]:
     """Read well-formed objects with ``quick``, plain dict access that is several times faster;
     on anything it does not expect, the careful ``Fields`` reader runs instead, so an error
@@ -222,6 +222,8 @@ def fast_path(
     def decorate(careful: Callable[[Fields], T]) -> Callable[[Fields], T]:
         @wraps(careful)
         def read(f: Fields) -> T:
+            if quick is None:
+                return careful(f)
             try:
                 return quick(f.raw)
             except _QUICK_SLIPS:

@@ -34,7 +34,7 @@ from daemon.clients.fields import (
     read_all,
     read_each,
 )
-from daemon.clients.typed import LISTINGS
+from daemon.clients.typed import LISTINGS, ORDRE_CUSTOMERS
 from daemon.core.bodies import collection_body, customer_body, listing_body, look_body
 from daemon.core.limits import NameRule, OrdreLimits
 from daemon.core.model import (
@@ -396,6 +396,7 @@ def _address(f: Fields | None, kind: AddressKind) -> Address | None:
     return Address.from_fields(kind, f.text_or)
 
 
+@fast_path(None, typed=ORDRE_CUSTOMERS)  # type: ignore[arg-type]  # T is not inferred from None
 def _customer(f: Fields) -> OrdreCustomer:
     return OrdreCustomer(
         account_code=f.text("account_code"),

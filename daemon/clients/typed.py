@@ -1,16 +1,17 @@
-"""Typed pages: the two bulk listings decoded from their bytes straight into structs, in C.
+"""Typed pages: the bulk listings decoded from their bytes straight into structs, in C.
 
-A plan over a large brand reads 20,000 of Zedonk's products and as many of ORDRE's listings.
-Parsing each page into dicts and then reading each dict in Python took more of a plan's time
-than anything else it does; msgspec decodes a page straight into the structs below, checking
-each value's type as it parses, and ``product_of`` / ``listing_of`` only move the fields into
-the model.
+A plan over a large brand reads 20,000 of Zedonk's products, as many of ORDRE's listings, and
+both remotes' customers. Parsing each page into dicts and then reading each dict in Python
+took more of a plan's time than anything else it does; msgspec decodes a page straight into
+the structs below, checking each value's type as it parses, and the ``..._of`` functions only
+move the fields into the model.
 
-A struct accepts what the quick reader accepts (and so the careful one), or less, and maps it to
-the same object (``tests/test_clients_typed.py`` holds it to that). Whatever it refuses (a value
-of another type, a missing field, an amount that is not finite, a lone surrogate) costs a parse
-with ``json`` and the reading item by item that every other listing gets (``read_pages``), so
-a broken item is still reported by name and the rest of its page is still read.
+A struct accepts what the quick reader accepts (and so the careful one; ORDRE's customers
+have only the careful one), or less, and maps it to the same object
+(``tests/test_clients_typed.py`` holds it to that). Whatever it refuses (a value of another
+type, a missing field, an amount that is not finite, a lone surrogate) costs a parse with
+``json`` and the reading item by item that every other listing gets (``read_pages``), so a
+broken item is still reported by name and the rest of its page is still read.
 """
 
 from __future__ import annotations
@@ -23,9 +24,13 @@ import msgspec
 
 from daemon.clients.fields import TypedItems, parse_json
 from daemon.core.model import (
+    Address,
+    AddressKind,
+    Customer,
     Listing,
     ListingPrice,
     ListingSize,
+    OrdreCustomer,
     Price,
     Product,
     ProductId,
@@ -69,13 +74,6 @@ class TypedReader(Generic[W, T]):
         return body
 
 
-def _finite(*amounts: Decimal) -> None:
-    """Money is a number: NaN and infinities are refused, as ``quick_money`` refuses them."""
-    for amount in amounts:
-        if not amount.is_finite():
-            raise ValueError(f"{amount} is not an amount")
-
-
 # --------------------------------------------------------------------------- Zedonk's products
 
 
@@ -110,7 +108,8 @@ def product_of(wire: ZedonkProduct) -> Product:
     """The model's product, as ``daemon.clients.zedonk._product_quick`` reads it."""
     prices = wire.prices or ()
     for p in prices:
-        _finite(p.wsp, p.rrp)
+        if not (p.wsp.is_finite() and p.rrp.is_finite()):  # NaN, as quick_money refuses it
+            raise ValueError("an amount is not a number")
     return assemble(
         Product,
         {
@@ -164,7 +163,8 @@ def listing_of(wire: OrdreListing) -> Listing:
     """The model's listing, as ``daemon.clients.ordre._listing_quick`` reads it."""
     prices = wire.prices or ()
     for p in prices:
-        _finite(p.wsp, p.rrp)
+        if not (p.wsp.is_finite() and p.rrp.is_finite()):  # NaN, as quick_money refuses it
+            raise ValueError("an amount is not a number")
     return assemble(
         Listing,
         {
@@ -183,3 +183,121 @@ def listing_of(wire: OrdreListing) -> Listing:
 
 
 LISTINGS: TypedReader[OrdreListing, Listing] = TypedReader(OrdreListing, listing_of)
+
+
+# --------------------------------------------------------------------------- customers
+
+
+class _ZedonkAddress(msgspec.Struct, gc=False):
+    kind: AddressKind  # any other kind is refused as the page is decoded
+    is_default: bool | None = None
+    company: str | None = None
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postcode: str | None = None
+    country: str | None = None
+
+
+class ZedonkCustomer(msgspec.Struct, gc=False):
+    """A customer as Zedonk sends it."""
+
+    id: str | int
+    name: str
+    active: bool
+    currency: str
+    account_code: str | None = None
+    addresses: list[_ZedonkAddress] | None = None
+    contact_email: str | None = None
+    contact_name: str | None = None
+
+
+class _OrdreAddress(msgspec.Struct, gc=False):
+    country: str  # ORDRE's addresses always name a country; the rest may be missing
+    company: str | None = None
+    line1: str | None = None
+    line2: str | None = None
+    city: str | None = None
+    region: str | None = None
+    postcode: str | None = None
+
+
+class OrdreCustomerWire(msgspec.Struct, gc=False):
+    """A retailer as ORDRE sends it."""
+
+    account_code: str
+    name: str
+    currency: str
+    version: int
+    delivery_address: _OrdreAddress | None = None
+    accounts_address: _OrdreAddress | None = None
+    contact_email: str | None = None
+    contact_name: str | None = None
+
+
+def _address(
+    wire: _ZedonkAddress | _OrdreAddress, kind: AddressKind, is_default: bool = False
+) -> Address:
+    return assemble(
+        Address,
+        {
+            "kind": kind,
+            "company": wire.company or "",
+            "line1": wire.line1 or "",
+            "line2": wire.line2 or "",
+            "city": wire.city or "",
+            "region": wire.region or "",
+            "postcode": wire.postcode or "",
+            "country": wire.country or "",
+            "is_default": is_default,
+        },
+    )
+
+
+def customer_of(wire: ZedonkCustomer) -> Customer:
+    """The model's customer, as ``daemon.clients.zedonk._customer_quick`` reads it."""
+    ident = wire.id
+    if type(ident) is int:
+        ident = str(ident)
+    elif not ident:
+        raise ValueError("an id is never empty")
+    return assemble(
+        Customer,
+        {
+            "id": ident,
+            "name": wire.name,
+            "account_code": wire.account_code or None,
+            "active": wire.active,
+            "currency": wire.currency,
+            "addresses": tuple(
+                [_address(a, a.kind, a.is_default is True) for a in wire.addresses or ()]
+            ),
+            "contact_email": wire.contact_email or None,
+            "contact_name": wire.contact_name or None,
+        },
+    )
+
+
+def retailer_of(wire: OrdreCustomerWire) -> OrdreCustomer:
+    """The model's retailer, as ``daemon.clients.ordre._customer`` reads it."""
+    delivery, accounts = wire.delivery_address, wire.accounts_address
+    return assemble(
+        OrdreCustomer,
+        {
+            "account_code": wire.account_code,
+            "name": wire.name,
+            "currency": wire.currency,
+            "delivery_address": None if delivery is None else _address(delivery, "delivery"),
+            "accounts_address": None if accounts is None else _address(accounts, "accounts"),
+            "contact_email": wire.contact_email or None,
+            "contact_name": wire.contact_name or None,
+            "version": str(wire.version),
+        },
+    )
+
+
+ZEDONK_CUSTOMERS: TypedReader[ZedonkCustomer, Customer] = TypedReader(ZedonkCustomer, customer_of)
+ORDRE_CUSTOMERS: TypedReader[OrdreCustomerWire, OrdreCustomer] = TypedReader(
+    OrdreCustomerWire, retailer_of
+)

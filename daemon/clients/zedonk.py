@@ -27,7 +27,7 @@ from daemon.clients.fields import (
     quick_text_in,
     quick_text_or,
 )
-from daemon.clients.typed import PRODUCTS
+from daemon.clients.typed import PRODUCTS, ZEDONK_CUSTOMERS
 from daemon.core.limits import NameRule, ZedonkLimits
 from daemon.core.model import (
     Address,
@@ -360,7 +360,7 @@ def _customer_quick(raw: dict[str, Any]) -> Customer:
     )
 
 
-@fast_path(_customer_quick)
+@fast_path(_customer_quick, typed=ZEDONK_CUSTOMERS)
 def _customer(f: Fields) -> Customer:
     return Customer(
         id=f.ident("id"),

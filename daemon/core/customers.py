@@ -7,10 +7,9 @@ an Accounts address; the Store address fills whichever of the two is missing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 
 from daemon.core.findings import Finding, finding_at
-from daemon.core.model import Address, AddressKind, Customer, OrdreCustomer
+from daemon.core.model import Address, AddressKind, Customer, OrdreCustomer, assemble
 
 
 def _pick_address(addresses: Sequence[Address], kind: str) -> Address | None:
@@ -22,7 +21,9 @@ def _pick_address(addresses: Sequence[Address], kind: str) -> Address | None:
 
 def _as_kind(address: Address | None, kind: AddressKind) -> Address | None:
     """The same place as an address of ``kind`` (a Store address fills in for the others)."""
-    return None if address is None else replace(address, kind=kind, is_default=False)
+    if address is None or (address.kind == kind and not address.is_default):
+        return address
+    return assemble(Address, {**address.__dict__, "kind": kind, "is_default": False})
 
 
 def resolve_customers(customers: Iterable[Customer]) -> tuple[list[OrdreCustomer], list[Finding]]:

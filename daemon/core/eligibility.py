@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter
 from typing import NamedTuple
 
 from daemon.core import gtin
@@ -31,7 +32,13 @@ from daemon.core.model import (
 )
 
 ZERO = Decimal("0.00")
+_currency = attrgetter("currency")
 SeasonRank = dict[str, tuple[date, int]]
+# ``Eligibility._price``, by a product's prices, its seasons and the currencies to price in.
+_Priced = dict[
+    tuple[tuple[Price, ...], tuple[str, ...], tuple[str, ...]],
+    tuple[tuple[ListingPrice, ...], tuple[str, ...], bool],
+]
 
 
 class Checked(NamedTuple):
@@ -68,6 +75,8 @@ class Eligibility:
         self.price_seasons = tuple(price_seasons)
         self.rank = season_rank(self.price_seasons, seasons)
         self._checked: dict[ProductId, Checked] = {}
+        self._sorted: dict[frozenset[str], tuple[str, ...]] = {}  # a product's currencies, sorted
+        self._priced: _Priced = {}
 
     def matches(
         self, limits: OrdreLimits, price_seasons: Sequence[str], seasons: Iterable[Season]
@@ -81,7 +90,10 @@ class Eligibility:
     def add(self, product: Product) -> None:
         """Work ``product`` out now, for the currencies its own prices are in (the brand's, in
         the common case where every product is priced in each)."""
-        currencies = tuple(sorted({price.currency for price in product.prices}))
+        found = frozenset(map(_currency, product.prices))
+        currencies = self._sorted.get(found)
+        if currencies is None:
+            currencies = self._sorted[found] = tuple(sorted(found))
         self._checked[product.id] = self._check(product, currencies)
 
     def of(self, product: Product, currencies: tuple[str, ...]) -> Checked:
@@ -91,6 +103,21 @@ class Eligibility:
         if found is None or found.product is not product or found.currencies != currencies:
             found = self._checked[product.id] = self._check(product, currencies)
         return found
+
+    def _price(
+        self, product: Product, currencies: tuple[str, ...]
+    ) -> tuple[tuple[ListingPrice, ...], tuple[str, ...], bool]:
+        """The listing's prices, the currencies left at 0.00, and whether the product is
+        visible in a price season and priced above 0.00 in each currency. Depends on nothing
+        but the product's prices and seasons (``_Priced``)."""
+        rank = self.rank
+        prices, unpriced = _listing_prices(product, rank, currencies)
+        fully_priced = (
+            not unpriced
+            and not rank.keys().isdisjoint(product.seasons)
+            and all(price.wsp and price.rrp for price in prices)
+        )
+        return prices, unpriced, fully_priced
 
     def _check(self, product: Product, currencies: tuple[str, ...]) -> Checked:
         key = "/".join(product.id)  # str(product.id), without a call more
@@ -104,14 +131,13 @@ class Eligibility:
         if problems:
             unexported = (product, key, codes, problems, currencies, (), (), None, False)
             return new_tuple(Checked, unexported)
-        rank = self.rank
-        prices, unpriced = _listing_prices(product, rank, currencies)
-        plain = (
-            bool(product.image_url)
-            and not unpriced
-            and not rank.keys().isdisjoint(product.seasons)
-            and all(price.wsp and price.rrp for price in prices)
-        )
+        # A style's colours share their prices: each set of prices is worked out once.
+        profile = (product.prices, product.seasons, currencies)
+        priced = self._priced.get(profile)
+        if priced is None:
+            priced = self._priced[profile] = self._price(product, currencies)
+        prices, unpriced, fully_priced = priced
+        plain = fully_priced and bool(product.image_url)
         listing = _listing(product, key, prices, codes)
         return new_tuple(
             Checked, (product, key, codes, problems, currencies, prices, unpriced, listing, plain)

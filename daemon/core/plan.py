@@ -132,8 +132,10 @@ def _plan_listings_and_customers(desired: Desired, ordre: OrdreSnapshot) -> list
     exist). Most are unchanged, so the cheap test comes first."""
     actions: list[Action] = []
     remote_listings = {item.key: item for item in ordre.listings}
+    content = _CONTENT[Listing]  # _unchanged, written out for the 20,000 of a large brand
     for listing in desired.listings:
-        if _unchanged(listing, remote_listings.get(listing.key)):
+        have = remote_listings.get(listing.key)
+        if have is not None and content(have) == content(listing):
             continue
         actions.extend(_upsert("listing", listing.key, listing, remote_listings))
     remote_customers = {c.account_code: c for c in ordre.customers}
