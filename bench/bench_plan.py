@@ -12,7 +12,9 @@ does not share a core with the connector's. Figures:
   one after the other, a page at a time (the next page is asked for once the last one is
   read, as its cursor is in it); the floor does the same on two threads. Each run times the
   plan and the floor back to back, twice, and keeps the best of each, so a run's two figures
-  share the machine's load. The plan must make read requests only.
+  share the machine's load. The plan must make read requests only. The floor parses with
+  ``Response.json()`` (the standard library's json, into dicts), as a bare client does; the
+  plan decodes its bulk pages with msgspec, into typed structs (``daemon.clients.typed``).
 - an apply of k changed products (listings edited on ORDRE by hand): how many write requests
   it makes (target <= k; ORDRE takes listings in batches of 100).
 
