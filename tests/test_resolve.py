@@ -310,3 +310,18 @@ def test_a_product_whose_listing_ordre_would_refuse_is_held_back_and_says_why() 
     }
     assert [x.key for x in result.desired.listings] == ["ML-400/SILK/RED"]
     assert all("d" * 100 not in f.message for f in result.findings)
+
+
+def test_colours_sharing_prices_written_differently_get_the_same_listing_prices() -> None:
+    """Colours of a style with equal prices share the worked-out prices, whichever way Zedonk
+    wrote the amounts; a message shows money to the cent, as ORDRE takes it."""
+    zero = (Price("AW26", "EUR", Decimal("0"), Decimal("775")),)
+    zero_cents = (Price("AW26", "EUR", Decimal("0.00"), Decimal("775.00")),)
+    navy = product("ML-101/WOOL/NAVY", 1, prices=zero)
+    black = product("ML-101/WOOL/BLACK", 2, prices=zero_cents)
+    result = run(catalogue(look("L", 3, "ML-101/WOOL/NAVY", "ML-101/WOOL/BLACK")), (navy, black))
+    prices = {listing.key: listing.prices for listing in result.desired.listings}
+    assert prices["ML-101/WOOL/NAVY"] == prices["ML-101/WOOL/BLACK"]
+    messages = [f.message for f in result.findings if f.code == "price-zero"]
+    assert len(messages) == 2
+    assert all("(wholesale 0.00, retail 775.00)" in m for m in messages), messages

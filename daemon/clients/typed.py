@@ -16,7 +16,7 @@ broken item is still reported by name and the rest of its page is still read.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
@@ -74,6 +74,14 @@ class TypedReader(Generic[W, T]):
         return body
 
 
+def _check_amounts(prices: Sequence[_Price | _ListingPrice]) -> None:
+    """Money is a number: NaN and the infinities, which msgspec reads as Decimals, are
+    refused as ``quick_money`` refuses them (raises ValueError)."""
+    for p in prices:
+        if not (p.wsp.is_finite() and p.rrp.is_finite()):
+            raise ValueError("an amount is not a number")
+
+
 # --------------------------------------------------------------------------- Zedonk's products
 
 
@@ -107,9 +115,7 @@ class ZedonkProduct(msgspec.Struct, gc=False):
 def product_of(wire: ZedonkProduct) -> Product:
     """The model's product, as ``daemon.clients.zedonk._product_quick`` reads it."""
     prices = wire.prices or ()
-    for p in prices:
-        if not (p.wsp.is_finite() and p.rrp.is_finite()):  # NaN, as quick_money refuses it
-            raise ValueError("an amount is not a number")
+    _check_amounts(prices)
     return assemble(
         Product,
         {
@@ -162,9 +168,7 @@ class OrdreListing(msgspec.Struct, gc=False):
 def listing_of(wire: OrdreListing) -> Listing:
     """The model's listing, as ``daemon.clients.ordre._listing_quick`` reads it."""
     prices = wire.prices or ()
-    for p in prices:
-        if not (p.wsp.is_finite() and p.rrp.is_finite()):  # NaN, as quick_money refuses it
-            raise ValueError("an amount is not a number")
+    _check_amounts(prices)
     return assemble(
         Listing,
         {

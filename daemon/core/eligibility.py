@@ -131,7 +131,8 @@ class Eligibility:
         if problems:
             unexported = (product, key, codes, problems, currencies, (), (), None, False)
             return new_tuple(Checked, unexported)
-        # A style's colours share their prices: each set of prices is worked out once.
+        # A style's colours share their prices: each set of prices is worked out once. Sets
+        # equal in amount share it ("385.0" and "385.00"), as ORDRE takes money to the cent.
         profile = (product.prices, product.seasons, currencies)
         priced = self._priced.get(profile)
         if priced is None:
