@@ -27,6 +27,7 @@ from daemon.clients.typed import (
     ZEDONK_CUSTOMERS,
     TypedReader,
 )
+from daemon.errors import BadResponse
 from tests.test_clients_mapping import LISTING, ORDRE_ADDRESS, PRODUCT
 from tests.test_clients_quick import FULL_CUSTOMER, SLIPS, TRICKY, json_values, mutate, paths
 
@@ -166,3 +167,12 @@ def test_one_broken_item_is_reported_and_the_rest_of_its_page_read() -> None:
     )
     assert [p.id.style for p in read] == [PRODUCT["style"], "ML-999"]
     assert [b.id for b in broken] == ["ML-5/W/N"] and "wsp" in broken[0].reason
+
+
+def test_a_page_json_cannot_read_again_is_a_bad_response() -> None:
+    """Where a struct slips and the page's bytes are not JSON to ``json`` after all, the
+    listing fails as a bad answer, never with a traceback."""
+    items = TypedItems([object()])  # no struct: the convert slips
+    items.raw = b'{"items": [NaN'
+    with pytest.raises(BadResponse, match="GET /products: answer is not JSON"):
+        list(read_pages([items], zedonk._product, remote="zedonk", where="GET /products"))

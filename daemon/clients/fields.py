@@ -431,7 +431,12 @@ def read_pages(
             try:
                 mapped = [convert(item) for item in page]  # type: ignore[misc]
             except _QUICK_SLIPS:
-                page = page.plain()
+                try:
+                    page = page.plain()
+                except ValueError as exc:  # JSON msgspec read and json does not: never seen
+                    raise BadResponse(
+                        f"{where}: answer is not JSON ({exc})", remote=remote
+                    ) from None
             else:
                 yield from mapped
                 start += len(page)
