@@ -312,16 +312,26 @@ def test_a_product_whose_listing_ordre_would_refuse_is_held_back_and_says_why() 
     assert all("d" * 100 not in f.message for f in result.findings)
 
 
-def test_colours_sharing_prices_written_differently_get_the_same_listing_prices() -> None:
-    """Colours of a style with equal prices share the worked-out prices, whichever way Zedonk
-    wrote the amounts; a message shows money to the cent, as ORDRE takes it."""
-    zero = (Price("AW26", "EUR", Decimal("0"), Decimal("775")),)
-    zero_cents = (Price("AW26", "EUR", Decimal("0.00"), Decimal("775.00")),)
-    navy = product("ML-101/WOOL/NAVY", 1, prices=zero)
-    black = product("ML-101/WOOL/BLACK", 2, prices=zero_cents)
-    result = run(catalogue(look("L", 3, "ML-101/WOOL/NAVY", "ML-101/WOOL/BLACK")), (navy, black))
-    prices = {listing.key: listing.prices for listing in result.desired.listings}
-    assert prices["ML-101/WOOL/NAVY"] == prices["ML-101/WOOL/BLACK"]
+def test_colours_sharing_prices_keep_their_own_amounts() -> None:
+    """Colours of a style with prices equal in amount share the choice of which price a listing
+    shows, and each keeps the amounts as Zedonk wrote them ("-0", "0.00", "775.0")."""
+    written = {"NAVY": ("0", "775"), "BLACK": ("0.00", "775.00"), "RED": ("-0", "775.0")}
+    colours = tuple(
+        product(
+            f"ML-101/WOOL/{colour}",
+            n,
+            prices=(Price("AW26", "EUR", Decimal(wsp), Decimal(rrp)),),
+        )
+        for n, (colour, (wsp, rrp)) in enumerate(written.items(), start=1)
+    )
+    keys = [f"ML-101/WOOL/{colour}" for colour in written]
+    result = run(catalogue(look("L", 3, *keys)), colours)
+    shown = {
+        listing.colour: (str(listing.prices[0].wsp), str(listing.prices[0].rrp))
+        for listing in result.desired.listings
+    }
+    assert shown == written
     messages = [f.message for f in result.findings if f.code == "price-zero"]
-    assert len(messages) == 2
-    assert all("(wholesale 0.00, retail 775.00)" in m for m in messages), messages
+    assert {m[m.index("(wholesale") :] for m in messages} == {
+        f"(wholesale {wsp}, retail {rrp})" for wsp, rrp in written.values()
+    }

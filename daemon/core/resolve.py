@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
-from daemon.core.bodies import money
 from daemon.core.customers import resolve_customers
 from daemon.core.eligibility import Checked, Eligibility, SeasonRank
 from daemon.core.entries import (
@@ -436,7 +435,6 @@ def _price_zero(label: str, where: Location, price: ListingPrice) -> Finding:
         where,
         "price-zero",
         "warning",
-        f"{label} has a 0.00 price in {price.currency} "
-        f"(wholesale {money(price.wsp)}, retail {money(price.rrp)})",
+        f"{label} has a 0.00 price in {price.currency} (wholesale {price.wsp}, retail {price.rrp})",
         "enter the price in Zedonk",
     )
