@@ -7,6 +7,7 @@ mistake cannot hide on both sides.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -211,6 +212,31 @@ def test_products_map_to_the_model_across_pages() -> None:
     # What no plan compares is not kept (a listing has no textile content or origin).
     assert not hasattr(coat, "textile_content") and not hasattr(coat, "country_of_origin")
     assert found[1].image_url is None and found[1].prices == ()
+
+
+def test_a_broken_item_pages_before_the_end_fails_the_listing_and_the_client_closes() -> None:
+    """The page reader ahead of the caller stops when the caller raised without closing the
+    listing: closing the client used to wait for it for ever."""
+    broken = {**PRODUCT, "skus": [{"size": "36", "barcode": 5061234500017}]}
+
+    def products(request: httpx.Request) -> httpx.Response:
+        at = int(request.url.params.get("cursor", "0"))
+        return page(broken if at == 0 else PRODUCT, cursor=str(at + 1) if at < 5 else None)
+
+    outcome: list[BaseException] = []
+
+    def read_then_close() -> None:
+        try:
+            with zedonk(Recorder({("GET", "/products"): products})) as client:
+                list(client.products())
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=read_then_close, daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    assert not worker.is_alive(), "closing the client hung"
+    assert [type(e) for e in outcome] == [BadResponse]
 
 
 def test_product_filters_go_into_the_query() -> None:

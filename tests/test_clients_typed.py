@@ -14,6 +14,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -28,7 +29,8 @@ from daemon.clients.typed import (
     TypedReader,
 )
 from daemon.errors import BadResponse
-from tests.test_clients_mapping import LISTING, ORDRE_ADDRESS, PRODUCT
+from tests.test_clients_mapping import LISTING, ORDRE_ADDRESS, PRODUCT, Recorder
+from tests.test_clients_mapping import zedonk as zedonk_client
 from tests.test_clients_quick import FULL_CUSTOMER, SLIPS, TRICKY, json_values, mutate, paths
 
 RETAILER: dict[str, Any] = {
@@ -174,5 +176,41 @@ def test_a_page_json_cannot_read_again_is_a_bad_response() -> None:
     listing fails as a bad answer, never with a traceback."""
     items = TypedItems([object()])  # no struct: the convert slips
     items.raw = b'{"items": [NaN'
-    with pytest.raises(BadResponse, match="GET /products: answer is not JSON"):
+    with pytest.raises(BadResponse, match="GET /products: answer is not valid JSON"):
         list(read_pages([items], zedonk._product, remote="zedonk", where="GET /products"))
+
+
+def _products_answering(body: bytes) -> list[Any]:
+    def products(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
+
+    with zedonk_client(Recorder({("GET", "/products"): products})) as client:
+        return list(client.products())
+
+
+def _with_unknown(value: bytes) -> bytes:
+    """A page of one good product that carries ``value`` in a field no reader names."""
+    item = json.dumps(PRODUCT).encode()
+    return b'{"items": [' + item[:-1] + b', "extra": ' + value + b'}], "next_cursor": null}'
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        (b'"\xff\xfe"', "'utf-8' codec can't decode byte 0xff"),  # not UTF-8, never read
+        (b"[" * 3000 + b"]" * 3000, "recursion"),  # nested deeper than json goes
+    ],
+)
+def test_a_page_that_is_not_json_fails_wherever_the_fault_is(value: bytes, says: str) -> None:
+    """msgspec skips the fields no struct names; a page is still refused as json refuses it."""
+    with pytest.raises(BadResponse, match="GET /products: answer is not valid JSON") as caught:
+        _products_answering(_with_unknown(value))
+    assert says in str(caught.value)
+    assert _products_answering(_with_unknown(b'"plain"'))[0].id.style == PRODUCT["style"]
+
+
+def test_an_amount_past_pythons_digit_limit_is_a_bad_answer_not_a_crash() -> None:
+    page = json.dumps({"items": [PRODUCT], "next_cursor": None}).replace('"310.00"', "9" * 5000, 1)
+    assert "9" * 5000 in page
+    with pytest.raises(BadResponse, match="answer is not valid JSON"):
+        _products_answering(page.encode())

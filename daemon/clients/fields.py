@@ -433,9 +433,9 @@ def read_pages(
             except _QUICK_SLIPS:
                 try:
                     page = page.plain()
-                except ValueError as exc:  # JSON msgspec read and json does not: never seen
+                except ValueError as exc:  # what msgspec read and json refuses (a huge integer)
                     raise BadResponse(
-                        f"{where}: answer is not JSON ({exc})", remote=remote
+                        f"{where}: answer is not valid JSON ({exc})", remote=remote
                     ) from None
             else:
                 yield from mapped

@@ -409,7 +409,7 @@ def _reply(
         parse = decode if decode is not None and 200 <= status < 300 else parse_json
         try:
             body = parse(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
             parse_error = str(exc)
     if 200 <= status < 300:
         if parse_error:

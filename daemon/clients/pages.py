@@ -63,16 +63,27 @@ def ahead(read: Callable[[], Iterator[list[Any]]], helpers: Helpers) -> Iterator
     nothing. An error on the helper is raised in the caller's thread."""
     handed: queue.Queue[tuple[list[Any] | None, BaseException | None]] = queue.Queue(1)
     stop = threading.Event()
+    closing = helpers.closing
+
+    def hand(item: tuple[list[Any] | None, BaseException | None]) -> bool:
+        """Wait for the caller to take ``item``; False once the caller or the session has
+        stopped listening (a caller that raised may not have closed this generator yet)."""
+        while True:
+            try:
+                handed.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                if stop.is_set() or closing.is_set():
+                    return False
 
     def produce() -> None:
         try:
             for page in read():
-                handed.put((page, None))
-                if stop.is_set():
+                if not hand((page, None)) or stop.is_set():
                     return
-            handed.put((None, None))
+            hand((None, None))
         except BaseException as exc:  # handed to the caller's thread, raised there
-            handed.put((None, exc))
+            hand((None, exc))
 
     producing = helpers.pool().submit(produce)
     try:
@@ -92,12 +103,14 @@ def ahead(read: Callable[[], Iterator[list[Any]]], helpers: Helpers) -> Iterator
 
 class Helpers:
     """The threads that read a session's listings ahead of their callers, made when first
-    needed; ``close`` waits for them."""
+    needed; ``close`` stops them and waits for them, even one whose caller raised without
+    closing its listing."""
 
     def __init__(self, remote: str) -> None:
         self._remote = remote
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        self.closing = threading.Event()  # set by close: a helper waiting on its caller gives up
 
     def pool(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -110,5 +123,7 @@ class Helpers:
     def close(self) -> None:
         with self._lock:
             pool, self._pool = self._pool, None
+            closing, self.closing = self.closing, threading.Event()
+        closing.set()
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)

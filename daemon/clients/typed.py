@@ -9,9 +9,11 @@ move the fields into the model.
 A struct accepts what the quick reader accepts (and so the careful one; ORDRE's customers
 have only the careful one), or less, and maps it to the same object
 (``tests/test_clients_typed.py`` holds it to that). Whatever it refuses (a value of another
-type, a missing field, an amount that is not finite, a lone surrogate) costs a parse with
-``json`` and the reading item by item that every other listing gets (``read_pages``), so a
-broken item is still reported by name and the rest of its page is still read.
+type, a missing field, an amount that is not finite, a lone surrogate, bytes that are not
+UTF-8) costs a parse with ``json`` and the reading item by item that every other listing gets
+(``read_pages``), so a broken item is still reported by name, the rest of its page is still
+read, and a page that is not JSON fails with json's error. One leniency is left: an integer
+of more than 4,300 digits in a field no struct names is skipped, where ``json`` refuses it.
 """
 
 from __future__ import annotations
@@ -63,9 +65,13 @@ class TypedReader(Generic[W, T]):
         """A page's body, its items as ``TypedItems``; parsed with ``json`` instead where the
         structs refuse it (raises ValueError when it is not JSON at all)."""
         try:
+            if not raw.isascii():
+                # json refuses a page with bytes that are not UTF-8 anywhere in it; msgspec
+                # only where it reads, and it skips the fields no struct names.
+                raw.decode()
             page = self._decoder.decode(raw)
-        except msgspec.MsgspecError:
-            return parse_json(raw)
+        except (msgspec.MsgspecError, ValueError, ArithmeticError, RecursionError):
+            return parse_json(raw)  # the error, if any, is json's, as for any other answer
         items = TypedItems(page.items)
         items.raw = raw
         body: dict[str, Any] = {"items": items, "next_cursor": page.next_cursor}
@@ -76,9 +82,12 @@ class TypedReader(Generic[W, T]):
 
 def _check_amounts(prices: Sequence[_Price | _ListingPrice]) -> None:
     """Money is a number: NaN and the infinities, which msgspec reads as Decimals, are
-    refused as ``quick_money`` refuses them (raises ValueError)."""
+    refused as ``quick_money`` refuses them; so is an amount of more than 20 digits before
+    the point, which json may refuse as an integer (raises ValueError; the page is then read
+    as json reads it)."""
     for p in prices:
-        if not (p.wsp.is_finite() and p.rrp.is_finite()):
+        wsp, rrp = p.wsp, p.rrp
+        if not (wsp.is_finite() and rrp.is_finite()) or max(wsp.adjusted(), rrp.adjusted()) > 20:
             raise ValueError("an amount is not a number")
 
 
