@@ -34,11 +34,6 @@ from daemon.core.model import (
 ZERO = Decimal("0.00")
 _currency = attrgetter("currency")
 SeasonRank = dict[str, tuple[date, int]]
-# ``Eligibility._choose``, by a product's prices, its seasons and the currencies to price in.
-_Chosen = dict[
-    tuple[tuple[Price, ...], tuple[str, ...], tuple[str, ...]],
-    tuple[tuple[int | None, ...], tuple[str, ...], bool],
-]
 
 
 class Checked(NamedTuple):
@@ -76,7 +71,6 @@ class Eligibility:
         self.rank = season_rank(self.price_seasons, seasons)
         self._checked: dict[ProductId, Checked] = {}
         self._sorted: dict[frozenset[str], tuple[str, ...]] = {}  # a product's currencies, sorted
-        self._chosen: _Chosen = {}
 
     def matches(
         self, limits: OrdreLimits, price_seasons: Sequence[str], seasons: Iterable[Season]
@@ -104,24 +98,6 @@ class Eligibility:
             found = self._checked[product.id] = self._check(product, currencies)
         return found
 
-    def _choose(
-        self, product: Product, currencies: tuple[str, ...]
-    ) -> tuple[tuple[int | None, ...], tuple[str, ...], bool]:
-        """For each of ``currencies``, the index in ``product.prices`` of the price its listing
-        shows (None: 0.00); the currencies left at 0.00; and whether the product is visible in a
-        price season and priced above 0.00 in each currency. Depends on nothing but the
-        amounts of the product's prices and its seasons (``_Chosen``)."""
-        rank = self.rank
-        chosen, unpriced = _choose_prices(product, rank, currencies)
-        fully_priced = (
-            not unpriced
-            and not rank.keys().isdisjoint(product.seasons)
-            and all(
-                i is not None and product.prices[i].wsp and product.prices[i].rrp for i in chosen
-            )
-        )
-        return chosen, unpriced, fully_priced
-
     def _check(self, product: Product, currencies: tuple[str, ...]) -> Checked:
         key = "/".join(product.id)  # str(product.id), without a call more
         skus = product.skus
@@ -134,51 +110,46 @@ class Eligibility:
         if problems:
             unexported = (product, key, codes, problems, currencies, (), (), None, False)
             return new_tuple(Checked, unexported)
-        # A style's colours share their prices: which of them a listing shows is worked out
-        # once per set. The amounts are each product's own ("385.00" stays "385.00" where
-        # another colour says "385.0").
-        profile = (product.prices, product.seasons, currencies)
-        found = self._chosen.get(profile)
-        if found is None:
-            found = self._chosen[profile] = self._choose(product, currencies)
-        chosen, unpriced, fully_priced = found
-        own = product.prices
-        prices = tuple(
-            [
-                new_tuple(ListingPrice, (c, own[i].wsp, own[i].rrp))
-                if i is not None
-                else new_tuple(ListingPrice, (c, ZERO, ZERO))
-                for c, i in zip(currencies, chosen, strict=True)
-            ]
+        rank = self.rank
+        prices, unpriced = _listing_prices(product, rank, currencies)
+        plain = (
+            bool(product.image_url)
+            and not unpriced
+            and not rank.keys().isdisjoint(product.seasons)
+            and all(price.wsp and price.rrp for price in prices)
         )
-        plain = fully_priced and bool(product.image_url)
         listing = _listing(product, key, prices, codes)
         return new_tuple(
             Checked, (product, key, codes, problems, currencies, prices, unpriced, listing, plain)
         )
 
 
-def _choose_prices(
+def _listing_prices(
     product: Product, season_rank: SeasonRank, currencies: Sequence[str]
-) -> tuple[tuple[int | None, ...], tuple[str, ...]]:
-    """Which of the product's prices its listing shows in each of ``currencies`` (the brand's,
-    sorted), by domain.md §7 rule 12: the one from the most recent price season the product is
-    visible in that has one; none (0.00) where no such season prices it. Returns the index in
-    ``product.prices`` for each currency, None for 0.00, and the currencies left at 0.00."""
+) -> tuple[tuple[ListingPrice, ...], tuple[str, ...]]:
+    """The listing's price in each of ``currencies`` (the brand's, sorted), by domain.md §7
+    rule 12: from the most recent price season the product is visible in that has one; 0.00
+    where no such season prices it. Returns the prices, by currency, and the currencies set to
+    0.00 for that."""
     visible = product.seasons
-    best: dict[str, tuple[tuple[date, int], int]] = {}
-    for index, price in enumerate(product.prices):
+    best: dict[str, tuple[tuple[date, int], Price]] = {}
+    for price in product.prices:
         rank = season_rank.get(price.season)
         if rank is None or price.season not in visible:
             continue
         held = best.get(price.currency)
         if held is None or rank > held[0]:
-            best[price.currency] = (rank, index)
+            best[price.currency] = (rank, price)
     unpriced: tuple[str, ...] = ()
     if len(best) < len(currencies):
         unpriced = tuple([c for c in currencies if c not in best])
-    chosen = [held[1] if (held := best.get(c)) is not None else None for c in currencies]
-    return tuple(chosen), unpriced
+    prices = [
+        new_tuple(ListingPrice, (c, held[1].wsp, held[1].rrp))
+        if (held := best.get(c)) is not None
+        else new_tuple(ListingPrice, (c, ZERO, ZERO))
+        for c in currencies
+    ]
+    return tuple(prices), unpriced
 
 
 def _listing(
