@@ -3,6 +3,8 @@ run, and their ratio. ``python -m bench`` (``make bench``) runs them all."""
 
 from __future__ import annotations
 
+import os
+import platform
 import re
 import subprocess
 import sys
@@ -29,3 +31,20 @@ def start_sandboxes(*flags: str, wait: float = 300) -> tuple[subprocess.Popen[st
         proc.terminate()
         raise SystemExit("the sandboxes did not start")
     return proc, urls["zedonk"], urls["ordre"]
+
+
+def cpu_model() -> str:
+    """The CPU's model name, for the figures (the machine's architecture where it is unknown)."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
+def machine() -> str:
+    """Cores, CPU model and Python, for the figures."""
+    return f"{os.cpu_count()} cores, {cpu_model()}, Python {platform.python_version()}"

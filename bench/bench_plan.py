@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -36,7 +35,7 @@ from typing import Any
 
 import httpx
 
-from bench import start_sandboxes
+from bench import machine, start_sandboxes
 from daemon.reconcile import load_tree, plan_only, reconcile
 from daemon.remotes import open_clients
 from daemon.store.history import History
@@ -77,24 +76,6 @@ def floor(zedonk_url: str, ordre_url: str) -> None:
         zedonk = pool.submit(read_lists, zedonk_url, ZEDONK_TOKEN, ZEDONK_LISTS)
         ordre = pool.submit(read_lists, ordre_url, ORDRE_TOKEN, ORDRE_LISTS)
         zedonk.result(), ordre.result()
-
-
-def machine() -> str:
-    """Cores, CPU model and Python, for the figures."""
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            model = next(
-                (
-                    line.split(":", 1)[1].strip()
-                    for line in cpuinfo
-                    if line.startswith("model name")
-                ),
-                model,
-            )
-    except OSError:
-        pass
-    return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
 
 
 def load() -> str:

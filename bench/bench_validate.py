@@ -17,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from bench import cpu_model
 from bench.gen_catalogue import generate
 from daemon.tree.resources import CATALOGUE_SCHEMA, CONNECTOR_SCHEMA
 from daemon.tree.schema import validator
@@ -34,16 +35,6 @@ def floor(root: Path) -> int:
         data = yaml.load(path.read_bytes(), Loader=yaml.CSafeLoader)
         errors += sum(1 for _ in validator(schema).iter_errors(data))
     return errors
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 def best_of(*fns: Callable[[], object]) -> list[tuple[float, float]]:

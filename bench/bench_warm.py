@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from bench import start_sandboxes
+from bench import machine, start_sandboxes
 from bench.bench_plan import ORDRE_TOKEN, ZEDONK_TOKEN, admin, write_catalogue
 from daemon.clients.lists import ORDRE_FEEDS, ZEDONK_FEEDS
 from daemon.notify import Notifier
@@ -132,7 +132,7 @@ def main() -> None:
             root = Path(tmp)
             products = write_catalogue(root, zedonk_url, ordre_url)
             settings, catalogue, findings = load_tree(root)
-            print(f"brand: {products} products; machine: {os.cpu_count()} cores, {_cpu()}")
+            print(f"brand: {products} products; machine: {machine()}")
             first = daemon_pass(settings)
             assert first.result == "ok", first.message
             assert daemon_pass(settings).result == "no-changes"  # reads the apply back
@@ -201,16 +201,6 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 if __name__ == "__main__":
