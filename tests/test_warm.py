@@ -4,6 +4,7 @@ bad, old or foreign cache, and a full read finds a cache that went wrong."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -184,6 +185,12 @@ def test_the_full_read_finds_a_cache_defect_and_plans_from_what_it_read(
     assert found[("zedonk", "products")]["extra"] == ["ML-999/X/Y"]
     assert len(found) == 2
     assert "/api/v1/listings" in whole_reads(sandbox)
+    # The run's line in the history says it recorded them; `history --run N` shows them.
+    listed = brand.cli("history").output.splitlines()
+    line = next(shown for shown in listed if shown.split()[0] == str(result.run_id))
+    assert line.endswith("[2 warnings]"), line
+    runs = json.loads(brand.cli("history", "--format", "json").output)["runs"]
+    assert [(r["warnings"], r["errors"]) for r in runs if r["id"] == result.run_id] == [(2, 0)]
 
     clear(sandbox)  # the cache holds the full read now, and the next full read is hours away
     assert brand.reconcile().unchanged
@@ -239,3 +246,84 @@ def test_a_cache_folder_that_cannot_be_written_is_read_past_with_a_log_line(
     assert f"cannot use a read cache in {cache}" in done.stderr
     assert "Black cashmere jumper" in done.stdout
     assert brand.cli("plan", "--format", "json").output == done.stdout  # as a cold plan
+
+
+def test_a_cache_damaged_inside_is_discarded_when_the_pass_finds_it(
+    brand: Brand, sandbox: Sandboxes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """SQLite finds a damaged page only when it reads it, halfway through a pass."""
+    brand.reconcile()
+    brand.reconcile()
+    sandbox.zedonk.edit_product("ML-101/WOOL/CAMEL", description="Camel coat, new")
+    path = brand.state_dir / CACHE_FILE
+    pages = path.stat().st_size // 4096
+    with path.open("r+b") as file:  # the items' pages; the header and the first tables intact
+        file.seek(pages // 2 * 4096)
+        file.write(b"\xff" * 4096 * 4)
+    with caplog.at_level(logging.WARNING):
+        result = brand.reconcile()
+    assert "it is damaged (database disk image is malformed)" in caplog.text
+    assert (result.result, result.counts["update"]) == ("ok", 1), result.message
+    assert brand.reconcile().result == "no-changes"
+    assert brand.plan().has_changes is False
+
+
+def ci_cache(brand: Brand, tmp_path: Path) -> Path:
+    """A CI runner's cache folder, as the first ``plan --cache`` after an apply leaves it."""
+    brand.reconcile()
+    cache = tmp_path / "ci-cache"
+    assert brand.cli("plan", "--format", "json", "--cache", str(cache)).exit_code == 0
+    return cache
+
+
+def test_a_cached_item_that_does_not_read_is_read_again_not_blamed_on_the_remote(
+    brand: Brand, sandbox: Sandboxes, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = ci_cache(brand, tmp_path)
+    with sqlite3.connect(cache / CACHE_FILE) as conn:  # valid JSON, but no listing
+        conn.execute(
+            "UPDATE items SET raw = ? WHERE list = 'listings' AND key = ?",
+            ('{"key": "ML-101/WOOL/NAVY"}', "ML-101/WOOL/NAVY"),
+        )
+    sandbox.zedonk.edit_product("ML-205/CASH/BLACK", description="Black cashmere jumper")
+    clear(sandbox)
+    with caplog.at_level(logging.WARNING):
+        warm = brand.cli("plan", "--format", "json", "--cache", str(cache))
+    assert warm.exit_code == 0, warm.output
+    assert "the read cache cannot serve a list" in caplog.text
+    assert whole_reads(sandbox) == ["/api/v1/listings"]
+    assert brand.cli("plan", "--format", "json").output == warm.output  # as a cold plan
+
+
+def test_plan_with_a_cache_folder_reads_whole_too_when_the_full_read_is_due(
+    brand: Brand, sandbox: Sandboxes, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The safety net of a CI runner's cache: daemon.full_read_interval holds for it too."""
+    cache = ci_cache(brand, tmp_path)
+    with sqlite3.connect(cache / CACHE_FILE) as conn:  # a listing the cache lost
+        conn.execute("DELETE FROM items WHERE list = 'listings' AND key = 'ML-101/WOOL/NAVY'")
+    clear(sandbox)
+    assert brand.cli("plan", "--format", "json", "--cache", str(cache)).exit_code == 0
+    assert whole_reads(sandbox) == []  # the full read is hours away: the cache is trusted
+
+    with sqlite3.connect(cache / CACHE_FILE) as conn:
+        conn.execute("UPDATE meta SET value = '0' WHERE name = 'full_read_at'")
+    clear(sandbox)
+    with caplog.at_level(logging.WARNING):
+        full = brand.cli("plan", "--format", "json", "--cache", str(cache))
+    assert full.exit_code == 0, full.output
+    assert "read cache defect: ordre listings: 1 missing (ML-101/WOOL/NAVY)" in caplog.text
+    assert "/api/v1/listings" in whole_reads(sandbox)
+    assert brand.cli("plan", "--format", "json").output == full.output  # as a cold plan
+
+
+@pytest.mark.parametrize("name", ["", " "])
+def test_an_empty_cache_folder_name_is_a_usage_error(
+    brand: Brand, name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An unset variable in a CI job must not put the cache in the brand's checkout."""
+    monkeypatch.chdir(brand.root)
+    result = brand.cli("plan", "--cache", name)
+    assert result.exit_code == 64, result.output
+    assert "--cache" in result.output and "is empty" in result.output
+    assert not (brand.root / CACHE_FILE).exists()

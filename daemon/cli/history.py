@@ -18,6 +18,7 @@ from daemon.cli.root import (
     print_json,
     repository_root,
 )
+from daemon.core.words import plural
 from daemon.errors import ConfigError, ZedonkOrdreError
 from daemon.store.history import History
 from daemon.tree.settings import load_settings, parse_duration
@@ -173,6 +174,13 @@ def _echo_run(row: dict[str, Any]) -> None:
         line += f" @{commit}"
     if (row.get("repeats") or 1) > 1:  # a streak of idle runs, kept as its last one
         line += f" (x{row['repeats']} since {row['first_started_at'][:19]})"
+    recorded = [
+        plural(row[key], level)
+        for key, level in (("errors", "error"), ("warnings", "warning"))
+        if row.get(key)
+    ]
+    if recorded:  # what they are: history --run N
+        line += f" [{', '.join(recorded)}]"
     echo(line.rstrip())
     if row.get("error"):
         echo(f"      {_short(row['error'])}")

@@ -64,6 +64,20 @@ def _warn(findings: tuple[Finding, ...]) -> None:
 # --------------------------------------------------------------------------- plan
 
 
+def _cache_folder(name: str) -> Path:
+    """``--cache DIR`` as a folder. An empty name (an unset variable in a CI job) would be the
+    current folder, most often the brand's checkout: refused, as is a file."""
+    if not name.strip():
+        raise typer.BadParameter(
+            "is empty: name the folder to keep the read cache in (is a variable unset?)",
+            param_hint="'--cache'",
+        )
+    folder = Path(name)
+    if folder.exists() and not folder.is_dir():
+        raise typer.BadParameter(f"{name} is not a folder", param_hint="'--cache'")
+    return folder
+
+
 @app.command()
 def plan(
     root: RootOption = None,
@@ -87,18 +101,18 @@ def plan(
     ] = False,
     strict: StrictOption = False,
     cache: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--cache",
             help="Keep what was read in DIR, and next time read only what changed since "
             "(for CI runners that keep a cache folder).",
-            file_okay=False,
             metavar="DIR",
         ),
     ] = None,
 ) -> None:
     """Show what apply would change on ORDRE to match the catalogue. Writes nothing."""
-    result = plan_tree(repository_root(root), strict=strict, cache=cache)
+    folder = None if cache is None else _cache_folder(cache)
+    result = plan_tree(repository_root(root), strict=strict, cache=folder)
     if output is PlanFormat.json:
         print_json(plan_json(result.plan))
     elif output is PlanFormat.markdown:

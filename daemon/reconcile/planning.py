@@ -28,7 +28,7 @@ from daemon.core.words import plural
 from daemon.errors import ConfigError
 from daemon.gcpause import cyclic_gc_paused
 from daemon.reconcile.gather import gather
-from daemon.reconcile.warm import WarmReads, open_cache
+from daemon.reconcile.warm import fetch_warm, open_cache
 from daemon.remotes import open_clients
 from daemon.store import catalogue as catalogue_store
 from daemon.store.history import History
@@ -139,16 +139,17 @@ def _does_not_match(errors: Sequence[Finding]) -> ConfigError:
 def plan_tree(root: Path, *, strict: bool = False, cache: Path | None = None) -> PlanResult:
     """Validate the tree at ``root``, read both remotes and plan (no writes). With ``cache``
     (a folder), the remotes are read through the read cache kept there: only what changed
-    since the last plan that used it. Raises ConfigError for an invalid tree, a catalogue
-    that does not resolve or a token that is not set."""
+    since the last plan that used it, and everything as well once
+    ``daemon.full_read_interval`` has passed since the last full read (``warm.fetch_warm``).
+    Raises ConfigError for an invalid tree, a catalogue that does not resolve or a token that
+    is not set."""
     settings, catalogue, findings = load_tree(root)
     kept = open_cache(cache, settings) if cache is not None else None
     try:
         with open_clients(settings) as (zedonk, ordre):
             gathered = None
             if kept is not None:
-                reads = WarmReads(kept, zedonk, ordre)
-                reads.fetch()
+                reads = fetch_warm(kept, settings, zedonk, ordre)
                 gathered = reads.snapshots
             return plan_only(
                 settings,

@@ -32,6 +32,7 @@ from daemon.clients.ordre import OrdreClient
 from daemon.clients.zedonk import ZedonkClient
 from daemon.core.plan import OrdreSnapshot
 from daemon.core.resolve import ZedonkSnapshot
+from daemon.errors import BadResponse
 from daemon.store.history import History
 from daemon.store.readcache import ReadCache, Unreadable
 from daemon.tree.catalogue import tree_digest
@@ -106,6 +107,7 @@ class ListRead:
     whole: Whole | None = None  # the list read whole
     changed: Changed | None = None  # what changed since ``token``
     moving: Changed | None = None  # a full read: what changed while it ran
+    from_cache: bool = False  # its items are the cache's, brought up to date
 
     @property
     def objects(self) -> int:
@@ -190,7 +192,7 @@ class WarmReads:
     def snapshots(self) -> tuple[ZedonkSnapshot, OrdreSnapshot]:
         """Both remotes as a cold read would give them; writes the cache. Raises the
         remotes' errors (a list the cache cannot serve after all is read whole now)."""
-        lists = {(r.feed.remote, r.feed.name): r.feed.map(self._settle(r)) for r in self.reads}
+        lists = {(r.feed.remote, r.feed.name): self._mapped(r) for r in self.reads}
         if self.reads and all(read.whole is not None for read in self.reads):
             self.cache.mark_full_read(time.time())
         for defect in self.defects:
@@ -208,6 +210,23 @@ class WarmReads:
             customers=tuple(lists["ordre", "customers"]),
         )
         return zedonk, ordre
+
+    def _mapped(self, read: ListRead) -> list[Any]:
+        """The list as model objects. A list served from the cache that does not map (an item
+        kept wrong) is read whole and mapped again: only an item the remote sends now is
+        reported as the remote's."""
+        items = self._settle(read)
+        if not read.from_cache:
+            return read.feed.map(items)
+        try:
+            return read.feed.map(items)
+        except BadResponse as exc:
+            log.warning("the read cache cannot serve a list (%s); it is read whole", exc.message)
+        feed = read.feed
+        self.cache.forget(feed.remote, feed.name)
+        read.changed, read.from_cache = None, False
+        read.whole = self._client(feed).read_whole(feed)
+        return feed.map(self._settle(read))
 
     # ------------------------------------------------------------------ network
 
@@ -244,6 +263,7 @@ class WarmReads:
                 ordered = in_order(feed, warm)
                 if put is not None and ordered is not None:
                     cache.update(feed.remote, feed.name, changed.token, put, changed.deleted)
+                    read.from_cache = True
                     return ordered
             # The cache cannot serve the list after all: read it whole now.
             read.whole = self._client(feed).read_whole(feed)
@@ -266,17 +286,19 @@ class WarmReads:
         return ordered
 
     def _warm(self, read: ListRead) -> dict[str, Any] | None:
-        """The cached items with the changes since applied, or None when there are none."""
-        if read.changed is None:
+        """The cached items with the changes since applied, or None when the cache does not
+        hold the list as of the point its changes were asked from."""
+        if read.changed is None or read.token is None:
             return None
         feed = read.feed
         try:
-            items = self.cache.items(feed.remote, feed.name)
+            items = self.cache.items(feed.remote, feed.name, read.token)
         except Unreadable as exc:
             log.warning("the read cache cannot serve a list (%s); it is read whole", exc)
             self.cache.forget(feed.remote, feed.name)
             return None
-        _apply(feed, items, read.changed)
+        if items is not None:
+            _apply(feed, items, read.changed)
         return items
 
     def _compare(

@@ -33,8 +33,9 @@ class HistoryReports:
         limit: int = 50,
         before: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Recent runs, newest first. ``since`` is an RFC 3339 timestamp; ``before`` a run id
-        (the runs older than it: the next page of a list)."""
+        """Recent runs, newest first, each with ``warnings`` and ``errors``, how many events of
+        each level it recorded. ``since`` is an RFC 3339 timestamp; ``before`` a run id (the
+        runs older than it: the next page of a list)."""
         where, params = ["1 = 1"], list[Any]()
         if kind:
             where.append("kind = ?")
@@ -51,7 +52,27 @@ class HistoryReports:
             f"SELECT * FROM runs WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
             (*params, limit),
         )
-        return _with_summaries(rows)
+        return self._with_event_counts(_with_summaries(rows))
+
+    def _with_event_counts(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        counted = {(row["id"], level): 0 for row in rows for level in ("warning", "error")}
+        if rows:
+            # A run's events come after its start: the index on ``at`` keeps this to them.
+            first = min(row["started_at"] for row in rows)
+            for found in self.query(
+                "SELECT run_id, level, count(*) AS n FROM events WHERE at >= ?"
+                " AND level IN ('warning', 'error') GROUP BY run_id, level",
+                (first,),
+            ):
+                key = (found["run_id"], found["level"])
+                if key in counted:
+                    counted[key] = found["n"]
+        for row in rows:
+            row["warnings"], row["errors"] = (
+                counted[row["id"], "warning"],
+                counted[row["id"], "error"],
+            )
+        return rows
 
     def run(self, run_id: int) -> dict[str, Any] | None:
         """One run, as ``runs`` gives it, or None when there is none with that id."""
