@@ -103,7 +103,8 @@ class ReadCache:
         """A statement failed. A damaged file is discarded and the cache starts over, empty (in
         memory for this pass if no file can be made); any other failure costs only the step
         that failed. The caller reads whole what it could not get."""
-        if exc.sqlite_errorcode & 0xFF not in _DAMAGED:
+        code = getattr(exc, "sqlite_errorcode", None)  # set on what SQLite itself raised
+        if code is None or code & 0xFF not in _DAMAGED:
             log.warning(
                 "the read cache %s failed (%s); what it did not give is read whole", self.path, exc
             )
