@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import subprocess
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from orders_support import CLI, barcodes, cli, submit, write_connector
 from daemon.notify import Drainer, Notifier
 from daemon.orders import ImportResult, import_orders
 from daemon.sandbox import SandboxPair
+from daemon.service.children import ChildPasses
 from daemon.store.attention import inbox
 from daemon.store.history import History, utcnow
 from daemon.tree.settings import Settings, load_settings
@@ -325,3 +327,21 @@ def test_the_console_opens_on_the_inbox_escaped(tmp_path: Path, pair: SandboxPai
     assert "&lt;script&gt;alert(1)&lt;/script&gt; Boutique" in item
     assert "<script>" not in page and "&lt;b&gt;added&lt;/b&gt;" in item
     assert '<b class="ok">Open</b><span class="big">0</span>' in page  # acknowledged: not open
+
+
+def test_the_daemon_lists_a_resubmission_with_no_notification_channel_set(
+    tmp_path: Path, pair: SandboxPair
+) -> None:
+    """The daemon's passes run in child processes; with no e-mail or webhook set they must
+    still record what a person has to do, as `orders import` does."""
+    settings = write_connector(tmp_path, pair, on_resubmit="report")
+    assert settings.email is None and settings.webhook is None
+    a, b = barcodes(pair, 2)
+    first = submit(pair, [{"barcode": a, "quantity": 1}])
+    passes = ChildPasses(threading.Event(), grace=5)
+    assert passes.run("import", settings, "timer").result == "ok"
+    pair.ordre.resubmit_order(first["id"], {"lines": [{"barcode": b, "quantity": 3}]})
+    assert passes.run("import", settings, "timer").result == "ok"
+    found = items(settings)
+    resubmitted = f"order:{first['number']}#2:inactivate-earlier"
+    assert found[resubmitted]["kind"] == "inactivate_earlier", found

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from daemon.orders import (
 )
 from daemon.sandbox import SandboxPair
 from daemon.store.history import History
+from daemon.store.ledger.base import CURSOR_KEY, SYNC_KEY
 from daemon.tree.settings import Settings
 
 sandboxes, pair = orders_support.sandboxes, orders_support.pair  # fixtures
@@ -394,3 +395,26 @@ def test_a_resubmission_supersedes_a_failed_submission(tmp_path: Path, pair: San
     assert rows[f"{order['id']}#2"]["state"] == "created"
     assert notifications(settings) == {f"order-failed:{order['id']}#1": "resolved"}
     assert orders_per_ref(pair) == {f"ordre:{order['id']}#2": 1}
+
+
+def test_an_order_dated_ahead_does_not_carry_the_cursor_past_orders_to_come(
+    tmp_path: Path, pair: SandboxPair
+) -> None:
+    """ORDRE's clock ahead of this one, or a wrong date on one order: once ORDRE ends its
+    change token and the import lists orders by the cursor, it still finds those since."""
+    settings = write_connector(tmp_path, pair)
+    orders_support.established(settings)
+    a, b = barcodes(pair, 2)
+    ahead = {**submit(pair, [{"barcode": a, "quantity": 1}])}
+    ahead |= {"id": "ord-ahead", "number": "ORD-AHEAD", "updated_at": "2099-01-01T00:00:00Z"}
+    pair.ordre.post_raw_order(ahead)
+    run(settings)
+    with History.open(settings.state_dir) as history:
+        cursor = datetime.fromisoformat(str(history.get_state(CURSOR_KEY)))
+        assert cursor <= datetime.now(UTC)
+        with history.transaction() as conn:  # as after a 410: list by the cursor
+            conn.execute("DELETE FROM state WHERE key = ?", (SYNC_KEY,))
+    later = submit(pair, [{"barcode": b, "quantity": 2}])
+    run(settings)
+    assert f"{later['id']}#1" in ledger(settings)
+    assert ledger(settings)[f"{later['id']}#1"]["state"] == "created"

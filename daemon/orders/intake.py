@@ -77,9 +77,12 @@ class Intake:
         """Record what ORDRE lists. Returns each order as just read, with its fingerprint, by
         import key: the import uses it instead of parsing the ledger's copy back."""
         imp = self.state.settings.import_
+        # An order dated ahead of this clock (ORDRE's clock ahead, or a wrong date) must not
+        # carry the cursor past orders still to come: it never passes when this intake began.
+        began = datetime.now(UTC)
         cursor = self.ledger.cursor()
         if cursor:
-            since: datetime | None = cursor - _orders.OVERLAP
+            since: datetime | None = min(cursor, began) - _orders.OVERLAP
         elif imp.go_live:
             go_live = imp.go_live
             since = datetime(go_live.year, go_live.month, go_live.day, tzinfo=UTC) - _orders.OVERLAP
@@ -106,6 +109,8 @@ class Intake:
             self.state.remote_failed("ordre", exc)
         self.state.counts["seen"] += len(seen)
         sync = (origin, token) if complete else None
+        if newest is not None:
+            newest = min(newest, began)
         self._record(list(seen.values()), newest if complete else None, sync)
         return self.fresh
 

@@ -84,8 +84,9 @@ def _pass_in_child(
             if paused:  # read under the lock: once `pause` has returned, nothing is applied
                 conn.send(PassOutcome(None, PAUSED, str(paused.get("reason"))))
                 return
-            configured = settings.email is not None or settings.webhook is not None
-            notifier = Notifier(settings, history) if configured else None  # owes, never sends
+            # Owes, never sends (the daemon's drainer sends): on the channels set, and with
+            # none set the problem is still recorded, for `status` and `attention`.
+            notifier = Notifier(settings, history)
             if kind == "reconcile":
                 out: Any = reconcile(
                     settings, history, trigger=trigger, converged=converged, notifier=notifier

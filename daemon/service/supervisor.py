@@ -390,10 +390,9 @@ def _log_level(result: str) -> int:
     return logging.INFO
 
 
-def make_notifier(settings: Settings, history: History) -> Notifier | None:
-    """The daemon's notifier, or None when connector.yaml sets no notification channel."""
-    if settings.email is None and settings.webhook is None:
-        return None
+def make_notifier(settings: Settings, history: History) -> Notifier:
+    """The daemon's notifier: it owes notices on the channels connector.yaml sets, and with
+    none set it still records each problem, for `status` and `attention`."""
     from daemon.notify import Notifier
 
     return Notifier(settings, history)
