@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import orders_support
 import pytest
@@ -418,3 +420,64 @@ def test_an_order_dated_ahead_does_not_carry_the_cursor_past_orders_to_come(
     run(settings)
     assert f"{later['id']}#1" in ledger(settings)
     assert ledger(settings)[f"{later['id']}#1"]["state"] == "created"
+
+
+@pytest.mark.parametrize("fault", ["error", "drop"])
+def test_a_create_in_doubt_then_resubmitted_is_superseded_not_created_late(
+    tmp_path: Path, pair: SandboxPair, fault: str
+) -> None:
+    """Submission 1's create fails without an answer Zedonk stored it, and the retailer
+    re-submits: once 1 has settled as not in Zedonk, it is skipped, as a failed one is; the
+    re-submission is the order, and no earlier order is left for a person to inactivate."""
+    settings = write_connector(tmp_path, pair, settle_window="1s")
+    orders_support.established(settings)
+    a, b = barcodes(pair, 2)
+    order = submit(pair, [{"barcode": a, "quantity": 1}])
+    rule: dict[str, Any] = {"method": "POST", "path_prefix": "/api/v1/sales-orders",
+                            "times": 1, "action": fault}  # fmt: skip
+    if fault == "error":
+        rule["status"] = 503
+    pair.zedonk.set_faults(rules=[rule])
+    run(settings)
+    first, second = f"{order['id']}#1", f"{order['id']}#2"
+    assert ledger(settings)[first]["attempts"] == 1
+    assert ledger(settings)[first]["state"] != "created"
+    pair.ordre.resubmit_order(order["id"], {"lines": [{"barcode": b, "quantity": 3}]})
+    run(settings)
+    assert ledger(settings)[second]["state"] == "created"
+    time.sleep(1.2)  # the settle window of submission 1's create
+    run(settings)
+    rows = ledger(settings)
+    assert (rows[first]["state"], rows[first]["skipped_for"]) == ("skipped", "superseded")
+    assert orders_per_ref(pair) == {f"ordre:{second}": 1}
+    assert rows[second]["previous_inactivated"] == 1  # nothing earlier is in Zedonk
+
+
+def test_a_resubmission_waits_to_be_linked_until_the_earlier_create_settles(
+    tmp_path: Path, pair: SandboxPair
+) -> None:
+    """Submission 1 reached Zedonk but its answer was lost, and Zedonk's search does not show
+    it yet when the re-submission is created: the link waits, and once 1 is found the earlier
+    order is reported for a person to inactivate."""
+    settings = write_connector(tmp_path, pair, settle_window="2s")
+    orders_support.established(settings)
+    a, b = barcodes(pair, 2)
+    order = submit(pair, [{"barcode": a, "quantity": 1}])
+    rule = {"method": "POST", "path_prefix": "/api/v1/sales-orders", "times": 1,
+            "action": "lose_response"}  # fmt: skip
+    pair.zedonk.set_faults(rules=[rule])
+    pair.zedonk.set_search_lag(1.5)
+    run(settings)
+    first, second = f"{order['id']}#1", f"{order['id']}#2"
+    pair.ordre.resubmit_order(order["id"], {"lines": [{"barcode": b, "quantity": 3}]})
+    run(settings)
+    rows = ledger(settings)
+    assert rows[first]["state"] == "unresolved"  # not found yet, its window still open
+    assert rows[second]["state"] == "created"
+    assert (rows[second]["previous_import_key"], rows[second]["previous_inactivated"]) == (None, 0)
+    time.sleep(2.2)
+    run(settings)
+    rows = ledger(settings)
+    assert rows[first]["state"] == "created"  # found in Zedonk: it was there all along
+    assert rows[second]["previous_import_key"] == first
+    assert notifications(settings).get(f"order-resubmitted:{second}") == "open"

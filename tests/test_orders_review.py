@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import socket
+import time
 from datetime import datetime
 from email.message import Message
 from pathlib import Path
@@ -90,24 +91,27 @@ def test_an_unreadable_2xx_answer_to_a_create_is_resolved_by_lookup(
 def test_a_resubmission_links_an_earlier_submission_that_resolves_later(
     tmp_path: Path, pair: SandboxPair
 ) -> None:
-    settings = write_connector(tmp_path, pair, on_resubmit="inactivate_previous")
+    settings = write_connector(
+        tmp_path, pair, on_resubmit="inactivate_previous", settle_window="2s"
+    )
+    orders_support.established(settings)
     a, b = barcodes(pair, 2)
     order = submit(pair, [{"barcode": a, "quantity": 1}])
     first, second = f"{order['id']}#1", f"{order['id']}#2"
-    # Pass 1: submission 1's create gets a 503, so its outcome is unknown.
-    pair.zedonk.fail_next("POST", CREATE, status=503)
-    run(settings)
-    assert ledger(settings)[first]["state"] == "unresolved"
-    # Pass 2: the retailer has re-submitted. Submission 1 is not in Zedonk, so it is created
-    # again, but that answer is lost too (Zedonk stores it); submission 2 is created.
-    pair.ordre.resubmit_order(order["id"], {"lines": [{"barcode": b, "quantity": 3}]})
+    # Pass 1: Zedonk stores submission 1 but the answer is lost, and its search lags.
     pair.zedonk.set_faults(rules=[{"method": "POST", "path_prefix": CREATE, "times": 1,
                                    "action": "lose_response"}])  # fmt: skip
+    pair.zedonk.set_search_lag(1.5)
+    run(settings)
+    assert ledger(settings)[first]["state"] == "unresolved"
+    # Pass 2: the retailer has re-submitted; submission 1 is still settling, 2 is created.
+    pair.ordre.resubmit_order(order["id"], {"lines": [{"barcode": b, "quantity": 3}]})
     run(settings)
     rows = ledger(settings)
     assert (rows[first]["state"], rows[second]["state"]) == ("unresolved", "created")
-    # Pass 3: submission 1 is found by lookup. Both orders are in Zedonk now, so the
-    # re-submission must still replace the first one.
+    # Pass 3: submission 1 is found. Both orders are in Zedonk now, so the re-submission
+    # must still replace the first one.
+    time.sleep(2.2)
     run(settings)
     rows = ledger(settings)
     assert rows[first]["state"] == "created"

@@ -258,6 +258,11 @@ class Outcomes:
         self.state.counts["skipped"] += 1
         self.notices.resolved(f"order-failed:{key}")
 
+    def superseded_before_import(self, key: str, later: int) -> None:
+        self.ledger.skip(key, f"superseded by submission {later}", "superseded")
+        self.state.counts["skipped"] += 1
+        self.notices.resolved(f"order-failed:{key}")
+
     def back_to_pending(self, key: str, exc: ZedonkOrdreError) -> None:
         self.ledger.back_to_pending(key, exc.message)
         self.state.counts["waiting"] += 1

@@ -43,6 +43,8 @@ class Resubmissions:
 
     def _link_previous(self, row: dict[str, Any]) -> None:
         prev = self.ledger.previous_import(row["ordre_id"], row["submission"])
+        if prev is None and self.ledger.earlier_in_doubt(row["ordre_id"], row["submission"]):
+            return  # an earlier create may still turn out to be in Zedonk: decide once it settles
         if prev is None:
             with self.ledger.transaction() as conn:  # nothing earlier was imported
                 self.ledger.mark_inactivated(conn, row["import_key"])

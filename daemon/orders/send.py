@@ -179,7 +179,13 @@ class Sender:
         decision = self.view.decide(dict(row), datetime.now(UTC))
         if decision.verdict is Verdict.SEND:
             if row["attempts"] > 0:  # tried before: the lookup before the create decides
-                return True
+                later = self.ledger.later_submission(key)
+                if later is None:
+                    return True
+                # Not in Zedonk once its create settled, and re-submitted since: the later
+                # submission is the order now, as for one that failed.
+                self.outcomes.superseded_before_import(key, later)
+                return False
             order = self._order_of(row)
             if order is not None and order.status == "cancelled":  # and Zedonk holds none
                 self.outcomes.cancelled_before_import(key)

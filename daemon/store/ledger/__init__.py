@@ -52,9 +52,11 @@ sending                needs_attention   ``hold_for_review``       held for revi
 sending                unresolved        ``note_unknown_outcome``  the create's answer was lost:
                                                                    Zedonk may hold it; nothing is
                                                                    sent again within the window
-pending, sending        skipped           ``skip``                  cancelled, and Zedonk's orders
-                                                                   (the pass's read, a lookup)
-                                                                   hold none for it
+pending, sending,       skipped           ``skip``                  cancelled, and Zedonk's orders
+unresolved                                                         (the pass's read, a lookup)
+                                                                   hold none for it; or tried,
+                                                                   settled as not in Zedonk, and
+                                                                   a later submission arrived
 sending                pending           ``back_to_pending``       a remote refused before it
                                                                    processed the create
 any but created,       pending (sending  ``reopen_for_retry``      ``orders retry`` (``--accept``
@@ -72,7 +74,8 @@ their caller, which read the row in the same transaction (intake, retry) or hold
 ``sqlite3.IntegrityError`` (the UNIQUE constraint is the last guard against a doubled import).
 
 Besides ``state``: ``link_previous``, ``mark_inactivated`` and ``inactivation_refused`` follow a
-re-submission's earlier Zedonk order; ``report`` records an edit or a cancellation once;
+re-submission's earlier Zedonk order (not before every earlier create has settled:
+``earlier_in_doubt``); ``report`` records an edit or a cancellation once;
 ``customer_intent`` (no row → pending, committed before the create) and ``customer_created``
 (→ created) make a new Zedonk customer exactly once; ``advance_cursor`` moves the listing
 cursor forward only.

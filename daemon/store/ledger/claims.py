@@ -243,6 +243,28 @@ class ImportTransitions(LedgerBase):
         )
         return rows[0] if rows else None
 
+    def later_submission(self, key: str) -> int | None:
+        """The latest submission of import ``key``'s ORDRE order after it that was not
+        skipped, or None when the retailer did not re-submit it since."""
+        rows = self.history.query(
+            "SELECT MAX(later.submission) AS latest FROM imports AS this JOIN imports AS later"
+            " ON later.ordre_id = this.ordre_id AND later.submission > this.submission"
+            " WHERE this.import_key = ? AND later.state != 'skipped'",
+            (key,),
+        )
+        latest = rows[0]["latest"] if rows else None
+        return int(latest) if latest is not None else None
+
+    def earlier_in_doubt(self, ordre_id: str, submission: int) -> bool:
+        """Whether a submission of ``ordre_id`` before ``submission`` was sent to Zedonk and
+        is not settled yet: it may still turn out to be there."""
+        rows = self.history.query(
+            "SELECT 1 FROM imports WHERE ordre_id = ? AND submission < ? AND (state IN"
+            " ('sending', 'unresolved') OR (state = 'pending' AND attempts > 0)) LIMIT 1",
+            (ordre_id, submission),
+        )
+        return bool(rows)
+
     def link_previous(self, conn: sqlite3.Connection, key: str, previous_key: str) -> None:
         conn.execute(
             "UPDATE imports SET previous_import_key = ? WHERE import_key = ?",
