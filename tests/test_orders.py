@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -214,6 +215,39 @@ def test_a_resubmission_is_a_new_order_linked_to_the_first(
     assert active[f"ordre:{order['id']}#2"] is True
     assert active[f"ordre:{order['id']}#1"] is (policy == "report")
     assert second["previous_inactivated"] == (policy == "inactivate_previous")
+
+
+@pytest.mark.parametrize("policy", ["report", "inactivate_previous"])
+def test_a_resubmission_after_the_history_was_replaced_reports_the_earlier_zedonk_order(
+    tmp_path: Path, pair: SandboxPair, policy: str
+) -> None:
+    """The history that imported submission 1 is gone (deleted, moved, an old backup put
+    back): the re-submission finds the earlier order by its connector reference and reports
+    it; it is not inactivated, as this history holds no record of creating it."""
+    settings = write_connector(tmp_path, pair, on_resubmit=policy)
+    a, b = barcodes(pair, 2)
+    order = submit(pair, [{"barcode": a, "quantity": 1}])
+    other = submit(pair, [{"barcode": a, "quantity": 2}])
+    run(settings)
+    shutil.rmtree(settings.state_dir)
+    orders_support.established(settings)
+    pair.ordre.resubmit_order(order["id"], {"lines": [{"barcode": b, "quantity": 3}]})
+    pair.ordre.resubmit_order(other["id"], {"lines": [{"barcode": b, "quantity": 4}]})
+    with ZedonkClient(pair.zedonk.api_url, pair.zedonk.token) as zedonk:
+        [earlier_other] = zedonk.find_sales_orders(connector_ref=f"ordre:{other['id']}#1")
+        zedonk.inactivate_sales_order(earlier_other.id)  # already seen to by a person
+    result = run(settings)
+    assert (result.counts["created"], result.counts["reported"]) == (2, 1)
+    zedonk_orders = {o.connector_ref: o for o in sales_orders(pair)}
+    earlier = zedonk_orders[f"ordre:{order['id']}#1"]
+    assert earlier.active
+    second = f"{order['id']}#2"
+    assert notifications(settings) == {f"order-resubmitted:{second}": "open"}
+    with History.open(settings.state_dir) as history:
+        [event] = history.query("SELECT * FROM events WHERE code = 'order-resubmitted'")
+    assert event["subject"] == second and earlier.number in event["message"]
+    assert ledger(settings)[second]["previous_inactivated"] == 1  # nothing left to follow up
+    assert run(settings).counts.get("reported") is None
 
 
 def test_edits_and_cancellations_after_import_are_reported_once(

@@ -153,3 +153,8 @@ def test_go_live_skips_earlier_submissions_and_a_later_resubmission_is_imported(
     assert notice["title"] == f"{order['number']} re-submitted"
     assert f"created in ORDRE before go-live ({go_live})" in notice["details"]
     assert "keyed in Zedonk by hand before go-live: check" in notice["details"]
+    # Told once: the next pass has nothing left to follow up.
+    assert cli("orders", "import", "--once", "--root", root).exit_code == 0
+    with History.open(settings.state_dir) as history:
+        events = history.query("SELECT * FROM events WHERE code LIKE 'order-resubmitted%'")
+    assert len(events) == 1

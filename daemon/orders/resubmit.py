@@ -6,7 +6,9 @@ Each imported re-submission is linked to the import before it once (``previous_i
 an inactivation that fails for a transient fault is tried again by the next pass until
 ``previous_inactivated``; one Zedonk refuses (a 4xx) is left to a person, with a notice naming
 the order. A re-submission of an order created before go-live, whose earlier submission the
-connector never imported, comes with a notice to check for an order keyed in Zedonk by hand.
+connector never imported, comes with a notice to check for an order keyed in Zedonk by hand;
+one whose earlier Zedonk order this history does not record (a replaced or restored state
+directory) is found by its connector reference and reported, never inactivated.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from daemon.clients import ZedonkClient
+from daemon.core.model import SalesOrder
 from daemon.core.ordercopy import order_from_json
-from daemon.core.ordermap import created_before_go_live
+from daemon.core.ordermap import CONNECTOR_REF_PREFIX, connector_ref, created_before_go_live
 from daemon.errors import RemoteError, is_refusal
 
 if TYPE_CHECKING:
@@ -46,9 +49,7 @@ class Resubmissions:
         if prev is None and self.ledger.earlier_in_doubt(row["ordre_id"], row["submission"]):
             return  # an earlier create may still turn out to be in Zedonk: decide once it settles
         if prev is None:
-            with self.ledger.transaction() as conn:  # nothing earlier was imported
-                self.ledger.mark_inactivated(conn, row["import_key"])
-                self._before_go_live(conn, row)
+            self._link_untracked(row)
             return
         key = row["import_key"]
         message = (
@@ -67,6 +68,62 @@ class Resubmissions:
         self.state.counts["reported"] += 1
         if self.inactivate:
             self._inactivate_previous({**row, "previous_import_key": prev["import_key"]})
+
+    def _link_untracked(self, row: dict[str, Any]) -> None:
+        """No earlier submission is imported in this history. Zedonk may still hold one the
+        connector created, if the history was replaced, moved or restored from a backup since:
+        its connector reference says so, and a person is told (it is never inactivated here,
+        as this history holds no record of creating it)."""
+        try:
+            earlier = self._earlier_in_zedonk(row)
+        except RemoteError as exc:
+            self.state.history.record_event(
+                "warning",
+                "order-resubmit-lookup-failed",
+                f"could not look up earlier Zedonk orders of {row['ordre_number']}: "
+                f"{exc.message}; the next pass tries again",
+                subject=row["import_key"],
+                run_id=self.state.run_id,
+            )
+            return
+        with self.ledger.transaction() as conn:
+            self.ledger.mark_inactivated(conn, row["import_key"])
+            if earlier:
+                self._untracked_earlier(conn, row, earlier)
+            else:
+                self._before_go_live(conn, row)
+
+    def _earlier_in_zedonk(self, row: dict[str, Any]) -> list[SalesOrder]:
+        """The active Zedonk orders whose connector reference names an earlier submission of
+        ``row``'s ORDRE order (``ordre:<id>#<n>``, n below its submission)."""
+        prefix = connector_ref(f"{row['ordre_id']}#")
+        found = self.zedonk.find_sales_orders(connector_ref_prefix=prefix, active=True)
+        earlier = []
+        for order in found:
+            submission = order.connector_ref.removeprefix(prefix)
+            if submission.isdigit() and int(submission) < row["submission"]:
+                earlier.append(order)
+        return earlier
+
+    def _untracked_earlier(
+        self, conn: sqlite3.Connection, row: dict[str, Any], earlier: list[SalesOrder]
+    ) -> None:
+        key = row["import_key"]
+        numbers = ", ".join(
+            f"{o.number or o.id} ({o.connector_ref.removeprefix(CONNECTOR_REF_PREFIX)})"
+            for o in earlier
+        )
+        message = (
+            f"{row['ordre_number']} was re-submitted (submission {row['submission']}) and "
+            f"imported as Zedonk order {row['zedonk_order_number']}; Zedonk still holds the "
+            f"earlier order {numbers} as active, created by this connector but not recorded in "
+            "this history (was the state directory replaced or restored?). Inactivate it by "
+            "hand in Zedonk if the re-submission replaces it."
+        )
+        self.ledger.event(conn, "warning", "order-resubmitted", message, key)
+        title = f"{row['ordre_number']} re-submitted"
+        self.state.notices.owe(conn, f"order-resubmitted:{key}", title, message)
+        self.state.counts["reported"] += 1
 
     def _before_go_live(self, conn: sqlite3.Connection, row: dict[str, Any]) -> None:
         """A re-submission made after go-live of an order created before it: the earlier

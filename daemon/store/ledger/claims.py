@@ -228,10 +228,11 @@ class ImportTransitions(LedgerBase):
 
     def resubmissions(self) -> list[dict[str, Any]]:
         """Imported re-submissions not linked to the import before them yet, or whose earlier
-        Zedonk order is not inactivated yet."""
+        Zedonk order is not inactivated yet (``previous_inactivated`` 0: one with nothing
+        earlier to link is marked 1, so it is followed up once)."""
         return self.history.query(
             "SELECT * FROM imports WHERE state IN ('created', 'partial') AND submission > 1"
-            " AND (previous_import_key IS NULL OR previous_inactivated = 0)"
+            " AND previous_inactivated = 0"
         )
 
     def previous_import(self, ordre_id: str, submission: int) -> dict[str, Any] | None:
