@@ -14,6 +14,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 from collections.abc import Callable
@@ -350,6 +351,46 @@ def test_a_rebuilt_ledger_holds_for_the_settle_window_in_force_now(
     done = run_cli(settings, "orders", "import", "--once")
     assert done.returncode == 0, done.stdout + done.stderr
     assert orders_per_ref(pair) == {f"ordre:{imported}": 1, f"ordre:{waiting}": 1}
+
+
+def put_back(settings: Settings, backup: Path) -> None:
+    """Restore ``backup`` over the history, as SQLite's backup API does it."""
+    with sqlite3.connect(backup) as source, sqlite3.connect(history_file(settings)) as target:
+        source.backup(target)
+
+
+def history_file(settings: Settings) -> Path:
+    return settings.state_dir / "history.sqlite"
+
+
+def test_a_history_put_back_from_a_backup_taken_just_before_a_create_does_not_double_it(
+    tmp_path: Path, pair: SandboxPair
+) -> None:
+    """The backup was taken moments before the last create, and put back while Zedonk's
+    search does not show that create yet: nothing in the history or the search tells it was
+    sent, but the mark beside the history does, and the order waits a settle window."""
+    settings = write_connector(tmp_path, pair, settle_window="4s")
+    established(settings)
+    assert run_cli(settings, "orders", "import", "--once").returncode == 0
+    backup = tmp_path / "backup.sqlite"
+    with sqlite3.connect(history_file(settings)) as source, sqlite3.connect(backup) as target:
+        source.backup(target)
+    pair.zedonk.set_search_lag(2.5)
+    [key] = submissions(pair, 1)
+    assert run_cli(settings, "orders", "import", "--once").returncode == 0
+    assert orders_per_ref(pair) == {f"ordre:{key}": 1}
+    put_back(settings, backup)
+    held = run_cli(settings, "orders", "import", "--once")
+    assert held.returncode == 3 and "1 waiting" in held.stdout, held.stdout + held.stderr
+    assert orders_per_ref(pair) == {f"ordre:{key}": 1}
+    with History.open(settings.state_dir) as history:
+        [event] = history.query("SELECT message FROM events WHERE code = 'ledger-behind'")
+    assert "put back from an older backup" in event["message"]
+    time.sleep(4.2)  # the window after the create: the search shows it now
+    done = run_cli(settings, "orders", "import", "--once")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert orders_per_ref(pair) == {f"ordre:{key}": 1}
+    assert ledger(settings)[key]["state"] == "created"
 
 
 def test_an_order_cancelled_after_a_lost_history_imported_it_is_reported_not_skipped(

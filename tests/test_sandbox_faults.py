@@ -200,6 +200,16 @@ def test_a_rule_can_pick_requests_by_their_body(sandbox: Sandboxes) -> None:
     assert client.get("/seasons").status_code == 200, "a GET has no body to match"
 
 
+def test_a_rule_can_pick_requests_by_their_query(sandbox: Sandboxes) -> None:
+    client = sandbox.client("zedonk")
+    rule = {"action": "error", "status": 400, "query_contains": "connector_ref_prefix=ordre:o-1#"}
+    sandbox.set_faults("zedonk", rules=[rule])
+    picked = client.get("/sales-orders", params={"connector_ref_prefix": "ordre:o-1#"})
+    assert picked.status_code == 400  # matched as decoded: "#" travels as %23
+    assert client.get("/sales-orders", params={"connector_ref_prefix": "ordre:o-2#"}).is_success
+    assert client.get("/sales-orders").is_success
+
+
 def test_rate_rule_with_seed_fires_reproducibly(sandbox: Sandboxes) -> None:
     client = sandbox.client("zedonk")
 
@@ -242,6 +252,7 @@ def test_bad_fault_config_is_rejected(sandbox: Sandboxes) -> None:
         {"error_rates": {"503": 0.7, "500": 0.7}},
         {"rules": [{"action": "error", "colour": "red"}]},
         {"rules": [{"action": "error", "body_contains": ""}]},
+        {"rules": [{"action": "error", "query_contains": 5}]},
         {"latency": 5},
     ):
         with pytest.raises(SandboxError, match="422"):

@@ -230,18 +230,46 @@ def after_import(row: Mapping[str, Any], report: Mapping[str, Any]) -> Attention
 def resubmitted_after_go_live(row: Mapping[str, Any], event: Mapping[str, Any]) -> AttentionItem:
     """A re-submission of an order made before go-live: an earlier submission may have been
     keyed into Zedonk by hand."""
+    return _resubmission_task(
+        row,
+        event,
+        "check-earlier",
+        "resubmitted_after_go_live",
+        f"look in Zedonk for an order for {row.get('ordre_number')} keyed in by hand and "
+        "inactivate it",
+        "checked",
+    )
+
+
+def inactivate_untracked(row: Mapping[str, Any], event: Mapping[str, Any]) -> AttentionItem:
+    """A re-submission ``row`` imported beside earlier Zedonk orders its history has no record
+    of making (the history was replaced or put back since), found by their connector reference;
+    or Zedonk refused that search. The event's message names them, or says why."""
+    return _resubmission_task(
+        row,
+        event,
+        "inactivate-untracked",
+        "inactivate_earlier",
+        "inactivate in Zedonk the earlier orders named (or, when the search was refused, look "
+        "for them)",
+        "inactivated",
+    )
+
+
+def _resubmission_task(
+    row: Mapping[str, Any], event: Mapping[str, Any], suffix: str, kind: str, do: str, note: str
+) -> AttentionItem:
+    """A task a re-submission's import told a person once, by ``event`` (its message is the
+    item's "what"): ``do`` it in Zedonk, then acknowledge it with ``note``."""
     label = order_label(row)
-    item_id = f"order:{label}:check-earlier"
+    item_id = f"order:{label}:{suffix}"
     return AttentionItem(
         id=item_id,
-        kind="resubmitted_after_go_live",
+        kind=kind,
         subject=label,
         what=str(event["message"]),
         who="Zedonk",
-        fix=(
-            f"look in Zedonk for an order for {row.get('ordre_number')} keyed in by hand and "
-            f"inactivate it; then `zedonk-ordre attention ack {item_id} --note 'checked'`"
-        ),
+        fix=f"{do}; then `zedonk-ordre attention ack {item_id} --note '{note}'`",
         since=event["at"],
         link={"order": row.get("ordre_number") or row["import_key"]},
     )

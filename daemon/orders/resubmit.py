@@ -6,9 +6,10 @@ Each imported re-submission is linked to the import before it once (``previous_i
 an inactivation that fails for a transient fault is tried again by the next pass until
 ``previous_inactivated``; one Zedonk refuses (a 4xx) is left to a person, with a notice naming
 the order. A re-submission of an order created before go-live, whose earlier submission the
-connector never imported, comes with a notice to check for an order keyed in Zedonk by hand;
-one whose earlier Zedonk order this history does not record (a replaced or restored state
-directory) is found by its connector reference and reported, never inactivated.
+connector never imported, comes with a notice to check for an order keyed in Zedonk by hand.
+Earlier Zedonk orders this history does not record (the state directory was replaced or put
+back from an older backup since they were made) are found by their connector reference and
+reported, never inactivated.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from daemon.clients import ZedonkClient
 from daemon.core.model import SalesOrder
 from daemon.core.ordercopy import order_from_json
 from daemon.core.ordermap import CONNECTOR_REF_PREFIX, connector_ref, created_before_go_live
+from daemon.core.words import plural
 from daemon.errors import RemoteError, is_refusal
 
 if TYPE_CHECKING:
@@ -48,10 +50,18 @@ class Resubmissions:
         prev = self.ledger.previous_import(row["ordre_id"], row["submission"])
         if prev is None and self.ledger.earlier_in_doubt(row["ordre_id"], row["submission"]):
             return  # an earlier create may still turn out to be in Zedonk: decide once it settles
-        if prev is None:
-            self._link_untracked(row)
-            return
+        untracked = self._untracked_earlier(row)
+        if untracked is None:
+            return  # Zedonk could not be asked: the next pass asks again
         key = row["import_key"]
+        if prev is None:
+            with self.ledger.transaction() as conn:  # nothing earlier was imported here
+                self.ledger.mark_inactivated(conn, key)
+                if untracked:
+                    self._report_untracked(conn, row, untracked)
+                else:
+                    self._before_go_live(conn, row)
+            return
         message = (
             f"{row['ordre_number']} was re-submitted (submission {row['submission']}) and "
             f"imported as Zedonk order {row['zedonk_order_number']}; the earlier Zedonk order "
@@ -65,18 +75,23 @@ class Resubmissions:
             if not self.inactivate:
                 title = f"{row['ordre_number']} re-submitted"
                 self.state.notices.owe(conn, notice, title, message + " by hand in Zedonk.")
+            if untracked:
+                self._report_untracked(conn, row, untracked)
         self.state.counts["reported"] += 1
         if self.inactivate:
             self._inactivate_previous({**row, "previous_import_key": prev["import_key"]})
 
-    def _link_untracked(self, row: dict[str, Any]) -> None:
-        """No earlier submission is imported in this history. Zedonk may still hold one the
-        connector created, if the history was replaced, moved or restored from a backup since:
-        its connector reference says so, and a person is told (it is never inactivated here,
-        as this history holds no record of creating it)."""
+    def _untracked_earlier(self, row: dict[str, Any]) -> list[SalesOrder] | str | None:
+        """The active Zedonk orders of earlier submissions of ``row``'s ORDRE order that this
+        history does not record (it was deleted, moved or put back from an older backup since
+        they were made), found by their connector reference, ``ordre:<id>#<n>``. A text when
+        Zedonk refuses the search (it says why), None when it could not be asked now."""
+        prefix = connector_ref(f"{row['ordre_id']}#")
         try:
-            earlier = self._earlier_in_zedonk(row)
+            found = list(self.zedonk.find_sales_orders(connector_ref_prefix=prefix, active=True))
         except RemoteError as exc:
+            if is_refusal(exc):
+                return exc.message
             self.state.history.record_event(
                 "warning",
                 "order-resubmit-lookup-failed",
@@ -85,44 +100,52 @@ class Resubmissions:
                 subject=row["import_key"],
                 run_id=self.state.run_id,
             )
-            return
-        with self.ledger.transaction() as conn:
-            self.ledger.mark_inactivated(conn, row["import_key"])
-            if earlier:
-                self._untracked_earlier(conn, row, earlier)
-            else:
-                self._before_go_live(conn, row)
-
-    def _earlier_in_zedonk(self, row: dict[str, Any]) -> list[SalesOrder]:
-        """The active Zedonk orders whose connector reference names an earlier submission of
-        ``row``'s ORDRE order (``ordre:<id>#<n>``, n below its submission)."""
-        prefix = connector_ref(f"{row['ordre_id']}#")
-        found = self.zedonk.find_sales_orders(connector_ref_prefix=prefix, active=True)
-        earlier = []
+            return None
+        recorded = self.ledger.zedonk_orders_of(row["ordre_id"])
+        untracked = []
         for order in found:
             submission = order.connector_ref.removeprefix(prefix)
-            if submission.isdigit() and int(submission) < row["submission"]:
-                earlier.append(order)
-        return earlier
+            if (
+                order.active
+                and order.id not in recorded
+                and submission.isdigit()
+                and int(submission) < row["submission"]
+            ):
+                untracked.append(order)
+        return untracked
 
-    def _untracked_earlier(
-        self, conn: sqlite3.Connection, row: dict[str, Any], earlier: list[SalesOrder]
+    def _report_untracked(
+        self, conn: sqlite3.Connection, row: dict[str, Any], untracked: list[SalesOrder] | str
     ) -> None:
+        """Tell a person about earlier Zedonk orders this history has no record of making.
+        They are never inactivated here: nothing recorded says this connector made them for
+        this brand's import, only their reference."""
         key = row["import_key"]
-        numbers = ", ".join(
-            f"{o.number or o.id} ({o.connector_ref.removeprefix(CONNECTOR_REF_PREFIX)})"
-            for o in earlier
-        )
-        message = (
+        done = (
             f"{row['ordre_number']} was re-submitted (submission {row['submission']}) and "
-            f"imported as Zedonk order {row['zedonk_order_number']}; Zedonk still holds the "
-            f"earlier order {numbers} as active, created by this connector but not recorded in "
-            "this history (was the state directory replaced or restored?). Inactivate it by "
-            "hand in Zedonk if the re-submission replaces it."
+            f"imported as Zedonk order {row['zedonk_order_number']}"
         )
-        self.ledger.event(conn, "warning", "order-resubmitted", message, key)
+        if isinstance(untracked, str):
+            message = (
+                f"{done}; Zedonk refused the search for its earlier orders ({untracked}): check "
+                "in Zedonk whether an earlier order of it is still active, and inactivate it if "
+                "the re-submission replaces it."
+            )
+        else:
+            them = "it" if len(untracked) == 1 else "them"
+            names = ", ".join(
+                f"{o.number or o.id} ({o.connector_ref.removeprefix(CONNECTOR_REF_PREFIX)})"
+                for o in untracked
+            )
+            message = (
+                f"{done}; Zedonk still holds earlier {plural(len(untracked), 'order')} of it as "
+                f"active, made by this connector but not recorded in this history (was the "
+                f"state directory replaced or restored?): {names}. Inactivate {them} in "
+                f"Zedonk if the re-submission replaces {them}."
+            )
+        self.ledger.event(conn, "warning", "order-resubmitted-untracked", message, key)
         title = f"{row['ordre_number']} re-submitted"
-        self.state.notices.owe(conn, f"order-resubmitted:{key}", title, message)
+        self.state.notices.owe(conn, f"order-resubmitted-untracked:{key}", title, message)
         self.state.counts["reported"] += 1
 
     def _before_go_live(self, conn: sqlite3.Connection, row: dict[str, Any]) -> None:

@@ -303,6 +303,8 @@ class Sender:
         if isinstance(mapped, tuple):  # held for review
             outcomes.held(key, order, mapped)
             return None
+        assert self.ledger.claimed_at is not None  # the row was claimed
+        self.ledger.mark_sent(self.ledger.claimed_at)  # outlives a history put back
         reply = self.pool.submit(self.zedonk.create_sales_order, mapped.order)
         self.state.creates_sent += 1
         return _Sending(key, order, mapped.left_out, mapped.warnings, reply)

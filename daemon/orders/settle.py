@@ -16,6 +16,8 @@ read found, whatever the ledger says:
   ago, or that has just found orders nobody had tried in it (it was lost, restored from a
   backup, or another process imports into the same Zedonk), holds its pending rows until a
   settle window has passed: by then every order made before it began shows in the search.
+  So does a history that records no create as late as the sent mark beside it (put back from
+  a backup taken moments before a create): until a settle window after that create.
 
 The read costs one request per 200 orders listed, once per pass that has open rows, and
 nothing when there are none.
@@ -26,7 +28,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -101,6 +103,19 @@ class ZedonkView:
                 record["found"],
                 record["hold_until"],
             )
+        behind = ledger.behind_mark()
+        if behind is not None and datetime.now(UTC) < behind + self.window:
+            # an older history than its directory: an order the directory sent in the last
+            # window may not show in the search yet
+            hold_until = max(hold_until, behind + self.window)
+            if ledger.note_behind(behind, hold_until):
+                log.warning(
+                    "this history does not record the order this state directory sent to "
+                    "Zedonk at %s (put back from an older backup?); the orders nobody has "
+                    "tried wait until %s",
+                    behind.isoformat(),
+                    hold_until.isoformat(),
+                )
         rebuilt = ledger.rebuilt()
         if rebuilt is not None:
             # from the last rebuild and today's window, so a window shortened since (say, a

@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import unquote_plus
 
 from starlette.responses import Response
 
@@ -59,6 +60,7 @@ class Rule:
     method: str | None = None
     path_prefix: str = API_PREFIX
     body_contains: str | None = None  # only requests whose body holds this text
+    query_contains: str | None = None  # only requests whose query (URL-decoded) holds this text
     times: int | None = None
     rate: float = 1.0
     status: int = 503
@@ -68,10 +70,12 @@ class Rule:
     mode: str = "drop"
     stall_seconds: float = 30
 
-    def matches(self, method: str, path: str, body: bytes) -> bool:
+    def matches(self, method: str, path: str, body: bytes, query: str = "") -> bool:
         if self.times is not None and self.times <= 0:
             return False
         if self.body_contains is not None and self.body_contains.encode() not in body:
+            return False
+        if self.query_contains is not None and self.query_contains not in query:
             return False
         return (self.method is None or self.method == method) and path.startswith(self.path_prefix)
 
@@ -99,6 +103,10 @@ class Rule:
             if not isinstance(src["body_contains"], str) or not src["body_contains"]:
                 raise _bad(f"{where}.body_contains must be a non-empty string")
             rule.body_contains = src["body_contains"]
+        if src.get("query_contains") is not None:
+            if not isinstance(src["query_contains"], str) or not src["query_contains"]:
+                raise _bad(f"{where}.query_contains must be a non-empty string")
+            rule.query_contains = src["query_contains"]
         if src.get("times") is not None:
             rule.times = int(_number(src, "times", 0, where))
         rule.rate = _number(src, "rate", 1.0, where, 1.0)
@@ -165,9 +173,9 @@ class Faults:
     def reads_bodies(self) -> bool:
         return any(rule.body_contains is not None for rule in self.rules)
 
-    def pick(self, method: str, path: str, body: bytes = b"") -> Rule | None:
+    def pick(self, method: str, path: str, body: bytes = b"", query: str = "") -> Rule | None:
         for rule in self.rules:
-            if not rule.matches(method, path, body):
+            if not rule.matches(method, path, body, query):
                 continue
             if rule.rate < 1 and self.rng.random() >= rule.rate:
                 continue
@@ -367,11 +375,12 @@ class ControlLayer:
             faults = control.faults
             if faults.latency_ms:
                 await asyncio.sleep(faults.latency_ms / 1000)
+            query = unquote_plus(entry["query"])
             if faults.reads_bodies:
                 body, receive = await _buffered(receive)
-                rule = faults.pick(method, path, body)
+                rule = faults.pick(method, path, body, query)
             else:
-                rule = faults.pick(method, path)
+                rule = faults.pick(method, path, query=query)
         if rule is None or rule.action == "delay":
             if rule is not None:
                 entry["fault"] = "delay"

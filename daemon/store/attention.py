@@ -64,7 +64,7 @@ def inbox(history: History, *, now: datetime | None = None) -> Inbox:
         *reader.resubmissions(),
         *reader.duplicates(),
         *reader.after_import(),
-        *reader.checks_after_go_live(),
+        *reader.resubmission_checks(),
         *reader.products(),
         *reader.catalogue(),
     ]
@@ -228,14 +228,21 @@ class _Reader:
             if not self.done_long_ago(item.id, item.since):
                 yield item
 
-    def checks_after_go_live(self) -> Iterator[AttentionItem]:
+    def resubmission_checks(self) -> Iterator[AttentionItem]:
+        """What a re-submission's import told a person once, by an event: look for an earlier
+        order keyed in by hand before go-live, or inactivate earlier orders its history does
+        not record."""
         rows = self.history.query(
-            "SELECT e.message, e.at AS event_at, i.* FROM events e"
-            " JOIN imports i ON i.import_key = e.subject"
-            " WHERE e.code = 'order-resubmitted-after-go-live' ORDER BY e.id"
+            "SELECT e.code, e.message, e.at AS event_at, i.* FROM events e"
+            " JOIN imports i ON i.import_key = e.subject WHERE e.code IN"
+            " ('order-resubmitted-after-go-live', 'order-resubmitted-untracked') ORDER BY e.id"
         )
         for row in rows:
-            item = words.resubmitted_after_go_live(row, {**row, "at": row["event_at"]})
+            event = {**row, "at": row["event_at"]}
+            if row["code"] == "order-resubmitted-untracked":
+                item = words.inactivate_untracked(row, event)
+            else:
+                item = words.resubmitted_after_go_live(row, event)
             if not self.done_long_ago(item.id, item.since):
                 yield item
 

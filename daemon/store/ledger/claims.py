@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 class ImportTransitions(LedgerBase):
     """The rows the import claims, and how each ended."""
 
+    claimed_at: str | None = None  # the ``sent_at`` of the rows ``claim`` claimed last
+
     def open_keys(self) -> list[str]:
         """The import keys of the ``pending``, ``sending`` and ``unresolved`` rows, oldest
         first."""
@@ -39,8 +41,9 @@ class ImportTransitions(LedgerBase):
 
     def claim(self, keys: list[str]) -> list[dict[str, Any]]:
         """Commit the intent: the ``pending`` and ``unresolved`` rows among ``keys`` go to
-        ``sending`` (one more attempt, ``sent_at`` now) before any Zedonk write. Returns them
-        as they were before, in the order of ``keys``; a key in another state is left out."""
+        ``sending`` (one more attempt, ``sent_at`` now, kept as ``claimed_at``) before any
+        Zedonk write. Returns them as they were before, in the order of ``keys``; a key in
+        another state is left out."""
         if not keys:
             return []
         with self.history.transaction() as conn:
@@ -56,7 +59,7 @@ class ImportTransitions(LedgerBase):
                 for key in keys
                 if (r := found.get(key)) is not None and r["state"] in ("pending", "unresolved")
             ]
-            now = utcnow()
+            now = self.claimed_at = utcnow()
             conn.executemany(
                 "UPDATE imports SET state = 'sending', attempts = attempts + 1, updated_at = ?,"
                 " sent_at = ?, run_id = ? WHERE import_key = ?",

@@ -1,9 +1,12 @@
 """What the ledger knows of Zedonk, the truth it caches: the rows a pass reads before it sends
 anything, the rows a dead pass left ``sending``, when this ledger began to watch Zedonk, the
-orders it found there without having made them (a ledger rebuilt), and the last audit."""
+orders it found there without having made them (a ledger rebuilt), the mark beside the history
+of the latest create sent (which a history put back from an older backup is behind), and the
+last audit."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +17,12 @@ from daemon.store.ledger.base import LedgerBase
 SINCE_KEY = "orders.ledger_since"  # when this ledger began to watch Zedonk
 REBUILT_KEY = "orders.rebuilt"  # the Zedonk orders it found that it had not recorded
 AUDIT_KEY = "orders.audit"  # the last audit of the import season's orders
+BEHIND_KEY = "orders.behind_mark"  # the sent mark this history was last found behind
+# Beside the history file, not in it: a history put back from an older backup leaves it as it
+# was, so the directory still knows of the creates the history no longer records.
+SENT_MARK = "orders-sent.mark"
+
+log = logging.getLogger(__name__)
 DECISION_COLUMNS = (
     "import_key, ordre_number, submission, state, attempts, sent_at, updated_at, payload_sha256"
 )
@@ -21,6 +30,8 @@ DECISION_COLUMNS = (
 
 class ZedonkTruth(LedgerBase):
     """The ledger's view of what Zedonk holds (see the module docstring)."""
+
+    _marked: str | None = None  # the sent mark this process wrote last
 
     def rows(self, keys: list[str]) -> list[dict[str, Any]]:
         """What decides the rows of ``keys`` now (``DECISION_COLUMNS``: not the order's copy),
@@ -37,6 +48,15 @@ class ZedonkTruth(LedgerBase):
                 )
             )
         return [found[key] for key in keys if key in found]
+
+    def zedonk_orders_of(self, ordre_id: str) -> set[str]:
+        """The ids of the Zedonk orders this history records for ORDRE order ``ordre_id``."""
+        rows = self.history.query(
+            "SELECT zedonk_order_id FROM imports WHERE ordre_id = ?"
+            " AND zedonk_order_id IS NOT NULL",
+            (ordre_id,),
+        )
+        return {row["zedonk_order_id"] for row in rows}
 
     def open_since(self) -> datetime | None:
         """The earliest time a Zedonk order for an open row can have been made: the oldest
@@ -120,6 +140,60 @@ class ZedonkTruth(LedgerBase):
             )
         return record
 
+    # ------------------------------------------------------------------ the sent mark
+
+    def mark_sent(self, sent_at: str) -> None:
+        """Before a create claimed at ``sent_at`` (its row's ``sent_at``) goes to Zedonk, note
+        that time in ``SENT_MARK`` beside the history, unless a later one is noted already. A
+        mark that cannot be written is logged: it guards a history restored later, and is no
+        reason to hold the order now."""
+        if self._marked is not None and sent_at <= self._marked:
+            return
+        path = self.history.path.with_name(SENT_MARK)
+        staged = path.with_name(f".{SENT_MARK}.tmp")
+        try:
+            staged.write_text(sent_at + "\n", encoding="utf-8")
+            staged.replace(path)
+        except OSError as exc:
+            log.warning("could not write %s: %s", path, exc)
+            return
+        self._marked = sent_at
+
+    def behind_mark(self) -> datetime | None:
+        """When the latest create noted in ``SENT_MARK`` was claimed, if this history records
+        no create claimed as late (it was put back from an older backup, or replaced, since);
+        None when it is up to date or there is no readable mark."""
+        path = self.history.path.with_name(SENT_MARK)
+        try:
+            mark = moment(path.read_text(encoding="utf-8").strip())
+        except (OSError, UnicodeDecodeError, ValueError):
+            return None
+        [row] = self.history.query("SELECT MAX(sent_at) AS latest FROM imports")
+        if row["latest"] is not None and moment(row["latest"]) >= mark:
+            return None
+        return mark
+
+    def note_behind(self, mark: datetime, hold_until: datetime) -> bool:
+        """Record, once per mark, that this history is behind ``mark`` and holds the rows nobody
+        has tried until ``hold_until``. Returns whether this was the first time."""
+        text = mark.isoformat()
+        with self.history.transaction() as conn:
+            if self.history.get_state(BEHIND_KEY, conn=conn) == text:
+                return False
+            self.history.set_state(BEHIND_KEY, text, conn=conn)
+            self.history.record_event(
+                "warning",
+                "ledger-behind",
+                f"this state directory sent an order to Zedonk at {_stamp(mark)} that this "
+                "history does not record (was history.sqlite put back from an older backup?): "
+                f"orders nobody has tried here wait until {_stamp(hold_until)}, when Zedonk's "
+                "search shows every order sent before",
+                details={"mark": text, "hold_until": hold_until.isoformat()},
+                run_id=self.run_id,
+                conn=conn,
+            )
+        return True
+
     # ------------------------------------------------------------------ the audit
 
     def last_audit(self) -> dict[str, Any] | None:
@@ -136,3 +210,7 @@ def moment(text: str) -> datetime:
     """A stored time (RFC 3339; one without a zone is UTC) as an aware datetime."""
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _stamp(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
