@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -34,7 +33,6 @@ from daemon.orders import (
     retry_import,
 )
 from daemon.sandbox import SandboxPair
-from daemon.store.attention import attention
 from daemon.store.history import History
 from daemon.store.ledger.base import CURSOR_KEY, SYNC_KEY
 from daemon.tree.settings import Settings
@@ -194,134 +192,6 @@ def test_new_addresses_are_added_to_the_customer(tmp_path: Path, pair: SandboxPa
         customer = zedonk.get_customer(customer.id)
     delivery = [a.line1 for a in customer.addresses if a.kind == "delivery"]
     assert "Vesterbrogade 1" in delivery
-
-
-@pytest.mark.parametrize("policy", ["report", "inactivate_previous"])
-def test_a_resubmission_is_a_new_order_linked_to_the_first(
-    tmp_path: Path, pair: SandboxPair, policy: str
-) -> None:
-    settings = write_connector(tmp_path, pair, on_resubmit=policy)
-    a, b = barcodes(pair, 2)
-    order = submit(pair, [{"barcode": a, "quantity": 1}])
-    run(settings)
-    pair.ordre.resubmit_order(order["id"], {"lines": [{"barcode": b, "quantity": 3}]})
-    result = run(settings)
-    assert result.counts["created"] == 1
-    refs = orders_per_ref(pair)
-    assert refs == {f"ordre:{order['id']}#1": 1, f"ordre:{order['id']}#2": 1}
-    rows = ledger(settings)
-    second = rows[f"{order['id']}#2"]
-    assert second["previous_import_key"] == f"{order['id']}#1"
-    active = {o.connector_ref: o.active for o in sales_orders(pair)}
-    assert active[f"ordre:{order['id']}#2"] is True
-    assert active[f"ordre:{order['id']}#1"] is (policy == "report")
-    assert second["previous_inactivated"] == (policy == "inactivate_previous")
-
-
-@pytest.mark.parametrize("policy", ["report", "inactivate_previous"])
-def test_a_resubmission_after_the_history_was_replaced_reports_the_earlier_zedonk_order(
-    tmp_path: Path, pair: SandboxPair, policy: str
-) -> None:
-    """The history that imported submission 1 is gone (deleted, moved, an old backup put
-    back): the re-submission finds the earlier order by its connector reference and reports
-    it; it is not inactivated, as this history holds no record of creating it."""
-    settings = write_connector(tmp_path, pair, on_resubmit=policy)
-    a, b = barcodes(pair, 2)
-    order = submit(pair, [{"barcode": a, "quantity": 1}])
-    other = submit(pair, [{"barcode": a, "quantity": 2}])
-    run(settings)
-    shutil.rmtree(settings.state_dir)
-    orders_support.established(settings)
-    pair.ordre.resubmit_order(order["id"], {"lines": [{"barcode": b, "quantity": 3}]})
-    pair.ordre.resubmit_order(other["id"], {"lines": [{"barcode": b, "quantity": 4}]})
-    with ZedonkClient(pair.zedonk.api_url, pair.zedonk.token) as zedonk:
-        [earlier_other] = zedonk.find_sales_orders(connector_ref=f"ordre:{other['id']}#1")
-        zedonk.inactivate_sales_order(earlier_other.id)  # already seen to by a person
-    result = run(settings)
-    assert (result.counts["created"], result.counts["reported"]) == (2, 1)
-    zedonk_orders = {o.connector_ref: o for o in sales_orders(pair)}
-    earlier = zedonk_orders[f"ordre:{order['id']}#1"]
-    assert earlier.active
-    second = f"{order['id']}#2"
-    assert notifications(settings) == {f"order-resubmitted-untracked:{second}": "open"}
-    with History.open(settings.state_dir) as history:
-        [event] = history.query("SELECT * FROM events WHERE code LIKE 'order-resubmitted%'")
-        items = {item.id: item for item in attention(history)}
-    assert event["subject"] == second and earlier.number in event["message"]
-    item = items[f"order:{order['number']}#2:inactivate-untracked"]
-    assert item.kind == "inactivate_earlier" and earlier.number in item.what
-    assert ledger(settings)[second]["previous_inactivated"] == 1  # nothing left to follow up
-    assert run(settings).counts.get("reported") is None
-
-
-def test_a_history_put_back_with_submission_1_reports_an_active_submission_2(
-    tmp_path: Path, pair: SandboxPair
-) -> None:
-    """The backup holds submission 1, imported and inactivated when 2 came; 2's import is lost
-    with the history put back. Submission 3 inactivates 1 as recorded, and reports 2, still
-    active in Zedonk though this history never made it."""
-    settings = write_connector(tmp_path, pair, on_resubmit="inactivate_previous")
-    a, b = barcodes(pair, 2)
-    order = submit(pair, [{"barcode": a, "quantity": 1}])
-    run(settings)
-    backup = tmp_path / "backup"
-    shutil.copytree(settings.state_dir, backup)
-    pair.ordre.resubmit_order(order["id"], {"lines": [{"barcode": b, "quantity": 2}]})
-    run(settings)
-    shutil.rmtree(settings.state_dir)
-    shutil.copytree(backup, settings.state_dir)
-    pair.ordre.resubmit_order(order["id"], {"lines": [{"barcode": b, "quantity": 3}]})
-    result = run(settings)
-    assert result.counts["created"] == 1, result
-    active = {o.connector_ref: o for o in sales_orders(pair) if o.active}
-    assert set(active) == {f"ordre:{order['id']}#2", f"ordre:{order['id']}#3"}
-    assert set(notifications(settings)) == {f"order-resubmitted-untracked:{order['id']}#3"}
-    with History.open(settings.state_dir) as history:
-        [event] = history.query(
-            "SELECT message FROM events WHERE code = 'order-resubmitted-untracked'"
-        )
-    assert active[f"ordre:{order['id']}#2"].number in event["message"]
-    assert run(settings).counts.get("reported") is None
-
-
-@pytest.mark.parametrize("status", [503, 400])
-def test_a_failed_lookup_of_earlier_orders_is_tried_again_or_left_to_a_person(
-    tmp_path: Path, pair: SandboxPair, status: int
-) -> None:
-    """Zedonk fails the search for a re-submission's earlier orders: a 503 is tried again by
-    the next pass; a refusal, which trying again cannot help, asks a person to look."""
-    settings = write_connector(tmp_path, pair)
-    a, b = barcodes(pair, 2)
-    order = submit(pair, [{"barcode": a, "quantity": 1}])
-    run(settings)
-    shutil.rmtree(settings.state_dir)
-    orders_support.established(settings)
-    pair.ordre.resubmit_order(order["id"], {"lines": [{"barcode": b, "quantity": 3}]})
-    lookup = f"connector_ref_prefix=ordre:{order['id']}#"
-    rule = {"method": "GET", "path_prefix": "/api/v1/sales-orders", "query_contains": lookup,
-            "times": 4, "action": "error", "status": status}  # fmt: skip
-    pair.zedonk.set_faults(rules=[rule])
-    assert run(settings).counts["created"] == 1
-    second = f"{order['id']}#2"
-    with History.open(settings.state_dir) as history:
-        codes = [r["code"] for r in history.query("SELECT code FROM events ORDER BY id")]
-        items = {item.id for item in attention(history)}
-    untracked = f"order:{order['number']}#2:inactivate-untracked"
-    if status == 503:
-        assert "order-resubmit-lookup-failed" in codes and untracked not in items
-        assert ledger(settings)[second]["previous_inactivated"] == 0  # asked again next pass
-        pair.zedonk.set_faults(rules=[])
-        assert run(settings).counts["reported"] == 1
-        with History.open(settings.state_dir) as history:
-            [event] = history.query(
-                "SELECT message FROM events WHERE code = 'order-resubmitted-untracked'"
-            )
-        assert f"({order['id']}#1)" in event["message"]
-    else:
-        assert codes.count("order-resubmitted-untracked") == 1 and untracked in items
-        assert ledger(settings)[second]["previous_inactivated"] == 1
-    assert orders_per_ref(pair) == {f"ordre:{order['id']}#1": 1, f"ordre:{second}": 1}
-    assert run(settings).counts.get("reported") is None
 
 
 def test_edits_and_cancellations_after_import_are_reported_once(

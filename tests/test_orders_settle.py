@@ -393,6 +393,63 @@ def test_a_history_put_back_from_a_backup_taken_just_before_a_create_does_not_do
     assert ledger(settings)[key]["state"] == "created"
 
 
+def test_the_hold_of_a_history_put_back_lasts_past_a_create_made_since(
+    tmp_path: Path, pair: SandboxPair
+) -> None:
+    """Put back behind its mark, a history sends an order whose create was in doubt first (its
+    own latest create then passes the mark): the order the search still hides waits all the
+    same, until a settle window after the mark."""
+    settings = write_connector(tmp_path, pair, settle_window="6s")
+    established(settings)
+    [doubted] = submissions(pair, 1)
+    drop = {"method": "POST", "path_prefix": CREATE, "body_contains": f"ordre:{doubted}",
+            "times": 1, "action": "drop"}  # fmt: skip
+    pair.zedonk.set_faults(rules=[drop])
+    run_cli(settings, "orders", "import", "--once")
+    started = time.monotonic()  # the doubted create was sent just before
+    assert ledger(settings)[doubted]["state"] == "unresolved"
+    backup = tmp_path / "backup.sqlite"
+    with sqlite3.connect(history_file(settings)) as source, sqlite3.connect(backup) as target:
+        source.backup(target)
+    time.sleep(3)
+    pair.zedonk.set_search_lag(5.5)
+    [hidden] = submissions(pair, 1)
+    imported = run_cli(settings, "orders", "import", "--once")
+    assert "1 imported" in imported.stdout, imported.stdout + imported.stderr
+    marked = time.monotonic()
+    put_back(settings, backup)
+    time.sleep(max(0.0, started + 6.3 - time.monotonic()))  # the doubted row's window is over
+    for _ in range(2):  # the first sends the doubted order; neither sends the hidden one
+        held = run_cli(settings, "orders", "import", "--once")
+        assert "1 waiting" in held.stdout, held.stdout + held.stderr
+    assert orders_per_ref(pair) == {f"ordre:{doubted}": 1, f"ordre:{hidden}": 1}
+    time.sleep(max(0.0, marked + 6.3 - time.monotonic()))
+    done = run_cli(settings, "orders", "import", "--once")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert orders_per_ref(pair) == {f"ordre:{doubted}": 1, f"ordre:{hidden}": 1}
+
+
+@pytest.mark.parametrize("mark", ["9999-12-31T23:59:59+00:00", "not a time", ""])
+def test_a_sent_mark_dated_ahead_or_unreadable_holds_orders_a_window_at_most(
+    tmp_path: Path, pair: SandboxPair, mark: str
+) -> None:
+    settings = write_connector(tmp_path, pair, settle_window="1s")
+    established(settings)
+    assert run_cli(settings, "orders", "import", "--once").returncode == 0
+    (settings.state_dir / "orders-sent.mark").write_text(mark)
+    [key] = submissions(pair, 1)
+    first = run_cli(settings, "orders", "import", "--once")
+    assert "internal error" not in first.stdout + first.stderr, first.stderr
+    if mark.startswith("9999"):  # a clock set wrong: held from when it was found
+        assert first.returncode == 3 and "1 waiting" in first.stdout, first.stdout
+        time.sleep(1.2)
+        assert run_cli(settings, "orders", "import", "--once").returncode == 0
+    else:
+        assert first.returncode == 0, first.stdout + first.stderr
+    assert orders_per_ref(pair) == {f"ordre:{key}": 1}
+    assert (settings.state_dir / "orders-sent.mark").read_text().strip() < "9999"
+
+
 def test_an_order_cancelled_after_a_lost_history_imported_it_is_reported_not_skipped(
     tmp_path: Path, pair: SandboxPair
 ) -> None:

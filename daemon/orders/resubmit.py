@@ -8,21 +8,22 @@ an inactivation that fails for a transient fault is tried again by the next pass
 the order. A re-submission of an order created before go-live, whose earlier submission the
 connector never imported, comes with a notice to check for an order keyed in Zedonk by hand.
 Earlier Zedonk orders this history does not record (the state directory was replaced or put
-back from an older backup since they were made) are found by their connector reference and
-reported, never inactivated.
+back from an older backup since they were made) are looked for by their connector reference
+once, a settle window after the re-submission's own create (when Zedonk's search shows every
+order made before it), and reported, never inactivated.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from daemon.clients import ZedonkClient
 from daemon.core.model import SalesOrder
 from daemon.core.ordercopy import order_from_json
 from daemon.core.ordermap import CONNECTOR_REF_PREFIX, connector_ref, created_before_go_live
-from daemon.core.words import plural
 from daemon.errors import RemoteError, is_refusal
 
 if TYPE_CHECKING:
@@ -39,28 +40,33 @@ class Resubmissions:
         self.inactivate = state.settings.import_.on_resubmit == "inactivate_previous"
 
     def finish(self) -> None:
-        """Link each re-submission to the import before it, and inactivate that order if asked."""
+        """Link each re-submission to the import before it, and inactivate that order if asked;
+        then, a settle window after each re-submission's create, look for earlier orders this
+        history does not record."""
         for row in self.ledger.resubmissions():
             if row["previous_import_key"] is None:
                 self._link_previous(row)
             elif self.inactivate:
                 self._inactivate_previous(row)
+        settled = datetime.now(UTC) - timedelta(seconds=self.state.settings.import_.settle_window)
+        for row in self.ledger.earlier_unchecked(settled):
+            if not self._check_untracked(row):
+                return  # Zedonk did not answer: the next pass asks again
 
     def _link_previous(self, row: dict[str, Any]) -> None:
         prev = self.ledger.previous_import(row["ordre_id"], row["submission"])
         if prev is None and self.ledger.earlier_in_doubt(row["ordre_id"], row["submission"]):
             return  # an earlier create may still turn out to be in Zedonk: decide once it settles
-        untracked = self._untracked_earlier(row)
-        if untracked is None:
-            return  # Zedonk could not be asked: the next pass asks again
         key = row["import_key"]
         if prev is None:
             with self.ledger.transaction() as conn:  # nothing earlier was imported here
                 self.ledger.mark_inactivated(conn, key)
-                if untracked:
-                    self._report_untracked(conn, row, untracked)
-                else:
-                    self._before_go_live(conn, row)
+                self._before_go_live(conn, row)
+            return
+        if not self.inactivate and not self._still_active(prev):
+            with self.ledger.transaction() as conn:  # a person inactivated it already
+                self.ledger.link_previous(conn, key, prev["import_key"])
+                self.ledger.mark_inactivated(conn, key)
             return
         message = (
             f"{row['ordre_number']} was re-submitted (submission {row['submission']}) and "
@@ -75,31 +81,42 @@ class Resubmissions:
             if not self.inactivate:
                 title = f"{row['ordre_number']} re-submitted"
                 self.state.notices.owe(conn, notice, title, message + " by hand in Zedonk.")
-            if untracked:
-                self._report_untracked(conn, row, untracked)
         self.state.counts["reported"] += 1
         if self.inactivate:
             self._inactivate_previous({**row, "previous_import_key": prev["import_key"]})
+
+    def _still_active(self, prev: dict[str, Any]) -> bool:
+        """Whether the Zedonk order of import ``prev`` is active (True when Zedonk cannot say:
+        a person is then asked to look)."""
+        try:
+            return self.zedonk.get_sales_order(prev["zedonk_order_id"]).active
+        except RemoteError:
+            return True
+
+    def _check_untracked(self, row: dict[str, Any]) -> bool:
+        """Search Zedonk once for ``row``'s earlier orders this history does not record, and
+        report them. False when Zedonk did not answer (the pass records the outage)."""
+        untracked = self._untracked_earlier(row)
+        if untracked is None:
+            return False
+        with self.ledger.transaction() as conn:
+            self.ledger.mark_earlier_checked(conn, row["import_key"])
+            if untracked:
+                self._report_untracked(conn, row, untracked)
+        return True
 
     def _untracked_earlier(self, row: dict[str, Any]) -> list[SalesOrder] | str | None:
         """The active Zedonk orders of earlier submissions of ``row``'s ORDRE order that this
         history does not record (it was deleted, moved or put back from an older backup since
         they were made), found by their connector reference, ``ordre:<id>#<n>``. A text when
-        Zedonk refuses the search (it says why), None when it could not be asked now."""
+        Zedonk refuses the search (it says why), None when it did not answer."""
         prefix = connector_ref(f"{row['ordre_id']}#")
         try:
             found = list(self.zedonk.find_sales_orders(connector_ref_prefix=prefix, active=True))
         except RemoteError as exc:
             if is_refusal(exc):
                 return exc.message
-            self.state.history.record_event(
-                "warning",
-                "order-resubmit-lookup-failed",
-                f"could not look up earlier Zedonk orders of {row['ordre_number']}: "
-                f"{exc.message}; the next pass tries again",
-                subject=row["import_key"],
-                run_id=self.state.run_id,
-            )
+            self.state.remote_failed("zedonk", exc)
             return None
         recorded = self.ledger.zedonk_orders_of(row["ordre_id"])
         untracked = []
@@ -132,16 +149,18 @@ class Resubmissions:
                 "the re-submission replaces it."
             )
         else:
-            them = "it" if len(untracked) == 1 else "them"
+            many = len(untracked) > 1
+            them = "them" if many else "it"
+            earlier = f"{len(untracked)} earlier orders" if many else "an earlier order"
             names = ", ".join(
                 f"{o.number or o.id} ({o.connector_ref.removeprefix(CONNECTOR_REF_PREFIX)})"
                 for o in untracked
             )
             message = (
-                f"{done}; Zedonk still holds earlier {plural(len(untracked), 'order')} of it as "
-                f"active, made by this connector but not recorded in this history (was the "
-                f"state directory replaced or restored?): {names}. Inactivate {them} in "
-                f"Zedonk if the re-submission replaces {them}."
+                f"{done}; Zedonk still holds {earlier} of it as active, made by this "
+                "connector but not recorded in this history (was the state directory replaced "
+                f"or restored?): {names}. Inactivate {them} in Zedonk if the re-submission "
+                f"replaces {them}."
             )
         self.ledger.event(conn, "warning", "order-resubmitted-untracked", message, key)
         title = f"{row['ordre_number']} re-submitted"

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
@@ -103,19 +103,19 @@ class ZedonkView:
                 record["found"],
                 record["hold_until"],
             )
-        behind = ledger.behind_mark()
-        if behind is not None and datetime.now(UTC) < behind + self.window:
-            # an older history than its directory: an order the directory sent in the last
-            # window may not show in the search yet
+        mark = ledger.behind_mark()
+        if mark is not None and ledger.note_behind(mark, self.window) is not None:
+            log.warning(
+                "this history does not record the order this state directory sent to Zedonk "
+                "at %s (put back from an older backup?); the orders nobody has tried wait a "
+                "settle window from then",
+                mark.isoformat(),
+            )
+        behind = ledger.behind_since()
+        if behind is not None:
+            # an order the directory sent may not show in the search yet: held from the mark,
+            # even once a create since has put this history's own latest past it
             hold_until = max(hold_until, behind + self.window)
-            if ledger.note_behind(behind, hold_until):
-                log.warning(
-                    "this history does not record the order this state directory sent to "
-                    "Zedonk at %s (put back from an older backup?); the orders nobody has "
-                    "tried wait until %s",
-                    behind.isoformat(),
-                    hold_until.isoformat(),
-                )
         rebuilt = ledger.rebuilt()
         if rebuilt is not None:
             # from the last rebuild and today's window, so a window shortened since (say, a

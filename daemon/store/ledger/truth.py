@@ -58,6 +58,20 @@ class ZedonkTruth(LedgerBase):
         )
         return {row["zedonk_order_id"] for row in rows}
 
+    def earlier_unchecked(self, settled_before: datetime) -> list[dict[str, Any]]:
+        """The imported re-submissions whose search of Zedonk for earlier orders this history
+        does not record is still to be made, once their own create was claimed before
+        ``settled_before`` (a settle window ago: every earlier order shows in the search by
+        then), or was never claimed here (found in Zedonk)."""
+        return self.history.query(
+            "SELECT * FROM imports WHERE state IN ('created', 'partial') AND submission > 1"
+            " AND earlier_checked = 0 AND (sent_at IS NULL OR sent_at <= ?)",
+            (settled_before.astimezone(UTC).isoformat(timespec="microseconds"),),
+        )
+
+    def mark_earlier_checked(self, conn: sqlite3.Connection, key: str) -> None:
+        conn.execute("UPDATE imports SET earlier_checked = 1 WHERE import_key = ?", (key,))
+
     def open_since(self) -> datetime | None:
         """The earliest time a Zedonk order for an open row can have been made: the oldest
         ORDRE submission (or creation) among the open rows; None when there is none."""
@@ -173,14 +187,18 @@ class ZedonkTruth(LedgerBase):
             return None
         return mark
 
-    def note_behind(self, mark: datetime, hold_until: datetime) -> bool:
-        """Record, once per mark, that this history is behind ``mark`` and holds the rows nobody
-        has tried until ``hold_until``. Returns whether this was the first time."""
-        text = mark.isoformat()
+    def note_behind(self, mark: datetime, window: timedelta) -> dict[str, str] | None:
+        """Record that this history is behind ``mark`` (``behind_mark``), once per mark, with
+        an event: the rows nobody has tried wait a settle ``window`` from it (``behind_since``).
+        Returns the new record, or None when this mark was recorded already."""
+        now = datetime.now(UTC)
         with self.history.transaction() as conn:
-            if self.history.get_state(BEHIND_KEY, conn=conn) == text:
-                return False
-            self.history.set_state(BEHIND_KEY, text, conn=conn)
+            record = self.history.get_state(BEHIND_KEY, conn=conn)
+            if isinstance(record, dict) and record.get("mark") == mark.isoformat():
+                return None
+            record = {"mark": mark.isoformat(), "at": now.isoformat()}
+            self.history.set_state(BEHIND_KEY, record, conn=conn)
+            hold_until = min(mark, now) + window
             self.history.record_event(
                 "warning",
                 "ledger-behind",
@@ -188,11 +206,23 @@ class ZedonkTruth(LedgerBase):
                 "history does not record (was history.sqlite put back from an older backup?): "
                 f"orders nobody has tried here wait until {_stamp(hold_until)}, when Zedonk's "
                 "search shows every order sent before",
-                details={"mark": text, "hold_until": hold_until.isoformat()},
+                details={**record, "hold_until": hold_until.isoformat()},
                 run_id=self.run_id,
                 conn=conn,
             )
-        return True
+        return record
+
+    def behind_since(self) -> datetime | None:
+        """When the last mark this history was found behind was written (when it was found,
+        for a mark dated ahead of the clock): the hold runs a settle window from it, whatever
+        this history records since. None when it never was behind."""
+        record = self.history.get_state(BEHIND_KEY)
+        if not isinstance(record, dict):
+            return None
+        try:
+            return min(moment(record["mark"]), moment(record["at"]))
+        except (KeyError, TypeError, ValueError):
+            return None
 
     # ------------------------------------------------------------------ the audit
 
