@@ -305,3 +305,32 @@ def test_retention_lets_go_of_sent_notices_and_keeps_what_is_still_owed(tmp_path
         with history.transaction() as conn:
             assert [r["title"] for r in outbox.ungrouped(conn, "webhook")] == ["owed"]
         assert [p["key"] for p in outbox.open_problems()] == ["still-owed"]
+
+
+def test_m008_leaves_a_resubmission_still_to_be_linked_for_its_search(tmp_path: Path) -> None:
+    """A history from before m008: its re-submissions were followed up as they came, but for
+    one still waiting to be linked, whose search for earlier orders is still to be made."""
+    path = tmp_path / "history.sqlite"
+    db = sqlite_utils.Database(path)
+    migrations.apply(db, stop_before="m008_earlier_checked")
+    rows = [  # key, submission, previous import, previous inactivated
+        ("o#1", 1, None, 0),
+        ("o#2", 2, "o#1", 0),  # linked, earlier order reported
+        ("p#2", 2, None, 1),  # nothing earlier to link
+        ("q#2", 2, None, 0),  # still to be linked
+    ]
+    for key, submission, previous, inactivated in rows:
+        db.execute(
+            "INSERT INTO imports (import_key, ordre_id, ordre_number, submission, connector_ref,"
+            " state, previous_import_key, previous_inactivated, first_seen_at, updated_at)"
+            " VALUES (?, ?, 'ORD', ?, ?, 'created', ?, ?, '2026-01-01', '2026-01-01')",
+            (key, key[0], submission, f"ordre:{key}", previous, inactivated),
+        )
+    db.conn.commit()
+    db.close()
+    with History.open(tmp_path) as history:
+        checked = {
+            r["import_key"]: r["earlier_checked"]
+            for r in history.query("SELECT import_key, earlier_checked FROM imports")
+        }
+    assert checked == {"o#1": 1, "o#2": 1, "p#2": 1, "q#2": 0}

@@ -222,3 +222,27 @@ def test_an_earlier_order_inactivated_by_hand_is_not_reported(
     row = ledger(settings)[f"{order['id']}#2"]
     assert (row["previous_import_key"], row["previous_inactivated"]) == (f"{order['id']}#1", 1)
     assert notifications(settings) == {}
+
+
+def test_one_search_zedonk_keeps_failing_does_not_stop_the_others(
+    tmp_path: Path, pair: SandboxPair
+) -> None:
+    settings = write_connector(tmp_path, pair)
+    a, b = barcodes(pair, 2)
+    first, second = (submit(pair, [{"barcode": a, "quantity": n}]) for n in (1, 2))
+    run(settings)
+    history_lost(settings, first)
+    for order in (first, second):
+        pair.ordre.resubmit_order(order["id"], {"lines": [{"barcode": b, "quantity": 3}]})
+    lookup = f"connector_ref_prefix=ordre:{first['id']}#"
+    rule = {"method": "GET", "path_prefix": "/api/v1/sales-orders", "query_contains": lookup,
+            "action": "error", "status": 500}  # fmt: skip
+    pair.zedonk.set_faults(rules=[rule])
+    result = run(settings)
+    assert (result.result, result.counts["reported"]) == ("failed", 1)
+    rows = ledger(settings)
+    assert (
+        rows[f"{first['id']}#2"]["earlier_checked"],
+        rows[f"{second['id']}#2"]["earlier_checked"],
+    ) == (0, 1)
+    assert set(notifications(settings)) >= {f"order-resubmitted-untracked:{second['id']}#2"}

@@ -49,9 +49,13 @@ class Resubmissions:
             elif self.inactivate:
                 self._inactivate_previous(row)
         settled = datetime.now(UTC) - timedelta(seconds=self.state.settings.import_.settle_window)
+        failed = 0
         for row in self.ledger.earlier_unchecked(settled):
-            if not self._check_untracked(row):
-                return  # Zedonk did not answer: the next pass asks again
+            # one search Zedonk fails is asked again next pass, and the others go on; two in a
+            # row are an outage, and the next pass asks them all again
+            failed = 0 if self._check_untracked(row) else failed + 1
+            if failed == 2:
+                return
 
     def _link_previous(self, row: dict[str, Any]) -> None:
         prev = self.ledger.previous_import(row["ordre_id"], row["submission"])

@@ -474,6 +474,10 @@ def m008_earlier_checked(db: sqlite_utils.Database) -> None:
     # A re-submission's one search of Zedonk for earlier orders of the same ORDRE order that
     # this history does not record (it was replaced or put back from a backup since they were
     # made): 0 until it is made, a settle window after its own create. The re-submissions of an
-    # older history were followed up as they came: they are done.
+    # older history were followed up as they came: they are done, but for one still waiting to
+    # be linked to the import before it.
     db.execute("ALTER TABLE imports ADD COLUMN earlier_checked INTEGER NOT NULL DEFAULT 0")
-    db.execute("UPDATE imports SET earlier_checked = 1")
+    db.execute(
+        "UPDATE imports SET earlier_checked = 1 WHERE NOT (state IN ('created', 'partial')"
+        " AND submission > 1 AND previous_import_key IS NULL AND previous_inactivated = 0)"
+    )

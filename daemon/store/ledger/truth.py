@@ -179,9 +179,9 @@ class ZedonkTruth(LedgerBase):
         None when it is up to date or there is no readable mark."""
         path = self.history.path.with_name(SENT_MARK)
         try:
-            mark = moment(path.read_text(encoding="utf-8").strip())
-        except (OSError, UnicodeDecodeError, ValueError):
-            return None
+            mark = moment(path.read_text(encoding="utf-8").strip()).astimezone(UTC)
+        except (OSError, UnicodeDecodeError, ValueError, OverflowError):
+            return None  # no mark, or none a clock can show: nothing to hold for
         [row] = self.history.query("SELECT MAX(sent_at) AS latest FROM imports")
         if row["latest"] is not None and moment(row["latest"]) >= mark:
             return None
