@@ -51,6 +51,8 @@ class Resubmissions:
         settled = datetime.now(UTC) - timedelta(seconds=self.state.settings.import_.settle_window)
         failed = 0
         for row in self.ledger.earlier_unchecked(settled):
+            if self.ledger.earlier_in_doubt(row["ordre_id"], row["submission"]):
+                continue  # its order, once found, is recorded here: not one to report as unknown
             # one search Zedonk fails is asked again next pass, and the others go on; two in a
             # row are an outage, and the next pass asks them all again
             failed = 0 if self._check_untracked(row) else failed + 1
