@@ -154,7 +154,7 @@ def test_a_failed_lookup_of_earlier_orders_is_tried_again_or_left_to_a_person(
     untracked = f"order:{order['number']}#2:inactivate-untracked"
     if status == 503:  # an outage, as any other: recorded, and the next pass asks again
         assert "zedonk-unavailable" in codes and untracked not in items
-        assert ledger(settings)[second]["earlier_checked"] == 0
+        assert ledger(settings)[second]["earlier_checked"] == -1  # one search failed
         pair.zedonk.set_faults(rules=[])
         assert run(settings).counts["reported"] == 1
         with History.open(settings.state_dir) as history:
@@ -182,7 +182,7 @@ def test_a_lookup_zedonk_keeps_failing_does_not_hold_back_the_recorded_earlier_o
     active = {o.connector_ref: o.active for o in sales_orders(pair)}
     assert active == {f"ordre:{order['id']}#1": False, f"ordre:{order['id']}#2": True}
     row = ledger(settings)[f"{order['id']}#2"]
-    assert (row["previous_inactivated"], row["earlier_checked"]) == (1, 0)
+    assert (row["previous_inactivated"], row["earlier_checked"]) == (1, -1)
 
 
 def test_earlier_orders_are_looked_for_a_settle_window_after_the_create(
@@ -224,25 +224,28 @@ def test_an_earlier_order_inactivated_by_hand_is_not_reported(
     assert notifications(settings) == {}
 
 
-def test_one_search_zedonk_keeps_failing_does_not_stop_the_others(
+def test_searches_zedonk_keeps_failing_do_not_stop_the_others(
     tmp_path: Path, pair: SandboxPair
 ) -> None:
+    """Zedonk fails the searches of two re-submissions for good: a pass stops after two
+    failures in a row (an outage, as far as it can tell), and the next one searches the
+    others first."""
     settings = write_connector(tmp_path, pair)
     a, b = barcodes(pair, 2)
-    first, second = (submit(pair, [{"barcode": a, "quantity": n}]) for n in (1, 2))
+    orders = [submit(pair, [{"barcode": a, "quantity": n}]) for n in (1, 2, 3)]
     run(settings)
-    history_lost(settings, first)
-    for order in (first, second):
-        pair.ordre.resubmit_order(order["id"], {"lines": [{"barcode": b, "quantity": 3}]})
-    lookup = f"connector_ref_prefix=ordre:{first['id']}#"
-    rule = {"method": "GET", "path_prefix": "/api/v1/sales-orders", "query_contains": lookup,
-            "action": "error", "status": 500}  # fmt: skip
-    pair.zedonk.set_faults(rules=[rule])
-    result = run(settings)
-    assert (result.result, result.counts["reported"]) == ("failed", 1)
+    history_lost(settings, orders[0])
+    for order in orders:
+        pair.ordre.resubmit_order(order["id"], {"lines": [{"barcode": b, "quantity": 4}]})
+    rules = [{"method": "GET", "path_prefix": "/api/v1/sales-orders", "action": "error",
+              "query_contains": f"connector_ref_prefix=ordre:{order['id']}#", "status": 500}
+             for order in orders[:2]]  # fmt: skip
+    pair.zedonk.set_faults(rules=rules)
+    first = run(settings)
+    assert (first.result, first.counts.get("reported")) == ("failed", None)
+    second = run(settings)
+    assert (second.result, second.counts["reported"]) == ("failed", 1)
     rows = ledger(settings)
-    assert (
-        rows[f"{first['id']}#2"]["earlier_checked"],
-        rows[f"{second['id']}#2"]["earlier_checked"],
-    ) == (0, 1)
-    assert set(notifications(settings)) >= {f"order-resubmitted-untracked:{second['id']}#2"}
+    checked = [rows[f"{order['id']}#2"]["earlier_checked"] for order in orders]
+    assert checked == [-2, -2, 1]  # searched first in the second pass, the two after it
+    assert set(notifications(settings)) >= {f"order-resubmitted-untracked:{orders[2]['id']}#2"}

@@ -123,6 +123,7 @@ class Resubmissions:
             if is_refusal(exc):
                 return exc.message
             self.state.remote_failed("zedonk", exc)
+            self.ledger.earlier_search_failed(row["import_key"])
             return None
         recorded = self.ledger.zedonk_orders_of(row["ordre_id"])
         untracked = []

@@ -473,11 +473,12 @@ def m007_attention_acks(db: sqlite_utils.Database) -> None:
 def m008_earlier_checked(db: sqlite_utils.Database) -> None:
     # A re-submission's one search of Zedonk for earlier orders of the same ORDRE order that
     # this history does not record (it was replaced or put back from a backup since they were
-    # made): 0 until it is made, a settle window after its own create. The re-submissions of an
-    # older history were followed up as they came: they are done, but for one still waiting to
-    # be linked to the import before it.
+    # made): 0 until it is made, a settle window after its own create, 1 once made, -n after
+    # n searches Zedonk failed. An older history's re-submissions linked to the import before
+    # them are done; the others (not imported yet, or imported with nothing earlier recorded,
+    # which an older version left at that) get their search.
     db.execute("ALTER TABLE imports ADD COLUMN earlier_checked INTEGER NOT NULL DEFAULT 0")
     db.execute(
-        "UPDATE imports SET earlier_checked = 1 WHERE NOT (state IN ('created', 'partial')"
-        " AND submission > 1 AND previous_import_key IS NULL AND previous_inactivated = 0)"
+        "UPDATE imports SET earlier_checked = 1"
+        " WHERE state IN ('created', 'partial') AND previous_import_key IS NOT NULL"
     )

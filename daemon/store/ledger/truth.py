@@ -62,15 +62,26 @@ class ZedonkTruth(LedgerBase):
         """The imported re-submissions whose search of Zedonk for earlier orders this history
         does not record is still to be made, once their own create was claimed before
         ``settled_before`` (a settle window ago: every earlier order shows in the search by
-        then), or was never claimed here (found in Zedonk)."""
+        then), or was never claimed here (found in Zedonk). Those never searched first, then
+        by how few searches Zedonk failed (``earlier_checked`` -n), so that one it keeps
+        failing does not keep the others waiting."""
         return self.history.query(
             "SELECT * FROM imports WHERE state IN ('created', 'partial') AND submission > 1"
-            " AND earlier_checked = 0 AND (sent_at IS NULL OR sent_at <= ?)",
+            " AND earlier_checked <= 0 AND (sent_at IS NULL OR sent_at <= ?)"
+            " ORDER BY earlier_checked DESC, rowid",
             (settled_before.astimezone(UTC).isoformat(timespec="microseconds"),),
         )
 
     def mark_earlier_checked(self, conn: sqlite3.Connection, key: str) -> None:
         conn.execute("UPDATE imports SET earlier_checked = 1 WHERE import_key = ?", (key,))
+
+    def earlier_search_failed(self, key: str) -> None:
+        """Zedonk failed the search of re-submission ``key``: it goes after the others."""
+        with self.history.transaction() as conn:
+            conn.execute(
+                "UPDATE imports SET earlier_checked = earlier_checked - 1 WHERE import_key = ?",
+                (key,),
+            )
 
     def open_since(self) -> datetime | None:
         """The earliest time a Zedonk order for an open row can have been made: the oldest
