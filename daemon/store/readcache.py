@@ -90,10 +90,8 @@ class ReadCache:
             # Always a write, so that a file or folder that cannot be written (a cache
             # restored read-only) is refused here rather than halfway through a pass.
             with conn:
-                for name, value in (("format", FORMAT), ("origins", self.origins)):
-                    conn.execute(
-                        "INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value)
-                    )
+                _set_meta(conn, "format", FORMAT)
+                _set_meta(conn, "origins", self.origins)
         except sqlite3.Error:
             conn.close()
             raise
@@ -260,13 +258,13 @@ class ReadCache:
 
     def mark_full_read(self, at: float) -> None:
         with self._writing():
-            self._set("full_read_at", repr(at))
+            _set_meta(self._conn, "full_read_at", repr(at))
 
     def mark_converged(self, what: str) -> None:
         """Record that a plan from the lists as they are now, of the tree ``what`` names,
         changed nothing; any change of the lists drops it."""
         with self._writing():
-            self._set("converged", what)
+            _set_meta(self._conn, "converged", what)
 
     # ------------------------------------------------------------------ helpers
 
@@ -290,5 +288,6 @@ class ReadCache:
         row = self._one("SELECT value FROM meta WHERE name = ?", (name,))
         return None if row is None else str(row[0])
 
-    def _set(self, name: str, value: str) -> None:
-        self._conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
+
+def _set_meta(conn: sqlite3.Connection, name: str, value: str) -> None:
+    conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
