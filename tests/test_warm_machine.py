@@ -65,6 +65,11 @@ class WarmMachine(RuleBasedStateMachine):
         items = client.get(path, params={"limit": 200}).json()["items"]
         return list(items)
 
+    def _held(self, pid: str) -> dict[str, Any]:
+        """The product as Zedonk holds it now; empty once a step deleted it."""
+        reply = self.zedonk.get(f"/products/{pid}")
+        return reply.json() if reply.status_code == 200 else {}
+
     # ------------------------------------------------------------------ Zedonk
 
     @rule(data=st.data(), field=st.sampled_from(["description", "image", "active", "seasons"]))
@@ -81,7 +86,7 @@ class WarmMachine(RuleBasedStateMachine):
     @rule(data=st.data(), wsp=st.sampled_from(["0.00", "1.00", "999.50"]))
     def reprice(self, data: st.DataObject, wsp: str) -> None:
         pid = data.draw(st.sampled_from(sorted(self.products)))
-        prices = self.zedonk.get(f"/products/{pid}").json()["prices"]
+        prices = self._held(pid).get("prices")
         if prices:
             prices[0]["wsp"] = wsp
             self.brand.sandbox.zedonk.edit_product(pid, prices=prices)
@@ -89,8 +94,9 @@ class WarmMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def drop_barcode(self, data: st.DataObject) -> None:
         pid = data.draw(st.sampled_from(sorted(self.products)))
-        skus = self.zedonk.get(f"/products/{pid}").json()["skus"]
-        self.brand.sandbox.zedonk.set_barcodes(pid, {skus[0]["size"]: None})
+        skus = self._held(pid).get("skus")
+        if skus:
+            self.brand.sandbox.zedonk.set_barcodes(pid, {skus[0]["size"]: None})
 
     @rule(data=st.data())
     def delete_product(self, data: st.DataObject) -> None:
