@@ -171,6 +171,20 @@ def test_one_broken_item_is_reported_and_the_rest_of_its_page_read() -> None:
     assert [b.id for b in broken] == ["ML-5/W/N"] and "wsp" in broken[0].reason
 
 
+def test_an_empty_barcode_is_read_as_missing_by_the_readers_that_say_so() -> None:
+    """The model's sizes are decoded straight into ``Sku``, whose barcode is never "": a page
+    with one is handed to the readers, which read it as no barcode, and its other products as
+    the structs would."""
+    empty = copy.deepcopy(PRODUCT)
+    empty["skus"] = [{"size": "36", "barcode": ""}, *PRODUCT["skus"][1:]]
+    page = page_bytes(PRODUCT, empty)
+    body = PRODUCTS.decode(page)
+    assert type(body["items"]) is not TypedItems
+    read = list(read_pages([body["items"]], zedonk._product, remote="zedonk", where="GET"))
+    assert [sku.barcode for sku in read[1].skus] == [None, None]
+    assert read[0] == typed_or_slip(PRODUCTS, page_bytes(PRODUCT))[0]  # type: ignore[index]
+
+
 def test_a_page_json_cannot_read_again_is_a_bad_response() -> None:
     """Where a struct slips and the page's bytes are not JSON to ``json`` after all, the
     listing fails as a bad answer, never with a traceback."""

@@ -19,7 +19,7 @@ from daemon.cli import COMMANDS, FULL_INSTALL
 
 REPO = Path(__file__).resolve().parent.parent
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
-VALIDATE_NEEDS = {"pyyaml", "jsonschema", "typer"}
+VALIDATE_NEEDS = {"pyyaml", "jsonschema", "typer", "msgspec"}
 
 
 def names(requirements: list[str]) -> set[str]:
@@ -31,7 +31,7 @@ def test_the_base_install_is_what_validate_needs_and_all_adds_the_rest() -> None
     assert names(project["dependencies"]) == VALIDATE_NEEDS
     full = names(project["optional-dependencies"]["all"])
     assert full == {
-        "httpx", "msgspec", "watchdog", "sqlite-utils", "starlette", "uvicorn", "jinja2",
+        "httpx", "watchdog", "sqlite-utils", "starlette", "uvicorn", "jinja2",
         "prometheus-client",
     }  # fmt: skip
     assert {n.replace("-", "_") for n in full} <= FULL_INSTALL

@@ -53,7 +53,7 @@ PROG = "zedonk-ordre"
 # What `zedonk-ordre[all]` adds to the base install (import names).
 FULL_INSTALL = frozenset(
     {"httpx", "httpcore", "watchdog", "sqlite_utils", "starlette", "uvicorn"}
-    | {"jinja2", "prometheus_client", "msgspec"}
+    | {"jinja2", "prometheus_client"}
 )
 
 

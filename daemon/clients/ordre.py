@@ -49,7 +49,6 @@ from daemon.core.model import (
     OrdreOrder,
     OrdreOrderLine,
     assemble,
-    new_tuple,
 )
 from daemon.errors import BadResponse
 
@@ -333,7 +332,7 @@ def _listing_quick(raw: dict[str, Any]) -> Listing:
         size, gtin = s["size"], s["gtin"]
         if type(size) is not str or type(gtin) is not str:
             raise TypeError
-        sizes.append(new_tuple(ListingSize, (size, gtin)))
+        sizes.append(ListingSize(size, gtin))
     return assemble(
         Listing,
         {

@@ -19,7 +19,6 @@ of more than 4,300 digits in a field no struct names is skipped, where ``json`` 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -80,7 +79,7 @@ class TypedReader(Generic[W, T]):
         return body
 
 
-def _check_amounts(prices: Sequence[_Price | _ListingPrice]) -> None:
+def _check_amounts(prices: Sequence[Price | ListingPrice]) -> None:
     """Money is a number: NaN and the infinities, which msgspec reads as Decimals, are
     refused as ``quick_money`` refuses them; so is an amount of more than 20 digits before
     the point, which json may refuse as an integer (raises ValueError; the page is then read
@@ -94,29 +93,18 @@ def _check_amounts(prices: Sequence[_Price | _ListingPrice]) -> None:
 # --------------------------------------------------------------------------- Zedonk's products
 
 
-class _Sku(msgspec.Struct, gc=False):
-    size: str
-    barcode: str | None = None
-
-
-class _Price(msgspec.Struct, gc=False):
-    season: str
-    currency: str
-    wsp: Decimal
-    rrp: Decimal
-
-
 class ZedonkProduct(msgspec.Struct, gc=False):
-    """A product as Zedonk sends it (the fields a plan reads; the others are skipped)."""
+    """A product as Zedonk sends it (the fields a plan reads; the others are skipped). Its
+    sizes and prices are decoded straight into the model's ``Sku`` and ``Price``."""
 
     style: str
     fabric: str
     colour: str
-    seasons: list[str]
-    skus: list[_Sku]
+    seasons: tuple[str, ...]
+    skus: tuple[Sku, ...]
     description: str | None = None
     category: str | None = None
-    prices: list[_Price] | None = None
+    prices: tuple[Price, ...] | None = None
     image_1: str | None = None
     active: bool | None = None
 
@@ -131,11 +119,9 @@ def product_of(wire: ZedonkProduct) -> Product:
             "id": new_tuple(ProductId, (wire.style, wire.fabric, wire.colour)),
             "description": wire.description or "",
             "category": wire.category or "",
-            "seasons": tuple(wire.seasons),
-            "skus": tuple([new_tuple(Sku, (s.size, s.barcode or None)) for s in wire.skus]),
-            "prices": tuple(
-                [new_tuple(Price, (p.season, p.currency, p.wsp, p.rrp)) for p in prices]
-            ),
+            "seasons": wire.seasons,
+            "skus": wire.skus,
+            "prices": prices,
             "image_url": wire.image_1 or None,
             "active": wire.active is not False,  # missing or null: active
         },
@@ -148,29 +134,19 @@ PRODUCTS: TypedReader[ZedonkProduct, Product] = TypedReader(ZedonkProduct, produ
 # --------------------------------------------------------------------------- ORDRE's listings
 
 
-class _Size(msgspec.Struct, gc=False):
-    size: str
-    gtin: str
-
-
-class _ListingPrice(msgspec.Struct, gc=False):
-    currency: str
-    wsp: Decimal
-    rrp: Decimal
-
-
 class OrdreListing(msgspec.Struct, gc=False):
-    """A listing as ORDRE sends it."""
+    """A listing as ORDRE sends it. Its sizes and prices are decoded straight into the
+    model's ``ListingSize`` and ``ListingPrice``."""
 
     key: str
     style: str
     fabric: str
     colour: str
-    sizes: list[_Size]
+    sizes: tuple[ListingSize, ...]
     version: int
     description: str | None = None
     category: str | None = None
-    prices: list[_ListingPrice] | None = None
+    prices: tuple[ListingPrice, ...] | None = None
     image_url: str | None = None
 
 
@@ -187,8 +163,8 @@ def listing_of(wire: OrdreListing) -> Listing:
             "colour": wire.colour,
             "description": wire.description or "",
             "category": wire.category or "",
-            "sizes": tuple([new_tuple(ListingSize, (s.size, s.gtin)) for s in wire.sizes]),
-            "prices": tuple([new_tuple(ListingPrice, (p.currency, p.wsp, p.rrp)) for p in prices]),
+            "sizes": wire.sizes,
+            "prices": prices,
             "image_url": wire.image_url or None,
             "version": str(wire.version),
         },

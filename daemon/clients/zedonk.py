@@ -279,7 +279,7 @@ def _product_quick(raw: dict[str, Any]) -> Product:
         size, barcode = s["size"], s.get("barcode")
         if type(size) is not str or (barcode is not None and type(barcode) is not str):
             raise TypeError
-        skus.append(new_tuple(Sku, (size, barcode or None)))
+        skus.append(Sku(size, barcode or None))
     seasons = quick_list(raw["seasons"])
     for season in seasons:
         if type(season) is not str:

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 from operator import attrgetter
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from daemon.core import gtin
 from daemon.core.limits import OrdreLimits
@@ -102,8 +102,8 @@ class Eligibility:
         key = "/".join(product.id)  # str(product.id), without a call more
         skus = product.skus
         canonical = gtin.canonical
-        codes = [canonical(barcode) for _, barcode in skus]
-        if skus and None not in codes and len({size for size, _ in skus}) == len(skus):
+        codes = [canonical(sku.barcode) for sku in skus]
+        if skus and None not in codes and len({sku.size for sku in skus}) == len(skus):
             problems = self.limits.listing_problems(product)  # the common case
         else:
             problems = _barcode_problems(product) + self.limits.listing_problems(product)
@@ -118,7 +118,7 @@ class Eligibility:
             and not rank.keys().isdisjoint(product.seasons)
             and all(price.wsp and price.rrp for price in prices)
         )
-        listing = _listing(product, key, prices, codes)
+        listing = _listing(product, key, prices, cast(list[str], codes))  # none is None
         return new_tuple(
             Checked, (product, key, codes, problems, currencies, prices, unpriced, listing, plain)
         )
@@ -144,21 +144,21 @@ def _listing_prices(
     if len(best) < len(currencies):
         unpriced = tuple([c for c in currencies if c not in best])
     prices = [
-        new_tuple(ListingPrice, (c, held[1].wsp, held[1].rrp))
+        ListingPrice(c, held[1].wsp, held[1].rrp)
         if (held := best.get(c)) is not None
-        else new_tuple(ListingPrice, (c, ZERO, ZERO))
+        else ListingPrice(c, ZERO, ZERO)
         for c in currencies
     ]
     return tuple(prices), unpriced
 
 
 def _listing(
-    product: Product, key: str, prices: tuple[ListingPrice, ...], gtins: Sequence[str | None]
+    product: Product, key: str, prices: tuple[ListingPrice, ...], gtins: Sequence[str]
 ) -> Listing:
     """The listing of an exported product (every barcode valid: ``gtins`` has no None)."""
     pid = product.id
     pairs = zip(product.skus, gtins, strict=True)
-    sizes = [new_tuple(ListingSize, (size, code)) for (size, _), code in pairs]
+    sizes = [ListingSize(sku.size, code) for sku, code in pairs]
     return assemble(
         Listing,
         {

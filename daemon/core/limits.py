@@ -74,8 +74,8 @@ class OrdreLimits:
             and product.category.strip()
         ):
             most = self.listing_size
-            for name, _ in product.skus:
-                if not (len(name) <= most and name.strip()):
+            for sku in product.skus:
+                if not (len(sku.size) <= most and sku.size.strip()):
                     break
             else:
                 return []

@@ -15,7 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal, NamedTuple, TypeVar
+from typing import Annotated, Any, Literal, NamedTuple, TypeVar
+
+import msgspec
 
 T = TypeVar("T")
 
@@ -38,6 +40,11 @@ def assemble(cls: type[T], fields: dict[str, Any]) -> T:
 
 
 # --------------------------------------------------------------------------- Zedonk
+
+# Text that is never empty where missing is None. Only decoding checks it: a page the clients'
+# typed structs decode (``daemon.clients.typed``) refuses "", and is read by the readers that
+# map "" to None.
+NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
 
 
 class ProductId(NamedTuple):
@@ -77,12 +84,12 @@ class User:
     active: bool
 
 
-class Sku(NamedTuple):
+class Sku(msgspec.Struct, frozen=True, gc=False):
     size: str
-    barcode: str | None  # as stored in Zedonk: may be missing or invalid
+    barcode: NonEmpty | None  # as stored in Zedonk: may be missing (None, never "") or invalid
 
 
-class Price(NamedTuple):
+class Price(msgspec.Struct, frozen=True, gc=False):
     season: str
     currency: str  # ISO 4217, e.g. "EUR"
     wsp: Decimal  # wholesale
@@ -203,12 +210,12 @@ class SalesOrder:
 # --------------------------------------------------------------------------- ORDRE
 
 
-class ListingSize(NamedTuple):
+class ListingSize(msgspec.Struct, frozen=True, gc=False):
     size: str
     gtin: str  # canonical GTIN-14
 
 
-class ListingPrice(NamedTuple):
+class ListingPrice(msgspec.Struct, frozen=True, gc=False):
     currency: str
     wsp: Decimal
     rrp: Decimal
