@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from msgspec import structs
 
 from daemon.clients import BrokenItem, OrdreClient, RetryPolicy, ZedonkClient
 from daemon.core.model import (
@@ -353,15 +354,15 @@ def test_listing_upsert_versions_and_if_match_conflicts(pair: Any) -> None:
     with ordre(pair) as client:
         created = client.upsert_listing(LISTING, create_only=True)
         assert created.version == "1"
-        assert replace(created, version="") == replace(
+        assert structs.replace(created, version="") == structs.replace(
             LISTING, prices=(ListingPrice("EUR", Decimal("310.00"), Decimal("775.50")),)
         )
         with pytest.raises(Conflict):
             client.upsert_listing(LISTING, create_only=True)
-        changed = client.upsert_listing(replace(LISTING, description="New"), if_match="1")
+        changed = client.upsert_listing(structs.replace(LISTING, description="New"), if_match="1")
         assert changed.version == "2"
         with pytest.raises(Conflict) as caught:
-            client.upsert_listing(replace(LISTING, description="Stale"), if_match="1")
+            client.upsert_listing(structs.replace(LISTING, description="Stale"), if_match="1")
         assert caught.value.status == 412
         with pytest.raises(Conflict):
             client.delete_listing(LISTING.key, if_match="1")
@@ -371,7 +372,7 @@ def test_listing_upsert_versions_and_if_match_conflicts(pair: Any) -> None:
 
 
 def test_batch_upsert_is_all_or_nothing(pair: Any) -> None:
-    other = replace(
+    other = structs.replace(
         LISTING,
         key="ML-902/SILK/RED",
         style="ML-902",
@@ -386,12 +387,16 @@ def test_batch_upsert_is_all_or_nothing(pair: Any) -> None:
             (other.key, "created"),
         ]
         again = client.upsert_listings(
-            [replace(LISTING, description="v2"), other], if_match={other.key: "1", LISTING.key: "1"}
+            [structs.replace(LISTING, description="v2"), other],
+            if_match={other.key: "1", LISTING.key: "1"},
         )
         assert [w.result for w in again] == ["updated", "unchanged"]
         with pytest.raises(Conflict):
             client.upsert_listings(
-                [replace(LISTING, description="v3"), replace(other, description="x")],
+                [
+                    structs.replace(LISTING, description="v3"),
+                    structs.replace(other, description="x"),
+                ],
                 if_match={LISTING.key: "1"},
             )
         assert client.get_listing(LISTING.key).description == "v2"

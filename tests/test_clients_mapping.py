@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+from msgspec import structs
 
 from daemon.clients import BrokenItem, OrdreClient, RetryPolicy, ZedonkClient
 from daemon.core.model import (
@@ -532,7 +533,7 @@ def test_batch_upsert_carries_if_match_per_item() -> None:
         )
 
     recorder = Recorder({("PUT", "/listings:batch"): batch})
-    other = Listing(**{**desired_listing().__dict__, "key": "ML-102/SILK/RED"})
+    other = structs.replace(desired_listing(), key="ML-102/SILK/RED")
     written = ordre(recorder).upsert_listings(
         [desired_listing(), other], if_match={"ML-101/WOOL/NAVY": '"3"'}
     )

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from msgspec import structs
 
 from daemon.clients.zedonk import ORDER_LIMITS
 from daemon.core import gtin
@@ -152,7 +153,7 @@ def test_left_out_lines_carry_their_reason_and_details() -> None:
 
 
 def test_a_gtin_on_two_skus_is_left_out_as_ambiguous() -> None:
-    twin = replace(COAT, id=ProductId("ML-102", "WOOL", "BLACK"), skus=(Sku("36", EAN),))
+    twin = structs.replace(COAT, id=ProductId("ML-102", "WOOL", "BLACK"), skus=(Sku("36", EAN),))
     _, left_out = map_lines([line(1, EAN)], SkuIndex([COAT, twin]))
     assert [x.reason for x in left_out] == ["ambiguous"]
     assert "ML-102/WOOL/BLACK" in left_out[0].message
@@ -329,6 +330,6 @@ def test_the_ledger_copy_is_the_order_and_its_fingerprint(
 @given(barcode=st.text(alphabet="0123456789", min_size=11, max_size=11))
 def test_upc_and_ean_forms_index_alike(barcode: str) -> None:
     upc = barcode + str(gtin.check_digit(barcode))
-    product = replace(COAT, skus=(Sku("36", upc),))
+    product = structs.replace(COAT, skus=(Sku("36", upc),))
     lines, left_out = map_lines([line(1, "0" + upc), line(2, "00" + upc)], SkuIndex([product]))
     assert left_out == () and len(lines) == 2

@@ -15,6 +15,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from msgspec import structs
 
 from daemon.clients.ordre import ORDRE_LIMITS
 from daemon.core.matching import keep_positions
@@ -271,7 +272,7 @@ def test_an_empty_catalogue_never_deletes_anything() -> None:
 
 def test_drift_on_a_listing_shows_field_changes_under_its_look() -> None:
     _, after = converge(desired({"AW26": {"L1": ["A/W/N"]}}), EMPTY)
-    drifted = replace(after, listings=(replace(after.listings[0], description="Changed"),))
+    drifted = replace(after, listings=(structs.replace(after.listings[0], description="Changed"),))
     plan, _ = converge(desired({"AW26": {"L1": ["A/W/N"]}}), drifted)
     (action,) = plan.actions
     assert action.changes[0].field == "description"
@@ -382,7 +383,7 @@ Plan: 5 to create, 3 to update, 1 to delete.
 def test_plan_json_actions_are_written_exactly_so() -> None:
     """Every kind of action in the JSON plan, field by field: what scripts and plan files read."""
     shop = Address("delivery", company="Nord", line1="1 Dock", city="Oslo", country="NO")
-    priced = replace(
+    priced = structs.replace(
         listing("A/W/N"),
         prices=(
             ListingPrice("USD", Decimal("350"), Decimal("890.5")),
@@ -399,8 +400,8 @@ def test_plan_json_actions_are_written_exactly_so() -> None:
         collections=(OrdreCollection("AW26", 3, "old", "col_1", "4"),),
         looks=(OrdreLook("col_1", "L1", 0, ("B/W/N", "Z/W/N"), "look_1", "2"),),
         listings=(
-            replace(listing("B/W/N", "Old"), version="5"),
-            replace(listing("Z/W/N"), version="1"),
+            structs.replace(listing("B/W/N", "Old"), version="5"),
+            structs.replace(listing("Z/W/N"), version="1"),
         ),
     )
     plan = make_plan(want, have, prune=True, names=NAMES)

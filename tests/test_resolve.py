@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+
+from msgspec import structs
 
 from daemon.clients.ordre import ORDRE_LIMITS
 from daemon.core import gtin
@@ -293,7 +294,7 @@ def test_a_product_whose_listing_ordre_would_refuse_is_held_back_and_says_why() 
     odd = (
         product("ML-101/WOOL/NAVY", 1, description="d" * 2400),
         product("ML-101/WOOL/BLACK", 2, category=" "),
-        replace(product("ML-205/CASH/GREY", 3), skus=(Sku("X" * 40, barcode(31)),)),
+        structs.replace(product("ML-205/CASH/GREY", 3), skus=(Sku("X" * 40, barcode(31)),)),
         product("ML-300/SILK/RED", 4, image="https://img.example/" + "i" * 1000),
         product("ML-400/SILK/RED", 5, description="d" * 2000),  # at the limit: fine
     )

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from msgspec import structs
 
 from daemon.clients.ordre import ORDRE_LIMITS
 from daemon.core.model import Price, ProductId, Sku
@@ -38,14 +39,14 @@ PRODUCTS = (
     product("ML-300/SILK/RED", 6, category="Dresses", description="Slip dress"),
     product("ML-300/SILK/INK", 7, category="Dresses", description="Slip dress"),
     product("ML-400/DENIM/BLUE", 8, category="Denim", description="Wide jeans"),
-    replace(product("ML-500/LINEN/SAND", 9), skus=(Sku("S", "12345"),)),  # not exported
+    structs.replace(product("ML-500/LINEN/SAND", 9), skus=(Sku("S", "12345"),)),  # not exported
     product("ML-600/WOOL/NAVY", 10, category="Scarves"),
     product("ML-600/WOOL/RED", 11, category="Scarves"),
 )
 # Two products that share one barcode: both are catalogued, neither is exported.
 PRODUCTS += (
-    replace(product("ML-700/COTTON/WHITE", 12), skus=(Sku("M", "5061234501232"),)),
-    replace(product("ML-701/COTTON/WHITE", 13), skus=(Sku("M", "5061234501232"),)),
+    structs.replace(product("ML-700/COTTON/WHITE", 12), skus=(Sku("M", "5061234501232"),)),
+    structs.replace(product("ML-701/COTTON/WHITE", 13), skus=(Sku("M", "5061234501232"),)),
 )
 SNAPSHOT = ZedonkSnapshot(PRODUCTS, SEASONS)
 

@@ -48,7 +48,6 @@ from daemon.core.model import (
     OrdreLook,
     OrdreOrder,
     OrdreOrderLine,
-    assemble,
 )
 from daemon.errors import BadResponse
 
@@ -333,28 +332,25 @@ def _listing_quick(raw: dict[str, Any]) -> Listing:
         if type(size) is not str or type(gtin) is not str:
             raise TypeError
         sizes.append(ListingSize(size, gtin))
-    return assemble(
-        Listing,
-        {
-            "key": quick_text(raw["key"]),
-            "style": quick_text(raw["style"]),
-            "fabric": quick_text(raw["fabric"]),
-            "colour": quick_text(raw["colour"]),
-            "description": quick_text_or(raw.get("description")),
-            "category": quick_text_or(raw.get("category")),
-            "sizes": tuple(sizes),
-            "prices": tuple(
-                [
-                    _prices.get(key) or _quick_listing_price(key)
-                    for key in [
-                        (p["currency"], p["wsp"], p["rrp"])
-                        for p in quick_list(raw.get("prices"), required=False)
-                    ]
+    return Listing(
+        key=quick_text(raw["key"]),
+        style=quick_text(raw["style"]),
+        fabric=quick_text(raw["fabric"]),
+        colour=quick_text(raw["colour"]),
+        description=quick_text_or(raw.get("description")),
+        category=quick_text_or(raw.get("category")),
+        sizes=tuple(sizes),
+        prices=tuple(
+            [
+                _prices.get(key) or _quick_listing_price(key)
+                for key in [
+                    (p["currency"], p["wsp"], p["rrp"])
+                    for p in quick_list(raw.get("prices"), required=False)
                 ]
-            ),
-            "image_url": quick_opt_text(raw.get("image_url")),
-            "version": str(quick_int(raw["version"])),
-        },
+            ]
+        ),
+        image_url=quick_opt_text(raw.get("image_url")),
+        version=str(quick_int(raw["version"])),
     )
 
 

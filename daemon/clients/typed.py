@@ -113,18 +113,15 @@ def product_of(wire: ZedonkProduct) -> Product:
     """The model's product, as ``daemon.clients.zedonk._product_quick`` reads it."""
     prices = wire.prices or ()
     _check_amounts(prices)
-    return assemble(
-        Product,
-        {
-            "id": new_tuple(ProductId, (wire.style, wire.fabric, wire.colour)),
-            "description": wire.description or "",
-            "category": wire.category or "",
-            "seasons": wire.seasons,
-            "skus": wire.skus,
-            "prices": prices,
-            "image_url": wire.image_1 or None,
-            "active": wire.active is not False,  # missing or null: active
-        },
+    return Product(
+        new_tuple(ProductId, (wire.style, wire.fabric, wire.colour)),
+        wire.description or "",
+        wire.category or "",
+        wire.seasons,
+        wire.skus,
+        prices,
+        wire.image_1 or None,
+        wire.active is not False,  # missing or null: active
     )
 
 
@@ -154,20 +151,17 @@ def listing_of(wire: OrdreListing) -> Listing:
     """The model's listing, as ``daemon.clients.ordre._listing_quick`` reads it."""
     prices = wire.prices or ()
     _check_amounts(prices)
-    return assemble(
-        Listing,
-        {
-            "key": wire.key,
-            "style": wire.style,
-            "fabric": wire.fabric,
-            "colour": wire.colour,
-            "description": wire.description or "",
-            "category": wire.category or "",
-            "sizes": wire.sizes,
-            "prices": prices,
-            "image_url": wire.image_url or None,
-            "version": str(wire.version),
-        },
+    return Listing(
+        wire.key,
+        wire.style,
+        wire.fabric,
+        wire.colour,
+        wire.description or "",
+        wire.category or "",
+        wire.sizes,
+        prices,
+        wire.image_url or None,
+        str(wire.version),
     )
 
 

@@ -41,7 +41,6 @@ from daemon.core.model import (
     Season,
     Sku,
     User,
-    assemble,
     new_tuple,
 )
 from daemon.core.orderfit import FieldLimits
@@ -284,29 +283,26 @@ def _product_quick(raw: dict[str, Any]) -> Product:
     for season in seasons:
         if type(season) is not str:
             raise TypeError
-    return assemble(
-        Product,
-        {
-            "id": new_tuple(
-                ProductId,
-                (quick_text(raw["style"]), quick_text(raw["fabric"]), quick_text(raw["colour"])),
-            ),
-            "description": quick_text_or(raw.get("description")),
-            "category": quick_text_or(raw.get("category")),
-            "seasons": tuple(seasons),
-            "skus": tuple(skus),
-            "prices": tuple(
-                [
-                    _prices.get(key) or _quick_price(key)
-                    for key in [
-                        (p["season"], p["currency"], p["wsp"], p["rrp"])
-                        for p in quick_list(raw.get("prices"), required=False)
-                    ]
+    return Product(
+        id=new_tuple(
+            ProductId,
+            (quick_text(raw["style"]), quick_text(raw["fabric"]), quick_text(raw["colour"])),
+        ),
+        description=quick_text_or(raw.get("description")),
+        category=quick_text_or(raw.get("category")),
+        seasons=tuple(seasons),
+        skus=tuple(skus),
+        prices=tuple(
+            [
+                _prices.get(key) or _quick_price(key)
+                for key in [
+                    (p["season"], p["currency"], p["wsp"], p["rrp"])
+                    for p in quick_list(raw.get("prices"), required=False)
                 ]
-            ),
-            "image_url": quick_opt_text(raw.get("image_1")),
-            "active": active,
-        },
+            ]
+        ),
+        image_url=quick_opt_text(raw.get("image_1")),
+        active=active,
     )
 
 

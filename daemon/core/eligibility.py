@@ -27,7 +27,6 @@ from daemon.core.model import (
     Product,
     ProductId,
     Season,
-    assemble,
     new_tuple,
 )
 
@@ -159,20 +158,16 @@ def _listing(
     pid = product.id
     pairs = zip(product.skus, gtins, strict=True)
     sizes = [ListingSize(sku.size, code) for sku, code in pairs]
-    return assemble(
-        Listing,
-        {
-            "key": key,
-            "style": pid.style,
-            "fabric": pid.fabric,
-            "colour": pid.colour,
-            "description": product.description,
-            "category": product.category,
-            "sizes": tuple(sizes),
-            "prices": prices,
-            "image_url": product.image_url or None,
-            "version": "",
-        },
+    return Listing(
+        key,
+        pid.style,
+        pid.fabric,
+        pid.colour,
+        product.description,
+        product.category,
+        tuple(sizes),
+        prices,
+        product.image_url or None,
     )
 
 

@@ -96,8 +96,7 @@ class Price(msgspec.Struct, frozen=True, gc=False):
     rrp: Decimal  # recommended retail
 
 
-@dataclass(frozen=True)
-class Product:
+class Product(msgspec.Struct, frozen=True, gc=False):
     id: ProductId
     description: str
     category: str
@@ -221,8 +220,7 @@ class ListingPrice(msgspec.Struct, frozen=True, gc=False):
     rrp: Decimal
 
 
-@dataclass(frozen=True)
-class Listing:
+class Listing(msgspec.Struct, frozen=True, gc=False):
     """A product as ORDRE shows it. ``key`` is the Zedonk product id in readable form."""
 
     key: str

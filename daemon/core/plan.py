@@ -249,12 +249,15 @@ def _plan_deletes(
     return actions, kept
 
 
-def _content_of(kind: type[Any]) -> Callable[[Any], tuple[Any, ...]]:
-    """Every field but ``version``, as one tuple (attrgetter does it in C)."""
-    return attrgetter(*(f.name for f in fields(kind) if f.name != "version"))
+def _content_of(names: Iterable[str]) -> Callable[[Any], tuple[Any, ...]]:
+    """Every field of ``names`` but ``version``, as one tuple (attrgetter does it in C)."""
+    return attrgetter(*(name for name in names if name != "version"))
 
 
-_CONTENT = {Listing: _content_of(Listing), OrdreCustomer: _content_of(OrdreCustomer)}
+_CONTENT = {
+    Listing: _content_of(Listing.__struct_fields__),
+    OrdreCustomer: _content_of(f.name for f in fields(OrdreCustomer)),
+}
 
 
 def _unchanged(desired: Listing | OrdreCustomer, have: Listing | OrdreCustomer | None) -> bool:
