@@ -148,13 +148,21 @@ def test_the_cursor_and_sync_token_reach_the_walk() -> None:
     assert type(body["items"]) is TypedItems and len(body["items"]) == 1
 
 
-def test_one_broken_item_is_reported_and_the_rest_of_its_page_read() -> None:
-    """A price that is not a number maps in no struct: the page goes the careful way, which
-    names the item and reads the others."""
+@pytest.mark.parametrize(
+    ("wsp", "says"),
+    [
+        ("NaN", "a finite amount"),
+        ("123456789012345678901234567890.00", "at most 20 digits before the point"),
+        ("1e21", "at most 20 digits before the point"),
+    ],
+)
+def test_one_broken_item_is_reported_and_the_rest_of_its_page_read(wsp: str, says: str) -> None:
+    """A price that is not a number, or too large to be a price, maps in no struct: the page
+    goes the careful way, which names the item and reads the others."""
     good = copy.deepcopy(PRODUCT)
     other = {**copy.deepcopy(PRODUCT), "style": "ML-999"}
     bad = {**copy.deepcopy(PRODUCT), "id": "ML-5/W/N", "style": "ML-5"}
-    bad["prices"] = [{**bad["prices"][0], "wsp": "NaN"}]
+    bad["prices"] = [{**bad["prices"][0], "wsp": wsp}]
     page = PRODUCTS.decode(page_bytes(good, bad, other))
     assert type(page["items"]) is TypedItems  # "NaN" is a Decimal to msgspec: the convert slips
     broken: list[BrokenItem] = []
@@ -169,6 +177,7 @@ def test_one_broken_item_is_reported_and_the_rest_of_its_page_read() -> None:
     )
     assert [p.id.style for p in read] == [PRODUCT["style"], "ML-999"]
     assert [b.id for b in broken] == ["ML-5/W/N"] and "wsp" in broken[0].reason
+    assert says in broken[0].reason
 
 
 def test_an_empty_barcode_is_read_as_missing_by_the_readers_that_say_so() -> None:

@@ -442,6 +442,7 @@ def line(**fields: Any) -> dict[str, Any]:
         (line(size="XXL"), "lines[0].size"),
         (line(quantity=0), "lines[0].quantity"),
         (line(unit_price="1.234"), "lines[0].unit_price"),
+        (line(unit_price="123456789012345678901234567890.00"), "lines[0].unit_price"),
         (line(barcode="5061234000018"), "lines[0].barcode"),
         ({"delivery_end": "2026-06-01"}, "delivery_end"),
     ],

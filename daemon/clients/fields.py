@@ -133,7 +133,8 @@ class Fields:
         return value
 
     def money(self, key: str) -> Decimal:
-        """A decimal amount, given as a JSON number or a numeric string; never a float."""
+        """A decimal amount, given as a JSON number or a numeric string; never a float, and
+        at most ``MONEY_DIGITS`` digits before the point."""
         value = self._get(key, True)
         if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
             raise self._fail(key, "an amount", value)
@@ -143,6 +144,10 @@ class Fields:
             raise self._fail(key, "an amount", value) from None
         if not amount.is_finite():
             raise self._fail(key, "a finite amount", value)
+        if not is_money(amount):
+            raise self._fail(
+                key, f"an amount of at most {MONEY_DIGITS} digits before the point", value
+            )
         return amount
 
     def day(self, key: str) -> date:
@@ -281,6 +286,16 @@ def quick_list(value: Any, required: bool = True) -> list[Any]:
     return value
 
 
+# No price has more digits before the point; past that, an amount is a broken value (json may
+# refuse it as an integer, and money cannot be written with two places in Decimal's precision).
+MONEY_DIGITS = 20
+
+
+def is_money(amount: Decimal) -> bool:
+    """A finite amount of at most ``MONEY_DIGITS`` digits before the point."""
+    return amount.is_finite() and amount.adjusted() < MONEY_DIGITS
+
+
 def quick_money(value: Any) -> Decimal:
     """``Fields.money``: a Decimal (as JSON numbers are parsed), an integer or a numeric string."""
     kind = type(value)
@@ -290,7 +305,7 @@ def quick_money(value: Any) -> Decimal:
         amount = Decimal(value)  # a bad string raises InvalidOperation
     else:
         raise TypeError
-    if not amount.is_finite():
+    if not is_money(amount):
         raise ValueError
     return amount
 

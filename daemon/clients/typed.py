@@ -23,7 +23,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from daemon.clients.fields import TypedItems, parse_json
+from daemon.clients.fields import TypedItems, is_money, parse_json
 from daemon.core.model import (
     Address,
     AddressKind,
@@ -81,12 +81,11 @@ class TypedReader(Generic[W, T]):
 
 def _check_amounts(prices: Sequence[Price | ListingPrice]) -> None:
     """Money is a number: NaN and the infinities, which msgspec reads as Decimals, are
-    refused as ``quick_money`` refuses them; so is an amount of more than 20 digits before
-    the point, which json may refuse as an integer (raises ValueError; the page is then read
-    as json reads it)."""
+    refused as ``quick_money`` refuses them, and so is an amount too large to be a price
+    (``is_money``). Raises ValueError; the page is then read as json reads it, and the readers
+    name the item."""
     for p in prices:
-        wsp, rrp = p.wsp, p.rrp
-        if not (wsp.is_finite() and rrp.is_finite()) or max(wsp.adjusted(), rrp.adjusted()) > 20:
+        if not (is_money(p.wsp) and is_money(p.rrp)):
             raise ValueError("an amount is not a number")
 
 

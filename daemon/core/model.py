@@ -1,12 +1,15 @@
-"""Plain domain dataclasses shared by every room.
+"""Plain domain objects shared by every room.
 
 The clients map each remote system's JSON to these at the edge; resolve, plan and the order
 import work only with them. Money is ``Decimal``; style codes, colours and barcodes are
 strings (a barcode as sent may be missing or malformed, so it is never an int).
 
-The small values a product is made of (its id, SKUs and prices, and a listing's sizes and
-prices) are named tuples: immutable like the dataclasses, but built, hashed and compared in C,
-which a plan over a large brand does a few hundred thousand times.
+A plan over a large brand holds 20,000 products and as many listings, with about 100,000
+sizes and 60,000 prices among them, so those are lighter than the frozen dataclasses here:
+``Product`` and ``Listing`` and their sizes and prices are frozen msgspec structs, immutable
+too, built, compared, hashed and freed in C; the clients' typed pages decode sizes and prices
+straight into them (``daemon.clients.typed``). A product's id is a named tuple. Change one
+with ``msgspec.structs.replace``, not ``dataclasses.replace``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import msgspec
 T = TypeVar("T")
 
 # A named tuple made from a tuple of its fields, without the Python-level ``__new__`` (three
-# times faster), where the fields are already known good: ``new_tuple(Sku, (size, barcode))``.
+# times faster), where the fields are already known good: ``new_tuple(ProductId, (s, f, c))``.
 new_tuple: Callable[[type[T], tuple[Any, ...]], T] = tuple.__new__  # type: ignore[assignment]
 
 _new_object = object.__new__
@@ -86,7 +89,8 @@ class User:
 
 class Sku(msgspec.Struct, frozen=True, gc=False):
     size: str
-    barcode: NonEmpty | None  # as stored in Zedonk: may be missing (None, never "") or invalid
+    # As stored in Zedonk: may be missing (None, never "") or invalid.
+    barcode: NonEmpty | None = None
 
 
 class Price(msgspec.Struct, frozen=True, gc=False):

@@ -242,11 +242,13 @@ def parse_money(value: Any) -> str | None:
         return None
     try:
         amount = Decimal(value.strip())
+        # quantize refuses an amount too large to hold two places in Decimal's precision
+        cents = amount.quantize(Decimal("0.01")) if amount.is_finite() else None
     except InvalidOperation:
         return None
-    if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
+    if cents is None or amount < 0 or amount != cents:
         return None
-    return str(amount.quantize(Decimal("0.01")))
+    return str(cents)
 
 
 # --------------------------------------------------------------------------- GTIN
