@@ -157,7 +157,8 @@ def test_the_hook_installs_from_the_release_tag_and_runs(
             shutil.copy2(REPO / name, clone / name)
     run("git", "add", "-A", cwd=clone)
     run("git", "commit", "-q", "--allow-empty", "-m", "release", cwd=clone)
-    assert run("git", "tag", "-a", RELEASE_TAG, "-m", RELEASE_TAG, cwd=clone).returncode == 0
+    # -f: the clone has the repository's own tag too; here it names this checkout
+    assert run("git", "tag", "-f", "-a", RELEASE_TAG, "-m", RELEASE_TAG, cwd=clone).returncode == 0
 
     brand = tmp_path / "brand"
     made = run(sys.executable, "-m", "daemon", "init", brand, "--no-check", "--zedonk-url",

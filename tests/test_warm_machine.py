@@ -81,7 +81,8 @@ class WarmMachine(RuleBasedStateMachine):
             "active": {"active": data.draw(st.booleans())},
             "seasons": {"seasons": data.draw(st.lists(st.sampled_from(SEASONS), unique=True))},
         }[field]
-        self.brand.sandbox.zedonk.edit_product(pid, **changes)
+        if self._held(pid):
+            self.brand.sandbox.zedonk.edit_product(pid, **changes)
 
     @rule(data=st.data(), wsp=st.sampled_from(["0.00", "1.00", "999.50"]))
     def reprice(self, data: st.DataObject, wsp: str) -> None:
